@@ -1,0 +1,221 @@
+/**
+ * The object layer: the one interface S3 handlers call. It knows buckets, objects and
+ * multipart uploads; it knows nothing of HTTP. Implemented by Pools (pools.ts) over erasure
+ * sets. Methods throw the typed errors of ./errors.ts.
+ */
+
+export interface BucketInfo {
+  name: string;
+  created: Date;
+}
+
+/** Metadata stored with an object besides its bytes. Keys are lower-case header names. */
+export type ObjectMetadata = Record<string, string>;
+
+export interface ObjectInfo {
+  bucket: string;
+  name: string;
+  size: number;
+  /** Hex MD5 for single-part objects, "<md5 of md5s>-N" for multipart ones; no quotes. */
+  etag: string;
+  modTime: Date;
+  /** "null" until versioning lands. */
+  versionId: string;
+  /** content-type, content-encoding, cache-control, …, x-amz-meta-*, x-amz-checksum-* … */
+  metadata: ObjectMetadata;
+  /** Multipart objects: the size of each part, in order (for part-number GETs and checksums). */
+  parts: PartSummary[];
+}
+
+export interface PartSummary {
+  number: number;
+  size: number;
+  etag: string;
+}
+
+export interface PutObjectOptions {
+  /** Exact body length in bytes, or -1 when unknown (streamed). */
+  size: number;
+  metadata: ObjectMetadata;
+  /**
+   * Called once the body has been read in full and before the object becomes visible; what
+   * it returns is merged into the stored metadata (e.g. checksums computed while streaming).
+   * Verification failures are raised by the body stream itself erroring, which aborts the put.
+   */
+  finalMetadata?: () => ObjectMetadata;
+}
+
+/** Inclusive byte range, already resolved against the object size by the caller. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface GetObjectOptions {
+  range?: ByteRange;
+}
+
+export interface GetObjectResult {
+  info: ObjectInfo;
+  /** The requested bytes; bitrot-verified, reconstructed from parity where needed. */
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface CopyObjectOptions {
+  /** Replaces the source's metadata when given (x-amz-metadata-directive: REPLACE). */
+  metadata?: ObjectMetadata;
+}
+
+export interface ListObjectsOptions {
+  prefix?: string;
+  delimiter?: string;
+  /** Start strictly after this key (marker / start-after / decoded continuation token). */
+  marker?: string;
+  /** 0–1000; the caller clamps. */
+  maxKeys: number;
+}
+
+export interface ListObjectsResult {
+  objects: ObjectInfo[];
+  /** Common prefixes (each ends with the delimiter), in order, deduplicated. */
+  prefixes: string[];
+  isTruncated: boolean;
+  /** The last key or prefix returned when truncated: the marker of the next page. */
+  nextMarker?: string;
+}
+
+export interface DeleteResult {
+  name: string;
+  /** Set when this object could not be deleted; deleting a missing object is not an error. */
+  error?: Error;
+}
+
+export interface MultipartUploadInfo {
+  bucket: string;
+  object: string;
+  uploadId: string;
+  initiated: Date;
+  metadata: ObjectMetadata;
+}
+
+export interface PartInfo {
+  number: number;
+  etag: string;
+  size: number;
+  modTime: Date;
+  /** Checksums computed for this part (x-amz-checksum-*), if any. */
+  metadata: ObjectMetadata;
+}
+
+export interface ListPartsOptions {
+  partNumberMarker?: number;
+  maxParts: number;
+}
+
+export interface ListPartsResult {
+  upload: MultipartUploadInfo;
+  parts: PartInfo[];
+  isTruncated: boolean;
+  nextPartNumberMarker?: number;
+}
+
+export interface ListUploadsOptions {
+  prefix?: string;
+  delimiter?: string;
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  maxUploads: number;
+}
+
+export interface ListUploadsResult {
+  uploads: MultipartUploadInfo[];
+  prefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+export interface CompletePart {
+  number: number;
+  /** As sent by the client; quotes are ignored when comparing. */
+  etag: string;
+}
+
+export interface HealResult {
+  bucket: string;
+  object: string;
+  /** Drives (by endpoint) whose shards or metadata were rewritten. */
+  healedDrives: string[];
+}
+
+export interface StorageInfo {
+  drives: { endpoint: string; online: boolean; total: number; free: number }[];
+  sets: { dataShards: number; parityShards: number; drives: number }[];
+}
+
+export interface ObjectLayer {
+  makeBucket(bucket: string): Promise<void>;
+  getBucketInfo(bucket: string): Promise<BucketInfo>;
+  listBuckets(): Promise<BucketInfo[]>;
+  /** BucketNotEmpty unless force. */
+  deleteBucket(bucket: string, force?: boolean): Promise<void>;
+
+  putObject(
+    bucket: string,
+    object: string,
+    body: ReadableStream<Uint8Array>,
+    options: PutObjectOptions,
+  ): Promise<ObjectInfo>;
+  getObject(bucket: string, object: string, options?: GetObjectOptions): Promise<GetObjectResult>;
+  getObjectInfo(bucket: string, object: string): Promise<ObjectInfo>;
+  /** Missing objects are not an error (S3 answers 204 either way). */
+  deleteObject(bucket: string, object: string): Promise<void>;
+  deleteObjects(bucket: string, objects: string[]): Promise<DeleteResult[]>;
+  copyObject(
+    srcBucket: string,
+    srcObject: string,
+    dstBucket: string,
+    dstObject: string,
+    options: CopyObjectOptions,
+  ): Promise<ObjectInfo>;
+  listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult>;
+
+  newMultipartUpload(bucket: string, object: string, metadata: ObjectMetadata): Promise<string>;
+  putObjectPart(
+    bucket: string,
+    object: string,
+    uploadId: string,
+    partNumber: number,
+    body: ReadableStream<Uint8Array>,
+    options: PutObjectOptions,
+  ): Promise<PartInfo>;
+  /** Upload record without parts (ListParts needs it, UploadPart checks the id exists). */
+  getMultipartUpload(
+    bucket: string,
+    object: string,
+    uploadId: string,
+  ): Promise<MultipartUploadInfo>;
+  listObjectParts(
+    bucket: string,
+    object: string,
+    uploadId: string,
+    options: ListPartsOptions,
+  ): Promise<ListPartsResult>;
+  completeMultipartUpload(
+    bucket: string,
+    object: string,
+    uploadId: string,
+    parts: CompletePart[],
+    options?: { finalMetadata?: ObjectMetadata },
+  ): Promise<ObjectInfo>;
+  abortMultipartUpload(bucket: string, object: string, uploadId: string): Promise<void>;
+  listMultipartUploads(bucket: string, options: ListUploadsOptions): Promise<ListUploadsResult>;
+
+  /** Rebuilds missing or corrupt shards and metadata of one object on the drives lacking them. */
+  healObject(bucket: string, object: string): Promise<HealResult>;
+  storageInfo(): Promise<StorageInfo>;
+  /** True when every erasure set can take a write (ready endpoint). */
+  isWritable(): Promise<boolean>;
+  /** Stops background work (heal queue); the server calls it on shutdown. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,117 @@
+/**
+ * The storage API: everything the erasure layer may ask of one drive. A local directory
+ * (xl-storage.ts) and a peer's drive over HTTP (rest-storage.ts) both implement it, so the
+ * code above never knows which it talks to.
+ *
+ * Paths are relative to a volume and use "/" separators; volumes are buckets or the system
+ * volume. Implementations throw the typed errors of ./errors.ts.
+ */
+
+/** The volume that holds Flashstor's own state: temp area, multipart uploads, bucket metadata. */
+export const SYSTEM_VOLUME = ".flashstor.sys";
+/** Area of the system volume for in-flight writes; emptied at every start. */
+export const TMP_DIR = "tmp";
+/** Name of the per-object metadata file inside an object's directory. */
+export const META_FILE = "xl.meta";
+
+export interface DiskInfo {
+  /** Bytes of the file system holding the drive. */
+  total: number;
+  free: number;
+  /** The drive's id from its format.json ("" before it is formatted). */
+  id: string;
+  endpoint: string;
+}
+
+export interface VolumeInfo {
+  name: string;
+  /** Creation time, ms since the epoch. */
+  created: number;
+}
+
+/** One object found by walkDir: its name and its raw metadata file. */
+export interface WalkEntry {
+  /** Object name relative to the volume, e.g. "photos/2024/a.jpg". */
+  name: string;
+  /** Contents of the object's META_FILE. */
+  metadata: Uint8Array;
+}
+
+export interface WalkOptions {
+  /** Only objects whose names start with this (need not end at a "/"). */
+  prefix?: string;
+  /** Only objects whose names sort strictly after this. */
+  startAfter?: string;
+}
+
+/** A shard file being written: sequential appends, then close (fsync) or abort (unlink). */
+export interface FileWriter {
+  write(data: Uint8Array): Promise<void>;
+  /** Flushes and fsyncs; the file is complete once this resolves. */
+  close(): Promise<void>;
+  /** Drops the file; never throws. */
+  abort(): Promise<void>;
+}
+
+export interface StorageAPI {
+  /** Human-readable location, e.g. "/mnt/d1" or "http://node2:9000/mnt/d1". */
+  readonly endpoint: string;
+
+  diskInfo(): Promise<DiskInfo>;
+
+  makeVolume(volume: string): Promise<void>;
+  listVolumes(): Promise<VolumeInfo[]>;
+  statVolume(volume: string): Promise<VolumeInfo>;
+  /** Removes an empty volume (VolumeNotEmpty otherwise) or, with force, everything in it. */
+  deleteVolume(volume: string, force?: boolean): Promise<void>;
+
+  /** Names directly under a directory; subdirectories end with "/". FileNotFound if absent. */
+  listDir(volume: string, path: string): Promise<string[]>;
+  /**
+   * Every object (directory holding META_FILE) under the volume, recursively, in S3 key order
+   * (UTF-8 byte order of the full name), streamed so that memory stays bounded.
+   */
+  walkDir(volume: string, options: WalkOptions): AsyncIterable<WalkEntry>;
+
+  /** Whole small file (metadata, format, upload records). FileNotFound if absent. */
+  readAll(volume: string, path: string): Promise<Uint8Array>;
+  /** Writes a small file atomically: temp file, fsync, rename over the old one. */
+  writeAll(volume: string, path: string, data: Uint8Array): Promise<void>;
+
+  /** Starts a new file (parents created); it only becomes visible once written in full. */
+  createFile(volume: string, path: string): Promise<FileWriter>;
+  /** Streams `length` bytes of a file from `offset`. FileNotFound / FileCorrupt (too short). */
+  readFileStream(
+    volume: string,
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Size of a file in bytes. FileNotFound if absent. */
+  statFile(volume: string, path: string): Promise<{ size: number }>;
+
+  /**
+   * The commit point of a write: moves directory `srcVolume/srcPath` (may be absent for
+   * objects stored inline) to `dstVolume/object/dataDir` and writes `metadata` as the
+   * object's META_FILE, fsynced, so that readers see the old object or the new one. A
+   * previous data directory named by `replacedDataDir` is removed afterwards.
+   */
+  renameData(
+    srcVolume: string,
+    srcPath: string,
+    dstVolume: string,
+    object: string,
+    dataDir: string,
+    metadata: Uint8Array,
+    replacedDataDir?: string,
+  ): Promise<void>;
+
+  /**
+   * Removes an object: its META_FILE first (so it disappears at once), then `dataDir` if
+   * given, then directories left empty up to the volume. Objects nested below it survive.
+   */
+  deleteObject(volume: string, object: string, dataDir?: string): Promise<void>;
+
+  /** Removes a file or, with recursive, a directory tree. Absent paths are not an error. */
+  delete(volume: string, path: string, recursive?: boolean): Promise<void>;
+}
