@@ -1,0 +1,78 @@
+/**
+ * Flashstor's command line: `flashstor server [flags] DRIVES...`.
+ * Parses the configuration, opens (and formats) the drives, builds the object layer and
+ * hands it to the HTTP server; SIGTERM / SIGINT shut down gracefully.
+ */
+
+import { loadIsal } from "./ffi/isal.ts";
+import { ConfigError, parseServerArgs, USAGE } from "./src/config.ts";
+import { EndpointError } from "./src/cluster/endpoints.ts";
+import { XlStorage } from "./src/storage/xl-storage.ts";
+import { loadOrInitFormat } from "./src/storage/format.ts";
+import type { StorageAPI } from "./src/storage/api.ts";
+import { Pools } from "./src/object/pools.ts";
+import { startServer } from "./src/server.ts";
+
+async function openDrive(path: string): Promise<StorageAPI | undefined> {
+  try {
+    return await XlStorage.open(path);
+  } catch (err) {
+    console.error(`flashstor: drive ${path} is offline: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+async function serve(args: string[]): Promise<void> {
+  const config = parseServerArgs(args, (name) => Deno.env.get(name), Deno.env.get("HOME") ?? "");
+  loadIsal();
+  if (config.defaultCredentials) {
+    console.warn(
+      "flashstor: WARNING: using the default root credentials " +
+        "(FLASHSTOR_ROOT_USER / FLASHSTOR_ROOT_PASSWORD are unset). Anyone who knows them " +
+        "controls every bucket: set your own before exposing this server.",
+    );
+  }
+  const drives = await Promise.all(config.drives.map(openDrive));
+  const { setCount, setDriveCount, parity } = config.layout;
+  const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
+  const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
+  console.log(
+    `flashstor: ${config.drives.length} drive(s) in ${setCount} erasure set(s) of ` +
+      `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)`,
+  );
+  const server = await startServer(config, layer);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("flashstor: shutting down");
+    await server.shutdown();
+    await layer.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  await server.finished;
+}
+
+async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command !== "server") {
+    console.error(USAGE);
+    return 2;
+  }
+  try {
+    await serve(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof EndpointError) {
+      console.error(`flashstor: ${err.message}`);
+      return 2;
+    }
+    console.error(`flashstor: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,186 @@
+/**
+ * `flashstor server [flags] DRIVES...` plus FLASHSTOR_* environment → one validated Config.
+ * Everything the server reads from outside is parsed here, so the rest of the code takes
+ * typed values and never looks at argv or the environment.
+ */
+
+import { resolveDrives, type SetLayout, setLayout } from "./cluster/endpoints.ts";
+
+export const DEFAULT_ROOT_USER = "flashstoradmin";
+export const DEFAULT_ROOT_PASSWORD = "flashstoradmin";
+
+export type HttpEngine = "flashstor" | "deno";
+
+export interface Config {
+  hostname: string;
+  port: number;
+  drives: string[];
+  layout: SetLayout;
+  rootUser: string;
+  rootPassword: string;
+  /** True when the root credentials are the published defaults (warned about at start). */
+  defaultCredentials: boolean;
+  region: string;
+  /** Domains for virtual-host-style requests (`bucket.<domain>`). */
+  domains: string[];
+  certsDir: string;
+  /** JSON audit lines go to this file; "-" means stdout; undefined disables the audit log. */
+  auditLog?: string;
+  metricsPublic: boolean;
+  /** Bearer token for /flashstor/v1/metrics; defaults to the root password. */
+  metricsToken: string;
+  httpEngine: HttpEngine;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Uploads slower than this (bytes/s, averaged over 10 s windows) are cut off. */
+  minBodyRate: number;
+  shutdownTimeoutMs: number;
+  runUser?: string;
+  runGroup?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export const USAGE = `Usage: flashstor server [flags] DRIVES...
+
+DRIVES are directories, with MinIO's ellipsis syntax: ./data/d{1...4}
+
+Flags:
+  --address HOST:PORT   listen address (default :9000)
+  --parity N            parity shards per erasure set (default by set size)
+  --domain NAME         domain for virtual-host-style requests (repeatable, comma list)
+  --certs-dir DIR       TLS: public.crt + private.key (default ~/.flashstor/certs)
+  --audit-log PATH      JSON audit log file, "-" for stdout
+  --metrics-public      serve /flashstor/v1/metrics without a bearer token
+  --http-engine NAME    flashstor (hardened HTTP/1.1, default) or deno (Deno.serve)
+  --header-timeout S    seconds to receive request headers (default 10)
+  --idle-timeout S      seconds a keep-alive connection may idle (default 30)
+  --shutdown-timeout S  seconds to finish in-flight requests on SIGTERM (default 30)
+
+Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD, FLASHSTOR_REGION,
+FLASHSTOR_DOMAIN, FLASHSTOR_METRICS_TOKEN, FLASHSTORE_RUN_USER, FLASHSTORE_RUN_GROUP`;
+
+export function parseAddress(address: string): { hostname: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(address);
+  if (!match) throw new ConfigError(`--address must be HOST:PORT or :PORT, got "${address}"`);
+  const port = Number(match[2]);
+  if (port > 65535) throw new ConfigError(`port ${port} is out of range`);
+  const host = match[1].replace(/^\[|\]$/g, "");
+  return { hostname: host === "" ? "0.0.0.0" : host, port };
+}
+
+function seconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${flag} takes a positive number`);
+  return Math.round(n * 1000);
+}
+
+/** Parses the arguments after `server`. */
+export function parseServerArgs(
+  args: string[],
+  env: (name: string) => string | undefined,
+  home = "",
+): Config {
+  const drives: string[] = [];
+  const domains = (env("FLASHSTOR_DOMAIN") ?? "").split(",").filter(Boolean);
+  let address = ":9000";
+  let parity: number | undefined;
+  let certsDir = home ? `${home}/.flashstor/certs` : ".flashstor/certs";
+  let auditLog: string | undefined;
+  let metricsPublic = false;
+  let httpEngine: HttpEngine = "flashstor";
+  let headerTimeoutMs = 10_000;
+  let idleTimeoutMs = 30_000;
+  let shutdownTimeoutMs = 30_000;
+
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) {
+      drives.push(arg);
+      continue;
+    }
+    const [flag, inline] = arg.includes("=") ? arg.split(/=(.*)/s, 2) : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? args[++i];
+      if (v === undefined) throw new ConfigError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case "--address":
+        address = value();
+        break;
+      case "--parity": {
+        const v = value();
+        parity = Number(v);
+        if (!/^\d+$/.test(v)) throw new ConfigError("--parity takes a whole number");
+        break;
+      }
+      case "--domain":
+        domains.push(...value().split(",").filter(Boolean));
+        break;
+      case "--certs-dir":
+        certsDir = value();
+        break;
+      case "--audit-log":
+        auditLog = value();
+        break;
+      case "--metrics-public":
+        metricsPublic = true;
+        break;
+      case "--http-engine": {
+        const v = value();
+        if (v !== "flashstor" && v !== "deno") {
+          throw new ConfigError(`--http-engine is flashstor or deno, got "${v}"`);
+        }
+        httpEngine = v;
+        break;
+      }
+      case "--header-timeout":
+        headerTimeoutMs = seconds(flag, value());
+        break;
+      case "--idle-timeout":
+        idleTimeoutMs = seconds(flag, value());
+        break;
+      case "--shutdown-timeout":
+        shutdownTimeoutMs = seconds(flag, value());
+        break;
+      default:
+        throw new ConfigError(`unknown flag ${flag}\n\n${USAGE}`);
+    }
+  }
+  if (drives.length === 0) throw new ConfigError(`no drives given\n\n${USAGE}`);
+
+  const resolved = resolveDrives(drives);
+  const rootUser = env("FLASHSTOR_ROOT_USER") ?? DEFAULT_ROOT_USER;
+  const rootPassword = env("FLASHSTOR_ROOT_PASSWORD") ?? DEFAULT_ROOT_PASSWORD;
+  if (rootUser.length < 3) throw new ConfigError("FLASHSTOR_ROOT_USER needs 3 characters or more");
+  if (rootPassword.length < 8) {
+    throw new ConfigError("FLASHSTOR_ROOT_PASSWORD needs 8 characters or more");
+  }
+  return {
+    ...parseAddress(address),
+    drives: resolved,
+    layout: setLayout(resolved.length, parity),
+    rootUser,
+    rootPassword,
+    defaultCredentials: rootUser === DEFAULT_ROOT_USER && rootPassword === DEFAULT_ROOT_PASSWORD,
+    region: env("FLASHSTOR_REGION") ?? "us-east-1",
+    domains,
+    certsDir,
+    auditLog,
+    metricsPublic,
+    metricsToken: env("FLASHSTOR_METRICS_TOKEN") ?? rootPassword,
+    httpEngine,
+    headerTimeoutMs,
+    idleTimeoutMs,
+    minBodyRate: 1024,
+    shutdownTimeoutMs,
+    runUser: env("FLASHSTORE_RUN_USER") || undefined,
+    runGroup: env("FLASHSTORE_RUN_GROUP") || undefined,
+  };
+}
