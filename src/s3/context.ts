@@ -1,0 +1,21 @@
+/** What every S3 operation handler receives, and the handler type the dispatch table holds. */
+
+import type { AuthResult } from "../auth/sigv4.ts";
+import type { Config } from "../config.ts";
+import type { ObjectLayer } from "../object/layer.ts";
+
+export interface S3Context {
+  request: Request;
+  /** x-amz-request-id of this request. */
+  requestId: string;
+  bucket: string;
+  /** Decoded object key ("" for bucket and service operations). */
+  key: string;
+  /** Parsed query of the raw target (values decoded). */
+  query: URLSearchParams;
+  auth: AuthResult;
+  layer: ObjectLayer;
+  config: Config;
+}
+
+export type Handler = (ctx: S3Context) => Promise<Response>;

@@ -1,0 +1,163 @@
+/**
+ * The one place where failures become S3 errors: typed object-layer and auth errors map to an
+ * S3 code and HTTP status, rendered as S3's XML error document. Anything unrecognised is an
+ * InternalError whose details stay in the server log, never in the response.
+ */
+
+import * as objectErrors from "../object/errors.ts";
+import { renderXml } from "./xml.ts";
+
+const STATUS: Record<string, number> = {
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  BucketAlreadyExists: 409,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  EntityTooLarge: 400,
+  EntityTooSmall: 400,
+  ExpiredToken: 400,
+  IncompleteBody: 400,
+  InternalError: 500,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidObjectName: 400,
+  InvalidPart: 400,
+  InvalidPartOrder: 400,
+  InvalidRange: 416,
+  InvalidRequest: 400,
+  InvalidStorageClass: 400,
+  KeyTooLongError: 400,
+  MalformedACLError: 400,
+  MalformedTrailerError: 400,
+  MalformedXML: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
+  MissingRequestBodyError: 400,
+  MissingSecurityHeader: 400,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  NoSuchVersion: 404,
+  NotImplemented: 501,
+  NotModified: 304,
+  PreconditionFailed: 412,
+  RequestTimeTooSkewed: 403,
+  RequestTimeout: 400,
+  ServiceUnavailable: 503,
+  SignatureDoesNotMatch: 403,
+  SlowDown: 503,
+  XAmzContentSHA256Mismatch: 400,
+};
+
+const MESSAGES: Record<string, string> = {
+  AccessDenied: "Access Denied.",
+  BucketAlreadyOwnedByYou:
+    "Your previous request to create the named bucket succeeded and you already own it.",
+  BucketNotEmpty: "The bucket you tried to delete is not empty.",
+  EntityTooSmall: "Your proposed upload is smaller than the minimum allowed object size.",
+  IncompleteBody:
+    "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+  InternalError: "We encountered an internal error, please try again.",
+  InvalidBucketName: "The specified bucket is not valid.",
+  InvalidPart:
+    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+  InvalidPartOrder:
+    "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+  InvalidRange: "The requested range is not satisfiable",
+  KeyTooLongError: "Your key is too long",
+  MalformedXML:
+    "The XML you provided was not well-formed or did not validate against our published schema.",
+  MethodNotAllowed: "The specified method is not allowed against this resource.",
+  NoSuchBucket: "The specified bucket does not exist",
+  NoSuchKey: "The specified key does not exist.",
+  NoSuchUpload:
+    "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+  NotImplemented: "A header or query you provided implies functionality that is not implemented.",
+  PreconditionFailed: "At least one of the pre-conditions you specified did not hold",
+  ServiceUnavailable: "The service is unavailable. Please retry.",
+};
+
+/** An error that already is an S3 error: code, message, and optional extra XML fields. */
+export class S3Error extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: string,
+    message?: string,
+    readonly extra: Record<string, string> = {},
+  ) {
+    super(message ?? MESSAGES[code] ?? code);
+    this.name = "S3Error";
+    this.status = STATUS[code] ?? 400;
+  }
+}
+
+const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
+  [objectErrors.BucketNotFound, "NoSuchBucket"],
+  [objectErrors.BucketExists, "BucketAlreadyOwnedByYou"],
+  [objectErrors.BucketNotEmpty, "BucketNotEmpty"],
+  [objectErrors.InvalidBucketName, "InvalidBucketName"],
+  [objectErrors.ObjectNotFound, "NoSuchKey"],
+  [objectErrors.InvalidObjectName, "InvalidObjectName"],
+  [objectErrors.ObjectNameTooLong, "KeyTooLongError"],
+  [objectErrors.InvalidRange, "InvalidRange"],
+  [objectErrors.NoSuchUpload, "NoSuchUpload"],
+  [objectErrors.InvalidPart, "InvalidPart"],
+  [objectErrors.InvalidPartOrder, "InvalidPartOrder"],
+  [objectErrors.EntityTooSmall, "EntityTooSmall"],
+  [objectErrors.EntityTooLarge, "EntityTooLarge"],
+  [objectErrors.IncompleteBody, "IncompleteBody"],
+  [objectErrors.PreconditionFailed, "PreconditionFailed"],
+  [objectErrors.InsufficientReadQuorum, "ServiceUnavailable"],
+  [objectErrors.InsufficientWriteQuorum, "ServiceUnavailable"],
+];
+
+/**
+ * Maps any thrown value to an S3Error. Typed errors from the object layer and errors carrying
+ * a known S3 `code` (auth, checksums) keep their meaning; the rest become InternalError.
+ */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  for (const [type, code] of OBJECT_LAYER_CODES) {
+    if (err instanceof type) {
+      const message = code === "ServiceUnavailable" ? err.message : undefined;
+      return new S3Error(code, message);
+    }
+  }
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    if (typeof code === "string" && code in STATUS && code !== "InternalError") {
+      return new S3Error(code, err.message);
+    }
+  }
+  return new S3Error("InternalError");
+}
+
+/** S3's error document; HEAD responses carry no body, as S3. */
+export function errorResponse(
+  error: S3Error,
+  options: { resource: string; requestId: string; method: string; headers?: HeadersInit },
+): Response {
+  const headers = new Headers(options.headers);
+  headers.set("x-amz-request-id", options.requestId);
+  if (error.status === 304) return new Response(null, { status: 304, headers });
+  headers.set("content-type", "application/xml");
+  const body = renderErrorXml(error, options.resource, options.requestId);
+  if (options.method === "HEAD") {
+    return new Response(null, { status: error.status, headers });
+  }
+  return new Response(body, { status: error.status, headers });
+}
+
+function renderErrorXml(error: S3Error, resource: string, requestId: string): string {
+  return renderXml("Error", {
+    Code: error.code,
+    Message: error.message,
+    Resource: resource,
+    RequestId: requestId,
+    ...error.extra,
+  }, undefined);
+}

@@ -1,0 +1,177 @@
+/**
+ * S3 speaks a small, regular subset of XML: elements with text or child elements, no mixed
+ * content, attributes only on the root. This module renders responses and parses request
+ * bodies (DeleteObjects, CompleteMultipartUpload, CreateBucketConfiguration, ACLs) with
+ * limits, rejecting anything malformed as S3's MalformedXML.
+ */
+
+import { S3Error } from "./errors.ts";
+
+export const S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/** A value renders as text; an array repeats its element; an object nests elements in order. */
+export type XmlValue =
+  | string
+  | number
+  | boolean
+  | bigint
+  | Date
+  | undefined
+  | null
+  | XmlValue[]
+  | { [element: string]: XmlValue };
+
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&apos;",
+  "\r": "&#13;",
+  "\n": "&#10;",
+  "\t": "&#9;",
+};
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"'\r\n\t]/g, (c) => ESCAPES[c]);
+}
+
+function renderElement(name: string, value: XmlValue, out: string[]): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) {
+    for (const item of value) renderElement(name, item, out);
+    return;
+  }
+  out.push(`<${name}>`);
+  if (value instanceof Date) out.push(value.toISOString());
+  else if (typeof value === "object") {
+    for (const [child, v] of Object.entries(value)) renderElement(child, v, out);
+  } else out.push(escapeXml(String(value)));
+  out.push(`</${name}>`);
+}
+
+/** `<?xml …?><Root xmlns="…">…</Root>` */
+export function renderXml(
+  root: string,
+  body: { [element: string]: XmlValue },
+  namespace: string | undefined = S3_NAMESPACE,
+): string {
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>\n'];
+  out.push(namespace ? `<${root} xmlns="${namespace}">` : `<${root}>`);
+  for (const [child, v] of Object.entries(body)) renderElement(child, v, out);
+  out.push(`</${root}>`);
+  return out.join("");
+}
+
+export function xmlResponse(
+  root: string,
+  body: { [element: string]: XmlValue },
+  init: ResponseInit = {},
+): Response {
+  const headers = new Headers(init.headers);
+  headers.set("content-type", "application/xml");
+  return new Response(renderXml(root, body), { ...init, headers });
+}
+
+export interface XmlElement {
+  name: string;
+  children: XmlElement[];
+  text: string;
+}
+
+/** Finds the first child element by (namespace-free) name. */
+export function child(element: XmlElement, name: string): XmlElement | undefined {
+  return element.children.find((c) => c.name === name);
+}
+
+export function children(element: XmlElement, name: string): XmlElement[] {
+  return element.children.filter((c) => c.name === name);
+}
+
+const MAX_DEPTH = 16;
+const ENTITY: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (whole, ref: string) => {
+    if (ref.startsWith("#x")) return String.fromCodePoint(parseInt(ref.slice(2), 16));
+    if (ref.startsWith("#")) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+    const entity = ENTITY[ref];
+    if (entity === undefined) throw malformed(`unknown entity ${whole}`);
+    return entity;
+  });
+}
+
+function malformed(detail: string): S3Error {
+  return new S3Error(
+    "MalformedXML",
+    `The XML you provided was not well-formed or did not validate against our published schema (${detail}).`,
+  );
+}
+
+/** Parses a request body; element names lose any namespace prefix. Throws MalformedXML. */
+export function parseXml(text: string): XmlElement {
+  let pos = 0;
+  const skipMisc = () => {
+    for (;;) {
+      while (pos < text.length && /\s/.test(text[pos])) pos++;
+      if (text.startsWith("<?", pos)) {
+        const end = text.indexOf("?>", pos);
+        if (end < 0) throw malformed("unterminated declaration");
+        pos = end + 2;
+      } else if (text.startsWith("<!--", pos)) {
+        const end = text.indexOf("-->", pos);
+        if (end < 0) throw malformed("unterminated comment");
+        pos = end + 3;
+      } else if (text.startsWith("<!", pos)) {
+        throw malformed("DTDs are not accepted");
+      } else return;
+    }
+  };
+  const parseElement = (depth: number): XmlElement => {
+    if (depth > MAX_DEPTH) throw malformed("nesting too deep");
+    const open = /^<([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/
+      .exec(text.slice(pos, pos + 4096));
+    if (!open) throw malformed(`expected an element at offset ${pos}`);
+    pos += open[0].length;
+    const name = open[1].replace(/^.*:/, "");
+    const element: XmlElement = { name, children: [], text: "" };
+    if (open[3] === "/") return element;
+    let textParts = "";
+    for (;;) {
+      const lt = text.indexOf("<", pos);
+      if (lt < 0) throw malformed(`unterminated element ${name}`);
+      textParts += text.slice(pos, lt);
+      pos = lt;
+      if (text.startsWith("</", pos)) {
+        const close = /^<\/([A-Za-z_][\w.:-]*)\s*>/.exec(text.slice(pos, pos + 512));
+        if (!close || close[1] !== open[1]) throw malformed(`mismatched end tag of ${name}`);
+        pos += close[0].length;
+        break;
+      }
+      if (text.startsWith("<!--", pos)) {
+        const end = text.indexOf("-->", pos);
+        if (end < 0) throw malformed("unterminated comment");
+        pos = end + 3;
+        continue;
+      }
+      if (text.startsWith("<![CDATA[", pos)) {
+        const end = text.indexOf("]]>", pos);
+        if (end < 0) throw malformed("unterminated CDATA");
+        textParts += text.slice(pos + 9, end).replace(/&/g, "&amp;").replace(/</g, "&lt;");
+        pos = end + 3;
+        continue;
+      }
+      element.children.push(parseElement(depth + 1));
+    }
+    if (element.children.length > 0 && textParts.trim() !== "") {
+      throw malformed(`mixed content in ${name}`);
+    }
+    element.text = element.children.length > 0 ? "" : decodeEntities(textParts);
+    return element;
+  };
+  skipMisc();
+  const root = parseElement(0);
+  skipMisc();
+  if (pos !== text.length) throw malformed("content after the root element");
+  return root;
+}
