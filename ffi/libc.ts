@@ -1,0 +1,156 @@
+/**
+ * The few libc calls needed to drop root: ids, setgroups/setgid/setuid, prctl.
+ *
+ * glibc's set*id wrappers apply the change to every thread of the process (its "setxid"
+ * broadcast), which matters because Deno runs tokio worker threads beside the JS thread; the raw
+ * syscalls would only change the calling thread.
+ */
+
+const SYMBOLS = {
+  getuid: { parameters: [], result: "u32" },
+  geteuid: { parameters: [], result: "u32" },
+  getgid: { parameters: [], result: "u32" },
+  getegid: { parameters: [], result: "u32" },
+  getresuid: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  getresgid: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  getgroups: { parameters: ["i32", "buffer"], result: "i32" },
+  setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  setgid: { parameters: ["u32"], result: "i32" },
+  setuid: { parameters: ["u32"], result: "i32" },
+  // prctl is variadic; on the supported ABIs (x86-64, aarch64) integer varargs travel in the
+  // same registers as fixed ones, so a fixed five-argument declaration is sound.
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_GET_NO_NEW_PRIVS = 39;
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  3: "ESRCH",
+  12: "ENOMEM",
+  14: "EFAULT",
+  22: "EINVAL",
+};
+
+const MULTIARCH: Record<string, string> = {
+  x86_64: "x86_64-linux-gnu",
+  aarch64: "aarch64-linux-gnu",
+};
+
+/**
+ * Absolute paths to try for a shared library, then the bare soname. A scoped `--allow-ffi=PATH`
+ * only matches a dlopen of that exact absolute path, so the absolute candidates come first.
+ */
+export function libraryCandidates(soname: string): string[] {
+  const triple = MULTIARCH[Deno.build.arch];
+  const dirs = [
+    ...(triple ? [`/lib/${triple}`, `/usr/lib/${triple}`] : []),
+    "/lib64",
+    "/usr/lib64",
+    "/usr/lib",
+  ];
+  return [...dirs.map((dir) => `${dir}/${soname}`), soname];
+}
+
+export class LibcMissingError extends Error {
+  constructor(cause: unknown) {
+    super(`libc.so.6 could not be loaded: ${String(cause)}`);
+    this.name = "LibcMissingError";
+  }
+}
+
+/** A failed libc call: `errno` as read right after it (0 when it could not be read). */
+export class LibcCallError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call} failed: ${ERRNO_NAMES[errno] ?? `errno ${errno}`}`);
+    this.name = "LibcCallError";
+  }
+}
+
+type LibcLibrary = Deno.DynamicLibrary<typeof SYMBOLS>;
+let library: LibcLibrary | undefined;
+
+function open(): LibcLibrary["symbols"] {
+  if (library) return library.symbols;
+  let lastError: unknown;
+  for (const path of libraryCandidates("libc.so.6")) {
+    try {
+      library = Deno.dlopen(path, SYMBOLS);
+      return library.symbols;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new LibcMissingError(lastError);
+}
+
+/** Opens libc now, while `ffi` is still granted; later calls keep working after it is revoked. */
+export function loadLibc(): void {
+  open();
+}
+
+/** errno of the JS thread (libc keeps it per thread; FFI calls run on that thread). */
+function errno(): number {
+  const pointer = open().__errno_location();
+  // The UnsafePointer APIs stop working once `ffi` is revoked; errno is then unknown.
+  try {
+    return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function check(call: string, result: number): void {
+  if (result !== 0) throw new LibcCallError(call, errno());
+}
+
+export interface ResIds {
+  real: number;
+  effective: number;
+  saved: number;
+}
+
+function resIds(call: "getresuid" | "getresgid"): ResIds {
+  const real = new Uint32Array(1), effective = new Uint32Array(1), saved = new Uint32Array(1);
+  check(call, open()[call](real, effective, saved));
+  return { real: real[0], effective: effective[0], saved: saved[0] };
+}
+
+export const getuid = (): number => open().getuid();
+export const geteuid = (): number => open().geteuid();
+export const getgid = (): number => open().getgid();
+export const getegid = (): number => open().getegid();
+export const getresuid = (): ResIds => resIds("getresuid");
+export const getresgid = (): ResIds => resIds("getresgid");
+
+/** Supplementary group ids of the process. */
+export function getgroups(): number[] {
+  const count = open().getgroups(0, null);
+  if (count < 0) throw new LibcCallError("getgroups", errno());
+  const list = new Uint32Array(Math.max(count, 1));
+  const filled = open().getgroups(count, list);
+  if (filled < 0) throw new LibcCallError("getgroups", errno());
+  return Array.from(list.subarray(0, filled));
+}
+
+export function setgroups(gids: number[]): void {
+  const list = Uint32Array.from(gids);
+  check("setgroups", open().setgroups(BigInt(list.length), list));
+}
+
+export function setgid(gid: number): void {
+  check("setgid", open().setgid(gid));
+}
+
+export function setuid(uid: number): void {
+  check("setuid", open().setuid(uid));
+}
+
+/** prctl(option, arg2, 0, 0, 0); returns the call's result (≥ 0) or throws. */
+export function prctl(option: number, arg2 = 0): number {
+  const result = open().prctl(option, BigInt(arg2), 0n, 0n, 0n);
+  if (result < 0) throw new LibcCallError(`prctl(${option})`, errno());
+  return result;
+}
