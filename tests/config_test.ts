@@ -1,0 +1,77 @@
+import { assertEquals, assertThrows } from "./helpers/assert.ts";
+import { ConfigError, parseAddress, parseServerArgs } from "../src/config.ts";
+import {
+  defaultParity,
+  EndpointError,
+  expandEllipsis,
+  resolveDrives,
+  setLayout,
+} from "../src/cluster/endpoints.ts";
+
+const noEnv = () => undefined;
+
+Deno.test("ellipsis expands ranges, keeps zero padding and nests left to right", () => {
+  assertEquals(expandEllipsis("/mnt/d{1...3}"), ["/mnt/d1", "/mnt/d2", "/mnt/d3"]);
+  assertEquals(expandEllipsis("/d{01...02}"), ["/d01", "/d02"]);
+  assertEquals(expandEllipsis("/n{1...2}/d{1...2}"), ["/n1/d1", "/n1/d2", "/n2/d1", "/n2/d2"]);
+  assertEquals(expandEllipsis("/plain"), ["/plain"]);
+  assertThrows(() => expandEllipsis("/d{3...1}"), EndpointError);
+});
+
+Deno.test("set layout follows MinIO: equal sets of 2-16 drives, default parity by size", () => {
+  assertEquals(setLayout(4), { setCount: 1, setDriveCount: 4, parity: 2 });
+  assertEquals(setLayout(8), { setCount: 1, setDriveCount: 8, parity: 4 });
+  assertEquals(setLayout(32), { setCount: 2, setDriveCount: 16, parity: 4 });
+  assertEquals(setLayout(20), { setCount: 2, setDriveCount: 10, parity: 4 });
+  assertEquals(setLayout(6), { setCount: 1, setDriveCount: 6, parity: 3 });
+  assertEquals(setLayout(3), { setCount: 1, setDriveCount: 3, parity: 1 });
+  assertEquals(setLayout(1), { setCount: 1, setDriveCount: 1, parity: 0 });
+  assertEquals(setLayout(4, 1).parity, 1);
+  assertEquals([2, 3, 4, 5, 6, 7, 8, 16].map(defaultParity), [1, 1, 2, 2, 3, 3, 4, 4]);
+  assertThrows(() => setLayout(17), EndpointError);
+  assertThrows(() => setLayout(4, 3), EndpointError);
+  assertThrows(() => setLayout(4, 0), EndpointError);
+});
+
+Deno.test("drives: duplicates and remote endpoints are refused", () => {
+  assertThrows(() => resolveDrives(["/d{1...2}", "/d1"]), EndpointError, "listed twice");
+  assertThrows(() => resolveDrives(["http://n1/d1"]), EndpointError, "not supported");
+});
+
+Deno.test("server args: defaults, flags and environment", () => {
+  const config = parseServerArgs(["./data/d{1...4}"], noEnv, "/home/u");
+  assertEquals(config.hostname, "0.0.0.0");
+  assertEquals(config.port, 9000);
+  assertEquals(config.drives.length, 4);
+  assertEquals(config.defaultCredentials, true);
+  assertEquals(config.certsDir, "/home/u/.flashstor/certs");
+  assertEquals(config.httpEngine, "flashstor");
+
+  const env: Record<string, string> = {
+    FLASHSTOR_ROOT_USER: "admin",
+    FLASHSTOR_ROOT_PASSWORD: "password123",
+    FLASHSTORE_RUN_USER: "flashstor",
+  };
+  const custom = parseServerArgs(
+    ["--address=127.0.0.1:0", "--parity", "1", "--domain", "s3.local", "/a", "/b", "/c", "/d"],
+    (name) => env[name],
+  );
+  assertEquals([custom.hostname, custom.port], ["127.0.0.1", 0]);
+  assertEquals(custom.layout.parity, 1);
+  assertEquals(custom.domains, ["s3.local"]);
+  assertEquals(custom.defaultCredentials, false);
+  assertEquals(custom.runUser, "flashstor");
+  assertEquals(parseAddress("[::1]:9000"), { hostname: "::1", port: 9000 });
+});
+
+Deno.test("server args: mistakes are clear errors", () => {
+  assertThrows(() => parseServerArgs([], noEnv), ConfigError, "no drives");
+  assertThrows(() => parseServerArgs(["--bogus", "/d"], noEnv), ConfigError, "unknown flag");
+  assertThrows(() => parseServerArgs(["--address", "9000", "/d"], noEnv), ConfigError);
+  assertThrows(() => parseServerArgs(["--parity", "x", "/d"], noEnv), ConfigError);
+  assertThrows(
+    () => parseServerArgs(["/d"], (n) => n === "FLASHSTOR_ROOT_PASSWORD" ? "short" : undefined),
+    ConfigError,
+    "8 characters",
+  );
+});
