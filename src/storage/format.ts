@@ -1,0 +1,273 @@
+/**
+ * format.json: the identity of a drive within a deployment (in the spirit of MinIO's). Every
+ * drive holds the whole layout, so the drives agree on it by quorum at start, and a drive
+ * found at another position than the one it was formatted for is detected.
+ */
+import { type StorageAPI, SYSTEM_VOLUME } from "./api.ts";
+import {
+  DiskNotFound,
+  FileCorrupt,
+  FileNotFound,
+  UnformattedDisk,
+  VolumeNotFound,
+} from "./errors.ts";
+
+/** File name of the format inside SYSTEM_VOLUME. */
+export const FORMAT_FILE = "format.json";
+
+export interface Format {
+  version: 1;
+  format: "xl";
+  /** Deployment id. */
+  id: string;
+  xl: {
+    /** This drive's id. */
+    this: string;
+    /** Drive ids of every erasure set, in order. */
+    sets: string[][];
+    distributionAlgo: "CRC32";
+  };
+}
+
+export interface Layout {
+  setCount: number;
+  setDriveCount: number;
+}
+
+export interface FormatResult {
+  deploymentId: string;
+  /** Drives in format order; undefined where a drive is offline. */
+  sets: (StorageAPI | undefined)[][];
+}
+
+/** Parses and validates format.json; FileCorrupt when it is not a valid format. */
+export function parseFormat(bytes: Uint8Array): Format {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new FileCorrupt(`${FORMAT_FILE}: ${(err as Error).message}`);
+  }
+  const problem = formatProblem(value);
+  if (problem) throw new FileCorrupt(`${FORMAT_FILE}: ${problem}`);
+  return value as Format;
+}
+
+function formatProblem(v: unknown): string | undefined {
+  if (!isRecord(v)) return "not an object";
+  if (v.version !== 1) return `unsupported version ${JSON.stringify(v.version)}`;
+  if (v.format !== "xl") return `unsupported format ${JSON.stringify(v.format)}`;
+  if (!isId(v.id)) return "missing deployment id";
+  const xl = v.xl;
+  if (!isRecord(xl)) return "missing xl section";
+  if (!isId(xl.this)) return "missing drive id";
+  if (xl.distributionAlgo !== "CRC32") {
+    return `unsupported distribution ${JSON.stringify(xl.distributionAlgo)}`;
+  }
+  const sets = xl.sets;
+  if (!Array.isArray(sets) || sets.length === 0) return "missing sets";
+  const width = Array.isArray(sets[0]) ? sets[0].length : 0;
+  if (width === 0) return "empty set";
+  if (!sets.every((s) => Array.isArray(s) && s.length === width && s.every(isId))) {
+    return "sets must be equal-sized lists of drive ids";
+  }
+  const ids = sets.flat() as string[];
+  if (new Set(ids).size !== ids.length) return "duplicate drive ids";
+  if (!ids.includes(xl.this)) return "this drive's id is not in its sets";
+  return undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isId(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0;
+}
+
+export function serializeFormat(format: Format): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(format, null, 2) + "\n");
+}
+
+/** A new deployment: fresh ids for the deployment and every drive. */
+export function newFormat(layout: Layout): Format {
+  const sets = Array.from(
+    { length: layout.setCount },
+    () => Array.from({ length: layout.setDriveCount }, () => crypto.randomUUID()),
+  );
+  return {
+    version: 1,
+    format: "xl",
+    id: crypto.randomUUID(),
+    xl: { this: sets[0][0], sets, distributionAlgo: "CRC32" },
+  };
+}
+
+/** The format a drive at `index` (flat position in set order) must hold. */
+export function formatForDrive(reference: Format, index: number): Format {
+  const width = reference.xl.sets[0].length;
+  const id = reference.xl.sets[Math.floor(index / width)][index % width];
+  return { ...reference, xl: { ...reference.xl, this: id } };
+}
+
+/** Flat position of drive `id` in the layout, or -1. */
+export function drivePosition(format: Format, id: string): number {
+  return format.xl.sets.flat().indexOf(id);
+}
+
+/** Throws unless `format` describes `layout`. */
+export function checkLayout(format: Format, layout: Layout): void {
+  const sets = format.xl.sets;
+  if (sets.length !== layout.setCount || sets[0].length !== layout.setDriveCount) {
+    throw new UnformattedDisk(
+      `the drives are formatted as ${sets.length} set(s) of ${sets[0].length} drives, ` +
+        `but the server was started with ${layout.setCount} set(s) of ${layout.setDriveCount}`,
+    );
+  }
+}
+
+/** A drive's state at start. */
+type DriveState =
+  | { kind: "offline" }
+  | { kind: "unformatted" }
+  | { kind: "formatted"; format: Format };
+
+/**
+ * Reads a drive's format. Unreachable (undefined, DiskNotFound) → offline. A corrupt format
+ * is refused rather than overwritten: the drive may hold data of some deployment.
+ */
+export async function readFormat(drive: StorageAPI | undefined): Promise<DriveState> {
+  if (!drive) return { kind: "offline" };
+  try {
+    return {
+      kind: "formatted",
+      format: parseFormat(await drive.readAll(SYSTEM_VOLUME, FORMAT_FILE)),
+    };
+  } catch (err) {
+    if (err instanceof FileNotFound || err instanceof VolumeNotFound) {
+      return { kind: "unformatted" };
+    }
+    if (err instanceof DiskNotFound) return { kind: "offline" };
+    if (err instanceof FileCorrupt) {
+      throw new UnformattedDisk(`drive ${drive.endpoint}: ${err.message}; fix or remove it`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Loads the deployment's format from `drives` (in command-line order) or, when none is
+ * formatted, creates a new deployment. Formatted drives must agree by a majority of all
+ * drives; empty drives (replaced ones) get the id expected at their position written back.
+ * Refuses drives of another deployment and drives found at another position.
+ */
+export async function loadOrInitFormat(
+  drives: (StorageAPI | undefined)[],
+  layout: Layout,
+): Promise<FormatResult> {
+  const total = layout.setCount * layout.setDriveCount;
+  if (!(layout.setCount > 0 && layout.setDriveCount > 0) || drives.length !== total) {
+    throw new RangeError(
+      `${drives.length} drives do not make ${layout.setCount} set(s) of ${layout.setDriveCount}`,
+    );
+  }
+  const states = await Promise.all(drives.map(readFormat));
+  const formatted = states.flatMap((s) => (s.kind === "formatted" ? [s.format] : []));
+
+  let reference: Format;
+  if (formatted.length === 0) {
+    const offline = states.filter((s) => s.kind === "offline").length;
+    if (offline > 0) {
+      throw new DiskNotFound(
+        `cannot format a new deployment while ${offline} of ${total} drives are unreachable`,
+      );
+    }
+    reference = newFormat(layout);
+  } else {
+    reference = agreedFormat(formatted, total);
+    checkLayout(reference, layout);
+  }
+
+  const seen = new Map<string, string>();
+  await Promise.all(drives.map(async (drive, i) => {
+    const state = states[i];
+    if (!drive || state.kind === "offline") return;
+    const expected = formatForDrive(reference, i);
+    if (state.kind === "formatted") {
+      checkDrive(drive, state.format, expected, i);
+      const other = seen.get(state.format.xl.this);
+      if (other) {
+        throw new UnformattedDisk(`drives ${other} and ${drive.endpoint} are the same drive`);
+      }
+      seen.set(state.format.xl.this, drive.endpoint);
+      return;
+    }
+    await ensureEmpty(drive);
+    await drive.writeAll(SYSTEM_VOLUME, FORMAT_FILE, serializeFormat(expected));
+  }));
+
+  const online = drives.map((d, i) => (states[i].kind === "offline" ? undefined : d));
+  return {
+    deploymentId: reference.id,
+    sets: Array.from(
+      { length: layout.setCount },
+      (_, s) => online.slice(s * layout.setDriveCount, (s + 1) * layout.setDriveCount),
+    ),
+  };
+}
+
+/** The format (deployment id + layout) held by more than half of all drives. */
+function agreedFormat(formats: Format[], total: number): Format {
+  const votes = new Map<string, { format: Format; count: number }>();
+  for (const f of formats) {
+    const key = JSON.stringify([f.id, f.xl.sets]);
+    const vote = votes.get(key) ?? { format: f, count: 0 };
+    vote.count++;
+    votes.set(key, vote);
+  }
+  const best = [...votes.values()].sort((a, b) => b.count - a.count)[0];
+  if (best.count * 2 <= total) {
+    throw new UnformattedDisk(
+      `no quorum on the format: at most ${best.count} of ${total} drives agree ` +
+        `(${formats.length} formatted, ${votes.size} distinct format(s)); more than half must`,
+    );
+  }
+  return best.format;
+}
+
+/** Throws unless the formatted drive at position `index` is the one `expected` names. */
+function checkDrive(drive: StorageAPI, found: Format, expected: Format, index: number): void {
+  const where = (pos: number) =>
+    `set ${Math.floor(pos / expected.xl.sets[0].length) + 1}, drive ${
+      pos % expected.xl.sets[0].length + 1
+    }`;
+  if (found.id !== expected.id) {
+    throw new UnformattedDisk(
+      `drive ${drive.endpoint} belongs to deployment ${found.id}, not to ${expected.id}; ` +
+        `wipe it to reuse it here`,
+    );
+  }
+  if (JSON.stringify(found.xl.sets) !== JSON.stringify(expected.xl.sets)) {
+    throw new UnformattedDisk(
+      `drive ${drive.endpoint} holds a different layout of this deployment`,
+    );
+  }
+  if (found.xl.this !== expected.xl.this) {
+    const pos = drivePosition(expected, found.xl.this);
+    throw new UnformattedDisk(
+      `drive ${drive.endpoint} was formatted as ${where(pos)} but is given as ${where(index)}: ` +
+        `the drive order changed; restore the original order`,
+    );
+  }
+}
+
+/** An unformatted drive may only be formatted when it holds no buckets. */
+async function ensureEmpty(drive: StorageAPI): Promise<void> {
+  const volumes = await drive.listVolumes();
+  if (volumes.length > 0) {
+    throw new UnformattedDisk(
+      `drive ${drive.endpoint} has no ${FORMAT_FILE} but holds data ` +
+        `(${volumes.map((v) => v.name).join(", ")}); refusing to format it`,
+    );
+  }
+}

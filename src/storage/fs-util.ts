@@ -1,0 +1,77 @@
+/** Durable file-system primitives of a local drive: directory fsync, mkdir -p, atomic write. */
+import { dirname } from "node:path";
+import { errnoOf } from "./os-errors.ts";
+
+/** fsyncs a directory so that entries created, renamed or removed in it survive a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents, never above `base` (which must exist: if it does
+ * not, the NotFound error of `base` is thrown). Returns the directories it created,
+ * outermost first, so that callers can fsync their parents.
+ */
+export async function makeDirs(base: string, dir: string): Promise<string[]> {
+  if (dir === base || dir.length < base.length) {
+    await Deno.stat(base);
+    return [];
+  }
+  try {
+    await Deno.mkdir(dir);
+    return [dir];
+  } catch (err) {
+    if (errnoOf(err) === "EEXIST") return [];
+    if (errnoOf(err) !== "ENOENT") throw err;
+  }
+  const created = await makeDirs(base, dirname(dir));
+  try {
+    await Deno.mkdir(dir);
+    created.push(dir);
+  } catch (err) {
+    if (errnoOf(err) !== "EEXIST") throw err;
+  }
+  return created;
+}
+
+/** fsyncs the parents of freshly created directories, innermost last. */
+export async function fsyncParents(created: string[]): Promise<void> {
+  for (const dir of created) await fsyncDir(dirname(dir));
+}
+
+/** Writes all of `data` to an open file (Deno may write less than asked per call). */
+export async function writeFully(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await file.write(data.subarray(done));
+}
+
+/**
+ * Writes `data` to the new file `tmpFile`, fsyncs it and renames it over `target`: readers see
+ * the old contents or the new ones, never a mix. `target`'s directory must exist. On failure
+ * the temp file is removed.
+ */
+export async function writeAtomic(tmpFile: string, target: string, data: Uint8Array) {
+  try {
+    const file = await Deno.open(tmpFile, { write: true, createNew: true });
+    try {
+      await writeFully(file, data);
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmpFile, target);
+  } catch (err) {
+    await removeQuietly(tmpFile);
+    throw err;
+  }
+}
+
+/** Removes a path recursively for cleanup; never throws (what is left is swept at start). */
+export async function removeQuietly(path: string): Promise<void> {
+  await Deno.remove(path, { recursive: true }).catch(() => undefined);
+}

@@ -1,0 +1,346 @@
+/**
+ * A local drive: one directory of the file system. Every write is crash-safe: small files go
+ * through a temp file + fsync + rename, shard files are written in the temp area and moved
+ * into place by renameData together with the object's metadata.
+ */
+import { statfs } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import {
+  type DiskInfo,
+  type FileWriter,
+  META_FILE,
+  type StorageAPI,
+  SYSTEM_VOLUME,
+  TMP_DIR,
+  type VolumeInfo,
+  type WalkEntry,
+  type WalkOptions,
+} from "./api.ts";
+import { DiskAccessDenied, FileCorrupt, FileNotFound, VolumeExists } from "./errors.ts";
+import { LocalFileWriter, rangeStream } from "./file-io.ts";
+import { FORMAT_FILE, parseFormat } from "./format.ts";
+import { fsyncDir, fsyncParents, makeDirs, removeQuietly, writeAtomic } from "./fs-util.ts";
+import { errnoOf, isNotFound, type Subject, toStorageError } from "./os-errors.ts";
+import { checkPath, checkVolume, compareKeys } from "./paths.ts";
+import { walkObjects } from "./walk.ts";
+
+export class XlStorage implements StorageAPI {
+  readonly endpoint: string;
+  readonly #tmp: string;
+
+  private constructor(readonly root: string) {
+    this.endpoint = root;
+    this.#tmp = join(root, SYSTEM_VOLUME, TMP_DIR);
+  }
+
+  /**
+   * Opens the drive at `path`: creates it and the system volume if missing and empties the
+   * temp area (leftovers of writes interrupted by a crash). DiskAccessDenied when the
+   * directory cannot be written.
+   */
+  static async open(path: string): Promise<XlStorage> {
+    const drive = new XlStorage(resolve(path));
+    try {
+      await Deno.mkdir(join(drive.root, SYSTEM_VOLUME), { recursive: true });
+      await Deno.remove(drive.#tmp, { recursive: true }).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+      await Deno.mkdir(drive.#tmp);
+    } catch (err) {
+      throw toStorageError(err, "file", drive.root);
+    }
+    return drive;
+  }
+
+  async diskInfo(): Promise<DiskInfo> {
+    try {
+      const fs = await statfs(this.root);
+      return {
+        total: fs.blocks * fs.bsize,
+        // Blocks available to unprivileged users: what we can count on writing.
+        free: fs.bavail * fs.bsize,
+        id: await this.#driveId(),
+        endpoint: this.endpoint,
+      };
+    } catch (err) {
+      throw toStorageError(err, "file", this.root);
+    }
+  }
+
+  async #driveId(): Promise<string> {
+    try {
+      return parseFormat(await Deno.readFile(this.#path(SYSTEM_VOLUME, FORMAT_FILE))).xl.this;
+    } catch (err) {
+      if (isNotFound(err) || err instanceof FileCorrupt) return "";
+      throw err;
+    }
+  }
+
+  async makeVolume(volume: string): Promise<void> {
+    checkVolume(volume);
+    try {
+      await Deno.mkdir(join(this.root, volume));
+    } catch (err) {
+      if (errnoOf(err) === "EEXIST") throw new VolumeExists(volume);
+      throw toStorageError(err, "volume", volume);
+    }
+  }
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.root)) {
+        if (entry.isDirectory && entry.name !== SYSTEM_VOLUME) names.push(entry.name);
+      }
+    } catch (err) {
+      throw toStorageError(err, "file", this.root);
+    }
+    names.sort(compareKeys);
+    const infos = await Promise.all(names.map((name) => this.statVolume(name).catch(() => null)));
+    return infos.filter((info): info is VolumeInfo => info !== null);
+  }
+
+  async statVolume(volume: string): Promise<VolumeInfo> {
+    checkVolume(volume);
+    try {
+      const st = await Deno.stat(join(this.root, volume));
+      if (!st.isDirectory) throw new Deno.errors.NotFound(volume);
+      return { name: volume, created: (st.birthtime ?? st.mtime ?? new Date(0)).getTime() };
+    } catch (err) {
+      throw toStorageError(err, "volume", volume);
+    }
+  }
+
+  async deleteVolume(volume: string, force = false): Promise<void> {
+    checkVolume(volume);
+    if (volume === SYSTEM_VOLUME) throw new DiskAccessDenied("the system volume cannot be deleted");
+    const dir = join(this.root, volume);
+    try {
+      if (!force) {
+        await Deno.remove(dir);
+        return;
+      }
+      // Move out of sight first (atomic), then delete the tree at leisure.
+      const trash = join(this.#tmp, crypto.randomUUID());
+      await Deno.rename(dir, trash);
+      await removeQuietly(trash);
+    } catch (err) {
+      throw toStorageError(err, "volume", volume);
+    }
+  }
+
+  async listDir(volume: string, path: string): Promise<string[]> {
+    const dir = this.#path(volume, path, true);
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        names.push(entry.isDirectory ? entry.name + "/" : entry.name);
+      }
+    } catch (err) {
+      throw await this.#error(err, volume, path);
+    }
+    return names.sort(compareKeys);
+  }
+
+  async *walkDir(volume: string, options: WalkOptions): AsyncGenerator<WalkEntry> {
+    checkVolume(volume);
+    const root = join(this.root, volume);
+    await this.statVolume(volume);
+    const skip = new Set(volume === SYSTEM_VOLUME ? [TMP_DIR] : []);
+    try {
+      yield* walkObjects(root, options, skip);
+    } catch (err) {
+      throw toStorageError(err, "file", volume);
+    }
+  }
+
+  async readAll(volume: string, path: string): Promise<Uint8Array> {
+    try {
+      return await Deno.readFile(this.#path(volume, path));
+    } catch (err) {
+      throw await this.#error(err, volume, path);
+    }
+  }
+
+  async writeAll(volume: string, path: string, data: Uint8Array): Promise<void> {
+    const target = this.#path(volume, path);
+    try {
+      const created = await makeDirs(join(this.root, volume), dirname(target));
+      await writeAtomic(this.#tmpName(), target, data);
+      await fsyncParents(created);
+      await fsyncDir(dirname(target));
+    } catch (err) {
+      throw await this.#error(err, volume, path);
+    }
+  }
+
+  async createFile(volume: string, path: string): Promise<FileWriter> {
+    const target = this.#path(volume, path);
+    const open = () => Deno.open(target, { write: true, create: true, truncate: true });
+    try {
+      let file: Deno.FsFile;
+      try {
+        file = await open();
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await makeDirs(join(this.root, volume), dirname(target));
+        file = await open();
+      }
+      return new LocalFileWriter(file, target, (err) => toStorageError(err, "file", path));
+    } catch (err) {
+      throw await this.#error(err, volume, path);
+    }
+  }
+
+  async readFileStream(
+    volume: string,
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<ReadableStream<Uint8Array>> {
+    if (
+      !(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0)
+    ) {
+      throw new RangeError(`invalid range ${offset}+${length} of ${path}`);
+    }
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.#path(volume, path), { read: true });
+    } catch (err) {
+      throw await this.#error(err, volume, path);
+    }
+    try {
+      const st = await file.stat();
+      if (!st.isFile) throw new FileNotFound(path);
+      if (st.size < offset + length) {
+        throw new FileCorrupt(`${path}: ${st.size} bytes, ${offset + length} needed`);
+      }
+      return await rangeStream(file, path, offset, length);
+    } catch (err) {
+      file.close();
+      throw toStorageError(err, "file", path);
+    }
+  }
+
+  async statFile(volume: string, path: string): Promise<{ size: number }> {
+    try {
+      const st = await Deno.stat(this.#path(volume, path));
+      if (!st.isFile) throw new FileNotFound(path);
+      return { size: st.size };
+    } catch (err) {
+      throw await this.#error(err, volume, path);
+    }
+  }
+
+  async renameData(
+    srcVolume: string,
+    srcPath: string,
+    dstVolume: string,
+    object: string,
+    dataDir: string,
+    metadata: Uint8Array,
+    replacedDataDir?: string,
+  ): Promise<void> {
+    const src = this.#path(srcVolume, srcPath);
+    const objectDir = this.#path(dstVolume, object);
+    checkPath(dataDir);
+    if (replacedDataDir !== undefined) checkPath(replacedDataDir);
+    const dst = join(objectDir, dataDir);
+    try {
+      const hasData = await fsyncDir(src).then(() => true, (err) => {
+        if (isNotFound(err)) return false;
+        throw err;
+      });
+      const created = await makeDirs(join(this.root, dstVolume), objectDir);
+      if (hasData) await this.#moveDir(src, dst);
+      await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
+      await fsyncParents(created);
+      await fsyncDir(objectDir);
+    } catch (err) {
+      throw await this.#error(err, dstVolume, object);
+    }
+    if (replacedDataDir !== undefined && replacedDataDir !== dataDir) {
+      // Unreferenced from now on; a failure only leaves garbage behind.
+      await removeQuietly(join(objectDir, replacedDataDir));
+    }
+  }
+
+  /** Renames a directory, replacing a leftover one of the same name (a healed data dir). */
+  async #moveDir(src: string, dst: string): Promise<void> {
+    try {
+      await Deno.rename(src, dst);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+      const trash = this.#tmpName();
+      await Deno.rename(dst, trash);
+      await Deno.rename(src, dst);
+      await removeQuietly(trash);
+    }
+  }
+
+  async deleteObject(volume: string, object: string, dataDir?: string): Promise<void> {
+    const objectDir = this.#path(volume, object);
+    if (dataDir !== undefined) checkPath(dataDir);
+    let found = false;
+    try {
+      found = await Deno.remove(join(objectDir, META_FILE)).then(() => true, notFoundIsFalse);
+      if (dataDir !== undefined) {
+        const removed = await Deno.remove(join(objectDir, dataDir), { recursive: true })
+          .then(() => true, notFoundIsFalse);
+        found ||= removed;
+      }
+      if (found) await fsyncDir(objectDir);
+    } catch (err) {
+      throw await this.#error(err, volume, object);
+    }
+    await this.#pruneEmpty(join(this.root, volume), objectDir);
+    if (!found) throw new FileNotFound(`${volume}/${object}`);
+  }
+
+  /** Removes `dir` and its parents while they are empty, stopping below `base`. */
+  async #pruneEmpty(base: string, dir: string): Promise<void> {
+    for (let d = dir; d.length > base.length && d.startsWith(base + "/"); d = dirname(d)) {
+      try {
+        await Deno.remove(d);
+      } catch {
+        // Not empty (a nested object, a concurrent write) or already gone: stop here.
+        return;
+      }
+    }
+  }
+
+  async delete(volume: string, path: string, recursive = false): Promise<void> {
+    try {
+      await Deno.remove(this.#path(volume, path), { recursive });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw await this.#error(err, volume, path);
+    }
+  }
+
+  /** Absolute path of `path` in `volume`, after validating both. */
+  #path(volume: string, path: string, allowEmpty = false): string {
+    checkVolume(volume);
+    checkPath(path, allowEmpty);
+    return join(this.root, volume, path);
+  }
+
+  #tmpName(): string {
+    return join(this.#tmp, crypto.randomUUID());
+  }
+
+  /** Maps an error of an operation on `volume/path`; a missing volume wins over a missing file. */
+  async #error(err: unknown, volume: string, path: string): Promise<unknown> {
+    let subject: Subject = "file";
+    if (isNotFound(err)) {
+      subject = await Deno.stat(join(this.root, volume)).then(() => "file", () => "volume");
+    }
+    return toStorageError(err, subject, subject === "volume" ? volume : `${volume}/${path}`);
+  }
+}
+
+function notFoundIsFalse(err: unknown): false {
+  if (isNotFound(err)) return false;
+  throw err;
+}
