@@ -188,18 +188,12 @@ export async function loadOrInitFormat(
     checkLayout(reference, layout);
   }
 
-  const seen = new Map<string, string>();
   await Promise.all(drives.map(async (drive, i) => {
     const state = states[i];
     if (!drive || state.kind === "offline") return;
     const expected = formatForDrive(reference, i);
     if (state.kind === "formatted") {
       checkDrive(drive, state.format, expected, i);
-      const other = seen.get(state.format.xl.this);
-      if (other) {
-        throw new UnformattedDisk(`drives ${other} and ${drive.endpoint} are the same drive`);
-      }
-      seen.set(state.format.xl.this, drive.endpoint);
       return;
     }
     await ensureEmpty(drive);

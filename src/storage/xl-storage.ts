@@ -295,7 +295,10 @@ export class XlStorage implements StorageAPI {
       throw await this.#error(err, volume, object);
     }
     await this.#pruneEmpty(join(this.root, volume), objectDir);
-    if (!found) throw new FileNotFound(`${volume}/${object}`);
+    if (!found) {
+      await this.statVolume(volume);
+      throw new FileNotFound(`${volume}/${object}`);
+    }
   }
 
   /** Removes `dir` and its parents while they are empty, stopping below `base`. */
