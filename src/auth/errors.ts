@@ -1,0 +1,12 @@
+/**
+ * The one error type of request authentication and payload integrity. `code` is the S3 error
+ * code (AccessDenied, SignatureDoesNotMatch, BadDigest, …); only src/s3/errors.ts turns it into an
+ * HTTP status and XML. Body streams error with it too, so a handler that pipes the body into a
+ * put sees the same class whether the header or the 37th chunk was wrong.
+ */
+export class AuthError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = "AuthError";
+  }
+}
