@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { META_FILE, SYSTEM_VOLUME, TMP_DIR } from "../src/storage/api.ts";
 import {
   DiskAccessDenied,
+  DiskNotFound,
   FileCorrupt,
   FileNotFound,
   VolumeExists,
@@ -359,5 +360,19 @@ Deno.test("an unwritable drive directory gives DiskAccessDenied", async (t) => {
     await t.step("writable again after undo", async () => {
       await drive.writeAll("b", "f", enc.encode("x"));
     });
+  });
+});
+
+Deno.test("a drive whose directory vanished reports DiskNotFound", async () => {
+  await withDrive(async (drive, dir) => {
+    await drive.makeVolume("b");
+    await Deno.remove(dir, { recursive: true });
+    await assertRejects(() => drive.readAll("b", "f"), DiskNotFound);
+    await assertRejects(() => drive.writeAll("b", "f", enc.encode("x")), DiskNotFound);
+    await assertRejects(() => drive.statVolume("b"), DiskNotFound);
+    await assertRejects(() => drive.makeVolume("c"), DiskNotFound);
+    await assertRejects(() => drive.listVolumes(), DiskNotFound);
+    await assertRejects(() => drive.diskInfo(), DiskNotFound);
+    await Deno.mkdir(dir);
   });
 });

@@ -16,11 +16,17 @@ import {
   type WalkEntry,
   type WalkOptions,
 } from "./api.ts";
-import { DiskAccessDenied, FileCorrupt, FileNotFound, VolumeExists } from "./errors.ts";
+import {
+  DiskAccessDenied,
+  DiskNotFound,
+  FileCorrupt,
+  FileNotFound,
+  VolumeExists,
+} from "./errors.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
 import { fsyncDir, fsyncParents, makeDirs, removeQuietly, writeAtomic } from "./fs-util.ts";
-import { errnoOf, isNotFound, type Subject, toStorageError } from "./os-errors.ts";
+import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, compareKeys } from "./paths.ts";
 import { walkObjects } from "./walk.ts";
 
@@ -63,7 +69,7 @@ export class XlStorage implements StorageAPI {
         endpoint: this.endpoint,
       };
     } catch (err) {
-      throw toStorageError(err, "file", this.root);
+      throw this.#driveError(err);
     }
   }
 
@@ -82,7 +88,7 @@ export class XlStorage implements StorageAPI {
       await Deno.mkdir(join(this.root, volume));
     } catch (err) {
       if (errnoOf(err) === "EEXIST") throw new VolumeExists(volume);
-      throw toStorageError(err, "volume", volume);
+      throw await this.#error(err, volume);
     }
   }
 
@@ -93,7 +99,7 @@ export class XlStorage implements StorageAPI {
         if (entry.isDirectory && entry.name !== SYSTEM_VOLUME) names.push(entry.name);
       }
     } catch (err) {
-      throw toStorageError(err, "file", this.root);
+      throw this.#driveError(err);
     }
     names.sort(compareKeys);
     const infos = await Promise.all(names.map((name) => this.statVolume(name).catch(() => null)));
@@ -107,7 +113,7 @@ export class XlStorage implements StorageAPI {
       if (!st.isDirectory) throw new Deno.errors.NotFound(volume);
       return { name: volume, created: (st.birthtime ?? st.mtime ?? new Date(0)).getTime() };
     } catch (err) {
-      throw toStorageError(err, "volume", volume);
+      throw await this.#error(err, volume);
     }
   }
 
@@ -125,7 +131,7 @@ export class XlStorage implements StorageAPI {
       await Deno.rename(dir, trash);
       await removeQuietly(trash);
     } catch (err) {
-      throw toStorageError(err, "volume", volume);
+      throw await this.#error(err, volume);
     }
   }
 
@@ -150,7 +156,7 @@ export class XlStorage implements StorageAPI {
     try {
       yield* walkObjects(root, options, skip);
     } catch (err) {
-      throw toStorageError(err, "file", volume);
+      throw await this.#error(err, volume, options.prefix ?? "");
     }
   }
 
@@ -333,13 +339,25 @@ export class XlStorage implements StorageAPI {
     return join(this.#tmp, crypto.randomUUID());
   }
 
-  /** Maps an error of an operation on `volume/path`; a missing volume wins over a missing file. */
-  async #error(err: unknown, volume: string, path: string): Promise<unknown> {
-    let subject: Subject = "file";
-    if (isNotFound(err)) {
-      subject = await Deno.stat(join(this.root, volume)).then(() => "file", () => "volume");
+  /** Maps an error of an operation on the drive as a whole. */
+  #driveError(err: unknown): unknown {
+    if (isNotFound(err)) return new DiskNotFound(`${this.root} is gone`);
+    return toStorageError(err, "file", this.root);
+  }
+
+  /**
+   * Maps an error of an operation on `volume/path`, or on the volume itself when `path` is
+   * undefined. A missing drive directory (unmounted, removed) wins over a missing volume,
+   * which wins over a missing file.
+   */
+  async #error(err: unknown, volume: string, path?: string): Promise<unknown> {
+    if (!isNotFound(err)) return toStorageError(err, "file", `${volume}/${path ?? ""}`);
+    const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+    if (path !== undefined && await exists(join(this.root, volume))) {
+      return toStorageError(err, "file", `${volume}/${path}`);
     }
-    return toStorageError(err, subject, subject === "volume" ? volume : `${volume}/${path}`);
+    if (!await exists(this.root)) return new DiskNotFound(`${this.root} is gone`);
+    return toStorageError(err, "volume", volume);
   }
 }
 

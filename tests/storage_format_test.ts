@@ -1,0 +1,193 @@
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertThrows,
+} from "./helpers/assert.ts";
+import { join } from "node:path";
+import { type StorageAPI, SYSTEM_VOLUME } from "../src/storage/api.ts";
+import { DiskNotFound, FileCorrupt, UnformattedDisk } from "../src/storage/errors.ts";
+import {
+  type Format,
+  FORMAT_FILE,
+  loadOrInitFormat,
+  newFormat,
+  parseFormat,
+  serializeFormat,
+} from "../src/storage/format.ts";
+import { XlStorage } from "../src/storage/xl-storage.ts";
+
+const layout = { setCount: 2, setDriveCount: 2 };
+
+async function withDirs(n: number, fn: (dirs: string[]) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "flashstor-format-" });
+  try {
+    await fn(Array.from({ length: n }, (_, i) => join(root, `d${i + 1}`)));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+const openAll = (dirs: string[]) => Promise.all(dirs.map((d) => XlStorage.open(d)));
+
+async function formatOf(drive: StorageAPI): Promise<Format> {
+  return parseFormat(await drive.readAll(SYSTEM_VOLUME, FORMAT_FILE));
+}
+
+Deno.test("fresh drives get one deployment, distinct drive ids, sets in order", async () => {
+  await withDirs(4, async (dirs) => {
+    const drives = await openAll(dirs);
+    const result = await loadOrInitFormat(drives, layout);
+    assertEquals(result.sets, [[drives[0], drives[1]], [drives[2], drives[3]]]);
+    const formats = await Promise.all(drives.map(formatOf));
+    const ids = formats.map((f) => f.xl.this);
+    assertEquals(new Set(ids).size, 4);
+    for (const f of formats) {
+      assertEquals(f.id, result.deploymentId);
+      assertEquals(f.xl.sets, [[ids[0], ids[1]], [ids[2], ids[3]]]);
+      assertEquals(f.version, 1);
+      assertEquals(f.format, "xl");
+      assertEquals(f.xl.distributionAlgo, "CRC32");
+    }
+    assertEquals((await drives[2].diskInfo()).id, ids[2]);
+  });
+});
+
+Deno.test("reload keeps the deployment; a wrong layout is refused", async () => {
+  await withDirs(4, async (dirs) => {
+    const first = await loadOrInitFormat(await openAll(dirs), layout);
+    const again = await loadOrInitFormat(await openAll(dirs), layout);
+    assertEquals(again.deploymentId, first.deploymentId);
+    await assertRejects(
+      async () => loadOrInitFormat(await openAll(dirs), { setCount: 1, setDriveCount: 4 }),
+      UnformattedDisk,
+      "1 set(s) of 4",
+    );
+    await assertRejects(
+      async () => loadOrInitFormat(await openAll(dirs.slice(0, 3)), layout),
+      RangeError,
+    );
+  });
+});
+
+Deno.test("a drive of another deployment is refused, naming the drive", async () => {
+  await withDirs(5, async (dirs) => {
+    await loadOrInitFormat(await openAll(dirs.slice(0, 4)), layout);
+    // d5 becomes a one-drive deployment of its own, then replaces d2.
+    await loadOrInitFormat(await openAll([dirs[4]]), { setCount: 1, setDriveCount: 1 });
+    const mixed = [dirs[0], dirs[4], dirs[2], dirs[3]];
+    await assertRejects(
+      async () => loadOrInitFormat(await openAll(mixed), layout),
+      UnformattedDisk,
+      `drive ${dirs[4]} belongs to deployment`,
+    );
+  });
+});
+
+Deno.test("swapped drives are refused with the positions in the message", async () => {
+  await withDirs(4, async (dirs) => {
+    await loadOrInitFormat(await openAll(dirs), layout);
+    const swapped = [dirs[0], dirs[2], dirs[1], dirs[3]];
+    const err = await assertRejects(
+      async () => loadOrInitFormat(await openAll(swapped), layout),
+      UnformattedDisk,
+      "drive order changed",
+    );
+    assert(
+      err.message.includes("set 2, drive 1") && err.message.includes("set 1, drive 2"),
+      err.message,
+    );
+  });
+});
+
+Deno.test("a replaced (empty) drive gets the id expected at its position", async () => {
+  await withDirs(4, async (dirs) => {
+    const drives = await openAll(dirs);
+    const first = await loadOrInitFormat(drives, layout);
+    const before = await formatOf(drives[3]);
+    await Deno.remove(dirs[3], { recursive: true });
+    const reopened = await openAll(dirs);
+    const result = await loadOrInitFormat(reopened, layout);
+    assertEquals(result.deploymentId, first.deploymentId);
+    assertEquals(await formatOf(reopened[3]), before);
+  });
+});
+
+Deno.test("an unformatted drive that holds data is not formatted", async () => {
+  await withDirs(4, async (dirs) => {
+    await loadOrInitFormat(await openAll(dirs), layout);
+    const drives = await openAll(dirs);
+    await drives[1].delete(SYSTEM_VOLUME, FORMAT_FILE);
+    await drives[1].makeVolume("bucket");
+    await assertRejects(() => loadOrInitFormat(drives, layout), UnformattedDisk, "holds data");
+  });
+});
+
+Deno.test("offline drives stay undefined; the format needs more than half of all drives", async () => {
+  await withDirs(4, async (dirs) => {
+    const first = await loadOrInitFormat(await openAll(dirs), layout);
+    const drives: (StorageAPI | undefined)[] = await openAll(dirs);
+    drives[1] = undefined;
+    const three = await loadOrInitFormat(drives, layout);
+    assertEquals(three.deploymentId, first.deploymentId);
+    assertEquals(three.sets[0][1], undefined);
+    assertEquals(three.sets[1], [drives[2], drives[3]]);
+
+    // A drive whose directory vanished after open reports DiskNotFound: offline too.
+    const reopened = await openAll(dirs);
+    await Deno.remove(dirs[0], { recursive: true });
+    const gone = await loadOrInitFormat(reopened, layout);
+    assertEquals(gone.sets[0], [undefined, reopened[1]]);
+    await assertRejects(() => Deno.stat(dirs[0]));
+    await XlStorage.open(dirs[0]);
+    await loadOrInitFormat(await openAll(dirs), layout);
+
+    // Only two of four agree (the others offline or empty): no quorum.
+    const wiped = await openAll(dirs);
+    await wiped[3].delete(SYSTEM_VOLUME, FORMAT_FILE);
+    await assertRejects(
+      () => loadOrInitFormat([wiped[0], undefined, wiped[2], wiped[3]], layout),
+      UnformattedDisk,
+      "no quorum",
+    );
+    // The wiped drive was not formatted by the refused attempt.
+    await assertRejects(() => formatOf(wiped[3]));
+
+    // A fresh deployment needs every drive.
+    await withDirs(4, async (fresh) => {
+      const some: (StorageAPI | undefined)[] = await openAll(fresh);
+      some[0] = undefined;
+      await assertRejects(() => loadOrInitFormat(some, layout), DiskNotFound);
+    });
+  });
+});
+
+Deno.test("parseFormat rejects malformed formats", () => {
+  const good = newFormat(layout);
+  assertEquals(parseFormat(serializeFormat(good)), good);
+  const bad: unknown[] = [
+    "not json",
+    { ...good, version: 2 },
+    { ...good, format: "fs" },
+    { ...good, id: "" },
+    { ...good, xl: { ...good.xl, distributionAlgo: "SIPMOD" } },
+    { ...good, xl: { ...good.xl, this: "unknown" } },
+    { ...good, xl: { ...good.xl, sets: [["a", "b"], ["c"]] } },
+    { ...good, xl: { ...good.xl, sets: [[good.xl.this, good.xl.this]] } },
+  ];
+  for (const b of bad) {
+    const bytes = new TextEncoder().encode(typeof b === "string" ? b : JSON.stringify(b));
+    assertThrows(() => parseFormat(bytes), FileCorrupt);
+  }
+  assertNotEquals(newFormat(layout).id, good.id);
+});
+
+Deno.test("a corrupt format.json is refused, not overwritten", async () => {
+  await withDirs(4, async (dirs) => {
+    await loadOrInitFormat(await openAll(dirs), layout);
+    const drives = await openAll(dirs);
+    await drives[0].writeAll(SYSTEM_VOLUME, FORMAT_FILE, new TextEncoder().encode("{garbage"));
+    await assertRejects(() => loadOrInitFormat(drives, layout), UnformattedDisk, dirs[0]);
+  });
+});
