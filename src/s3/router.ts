@@ -1,0 +1,323 @@
+/**
+ * The S3 dispatch table. A request's method, addressing (service, bucket or object), the one
+ * routing subresource in its query and the presence of x-amz-copy-source select exactly one
+ * operation; the table below is data, read top to bottom, first match wins. Anything it does
+ * not name is answered NotImplemented (a known or unknown subresource) or MethodNotAllowed,
+ * never a different operation.
+ */
+
+import { S3Error } from "./errors.ts";
+
+export type S3Operation =
+  | "ListBuckets"
+  | "CreateBucket"
+  | "HeadBucket"
+  | "DeleteBucket"
+  | "GetBucketLocation"
+  | "GetBucketVersioning"
+  | "ListObjects"
+  | "ListObjectsV2"
+  | "ListObjectVersions"
+  | "ListMultipartUploads"
+  | "GetBucketAcl"
+  | "PutBucketAcl"
+  | "DeleteObjects"
+  | "PutObject"
+  | "CopyObject"
+  | "GetObject"
+  | "HeadObject"
+  | "DeleteObject"
+  | "GetObjectAcl"
+  | "PutObjectAcl"
+  | "CreateMultipartUpload"
+  | "UploadPart"
+  | "UploadPartCopy"
+  | "CompleteMultipartUpload"
+  | "AbortMultipartUpload"
+  | "ListParts";
+
+export interface Route {
+  op: S3Operation;
+  /** "" for service operations. */
+  bucket: string;
+  /** Decoded key, "" for service and bucket operations. */
+  key: string;
+  query: URLSearchParams;
+}
+
+type Target = "service" | "bucket" | "object";
+
+interface Rule {
+  method: string;
+  target: Target;
+  /** The routing subresource that must be present; none of them may be when undefined. */
+  sub?: string;
+  /** Required value of `sub` (list-type=2). */
+  value?: string;
+  /** Further query parameter that must be present (UploadPart needs partNumber). */
+  param?: string;
+  /** x-amz-copy-source must be present. */
+  copy?: true;
+  op: S3Operation;
+}
+
+export const ROUTES: readonly Rule[] = [
+  { method: "GET", target: "service", op: "ListBuckets" },
+
+  { method: "GET", target: "bucket", sub: "location", op: "GetBucketLocation" },
+  { method: "GET", target: "bucket", sub: "versioning", op: "GetBucketVersioning" },
+  { method: "GET", target: "bucket", sub: "acl", op: "GetBucketAcl" },
+  { method: "GET", target: "bucket", sub: "uploads", op: "ListMultipartUploads" },
+  { method: "GET", target: "bucket", sub: "versions", op: "ListObjectVersions" },
+  { method: "GET", target: "bucket", sub: "list-type", value: "2", op: "ListObjectsV2" },
+  { method: "GET", target: "bucket", op: "ListObjects" },
+  { method: "HEAD", target: "bucket", op: "HeadBucket" },
+  { method: "PUT", target: "bucket", sub: "acl", op: "PutBucketAcl" },
+  { method: "PUT", target: "bucket", op: "CreateBucket" },
+  { method: "DELETE", target: "bucket", op: "DeleteBucket" },
+  { method: "POST", target: "bucket", sub: "delete", op: "DeleteObjects" },
+
+  { method: "GET", target: "object", sub: "acl", op: "GetObjectAcl" },
+  { method: "GET", target: "object", sub: "uploadId", op: "ListParts" },
+  { method: "GET", target: "object", op: "GetObject" },
+  { method: "HEAD", target: "object", op: "HeadObject" },
+  {
+    method: "PUT",
+    target: "object",
+    sub: "uploadId",
+    param: "partNumber",
+    copy: true,
+    op: "UploadPartCopy",
+  },
+  { method: "PUT", target: "object", sub: "uploadId", param: "partNumber", op: "UploadPart" },
+  { method: "PUT", target: "object", sub: "acl", op: "PutObjectAcl" },
+  { method: "PUT", target: "object", copy: true, op: "CopyObject" },
+  { method: "PUT", target: "object", op: "PutObject" },
+  { method: "POST", target: "object", sub: "uploads", op: "CreateMultipartUpload" },
+  { method: "POST", target: "object", sub: "uploadId", op: "CompleteMultipartUpload" },
+  { method: "DELETE", target: "object", sub: "uploadId", op: "AbortMultipartUpload" },
+  { method: "DELETE", target: "object", op: "DeleteObject" },
+];
+
+/** Subresources that select an operation in ROUTES. */
+const ROUTING = new Set(ROUTES.flatMap((r) => r.sub ? [r.sub] : []));
+
+/**
+ * Subresources of S3 we do not implement: present in a request, they make it NotImplemented
+ * even where the table would otherwise match (GET ?policy is not a listing).
+ */
+const UNSUPPORTED = new Set([
+  "accelerate",
+  "analytics",
+  "attributes",
+  "cors",
+  "encryption",
+  "intelligent-tiering",
+  "inventory",
+  "legal-hold",
+  "lifecycle",
+  "logging",
+  "metadataTable",
+  "metrics",
+  "notification",
+  "object-lock",
+  "ownershipControls",
+  "policy",
+  "policyStatus",
+  "publicAccessBlock",
+  "renameObject",
+  "replication",
+  "requestPayment",
+  "restore",
+  "retention",
+  "select",
+  "select-type",
+  "session",
+  "tagging",
+  "torrent",
+  "website",
+]);
+
+/** Query parameters of the operations above (and of presigned URLs); they never route. */
+const PARAMETERS = new Set([
+  "bucket-region",
+  "continuation-token",
+  "delimiter",
+  "encoding-type",
+  "fetch-owner",
+  "key-marker",
+  "marker",
+  "max-buckets",
+  "max-keys",
+  "max-parts",
+  "max-uploads",
+  "part-number-marker",
+  "partNumber",
+  "prefix",
+  "start-after",
+  "upload-id-marker",
+  "version-id-marker",
+  "versionId",
+  "x-id",
+]);
+
+function isParameter(name: string): boolean {
+  return PARAMETERS.has(name) || name.startsWith("response-") ||
+    name.toLowerCase().startsWith("x-amz-");
+}
+
+const MAX_KEY_BYTES = 1024;
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * Percent-decodes a raw path piece without touching "..", "//" or "+". A "%" not followed by two
+ * hex digits stays literal, as SigV4's canonical path treats it. Undefined for invalid UTF-8.
+ */
+export function decodePath(raw: string): string | undefined {
+  if (!raw.includes("%")) return raw;
+  const bytes = encoder.encode(raw);
+  const out = new Uint8Array(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x25 && i + 2 < bytes.length) {
+      const hi = hexValue(bytes[i + 1]);
+      const lo = hexValue(bytes[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out[n++] = (hi << 4) | lo;
+        i += 2;
+        continue;
+      }
+    }
+    out[n++] = bytes[i];
+  }
+  try {
+    return strictUtf8.decode(out.subarray(0, n));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bucket name that would shadow /flashstor/health/… and other server endpoints. */
+export const RESERVED_BUCKET = "flashstor";
+
+/**
+ * S3's rules for bucket names (MinIO's strict variant): 3–63 characters of lower-case letters,
+ * digits, "." and "-", starting and ending with a letter or digit, no "..", ".-" or "-.", and
+ * not shaped like an IPv4 address.
+ */
+export function isValidBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !/\.\.|\.-|-\./.test(name) &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) && name !== RESERVED_BUCKET;
+}
+
+export function checkBucketName(name: string): void {
+  if (!isValidBucketName(name)) throw new S3Error("InvalidBucketName");
+}
+
+export function checkKey(key: string): void {
+  if (encoder.encode(key).length > MAX_KEY_BYTES) throw new S3Error("KeyTooLongError");
+}
+
+/** The bucket named by a virtual-host-style Host header, if it is one. */
+function hostBucket(host: string | null, domains: readonly string[]): string | undefined {
+  if (!host || domains.length === 0) return undefined;
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  for (const domain of domains) {
+    const suffix = "." + domain.toLowerCase();
+    if (name.endsWith(suffix) && name.length > suffix.length) {
+      return name.slice(0, -suffix.length);
+    }
+  }
+  return undefined;
+}
+
+/** Splits the path into raw bucket and raw key pieces, by addressing style. */
+function splitPath(path: string, bucketFromHost: string | undefined): [string, string] {
+  if (bucketFromHost !== undefined) return [bucketFromHost, path.slice(1)];
+  const slash = path.indexOf("/", 1);
+  return slash < 0 ? [path.slice(1), ""] : [path.slice(1, slash), path.slice(slash + 1)];
+}
+
+/** Names of the query parameters whose presence or emptiness decides routing. */
+function subresources(rawQuery: string): { routing: string[]; unknown: string[] } {
+  const routing: string[] = [];
+  const unknown: string[] = [];
+  for (const [name, value] of new URLSearchParams(rawQuery)) {
+    if (ROUTING.has(name)) routing.push(name);
+    else if (UNSUPPORTED.has(name)) unknown.push(name);
+    // An unknown name without a value reads as a subresource; with one, as a parameter.
+    else if (value === "" && !isParameter(name)) unknown.push(name);
+  }
+  return { routing, unknown };
+}
+
+function matches(
+  rule: Rule,
+  method: string,
+  target: Target,
+  query: URLSearchParams,
+  routing: string[],
+  copy: boolean,
+): boolean {
+  if (rule.method !== method || rule.target !== target) return false;
+  if (rule.copy && !copy) return false;
+  if (rule.param !== undefined && !query.has(rule.param)) return false;
+  if (rule.sub === undefined) return routing.length === 0;
+  if (routing.length !== 1 || routing[0] !== rule.sub) return false;
+  return rule.value === undefined || query.get(rule.sub) === rule.value;
+}
+
+const notImplemented = (what: string) =>
+  new S3Error(
+    "NotImplemented",
+    `A header or query you provided implies functionality that is not implemented (${what}).`,
+  );
+
+/**
+ * Resolves a request to its operation. `target` is the raw request target (path and query as
+ * sent); `host` the Host header; `headers` are consulted only for x-amz-copy-source.
+ */
+export function route(
+  method: string,
+  target: string,
+  host: string | null,
+  domains: readonly string[],
+  headers?: Headers,
+): Route | S3Error {
+  if (!target.startsWith("/")) {
+    return new S3Error("InvalidURI", "Couldn't parse the specified URI.");
+  }
+  const hashless = target.split("#", 1)[0];
+  const q = hashless.indexOf("?");
+  const rawPath = q < 0 ? hashless : hashless.slice(0, q);
+  const rawQuery = q < 0 ? "" : hashless.slice(q + 1);
+
+  const [rawBucket, rawKey] = splitPath(rawPath, hostBucket(host, domains));
+  const bucket = decodePath(rawBucket);
+  const key = decodePath(rawKey);
+  if (bucket === undefined || key === undefined) {
+    return new S3Error("InvalidURI", "Couldn't parse the specified URI.");
+  }
+  const kind: Target = bucket === "" ? "service" : key === "" ? "bucket" : "object";
+  if (kind !== "service" && !isValidBucketName(bucket)) return new S3Error("InvalidBucketName");
+  if (encoder.encode(key).length > MAX_KEY_BYTES) return new S3Error("KeyTooLongError");
+
+  const query = new URLSearchParams(rawQuery);
+  const { routing, unknown } = subresources(rawQuery);
+  if (unknown.length > 0) return notImplemented(`?${unknown[0]}`);
+  const copy = headers?.has("x-amz-copy-source") ?? false;
+  const rule = ROUTES.find((r) => matches(r, method, kind, query, routing, copy));
+  if (rule) return { op: rule.op, bucket, key, query };
+  if (routing.length > 0) return notImplemented(`${method} ?${routing.join("&")}`);
+  // A POST to a bucket without ?delete is a browser form upload (PostObject).
+  if (method === "POST" && kind === "bucket") return notImplemented("POST object");
+  return new S3Error("MethodNotAllowed");
+}
