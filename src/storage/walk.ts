@@ -1,6 +1,6 @@
 /**
  * Recursive listing of the objects of one volume in S3 key order, streamed: only the sorted
- * entries of the directories along the current path are held in memory.
+ * entries of the directories along the current path (and a few read ahead) are in memory.
  *
  * An object "a" is the directory "a" holding META_FILE; objects may nest ("a" and "a/b").
  * Each subdirectory "a" of a level stands for two positions in key order: the object "a"
@@ -12,12 +12,21 @@ import { META_FILE, type WalkEntry, type WalkOptions } from "./api.ts";
 import { isNotFound } from "./os-errors.ts";
 import { compareKeys } from "./paths.ts";
 
+/** Directories read ahead of the one being yielded: file-system calls run on a thread pool. */
+const READ_AHEAD = 16;
+
 interface Position {
   /** Full key of the object, or the key prefix ("…/") of the subtree. */
   key: string;
   subtree: boolean;
-  /** Directory on disk. */
-  dir: string;
+  /** Name of the subdirectory this position belongs to. */
+  name: string;
+}
+
+/** What one directory holds: its metadata if it is a wanted object, and its subdirectories. */
+interface DirContents {
+  metadata?: Uint8Array;
+  subdirs: string[];
 }
 
 /**
@@ -33,71 +42,89 @@ export async function* walkObjects(
   const startAfter = options.startAfter ?? "";
   // Start at the deepest directory the prefix names: nothing above it can match.
   const base = prefix.slice(0, prefix.lastIndexOf("/") + 1);
-  yield* walkLevel(join(root, base), base, base === "" ? skip : new Set());
+  const top = await readContents(join(root, base), false);
+  if (!top) return;
+  const subdirs = base === "" ? top.subdirs.filter((n) => !skip.has(n)) : top.subdirs;
+  yield* walkLevel(join(root, base), base, subdirs);
 
   async function* walkLevel(
     dir: string,
     keyPrefix: string,
-    skipHere: ReadonlySet<string>,
+    subdirs: string[],
   ): AsyncGenerator<WalkEntry> {
-    for (const pos of await positions(dir, keyPrefix, skipHere)) {
-      if (pos.subtree) {
-        if (!overlapsPrefix(pos.key)) {
-          if (compareKeys(pos.key, prefix) > 0) return;
-          continue;
-        }
-        if (entirelyBefore(pos.key)) continue;
-        yield* walkLevel(pos.dir, pos.key, new Set());
+    const todo = wanted(keyPrefix, subdirs);
+    const wantObject = new Set(todo.filter((p) => !p.subtree).map((p) => p.name));
+    const loads = new Map<string, Promise<DirContents | undefined>>();
+    const load = (name: string) => {
+      let p = loads.get(name);
+      if (!p) {
+        p = readContents(join(dir, name), wantObject.has(name));
+        // Read ahead: a failure is reported when its position is reached, not before.
+        p.catch(() => undefined);
+        loads.set(name, p);
+      }
+      return p;
+    };
+    for (let i = 0; i < todo.length; i++) {
+      for (let j = i; j < Math.min(todo.length, i + READ_AHEAD); j++) load(todo[j].name);
+      const pos = todo[i];
+      const contents = await load(pos.name);
+      if (!contents) continue;
+      if (!pos.subtree) {
+        if (contents.metadata) yield { name: pos.key, metadata: contents.metadata };
       } else {
-        if (!pos.key.startsWith(prefix)) {
-          if (compareKeys(pos.key, prefix) > 0) return;
-          continue;
+        loads.delete(pos.name);
+        if (contents.subdirs.length > 0) {
+          yield* walkLevel(join(dir, pos.name), pos.key, contents.subdirs);
         }
-        if (compareKeys(pos.key, startAfter) <= 0) continue;
-        const metadata = await readMeta(pos.dir);
-        if (metadata) yield { name: pos.key, metadata };
       }
     }
   }
 
-  /** True when some key below `subtree` ("x/") can start with the prefix. */
-  function overlapsPrefix(subtree: string): boolean {
-    return subtree.startsWith(prefix) || prefix.startsWith(subtree);
-  }
-
-  /** True when every key below `subtree` sorts at or before startAfter. */
-  function entirelyBefore(subtree: string): boolean {
-    return compareKeys(subtree, startAfter) < 0 && !startAfter.startsWith(subtree);
+  /** The positions of one level that can hold matching keys, in key order. */
+  function wanted(keyPrefix: string, subdirs: string[]): Position[] {
+    const all: Position[] = [];
+    for (const name of subdirs) {
+      all.push({ key: keyPrefix + name, subtree: false, name });
+      all.push({ key: keyPrefix + name + "/", subtree: true, name });
+    }
+    all.sort((a, b) => compareKeys(a.key, b.key));
+    const out: Position[] = [];
+    for (const pos of all) {
+      const matches = pos.subtree
+        ? pos.key.startsWith(prefix) || prefix.startsWith(pos.key)
+        : pos.key.startsWith(prefix);
+      if (!matches) {
+        // Past the prefix: every later key is larger still.
+        if (compareKeys(pos.key, prefix) > 0) break;
+        continue;
+      }
+      const after = pos.subtree
+        // Every key below "x/" sorts at or before startAfter.
+        ? compareKeys(pos.key, startAfter) < 0 && !startAfter.startsWith(pos.key)
+        : compareKeys(pos.key, startAfter) <= 0;
+      if (!after) out.push(pos);
+    }
+    return out;
   }
 }
 
-/** The positions of one directory level, sorted by key. Missing directory → none. */
-async function positions(
-  dir: string,
-  keyPrefix: string,
-  skip: ReadonlySet<string>,
-): Promise<Position[]> {
-  const out: Position[] = [];
+/**
+ * Lists a directory: its subdirectories (unsorted) and, when `withMetadata`, the contents of
+ * its META_FILE. Undefined when the directory is missing (removed while walking).
+ */
+async function readContents(dir: string, withMetadata: boolean): Promise<DirContents | undefined> {
+  const subdirs: string[] = [];
+  let hasMeta = false;
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isDirectory || skip.has(entry.name)) continue;
-      const key = keyPrefix + entry.name;
-      const path = join(dir, entry.name);
-      out.push({ key, subtree: false, dir: path }, { key: key + "/", subtree: true, dir: path });
+      if (entry.isDirectory) subdirs.push(entry.name);
+      else if (entry.name === META_FILE && entry.isFile) hasMeta = true;
     }
+    if (!hasMeta || !withMetadata) return { subdirs };
+    return { subdirs, metadata: await Deno.readFile(join(dir, META_FILE)) };
   } catch (err) {
-    if (isNotFound(err)) return out;
-    throw err;
-  }
-  return out.sort((a, b) => compareKeys(a.key, b.key));
-}
-
-/** The object's metadata, or undefined when the directory holds no object. */
-async function readMeta(dir: string): Promise<Uint8Array | undefined> {
-  try {
-    return await Deno.readFile(join(dir, META_FILE));
-  } catch (err) {
-    if (isNotFound(err) || err instanceof Deno.errors.IsADirectory) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }
