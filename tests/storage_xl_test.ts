@@ -376,3 +376,34 @@ Deno.test("a drive whose directory vanished reports DiskNotFound", async () => {
     await Deno.mkdir(dir);
   });
 });
+
+Deno.test("walkDir streams: directories are read as the walk reaches them", async () => {
+  await withDrive(async (drive) => {
+    await drive.makeVolume("b");
+    await putObject(drive, "b", "a/1", "m");
+    await putObject(drive, "b", "m/x/1", "m");
+    const walk = drive.walkDir("b", {})[Symbol.asyncIterator]();
+    assertEquals((await walk.next()).value?.name, "a/1");
+    // m/x has not been read yet, so an object added there now is still found.
+    await putObject(drive, "b", "m/x/2", "m");
+    const rest: string[] = [];
+    for (let r = await walk.next(); !r.done; r = await walk.next()) rest.push(r.value.name);
+    assertEquals(rest, ["m/x/1", "m/x/2"]);
+  });
+});
+
+Deno.test("listDir marks directories and sorts by byte order", async () => {
+  await withDrive(async (drive) => {
+    await drive.makeVolume("b");
+    await drive.writeAll("b", "d/file", enc.encode("x"));
+    await drive.writeAll("b", "d/sub/f", enc.encode("x"));
+    await drive.writeAll("b", "d/sub-a", enc.encode("x"));
+    assertEquals(await drive.listDir("b", "d"), ["file", "sub-a", "sub/"]);
+    assertEquals(await drive.listDir("b", ""), ["d/"]);
+    await assertRejects(() => drive.listDir("b", "nope"), FileNotFound);
+    await assertRejects(() => drive.listDir("nob", ""), VolumeNotFound);
+    await drive.delete("b", "d/sub", true);
+    await drive.delete("b", "d/absent");
+    assertEquals(await drive.listDir("b", "d"), ["file", "sub-a"]);
+  });
+});
