@@ -1,0 +1,426 @@
+/**
+ * One erasure set: k data + m parity drives. Objects are written to every drive and read from
+ * any k; reads trust only metadata a read quorum agrees on, writes commit only with a write
+ * quorum and are rolled back otherwise. Drives that missed a write or fail a read are handed
+ * to `onDegraded` (the heal queue).
+ */
+import { BLOCK_SIZE, ErasureCodec } from "../erasure/codec.ts";
+import { decodeStream } from "../erasure/stream.ts";
+import { crc32 } from "../../ffi/isal.ts";
+import { META_FILE, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
+import { FileNotFound, VolumeExists, VolumeNotFound } from "../storage/errors.ts";
+import type {
+  BucketInfo,
+  ByteRange,
+  GetObjectResult,
+  ObjectInfo,
+  ObjectMetadata,
+  PutObjectOptions,
+} from "./layer.ts";
+import { BucketExists, BucketNotFound, InsufficientReadQuorum, InvalidRange } from "./errors.ts";
+import { checkBucketName, encodeObjectName } from "./names.ts";
+import type { NamespaceLocks, Release } from "./ns-lock.ts";
+import {
+  agreedVersion,
+  type Drives,
+  fanOut,
+  hashOrder,
+  type QuorumVersion,
+  readVersions,
+  requireWriteQuorum,
+  successes,
+} from "./quorum.ts";
+import { encodeInline, measure, partSources, writeShardFiles } from "./shard-io.ts";
+import {
+  BITROT_ALGORITHM,
+  decodeXlMeta,
+  encodeXlMeta,
+  latestVersion,
+  type ObjectVersion,
+} from "./xl-meta.ts";
+
+/** Objects whose shard is at most this big live inline in xl.meta. */
+export const INLINE_SHARD_LIMIT = 128 * 1024;
+
+export interface SetOptions {
+  parity: number;
+  locks: NamespaceLocks;
+  /** Called for objects some drive lacks or served badly; they get healed in the background. */
+  onDegraded: (bucket: string, object: string) => void;
+}
+
+/** What commit() moves into place: the version (per-drive fields are filled in) and its data. */
+export interface CommitRequest {
+  bucket: string;
+  object: string;
+  /** Directory of the system volume holding the new data dir's files (absent when inline). */
+  srcPath: string;
+  version: ObjectVersion;
+  /** Inline shards by shard index (small objects). */
+  inline?: Uint8Array[];
+  /** Drives that hold their shard and may commit. */
+  participants: boolean[];
+}
+
+const utf8 = new TextEncoder();
+
+export class ErasureSet {
+  readonly codec: ErasureCodec;
+  readonly readQuorum: number;
+  readonly writeQuorum: number;
+
+  constructor(readonly drives: Drives, readonly options: SetOptions) {
+    const m = options.parity;
+    const k = drives.length - m;
+    if (!(Number.isInteger(m) && m >= 0 && k >= m && k >= 1)) {
+      throw new RangeError(`parity ${m} does not fit a set of ${drives.length} drives`);
+    }
+    this.codec = new ErasureCodec(k, m);
+    this.readQuorum = k;
+    this.writeQuorum = k === m ? k + 1 : k;
+  }
+
+  get locks(): NamespaceLocks {
+    return this.options.locks;
+  }
+
+  /** distribution[drive] = shard index (1-based) of that drive for `object`. */
+  distribution(object: string): number[] {
+    return hashOrder(crc32(utf8.encode(object)), this.drives.length);
+  }
+
+  // --- buckets ---
+
+  async makeBucket(bucket: string): Promise<void> {
+    checkBucketName(bucket);
+    const outcomes = await fanOut(this.drives, (d) => d.makeVolume(bucket));
+    const existed = outcomes.filter((o) => !o.ok && o.error instanceof VolumeExists).length;
+    if (existed >= this.writeQuorum) throw new BucketExists(bucket);
+    if (successes(outcomes) + existed >= this.writeQuorum) return;
+    await fanOut(
+      this.drives,
+      (d, i) => outcomes[i].ok ? d.deleteVolume(bucket) : Promise.resolve(),
+    );
+    requireWriteQuorum(outcomes, this.writeQuorum, bucket);
+  }
+
+  async bucketInfo(bucket: string): Promise<BucketInfo> {
+    const outcomes = await fanOut(this.drives, (d) => d.statVolume(bucket));
+    const found = outcomes.flatMap((o) => o.ok ? [o.value.created] : []);
+    if (found.length < this.readQuorum) {
+      const missing = outcomes.filter((o) => !o.ok && o.error instanceof VolumeNotFound).length;
+      if (missing >= this.readQuorum) throw new BucketNotFound(bucket);
+      throw new InsufficientReadQuorum(
+        `${bucket}: on ${found.length} drives, ${this.readQuorum} needed`,
+      );
+    }
+    return { name: bucket, created: new Date(Math.min(...found)) };
+  }
+
+  /** Buckets present on a read quorum of drives. */
+  async listBuckets(): Promise<BucketInfo[]> {
+    const outcomes = await fanOut(this.drives, (d) => d.listVolumes());
+    const seen = new Map<string, number[]>();
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      for (const v of o.value) seen.set(v.name, [...(seen.get(v.name) ?? []), v.created]);
+    }
+    return [...seen].filter(([, created]) => created.length >= this.readQuorum)
+      .map(([name, created]) => ({ name, created: new Date(Math.min(...created)) }));
+  }
+
+  /** Removes the bucket and everything in it (the caller checked emptiness). */
+  async deleteBucket(bucket: string): Promise<void> {
+    const outcomes = await fanOut(this.drives, (d) =>
+      d.deleteVolume(bucket, true).catch((err) => {
+        if (!(err instanceof VolumeNotFound)) throw err;
+      }));
+    requireWriteQuorum(outcomes, this.writeQuorum, bucket);
+    await fanOut(this.drives, (d) => d.delete(SYSTEM_VOLUME, `multipart/${bucket}`, true));
+  }
+
+  // --- objects ---
+
+  async putObject(
+    bucket: string,
+    object: string,
+    body: ReadableStream<Uint8Array>,
+    options: PutObjectOptions,
+  ): Promise<ObjectInfo> {
+    await this.bucketInfo(bucket).catch(async (err) => {
+      await body.cancel(err).catch(() => {});
+      throw err;
+    });
+    const distribution = this.distribution(object);
+    const dataDir = crypto.randomUUID();
+    const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
+    const measured = measure(body, options.size);
+    const small = options.size >= 0 && this.codec.shardSize(options.size) <= INLINE_SHARD_LIMIT;
+    try {
+      let inline: Uint8Array[] | undefined;
+      let participants: boolean[];
+      if (small) {
+        inline = await encodeInline(this.codec, measured.stream);
+        participants = this.drives.map((d) => d !== undefined);
+      } else {
+        participants = await writeShardFiles(
+          this.codec,
+          this.drives,
+          distribution,
+          SYSTEM_VOLUME,
+          `${tmp}/${dataDir}/part.1`,
+          measured.stream,
+          this.writeQuorum,
+        );
+      }
+      const { size, md5 } = measured.result();
+      const version = this.newVersion(distribution, dataDir, size, md5, {
+        ...options.metadata,
+        ...options.finalMetadata?.(),
+      });
+      const request = {
+        bucket,
+        object,
+        srcPath: `${tmp}/${dataDir}`,
+        version,
+        inline,
+        participants,
+      };
+      await this.locks.withWrite(lockKey(bucket, object), () => this.commit(request));
+      return objectInfo(bucket, object, version);
+    } finally {
+      await fanOut(this.drives, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
+    }
+  }
+
+  /** A fresh single-part version laid out for this set. */
+  newVersion(
+    distribution: number[],
+    dataDir: string,
+    size: number,
+    etag: string,
+    metadata: ObjectMetadata,
+  ): ObjectVersion {
+    return {
+      versionId: "null",
+      size,
+      modTime: Date.now(),
+      etag,
+      metadata,
+      erasure: {
+        dataShards: this.codec.dataShards,
+        parityShards: this.codec.parityShards,
+        blockSize: BLOCK_SIZE,
+        index: 0,
+        distribution,
+      },
+      dataDir,
+      parts: [{ number: 1, size, etag, actualSize: size }],
+      checksums: [{ part: 1, algorithm: BITROT_ALGORITHM }],
+    };
+  }
+
+  /**
+   * Moves a written object into place on the participating drives; the caller holds the
+   * object's write lock. Below write quorum the drives that committed get their previous
+   * metadata back and InsufficientWriteQuorum is thrown; above it, replaced data dirs are
+   * removed and drives that missed the write are reported for healing.
+   */
+  async commit(req: CommitRequest): Promise<void> {
+    const path = encodeObjectName(req.object);
+    const metaPath = `${path}/${META_FILE}`;
+    const previous = await fanOut(this.drives, (d) => d.readAll(req.bucket, metaPath));
+    const outcomes = await fanOut(this.drives, (d, i) => {
+      if (!req.participants[i]) return Promise.reject(new FileNotFound("shard not written"));
+      const index = req.version.erasure.distribution[i];
+      const version: ObjectVersion = {
+        ...req.version,
+        erasure: { ...req.version.erasure, index },
+        inline: req.inline?.[index - 1],
+      };
+      const meta = encodeXlMeta({ versions: [version] });
+      return d.renameData(SYSTEM_VOLUME, req.srcPath, req.bucket, path, req.version.dataDir, meta);
+    });
+    const { dataDir } = req.version;
+    if (successes(outcomes) < this.writeQuorum) {
+      await fanOut(this.drives, async (d, i) => {
+        if (!outcomes[i].ok) return;
+        const old = previous[i];
+        if (old.ok) await d.writeAll(req.bucket, metaPath, old.value);
+        if (old.ok && dataDirOf(old.value) === dataDir) return;
+        await (old.ok
+          ? d.delete(req.bucket, `${path}/${dataDir}`, true)
+          : d.deleteObject(req.bucket, path, dataDir));
+      });
+      requireWriteQuorum(outcomes, this.writeQuorum, `${req.bucket}/${req.object}`);
+    }
+    await fanOut(this.drives, async (d, i) => {
+      const old = previous[i];
+      const oldDir = old.ok ? dataDirOf(old.value) : undefined;
+      if (outcomes[i].ok && oldDir && oldDir !== dataDir) {
+        await d.delete(req.bucket, `${path}/${oldDir}`, true);
+      }
+    });
+    if (successes(outcomes) < this.drives.length) this.options.onDegraded(req.bucket, req.object);
+  }
+
+  /** The version a read quorum agrees on; drives lacking it are reported for healing. */
+  async agreed(bucket: string, object: string): Promise<QuorumVersion> {
+    const outcomes = await readVersions(this.drives, bucket, encodeObjectName(object));
+    const q = agreedVersion(outcomes, this.readQuorum, `${bucket}/${object}`);
+    if (q.holders.some((h, i) => !h && this.drives[i])) this.options.onDegraded(bucket, object);
+    return q;
+  }
+
+  async getObjectInfo(bucket: string, object: string): Promise<ObjectInfo> {
+    const q = await this.locks.withRead(lockKey(bucket, object), () => this.agreed(bucket, object));
+    return objectInfo(bucket, object, q.version);
+  }
+
+  /** Holds the object's read lock until the body is consumed, cancelled or fails. */
+  async getObject(bucket: string, object: string, range?: ByteRange): Promise<GetObjectResult> {
+    const release = await this.locks.read(lockKey(bucket, object));
+    try {
+      const q = await this.agreed(bucket, object);
+      const { size } = q.version;
+      const start = range?.start ?? 0;
+      const end = range ? range.end + 1 : size;
+      if (range && !(start >= 0 && start < end && end <= size)) {
+        throw new InvalidRange(`range ${range.start}-${range.end} of ${size} bytes`, size);
+      }
+      const body = this.#read(bucket, object, q, start, end - start, release);
+      return { info: objectInfo(bucket, object, q.version), body };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Bytes [start, start+length) of the agreed version, part after part. */
+  #read(
+    bucket: string,
+    object: string,
+    q: QuorumVersion,
+    start: number,
+    length: number,
+    release: Release,
+  ): ReadableStream<Uint8Array> {
+    const { version } = q;
+    const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
+    const path = encodeObjectName(object);
+    const segments: { number: number; size: number; offset: number; length: number }[] = [];
+    let partStart = 0;
+    for (const part of version.parts) {
+      const from = Math.max(start, partStart);
+      const to = Math.min(start + length, partStart + part.size);
+      if (from < to) {
+        segments.push({
+          number: part.number,
+          size: part.size,
+          offset: from - partStart,
+          length: to - from,
+        });
+      }
+      partStart += part.size;
+    }
+    const onShardError = () => this.options.onDegraded(bucket, object);
+    let next = 0;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          for (;;) {
+            if (!reader) {
+              const s = segments[next++];
+              if (!s) {
+                release();
+                controller.close();
+                return;
+              }
+              const sources = partSources(codec, this.drives, q.holders, bucket, path, s.number);
+              reader = decodeStream(codec, s.size, s.offset, s.length, sources, onShardError)
+                .getReader();
+            }
+            const chunk = await reader.read();
+            if (!chunk.done) return controller.enqueue(chunk.value);
+            reader = undefined;
+          }
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
+      cancel: async (reason) => {
+        release();
+        await reader?.cancel(reason);
+      },
+    });
+  }
+
+  /** Deleting a missing object succeeds; a missing bucket does not. */
+  async deleteObject(bucket: string, object: string): Promise<void> {
+    const path = encodeObjectName(object);
+    await this.locks.withWrite(lockKey(bucket, object), async () => {
+      const versions = await readVersions(this.drives, bucket, path);
+      const outcomes = await fanOut(this.drives, (d, i) => {
+        const v = versions[i];
+        return d.deleteObject(bucket, path, v.ok ? v.value.dataDir : undefined).catch((err) => {
+          if (!(err instanceof FileNotFound)) throw err;
+        });
+      });
+      requireWriteQuorum(outcomes, this.writeQuorum, `${bucket}/${object}`);
+    });
+  }
+
+  /** Replaces the metadata of an object in place (a copy onto itself). */
+  async replaceMetadata(
+    bucket: string,
+    object: string,
+    metadata: ObjectMetadata,
+  ): Promise<ObjectInfo> {
+    return await this.locks.withWrite(lockKey(bucket, object), async () => {
+      const q = await this.agreed(bucket, object);
+      const version = { ...q.version, metadata, modTime: Date.now() };
+      const inline: Uint8Array[] = [];
+      for (const h of q.holders) if (h?.inline) inline[h.erasure.index - 1] = h.inline;
+      await this.commit({
+        bucket,
+        object,
+        srcPath: `${TMP_DIR}/${crypto.randomUUID()}`,
+        version,
+        inline: version.inline ? inline : undefined,
+        participants: q.holders.map((h) => h !== undefined),
+      });
+      return objectInfo(bucket, object, version);
+    });
+  }
+}
+
+export function lockKey(bucket: string, object: string): string {
+  return `${bucket}/${object}`;
+}
+
+export function objectInfo(bucket: string, name: string, v: ObjectVersion): ObjectInfo {
+  return {
+    bucket,
+    name,
+    size: v.size,
+    etag: v.etag,
+    modTime: new Date(v.modTime),
+    versionId: v.versionId,
+    metadata: v.metadata,
+    parts: v.etag.includes("-")
+      ? v.parts.map((p) => ({ number: p.number, size: p.size, etag: p.etag }))
+      : [],
+  };
+}
+
+/** The data dir an existing xl.meta refers to, if it parses and is not inline. */
+function dataDirOf(raw: Uint8Array): string | undefined {
+  try {
+    const v = latestVersion(decodeXlMeta(raw));
+    return v.inline ? undefined : v.dataDir;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Fan-out to the drives of a set and the quorum rules over their answers: which version of an
+ * object a read may trust, and which typed error a failed read or write reports.
+ */
+import type { StorageAPI } from "../storage/api.ts";
+import { META_FILE } from "../storage/api.ts";
+import { DiskNotFound, FileNotFound, VolumeNotFound } from "../storage/errors.ts";
+import {
+  BucketNotFound,
+  InsufficientReadQuorum,
+  InsufficientWriteQuorum,
+  ObjectNotFound,
+} from "./errors.ts";
+import {
+  CorruptMeta,
+  decodeXlMeta,
+  latestVersion,
+  type ObjectVersion,
+  versionKey,
+} from "./xl-meta.ts";
+
+export type Drives = readonly (StorageAPI | undefined)[];
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+/** Runs `fn` on every drive in parallel; an offline drive fails with DiskNotFound. */
+export function fanOut<T>(
+  drives: Drives,
+  fn: (drive: StorageAPI, index: number) => Promise<T>,
+): Promise<Outcome<T>[]> {
+  return Promise.all(drives.map(async (drive, i): Promise<Outcome<T>> => {
+    if (!drive) return { ok: false, error: new DiskNotFound(`drive ${i} offline`) };
+    try {
+      return { ok: true, value: await fn(drive, i) };
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+    }
+  }));
+}
+
+export function successes<T>(outcomes: Outcome<T>[]): number {
+  return outcomes.filter((o) => o.ok).length;
+}
+
+function countErrors<T>(outcomes: Outcome<T>[], match: (err: Error) => boolean): number {
+  return outcomes.filter((o) => !o.ok && match(o.error)).length;
+}
+
+/** The drive lacks the object: no file, no bucket, or a metadata file that does not parse. */
+export function isMissing(err: Error): boolean {
+  return err instanceof FileNotFound || err instanceof VolumeNotFound || err instanceof CorruptMeta;
+}
+
+/** Each drive's current version of an object, or why it has none. */
+export function readVersions(
+  drives: Drives,
+  bucket: string,
+  path: string,
+): Promise<Outcome<ObjectVersion>[]> {
+  return fanOut(
+    drives,
+    async (drive) =>
+      latestVersion(decodeXlMeta(await drive.readAll(bucket, `${path}/${META_FILE}`))),
+  );
+}
+
+export interface QuorumVersion {
+  version: ObjectVersion;
+  /** Per drive: its copy of the agreed version, or undefined when it lacks it (to heal). */
+  holders: (ObjectVersion | undefined)[];
+}
+
+/**
+ * The version at least `readQuorum` drives agree on (the most agreed, then the newest). Throws
+ * BucketNotFound / ObjectNotFound when that many drives lack the bucket / object, otherwise
+ * InsufficientReadQuorum.
+ */
+export function agreedVersion(
+  outcomes: Outcome<ObjectVersion>[],
+  readQuorum: number,
+  what: string,
+): QuorumVersion {
+  const groups = new Map<string, number>();
+  for (const o of outcomes) {
+    if (o.ok) groups.set(versionKey(o.value), (groups.get(versionKey(o.value)) ?? 0) + 1);
+  }
+  let best: ObjectVersion | undefined;
+  let bestCount = 0;
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    const count = groups.get(versionKey(o.value))!;
+    if (count > bestCount || (count === bestCount && best && o.value.modTime > best.modTime)) {
+      best = o.value;
+      bestCount = count;
+    }
+  }
+  if (best && bestCount >= readQuorum) {
+    const key = versionKey(best);
+    const holders = outcomes.map((o) => o.ok && versionKey(o.value) === key ? o.value : undefined);
+    return { version: best, holders };
+  }
+  if (countErrors(outcomes, (e) => e instanceof VolumeNotFound) >= readQuorum) {
+    throw new BucketNotFound(what.split("/")[0]);
+  }
+  if (countErrors(outcomes, isMissing) >= readQuorum) throw new ObjectNotFound(what);
+  throw new InsufficientReadQuorum(`${what}: ${bestCount} drives agree, ${readQuorum} needed`);
+}
+
+/** Throws unless `writeQuorum` drives succeeded; a bucket missing on a quorum wins. */
+export function requireWriteQuorum<T>(
+  outcomes: Outcome<T>[],
+  writeQuorum: number,
+  what: string,
+): void {
+  if (successes(outcomes) >= writeQuorum) return;
+  if (countErrors(outcomes, (e) => e instanceof VolumeNotFound) >= writeQuorum) {
+    throw new BucketNotFound(what.split("/")[0]);
+  }
+  const reasons = outcomes.filter((o) => !o.ok).map((o) => (o as { error: Error }).error.name);
+  throw new InsufficientWriteQuorum(
+    `${what}: ${successes(outcomes)} drives took the write, ${writeQuorum} needed (${
+      [...new Set(reasons)].join(", ")
+    })`,
+  );
+}
+
+/**
+ * MinIO's hashOrder: the shard index (1-based) each drive of an n-drive set holds for `key`,
+ * a rotation chosen by the key's CRC32 so that load spreads evenly over the drives.
+ */
+export function hashOrder(keyCrc: number, n: number): number[] {
+  const start = keyCrc % n;
+  return Array.from({ length: n }, (_, i) => 1 + ((start + i + 1) % n));
+}

@@ -1,0 +1,127 @@
+/**
+ * Object bytes ↔ the shard files of a set's drives: writing an incoming stream as erasure-coded
+ * shards (to files or, for small objects, to memory for inline storage) while computing its
+ * MD5, and naming the shard sources a read decodes from.
+ */
+import { createHash } from "node:crypto";
+import type { ErasureCodec } from "../erasure/codec.ts";
+import { encodeStream, MemoryShard, type ShardSink, type ShardSource } from "../erasure/stream.ts";
+import type { FileWriter } from "../storage/api.ts";
+import { IncompleteBody, InsufficientWriteQuorum } from "./errors.ts";
+import type { Drives } from "./quorum.ts";
+import type { ObjectVersion } from "./xl-meta.ts";
+
+export interface Measured {
+  stream: ReadableStream<Uint8Array>;
+  /** Byte count and hex MD5, valid once the stream has been read to its end. */
+  result(): { size: number; md5: string };
+}
+
+/** Counts and hashes `body`; errors it with IncompleteBody when `size` ≥ 0 and it differs. */
+export function measure(body: ReadableStream<Uint8Array>, size: number): Measured {
+  const hash = createHash("md5");
+  let count = 0;
+  let md5 = "";
+  const stream = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        count += chunk.byteLength;
+        if (size >= 0 && count > size) {
+          throw new IncompleteBody(`body longer than the announced ${size} bytes`);
+        }
+        hash.update(chunk);
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (size >= 0 && count !== size) {
+          throw new IncompleteBody(`body of ${count} bytes, ${size} announced`);
+        }
+        md5 = hash.digest("hex");
+      },
+    }),
+  );
+  return { stream, result: () => ({ size: count, md5 }) };
+}
+
+/**
+ * Erasure-codes `body` into `volume/path` on every drive (drive i gets shard
+ * distribution[i]); files are complete (fsynced) when this resolves. Returns which drives
+ * hold their shard. A drive that fails is left out; fewer than `writeQuorum` left throws
+ * InsufficientWriteQuorum after dropping every file written.
+ */
+export async function writeShardFiles(
+  codec: ErasureCodec,
+  drives: Drives,
+  distribution: number[],
+  volume: string,
+  path: string,
+  body: ReadableStream<Uint8Array>,
+  writeQuorum: number,
+): Promise<boolean[]> {
+  const writers = await Promise.all(
+    drives.map((d) => d?.createFile(volume, path).catch(() => undefined)),
+  );
+  const sinks: (ShardSink | undefined)[] = new Array(codec.totalShards).fill(undefined);
+  writers.forEach((w, i) => {
+    if (w) sinks[distribution[i] - 1] = w;
+  });
+  const abortAll = () => Promise.all(writers.map((w) => w?.abort()));
+  let failed: number[];
+  try {
+    ({ failed } = await encodeStream(codec, body, sinks, writeQuorum));
+  } catch (err) {
+    await abortAll();
+    throw err;
+  }
+  const written = await Promise.all(writers.map(async (w, i) => {
+    if (!w) return false;
+    if (failed.includes(distribution[i] - 1)) {
+      await w.abort();
+      return false;
+    }
+    return await (w as FileWriter).close().then(() => true, () => w.abort().then(() => false));
+  }));
+  if (written.filter(Boolean).length < writeQuorum) {
+    await abortAll();
+    throw new InsufficientWriteQuorum(
+      `${volume}/${path}: ${
+        written.filter(Boolean).length
+      } shard files written, ${writeQuorum} needed`,
+    );
+  }
+  return written;
+}
+
+/** Erasure-codes a small body into memory: one framed shard per shard index. */
+export async function encodeInline(
+  codec: ErasureCodec,
+  body: ReadableStream<Uint8Array>,
+): Promise<Uint8Array[]> {
+  const shards = Array.from({ length: codec.totalShards }, () => new MemoryShard());
+  await encodeStream(codec, body, shards, codec.totalShards);
+  return shards.map((s) => s.bytes());
+}
+
+/**
+ * The shard sources of part `partNumber` of an object (by shard index), from the drives that
+ * hold the agreed version: their inline shard or their part file.
+ */
+export function partSources(
+  codec: ErasureCodec,
+  drives: Drives,
+  holders: (ObjectVersion | undefined)[],
+  bucket: string,
+  path: string,
+  partNumber: number,
+): (ShardSource | undefined)[] {
+  const sources: (ShardSource | undefined)[] = new Array(codec.totalShards).fill(undefined);
+  holders.forEach((v, i) => {
+    const drive = drives[i];
+    if (!v || !drive) return;
+    sources[v.erasure.index - 1] = v.inline ? MemoryShard.of(v.inline) : {
+      open: (offset, length) =>
+        drive.readFileStream(bucket, `${path}/${v.dataDir}/part.${partNumber}`, offset, length),
+    };
+  });
+  return sources;
+}

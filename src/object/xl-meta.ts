@@ -1,0 +1,186 @@
+/**
+ * xl.meta: the metadata file of one object on one drive.
+ *
+ * Layout: magic "FSXL", u32 format version, u32 JSON header length, JSON header, inline data
+ * of each version in order, u32 CRC32 of everything before it (all integers little endian).
+ * The header lists versions; only versionId "null" exists until versioning lands. Inline data
+ * is this drive's framed shard of a small object, so a small GET reads one file per drive.
+ *
+ * Parsing is strict: any deviation throws CorruptMeta, and callers treat the drive as lacking
+ * the object (it gets healed).
+ */
+import { crc32 } from "../../ffi/isal.ts";
+
+const MAGIC = [0x46, 0x53, 0x58, 0x4c]; // "FSXL"
+const FORMAT_VERSION = 1;
+const PREFIX = 12;
+const TRAILER = 4;
+/** The only bitrot scheme: every shard block framed with its CRC-64/XZ (see src/erasure/bitrot.ts). */
+export const BITROT_ALGORITHM = "crc64xz-framed";
+
+export class CorruptMeta extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptMeta";
+  }
+}
+
+export interface ErasureLayout {
+  dataShards: number;
+  parityShards: number;
+  blockSize: number;
+  /** 1-based shard index held by this drive. */
+  index: number;
+  /** distribution[drive] = 1-based shard index of each drive of the set. */
+  distribution: number[];
+}
+
+export interface PartMeta {
+  number: number;
+  size: number;
+  etag: string;
+  /** Bytes before any transformation (compression, encryption); equals size for now. */
+  actualSize: number;
+}
+
+export interface ChecksumInfo {
+  part: number;
+  algorithm: string;
+}
+
+export interface ObjectVersion {
+  versionId: string;
+  size: number;
+  /** Milliseconds since the epoch. */
+  modTime: number;
+  etag: string;
+  metadata: Record<string, string>;
+  erasure: ErasureLayout;
+  /** Directory of the part files; unused ("" is not allowed) when data is inline. */
+  dataDir: string;
+  parts: PartMeta[];
+  checksums: ChecksumInfo[];
+  /** This drive's framed shard when the object is stored inline. */
+  inline?: Uint8Array;
+}
+
+export interface XlMeta {
+  versions: ObjectVersion[];
+}
+
+type HeaderVersion = Omit<ObjectVersion, "inline"> & { inlineLength: number };
+
+export function encodeXlMeta(meta: XlMeta): Uint8Array {
+  const header: HeaderVersion[] = meta.versions.map(({ inline, ...v }) => ({
+    ...v,
+    inlineLength: inline?.byteLength ?? -1,
+  }));
+  const json = new TextEncoder().encode(JSON.stringify({ versions: header }));
+  const inlineTotal = meta.versions.reduce((n, v) => n + (v.inline?.byteLength ?? 0), 0);
+  const out = new Uint8Array(PREFIX + json.byteLength + inlineTotal + TRAILER);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint32(4, FORMAT_VERSION, true);
+  view.setUint32(8, json.byteLength, true);
+  out.set(json, PREFIX);
+  let at = PREFIX + json.byteLength;
+  for (const v of meta.versions) {
+    if (v.inline) {
+      out.set(v.inline, at);
+      at += v.inline.byteLength;
+    }
+  }
+  view.setUint32(at, crc32(out.subarray(0, at)), true);
+  return out;
+}
+
+export function decodeXlMeta(bytes: Uint8Array): XlMeta {
+  if (bytes.byteLength < PREFIX + TRAILER) throw new CorruptMeta("xl.meta too short");
+  if (MAGIC.some((b, i) => bytes[i] !== b)) throw new CorruptMeta("xl.meta: bad magic");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(4, true) !== FORMAT_VERSION) throw new CorruptMeta("xl.meta: bad version");
+  const end = bytes.byteLength - TRAILER;
+  if (view.getUint32(end, true) !== crc32(bytes.subarray(0, end))) {
+    throw new CorruptMeta("xl.meta: checksum mismatch");
+  }
+  const jsonLength = view.getUint32(8, true);
+  if (PREFIX + jsonLength > end) throw new CorruptMeta("xl.meta: header overruns file");
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
+      bytes.subarray(PREFIX, PREFIX + jsonLength),
+    ));
+  } catch {
+    throw new CorruptMeta("xl.meta: header is not JSON");
+  }
+  if (!isRecord(header) || !Array.isArray(header.versions) || header.versions.length === 0) {
+    throw new CorruptMeta("xl.meta: no versions");
+  }
+  let at = PREFIX + jsonLength;
+  const versions = header.versions.map((raw: unknown) => {
+    const { inlineLength, ...version } = checkVersion(raw);
+    if (inlineLength < 0) return version;
+    if (at + inlineLength > end) throw new CorruptMeta("xl.meta: inline data overruns file");
+    const inline = bytes.slice(at, at + inlineLength);
+    at += inlineLength;
+    return { ...version, inline };
+  });
+  if (at !== end) throw new CorruptMeta("xl.meta: trailing bytes");
+  return { versions };
+}
+
+/** The version a GET without versionId sees. */
+export function latestVersion(meta: XlMeta): ObjectVersion {
+  return meta.versions[0];
+}
+
+/** Versions with the same key hold the same object (compared across drives for quorum). */
+export function versionKey(v: ObjectVersion): string {
+  return `${v.versionId}|${v.modTime}|${v.etag}|${v.dataDir}|${v.size}`;
+}
+
+function checkVersion(raw: unknown): HeaderVersion {
+  const ok = isRecord(raw) && typeof raw.versionId === "string" && isCount(raw.size) &&
+    isCount(raw.modTime) && typeof raw.etag === "string" && isStringMap(raw.metadata) &&
+    isErasure(raw.erasure) && typeof raw.dataDir === "string" && raw.dataDir !== "" &&
+    Array.isArray(raw.parts) && raw.parts.every(isPart) && Array.isArray(raw.checksums) &&
+    raw.checksums.every(isChecksum) && Number.isSafeInteger(raw.inlineLength) &&
+    (raw.inlineLength as number) >= -1;
+  if (!ok) throw new CorruptMeta("xl.meta: malformed version");
+  const v = raw as unknown as HeaderVersion;
+  const partsTotal = v.parts.reduce((n, p) => n + p.size, 0);
+  if (partsTotal !== v.size) throw new CorruptMeta("xl.meta: parts do not add up to size");
+  return v;
+}
+
+function isErasure(raw: unknown): raw is ErasureLayout {
+  if (!isRecord(raw)) return false;
+  const { dataShards, parityShards, blockSize, index, distribution } = raw;
+  if (!isCount(dataShards) || !isCount(parityShards) || !isCount(blockSize)) return false;
+  const n = (dataShards as number) + (parityShards as number);
+  return dataShards as number > 0 && isCount(index) && index as number >= 1 &&
+    index as number <= n && Array.isArray(distribution) && distribution.length === n &&
+    distribution.every((d) => Number.isInteger(d) && d >= 1 && d <= n) &&
+    new Set(distribution).size === n;
+}
+
+function isPart(raw: unknown): raw is PartMeta {
+  return isRecord(raw) && isCount(raw.number) && (raw.number as number) >= 1 &&
+    isCount(raw.size) && typeof raw.etag === "string" && isCount(raw.actualSize);
+}
+
+function isChecksum(raw: unknown): raw is ChecksumInfo {
+  return isRecord(raw) && isCount(raw.part) && raw.algorithm === BITROT_ALGORITHM;
+}
+
+function isStringMap(raw: unknown): raw is Record<string, string> {
+  return isRecord(raw) && Object.values(raw).every((v) => typeof v === "string");
+}
+
+function isRecord(raw: unknown): raw is Record<string, unknown> {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw);
+}
+
+function isCount(raw: unknown): boolean {
+  return Number.isSafeInteger(raw) && (raw as number) >= 0;
+}
