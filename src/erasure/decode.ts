@@ -161,7 +161,8 @@ export function decodeStream(
   if (sources.length !== codec.totalShards) {
     throw new RangeError(`expected ${codec.totalShards} sources, got ${sources.length}`);
   }
-  if (!(offset >= 0 && length >= 0 && offset + length <= size)) {
+  const integers = [size, offset, length].every(Number.isSafeInteger);
+  if (!integers || offset < 0 || length < 0 || offset + length > size) {
     throw new RangeError(`range ${offset}+${length} outside part of ${size} bytes`);
   }
   const healthy = sources.filter((s) => s).length;
