@@ -407,3 +407,19 @@ Deno.test("listDir marks directories and sorts by byte order", async () => {
     assertEquals(await drive.listDir("b", "d"), ["file", "sub-a"]);
   });
 });
+
+Deno.test("renameData survives deleteObject pruning the directory it writes into", async () => {
+  await withDrive(async (drive) => {
+    await drive.makeVolume("b");
+    const inline = (key: string, meta: string) =>
+      drive.renameData(SYSTEM_VOLUME, `${TMP_DIR}/none`, "b", key, "dd", enc.encode(meta));
+    for (let round = 0; round < 50; round++) {
+      await inline("p/q/old", "old");
+      // Deleting p/q/old prunes p/q while it is empty, i.e. before the new p/q/xl.meta lands.
+      await Promise.all([drive.deleteObject("b", "p/q/old"), inline("p/q", "new")]);
+      assertEquals(dec.decode(await drive.readAll("b", `p/q/${META_FILE}`)), "new");
+      await drive.deleteObject("b", "p/q");
+      assertEquals(await drive.listDir("b", ""), []);
+    }
+  });
+});

@@ -253,15 +253,25 @@ export class XlStorage implements StorageAPI {
     if (replacedDataDir !== undefined) checkPath(replacedDataDir);
     const dst = join(objectDir, dataDir);
     try {
-      const hasData = await fsyncDir(src).then(() => true, (err) => {
+      let toMove = await fsyncDir(src).then(() => true, (err) => {
         if (isNotFound(err)) return false;
         throw err;
       });
-      const created = await makeDirs(join(this.root, dstVolume), objectDir);
-      if (hasData) await this.#moveDir(src, dst);
-      await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
-      await fsyncParents(created);
-      await fsyncDir(objectDir);
+      // deleteObject of a neighbour may prune our freshly made, still empty directories
+      // before we fill them: make them again (bounded).
+      for (let attempt = 1;; attempt++) {
+        try {
+          const created = await makeDirs(join(this.root, dstVolume), objectDir);
+          if (toMove) await this.#moveDir(src, dst);
+          toMove = false;
+          await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
+          await fsyncParents(created);
+          await fsyncDir(objectDir);
+          break;
+        } catch (err) {
+          if (attempt === 3 || !isNotFound(err)) throw err;
+        }
+      }
     } catch (err) {
       throw await this.#error(err, dstVolume, object);
     }
