@@ -169,7 +169,9 @@ export function chunkedPut(body = chunkedBody(), pieceSize = 1000): SignedReques
 }
 
 /** Reads a stream to the end. */
-export async function readAll(stream: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+export async function readAll(
+  stream: ReadableStream<Uint8Array> | null,
+): Promise<Uint8Array<ArrayBuffer>> {
   if (stream === null) return new Uint8Array(0);
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
