@@ -171,10 +171,11 @@ export class XlStorage implements StorageAPI {
   async writeAll(volume: string, path: string, data: Uint8Array): Promise<void> {
     const target = this.#path(volume, path);
     try {
-      const created = await makeDirs(join(this.root, volume), dirname(target));
-      await writeAtomic(this.#tmpName(), target, data);
-      await fsyncParents(created);
-      await fsyncDir(dirname(target));
+      await this.#intoDir(volume, dirname(target), async (created) => {
+        await writeAtomic(this.#tmpName(), target, data);
+        await fsyncParents(created);
+        await fsyncDir(dirname(target));
+      });
     } catch (err) {
       throw await this.#error(err, volume, path);
     }
@@ -189,8 +190,7 @@ export class XlStorage implements StorageAPI {
         file = await open();
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await makeDirs(join(this.root, volume), dirname(target));
-        file = await open();
+        file = await this.#intoDir(volume, dirname(target), open);
       }
       return new LocalFileWriter(file, target, (err) => toStorageError(err, "file", path));
     } catch (err) {
@@ -257,27 +257,39 @@ export class XlStorage implements StorageAPI {
         if (isNotFound(err)) return false;
         throw err;
       });
-      // deleteObject of a neighbour may prune our freshly made, still empty directories
-      // before we fill them: make them again (bounded).
-      for (let attempt = 1;; attempt++) {
-        try {
-          const created = await makeDirs(join(this.root, dstVolume), objectDir);
-          if (toMove) await this.#moveDir(src, dst);
-          toMove = false;
-          await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
-          await fsyncParents(created);
-          await fsyncDir(objectDir);
-          break;
-        } catch (err) {
-          if (attempt === 3 || !isNotFound(err)) throw err;
-        }
-      }
+      await this.#intoDir(dstVolume, objectDir, async (created) => {
+        if (toMove) await this.#moveDir(src, dst);
+        toMove = false;
+        await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
+        await fsyncParents(created);
+        await fsyncDir(objectDir);
+      });
     } catch (err) {
       throw await this.#error(err, dstVolume, object);
     }
     if (replacedDataDir !== undefined && replacedDataDir !== dataDir) {
       // Unreferenced from now on; a failure only leaves garbage behind.
       await removeQuietly(join(objectDir, replacedDataDir));
+    }
+  }
+
+  /**
+   * Makes directory `dir` of `volume` (and its parents), then runs `fill` with the list of
+   * directories created. deleteObject of a neighbour may prune them while still empty, so a
+   * NotFound from `fill` makes them again (bounded).
+   */
+  async #intoDir<T>(
+    volume: string,
+    dir: string,
+    fill: (created: string[]) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      const created = await makeDirs(join(this.root, volume), dir);
+      try {
+        return await fill(created);
+      } catch (err) {
+        if (attempt === 3 || !isNotFound(err)) throw err;
+      }
     }
   }
 
