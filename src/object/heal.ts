@@ -1,0 +1,179 @@
+/**
+ * Healing: bringing every drive of a set back to holding its shard of an object.
+ *
+ * healObject finds the drives whose metadata is missing, stale or corrupt, or whose shards are
+ * missing, truncated or fail their bitrot checksums (every block is read and verified), then
+ * decodes the object from the healthy drives and encodes it again, writing only to the lacking
+ * drives (into the temp area, committed with renameData). HealQueue runs it in the
+ * background for objects that reads and writes found degraded.
+ */
+import { openFrame } from "../erasure/bitrot.ts";
+import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
+import { ExactReader } from "../erasure/exact-reader.ts";
+import { decodeStream, type ShardSource } from "../erasure/stream.ts";
+import { SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
+import { VolumeExists } from "../storage/errors.ts";
+import type { ErasureSet } from "./erasure-set.ts";
+import { lockKey } from "./erasure-set.ts";
+import { InsufficientReadQuorum } from "./errors.ts";
+import type { HealResult } from "./layer.ts";
+import { encodeObjectName } from "./names.ts";
+import { agreedVersion, fanOut, readVersions } from "./quorum.ts";
+import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
+import { encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
+
+export async function healObject(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+): Promise<HealResult> {
+  return await set.locks.withWrite(lockKey(bucket, object), async () => {
+    const path = encodeObjectName(object);
+    const outcomes = await readVersions(set.drives, bucket, path);
+    const { version, holders } = agreedVersion(outcomes, set.readQuorum, `${bucket}/${object}`);
+    const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
+    const healthy = await Promise.all(holders.map((h, i) => {
+      const drive = set.drives[i];
+      if (!h || !drive) return false;
+      return verifyShards(codec, h, (n) => partSources(codec, [drive], [h], bucket, path, n));
+    }));
+    const lacking = set.drives.map((d, i) => d !== undefined && !healthy[i]);
+    if (!lacking.includes(true)) return { bucket, object, healedDrives: [] };
+    const sources = holders.map((h, i) => (healthy[i] ? h : undefined));
+    if (sources.filter(Boolean).length < codec.dataShards) {
+      throw new InsufficientReadQuorum(`${bucket}/${object}: too few healthy shards to heal`);
+    }
+    const decodePart = (number: number, size: number) =>
+      decodeStream(
+        codec,
+        size,
+        0,
+        size,
+        partSources(codec, set.drives, sources, bucket, path, number),
+      );
+    const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
+    const targets = set.drives.map((d, i) => (lacking[i] ? d : undefined));
+    try {
+      let written = lacking;
+      let inline: Uint8Array[] | undefined;
+      if (version.inline) {
+        inline = await encodeInline(codec, decodePart(1, version.size));
+      } else {
+        for (const part of version.parts) {
+          const done = await writeShardFiles(
+            codec,
+            targets,
+            version.erasure.distribution,
+            SYSTEM_VOLUME,
+            `${tmp}/${version.dataDir}/part.${part.number}`,
+            decodePart(part.number, part.size),
+            1,
+          );
+          written = written.map((w, i) => w && done[i]);
+        }
+      }
+      const committed = await fanOut(targets, async (drive, i) => {
+        if (!written[i]) throw new Error("shards not rebuilt");
+        const index = version.erasure.distribution[i];
+        const healed: ObjectVersion = {
+          ...version,
+          erasure: { ...version.erasure, index },
+          inline: inline?.[index - 1],
+        };
+        await drive.makeVolume(bucket).catch((err) => {
+          if (!(err instanceof VolumeExists)) throw err;
+        });
+        const old = outcomes[i];
+        const replaced = old.ok && !old.value.inline ? old.value.dataDir : undefined;
+        await drive.renameData(
+          SYSTEM_VOLUME,
+          `${tmp}/${version.dataDir}`,
+          bucket,
+          path,
+          version.dataDir,
+          encodeXlMeta({ versions: [healed] }),
+          replaced,
+        );
+        return drive.endpoint;
+      });
+      return { bucket, object, healedDrives: committed.flatMap((c) => (c.ok ? [c.value] : [])) };
+    } finally {
+      await fanOut(targets, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
+    }
+  });
+}
+
+/** True when every part's shard of `version` reads back in full with valid checksums. */
+async function verifyShards(
+  codec: ErasureCodec,
+  version: ObjectVersion,
+  sourcesOf: (part: number) => (ShardSource | undefined)[],
+): Promise<boolean> {
+  for (const part of version.parts) {
+    const source = sourcesOf(part.number)[version.erasure.index - 1];
+    const length = codec.shardFileSize(part.size);
+    if (!source) return false;
+    if (version.inline && version.inline.byteLength !== length) return false;
+    let reader: ExactReader | undefined;
+    try {
+      reader = new ExactReader(await source.open(0, length));
+      for (let done = 0; done < part.size; done += BLOCK_SIZE) {
+        const block = codec.shardBlockLength(Math.min(BLOCK_SIZE, part.size - done));
+        openFrame(await reader.read(CHECKSUM_SIZE + block));
+      }
+    } catch {
+      return false;
+    } finally {
+      await reader?.cancel();
+    }
+  }
+  return true;
+}
+
+/**
+ * A bounded, deduplicated queue of objects to heal, drained one at a time by a background
+ * worker. When full, new requests are dropped: a later read or a scan finds them again.
+ */
+export class HealQueue {
+  readonly #pending = new Map<string, { bucket: string; object: string }>();
+  #worker?: Promise<void>;
+  #closed = false;
+
+  constructor(
+    private readonly heal: (bucket: string, object: string) => Promise<unknown>,
+    private readonly capacity = 10_000,
+  ) {}
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  enqueue(bucket: string, object: string): void {
+    if (this.#closed || this.#pending.size >= this.capacity) return;
+    this.#pending.set(lockKey(bucket, object), { bucket, object });
+    this.#worker ??= this.#drain();
+  }
+
+  /** Resolves once the queue is empty (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#worker) await this.#worker;
+  }
+
+  /** Stops taking work and waits for the object being healed. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#pending.clear();
+    await this.idle();
+  }
+
+  async #drain(): Promise<void> {
+    // Let the request that found the damage finish first.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    for (const [key, item] of this.#pending) {
+      this.#pending.delete(key);
+      if (this.#closed) break;
+      await this.heal(item.bucket, item.object).catch(() => {});
+    }
+    this.#worker = undefined;
+  }
+}
