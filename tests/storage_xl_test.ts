@@ -289,6 +289,8 @@ Deno.test("walkDir yields objects in UTF-8 byte order, with prefix and startAfte
     assertEquals(await names("z/d"), ["z/deep/er/key"]);
     assertEquals(await names("q"), []);
     assertEquals(await names("a/x/"), []);
+    assertEquals(await names("../b/"), []);
+    assertEquals(await names("a//"), []);
     for (let i = 0; i < sorted.length; i++) {
       assertEquals(await names(undefined, sorted[i]), sorted.slice(i + 1), `after ${sorted[i]}`);
     }

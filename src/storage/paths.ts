@@ -17,9 +17,12 @@ export function checkVolume(volume: string): void {
  */
 export function checkPath(path: string, allowEmpty = false): void {
   if (path === "" && allowEmpty) return;
-  if (!path.split("/").every(isSegment)) {
-    throw new DiskAccessDenied(`invalid path ${JSON.stringify(path)}`);
-  }
+  if (!isPath(path)) throw new DiskAccessDenied(`invalid path ${JSON.stringify(path)}`);
+}
+
+/** True for a relative path of ordinary segments: no "", ".", ".." segments, no NUL. */
+export function isPath(path: string): boolean {
+  return path.split("/").every(isSegment);
 }
 
 function isSegment(s: string): boolean {

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { META_FILE, type WalkEntry, type WalkOptions } from "./api.ts";
 import { isNotFound } from "./os-errors.ts";
-import { compareKeys } from "./paths.ts";
+import { compareKeys, isPath } from "./paths.ts";
 
 /** Directories read ahead of the one being yielded: file-system calls run on a thread pool. */
 const READ_AHEAD = 16;
@@ -42,6 +42,8 @@ export async function* walkObjects(
   const startAfter = options.startAfter ?? "";
   // Start at the deepest directory the prefix names: nothing above it can match.
   const base = prefix.slice(0, prefix.lastIndexOf("/") + 1);
+  // No stored key has an empty, "." or ".." segment; such a prefix must not leave the volume.
+  if (base !== "" && !isPath(base.slice(0, -1))) return;
   const top = await readContents(join(root, base), false);
   if (!top) return;
   const subdirs = base === "" ? top.subdirs.filter((n) => !skip.has(n)) : top.subdirs;
