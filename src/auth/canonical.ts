@@ -7,6 +7,9 @@ import { AuthError } from "./errors.ts";
 
 const HEX = "0123456789ABCDEF";
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Text that decoding and re-encoding leaves unchanged: the common case, skipped cheaply. */
+const PLAIN = /^[A-Za-z0-9\-._~]*$/;
 
 function isUnreserved(b: number): boolean {
   return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
@@ -56,8 +59,9 @@ function percentEncode(bytes: Uint8Array, keepSlash: boolean): string {
 /** Canonical URI of a raw (still percent-encoded) path. */
 export function canonicalUri(rawPath: string): string {
   if (rawPath === "") return "/";
-  return rawPath.split("/").map((segment) => percentEncode(percentDecode(segment, false), false))
-    .join("/");
+  return rawPath.split("/").map((segment) =>
+    PLAIN.test(segment) ? segment : percentEncode(percentDecode(segment, false), false)
+  ).join("/");
 }
 
 /** Decoded query parameters in order of appearance ("+" is a space, as in Go's ParseQuery). */
@@ -74,7 +78,11 @@ export function parseQuery(rawQuery: string): [string, string][] {
 }
 
 function decodeText(text: string): string {
-  return new TextDecoder().decode(percentDecode(text, true));
+  return PLAIN.test(text) ? text : decoder.decode(percentDecode(text, true));
+}
+
+function encodeText(text: string): string {
+  return PLAIN.test(text) ? text : percentEncode(encoder.encode(text), false);
 }
 
 /** Sorted, encoded "k=v&k=v"; `exclude` names a parameter left out (X-Amz-Signature). */
@@ -82,10 +90,7 @@ export function canonicalQuery(params: [string, string][], exclude?: string): st
   const encoded: [string, string][] = [];
   for (const [name, value] of params) {
     if (name === exclude) continue;
-    encoded.push([
-      percentEncode(encoder.encode(name), false),
-      percentEncode(encoder.encode(value), false),
-    ]);
+    encoded.push([encodeText(name), encodeText(value)]);
   }
   encoded.sort(([ak, av], [bk, bv]) => ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0);
   return encoded.map(([k, v]) => `${k}=${v}`).join("&");
