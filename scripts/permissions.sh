@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# The Deno permissions of the Flashstor server, in one place: sourced by scripts/flashstor
+# (deno run) and scripts/compile (baked into the binary). Defines the array PERMISSION_FLAGS.
+#
+#   net          the S3 listener and peers.
+#   read, write  the drives (and the audit log file). Drives are command-line arguments, so both
+#                stay unscoped unless FLASHSTOR_DATA_PATHS (comma-separated) lists them; then
+#                read is also given FLASHSTOR_CONFIG_PATHS (certs dir, as its own entry so that
+#                it can be revoked after loading) and /etc/passwd, /etc/group (run user lookup).
+#   ffi          libisal.so.2 and libc.so.6 only, by absolute path: a scoped --allow-ffi matches
+#                a dlopen of that exact path (ffi/libc.ts libraryCandidates, same order as here).
+#   env          FLASHSTOR_*, FLASHSTORE_* and HOME (default certs dir), read at startup.
+#   sys          statfs only (drives' free space through node:fs).
+# Not granted: run, any other env variable or sys kind, other libraries. After startup the
+# server revokes env, ffi, the remaining sys kinds and the certs dir (src/security/permissions.ts).
+
+flashstor_library_path() {
+  local soname=$1 triple="" dir
+  case "$(uname -m)" in
+    x86_64) triple=x86_64-linux-gnu ;;
+    aarch64 | arm64) triple=aarch64-linux-gnu ;;
+  esac
+  for dir in ${triple:+/lib/$triple /usr/lib/$triple} /lib64 /usr/lib64 /usr/lib; do
+    if [ -e "$dir/$soname" ]; then
+      echo "$dir/$soname"
+      return 0
+    fi
+  done
+  echo "permissions.sh: $soname not found (run scripts/setup, or apt-get install libisal2)" >&2
+  return 1
+}
+
+flashstor_permission_flags() {
+  local isal libc read_flag="--allow-read" write_flag="--allow-write"
+  isal=$(flashstor_library_path libisal.so.2) || return 1
+  libc=$(flashstor_library_path libc.so.6) || return 1
+  if [ -n "${FLASHSTOR_DATA_PATHS:-}" ]; then
+    read_flag="--allow-read=$FLASHSTOR_DATA_PATHS${FLASHSTOR_CONFIG_PATHS:+,$FLASHSTOR_CONFIG_PATHS},/etc/passwd,/etc/group"
+    write_flag="--allow-write=$FLASHSTOR_DATA_PATHS"
+  fi
+  PERMISSION_FLAGS=(
+    --no-prompt
+    --allow-net
+    "$read_flag"
+    "$write_flag"
+    "--allow-ffi=$isal,$libc"
+    "--allow-env=FLASHSTOR_*,FLASHSTORE_*,HOME"
+    --allow-sys=statfs
+  )
+}
+
+flashstor_permission_flags || return 1 2>/dev/null || exit 1
