@@ -127,7 +127,7 @@ export function checkLayout(format: Format, layout: Layout): void {
 }
 
 /** A drive's state at start. */
-type DriveState =
+export type DriveState =
   | { kind: "offline" }
   | { kind: "unformatted" }
   | { kind: "formatted"; format: Format };
