@@ -2,7 +2,7 @@
  * Stream → 1 MiB stripes → framed shard blocks. Source bytes are copied once, straight into
  * the data frames; ISA-L writes parity into the parity frames behind their checksum, so every
  * shard gets exactly one write per stripe. Two frame sets alternate: while one stripe is being
- * written, the next is read into the other.
+ * written, the next is read and encoded into the other.
  */
 
 import { InsufficientWriteQuorum } from "../object/errors.ts";
@@ -117,6 +117,22 @@ async function writeStripe(
   }));
 }
 
+/** Idle frame sets per shape, reused across calls: zeroing a fresh 1.5 MiB set costs more than
+ *  encoding a small object. */
+const idleFrames = new Map<string, StripeFrames[]>();
+const MAX_IDLE_FRAMES = 4;
+
+function takeFrames(codec: ErasureCodec): StripeFrames {
+  return idleFrames.get(`${codec.dataShards}+${codec.parityShards}`)?.pop() ??
+    new StripeFrames(codec);
+}
+
+function releaseFrames(frames: StripeFrames): void {
+  const key = `${frames.codec.dataShards}+${frames.codec.parityShards}`;
+  const idle = idleFrames.get(key) ?? idleFrames.set(key, []).get(key) as StripeFrames[];
+  if (idle.length < MAX_IDLE_FRAMES) idle.push(frames);
+}
+
 /**
  * Reads `source` in BLOCK_SIZE stripes, encodes, writes framed blocks to sinks[i] (index =
  * shard index, undefined = drive offline). A sink that throws is dropped (its index reported
@@ -135,26 +151,36 @@ export async function encodeStream(
   const live = sinks.slice();
   const failed: number[] = [];
   const reader = source.getReader();
+  const stripes = new StripeReader(reader);
+  const prepare = async (frames: StripeFrames) => {
+    const length = await stripes.fill(frames);
+    return { length, frames: length > 0 ? frames.seal(length, live) : [] };
+  };
   try {
     requireQuorum(live, writeQuorum);
-    const stripes = new StripeReader(reader);
-    let current = new StripeFrames(codec);
+    let current = takeFrames(codec);
     let spare: StripeFrames | undefined;
-    let length = await stripes.fill(current);
-    let size = 0;
-    while (length > 0) {
-      size += length;
-      const writing = writeStripe(live, current.seal(length, live), failed);
-      // A short stripe ended the stream; otherwise read the next one while this one is written.
-      const next = length === BLOCK_SIZE ? spare ?? new StripeFrames(codec) : undefined;
-      const reading = next ? stripes.fill(next) : Promise.resolve(0);
-      const [, read] = await Promise.allSettled([writing, reading]);
-      requireQuorum(live, writeQuorum);
-      if (read.status === "rejected") throw read.reason;
-      length = read.value;
-      if (next) [spare, current] = [current, next];
+    try {
+      let stripe = await prepare(current);
+      let size = 0;
+      while (stripe.length > 0) {
+        size += stripe.length;
+        const writing = writeStripe(live, stripe.frames, failed);
+        // A short stripe ended the stream; otherwise the next one is read and encoded while
+        // this one is being written.
+        const next = stripe.length === BLOCK_SIZE ? spare ??= takeFrames(codec) : undefined;
+        const reading = next ? prepare(next) : Promise.resolve({ length: 0, frames: [] });
+        const [, read] = await Promise.allSettled([writing, reading]);
+        requireQuorum(live, writeQuorum);
+        if (read.status === "rejected") throw read.reason;
+        stripe = read.value;
+        if (next) [spare, current] = [current, next];
+      }
+      return { size, failed: failed.sort((a, b) => a - b) };
+    } finally {
+      releaseFrames(current);
+      if (spare) releaseFrames(spare);
     }
-    return { size, failed: failed.sort((a, b) => a - b) };
   } catch (err) {
     await reader.cancel(err).catch(() => {});
     throw err;
