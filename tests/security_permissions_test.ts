@@ -1,56 +1,85 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { SYS_KINDS } from "../src/security/permissions.ts";
 
 const PERMISSIONS = new URL("../src/security/permissions.ts", import.meta.url).href;
 const ISAL = new URL("../ffi/isal.ts", import.meta.url).href;
 const LIBC = new URL("../ffi/libc.ts", import.meta.url).href;
+const ROOT = new URL("..", import.meta.url).pathname;
+
+interface Dirs {
+  root: string;
+  certs: string;
+  drives: string;
+}
 
 interface ChildResult {
-  crcBefore?: number;
-  report?: unknown;
+  report?: { denied: string[]; notRevocable: { permission: string }[] };
   error?: string;
-  after?: Record<string, string>;
+  before: Record<string, string>;
+  after: Record<string, string>;
 }
 
 /**
- * A --no-prompt Deno child that opens ISA-L and libc, revokes, then tries what was revoked.
- * Each probe prints "ok" or the error's name.
+ * A --no-prompt Deno child that opens ISA-L and libc, probes, revokes, and probes again. Each
+ * probe is "ok" or the error's name. With `isalByPath` the child opens libisal by absolute path
+ * (as a scoped --allow-ffi requires) instead of through ffi/isal.ts, which uses the bare soname.
  */
 async function runChild(
-  dirs: { root: string; certs: string; drives: string },
+  dirs: Dirs,
   flags: string[],
-) {
+  options: { keepSys?: string[]; isalByPath?: boolean } = {},
+): Promise<ChildResult> {
   const code = `
     import { revokeUnneeded } from ${JSON.stringify(PERMISSIONS)};
     import { crc32, loadIsal } from ${JSON.stringify(ISAL)};
-    import { getuid, loadLibc } from ${JSON.stringify(LIBC)};
+    import { getuid, libraryCandidates, loadLibc } from ${JSON.stringify(LIBC)};
+    import { statfsSync } from "node:fs";
     const probe = (f) => { try { f(); return "ok"; } catch (e) { return e.name; } };
-    const data = new TextEncoder().encode("123456789");
-    loadIsal();
+    let crc;
+    if (${Boolean(options.isalByPath)}) {
+      const symbols = { crc32_gzip_refl: { parameters: ["u32", "buffer", "u64"], result: "u32" } };
+      for (const path of libraryCandidates("libisal.so.2")) {
+        try { const lib = Deno.dlopen(path, symbols).symbols; crc = (d) => lib.crc32_gzip_refl(0, d, BigInt(d.length)); break; }
+        catch { /* next candidate */ }
+      }
+    } else {
+      loadIsal();
+      crc = (d) => crc32(d);
+    }
     loadLibc();
-    const result = { crcBefore: crc32(data) };
+    const data = new TextEncoder().encode("123456789");
+    const probes = () => ({
+      crc32: probe(() => { if (crc(data) !== 0xcbf43926) throw new Error("bad crc"); }),
+      getuid: probe(() => getuid()),
+      envFlashstor: probe(() => Deno.env.get("FLASHSTOR_REGION")),
+      envPath: probe(() => Deno.env.get("PATH")),
+      hostname: probe(() => Deno.hostname()),
+      statfs: probe(() => statfsSync(${JSON.stringify(dirs.drives)})),
+      run: probe(() => new Deno.Command("true").outputSync()),
+      ffiOther: probe(() => Deno.dlopen(libraryCandidates("libm.so.6").find((p) => {
+        try { Deno.statSync(p); return true; } catch { return false; } }) ?? "libm.so.6",
+        { cos: { parameters: ["f64"], result: "f64" } })),
+      readCerts: probe(() => Deno.readTextFileSync(${JSON.stringify(dirs.certs + "/public.crt")})),
+      readDrives: probe(() => Deno.readTextFileSync(${JSON.stringify(dirs.drives + "/x")})),
+      writeDrives: probe(() => Deno.writeTextFileSync(${JSON.stringify(dirs.drives + "/y")}, "y")),
+    });
+    const result = { before: probes() };
     try {
       result.report = revokeUnneeded({ certsDir: ${JSON.stringify(dirs.certs)},
-        keepRead: [${JSON.stringify(dirs.drives)}] });
+        keepRead: [${JSON.stringify(dirs.drives)}],
+        ${options.keepSys ? `keepSys: ${JSON.stringify(options.keepSys)},` : ""} });
     } catch (e) {
       result.error = e.name;
     }
-    result.after = {
-      crc32: probe(() => { if (crc32(data) !== 0xcbf43926) throw new Error("bad crc"); }),
-      getuid: probe(() => getuid()),
-      env: probe(() => Deno.env.get("HOME")),
-      sys: probe(() => Deno.hostname()),
-      run: probe(() => new Deno.Command("true").outputSync()),
-      ffi: probe(() => Deno.dlopen("libc.so.6", { getpid: { parameters: [], result: "i32" } })),
-      readCerts: probe(() => Deno.readTextFileSync(${JSON.stringify(dirs.certs + "/public.crt")})),
-      readDrives: probe(() => Deno.readTextFileSync(${JSON.stringify(dirs.drives + "/x")})),
-    };
+    result.after = probes();
     console.log(JSON.stringify(result));
   `;
   // `deno eval` would grant everything: the child is a script file run with explicit flags.
   const script = `${dirs.root}/child.js`;
   await Deno.writeTextFile(script, code);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...flags, script],
+    args: ["run", ...flags, script],
+    env: { FLASHSTOR_REGION: "test-region" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -58,12 +87,10 @@ async function runChild(
   if (output.code !== 0 || !stdout.startsWith("{")) {
     throw new Error(`child failed: ${new TextDecoder().decode(output.stderr)}`);
   }
-  return JSON.parse(stdout) as ChildResult;
+  return JSON.parse(stdout);
 }
 
-async function withDirs(
-  run: (dirs: { root: string; certs: string; drives: string }) => Promise<void>,
-) {
+async function withDirs(run: (dirs: Dirs) => Promise<void>) {
   const root = await Deno.makeTempDir({ prefix: "flashstor-perm-" });
   const dirs = { root, certs: `${root}/certs`, drives: `${root}/drives` };
   try {
@@ -77,46 +104,106 @@ async function withDirs(
   }
 }
 
-// ffi is unscoped because ffi/isal.ts opens libisal by its bare soname.
-const BASE = ["--allow-env", "--allow-sys", "--allow-run", "--allow-ffi"];
+const OTHER_SYS = SYS_KINDS.filter((k) => k !== "statfs");
 
-Deno.test("revoked permissions are denied under --no-prompt; opened libraries keep working", () =>
+// ffi is unscoped here because ffi/isal.ts opens libisal by its bare soname.
+const BASE = ["--no-prompt", "--allow-env", "--allow-run", "--allow-ffi"];
+
+Deno.test("revoked permissions are denied under --no-prompt; opened libraries and statfs keep working", () =>
   withDirs(async (dirs) => {
     const result = await runChild(dirs, [
       ...BASE,
+      "--allow-sys=statfs,hostname",
       `--allow-read=${dirs.certs},${dirs.drives}`,
+      `--allow-write=${dirs.drives}`,
     ]);
-    assertEquals(result.crcBefore, 0xcbf43926);
     assertEquals(result.error, undefined);
-    assertEquals(result.report, {
-      revoked: ["run", "env", "sys", "ffi", `read:${dirs.certs}`],
-      notGranted: [],
-      notRevocable: [],
-    });
+    assertEquals(result.report?.denied, [
+      "run",
+      "env",
+      ...OTHER_SYS.map((k) => `sys:${k}`),
+      "ffi",
+      `read:${dirs.certs}`,
+    ]);
+    assertEquals(result.report?.notRevocable, []);
+    assertEquals(Object.values(result.before).filter((v) => v !== "ok"), []);
     assertEquals(result.after, {
       crc32: "ok",
       getuid: "ok",
-      env: "NotCapable",
-      sys: "NotCapable",
+      envFlashstor: "NotCapable",
+      envPath: "NotCapable",
+      hostname: "NotCapable",
+      statfs: "ok",
       run: "NotCapable",
-      ffi: "NotCapable",
+      ffiOther: "NotCapable",
       readCerts: "NotCapable",
       readDrives: "ok",
+      writeDrives: "ok",
     });
   }));
 
-Deno.test("under an unscoped --allow-read the certs dir is reported as not revocable", () =>
+Deno.test("keepSys: [] revokes sys as a whole, statfs included", () =>
   withDirs(async (dirs) => {
-    const result = await runChild(dirs, [...BASE, "--allow-read"]);
-    const report = result.report as { revoked: string[]; notRevocable: { permission: string }[] };
-    assertEquals(report.revoked, ["run", "env", "sys", "ffi"]);
-    assertEquals(report.notRevocable.map((n) => n.permission), [`read:${dirs.certs}`]);
-    assertEquals(result.after?.readCerts, "ok");
+    const result = await runChild(dirs, [...BASE, "--allow-sys", "--allow-read", "--allow-write"], {
+      keepSys: [],
+    });
+    assertEquals(result.report?.denied, ["run", "env", "sys", "ffi"]);
+    assertEquals([result.before.statfs, result.after.statfs], ["ok", "NotCapable"]);
+  }));
+
+Deno.test("unscoped --allow-read and --allow-sys: certs dir and sys kinds reported as not revocable", () =>
+  withDirs(async (dirs) => {
+    const result = await runChild(dirs, [...BASE, "--allow-sys", "--allow-read", "--allow-write"]);
+    assertEquals(result.report?.denied, ["run", "env", "ffi"]);
+    assertEquals(
+      result.report?.notRevocable.map((n) => n.permission),
+      [...OTHER_SYS.map((k) => `sys:${k}`), `read:${dirs.certs}`],
+    );
+    assertEquals([result.after.readCerts, result.after.hostname], ["ok", "ok"]);
   }));
 
 Deno.test("a certs dir granted through the drives' parent costs the drives: refused loudly", () =>
   withDirs(async (dirs) => {
     const result = await runChild(dirs, [...BASE, `--allow-read=${dirs.root}`]);
     assertEquals(result.error, "PermissionRevokeError");
-    assertEquals(result.after?.readDrives, "NotCapable");
+    assertEquals(result.after.readDrives, "NotCapable");
+  }));
+
+Deno.test("the real PERMISSION_FLAGS: enough for the server, nothing more, revocable", () =>
+  withDirs(async (dirs) => {
+    const listed = await new Deno.Command("bash", {
+      args: ["-c", 'source scripts/permissions.sh && printf "%s\\n" "${PERMISSION_FLAGS[@]}"'],
+      cwd: ROOT,
+      env: { FLASHSTOR_DATA_PATHS: dirs.drives, FLASHSTOR_CONFIG_PATHS: dirs.certs },
+      stdout: "piped",
+    }).output();
+    assertEquals(listed.code, 0);
+    const flags = new TextDecoder().decode(listed.stdout).trimEnd().split("\n");
+    const result = await runChild(dirs, flags, { isalByPath: true });
+    assertEquals(result.error, undefined);
+    assertEquals(result.before, {
+      crc32: "ok",
+      getuid: "ok",
+      envFlashstor: "ok",
+      envPath: "NotCapable",
+      hostname: "NotCapable",
+      statfs: "ok",
+      run: "NotCapable",
+      ffiOther: "NotCapable",
+      readCerts: "ok",
+      readDrives: "ok",
+      writeDrives: "ok",
+    });
+    assertEquals(result.report?.denied, [
+      "run",
+      "env",
+      ...OTHER_SYS.map((k) => `sys:${k}`),
+      "ffi",
+      `read:${dirs.certs}`,
+    ]);
+    assertEquals(result.report?.notRevocable, []);
+    assertEquals(
+      [result.after.envFlashstor, result.after.readCerts, result.after.crc32, result.after.statfs],
+      ["NotCapable", "NotCapable", "ok", "ok"],
+    );
   }));
