@@ -27,6 +27,8 @@ export class RequestBody {
   finished: boolean;
   /** The body was read at least once (so 100 Continue, if expected, was sent). */
   started = false;
+  /** Malformed framing: the connection answers with this instead of the handler's response. */
+  failure?: HttpError;
   /** Set when the request is over: later reads must not steal the next request's bytes. */
   private detached = false;
   private left: number;
@@ -60,6 +62,7 @@ export class RequestBody {
 
   private async next(): Promise<Uint8Array | null> {
     if (this.detached) throw new Error("request body read after the response was sent");
+    if (this.failure) throw this.failure;
     if (this.finished) return null;
     if (!this.started) {
       this.started = true;
@@ -68,6 +71,9 @@ export class RequestBody {
     this.reader.meter = true;
     try {
       return this.chunked ? await this.nextChunkData() : await this.nextFixed();
+    } catch (err) {
+      if (err instanceof HttpError) this.failure = err;
+      throw err;
     } finally {
       this.reader.meter = false;
     }

@@ -152,6 +152,11 @@ export class Connection {
       response = new Response("internal server error\n", { status: 500 });
     }
     if (this.cut) return false;
+    if (body.failure) {
+      await response.body?.cancel().catch(() => {});
+      await this.refuse(body.failure);
+      return false;
+    }
     let keepAlive = await writeResponse(this.writer, response, {
       method: head.method,
       minor: head.minor,

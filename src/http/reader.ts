@@ -112,7 +112,8 @@ export class ConnReader {
           this.start = lf + 1;
           return head;
         }
-        if (++lines > maxLines) throw new HttpError(431, "too many header fields");
+        // The request line plus at most maxLines fields.
+        if (++lines > maxLines + 1) throw new HttpError(431, "too many header fields");
         lineStart = lf + 1;
         lf = this.buf.indexOf(LF, lineStart);
       }
