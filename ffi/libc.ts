@@ -21,6 +21,9 @@ const SYMBOLS = {
   // same registers as fixed ones, so a fixed five-argument declaration is sound.
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  // Reads errno into a buffer: Deno.UnsafePointerView needs an unscoped --allow-ffi, a call
+  // into an already opened library needs no permission at all.
+  memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
 } as const;
 
 export const PR_SET_NO_NEW_PRIVS = 38;
@@ -61,7 +64,7 @@ export class LibcMissingError extends Error {
   }
 }
 
-/** A failed libc call: `errno` as read right after it (0 when it could not be read). */
+/** A failed libc call, with `errno` as read right after it. */
 export class LibcCallError extends Error {
   constructor(readonly call: string, readonly errno: number) {
     super(`${call} failed: ${ERRNO_NAMES[errno] ?? `errno ${errno}`}`);
@@ -93,13 +96,10 @@ export function loadLibc(): void {
 
 /** errno of the JS thread (libc keeps it per thread; FFI calls run on that thread). */
 function errno(): number {
-  const pointer = open().__errno_location();
-  // The UnsafePointer APIs stop working once `ffi` is revoked; errno is then unknown.
-  try {
-    return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
-  } catch {
-    return 0;
-  }
+  const symbols = open();
+  const value = new Int32Array(1);
+  symbols.memcpy(value, symbols.__errno_location(), 4n);
+  return value[0];
 }
 
 function check(call: string, result: number): void {

@@ -32,7 +32,7 @@ async function runChild(
   const code = `
     import { revokeUnneeded } from ${JSON.stringify(PERMISSIONS)};
     import { crc32, loadIsal } from ${JSON.stringify(ISAL)};
-    import { getuid, libraryCandidates, loadLibc } from ${JSON.stringify(LIBC)};
+    import { getuid, libraryCandidates, loadLibc, prctl } from ${JSON.stringify(LIBC)};
     import { statfsSync } from "node:fs";
     const probe = (f) => { try { f(); return "ok"; } catch (e) { return e.name; } };
     let crc;
@@ -51,6 +51,10 @@ async function runChild(
     const probes = () => ({
       crc32: probe(() => { if (crc(data) !== 0xcbf43926) throw new Error("bad crc"); }),
       getuid: probe(() => getuid()),
+      errno: probe(() => {
+        try { prctl(9999); } catch (e) { if (e.errno === 22) return; throw e; }
+        throw new Error("prctl(9999) succeeded");
+      }),
       envFlashstor: probe(() => Deno.env.get("FLASHSTOR_REGION")),
       envPath: probe(() => Deno.env.get("PATH")),
       hostname: probe(() => Deno.hostname()),
@@ -130,6 +134,7 @@ Deno.test("revoked permissions are denied under --no-prompt; opened libraries an
     assertEquals(result.after, {
       crc32: "ok",
       getuid: "ok",
+      errno: "ok",
       envFlashstor: "NotCapable",
       envPath: "NotCapable",
       hostname: "NotCapable",
@@ -184,6 +189,7 @@ Deno.test("the real PERMISSION_FLAGS: enough for the server, nothing more, revoc
     assertEquals(result.before, {
       crc32: "ok",
       getuid: "ok",
+      errno: "ok",
       envFlashstor: "ok",
       envPath: "NotCapable",
       hostname: "NotCapable",
@@ -203,7 +209,13 @@ Deno.test("the real PERMISSION_FLAGS: enough for the server, nothing more, revoc
     ]);
     assertEquals(result.report?.notRevocable, []);
     assertEquals(
-      [result.after.envFlashstor, result.after.readCerts, result.after.crc32, result.after.statfs],
-      ["NotCapable", "NotCapable", "ok", "ok"],
+      [
+        result.after.envFlashstor,
+        result.after.readCerts,
+        result.after.crc32,
+        result.after.statfs,
+        result.after.errno,
+      ],
+      ["NotCapable", "NotCapable", "ok", "ok", "ok"],
     );
   }));

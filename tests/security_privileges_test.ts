@@ -73,6 +73,7 @@ interface ChildResult {
     secret: string;
     publicText: string;
     setuid0: string;
+    setuid0Errno: number;
   };
 }
 
@@ -108,6 +109,7 @@ async function runDropChild(
       secret: attempt(() => Deno.readTextFileSync(dir + "/secret")),
       publicText: attempt(() => Deno.readTextFileSync(dir + "/public")),
       setuid0: attempt(() => libc.setuid(0)),
+      setuid0Errno: (() => { try { libc.setuid(0); } catch (e) { return e.errno; } })(),
     };
     console.log(JSON.stringify(result));
   `;
@@ -162,6 +164,7 @@ Deno.test({
       assertEquals(after.secret, "PermissionDenied");
       assertEquals(after.publicText, "hello");
       assertEquals(after.setuid0, "LibcCallError");
+      assertEquals(after.setuid0Errno, 1, "EPERM");
     }),
 });
 
