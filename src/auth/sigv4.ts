@@ -8,6 +8,13 @@ import { canonicalHeaders, canonicalQuery, canonicalUri, parseQuery } from "./ca
 import type { CredentialLookup } from "./credentials.ts";
 import { AuthError } from "./errors.ts";
 import { decodePayload, payloadMode } from "./payload.ts";
+import {
+  checkScope,
+  type CredentialScope,
+  formatAmzDate,
+  parseAmzDate,
+  parseCredential,
+} from "./scope.ts";
 import { EMPTY_SHA256, hmacHex, sha256Hex, signaturesEqual, signingKey } from "./signing.ts";
 
 export interface SignedRequest {
@@ -44,13 +51,8 @@ const MAX_PRESIGN_SECONDS = 604800;
 const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
 
 /** The parts of a signature common to both places it can be carried. */
-interface Signature {
+interface Signature extends CredentialScope {
   presigned: boolean;
-  accessKey: string;
-  scopeDate: string;
-  region: string;
-  service: string;
-  terminator: string;
   signedHeaders: string[];
   signature: string;
   date: Date;
@@ -70,31 +72,6 @@ function malformed(presigned: boolean, message: string): AuthError {
     "AuthorizationHeaderMalformed",
     `The authorization header is malformed; ${message}`,
   );
-}
-
-/** "20130524T000000Z" → Date, or undefined. */
-function parseAmzDate(text: string): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (!m) return undefined;
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  return Number.isNaN(ms) ? undefined : new Date(ms);
-}
-
-function formatAmzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
-}
-
-function parseCredential(presigned: boolean, credential: string) {
-  // The access key is everything before the last four fields.
-  const parts = credential.split("/");
-  if (parts.length < 5) {
-    throw malformed(
-      presigned,
-      `the Credential '${credential}' is not <key>/<date>/<region>/s3/aws4_request.`,
-    );
-  }
-  const [scopeDate, region, service, terminator] = parts.slice(-4);
-  return { accessKey: parts.slice(0, -4).join("/"), scopeDate, region, service, terminator };
 }
 
 function parseSignedHeaders(presigned: boolean, text: string): string[] {
@@ -138,7 +115,7 @@ function fromHeader(authorization: string, headers: Headers): Signature {
   }
   return {
     presigned: false,
-    ...parseCredential(false, credential),
+    ...parseCredential(credential, (m) => malformed(false, m)),
     signedHeaders: parseSignedHeaders(false, signedHeaders),
     signature,
     date,
@@ -181,33 +158,12 @@ function fromQuery(query: Map<string, string>): Signature {
   }
   return {
     presigned: true,
-    ...parseCredential(true, credential),
+    ...parseCredential(credential, (m) => malformed(true, m)),
     signedHeaders: parseSignedHeaders(true, signedHeaders),
     signature,
     date,
     expires,
   };
-}
-
-function checkScope(sig: Signature, region: string): void {
-  if (sig.terminator !== "aws4_request") {
-    throw malformed(
-      sig.presigned,
-      `the Credential must end in aws4_request, not '${sig.terminator}'.`,
-    );
-  }
-  if (sig.service !== "s3") {
-    throw malformed(
-      sig.presigned,
-      `incorrect service '${sig.service}'. This endpoint belongs to 's3'.`,
-    );
-  }
-  if (sig.region !== region) {
-    throw malformed(sig.presigned, `the region '${sig.region}' is wrong; expecting '${region}'`);
-  }
-  if (sig.scopeDate !== formatAmzDate(sig.date).slice(0, 8)) {
-    throw malformed(sig.presigned, "the credential date is not the same as the request date.");
-  }
 }
 
 function checkTime(sig: Signature, now: Date): void {
@@ -270,7 +226,7 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
     ? query.get("X-Amz-Content-Sha256") ?? contentSha256 ?? "UNSIGNED-PAYLOAD"
     : contentSha256 ?? EMPTY_SHA256;
   const mode = payloadMode(payloadHash);
-  checkScope(sig, options.region);
+  checkScope(sig, sig.date, options.region, (m) => malformed(sig.presigned, m));
   const credentials = await options.lookup(sig.accessKey);
   if (credentials === undefined) {
     throw new AuthError(

@@ -1,0 +1,59 @@
+/**
+ * Request dates and credential scopes ("<key>/<date>/<region>/s3/aws4_request"), shared by the
+ * header, presigned-query and POST-policy checks, which differ only in the error they report.
+ */
+import type { AuthError } from "./errors.ts";
+
+/** Builds the error for a malformed signature field; each signature carrier has its own code. */
+export type Malformed = (message: string) => AuthError;
+
+export interface CredentialScope {
+  accessKey: string;
+  scopeDate: string;
+  region: string;
+  service: string;
+  terminator: string;
+}
+
+/** "20130524T000000Z" → Date, or undefined. */
+export function parseAmzDate(text: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+export function formatAmzDate(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+}
+
+export function parseCredential(credential: string, malformed: Malformed): CredentialScope {
+  // The access key is everything before the last four fields.
+  const parts = credential.split("/");
+  if (parts.length < 5) {
+    throw malformed(`the Credential '${credential}' is not <key>/<date>/<region>/s3/aws4_request.`);
+  }
+  const [scopeDate, region, service, terminator] = parts.slice(-4);
+  return { accessKey: parts.slice(0, -4).join("/"), scopeDate, region, service, terminator };
+}
+
+/** The scope must be this server's region, service s3, and the day of the request's date. */
+export function checkScope(
+  scope: CredentialScope,
+  date: Date,
+  region: string,
+  malformed: Malformed,
+): void {
+  if (scope.terminator !== "aws4_request") {
+    throw malformed(`the Credential must end in aws4_request, not '${scope.terminator}'.`);
+  }
+  if (scope.service !== "s3") {
+    throw malformed(`incorrect service '${scope.service}'. This endpoint belongs to 's3'.`);
+  }
+  if (scope.region !== region) {
+    throw malformed(`the region '${scope.region}' is wrong; expecting '${region}'`);
+  }
+  if (scope.scopeDate !== formatAmzDate(date).slice(0, 8)) {
+    throw malformed("the credential date is not the same as the request date.");
+  }
+}
