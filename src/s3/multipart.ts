@@ -1,0 +1,359 @@
+/**
+ * Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort and ListParts. Part
+ * bytes stream straight into the object layer through the checksum verifier; the part checks
+ * of Complete (order, ETags, minimum size) are the object layer's, surfacing as its typed errors.
+ * An upload created with x-amz-checksum-algorithm gets that checksum on every part and, on
+ * Complete, S3's composite checksum (the checksum of the part checksums, "-N").
+ */
+
+import type { MultipartUploadInfo, ObjectMetadata, PartInfo } from "../object/layer.ts";
+import {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  checksumHasher,
+  checksumHeader,
+  checksumVerifier,
+  requestChecksumSpec,
+} from "./checksum.ts";
+import type { S3Context } from "./context.ts";
+import { S3Error } from "./errors.ts";
+import { copySourceConditions, metadataFromHeaders, storedChecksums } from "./headers.ts";
+import { ownerOf, parseLimit } from "./list.ts";
+import { children, parseXml, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
+
+const MAX_PART_NUMBER = 10000;
+/** 10,000 parts of generous XML (checksums included) stay well under this. */
+const MAX_COMPLETE_XML_BYTES = 4 * 1024 * 1024;
+const ALGORITHM_KEY = "x-amz-checksum-algorithm";
+
+/** Reads a small request body (an XML document) in full; larger than `limit` is MalformedXML. */
+export async function readRequestText(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<string> {
+  if (body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > limit) {
+      throw new S3Error("MalformedXML", `The request body is larger than ${limit} bytes.`);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+const invalidArgument = (name: string, value: string, message: string) =>
+  new S3Error("InvalidArgument", message, { ArgumentName: name, ArgumentValue: value });
+
+/**
+ * x-amz-copy-source: "bucket/key" or "/bucket/key", percent-encoded, optionally with
+ * "?versionId=…" — only "null" exists until versioning lands.
+ */
+export function parseCopySource(header: string | null): { bucket: string; key: string } {
+  const raw = header ?? "";
+  const [path, query] = raw.split(/\?(.*)/s);
+  const versionId = query === undefined ? undefined : new URLSearchParams(query).get("versionId");
+  if (versionId !== undefined && versionId !== null && versionId !== "null") {
+    throw invalidArgument("x-amz-copy-source", raw, "Invalid version id specified");
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path.replace(/^\//, ""));
+  } catch {
+    throw invalidArgument("x-amz-copy-source", raw, "Copy Source is not validly encoded");
+  }
+  const slash = decoded.indexOf("/");
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw invalidArgument(
+      "x-amz-copy-source",
+      raw,
+      "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+    );
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+function uploadIdOf(ctx: S3Context): string {
+  const uploadId = ctx.query.get("uploadId");
+  if (!uploadId) throw new S3Error("NoSuchUpload");
+  return uploadId;
+}
+
+function partNumberOf(ctx: S3Context): number {
+  const raw = ctx.query.get("partNumber") ?? "";
+  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!(number >= 1 && number <= MAX_PART_NUMBER)) {
+    throw invalidArgument(
+      "partNumber",
+      raw,
+      "Part number must be an integer between 1 and 10000, inclusive",
+    );
+  }
+  return number;
+}
+
+function parseAlgorithm(value: string | undefined): ChecksumAlgorithm | undefined {
+  const upper = value?.trim().toUpperCase();
+  return CHECKSUM_ALGORITHMS.find((a) => a === upper);
+}
+
+const uploadAlgorithm = (upload: MultipartUploadInfo) =>
+  parseAlgorithm(upload.metadata[ALGORITHM_KEY]);
+
+export async function createMultipartUpload(ctx: S3Context): Promise<Response> {
+  const headers = ctx.request.headers;
+  const metadata = metadataFromHeaders(headers);
+  const requested = headers.get(ALGORITHM_KEY);
+  const algorithm = parseAlgorithm(requested ?? undefined);
+  if (requested !== null && algorithm === undefined) {
+    throw new S3Error("InvalidRequest", `Checksum algorithm ${requested} is not supported.`);
+  }
+  if (algorithm) metadata[ALGORITHM_KEY] = algorithm;
+  const uploadId = await ctx.layer.newMultipartUpload(ctx.bucket, ctx.key, metadata);
+  return xmlResponse("InitiateMultipartUploadResult", {
+    Bucket: ctx.bucket,
+    Key: ctx.key,
+    UploadId: uploadId,
+  }, { headers: algorithm ? { [ALGORITHM_KEY]: algorithm } : undefined });
+}
+
+export async function uploadPart(ctx: S3Context): Promise<Response> {
+  const partNumber = partNumberOf(ctx);
+  const uploadId = uploadIdOf(ctx);
+  const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
+  const spec = requestChecksumSpec(ctx.request.headers, ctx.auth.trailers);
+  const required = uploadAlgorithm(upload);
+  if (required && spec.algorithm && spec.algorithm !== required) {
+    throw new S3Error(
+      "InvalidRequest",
+      `Checksum Type mismatch occurred, expected checksum Type: ${required.toLowerCase()}, actual checksum Type: ${spec.algorithm.toLowerCase()}`,
+    );
+  }
+  const verifier = checksumVerifier({ ...spec, algorithm: spec.algorithm ?? required });
+  const body = ctx.auth.body ?? new Blob([]).stream();
+  const part = await ctx.layer.putObjectPart(
+    ctx.bucket,
+    ctx.key,
+    uploadId,
+    partNumber,
+    body.pipeThrough(verifier.transform),
+    { size: ctx.auth.contentLength, metadata: {}, finalMetadata: verifier.result },
+  );
+  return new Response(null, {
+    headers: { etag: `"${part.etag}"`, ...storedChecksums(part.metadata) },
+  });
+}
+
+/** `bytes=first-last` of x-amz-copy-source-range, checked against the source size. */
+function parseCopyRange(value: string, size: number): { start: number; end: number } {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+  if (!match) {
+    throw invalidArgument(
+      "x-amz-copy-source-range",
+      value,
+      "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+    );
+  }
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  if (start > end || end >= size) {
+    throw new S3Error(
+      "InvalidRange",
+      `Range specified is not valid for source object of size: ${size}`,
+      { RangeRequested: value, ActualObjectSize: String(size) },
+    );
+  }
+  return { start, end };
+}
+
+export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
+  const partNumber = partNumberOf(ctx);
+  const uploadId = uploadIdOf(ctx);
+  const headers = ctx.request.headers;
+  const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
+  const source = parseCopySource(headers.get("x-amz-copy-source"));
+  const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
+  copySourceConditions(headers, sourceInfo);
+  const rangeHeader = headers.get("x-amz-copy-source-range");
+  const range = rangeHeader === null ? undefined : parseCopyRange(rangeHeader, sourceInfo.size);
+  const { body, info } = await ctx.layer.getObject(source.bucket, source.key, { range });
+  if (info.etag !== sourceInfo.etag) {
+    // Replaced between the checks and the read: the conditions judged another object.
+    await body.cancel();
+    throw new S3Error("PreconditionFailed");
+  }
+  const size = range ? range.end - range.start + 1 : info.size;
+  const verifier = checksumVerifier({ algorithm: uploadAlgorithm(upload) });
+  const part = await ctx.layer.putObjectPart(
+    ctx.bucket,
+    ctx.key,
+    uploadId,
+    partNumber,
+    body.pipeThrough(verifier.transform),
+    { size, metadata: {}, finalMetadata: verifier.result },
+  );
+  return xmlResponse("CopyPartResult", {
+    ETag: `"${part.etag}"`,
+    LastModified: part.modTime,
+    ...checksumElements(part.metadata),
+  });
+}
+
+/** ChecksumCRC32 etc. elements from stored x-amz-checksum-* metadata. */
+function checksumElements(metadata: ObjectMetadata): Record<string, XmlValue> {
+  const elements: Record<string, XmlValue> = {};
+  for (const [name, value] of Object.entries(storedChecksums(metadata))) {
+    elements[`Checksum${name.slice("x-amz-checksum-".length).toUpperCase()}`] = value;
+  }
+  return elements;
+}
+
+interface RequestedPart {
+  number: number;
+  etag: string;
+  /** Checksum<ALGORITHM> elements the client sent, by algorithm. */
+  checksums: Map<ChecksumAlgorithm, string>;
+}
+
+const text = (element: XmlElement, name: string) =>
+  element.children.find((c) => c.name === name)?.text.trim();
+
+function parseCompleteParts(body: string): RequestedPart[] {
+  if (body.trim() === "") throw new S3Error("MalformedXML");
+  const root = parseXml(body);
+  if (root.name !== "CompleteMultipartUpload") throw new S3Error("MalformedXML");
+  const parts = children(root, "Part").map((part) => {
+    const number = text(part, "PartNumber") ?? "";
+    const etag = text(part, "ETag");
+    if (!/^\d{1,5}$/.test(number) || etag === undefined) throw new S3Error("MalformedXML");
+    const checksums = new Map<ChecksumAlgorithm, string>();
+    for (const algorithm of CHECKSUM_ALGORITHMS) {
+      const value = text(part, `Checksum${algorithm}`);
+      if (value !== undefined) checksums.set(algorithm, value);
+    }
+    return { number: Number(number), etag, checksums };
+  });
+  if (parts.length === 0) throw new S3Error("MalformedXML");
+  return parts;
+}
+
+/** Every uploaded part's stored metadata, by part number (ListParts pages of 1000). */
+async function partChecksums(ctx: S3Context, uploadId: string): Promise<Map<number, PartInfo>> {
+  const parts = new Map<number, PartInfo>();
+  let marker: number | undefined;
+  for (let page = 0; page <= MAX_PART_NUMBER / 1000; page++) {
+    const result = await ctx.layer.listObjectParts(ctx.bucket, ctx.key, uploadId, {
+      partNumberMarker: marker,
+      maxParts: 1000,
+    });
+    for (const part of result.parts) parts.set(part.number, part);
+    if (!result.isTruncated) break;
+    marker = result.nextPartNumberMarker ?? result.parts.at(-1)?.number;
+  }
+  return parts;
+}
+
+/**
+ * Checks the part checksums a client sent against those stored, and computes S3's composite
+ * checksum of the upload's algorithm: the checksum of the concatenated binary part checksums,
+ * suffixed "-<parts>". Without an upload algorithm only sent checksums are checked.
+ */
+async function compositeChecksum(
+  ctx: S3Context,
+  upload: MultipartUploadInfo,
+  requested: RequestedPart[],
+): Promise<ObjectMetadata> {
+  const algorithm = uploadAlgorithm(upload);
+  if (!algorithm && requested.every((part) => part.checksums.size === 0)) return {};
+  const stored = await partChecksums(ctx, upload.uploadId);
+  const hasher = algorithm ? checksumHasher(algorithm) : undefined;
+  for (const part of requested) {
+    const metadata = stored.get(part.number)?.metadata ?? {};
+    for (const [name, value] of part.checksums) {
+      const have = metadata[checksumHeader(name)];
+      if (have !== undefined && have !== value) throw new S3Error("InvalidPart");
+    }
+    if (!hasher || !algorithm) continue;
+    const value = metadata[checksumHeader(algorithm)];
+    // A part without the checksum (e.g. copied before a restart) leaves the object without one.
+    if (value === undefined) return {};
+    hasher.update(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+  }
+  if (!hasher || !algorithm) return {};
+  return { [checksumHeader(algorithm)]: `${hasher.digest()}-${requested.length}` };
+}
+
+export async function completeMultipartUpload(ctx: S3Context): Promise<Response> {
+  const uploadId = uploadIdOf(ctx);
+  const parts = parseCompleteParts(await readRequestText(ctx.auth.body, MAX_COMPLETE_XML_BYTES));
+  const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
+  const finalMetadata = await compositeChecksum(ctx, upload, parts);
+  const info = await ctx.layer.completeMultipartUpload(
+    ctx.bucket,
+    ctx.key,
+    uploadId,
+    parts.map(({ number, etag }) => ({ number, etag })),
+    { finalMetadata },
+  );
+  const origin = new URL(ctx.request.url).origin;
+  const path = [ctx.bucket, ...ctx.key.split("/")].map(encodeURIComponent).join("/");
+  return xmlResponse("CompleteMultipartUploadResult", {
+    Location: `${origin}/${path}`,
+    Bucket: ctx.bucket,
+    Key: ctx.key,
+    ETag: `"${info.etag}"`,
+    ...checksumElements(finalMetadata),
+  });
+}
+
+export async function abortMultipartUpload(ctx: S3Context): Promise<Response> {
+  await ctx.layer.abortMultipartUpload(ctx.bucket, ctx.key, uploadIdOf(ctx));
+  return new Response(null, { status: 204 });
+}
+
+export async function listParts(ctx: S3Context): Promise<Response> {
+  const uploadId = uploadIdOf(ctx);
+  const maxParts = parseLimit(ctx.query, "max-parts");
+  const markerText = ctx.query.get("part-number-marker") ?? "";
+  if (markerText !== "" && !/^\d+$/.test(markerText)) {
+    throw invalidArgument(
+      "part-number-marker",
+      markerText,
+      "Provided part-number-marker not an integer or within integer range",
+    );
+  }
+  const partNumberMarker = markerText === "" ? 0 : Number(markerText);
+  const result = await ctx.layer.listObjectParts(ctx.bucket, ctx.key, uploadId, {
+    partNumberMarker: partNumberMarker || undefined,
+    maxParts,
+  });
+  const owner = ownerOf(ctx.auth.accessKey);
+  return xmlResponse("ListPartsResult", {
+    Bucket: ctx.bucket,
+    Key: ctx.key,
+    UploadId: uploadId,
+    Initiator: owner,
+    Owner: owner,
+    StorageClass: "STANDARD",
+    PartNumberMarker: partNumberMarker,
+    NextPartNumberMarker: result.nextPartNumberMarker ?? result.parts.at(-1)?.number ?? 0,
+    MaxParts: maxParts,
+    IsTruncated: result.isTruncated,
+    ChecksumAlgorithm: result.upload.metadata[ALGORITHM_KEY],
+    Part: result.parts.map((part) => ({
+      PartNumber: part.number,
+      LastModified: part.modTime,
+      ETag: `"${part.etag}"`,
+      Size: part.size,
+      ...checksumElements(part.metadata),
+    })),
+  });
+}
