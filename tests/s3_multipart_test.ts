@@ -1,0 +1,409 @@
+/**
+ * Multipart uploads through the AWS SDK (default checksum settings) against a real server:
+ * the full life cycle, the part checks of Complete, UploadPartCopy with a range, and the
+ * errors S3 documents for bad part numbers, unknown uploads and malformed XML.
+ */
+
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { s3Client, startServer } from "./helpers/server.ts";
+
+const MiB = 1024 * 1024;
+
+function randomBytes(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = seed || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+const md5 = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
+
+/** S3's multipart ETag: MD5 of the concatenated binary part MD5s, then "-<parts>". */
+function multipartEtag(parts: Uint8Array[]): string {
+  const hash = createHash("md5");
+  for (const part of parts) hash.update(createHash("md5").update(part).digest());
+  return `"${hash.digest("hex")}-${parts.length}"`;
+}
+
+async function download(client: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return await out.Body!.transformToByteArray();
+}
+
+async function rejectsWith(promise: () => Promise<unknown>, code: string, status: number) {
+  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(promise);
+  assertEquals(err.name, code, err.message);
+  assertEquals(err.$metadata?.httpStatusCode, status);
+}
+
+async function upload(client: S3Client, bucket: string, key: string, parts: Uint8Array[]) {
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+  );
+  const completed = [];
+  for (const [i, body] of parts.entries()) {
+    const out = await client.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: body }),
+    );
+    completed.push({ PartNumber: i + 1, ETag: out.ETag });
+  }
+  return { uploadId: UploadId!, completed };
+}
+
+Deno.test({
+  name: "multipart uploads through the AWS SDK",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const server = await startServer();
+    const client = s3Client(server);
+    const bucket = "multi";
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      const part1 = randomBytes(5 * MiB, 1);
+      const part2 = randomBytes(5 * MiB + 17, 2);
+      const part3 = randomBytes(1234, 3);
+
+      await t.step("create, upload, list parts and uploads, complete, download", async () => {
+        const created = await client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: bucket,
+            Key: "dir/big object",
+            ContentType: "application/x-test",
+            Metadata: { color: "blue" },
+            ChecksumAlgorithm: "CRC32",
+          }),
+        );
+        assertEquals(created.Bucket, bucket);
+        assertEquals(created.Key, "dir/big object");
+        const uploadId = created.UploadId!;
+        assert(uploadId);
+
+        const etags: string[] = [];
+        for (const [i, body] of [part1, part2, part3].entries()) {
+          const out = await client.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: "dir/big object",
+              UploadId: uploadId,
+              PartNumber: i + 1,
+              Body: body,
+              ChecksumAlgorithm: "CRC32",
+            }),
+          );
+          assertEquals(out.ETag, `"${md5(body)}"`);
+          assert(out.ChecksumCRC32, "the part's CRC32 comes back");
+          etags.push(out.ETag!);
+        }
+
+        const uploads = await client.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: "dir/" }),
+        );
+        assertEquals(uploads.Uploads?.map((u) => [u.Key, u.UploadId]), [
+          ["dir/big object", uploadId],
+        ]);
+        assertEquals(uploads.Uploads?.[0].Owner?.DisplayName, "testadmin");
+        const grouped = await client.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: "/" }),
+        );
+        assertEquals(grouped.CommonPrefixes?.map((p) => p.Prefix), ["dir/"]);
+        assertEquals(grouped.Uploads, undefined);
+
+        const page1 = await client.send(
+          new ListPartsCommand({
+            Bucket: bucket,
+            Key: "dir/big object",
+            UploadId: uploadId,
+            MaxParts: 2,
+          }),
+        );
+        assertEquals(page1.IsTruncated, true);
+        assertEquals(page1.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [
+          [1, etags[0], part1.length],
+          [2, etags[1], part2.length],
+        ]);
+        assertEquals(page1.NextPartNumberMarker, "2");
+        assertEquals(page1.Initiator?.DisplayName, "testadmin");
+        assertEquals(page1.Owner?.DisplayName, "testadmin");
+        assertEquals(page1.StorageClass, "STANDARD");
+        const page2 = await client.send(
+          new ListPartsCommand({
+            Bucket: bucket,
+            Key: "dir/big object",
+            UploadId: uploadId,
+            PartNumberMarker: page1.NextPartNumberMarker,
+          }),
+        );
+        assertEquals(page2.IsTruncated, false);
+        assertEquals(page2.Parts?.map((p) => p.PartNumber), [3]);
+
+        const done = await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: "dir/big object",
+            UploadId: uploadId,
+            MultipartUpload: {
+              Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })),
+            },
+          }),
+        );
+        assertEquals(done.ETag, multipartEtag([part1, part2, part3]));
+        assertEquals(done.Bucket, bucket);
+        assertEquals(done.Key, "dir/big object");
+        assertEquals(done.Location, `${server.endpoint}/${bucket}/dir/big%20object`);
+
+        const got = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: "dir/big object" }),
+        );
+        assertEquals(got.ContentType, "application/x-test");
+        assertEquals(got.Metadata, { color: "blue" });
+        assertEquals(got.ETag, done.ETag);
+        const bytes = await got.Body!.transformToByteArray();
+        assertEquals(bytes.length, part1.length + part2.length + part3.length);
+        assertEquals(md5(bytes), md5(concat([part1, part2, part3])));
+
+        const after = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+        assertEquals(after.Uploads, undefined);
+      });
+
+      await t.step("abort removes the upload", async () => {
+        const { uploadId } = await upload(client, bucket, "aborted", [part3]);
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: "aborted", UploadId: uploadId }),
+        );
+        await rejectsWith(
+          () =>
+            client.send(
+              new ListPartsCommand({ Bucket: bucket, Key: "aborted", UploadId: uploadId }),
+            ),
+          "NoSuchUpload",
+          404,
+        );
+        await rejectsWith(
+          () =>
+            client.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: "aborted",
+                UploadId: uploadId,
+                PartNumber: 1,
+                Body: "x",
+              }),
+            ),
+          "NoSuchUpload",
+          404,
+        );
+      });
+
+      await t.step("Complete checks sizes, ETags and order", async () => {
+        const small = randomBytes(1 * MiB, 4);
+        const { uploadId, completed } = await upload(client, bucket, "checked", [
+          small,
+          part3,
+        ]);
+        const complete = (parts: { PartNumber: number; ETag?: string }[]) =>
+          client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: "checked",
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts },
+            }),
+          );
+        await rejectsWith(() => complete(completed), "EntityTooSmall", 400);
+        await rejectsWith(
+          () => complete([{ PartNumber: 1, ETag: `"${"0".repeat(32)}"` }]),
+          "InvalidPart",
+          400,
+        );
+        await rejectsWith(
+          () => complete([{ PartNumber: 7, ETag: completed[0].ETag }]),
+          "InvalidPart",
+          400,
+        );
+        await rejectsWith(() => complete([completed[1], completed[0]]), "InvalidPartOrder", 400);
+        // A single small part is also the last one, so it is allowed.
+        const single = await complete([completed[0]]);
+        assertEquals(single.ETag, multipartEtag([small]));
+        assertEquals(md5(await download(client, bucket, "checked")), md5(small));
+      });
+
+      await t.step("UploadPartCopy copies whole objects and ranges", async () => {
+        const source = randomBytes(6 * MiB + 5, 5);
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: "source", Body: source }));
+        const { UploadId } = await client.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: "copied" }),
+        );
+        const whole = await client.send(
+          new UploadPartCopyCommand({
+            Bucket: bucket,
+            Key: "copied",
+            UploadId,
+            PartNumber: 1,
+            CopySource: `${bucket}/source`,
+          }),
+        );
+        assertEquals(whole.CopyPartResult?.ETag, `"${md5(source)}"`);
+        assert(whole.CopyPartResult?.LastModified instanceof Date);
+        const ranged = await client.send(
+          new UploadPartCopyCommand({
+            Bucket: bucket,
+            Key: "copied",
+            UploadId,
+            PartNumber: 2,
+            CopySource: `${bucket}/source`,
+            CopySourceRange: "bytes=100-1099",
+          }),
+        );
+        const slice = source.slice(100, 1100);
+        assertEquals(ranged.CopyPartResult?.ETag, `"${md5(slice)}"`);
+        for (const range of ["bytes=0-6291461", "bytes=5-4"]) {
+          await rejectsWith(
+            () =>
+              client.send(
+                new UploadPartCopyCommand({
+                  Bucket: bucket,
+                  Key: "copied",
+                  UploadId,
+                  PartNumber: 3,
+                  CopySource: `${bucket}/source`,
+                  CopySourceRange: range,
+                }),
+              ),
+            "InvalidRange",
+            416,
+          );
+        }
+        await rejectsWith(
+          () =>
+            client.send(
+              new UploadPartCopyCommand({
+                Bucket: bucket,
+                Key: "copied",
+                UploadId,
+                PartNumber: 3,
+                CopySource: `${bucket}/source`,
+                CopySourceRange: "bytes=0-",
+              }),
+            ),
+          "InvalidArgument",
+          400,
+        );
+        await rejectsWith(
+          () =>
+            client.send(
+              new UploadPartCopyCommand({
+                Bucket: bucket,
+                Key: "copied",
+                UploadId,
+                PartNumber: 3,
+                CopySource: `${bucket}/source`,
+                CopySourceIfMatch: `"${"1".repeat(32)}"`,
+              }),
+            ),
+          "PreconditionFailed",
+          412,
+        );
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: "copied",
+            UploadId,
+            MultipartUpload: {
+              Parts: [
+                { PartNumber: 1, ETag: whole.CopyPartResult?.ETag },
+                { PartNumber: 2, ETag: ranged.CopyPartResult?.ETag },
+              ],
+            },
+          }),
+        );
+        const bytes = await download(client, bucket, "copied");
+        assertEquals(md5(bytes), md5(concat([source, slice])));
+      });
+
+      await t.step("bad part numbers, unknown uploads and malformed XML", async () => {
+        const { UploadId } = await client.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: "bad" }),
+        );
+        for (const PartNumber of [0, 10001]) {
+          await rejectsWith(
+            () =>
+              client.send(
+                new UploadPartCommand({
+                  Bucket: bucket,
+                  Key: "bad",
+                  UploadId,
+                  PartNumber,
+                  Body: "x",
+                }),
+              ),
+            "InvalidArgument",
+            400,
+          );
+        }
+        await rejectsWith(
+          () =>
+            client.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: "bad",
+                UploadId: "no-such-upload",
+                PartNumber: 1,
+                Body: "x",
+              }),
+            ),
+          "NoSuchUpload",
+          404,
+        );
+        await rejectsWith(
+          () =>
+            client.send(
+              new CompleteMultipartUploadCommand({
+                Bucket: bucket,
+                Key: "bad",
+                UploadId,
+                MultipartUpload: { Parts: [] },
+              }),
+            ),
+          "MalformedXML",
+          400,
+        );
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: "bad", UploadId }),
+        );
+      });
+    } finally {
+      client.destroy();
+      await server.cleanup();
+    }
+  },
+});
