@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { RawClient, request, startEcho } from "./http_client.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("http deadlines: a head trickled past the header deadline is closed", async () => {
+  const server = startEcho({ headerTimeoutMs: 1000 });
+  const client = await RawClient.connect(server.port);
+  try {
+    const started = Date.now();
+    let stop = false;
+    const trickle = (async () => {
+      await client.send("GET / HTTP/1.1\r\n");
+      for (let i = 0; i < 15 && !stop; i++) {
+        await sleep(200);
+        await client.send("X: y\r\n");
+      }
+    })().catch(() => {});
+    assert.ok(await client.closedWithin(2500), "still open after 2.5 s");
+    const elapsed = Date.now() - started;
+    stop = true;
+    await trickle;
+    assert.ok(elapsed >= 900 && elapsed < 2000, `closed after ${elapsed} ms`);
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http deadlines: an idle keep-alive connection is closed after idleTimeoutMs", async () => {
+  const server = startEcho({ idleTimeoutMs: 600, headerTimeoutMs: 5000 });
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(request("GET", "/1"));
+    assert.equal((await client.response()).status, 200);
+    await sleep(300);
+    await client.send(request("GET", "/2"));
+    assert.equal((await client.response()).body, "GET /2");
+    const idleFrom = Date.now();
+    assert.ok(await client.closedWithin(3000), "idle connection left open");
+    const idle = Date.now() - idleFrom;
+    assert.ok(idle >= 500 && idle < 1500, `closed after ${idle} ms idle`);
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http deadlines: an upload below the minimum body rate is cut with 408", async () => {
+  const server = startEcho({ minBodyRate: 1000, bodyRateWindowMs: 1000 });
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(
+      request("PUT", "/count", "Content-Length: 100000\r\n").replace(
+        "Content-Length: 0\r\n",
+        "",
+      ),
+    );
+    const started = Date.now();
+    const trickle = (async () => {
+      for (let i = 0; i < 20; i++) {
+        await client.send("0123456789");
+        await sleep(200);
+      }
+    })().catch(() => {});
+    const response = await client.response();
+    assert.equal(response.status, 408);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 900 && elapsed < 3000, `cut after ${elapsed} ms`);
+    assert.ok(await client.closedWithin(3000));
+    client.close();
+    await trickle;
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http deadlines: an upload above the minimum rate is not cut", async () => {
+  const server = startEcho({ minBodyRate: 1000, bodyRateWindowMs: 300 });
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send("PUT /count HTTP/1.1\r\nHost: t\r\nContent-Length: 8000\r\n\r\n");
+    for (let i = 0; i < 8; i++) {
+      await client.send("x".repeat(1000));
+      await sleep(100);
+    }
+    const response = await client.response();
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "8000");
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http 100-continue: a rejected request gets 403 before any body is sent", async () => {
+  const server = startEcho();
+  const client = await RawClient.connect(server.port);
+  try {
+    // As curl does: send the head, wait for 100 Continue (or a final status) before the body.
+    await client.send(
+      "PUT /reject HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n",
+    );
+    const response = await client.response();
+    assert.equal(response.status, 403);
+    assert.equal(response.body, "denied");
+    assert.ok(await client.closedWithin(3000), "connection left open after refusing the body");
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http 100-continue: a handler that reads gets 100 Continue, then 200", async () => {
+  const server = startEcho();
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(
+      "PUT /count HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert.equal((await client.response()).status, 100);
+    await client.send("hello");
+    const response = await client.response();
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "5");
+    // The connection stays usable.
+    await client.send(request("GET", "/after"));
+    assert.equal((await client.response()).body, "GET /after");
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http: an unread small body is drained and the connection reused", async () => {
+  const server = startEcho();
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(request("PUT", "/reject", "", "unread body") + request("GET", "/next"));
+    assert.equal((await client.response()).status, 403);
+    assert.equal((await client.response()).body, "GET /next");
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http: an unread large body closes the connection after the response", async () => {
+  const server = startEcho({ drainLimit: 1024 });
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(request("PUT", "/reject", "", "x".repeat(100_000)));
+    assert.equal((await client.response()).status, 403);
+    assert.ok(await client.closedWithin(3000));
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
