@@ -89,3 +89,79 @@ Deno.test({
     }
   },
 });
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Dockerfile instructions: comments dropped, backslash continuations joined. */
+function parseDockerfile(text: string): Instruction[] {
+  const logical = text.split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n")
+    .replace(/\\\n/g, " ");
+  return logical.split("\n").map((l) => l.trim()).filter((l) => l !== "").map((line) => {
+    const [, keyword, args] = /^(\S+)\s*(.*)$/.exec(line)!;
+    return { keyword: keyword.toUpperCase(), args };
+  });
+}
+
+Deno.test("Dockerfile: multi-stage, compiled binary on slim Debian with libisal2, non-root, volume, healthcheck", async () => {
+  const instructions = parseDockerfile(await Deno.readTextFile(`${root}/Dockerfile`));
+  const known = new Set([
+    "FROM",
+    "RUN",
+    "COPY",
+    "WORKDIR",
+    "ENV",
+    "ARG",
+    "USER",
+    "VOLUME",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "ENTRYPOINT",
+    "CMD",
+    "LABEL",
+  ]);
+  for (const i of instructions) assert(known.has(i.keyword), `unknown instruction ${i.keyword}`);
+
+  const froms = instructions.map((i, index) => ({ ...i, index })).filter((i) =>
+    i.keyword === "FROM"
+  );
+  assertEquals(froms.length, 2);
+  assert(/ AS build$/i.test(froms[0].args));
+  assertEquals(froms[1].args, "debian:bookworm-slim");
+  const build = instructions.slice(froms[0].index, froms[1].index);
+  const final = instructions.slice(froms[1].index);
+
+  assert(
+    build.some((i) => i.keyword === "RUN" && i.args.includes("scripts/compile /out/flashstor")),
+  );
+  assert(!instructions.some((i) => /(^|\s)(-A|--allow-all)(\s|$)/.test(i.args)), "never -A");
+  assert(final.some((i) => i.keyword === "RUN" && /apt-get install .*libisal2/.test(i.args)));
+  assert(
+    final.some((i) =>
+      i.keyword === "COPY" && i.args === "--from=build /out/flashstor /usr/local/bin/flashstor"
+    ),
+  );
+
+  const userIndex = final.findIndex((i) => i.keyword === "USER");
+  assert(userIndex > 0, "a USER instruction");
+  assert(!/^(root|0)(:|$)/.test(final[userIndex].args), "a non-root user");
+  assert(
+    final.slice(0, userIndex).some((i) =>
+      i.keyword === "RUN" && /useradd .*flashstor/.test(i.args)
+    ),
+  );
+  const runAfterUser = final.slice(userIndex).filter((i) => i.keyword === "RUN");
+  assertEquals(runAfterUser, [], "nothing runs as root after USER");
+
+  const one = (keyword: string) => final.filter((i) => i.keyword === keyword).map((i) => i.args);
+  assertEquals(one("VOLUME"), ['["/data"]']);
+  assertEquals(one("EXPOSE"), ["9000"]);
+  const [healthcheck] = one("HEALTHCHECK");
+  const healthCmd = JSON.parse(healthcheck.slice(healthcheck.indexOf("CMD ") + 4));
+  assertEquals(healthCmd.slice(0, 2), ["/usr/local/bin/flashstor", "healthcheck"]);
+  assert(healthCmd.at(-1).endsWith("/flashstor/health/live"));
+  assertEquals(JSON.parse(one("ENTRYPOINT")[0]), ["/usr/local/bin/flashstor"]);
+  assertEquals(JSON.parse(one("CMD")[0])[0], "server");
+});

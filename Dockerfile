@@ -1,0 +1,50 @@
+# Flashstor: one compiled binary on a slim Debian with ISA-L, run as a non-root user.
+#
+#   docker build -t flashstor .
+#   docker run -p 9000:9000 -v flashstor-data:/data \
+#     -e FLASHSTOR_ROOT_USER=admin -e FLASHSTOR_ROOT_PASSWORD=change-me-now flashstor
+#
+# The build needs network: npm (deno, npm dependencies), apt (libisal2) and dl.deno.land, where
+# `deno compile` fetches denort, Deno's runtime for compiled binaries.
+
+# --- Stage 1: build the binary -------------------------------------------------------------
+FROM node:20-bookworm-slim AS build
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ca-certificates libisal2 \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Dependencies first, so that code changes do not re-download them.
+COPY deno.json deno.lock ./
+COPY scripts/ scripts/
+RUN bash scripts/setup
+COPY main.ts ./
+COPY ffi/ ffi/
+COPY src/ src/
+# The permissions baked into the binary (scripts/permissions.sh) are scoped to the image's
+# paths: read+write /data, read /etc/flashstor/certs (revoked after loading), libisal and libc.
+ENV FLASHSTOR_DATA_PATHS=/data \
+  FLASHSTOR_CONFIG_PATHS=/etc/flashstor/certs
+RUN bash scripts/compile /out/flashstor
+
+# --- Stage 2: runtime ----------------------------------------------------------------------
+FROM debian:bookworm-slim
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends libisal2 \
+  && rm -rf /var/lib/apt/lists/* \
+  && groupadd --system --gid 10001 flashstor \
+  && useradd --system --uid 10001 --gid flashstor --home-dir /nonexistent \
+    --shell /usr/sbin/nologin flashstor \
+  && mkdir -p /data /etc/flashstor/certs \
+  && chown flashstor:flashstor /data \
+  && chown root:flashstor /etc/flashstor/certs \
+  && chmod 0750 /etc/flashstor/certs
+COPY --from=build /out/flashstor /usr/local/bin/flashstor
+USER flashstor:flashstor
+VOLUME ["/data"]
+EXPOSE 9000
+# The slim image has no curl: the binary probes its own live endpoint (src/observe/health-probe.ts).
+# With TLS (certs mounted at /etc/flashstor/certs) override it with --url https://….
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/flashstor", "healthcheck", "--url", "http://127.0.0.1:9000/flashstor/health/live"]
+ENTRYPOINT ["/usr/local/bin/flashstor"]
+CMD ["server", "--address", ":9000", "--certs-dir", "/etc/flashstor/certs", "/data/d{1...4}"]
