@@ -19,9 +19,12 @@ import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { copySourceConditions, metadataFromHeaders, storedChecksums } from "./headers.ts";
 import { ownerOf, parseLimit } from "./list.ts";
+import { emptyBody, parseCopySource } from "./object.ts";
 import { children, parseXml, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
 
 const MAX_PART_NUMBER = 10000;
+/** S3's limit on one part. */
+const MAX_PART_SIZE = 5 * 1024 ** 3;
 /** 10,000 parts of generous XML (checksums included) stay well under this. */
 const MAX_COMPLETE_XML_BYTES = 4 * 1024 * 1024;
 const ALGORITHM_KEY = "x-amz-checksum-algorithm";
@@ -52,34 +55,6 @@ export async function readRequestText(
 
 const invalidArgument = (name: string, value: string, message: string) =>
   new S3Error("InvalidArgument", message, { ArgumentName: name, ArgumentValue: value });
-
-/**
- * x-amz-copy-source: "bucket/key" or "/bucket/key", percent-encoded, optionally with
- * "?versionId=…" — only "null" exists until versioning lands.
- */
-export function parseCopySource(header: string | null): { bucket: string; key: string } {
-  const raw = header ?? "";
-  const [path, query] = raw.split(/\?(.*)/s);
-  const versionId = query === undefined ? undefined : new URLSearchParams(query).get("versionId");
-  if (versionId !== undefined && versionId !== null && versionId !== "null") {
-    throw invalidArgument("x-amz-copy-source", raw, "Invalid version id specified");
-  }
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path.replace(/^\//, ""));
-  } catch {
-    throw invalidArgument("x-amz-copy-source", raw, "Copy Source is not validly encoded");
-  }
-  const slash = decoded.indexOf("/");
-  if (slash <= 0 || slash === decoded.length - 1) {
-    throw invalidArgument(
-      "x-amz-copy-source",
-      raw,
-      "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-    );
-  }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
-}
 
 function uploadIdOf(ctx: S3Context): string {
   const uploadId = ctx.query.get("uploadId");
@@ -128,6 +103,13 @@ export async function createMultipartUpload(ctx: S3Context): Promise<Response> {
 export async function uploadPart(ctx: S3Context): Promise<Response> {
   const partNumber = partNumberOf(ctx);
   const uploadId = uploadIdOf(ctx);
+  const size = ctx.auth.contentLength;
+  if (size < 0) {
+    throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
+  }
+  if (size > MAX_PART_SIZE) {
+    throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.");
+  }
   const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
   const spec = requestChecksumSpec(ctx.request.headers, ctx.auth.trailers);
   const required = uploadAlgorithm(upload);
@@ -138,14 +120,14 @@ export async function uploadPart(ctx: S3Context): Promise<Response> {
     );
   }
   const verifier = checksumVerifier({ ...spec, algorithm: spec.algorithm ?? required });
-  const body = ctx.auth.body ?? new Blob([]).stream();
+  const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
   const part = await ctx.layer.putObjectPart(
     ctx.bucket,
     ctx.key,
     uploadId,
     partNumber,
-    body.pipeThrough(verifier.transform),
-    { size: ctx.auth.contentLength, metadata: {}, finalMetadata: verifier.result },
+    body,
+    { size, metadata: {}, finalMetadata: verifier.result },
   );
   return new Response(null, {
     headers: { etag: `"${part.etag}"`, ...storedChecksums(part.metadata) },
@@ -179,7 +161,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx);
   const headers = ctx.request.headers;
   const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
-  const source = parseCopySource(headers.get("x-amz-copy-source"));
+  const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
   const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
   copySourceConditions(headers, sourceInfo);
   const rangeHeader = headers.get("x-amz-copy-source-range");
