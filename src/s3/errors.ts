@@ -24,8 +24,10 @@ const STATUS: Record<string, number> = {
   InvalidArgument: 400,
   InvalidBucketName: 400,
   InvalidDigest: 400,
+  InvalidLocationConstraint: 400,
   InvalidObjectName: 400,
   InvalidPart: 400,
+  InvalidPartNumber: 416,
   InvalidPartOrder: 400,
   InvalidRange: 416,
   InvalidRequest: 400,
@@ -34,6 +36,7 @@ const STATUS: Record<string, number> = {
   MalformedACLError: 400,
   MalformedTrailerError: 400,
   MalformedXML: 400,
+  MetadataTooLarge: 400,
   MethodNotAllowed: 405,
   MissingContentLength: 411,
   MissingRequestBodyError: 400,
@@ -84,6 +87,8 @@ const MESSAGES: Record<string, string> = {
 /** An error that already is an S3 error: code, message, and optional extra XML fields. */
 export class S3Error extends Error {
   readonly status: number;
+  /** Response headers that belong to this error (Content-Range of a 416). */
+  readonly headers: Record<string, string> = {};
   constructor(
     readonly code: string,
     message?: string,
@@ -124,7 +129,11 @@ export function toS3Error(err: unknown): S3Error {
   for (const [type, code] of OBJECT_LAYER_CODES) {
     if (err instanceof type) {
       const message = code === "ServiceUnavailable" ? err.message : undefined;
-      return new S3Error(code, message);
+      const error = new S3Error(code, message);
+      if (err instanceof objectErrors.InvalidRange) {
+        error.headers["content-range"] = `bytes */${err.objectSize}`;
+      }
+      return error;
     }
   }
   if (err instanceof Error) {
@@ -142,6 +151,7 @@ export function errorResponse(
   options: { resource: string; requestId: string; method: string; headers?: HeadersInit },
 ): Response {
   const headers = new Headers(options.headers);
+  for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
   headers.set("x-amz-request-id", options.requestId);
   if (error.status === 304) return new Response(null, { status: 304, headers });
   headers.set("content-type", "application/xml");

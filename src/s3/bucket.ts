@@ -1,0 +1,77 @@
+/**
+ * Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation and
+ * GetBucketVersioning (buckets are unversioned until versioning lands).
+ */
+
+import type { S3Context } from "./context.ts";
+import { S3Error } from "./errors.ts";
+import { checkUnsupportedHeaders } from "./headers.ts";
+import { ownerOf } from "./list.ts";
+import { readRequestText } from "./multipart.ts";
+import { child, escapeXml, parseXml, S3_NAMESPACE, xmlResponse } from "./xml.ts";
+
+const MAX_CONFIGURATION_BYTES = 64 * 1024;
+/** The region whose LocationConstraint S3 reports as empty. */
+const DEFAULT_REGION = "us-east-1";
+
+export async function listBuckets(ctx: S3Context): Promise<Response> {
+  const prefix = ctx.query.get("prefix") ?? "";
+  const buckets = (await ctx.layer.listBuckets())
+    .filter((b) => b.name.startsWith(prefix))
+    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return xmlResponse("ListAllMyBucketsResult", {
+    Owner: ownerOf(ctx.auth.accessKey),
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.created })) },
+    Prefix: prefix === "" ? undefined : prefix,
+  });
+}
+
+/** The LocationConstraint of an optional CreateBucketConfiguration body ("" when absent). */
+async function requestedLocation(ctx: S3Context): Promise<string> {
+  const text = await readRequestText(ctx.auth.body, MAX_CONFIGURATION_BYTES);
+  if (text.trim() === "") return "";
+  const root = parseXml(text);
+  if (root.name !== "CreateBucketConfiguration") throw new S3Error("MalformedXML");
+  return child(root, "LocationConstraint")?.text.trim() ?? "";
+}
+
+export async function createBucket(ctx: S3Context): Promise<Response> {
+  checkUnsupportedHeaders(ctx.request.headers);
+  if (ctx.request.headers.get("x-amz-bucket-object-lock-enabled")?.toLowerCase() === "true") {
+    throw new S3Error("NotImplemented", "Object lock is not implemented.");
+  }
+  const location = await requestedLocation(ctx);
+  if (location !== "" && location !== ctx.config.region) {
+    throw new S3Error(
+      "InvalidLocationConstraint",
+      `The specified location-constraint is not valid: this server's region is ${ctx.config.region}.`,
+      { LocationConstraint: location },
+    );
+  }
+  await ctx.layer.makeBucket(ctx.bucket);
+  return new Response(null, { headers: { location: `/${ctx.bucket}` } });
+}
+
+export async function headBucket(ctx: S3Context): Promise<Response> {
+  await ctx.layer.getBucketInfo(ctx.bucket);
+  return new Response(null, { headers: { "x-amz-bucket-region": ctx.config.region } });
+}
+
+export async function deleteBucket(ctx: S3Context): Promise<Response> {
+  await ctx.layer.deleteBucket(ctx.bucket);
+  return new Response(null, { status: 204 });
+}
+
+export async function getBucketLocation(ctx: S3Context): Promise<Response> {
+  await ctx.layer.getBucketInfo(ctx.bucket);
+  const region = ctx.config.region === DEFAULT_REGION ? "" : ctx.config.region;
+  // Hand-rendered: the constraint is the root element's own text.
+  const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<LocationConstraint xmlns="${S3_NAMESPACE}">${escapeXml(region)}</LocationConstraint>`;
+  return new Response(body, { headers: { "content-type": "application/xml" } });
+}
+
+export async function getBucketVersioning(ctx: S3Context): Promise<Response> {
+  await ctx.layer.getBucketInfo(ctx.bucket);
+  return xmlResponse("VersioningConfiguration", {});
+}

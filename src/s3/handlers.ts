@@ -1,0 +1,53 @@
+/** Every S3 operation of the router's table mapped to the function that serves it. */
+
+import type { Handler } from "./context.ts";
+import type { S3Operation } from "./router.ts";
+import {
+  createBucket,
+  deleteBucket,
+  getBucketLocation,
+  getBucketVersioning,
+  headBucket,
+  listBuckets,
+} from "./bucket.ts";
+import { copyObject, deleteObject, getObject, headObject, putObject } from "./object.ts";
+import { deleteObjects } from "./delete.ts";
+import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
+import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listParts,
+  uploadPart,
+  uploadPartCopy,
+} from "./multipart.ts";
+
+export const HANDLERS: Record<S3Operation, Handler> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  GetBucketVersioning: getBucketVersioning,
+  ListObjects: listObjectsV1,
+  ListObjectsV2: listObjectsV2,
+  ListObjectVersions: listObjectVersions,
+  ListMultipartUploads: listMultipartUploads,
+  GetBucketAcl: getBucketAcl,
+  PutBucketAcl: putBucketAcl,
+  DeleteObjects: deleteObjects,
+  PutObject: putObject,
+  CopyObject: copyObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  DeleteObject: deleteObject,
+  GetObjectAcl: getObjectAcl,
+  PutObjectAcl: putObjectAcl,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+};

@@ -1,0 +1,258 @@
+/**
+ * Single-object operations: PutObject, GetObject, HeadObject, DeleteObject and CopyObject.
+ * Bodies stream between the request, the checksum verifier and the object layer; nothing here
+ * buffers object data.
+ */
+
+import type { ByteRange, ObjectInfo } from "../object/layer.ts";
+import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
+import type { S3Context } from "./context.ts";
+import { S3Error } from "./errors.ts";
+import {
+  checkUnsupportedHeaders,
+  copySourceConditions,
+  evaluateConditions,
+  metadataFromHeaders,
+  objectHeaders,
+  parseRange,
+  storedChecksums,
+} from "./headers.ts";
+import { checkBucketName, checkKey, decodePath } from "./router.ts";
+import { xmlResponse } from "./xml.ts";
+
+/** MinIO's limit for a single PUT; S3's own is 5 GiB. */
+const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
+/** S3's limit on the source of a CopyObject (larger objects copy with UploadPartCopy). */
+const MAX_COPY_SIZE = 5 * 1024 ** 3;
+const MAX_PART_NUMBER = 10000;
+
+/** The response-* query parameters and the headers they override. */
+const OVERRIDES: [string, string][] = [
+  ["response-content-type", "content-type"],
+  ["response-content-language", "content-language"],
+  ["response-expires", "expires"],
+  ["response-cache-control", "cache-control"],
+  ["response-content-disposition", "content-disposition"],
+  ["response-content-encoding", "content-encoding"],
+];
+
+export function emptyBody(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() });
+}
+
+/** Every object is version "null" until versioning lands; other ids name nothing. */
+function checkVersionId(query: URLSearchParams): void {
+  const versionId = query.get("versionId");
+  if (versionId !== null && versionId !== "null") {
+    throw new S3Error("NoSuchVersion", "The specified version does not exist.");
+  }
+}
+
+export async function putObject(ctx: S3Context): Promise<Response> {
+  const headers = ctx.request.headers;
+  const size = ctx.auth.contentLength;
+  if (size < 0) {
+    throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
+  }
+  if (size > MAX_OBJECT_SIZE) {
+    throw new S3Error(
+      "EntityTooLarge",
+      "Your proposed upload exceeds the maximum allowed object size.",
+    );
+  }
+  // Conditional writes need an atomic check-and-put in the object layer; refuse rather than race.
+  if (headers.has("if-match") || headers.has("if-none-match")) {
+    throw new S3Error("NotImplemented", "Conditional writes (If-Match, If-None-Match) on PUT.");
+  }
+  const metadata = metadataFromHeaders(headers);
+  const verifier = checksumVerifier(requestChecksumSpec(headers, ctx.auth.trailers));
+  const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
+  const info = await ctx.layer.putObject(ctx.bucket, ctx.key, body, {
+    size,
+    metadata,
+    finalMetadata: verifier.result,
+  });
+  return new Response(null, { headers: { etag: `"${info.etag}"`, ...verifier.result() } });
+}
+
+/** The byte range a GET ?partNumber=N selects, and how many parts the object has. */
+function partRange(raw: string, info: ObjectInfo): { range?: ByteRange; partsCount: number } {
+  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0;
+  if (number < 1 || number > MAX_PART_NUMBER) {
+    throw new S3Error(
+      "InvalidArgument",
+      "Part number must be an integer between 1 and 10000, inclusive",
+      { ArgumentName: "partNumber", ArgumentValue: raw },
+    );
+  }
+  const parts = info.parts.length > 0 ? info.parts : [{ number: 1, size: info.size }];
+  if (number > parts.length) {
+    throw new S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable");
+  }
+  let start = 0;
+  for (let i = 0; i < number - 1; i++) start += parts[i].size;
+  const size = parts[number - 1].size;
+  const range = size > 0 ? { start, end: start + size - 1 } : undefined;
+  return { range, partsCount: info.parts.length };
+}
+
+interface Selection {
+  range?: ByteRange;
+  /** Set for ?partNumber requests of multipart objects (x-amz-mp-parts-count). */
+  partsCount?: number;
+}
+
+function select(ctx: S3Context, info: ObjectInfo): Selection {
+  const partNumber = ctx.query.get("partNumber");
+  const rangeHeader = ctx.request.headers.get("range");
+  if (partNumber === null) return { range: parseRange(rangeHeader, info.size) };
+  if (rangeHeader !== null) {
+    throw new S3Error(
+      "InvalidRequest",
+      "Cannot specify both Range header and partNumber query parameter",
+    );
+  }
+  const { range, partsCount } = partRange(partNumber, info);
+  return { range, partsCount: partsCount > 0 ? partsCount : undefined };
+}
+
+/** response-* overrides; S3 honours them only on signed (or presigned) requests. */
+function overrides(ctx: S3Context): [string, string][] {
+  const found = OVERRIDES.flatMap(([param, header]): [string, string][] => {
+    const value = ctx.query.get(param);
+    return value === null ? [] : [[header, value]];
+  });
+  if (found.length > 0 && ctx.auth.accessKey === "") {
+    throw new S3Error(
+      "InvalidRequest",
+      "Request specific response headers cannot be used for anonymous GET requests.",
+    );
+  }
+  return found;
+}
+
+function notModified(info: ObjectInfo): Response {
+  return new Response(null, {
+    status: 304,
+    headers: { etag: `"${info.etag}"`, "last-modified": info.modTime.toUTCString() },
+  });
+}
+
+function objectResponse(
+  ctx: S3Context,
+  info: ObjectInfo,
+  selection: Selection,
+  body: ReadableStream<Uint8Array> | null,
+): Response {
+  const { range, partsCount } = selection;
+  const checksums = ctx.request.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
+  const headers = objectHeaders(info, checksums && range === undefined);
+  for (const [name, value] of overrides(ctx)) headers.set(name, value);
+  const length = range ? range.end - range.start + 1 : info.size;
+  headers.set("content-length", String(length));
+  if (range) headers.set("content-range", `bytes ${range.start}-${range.end}/${info.size}`);
+  if (partsCount !== undefined) headers.set("x-amz-mp-parts-count", String(partsCount));
+  return new Response(body, { status: range ? 206 : 200, headers });
+}
+
+export async function getObject(ctx: S3Context): Promise<Response> {
+  checkVersionId(ctx.query);
+  overrides(ctx);
+  const headers = ctx.request.headers;
+  if (!headers.has("range") && !ctx.query.has("partNumber")) {
+    // The common case: one metadata read, conditions checked on what the read returned.
+    const { info, body } = await ctx.layer.getObject(ctx.bucket, ctx.key);
+    try {
+      if (evaluateConditions(headers, info) === "not-modified") {
+        await body.cancel();
+        return notModified(info);
+      }
+    } catch (err) {
+      await body.cancel();
+      throw err;
+    }
+    return objectResponse(ctx, info, {}, body);
+  }
+  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  if (evaluateConditions(headers, info) === "not-modified") return notModified(info);
+  const selection = select(ctx, info);
+  const result = await ctx.layer.getObject(ctx.bucket, ctx.key, { range: selection.range });
+  return objectResponse(ctx, result.info, selection, result.body);
+}
+
+export async function headObject(ctx: S3Context): Promise<Response> {
+  checkVersionId(ctx.query);
+  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  if (evaluateConditions(ctx.request.headers, info) === "not-modified") return notModified(info);
+  return objectResponse(ctx, info, select(ctx, info), null);
+}
+
+export async function deleteObject(ctx: S3Context): Promise<Response> {
+  checkVersionId(ctx.query);
+  await ctx.layer.deleteObject(ctx.bucket, ctx.key);
+  return new Response(null, { status: 204 });
+}
+
+/**
+ * x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optionally with
+ * "?versionId=" ("null" is the only version there is).
+ */
+export function parseCopySource(value: string): { bucket: string; key: string } {
+  const invalid = () =>
+    new S3Error(
+      "InvalidArgument",
+      "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+      { ArgumentName: "x-amz-copy-source", ArgumentValue: value },
+    );
+  const questionMark = value.indexOf("?");
+  if (questionMark >= 0) checkVersionId(new URLSearchParams(value.slice(questionMark + 1)));
+  const decoded = decodePath(questionMark < 0 ? value.trim() : value.slice(0, questionMark));
+  if (decoded === undefined) throw invalid();
+  const path = decoded.startsWith("/") ? decoded.slice(1) : decoded;
+  const slash = path.indexOf("/");
+  if (slash <= 0 || slash === path.length - 1) throw invalid();
+  const source = { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
+  checkBucketName(source.bucket);
+  checkKey(source.key);
+  return source;
+}
+
+export async function copyObject(ctx: S3Context): Promise<Response> {
+  const headers = ctx.request.headers;
+  const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
+  const directive = headers.get("x-amz-metadata-directive") ?? "COPY";
+  if (directive !== "COPY" && directive !== "REPLACE") {
+    throw new S3Error("InvalidArgument", "Unknown metadata directive.", {
+      ArgumentName: "x-amz-metadata-directive",
+      ArgumentValue: directive,
+    });
+  }
+  const replace = directive === "REPLACE";
+  if (!replace && source.bucket === ctx.bucket && source.key === ctx.key) {
+    throw new S3Error(
+      "InvalidRequest",
+      "This copy request is illegal because it is trying to copy an object to itself without " +
+        "changing the object's metadata, storage class, website redirect location or " +
+        "encryption attributes.",
+    );
+  }
+  const metadata = replace ? metadataFromHeaders(headers) : undefined;
+  if (!replace) checkUnsupportedHeaders(headers);
+  const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
+  copySourceConditions(headers, sourceInfo);
+  if (sourceInfo.size > MAX_COPY_SIZE) {
+    throw new S3Error(
+      "InvalidRequest",
+      `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SIZE}`,
+    );
+  }
+  // The bytes do not change, so their checksums stay true under new metadata.
+  if (metadata) Object.assign(metadata, storedChecksums(sourceInfo.metadata));
+  const info = await ctx.layer.copyObject(source.bucket, source.key, ctx.bucket, ctx.key, {
+    metadata,
+  });
+  return xmlResponse("CopyObjectResult", {
+    LastModified: info.modTime,
+    ETag: `"${info.etag}"`,
+  });
+}
