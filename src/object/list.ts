@@ -1,0 +1,152 @@
+/**
+ * ListObjects: a k-way merge of the drives of each set (an object is listed only when a read
+ * quorum of drives agree on its metadata), merged again across sets, then folded by delimiter
+ * into one page. Memory is bounded by the page: each drive contributes one entry at a time.
+ *
+ * A common prefix is emitted once; when its subtree keeps coming, every walk is restarted past
+ * it, so a folder of a million objects costs a directory listing, not a million reads.
+ */
+import { compareKeys } from "../storage/paths.ts";
+import { DriveWalk } from "./drive-walk.ts";
+import { type ErasureSet, objectInfo } from "./erasure-set.ts";
+import { InsufficientReadQuorum } from "./errors.ts";
+import type { ListObjectsOptions, ListObjectsResult, ObjectInfo } from "./layer.ts";
+import { decodeXlMeta, latestVersion, type ObjectVersion, versionKey } from "./xl-meta.ts";
+
+/** Entries of one common prefix skipped one by one before the walks jump past it. */
+const SKIP_BEFORE_SEEK = 8;
+/** Sorts after every key that starts with a given prefix (keys are at most 1024 bytes). */
+const PAST = "\u{10FFFF}".repeat(257);
+
+/** The objects of one set that a read quorum agrees on, in key order. */
+class SetWalk {
+  readonly #walks: (DriveWalk | undefined)[];
+  readonly #heads: (ObjectVersionEntry | undefined)[];
+  readonly #pending: boolean[];
+
+  constructor(readonly set: ErasureSet, bucket: string, prefix: string, after: string) {
+    this.#walks = set.drives.map((d) => d && new DriveWalk(d, bucket, prefix, after));
+    this.#heads = this.#walks.map(() => undefined);
+    this.#pending = this.#walks.map((w) => w !== undefined);
+  }
+
+  async next(bucket: string): Promise<ObjectInfo | undefined> {
+    for (;;) {
+      await Promise.all(this.#pending.map((p, i) => (p ? this.#advance(i) : undefined)));
+      const alive = this.#walks.filter(Boolean).length;
+      if (alive < this.set.readQuorum) {
+        throw new InsufficientReadQuorum(`listing ${bucket}: ${alive} drives readable`);
+      }
+      let name: string | undefined;
+      for (const h of this.#heads) {
+        if (h && (name === undefined || compareKeys(h.name, name) < 0)) name = h.name;
+      }
+      if (name === undefined) return undefined;
+      const counts = new Map<string, { version: ObjectVersion; count: number }>();
+      this.#heads.forEach((h, i) => {
+        if (h?.name !== name) return;
+        this.#pending[i] = true;
+        if (!h.version) return;
+        const key = versionKey(h.version);
+        const entry = counts.get(key) ?? { version: h.version, count: 0 };
+        entry.count++;
+        counts.set(key, entry);
+      });
+      const best = [...counts.values()].sort((a, b) => b.count - a.count)[0];
+      if (best && best.count >= this.set.readQuorum) {
+        if (best.count < this.set.drives.length) this.set.options.onDegraded(bucket, name);
+        return objectInfo(bucket, name, best.version);
+      }
+    }
+  }
+
+  async seek(after: string): Promise<void> {
+    await Promise.all(this.#walks.map(async (w, i) => {
+      if (!w) return;
+      await w.seek(after);
+      const h = this.#heads[i];
+      if (h && compareKeys(h.name, after) <= 0) this.#pending[i] = true;
+    }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#walks.map((w) => w?.close()));
+  }
+
+  /** Moves drive i's head on; a drive whose walk fails is left out from then on. */
+  async #advance(i: number): Promise<void> {
+    this.#pending[i] = false;
+    try {
+      const entry = await this.#walks[i]!.next();
+      this.#heads[i] = entry && { name: entry.name, version: parseVersion(entry.metadata) };
+    } catch {
+      await this.#walks[i]?.close().catch(() => {});
+      this.#walks[i] = undefined;
+      this.#heads[i] = undefined;
+    }
+  }
+}
+
+interface ObjectVersionEntry {
+  name: string;
+  /** Undefined when the drive's metadata is corrupt: it counts for nothing. */
+  version?: ObjectVersion;
+}
+
+function parseVersion(bytes: Uint8Array): ObjectVersion | undefined {
+  try {
+    return latestVersion(decodeXlMeta(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One page of a bucket's listing over all its sets (the caller checked the bucket). */
+export async function listObjects(
+  sets: ErasureSet[],
+  bucket: string,
+  options: ListObjectsOptions,
+): Promise<ListObjectsResult> {
+  const prefix = options.prefix ?? "";
+  const delimiter = options.delimiter ?? "";
+  const marker = options.marker ?? "";
+  const result: ListObjectsResult = { objects: [], prefixes: [], isTruncated: false };
+  if (options.maxKeys <= 0) return result;
+  const walks = sets.map((s) => new SetWalk(s, bucket, prefix, marker));
+  const heads: (ObjectInfo | undefined)[] = sets.map(() => undefined);
+  const pending = sets.map(() => true);
+  let last: string | undefined;
+  let skipped = 0;
+  try {
+    for (;;) {
+      await Promise.all(walks.map(async (w, i) => {
+        if (pending[i]) [heads[i], pending[i]] = [await w.next(bucket), false];
+      }));
+      let min: ObjectInfo | undefined;
+      for (const h of heads) if (h && (!min || compareKeys(h.name, min.name) < 0)) min = h;
+      if (!min) break;
+      heads.forEach((h, i) => pending[i] = h?.name === min.name);
+      const cut = delimiter ? min.name.indexOf(delimiter, prefix.length) : -1;
+      const common = cut >= 0 ? min.name.slice(0, cut + delimiter.length) : undefined;
+      if (common !== undefined && (common === last || compareKeys(common, marker) <= 0)) {
+        if (++skipped >= SKIP_BEFORE_SEEK) {
+          await Promise.all(walks.map((w) => w.seek(common + PAST)));
+          heads.forEach((h, i) => pending[i] ||= !h || compareKeys(h.name, common + PAST) <= 0);
+        }
+        continue;
+      }
+      if (result.objects.length + result.prefixes.length === options.maxKeys) {
+        result.isTruncated = true;
+        result.nextMarker = last;
+        break;
+      }
+      skipped = 0;
+      if (common !== undefined) result.prefixes.push(common);
+      else result.objects.push(min);
+      last = common ?? min.name;
+    }
+  } finally {
+    await Promise.all(walks.map((w) => w.close()));
+  }
+  return result;
+}

@@ -1,0 +1,429 @@
+/**
+ * Multipart uploads of one erasure set, kept in the system volume of its drives:
+ *
+ *   multipart/<bucket>/<sha256(object)>/<uploadId>/upload.json        the upload record
+ *   multipart/<bucket>/<sha256(object)>/<uploadId>/part.N.json        one record per part
+ *   multipart/<bucket>/<sha256(object)>/<uploadId>/<dataDir>/part.N   its erasure-coded shard
+ *
+ * Completing moves <dataDir> into the bucket with renameData, like a single-part put.
+ * Upload ids start with the creation time in hex, so sorting ids sorts uploads by age.
+ */
+import { createHash } from "node:crypto";
+import { type StorageAPI, SYSTEM_VOLUME } from "../storage/api.ts";
+import { compareKeys } from "../storage/paths.ts";
+import { FileNotFound, VolumeNotFound } from "../storage/errors.ts";
+import { type ErasureSet, lockKey, objectInfo } from "./erasure-set.ts";
+import {
+  EntityTooSmall,
+  InsufficientReadQuorum,
+  InvalidPart,
+  InvalidPartOrder,
+  NoSuchUpload,
+} from "./errors.ts";
+import type {
+  CompletePart,
+  ListPartsOptions,
+  ListPartsResult,
+  ListUploadsOptions,
+  ListUploadsResult,
+  MultipartUploadInfo,
+  ObjectInfo,
+  ObjectMetadata,
+  PartInfo,
+  PutObjectOptions,
+} from "./layer.ts";
+import { fanOut, type Outcome, requireWriteQuorum } from "./quorum.ts";
+import { measure, writeShardFiles } from "./shard-io.ts";
+import { BITROT_ALGORITHM } from "./xl-meta.ts";
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_NUMBER = 10_000;
+const UPLOAD_ID = /^[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const PART_RECORD = /^part\.([1-9][0-9]*)\.json$/;
+
+interface UploadRecord {
+  object: string;
+  metadata: ObjectMetadata;
+  /** ms since the epoch */
+  initiated: number;
+  dataDir: string;
+}
+
+interface PartRecord {
+  number: number;
+  etag: string;
+  size: number;
+  modTime: number;
+  metadata: ObjectMetadata;
+}
+
+const utf8 = new TextEncoder();
+
+function uploadPath(bucket: string, object: string, uploadId: string): string {
+  return `multipart/${bucket}/${createHash("sha256").update(object).digest("hex")}/${uploadId}`;
+}
+
+function uploadKey(uploadId: string): string {
+  return `${SYSTEM_VOLUME}/multipart/${uploadId}`;
+}
+
+function toInfo(bucket: string, uploadId: string, r: UploadRecord): MultipartUploadInfo {
+  return {
+    bucket,
+    object: r.object,
+    uploadId,
+    initiated: new Date(r.initiated),
+    metadata: r.metadata,
+  };
+}
+
+function toPartInfo(r: PartRecord): PartInfo {
+  return {
+    number: r.number,
+    etag: r.etag,
+    size: r.size,
+    modTime: new Date(r.modTime),
+    metadata: r.metadata,
+  };
+}
+
+/** Reads a JSON record from every drive; returns the value a read quorum agrees on. */
+async function readRecord<T>(
+  set: ErasureSet,
+  path: string,
+): Promise<{ value?: T; holders: boolean[]; missing: number }> {
+  const outcomes = await fanOut(set.drives, (d) => d.readAll(SYSTEM_VOLUME, path));
+  const texts = outcomes.map((o) => (o.ok ? new TextDecoder().decode(o.value) : undefined));
+  const counts = new Map<string, number>();
+  for (const t of texts) if (t !== undefined) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const missing = outcomes.filter((o) => !o.ok && isAbsent(o.error)).length;
+  const best = [...counts].sort((a, b) => b[1] - a[1])[0];
+  if (!best || best[1] < set.readQuorum) return { holders: texts.map(() => false), missing };
+  try {
+    return { value: JSON.parse(best[0]) as T, holders: texts.map((t) => t === best[0]), missing };
+  } catch {
+    return { holders: texts.map(() => false), missing };
+  }
+}
+
+function isAbsent(err: Error): boolean {
+  return err instanceof FileNotFound || err instanceof VolumeNotFound;
+}
+
+async function writeRecord(
+  set: ErasureSet,
+  path: string,
+  value: unknown,
+  on: boolean[],
+): Promise<Outcome<void>[]> {
+  const bytes = utf8.encode(JSON.stringify(value));
+  return await fanOut(set.drives, (d, i) => {
+    if (!on[i]) return Promise.reject(new FileNotFound("drive left out"));
+    return d.writeAll(SYSTEM_VOLUME, path, bytes);
+  });
+}
+
+export async function newMultipartUpload(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  metadata: ObjectMetadata,
+): Promise<string> {
+  await set.bucketInfo(bucket);
+  const now = Date.now();
+  const uploadId = `${now.toString(16).padStart(12, "0")}-${crypto.randomUUID()}`;
+  const record: UploadRecord = { object, metadata, initiated: now, dataDir: crypto.randomUUID() };
+  const path = uploadPath(bucket, object, uploadId);
+  const outcomes = await writeRecord(
+    set,
+    `${path}/upload.json`,
+    record,
+    set.drives.map(() => true),
+  );
+  requireWriteQuorum(outcomes, set.writeQuorum, `${bucket}/${object}`);
+  return uploadId;
+}
+
+export async function getMultipartUpload(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  uploadId: string,
+): Promise<MultipartUploadInfo> {
+  return toInfo(bucket, uploadId, await readUpload(set, bucket, object, uploadId));
+}
+
+async function readUpload(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  uploadId: string,
+): Promise<UploadRecord> {
+  if (!UPLOAD_ID.test(uploadId)) throw new NoSuchUpload(uploadId);
+  const path = uploadPath(bucket, object, uploadId);
+  const { value, missing } = await readRecord<UploadRecord>(set, `${path}/upload.json`);
+  if (value && value.object === object) return value;
+  if (value || missing >= set.readQuorum) throw new NoSuchUpload(uploadId);
+  throw new InsufficientReadQuorum(`upload ${uploadId}: too few drives answered`);
+}
+
+/**
+ * Stores one part. Its old record is removed first, so a re-upload that fails midway leaves the
+ * part absent (InvalidPart at completion) rather than an old record over new bytes.
+ */
+export async function putObjectPart(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  uploadId: string,
+  partNumber: number,
+  body: ReadableStream<Uint8Array>,
+  options: PutObjectOptions,
+): Promise<PartInfo> {
+  if (!(Number.isInteger(partNumber) && partNumber >= 1 && partNumber <= MAX_PART_NUMBER)) {
+    await body.cancel().catch(() => {});
+    throw new InvalidPart(`part number ${partNumber} outside 1..${MAX_PART_NUMBER}`);
+  }
+  const releaseUpload = await set.locks.read(uploadKey(uploadId));
+  const releasePart = await set.locks.write(`${uploadKey(uploadId)}/${partNumber}`);
+  try {
+    const upload = await readUpload(set, bucket, object, uploadId).catch(async (err) => {
+      await body.cancel(err).catch(() => {});
+      throw err;
+    });
+    const path = uploadPath(bucket, object, uploadId);
+    const recordPath = `${path}/part.${partNumber}.json`;
+    await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, recordPath));
+    const measured = measure(body, options.size);
+    const written = await writeShardFiles(
+      set.codec,
+      set.drives,
+      set.distribution(object),
+      SYSTEM_VOLUME,
+      `${path}/${upload.dataDir}/part.${partNumber}`,
+      measured.stream,
+      set.writeQuorum,
+    );
+    const { size, md5 } = measured.result();
+    const record: PartRecord = {
+      number: partNumber,
+      etag: md5,
+      size,
+      modTime: Date.now(),
+      metadata: options.finalMetadata?.() ?? {},
+    };
+    const outcomes = await writeRecord(set, recordPath, record, written);
+    requireWriteQuorum(outcomes, set.writeQuorum, `${bucket}/${object} part ${partNumber}`);
+    return toPartInfo(record);
+  } finally {
+    releasePart();
+    releaseUpload();
+  }
+}
+
+export async function listObjectParts(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  uploadId: string,
+  options: ListPartsOptions,
+): Promise<ListPartsResult> {
+  const upload = await readUpload(set, bucket, object, uploadId);
+  const path = uploadPath(bucket, object, uploadId);
+  const listings = await fanOut(set.drives, (d) => d.listDir(SYSTEM_VOLUME, path));
+  const numbers = new Set<number>();
+  for (const l of listings) {
+    if (!l.ok) continue;
+    for (const name of l.value) {
+      const m = PART_RECORD.exec(name);
+      if (m) numbers.add(Number(m[1]));
+    }
+  }
+  const marker = options.partNumberMarker ?? 0;
+  const candidates = [...numbers].filter((n) => n > marker).sort((a, b) => a - b);
+  const parts: PartInfo[] = [];
+  let isTruncated = false;
+  for (const n of candidates) {
+    const { value } = await readRecord<PartRecord>(set, `${path}/part.${n}.json`);
+    if (!value) continue;
+    if (parts.length === options.maxParts) {
+      isTruncated = true;
+      break;
+    }
+    parts.push(toPartInfo(value));
+  }
+  return {
+    upload: toInfo(bucket, uploadId, upload),
+    parts,
+    isTruncated,
+    nextPartNumberMarker: isTruncated ? parts.at(-1)?.number : undefined,
+  };
+}
+
+export async function completeMultipartUpload(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  uploadId: string,
+  parts: CompletePart[],
+  finalMetadata: ObjectMetadata = {},
+): Promise<ObjectInfo> {
+  return await set.locks.withWrite(uploadKey(uploadId), async () => {
+    const upload = await readUpload(set, bucket, object, uploadId);
+    if (parts.length === 0) throw new InvalidPart("no parts listed");
+    for (let i = 1; i < parts.length; i++) {
+      if (parts[i].number <= parts[i - 1].number) {
+        throw new InvalidPartOrder(`part ${parts[i].number} listed after ${parts[i - 1].number}`);
+      }
+    }
+    const path = uploadPath(bucket, object, uploadId);
+    const participants = set.drives.map(() => true);
+    const records: PartRecord[] = [];
+    for (const part of parts) {
+      const { value, holders } = await readRecord<PartRecord>(
+        set,
+        `${path}/part.${part.number}.json`,
+      );
+      if (!value || value.etag !== part.etag.replaceAll('"', "")) {
+        throw new InvalidPart(`part ${part.number} not uploaded or its ETag differs`);
+      }
+      holders.forEach((h, i) => participants[i] &&= h);
+      records.push(value);
+    }
+    records.slice(0, -1).forEach((r) => {
+      if (r.size < MIN_PART_SIZE) throw new EntityTooSmall(`part ${r.number}: ${r.size} bytes`);
+    });
+    const md5s = createHash("md5");
+    for (const r of records) md5s.update(hexBytes(r.etag));
+    const etag = `${md5s.digest("hex")}-${records.length}`;
+    const size = records.reduce((n, r) => n + r.size, 0);
+    const version = set.newVersion(set.distribution(object), upload.dataDir, size, etag, {
+      ...upload.metadata,
+      ...finalMetadata,
+    });
+    version.parts = records.map((r) => ({
+      number: r.number,
+      size: r.size,
+      etag: r.etag,
+      actualSize: r.size,
+    }));
+    version.checksums = records.map((r) => ({ part: r.number, algorithm: BITROT_ALGORITHM }));
+    const dataPath = `${path}/${upload.dataDir}`;
+    const keep = new Set(records.map((r) => `part.${r.number}`));
+    await fanOut(set.drives, async (d) => {
+      for (const name of await d.listDir(SYSTEM_VOLUME, dataPath)) {
+        if (!keep.has(name)) await d.delete(SYSTEM_VOLUME, `${dataPath}/${name}`, true);
+      }
+    });
+    await set.locks.withWrite(
+      lockKey(bucket, object),
+      () => set.commit({ bucket, object, srcPath: dataPath, version, participants }),
+    );
+    await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, path, true));
+    return objectInfo(bucket, object, version);
+  });
+}
+
+export async function abortMultipartUpload(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  uploadId: string,
+): Promise<void> {
+  await set.locks.withWrite(uploadKey(uploadId), async () => {
+    await readUpload(set, bucket, object, uploadId);
+    const path = uploadPath(bucket, object, uploadId);
+    const outcomes = await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, path, true));
+    requireWriteQuorum(outcomes, set.writeQuorum, `upload ${uploadId}`);
+  });
+}
+
+/** Every upload of `bucket` in this set whose object starts with `prefix`, unsorted. */
+export async function listUploads(
+  set: ErasureSet,
+  bucket: string,
+  prefix: string,
+): Promise<MultipartUploadInfo[]> {
+  const root = `multipart/${bucket}`;
+  const perDrive = await fanOut(set.drives, async (d) => {
+    const found: [string, string][] = [];
+    for (const hash of await subdirs(d, root)) {
+      for (const uploadId of await subdirs(d, `${root}/${hash}`)) {
+        if (!UPLOAD_ID.test(uploadId)) continue;
+        const path = `${root}/${hash}/${uploadId}/upload.json`;
+        const bytes = await d.readAll(SYSTEM_VOLUME, path).catch(() => undefined);
+        if (bytes) found.push([uploadId, new TextDecoder().decode(bytes)]);
+      }
+    }
+    return found;
+  });
+  const counts = new Map<string, number>();
+  for (const o of perDrive) {
+    if (!o.ok) continue;
+    for (const [id, text] of o.value) {
+      counts.set(`${id}\n${text}`, (counts.get(`${id}\n${text}`) ?? 0) + 1);
+    }
+  }
+  const uploads: MultipartUploadInfo[] = [];
+  for (const [key, count] of counts) {
+    if (count < set.readQuorum) continue;
+    const [uploadId, text] = [key.slice(0, key.indexOf("\n")), key.slice(key.indexOf("\n") + 1)];
+    try {
+      const record = JSON.parse(text) as UploadRecord;
+      if (record.object.startsWith(prefix)) uploads.push(toInfo(bucket, uploadId, record));
+    } catch {
+      // A record that does not parse on a quorum of drives is no upload.
+    }
+  }
+  return uploads;
+}
+
+/** Names of the subdirectories of a system-volume directory; none when it is absent. */
+async function subdirs(drive: StorageAPI, path: string): Promise<string[]> {
+  try {
+    const names = await drive.listDir(SYSTEM_VOLUME, path);
+    return names.filter((n) => n.endsWith("/")).map((n) => n.slice(0, -1));
+  } catch (err) {
+    if (err instanceof FileNotFound || err instanceof VolumeNotFound) return [];
+    throw err;
+  }
+}
+
+/** One page of uploads (of all sets), in key order then age, folded by delimiter. */
+export function pageUploads(
+  all: MultipartUploadInfo[],
+  options: ListUploadsOptions,
+): ListUploadsResult {
+  const prefix = options.prefix ?? "";
+  const keyMarker = options.keyMarker ?? "";
+  const idMarker = options.uploadIdMarker ?? "";
+  const sorted = all.filter((u) =>
+    compareKeys(u.object, keyMarker) > 0 ||
+    (u.object === keyMarker && idMarker !== "" && u.uploadId > idMarker)
+  ).sort((a, b) => compareKeys(a.object, b.object) || (a.uploadId < b.uploadId ? -1 : 1));
+  const result: ListUploadsResult = { uploads: [], prefixes: [], isTruncated: false };
+  let last: { key: string; uploadId?: string } | undefined;
+  for (const u of sorted) {
+    const cut = options.delimiter ? u.object.indexOf(options.delimiter, prefix.length) : -1;
+    const common = cut >= 0 ? u.object.slice(0, cut + options.delimiter!.length) : undefined;
+    if (common !== undefined && (common === last?.key || common === keyMarker)) continue;
+    if (result.uploads.length + result.prefixes.length === options.maxUploads) {
+      result.isTruncated = true;
+      result.nextKeyMarker = last?.key;
+      result.nextUploadIdMarker = last?.uploadId;
+      break;
+    }
+    if (common !== undefined) {
+      result.prefixes.push(common);
+      last = { key: common };
+    } else {
+      result.uploads.push(u);
+      last = { key: u.object, uploadId: u.uploadId };
+    }
+  }
+  return result;
+}
+
+function hexBytes(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+}

@@ -1,0 +1,323 @@
+/**
+ * The object layer over a deployment's erasure sets. An object lives in the set chosen by the
+ * CRC32 of its name; buckets exist on every set; listings merge all sets.
+ */
+import { crc32 } from "../../ffi/isal.ts";
+import type { StorageAPI } from "../storage/api.ts";
+import { ErasureSet } from "./erasure-set.ts";
+import { BucketExists, BucketNotEmpty } from "./errors.ts";
+import { healObject, HealQueue } from "./heal.ts";
+import type {
+  BucketInfo,
+  CompletePart,
+  CopyObjectOptions,
+  DeleteResult,
+  GetObjectOptions,
+  GetObjectResult,
+  HealResult,
+  ListObjectsOptions,
+  ListObjectsResult,
+  ListPartsOptions,
+  ListPartsResult,
+  ListUploadsOptions,
+  ListUploadsResult,
+  MultipartUploadInfo,
+  ObjectInfo,
+  ObjectLayer,
+  ObjectMetadata,
+  PartInfo,
+  PutObjectOptions,
+  StorageInfo,
+} from "./layer.ts";
+import { listObjects } from "./list.ts";
+import * as multipart from "./multipart.ts";
+import { checkBucketName, checkObjectName } from "./names.ts";
+import { NamespaceLocks } from "./ns-lock.ts";
+import { fanOut } from "./quorum.ts";
+
+export interface PoolsOptions {
+  /** Parity shards per set (m); each set of n drives stores objects as (n−m)+m. */
+  parity: number;
+  deploymentId: string;
+}
+
+const utf8 = new TextEncoder();
+
+export class Pools implements ObjectLayer {
+  readonly sets: ErasureSet[];
+  readonly healQueue: HealQueue;
+  readonly #locks = new NamespaceLocks();
+
+  constructor(sets: (StorageAPI | undefined)[][], readonly options: PoolsOptions) {
+    if (sets.length === 0) throw new RangeError("no erasure sets");
+    this.healQueue = new HealQueue((bucket, object) => this.healObject(bucket, object));
+    this.sets = sets.map((drives) =>
+      new ErasureSet(drives, {
+        parity: options.parity,
+        locks: this.#locks,
+        onDegraded: (bucket, object) => this.healQueue.enqueue(bucket, object),
+      })
+    );
+  }
+
+  /** The set that holds `object`. */
+  setOf(object: string): ErasureSet {
+    return this.sets[crc32(utf8.encode(object)) % this.sets.length];
+  }
+
+  #object(bucket: string, object: string): ErasureSet {
+    checkBucketName(bucket);
+    checkObjectName(object);
+    return this.setOf(object);
+  }
+
+  async makeBucket(bucket: string): Promise<void> {
+    checkBucketName(bucket);
+    const results = await Promise.allSettled(this.sets.map((s) => s.makeBucket(bucket)));
+    const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    if (failed.length === 0) return;
+    // Existing on every set: a real conflict. On some only: an earlier partial create, done now.
+    if (
+      failed.length === this.sets.length && failed.every((r) => r.reason instanceof BucketExists)
+    ) {
+      throw new BucketExists(bucket);
+    }
+    const hard = failed.find((r) => !(r.reason instanceof BucketExists));
+    if (hard) {
+      await Promise.allSettled(
+        this.sets.map((s, i) => results[i].status === "fulfilled" ? s.deleteBucket(bucket) : null),
+      );
+      throw hard.reason;
+    }
+  }
+
+  async getBucketInfo(bucket: string): Promise<BucketInfo> {
+    checkBucketName(bucket);
+    const infos = await Promise.all(this.sets.map((s) => s.bucketInfo(bucket)));
+    return infos.reduce((a, b) => (a.created <= b.created ? a : b));
+  }
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    const perSet = await Promise.all(this.sets.map((s) => s.listBuckets()));
+    return perSet[0].filter((b) => perSet.every((list) => list.some((x) => x.name === b.name)))
+      .filter((b) => isBucketName(b.name))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async deleteBucket(bucket: string, force = false): Promise<void> {
+    await this.getBucketInfo(bucket);
+    if (!force) {
+      const page = await listObjects(this.sets, bucket, { maxKeys: 1 });
+      if (page.objects.length > 0) throw new BucketNotEmpty(bucket);
+    }
+    for (const s of this.sets) await s.deleteBucket(bucket);
+  }
+
+  putObject(
+    bucket: string,
+    object: string,
+    body: ReadableStream<Uint8Array>,
+    options: PutObjectOptions,
+  ): Promise<ObjectInfo> {
+    try {
+      return this.#object(bucket, object).putObject(bucket, object, body, options);
+    } catch (err) {
+      return body.cancel(err).catch(() => {}).then(() => Promise.reject(err));
+    }
+  }
+
+  getObject(bucket: string, object: string, options?: GetObjectOptions): Promise<GetObjectResult> {
+    return this.#call(bucket, object, (s) => s.getObject(bucket, object, options?.range));
+  }
+
+  getObjectInfo(bucket: string, object: string): Promise<ObjectInfo> {
+    return this.#call(bucket, object, (s) => s.getObjectInfo(bucket, object));
+  }
+
+  deleteObject(bucket: string, object: string): Promise<void> {
+    return this.#call(bucket, object, (s) => s.deleteObject(bucket, object));
+  }
+
+  async deleteObjects(bucket: string, objects: string[]): Promise<DeleteResult[]> {
+    await this.getBucketInfo(bucket);
+    const results: DeleteResult[] = [];
+    for (const name of objects) {
+      results.push(
+        await this.deleteObject(bucket, name).then(
+          () => ({ name }),
+          (error: Error) => ({ name, error }),
+        ),
+      );
+    }
+    return results;
+  }
+
+  async copyObject(
+    srcBucket: string,
+    srcObject: string,
+    dstBucket: string,
+    dstObject: string,
+    options: CopyObjectOptions,
+  ): Promise<ObjectInfo> {
+    const src = this.#object(srcBucket, srcObject);
+    const dst = this.#object(dstBucket, dstObject);
+    if (srcBucket === dstBucket && srcObject === dstObject) {
+      const metadata = options.metadata ?? (await src.getObjectInfo(srcBucket, srcObject)).metadata;
+      return await src.replaceMetadata(srcBucket, srcObject, metadata);
+    }
+    const { info, body } = await src.getObject(srcBucket, srcObject);
+    return await dst.putObject(dstBucket, dstObject, body, {
+      size: info.size,
+      metadata: options.metadata ?? info.metadata,
+    });
+  }
+
+  async listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult> {
+    await this.getBucketInfo(bucket);
+    return await listObjects(this.sets, bucket, options);
+  }
+
+  newMultipartUpload(bucket: string, object: string, metadata: ObjectMetadata): Promise<string> {
+    return this.#call(
+      bucket,
+      object,
+      (s) => multipart.newMultipartUpload(s, bucket, object, metadata),
+    );
+  }
+
+  putObjectPart(
+    bucket: string,
+    object: string,
+    uploadId: string,
+    partNumber: number,
+    body: ReadableStream<Uint8Array>,
+    options: PutObjectOptions,
+  ): Promise<PartInfo> {
+    try {
+      const set = this.#object(bucket, object);
+      return multipart.putObjectPart(set, bucket, object, uploadId, partNumber, body, options);
+    } catch (err) {
+      return body.cancel(err).catch(() => {}).then(() => Promise.reject(err));
+    }
+  }
+
+  getMultipartUpload(
+    bucket: string,
+    object: string,
+    uploadId: string,
+  ): Promise<MultipartUploadInfo> {
+    return this.#call(
+      bucket,
+      object,
+      (s) => multipart.getMultipartUpload(s, bucket, object, uploadId),
+    );
+  }
+
+  listObjectParts(
+    bucket: string,
+    object: string,
+    uploadId: string,
+    options: ListPartsOptions,
+  ): Promise<ListPartsResult> {
+    return this.#call(
+      bucket,
+      object,
+      (s) => multipart.listObjectParts(s, bucket, object, uploadId, options),
+    );
+  }
+
+  completeMultipartUpload(
+    bucket: string,
+    object: string,
+    uploadId: string,
+    parts: CompletePart[],
+    options?: { finalMetadata?: ObjectMetadata },
+  ): Promise<ObjectInfo> {
+    return this.#call(
+      bucket,
+      object,
+      (s) =>
+        multipart.completeMultipartUpload(
+          s,
+          bucket,
+          object,
+          uploadId,
+          parts,
+          options?.finalMetadata,
+        ),
+    );
+  }
+
+  abortMultipartUpload(bucket: string, object: string, uploadId: string): Promise<void> {
+    return this.#call(
+      bucket,
+      object,
+      (s) => multipart.abortMultipartUpload(s, bucket, object, uploadId),
+    );
+  }
+
+  async listMultipartUploads(
+    bucket: string,
+    options: ListUploadsOptions,
+  ): Promise<ListUploadsResult> {
+    await this.getBucketInfo(bucket);
+    const perSet = await Promise.all(
+      this.sets.map((s) => multipart.listUploads(s, bucket, options.prefix ?? "")),
+    );
+    return multipart.pageUploads(perSet.flat(), options);
+  }
+
+  healObject(bucket: string, object: string): Promise<HealResult> {
+    return this.#call(bucket, object, (s) => healObject(s, bucket, object));
+  }
+
+  async storageInfo(): Promise<StorageInfo> {
+    const drives = await Promise.all(this.sets.flatMap((s) =>
+      s.drives.map(async (d, i) => {
+        const info = await d?.diskInfo().catch(() => undefined);
+        return {
+          endpoint: d?.endpoint ?? `offline drive ${i}`,
+          online: info !== undefined,
+          total: info?.total ?? 0,
+          free: info?.free ?? 0,
+        };
+      })
+    ));
+    const sets = this.sets.map((s) => ({
+      dataShards: s.codec.dataShards,
+      parityShards: s.codec.parityShards,
+      drives: s.drives.length,
+    }));
+    return { drives, sets };
+  }
+
+  async isWritable(): Promise<boolean> {
+    const writable = await Promise.all(this.sets.map(async (s) => {
+      const outcomes = await fanOut(s.drives, (d) => d.diskInfo());
+      return outcomes.filter((o) => o.ok).length >= s.writeQuorum;
+    }));
+    return writable.every(Boolean);
+  }
+
+  async close(): Promise<void> {
+    await this.healQueue.close();
+  }
+
+  /** Validates the names, then runs `fn` on the object's set (errors as rejections). */
+  #call<T>(bucket: string, object: string, fn: (set: ErasureSet) => Promise<T>): Promise<T> {
+    try {
+      return fn(this.#object(bucket, object));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+function isBucketName(name: string): boolean {
+  try {
+    checkBucketName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
