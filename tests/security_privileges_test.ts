@@ -1,6 +1,7 @@
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, rejects, throws } from "node:assert/strict";
 import {
   chownTree,
+  dropToRunUser,
   parseGroup,
   parsePasswd,
   PrivilegeDropError,
@@ -72,19 +73,20 @@ interface ChildResult {
     noNewPrivs: string;
     secret: string;
     publicText: string;
+    driveWrite: string;
     setuid0: string;
     setuid0Errno: number;
   };
 }
 
-/** A Deno child that reads `secret`, drops to `target`, then probes what it can still do. */
+/** A Deno child that reads `secret`, awaits the `drop` expression, then probes what it can do. */
 async function runDropChild(
   dir: string,
-  target: string,
+  drop: string,
   options: { uid?: number; gid?: number } = {},
 ): Promise<{ code: number; result: ChildResult }> {
   const code = `
-    import { dropPrivileges } from ${JSON.stringify(PRIVILEGES)};
+    import { dropPrivileges, dropToRunUser } from ${JSON.stringify(PRIVILEGES)};
     import * as libc from ${JSON.stringify(LIBC)};
     const dir = ${JSON.stringify(dir)};
     const attempt = (f) => { try { return String(f()); } catch (e) { return e.name; } };
@@ -93,7 +95,7 @@ async function runDropChild(
     const result = { before: { uid: libc.geteuid(),
       readSecret: attempt(() => Deno.readTextFileSync(dir + "/secret")) === "s3cret" } };
     try {
-      result.report = dropPrivileges(${target});
+      result.report = await ${drop};
     } catch (e) {
       result.error = { name: e.name, step: e.step, message: e.message };
       console.log(JSON.stringify(result));
@@ -108,6 +110,7 @@ async function runDropChild(
       noNewPrivs: statusField(Deno.readTextFileSync("/proc/self/status"), "NoNewPrivs"),
       secret: attempt(() => Deno.readTextFileSync(dir + "/secret")),
       publicText: attempt(() => Deno.readTextFileSync(dir + "/public")),
+      driveWrite: attempt(() => Deno.writeTextFileSync(dir + "/drive/.flashstor.sys/new", "x")),
       setuid0: attempt(() => libc.setuid(0)),
       setuid0Errno: (() => { try { libc.setuid(0); } catch (e) { return e.errno; } })(),
     };
@@ -127,7 +130,10 @@ async function runDropChild(
   return { code: output.code, result: JSON.parse(stdout) };
 }
 
-/** A world-traversable dir with a root-owned 0600 secret and a 0644 control file. */
+/**
+ * A world-traversable dir with a root-owned 0600 secret, a 0644 control file and a drive
+ * created by root.
+ */
 async function withFiles(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "flashstor-drop-" });
   try {
@@ -136,6 +142,8 @@ async function withFiles(run: (dir: string) => Promise<void>): Promise<void> {
     await Deno.chmod(`${dir}/secret`, 0o600);
     await Deno.writeTextFile(`${dir}/public`, "hello", { mode: 0o644 });
     await Deno.chmod(`${dir}/public`, 0o644);
+    await Deno.mkdir(`${dir}/drive/.flashstor.sys`, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(`${dir}/drive/.flashstor.sys/format.json`, "{}");
     await run(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -148,7 +156,10 @@ Deno.test({
   fn: () =>
     withFiles(async (dir) => {
       const nobody = resolveIdentity({ user: "nobody" });
-      const { code, result } = await runDropChild(dir, `{ user: "nobody" }`);
+      const { code, result } = await runDropChild(
+        dir,
+        `dropToRunUser({ user: "nobody", drives: [dir + "/drive", dir + "/offline-drive"] })`,
+      );
       assertEquals(code, 0, JSON.stringify(result.error));
       assertEquals(result.before, { uid: 0, readSecret: true });
       assertEquals(result.report?.uid, nobody.uid);
@@ -163,6 +174,7 @@ Deno.test({
       assertEquals(after.noNewPrivs, "1");
       assertEquals(after.secret, "PermissionDenied");
       assertEquals(after.publicText, "hello");
+      assertEquals(after.driveWrite, "undefined", "the root-created drive was handed over");
       assertEquals(after.setuid0, "LibcCallError");
       assertEquals(after.setuid0Errno, 1, "EPERM");
     }),
@@ -175,13 +187,13 @@ Deno.test({
     withFiles(async (dir) => {
       // Started as nobody, the child has no right to switch to another user.
       const nobody = resolveIdentity({ user: "nobody" });
-      const { code, result } = await runDropChild(dir, `{ user: "root" }`, nobody);
+      const { code, result } = await runDropChild(dir, `dropPrivileges({ user: "root" })`, nobody);
       assertEquals(code, 3);
       assertEquals(result.error?.name, "PrivilegeDropError");
       assertEquals(result.error?.step, "resolve");
       const daemon = await runDropChild(
         dir,
-        `{ uid: 1, gid: 1, user: "daemon", group: "daemon" }`,
+        `dropToRunUser({ user: "1", group: "1", drives: [dir + "/drive"] })`,
         nobody,
       );
       assertEquals(daemon.code, 3);
@@ -218,4 +230,30 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "already running as the run user: only NO_NEW_PRIVS is set",
+  ignore: !isRoot,
+  fn: () =>
+    withFiles(async (dir) => {
+      const nobody = resolveIdentity({ user: "nobody" });
+      const { code, result } = await runDropChild(
+        dir,
+        `dropToRunUser({ user: "nobody", drives: [] })`,
+        nobody,
+      );
+      assertEquals(code, 0, JSON.stringify(result.error));
+      assertEquals(result.report?.uid, nobody.uid);
+      assertEquals(result.after?.noNewPrivs, "1");
+      assertEquals(result.after?.secret, "PermissionDenied");
+    }),
+});
+
+Deno.test("no run user configured: nothing to do; a group alone is refused", async () => {
+  assertEquals(await dropToRunUser({ drives: [] }), undefined);
+  await rejects(
+    dropToRunUser({ group: "nogroup", drives: [] }),
+    (err) => err instanceof PrivilegeDropError && err.step === "resolve",
+  );
 });

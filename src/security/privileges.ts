@@ -26,6 +26,7 @@ export interface DropReport extends RunIdentity {
 
 export type DropStep =
   | "resolve"
+  | "chown"
   | "not-root"
   | "setgroups"
   | "setgid"
@@ -204,7 +205,7 @@ export interface ChownReport {
  * following symlinks and chowns every entry not owned by uid:gid. A directory that already has
  * the right owner is not descended into (unless `full`): everything the server writes after a
  * drop is owned by the run user, so such a subtree is assumed consistent, and a restart costs
- * one lstat per root instead of one per object. Symlinks are left alone.
+ * one lstat per root instead of one per object. Symlinks and missing paths are left alone.
  */
 export async function chownTree(
   paths: string[],
@@ -216,7 +217,14 @@ export async function chownTree(
   const pending = [...paths];
   while (pending.length > 0) {
     const path = pending.pop()!;
-    const info = await Deno.lstat(path);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (err) {
+      // A drive that is not there is offline, not a reason to refuse to start.
+      if (err instanceof Deno.errors.NotFound) continue;
+      throw err;
+    }
     report.visited++;
     if (info.isSymlink) continue;
     const owned = info.uid === uid && info.gid === gid;
@@ -229,4 +237,44 @@ export async function chownTree(
     }
   }
   return report;
+}
+
+export interface RunUserOptions {
+  /** FLASHSTORE_RUN_USER; nothing happens without it. */
+  user?: string;
+  /** FLASHSTORE_RUN_GROUP; the user's primary group when unset. */
+  group?: string;
+  /** Drive roots to hand to the run user first (see chownTree). */
+  drives: readonly string[];
+}
+
+/**
+ * The startup step, after binding, loading certificates and opening libisal/libc and the
+ * drives: without a run user, nothing (undefined). With one, as root: chown the drives, then
+ * dropPrivileges. Already running as exactly the run user (e.g. a container's USER): only
+ * PR_SET_NO_NEW_PRIVS. Throws PrivilegeDropError otherwise; the caller must then exit non-zero
+ * rather than serve as root.
+ */
+export async function dropToRunUser(options: RunUserOptions): Promise<DropReport | undefined> {
+  if (!options.user) {
+    if (options.group) throw new PrivilegeDropError("resolve", "a run group needs a run user");
+    return undefined;
+  }
+  const identity = resolveIdentity({ user: options.user, group: options.group });
+  const euid = step("verify", () => libc.geteuid());
+  if (euid !== 0 && euid === identity.uid && libc.getegid() === identity.gid) {
+    step("no-new-privs", () => libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1));
+    return {
+      ...identity,
+      previousUid: euid,
+      groups: step("verify", () => libc.getgroups()),
+      noNewPrivs: true,
+    };
+  }
+  if (euid === 0) {
+    await chownTree([...options.drives], identity.uid, identity.gid).catch((err) => {
+      throw new PrivilegeDropError("chown", String(err), { cause: err });
+    });
+  }
+  return dropPrivileges(identity);
 }
