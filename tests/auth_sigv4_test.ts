@@ -172,3 +172,19 @@ Deno.test("an unknown x-amz-content-sha256 is refused", async () => {
   request.headers.set("x-amz-content-sha256", "NOT-A-HASH");
   await expectCode(request, "InvalidArgument");
 });
+
+Deno.test("payload modes that do not fit the request are refused", async () => {
+  const trailerWithoutStreaming = putObject();
+  trailerWithoutStreaming.headers.set("x-amz-trailer", "x-amz-checksum-crc32");
+  await expectCode(trailerWithoutStreaming, "InvalidRequest");
+  const anonymousSignedChunks: SignedRequest = {
+    method: "PUT",
+    target: "/b/k",
+    headers: new Headers({
+      host: "h",
+      "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    }),
+    body: new Blob(["0\r\n\r\n"]).stream(),
+  };
+  await expectCode(anonymousSignedChunks, "AccessDenied");
+});
