@@ -1,0 +1,209 @@
+/**
+ * Workloads: large-object throughput, small-object latency, listing, and memory. Every loop
+ * is bounded in count and in time.
+ */
+
+import type { BenchClient } from "./signer.ts";
+import type { RunningTarget } from "./servers.ts";
+
+export const MiB = 1024 * 1024;
+
+/** 1 MiB of random bytes (random so that nothing downstream can compress or dedupe it). */
+export const PATTERN = (() => {
+  const bytes = new Uint8Array(MiB);
+  for (let i = 0; i < bytes.length; i += 65536) {
+    crypto.getRandomValues(bytes.subarray(i, i + 65536));
+  }
+  return bytes;
+})();
+
+export interface Throughput {
+  putMBps: number;
+  getMBps: number;
+  /** Highest RSS of the server seen while the workload ran. */
+  peakRss: number;
+}
+
+/** Runs `count` jobs on `concurrency` workers; stops taking new jobs after `deadline` ms. */
+async function pool(
+  count: number,
+  concurrency: number,
+  job: (i: number) => Promise<void>,
+  deadline = Infinity,
+): Promise<{ done: number; seconds: number; latencies: number[] }> {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  const worker = async () => {
+    while (next < count && performance.now() - started < deadline) {
+      const i = next++;
+      const t0 = performance.now();
+      await job(i);
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return { done: latencies.length, seconds: (performance.now() - started) / 1000, latencies };
+}
+
+/** Samples the server's RSS every 100 ms while `work` runs. */
+async function withPeakRss<T>(target: RunningTarget, work: () => Promise<T>) {
+  let peak = await target.rss();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, await target.rss().catch(() => 0));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    return { result: await work(), peak: () => peak };
+  } finally {
+    running = false;
+    await sampler;
+  }
+}
+
+export async function largeObjects(
+  client: BenchClient,
+  target: RunningTarget,
+  bucket: string,
+  size: number,
+  concurrency: number,
+  count: number,
+): Promise<Throughput> {
+  const key = (i: number) => `large/${size}/${concurrency}/${i}`;
+  const body = { size, pattern: PATTERN };
+  const put = await withPeakRss(
+    target,
+    () => pool(count, concurrency, (i) => client.put(bucket, key(i), body)),
+  );
+  const get = await withPeakRss(target, () =>
+    pool(count, concurrency, async (i) => {
+      const n = await client.get(bucket, key(i));
+      if (n !== size) throw new Error(`GET returned ${n} bytes, expected ${size}`);
+    }));
+  await pool(count, concurrency, (i) => client.delete(bucket, key(i)));
+  return {
+    putMBps: (count * size) / MiB / put.result.seconds,
+    getMBps: (count * size) / MiB / get.result.seconds,
+    peakRss: Math.max(put.peak(), get.peak()),
+  };
+}
+
+export interface Latency {
+  opsPerSecond: number;
+  p50: number;
+  p99: number;
+  ops: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function latency(run: { done: number; seconds: number; latencies: number[] }): Latency {
+  const sorted = run.latencies.slice().sort((a, b) => a - b);
+  return {
+    opsPerSecond: run.done / run.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    ops: run.done,
+  };
+}
+
+export type SmallOp = "PUT" | "GET" | "HEAD" | "DELETE";
+
+/** PUT, GET, HEAD, DELETE of `count` objects of `size` bytes, each phase bounded by time. */
+export async function smallObjects(
+  client: BenchClient,
+  bucket: string,
+  size: number,
+  concurrency: number,
+  count: number,
+  phaseMs: number,
+  ops: SmallOp[] = ["PUT", "GET", "HEAD", "DELETE"],
+): Promise<Partial<Record<SmallOp, Latency>>> {
+  const body = { size, pattern: PATTERN };
+  const key = (i: number) => `small/${size}/${concurrency}/${i}`;
+  const results: Partial<Record<SmallOp, Latency>> = {};
+  const put = await pool(count, concurrency, (i) => client.put(bucket, key(i), body), phaseMs);
+  if (ops.includes("PUT")) results.PUT = latency(put);
+  const written = put.done;
+  const phases: [SmallOp, (i: number) => Promise<unknown>][] = [
+    ["GET", (i) => client.get(bucket, key(i))],
+    ["HEAD", (i) => client.head(bucket, key(i))],
+  ];
+  for (const [op, job] of phases) {
+    if (!ops.includes(op)) continue;
+    results[op] = latency(
+      await pool(written, concurrency, async (i) => void await job(i), phaseMs),
+    );
+  }
+  const deleted = await pool(written, concurrency, (i) => client.delete(bucket, key(i)));
+  if (ops.includes("DELETE")) results.DELETE = latency(deleted);
+  return results;
+}
+
+/** Fills a bucket with `objects` tiny objects (untimed). */
+export async function fillBucket(client: BenchClient, bucket: string, objects: number) {
+  const body = { size: 16, pattern: PATTERN };
+  await pool(objects, 64, (i) => client.put(bucket, `list/${String(i).padStart(6, "0")}`, body));
+}
+
+/** Full listings (1000 keys a page) of a bucket by `concurrency` clients; latency per page. */
+export async function listing(
+  client: BenchClient,
+  bucket: string,
+  expectedKeys: number,
+  concurrency: number,
+  listings: number,
+  phaseMs: number,
+): Promise<Latency> {
+  const pages: number[] = [];
+  const run = await pool(listings, concurrency, async () => {
+    let token: string | undefined;
+    let keys = 0;
+    do {
+      const t0 = performance.now();
+      const page = await client.listPage(bucket, token);
+      pages.push(performance.now() - t0);
+      keys += page.keys;
+      token = page.next;
+    } while (token);
+    if (keys !== expectedKeys) throw new Error(`listed ${keys} keys, expected ${expectedKeys}`);
+  }, phaseMs);
+  return latency({ done: pages.length, seconds: run.seconds, latencies: pages });
+}
+
+/** RSS added per idle keep-alive connection: `count` connections each served one request. */
+export async function rssPerIdleConnection(
+  target: RunningTarget,
+  count: number,
+): Promise<{ before: number; after: number; perConnection: number }> {
+  const { hostname, port } = new URL(target.endpoint);
+  const before = await target.rss();
+  const connections: Deno.Conn[] = [];
+  const request = new TextEncoder().encode(
+    `GET /flashstor/health/live HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`,
+  );
+  const buffer = new Uint8Array(4096);
+  try {
+    for (let i = 0; i < count; i++) {
+      const conn = await Deno.connect({ hostname, port: Number(port) });
+      connections.push(conn);
+      await conn.write(request);
+      await conn.read(buffer);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await target.rss();
+    return { before, after, perConnection: (after - before) / count };
+  } finally {
+    for (const conn of connections) {
+      try {
+        conn.close();
+      } catch { /* closed by the server */ }
+    }
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * `deno task bench [--quick]`: Flashstor against its baselines, all measured in this run —
+ * the bare Deno handler (the runtime's ceiling), raw disk I/O, s3rver (a peer S3 server) and
+ * ISA-L encode alone — on tmpfs (the software is what is measured) and on disk.
+ * Writes bench/results/<date>.md and a chart, and prints the report.
+ */
+
+import { BenchClient } from "./signer.ts";
+import { type RunningTarget, startBare, startFlashstor, startS3rver } from "./servers.ts";
+import {
+  fillBucket,
+  largeObjects,
+  listing,
+  MiB,
+  rssPerIdleConnection,
+  smallObjects,
+} from "./load.ts";
+import { rawDisk } from "./raw-disk.ts";
+import { renderChart, renderMarkdown, type Results } from "./report.ts";
+import { measureEncode } from "./erasure.ts";
+
+const quick = Deno.args.includes("--quick");
+const ROOT = new URL("..", import.meta.url).pathname;
+
+interface Plan {
+  locations: { name: string; dir: string }[];
+  large: { size: number; concurrency: number[] }[];
+  /** Large-object cases on disk (slower, so fewer). */
+  largeOnDisk: { size: number; concurrency: number[] }[];
+  /** Minimum bytes moved per large case, so short runs are not all noise. */
+  largeBytes: number;
+  smallSizes: number[];
+  smallConcurrency: number[];
+  smallCount: number;
+  phaseMs: number;
+  listObjects: number;
+  listConcurrency: number[];
+  idleConnections: number;
+}
+
+const FULL: Plan = {
+  locations: [
+    { name: "tmpfs", dir: "/dev/shm" },
+    { name: "disk", dir: `${ROOT}bench/tmp` },
+  ],
+  large: [
+    { size: 64 * MiB, concurrency: [1, 4, 16] },
+    { size: 1024 * MiB, concurrency: [1, 4] },
+  ],
+  largeOnDisk: [{ size: 64 * MiB, concurrency: [1, 4] }, { size: 1024 * MiB, concurrency: [1] }],
+  largeBytes: 512 * MiB,
+  smallSizes: [4096, 65536],
+  smallConcurrency: [16, 64],
+  smallCount: 3000,
+  phaseMs: 2500,
+  listObjects: 10_000,
+  listConcurrency: [16, 64],
+  idleConnections: 1000,
+};
+
+const QUICK: Plan = {
+  locations: [{ name: "tmpfs", dir: "/dev/shm" }],
+  large: [{ size: 64 * MiB, concurrency: [1, 4] }],
+  largeOnDisk: [],
+  largeBytes: 256 * MiB,
+  smallSizes: [4096],
+  smallConcurrency: [16],
+  smallCount: 1000,
+  phaseMs: 1500,
+  listObjects: 2000,
+  listConcurrency: [16],
+  idleConnections: 200,
+};
+
+const plan = quick ? QUICK : FULL;
+const results: Results = {
+  date: new Date().toISOString().slice(0, 10),
+  command: `deno task bench${quick ? " --quick" : ""}`,
+  machine: `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, ${Deno.build.os}`,
+  notes: [
+    "All servers run as subprocesses on 127.0.0.1 and are driven by the same client (bench/signer.ts: SigV4, UNSIGNED-PAYLOAD, fetch).",
+    "bare = Deno.serve writing each PUT to one file + fsync and streaming GETs from it: the ceiling of this runtime.",
+    "1 GiB objects at concurrency 16 are left out: 16 GiB in flight, times the erasure layout's amplification, does not fit tmpfs on a 24 GiB machine.",
+  ],
+  encode: [],
+  raw: [],
+  large: [],
+  small: [],
+  list: [],
+  memory: [],
+  amplification: [
+    {
+      target: "flashstor 2+2",
+      factor: "2.0× ((k+m)/k = 4/2), plus 8 bytes of CRC-64 per shard block",
+    },
+    { target: "flashstor 4+4", factor: "2.0× (8/4), plus 8 bytes of CRC-64 per shard block" },
+    { target: "bare, raw disk, s3rver", factor: "1.0×" },
+  ],
+};
+
+const log = (message: string) => console.error(`bench: ${message}`);
+const started = performance.now();
+
+async function withTarget(
+  start: () => Promise<RunningTarget>,
+  work: (target: RunningTarget, client: BenchClient) => Promise<void>,
+): Promise<void> {
+  const target = await start();
+  try {
+    await work(target, new BenchClient(target));
+  } finally {
+    await target.stop();
+  }
+}
+
+function countFor(size: number, concurrency: number): number {
+  return Math.max(concurrency, Math.ceil(plan.largeBytes / size));
+}
+
+async function runLocation(location: { name: string; dir: string }) {
+  await Deno.mkdir(location.dir, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: location.dir, prefix: "flashstor-bench-" });
+  const onDisk = location.name === "disk";
+  const largeCases = onDisk ? plan.largeOnDisk : plan.large;
+  try {
+    for (const { size } of largeCases) {
+      log(`${location.name}: raw disk ${size / MiB} MiB`);
+      results.raw.push({ location: location.name, size, ...(await rawDisk(dir, size)) });
+    }
+    const targets: [string, () => Promise<RunningTarget>, { small: boolean; list: boolean }][] = [
+      [
+        "flashstor 2+2",
+        () => startFlashstor("flashstor 2+2", drives(dir, "f4", 4)),
+        { small: true, list: true },
+      ],
+      [
+        "flashstor 2+2 deno-engine",
+        () =>
+          startFlashstor("flashstor 2+2 deno-engine", drives(dir, "f4d", 4), [
+            "--http-engine",
+            "deno",
+          ]),
+        { small: !quick, list: false },
+      ],
+      [
+        "flashstor 4+4",
+        () => startFlashstor("flashstor 4+4", drives(dir, "f8", 8)),
+        { small: false, list: false },
+      ],
+      ["bare", () => startBare("bare", `${dir}/bare`), { small: true, list: false }],
+      ["s3rver", () => startS3rver("s3rver", `${dir}/s3rver`), { small: true, list: true }],
+    ];
+    for (const [name, start, options] of targets) {
+      if (onDisk && name !== "flashstor 2+2" && name !== "bare") continue;
+      if (quick && name === "flashstor 4+4") continue;
+      await withTarget(start, async (target, client) => {
+        const idle = await target.rss();
+        let peak = idle;
+        await client.createBucket("bench");
+        for (const { size, concurrency } of largeCases) {
+          for (const c of concurrency) {
+            log(`${location.name}: ${name} large ${size / MiB} MiB × c${c}`);
+            const t = await largeObjects(client, target, "bench", size, c, countFor(size, c));
+            peak = Math.max(peak, t.peakRss);
+            results.large.push({
+              location: location.name,
+              size,
+              concurrency: c,
+              target: name,
+              ...t,
+            });
+          }
+        }
+        if (options.small && !onDisk) {
+          for (const size of plan.smallSizes) {
+            for (const c of plan.smallConcurrency) {
+              log(`${location.name}: ${name} small ${size} B × c${c}`);
+              const ops = await smallObjects(
+                client,
+                "bench",
+                size,
+                c,
+                plan.smallCount,
+                plan.phaseMs,
+              );
+              for (const [op, l] of Object.entries(ops)) {
+                results.small.push({
+                  location: location.name,
+                  size,
+                  concurrency: c,
+                  op,
+                  target: name,
+                  ...l,
+                });
+              }
+            }
+          }
+        }
+        if (options.list && !onDisk) {
+          log(`${location.name}: ${name} filling ${plan.listObjects} objects for LIST`);
+          await client.createBucket("listing");
+          await fillBucket(client, "listing", plan.listObjects);
+          for (const c of plan.listConcurrency) {
+            const l = await listing(
+              client,
+              "listing",
+              plan.listObjects,
+              c,
+              c * 2,
+              plan.phaseMs * 2,
+            );
+            results.list.push({
+              location: location.name,
+              size: 0,
+              concurrency: c,
+              op: "LIST",
+              target: name,
+              ...l,
+            });
+          }
+        }
+        let perConnection: number | undefined;
+        if (!onDisk && name.startsWith("flashstor 2+2")) {
+          log(`${location.name}: ${name} ${plan.idleConnections} idle connections`);
+          perConnection = (await rssPerIdleConnection(target, plan.idleConnections)).perConnection;
+        }
+        if (!onDisk) results.memory.push({ target: name, idle, peak, perConnection });
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function drives(dir: string, name: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${dir}/${name}/d${i + 1}`);
+}
+
+log("ISA-L encode");
+results.encode = await measureEncode();
+for (const location of plan.locations) await runLocation(location);
+results.notes.push(`Total benchmark time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+
+const outDir = `${ROOT}bench/results`;
+await Deno.mkdir(outDir, { recursive: true });
+const stem = `${outDir}/${results.date}${quick ? "-quick" : ""}`;
+const markdown = renderMarkdown(results);
+await Deno.writeTextFile(
+  `${stem}.md`,
+  markdown + `\n![throughput](${stem.split("/").pop()}.svg)\n`,
+);
+await Deno.writeTextFile(`${stem}.svg`, renderChart(results, "tmpfs"));
+await Deno.writeTextFile(`${stem}.json`, JSON.stringify(results, null, 2));
+console.log(markdown);
+log(`wrote ${stem}.md, .svg and .json`);

@@ -1,0 +1,117 @@
+/**
+ * The servers a benchmark drives, each a subprocess on 127.0.0.1 so that its CPU and RSS are
+ * its own: Flashstor (scripts/flashstor), the bare Deno handler (bench/bare-server.ts) and
+ * s3rver (bench/s3rver-server.ts).
+ */
+
+import type { S3Target } from "./signer.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DENO = `${ROOT}.deno/bin/deno`;
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+
+export interface RunningTarget extends S3Target {
+  pid: number;
+  /** Resident set size of the server process, in bytes. */
+  rss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function spawnListening(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  credentials: { accessKey: string; secretKey: string },
+): Promise<RunningTarget> {
+  const child = new Deno.Command(command, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 30_000);
+    const decoder = new TextDecoder();
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) {
+        output += decoder.decode(chunk, { stream: true });
+        const match = LISTENING.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+        if (output.length > 1 << 20) output = output.slice(-4096);
+      }
+    };
+    pump(child.stdout);
+    pump(child.stderr);
+    child.status.then((s) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${s.code}:\n${output}`));
+    });
+  });
+  return {
+    name,
+    endpoint,
+    region: "us-east-1",
+    ...credentials,
+    pid: child.pid,
+    rss: () => processRss(child.pid),
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      const killer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 10_000);
+      await child.status;
+      clearTimeout(killer);
+    },
+  };
+}
+
+export async function processRss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : 0;
+}
+
+export function startFlashstor(
+  name: string,
+  drives: string[],
+  extraArgs: string[] = [],
+): Promise<RunningTarget> {
+  const credentials = { accessKey: "benchadmin", secretKey: "benchsecret-1234" };
+  return spawnListening(
+    name,
+    `${ROOT}scripts/flashstor`,
+    ["server", "--address", "127.0.0.1:0", ...extraArgs, ...drives],
+    { FLASHSTOR_ROOT_USER: credentials.accessKey, FLASHSTOR_ROOT_PASSWORD: credentials.secretKey },
+    credentials,
+  );
+}
+
+export function startBare(name: string, dir: string): Promise<RunningTarget> {
+  return spawnListening(
+    name,
+    DENO,
+    ["run", "--quiet", "-A", `${ROOT}bench/bare-server.ts`, dir],
+    {},
+    { accessKey: "unused", secretKey: "unused" },
+  );
+}
+
+export function startS3rver(name: string, dir: string): Promise<RunningTarget> {
+  return spawnListening(
+    name,
+    DENO,
+    ["run", "--quiet", "-A", `${ROOT}bench/s3rver-server.ts`, dir],
+    {},
+    { accessKey: "S3RVER", secretKey: "S3RVER" },
+  );
+}

@@ -1,0 +1,127 @@
+/**
+ * The benchmark's own S3 client: SigV4 header signing (UNSIGNED-PAYLOAD, as the AWS CLI does
+ * over HTTPS) built on the server's canonical-request functions, and fetch. It is thin on
+ * purpose so that client overhead does not hide the server's.
+ */
+
+import {
+  canonicalHeaders,
+  canonicalQuery,
+  canonicalUri,
+  parseQuery,
+} from "../src/auth/canonical.ts";
+import { hmacHex, sha256Hex, signingKey } from "../src/auth/signing.ts";
+
+export interface S3Target {
+  name: string;
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+}
+
+const SIGNED = ["host", "x-amz-content-sha256", "x-amz-date"];
+
+/** Headers that authenticate `method target` (raw path + "?query") to the target. */
+export function signRequest(target: S3Target, method: string, path: string, query = ""): Headers {
+  const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const date = amzDate.slice(0, 8);
+  const headers = new Headers({
+    host: new URL(target.endpoint).host,
+    "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+    "x-amz-date": amzDate,
+  });
+  const canonical = [
+    method,
+    canonicalUri(path),
+    canonicalQuery(parseQuery(query)),
+    canonicalHeaders(SIGNED, headers),
+    SIGNED.join(";"),
+    "UNSIGNED-PAYLOAD",
+  ].join("\n");
+  const scope = `${date}/${target.region}/s3/aws4_request`;
+  const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
+  const key = signingKey(target.accessKey, target.secretKey, date, target.region, "s3");
+  headers.set(
+    "authorization",
+    `AWS4-HMAC-SHA256 Credential=${target.accessKey}/${scope}, SignedHeaders=${
+      SIGNED.join(";")
+    }, Signature=${hmacHex(key, stringToSign)}`,
+  );
+  headers.delete("host");
+  return headers;
+}
+
+export interface Body {
+  size: number;
+  /** Repeated to make up `size` bytes; no full copy of a large object is ever held. */
+  pattern: Uint8Array<ArrayBuffer>;
+}
+
+function bodyStream(body: Body): ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer> {
+  if (body.size <= body.pattern.byteLength) return body.pattern.subarray(0, body.size);
+  let sent = 0;
+  return new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull(controller) {
+      const n = Math.min(body.pattern.byteLength, body.size - sent);
+      controller.enqueue(body.pattern.subarray(0, n));
+      sent += n;
+      if (sent >= body.size) controller.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+async function send(
+  target: S3Target,
+  method: string,
+  path: string,
+  query = "",
+  body?: Body,
+): Promise<Response> {
+  const headers = signRequest(target, method, path, query);
+  if (body) headers.set("content-length", String(body.size));
+  const url = `${target.endpoint}${path}${query ? "?" + query : ""}`;
+  const response = await fetch(url, { method, headers, body: body ? bodyStream(body) : undefined });
+  if (!response.ok) {
+    const text = await response.text();
+    throw new Error(`${method} ${path}${query ? "?" + query : ""}: ${response.status} ${text}`);
+  }
+  return response;
+}
+
+/** Reads a response body to the end, counting bytes without keeping them. */
+async function drain(response: Response): Promise<number> {
+  let bytes = 0;
+  if (!response.body) return 0;
+  for await (const chunk of response.body) bytes += chunk.byteLength;
+  return bytes;
+}
+
+export class BenchClient {
+  constructor(readonly target: S3Target) {}
+
+  async createBucket(bucket: string): Promise<void> {
+    await drain(await send(this.target, "PUT", `/${bucket}`));
+  }
+  async put(bucket: string, key: string, body: Body): Promise<void> {
+    await drain(await send(this.target, "PUT", `/${bucket}/${key}`, "", body));
+  }
+  async get(bucket: string, key: string): Promise<number> {
+    return await drain(await send(this.target, "GET", `/${bucket}/${key}`));
+  }
+  async head(bucket: string, key: string): Promise<void> {
+    await drain(await send(this.target, "HEAD", `/${bucket}/${key}`));
+  }
+  async delete(bucket: string, key: string): Promise<void> {
+    await drain(await send(this.target, "DELETE", `/${bucket}/${key}`));
+  }
+  /** One ListObjectsV2 page; returns the continuation token of the next page, if any. */
+  async listPage(bucket: string, token?: string): Promise<{ keys: number; next?: string }> {
+    const query = "list-type=2&max-keys=1000" +
+      (token ? `&continuation-token=${encodeURIComponent(token)}` : "");
+    const xml = await (await send(this.target, "GET", `/${bucket}`, query)).text();
+    const keys = xml.split("<Key>").length - 1;
+    const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
+    return { keys, next: next?.replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">") };
+  }
+}
