@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { type AuditEntry, AuditLog, type AuditSink } from "../src/observe/audit.ts";
+import { type AuditEntry, AuditLog, type AuditSink, openAuditLog } from "../src/observe/audit.ts";
 
 function entry(n: number): AuditEntry {
   return {
@@ -58,6 +58,20 @@ Deno.test("a burst of 100k entries against a slow sink: log() never waits, overf
   assertEquals(audit.dropped, 99_001, "entries after close are dropped");
 });
 
+Deno.test("queueing (not dropping) 100k entries stays cheap: the writer runs later", async () => {
+  const sink = new SlowSink(1);
+  const audit = new AuditLog([sink], { capacity: 200_000, batchSize: 50_000 });
+  const entries = Array.from({ length: 100_000 }, (_, i) => entry(i));
+  const start = performance.now();
+  for (const e of entries) audit.log(e);
+  const elapsed = performance.now() - start;
+  console.log(`100k queued log() calls: ${elapsed.toFixed(1)} ms`);
+  assert(elapsed < 150, `burst took ${elapsed} ms`);
+  assertEquals([audit.pending, audit.dropped], [100_000, 0]);
+  await audit.close();
+  assertEquals([audit.written, sink.writes], [100_000, 2]);
+});
+
 Deno.test("the queue frees up as the writer drains it", async () => {
   const sink = new SlowSink(5);
   const audit = new AuditLog([sink], { capacity: 10, batchSize: 4 });
@@ -88,10 +102,11 @@ Deno.test("file destination: JSON lines appended across reopenings", async () =>
   try {
     const path = `${dir}/audit.log`;
     for (const n of [1, 2]) {
-      const audit = await AuditLog.open({ path });
-      audit.log(entry(n));
-      await audit.close();
+      const audit = await openAuditLog(path);
+      audit!.log(entry(n));
+      await audit!.close();
     }
+    assertEquals(await openAuditLog(undefined), undefined);
     const lines = (await Deno.readTextFile(path)).trimEnd().split("\n").map((l) => JSON.parse(l));
     assertEquals(lines, [entry(1), entry(2)]);
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o640);
@@ -103,8 +118,8 @@ Deno.test("file destination: JSON lines appended across reopenings", async () =>
 Deno.test("stdout destination: a child process prints one JSON line per entry", async () => {
   const audit = new URL("../src/observe/audit.ts", import.meta.url).href;
   const code = `
-    import { AuditLog } from ${JSON.stringify(audit)};
-    const log = await AuditLog.open({ stdout: true });
+    import { openAuditLog } from ${JSON.stringify(audit)};
+    const log = await openAuditLog("-");
     for (let i = 0; i < 3; i++) log.log({ requestId: String(i), status: 200 });
     await log.close();
   `;

@@ -103,7 +103,11 @@ export class AuditLog {
       return;
     }
     this.#queue.push(entry);
-    this.#wake?.();
+    if (this.#wake) {
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake();
+    }
   }
 
   /** Resolves once everything queued so far has been written. */
@@ -116,7 +120,9 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.#closed) return this.#writer;
     this.#closed = true;
-    this.#wake?.();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
     await this.#writer;
     for (const file of this.#owned) file.close();
   }
@@ -127,7 +133,6 @@ export class AuditLog {
         for (const resolve of this.#idle.splice(0)) resolve();
         if (this.#closed) return;
         await new Promise<void>((resolve) => this.#wake = resolve);
-        this.#wake = undefined;
         continue;
       }
       let batch: AuditEntry[];
@@ -152,6 +157,15 @@ export class AuditLog {
       this.#writing = 0;
     }
   }
+}
+
+/** The audit log of `--audit-log FLAG`: a file path, "-" for stdout, undefined for none. */
+export function openAuditLog(
+  flag: string | undefined,
+  options: AuditLogOptions = {},
+): Promise<AuditLog | undefined> {
+  if (flag === undefined) return Promise.resolve(undefined);
+  return AuditLog.open(flag === "-" ? { stdout: true } : { path: flag }, options);
 }
 
 async function writeAll(sink: AuditSink, bytes: Uint8Array): Promise<void> {
