@@ -76,6 +76,10 @@ export class RawClient {
     return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
+  static async connectTls(port: number, caCert: string): Promise<RawClient> {
+    return new RawClient(await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] }));
+  }
+
   async send(data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     for (let off = 0; off < bytes.length;) off += await this.conn.write(bytes.subarray(off));

@@ -49,14 +49,16 @@ export class Connection {
   private readonly reader: ConnReader;
   private readonly writer: ConnWriter;
   private readonly info: { remoteAddr: string };
+  private markClosed!: () => void;
+  /** Resolves when the socket is closed, even while a cut-off handler is still running. */
+  readonly closedSignal = new Promise<void>((resolve) => this.markClosed = resolve);
 
   constructor(private readonly conn: Deno.Conn, private readonly options: ConnectionOptions) {
     this.deadline = Date.now() + options.headerTimeoutMs;
     this.reader = new ConnReader(conn, options.maxHeaderBytes);
     this.writer = new ConnWriter(conn);
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    this.info = { remoteAddr: `${host}:${addr.port}` };
+    // The client's IP address, as the Deno.serve engine reports it.
+    this.info = { remoteAddr: (conn.remoteAddr as Deno.NetAddr).hostname };
   }
 
   /** Serves requests until the connection ends; never throws. */
@@ -99,6 +101,7 @@ export class Connection {
   close(): void {
     if (this.phase === "closed") return;
     this.phase = "closed";
+    this.markClosed();
     try {
       this.conn.close();
     } catch {

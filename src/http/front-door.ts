@@ -42,8 +42,9 @@ export interface FrontDoor {
   /** Stops accepting, closes idle connections, lets requests in flight finish for up to
    * `deadlineMs`, then closes whatever is left. */
   shutdown(deadlineMs: number): Promise<void>;
-  /** New certificate and key: connections accepted from now on use them. */
-  setTls(tls: TlsFiles): void;
+  /** New certificate and key: connections accepted once this resolves use them. Rejects
+   * (and keeps the old certificate) when Deno refuses the new one. */
+  setTls(tls: TlsFiles): Promise<void>;
 }
 
 export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): FrontDoor {
@@ -63,21 +64,16 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
   const tasks = new Set<Promise<void>>();
   let stopping = false;
 
-  // TLS listeners share the port (SO_REUSEPORT) so a certificate reload can open a new
-  // listener before closing the old one without refusing anyone in between.
   const listen = (tls: TlsFiles | undefined, port: number): Deno.Listener =>
     tls
-      ? Deno.listenTls({
-        hostname: options.hostname,
-        port,
-        cert: tls.cert,
-        key: tls.key,
-        reusePort: true,
-      })
+      ? Deno.listenTls({ hostname: options.hostname, port, cert: tls.cert, key: tls.key })
       : Deno.listen({ hostname: options.hostname, port });
 
-  let listener = listen(options.tls, options.port);
+  let currentTls = options.tls;
+  let listener = listen(currentTls, options.port);
   const port = (listener.addr as Deno.NetAddr).port;
+  /** Listeners closed on purpose, whose accept loops must end quietly. */
+  const retired = new WeakSet<Deno.Listener>();
 
   const track = (task: Promise<void>) => {
     tasks.add(task);
@@ -88,8 +84,8 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
       let conn: Deno.Conn;
       try {
         conn = await from.accept();
-      } catch (err) {
-        if (stopping || from !== listener || err instanceof Deno.errors.BadResource) return;
+      } catch {
+        if (retired.has(from)) return;
         // Out of file descriptors and the like: back off instead of spinning.
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
@@ -97,10 +93,53 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       const connection = new Connection(conn, connectionOptions);
       connections.add(connection);
-      track(connection.run().finally(() => connections.delete(connection)));
+      connection.run();
+      track(connection.closedSignal.then(() => void connections.delete(connection)));
     }
   };
-  track(acceptLoop(listener));
+  let accepting = acceptLoop(listener);
+  track(accepting);
+
+  const retire = async (old: Deno.Listener): Promise<void> => {
+    retired.add(old);
+    try {
+      old.close();
+    } catch {
+      // already closed
+    }
+    await accepting;
+  };
+
+  /**
+   * Deno's TLS listener takes its certificate once and sharing a port between listeners
+   * (SO_REUSEPORT) is unstable in Deno, so a reload replaces the listener: the port is free
+   * once the old accept has been cancelled. Connections arriving in between are refused.
+   */
+  const replaceListener = async (tls: TlsFiles): Promise<void> => {
+    await retire(listener);
+    let failure: unknown;
+    for (let attempt = 0;; attempt++) {
+      try {
+        listener = listen(tls, port);
+        currentTls = tls;
+        break;
+      } catch (err) {
+        if (err instanceof Deno.errors.AddrInUse && attempt < 50) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          continue;
+        }
+        // A certificate Deno refuses: keep serving with the previous one.
+        failure = err;
+        listener = listen(currentTls, port);
+        break;
+      }
+    }
+    accepting = acceptLoop(listener);
+    track(accepting);
+    if (stopping) await retire(listener);
+    if (failure) throw failure;
+  };
+  let reloads = Promise.resolve();
 
   const sweepEvery = Math.min(
     1000,
@@ -116,21 +155,13 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
     clearInterval(sweeper);
   })();
 
-  const closeListener = (old: Deno.Listener) => {
-    try {
-      old.close();
-    } catch {
-      // already closed
-    }
-  };
-
   return {
     port,
     finished,
     async shutdown(deadlineMs: number): Promise<void> {
       if (!stopping) {
         stopping = true;
-        closeListener(listener);
+        retire(listener);
         for (const connection of connections) connection.shutdown();
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -140,13 +171,12 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
       for (const connection of connections) connection.close();
       await finished;
     },
-    setTls(tls: TlsFiles): void {
-      if (!options.tls) throw new Error("the front door was started without TLS");
-      if (stopping) return;
-      const old = listener;
-      listener = listen(tls, port);
-      track(acceptLoop(listener));
-      closeListener(old);
+    setTls(tls: TlsFiles): Promise<void> {
+      if (!options.tls) return Promise.reject(new Error("the front door was started without TLS"));
+      const reload = reloads.then(() => stopping ? undefined : replaceListener(tls));
+      reloads = reload.catch(() => {});
+      track(reloads); // keeps `finished` pending between the old listener and the new one
+      return reload;
     },
   };
 }

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { RawClient, request, startEcho } from "./http_client.ts";
+
+/** A self-signed (end-entity, not CA) certificate for 127.0.0.1 made by openssl. */
+async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
+  const cert = `${dir}/${name}.crt`;
+  const key = `${dir}/${name}.key`;
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args: [
+      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${name}`],
+      ...["-keyout", key, "-out", cert],
+      ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+      ...["-addext", "basicConstraints=critical,CA:FALSE"],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!success) throw new Error(`openssl failed: ${new TextDecoder().decode(stderr)}`);
+  return { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) };
+}
+
+async function hasOpenssl(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("http tls: round trip, and a certificate reload applies to new connections", async (t) => {
+  if (!await hasOpenssl()) {
+    console.log("skipped: openssl is not installed, no certificate can be made");
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-tls-" });
+  const first = await selfSigned(dir, "first");
+  const second = await selfSigned(dir, "second");
+  const server = startEcho({ tls: first });
+  try {
+    await t.step("raw TLS client: keep-alive, body echo, raw path", async () => {
+      const client = await RawClient.connectTls(server.port, first.cert);
+      await client.send(request("PUT", "/echo", "", "over tls"));
+      assert.equal((await client.response()).body, "over tls");
+      await client.send(request("GET", "/a/../b"));
+      assert.equal((await client.response()).body, "GET /a/../b");
+      client.close();
+    });
+
+    await t.step("fetch with the certificate as CA", async () => {
+      const httpClient = Deno.createHttpClient({ caCerts: [first.cert] });
+      const response = await fetch(`https://127.0.0.1:${server.port}/fetched`, {
+        client: httpClient,
+      });
+      assert.equal(await response.text(), "GET /fetched");
+      httpClient.close();
+    });
+
+    await t.step("after setTls, new connections get the new certificate", async () => {
+      const before = await RawClient.connectTls(server.port, first.cert);
+      await server.setTls(second);
+      await assert.rejects(async () => {
+        const stale = await RawClient.connectTls(server.port, first.cert);
+        try {
+          await stale.send(request("GET", "/x"));
+          await stale.response();
+        } finally {
+          stale.close();
+        }
+      });
+      const after = await RawClient.connectTls(server.port, second.cert);
+      await after.send(request("GET", "/renewed"));
+      assert.equal((await after.response()).body, "GET /renewed");
+      after.close();
+      // A connection accepted before the reload keeps working.
+      await before.send(request("GET", "/old"));
+      assert.equal((await before.response()).body, "GET /old");
+      before.close();
+    });
+  } finally {
+    await server.shutdown(1000);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
