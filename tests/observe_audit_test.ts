@@ -1,5 +1,12 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { type AuditEntry, AuditLog, type AuditSink, openAuditLog } from "../src/observe/audit.ts";
+import {
+  type AuditEntry,
+  auditEntry,
+  AuditLog,
+  type AuditSink,
+  openAuditLog,
+} from "../src/observe/audit.ts";
+import { RequestTrace } from "../src/observe/trace.ts";
 
 function entry(n: number): AuditEntry {
   return {
@@ -131,4 +138,41 @@ Deno.test("stdout destination: a child process prints one JSON line per entry", 
   assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
   const lines = new TextDecoder().decode(output.stdout).trimEnd().split("\n");
   assertEquals(lines.map((l) => JSON.parse(l).requestId), ["0", "1", "2"]);
+});
+
+Deno.test("an entry built from a trace carries its id, start, duration and phase timings", async () => {
+  const trace = new RequestTrace();
+  await trace.time("auth", () => new Promise((resolve) => setTimeout(resolve, 5)));
+  const built = auditEntry(trace, {
+    accessKey: "AKIAEXAMPLE",
+    operation: "GetObject",
+    bucket: "b",
+    object: "k",
+    status: 200,
+    bytesIn: 0,
+    bytesOut: 11,
+    remoteAddress: "127.0.0.1:1",
+  });
+  const timings = trace.finish();
+  assertEquals(built.requestId, trace.id);
+  assertEquals(built.time, trace.startedAt.toISOString());
+  assertEquals(built.durationMs, timings.totalMs);
+  assertEquals(built.timings, { authMs: timings.authMs, storageMs: undefined });
+  assert(built.timings.authMs! >= 4);
+  const line = JSON.parse(JSON.stringify(built));
+  assertEquals(Object.keys(line), [
+    "time",
+    "requestId",
+    "accessKey",
+    "operation",
+    "bucket",
+    "object",
+    "status",
+    "bytesIn",
+    "bytesOut",
+    "remoteAddress",
+    "durationMs",
+    "timings",
+  ]);
+  assertEquals(Object.keys(line.timings), ["authMs"], "phases not entered are left out");
 });

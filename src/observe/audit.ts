@@ -6,6 +6,8 @@
  * are pending (queued or being written), further entries are dropped and counted in `dropped`.
  */
 
+import type { RequestTrace } from "./trace.ts";
+
 export interface AuditEntry {
   /** ISO 8601 time the request arrived. */
   time: string;
@@ -23,6 +25,21 @@ export interface AuditEntry {
   remoteAddress: string;
   /** Milliseconds per phase (see RequestTrace). */
   timings: { authMs?: number; storageMs?: number };
+}
+
+/** What the request handler knows; time, id, duration and timings come from the trace. */
+export type AuditFields = Omit<AuditEntry, "time" | "requestId" | "durationMs" | "timings">;
+
+/** The entry of a finished request: finishes `trace` and takes its id, start and timings. */
+export function auditEntry(trace: RequestTrace, fields: AuditFields): AuditEntry {
+  const { authMs, storageMs, totalMs } = trace.finish();
+  return {
+    time: trace.startedAt.toISOString(),
+    requestId: trace.id,
+    ...fields,
+    durationMs: totalMs,
+    timings: { authMs, storageMs },
+  };
 }
 
 /** Where lines go. Deno.FsFile and Deno.stdout satisfy it; a write may be partial. */
