@@ -66,6 +66,7 @@ const MESSAGES: Record<string, string> = {
     "You did not provide the number of bytes specified by the Content-Length HTTP header.",
   InternalError: "We encountered an internal error, please try again.",
   InvalidBucketName: "The specified bucket is not valid.",
+  InvalidObjectName: "Object name contains unsupported characters.",
   InvalidPart:
     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
   InvalidPartOrder:
@@ -169,5 +170,5 @@ function renderErrorXml(error: S3Error, resource: string, requestId: string): st
     Resource: resource,
     RequestId: requestId,
     ...error.extra,
-  }, undefined);
+  }, "");
 }
