@@ -17,7 +17,13 @@ import type {
   ObjectMetadata,
   PutObjectOptions,
 } from "./layer.ts";
-import { BucketExists, BucketNotFound, InsufficientReadQuorum, InvalidRange } from "./errors.ts";
+import {
+  BucketExists,
+  BucketNotFound,
+  InsufficientReadQuorum,
+  InsufficientWriteQuorum,
+  InvalidRange,
+} from "./errors.ts";
 import { checkBucketName, encodeObjectName } from "./names.ts";
 import type { NamespaceLocks, Release } from "./ns-lock.ts";
 import {
@@ -149,6 +155,8 @@ export class ErasureSet {
   ): Promise<ObjectInfo> {
     await this.bucketInfo(bucket).catch(async (err) => {
       await body.cancel(err).catch(() => {});
+      // Too few drives to tell whether the bucket exists are too few to write to.
+      if (err instanceof InsufficientReadQuorum) throw new InsufficientWriteQuorum(err.message);
       throw err;
     });
     const distribution = this.distribution(object);
