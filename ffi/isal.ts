@@ -6,6 +6,8 @@
  * ~11 µs hop to Deno's blocking pool, which is shared with async file I/O.
  */
 
+import { libraryCandidates } from "./library.ts";
+
 const SYMBOLS = {
   gf_gen_cauchy1_matrix: { parameters: ["buffer", "i32", "i32"], result: "void" },
   gf_invert_matrix: { parameters: ["buffer", "buffer", "i32"], result: "i32" },
@@ -19,7 +21,7 @@ const SYMBOLS = {
   crc64_ecma_refl: { parameters: ["u64", "buffer", "u64"], result: "u64" },
 } as const;
 
-const LIBRARY_NAMES = ["libisal.so.2", "libisal.so"];
+const LIBRARY_NAMES = libraryCandidates("libisal.so.2");
 
 export class IsalMissingError extends Error {
   constructor(cause: unknown) {

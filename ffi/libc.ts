@@ -6,6 +6,8 @@
  * syscalls would only change the calling thread.
  */
 
+import { libraryCandidates } from "./library.ts";
+
 const SYMBOLS = {
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
@@ -36,26 +38,6 @@ const ERRNO_NAMES: Record<number, string> = {
   14: "EFAULT",
   22: "EINVAL",
 };
-
-const MULTIARCH: Record<string, string> = {
-  x86_64: "x86_64-linux-gnu",
-  aarch64: "aarch64-linux-gnu",
-};
-
-/**
- * Absolute paths to try for a shared library, then the bare soname. A scoped `--allow-ffi=PATH`
- * only matches a dlopen of that exact absolute path, so the absolute candidates come first.
- */
-export function libraryCandidates(soname: string): string[] {
-  const triple = MULTIARCH[Deno.build.arch];
-  const dirs = [
-    ...(triple ? [`/lib/${triple}`, `/usr/lib/${triple}`] : []),
-    "/lib64",
-    "/usr/lib64",
-    "/usr/lib",
-  ];
-  return [...dirs.map((dir) => `${dir}/${soname}`), soname];
-}
 
 export class LibcMissingError extends Error {
   constructor(cause: unknown) {

@@ -4,6 +4,7 @@ import { SYS_KINDS } from "../src/security/permissions.ts";
 const PERMISSIONS = new URL("../src/security/permissions.ts", import.meta.url).href;
 const ISAL = new URL("../ffi/isal.ts", import.meta.url).href;
 const LIBC = new URL("../ffi/libc.ts", import.meta.url).href;
+const LIBRARY = new URL("../ffi/library.ts", import.meta.url).href;
 const ROOT = new URL("..", import.meta.url).pathname;
 
 interface Dirs {
@@ -21,31 +22,22 @@ interface ChildResult {
 
 /**
  * A --no-prompt Deno child that opens ISA-L and libc, probes, revokes, and probes again. Each
- * probe is "ok" or the error's name. With `isalByPath` the child opens libisal by absolute path
- * (as a scoped --allow-ffi requires) instead of through ffi/isal.ts, which uses the bare soname.
+ * probe is "ok" or the error's name.
  */
 async function runChild(
   dirs: Dirs,
   flags: string[],
-  options: { keepSys?: string[]; isalByPath?: boolean } = {},
+  options: { keepSys?: string[] } = {},
 ): Promise<ChildResult> {
   const code = `
     import { revokeUnneeded } from ${JSON.stringify(PERMISSIONS)};
     import { crc32, loadIsal } from ${JSON.stringify(ISAL)};
-    import { getuid, libraryCandidates, loadLibc, prctl } from ${JSON.stringify(LIBC)};
+    import { getuid, loadLibc, prctl } from ${JSON.stringify(LIBC)};
+    import { libraryCandidates } from ${JSON.stringify(LIBRARY)};
     import { statfsSync } from "node:fs";
     const probe = (f) => { try { f(); return "ok"; } catch (e) { return e.name; } };
-    let crc;
-    if (${Boolean(options.isalByPath)}) {
-      const symbols = { crc32_gzip_refl: { parameters: ["u32", "buffer", "u64"], result: "u32" } };
-      for (const path of libraryCandidates("libisal.so.2")) {
-        try { const lib = Deno.dlopen(path, symbols).symbols; crc = (d) => lib.crc32_gzip_refl(0, d, BigInt(d.length)); break; }
-        catch { /* next candidate */ }
-      }
-    } else {
-      loadIsal();
-      crc = (d) => crc32(d);
-    }
+    loadIsal();
+    const crc = (d) => crc32(d);
     loadLibc();
     const data = new TextEncoder().encode("123456789");
     const probes = () => ({
@@ -184,7 +176,7 @@ Deno.test("the real PERMISSION_FLAGS: enough for the server, nothing more, revoc
     }).output();
     assertEquals(listed.code, 0);
     const flags = new TextDecoder().decode(listed.stdout).trimEnd().split("\n");
-    const result = await runChild(dirs, flags, { isalByPath: true });
+    const result = await runChild(dirs, flags);
     assertEquals(result.error, undefined);
     assertEquals(result.before, {
       crc32: "ok",
