@@ -2,6 +2,9 @@
  * Flashstor's command line: `flashstor server [flags] DRIVES...`.
  * Parses the configuration, opens (and formats) the drives, builds the object layer and
  * hands it to the HTTP server; SIGTERM / SIGINT shut down gracefully.
+ * Started as root with FLASHSTORE_RUN_USER set, it hands the drives to that user, binds, and
+ * drops to it before serving a request; then it revokes the Deno permissions it is done with.
+ * `flashstor healthcheck [--url URL]` probes a running server (the Docker HEALTHCHECK).
  */
 
 import { loadIsal } from "./ffi/isal.ts";
@@ -12,6 +15,10 @@ import { loadOrInitFormat } from "./src/storage/format.ts";
 import type { StorageAPI } from "./src/storage/api.ts";
 import { Pools } from "./src/object/pools.ts";
 import { startServer } from "./src/server.ts";
+import { loadLibc } from "./ffi/libc.ts";
+import { becomeRunUser, prepareRunUser, PrivilegeDropError } from "./src/security/privileges.ts";
+import { revokeUnneeded } from "./src/security/permissions.ts";
+import { runHealthcheck } from "./src/observe/health-probe.ts";
 
 async function openDrive(path: string): Promise<StorageAPI | undefined> {
   try {
@@ -25,6 +32,7 @@ async function openDrive(path: string): Promise<StorageAPI | undefined> {
 async function serve(args: string[]): Promise<void> {
   const config = parseServerArgs(args, (name) => Deno.env.get(name), Deno.env.get("HOME") ?? "");
   loadIsal();
+  if (config.runUser) loadLibc();
   if (config.defaultCredentials) {
     console.warn(
       "flashstor: WARNING: using the default root credentials " +
@@ -40,7 +48,22 @@ async function serve(args: string[]): Promise<void> {
     `flashstor: ${config.drives.length} drive(s) in ${setCount} erasure set(s) of ` +
       `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)`,
   );
+  const runIdentity = await prepareRunUser({
+    user: config.runUser,
+    group: config.runGroup,
+    drives: config.drives,
+  });
   const server = await startServer(config, layer);
+  if (runIdentity) {
+    // Synchronous, right after binding: no request is served before the drop.
+    const report = becomeRunUser(runIdentity);
+    console.log(`flashstor: running as ${report.user} (uid ${report.uid}, gid ${report.gid})`);
+  }
+  const revoked = revokeUnneeded({ keepRead: config.drives });
+  if (revoked.notRevocable.length > 0) {
+    const kept = revoked.notRevocable.map((p) => p.permission).join(", ");
+    console.log(`flashstor: permissions still granted: ${kept}`);
+  }
 
   let stopping = false;
   const stop = async () => {
@@ -58,6 +81,7 @@ async function serve(args: string[]): Promise<void> {
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  if (command === "healthcheck") return await runHealthcheck(rest);
   if (command !== "server") {
     console.error(USAGE);
     return 2;
@@ -69,6 +93,10 @@ async function main(args: string[]): Promise<number> {
     if (err instanceof ConfigError || err instanceof EndpointError) {
       console.error(`flashstor: ${err.message}`);
       return 2;
+    }
+    if (err instanceof PrivilegeDropError) {
+      console.error(`flashstor: refusing to run: ${err.message}`);
+      return 1;
     }
     console.error(`flashstor: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

@@ -1,9 +1,10 @@
 import { deepStrictEqual as assertEquals, rejects, throws } from "node:assert/strict";
 import {
+  becomeRunUser,
   chownTree,
-  dropToRunUser,
   parseGroup,
   parsePasswd,
+  prepareRunUser,
   PrivilegeDropError,
   resolveIdentity,
 } from "../src/security/privileges.ts";
@@ -86,7 +87,7 @@ async function runDropChild(
   options: { uid?: number; gid?: number } = {},
 ): Promise<{ code: number; result: ChildResult }> {
   const code = `
-    import { dropPrivileges, dropToRunUser } from ${JSON.stringify(PRIVILEGES)};
+    import { becomeRunUser, dropPrivileges, prepareRunUser } from ${JSON.stringify(PRIVILEGES)};
     import * as libc from ${JSON.stringify(LIBC)};
     const dir = ${JSON.stringify(dir)};
     const attempt = (f) => { try { return String(f()); } catch (e) { return e.name; } };
@@ -158,7 +159,7 @@ Deno.test({
       const nobody = resolveIdentity({ user: "nobody" });
       const { code, result } = await runDropChild(
         dir,
-        `dropToRunUser({ user: "nobody", drives: [dir + "/drive", dir + "/offline-drive"] })`,
+        `becomeRunUser(await prepareRunUser({ user: "nobody", drives: [dir + "/drive", dir + "/offline-drive"] }))`,
       );
       assertEquals(code, 0, JSON.stringify(result.error));
       assertEquals(result.before, { uid: 0, readSecret: true });
@@ -193,7 +194,7 @@ Deno.test({
       assertEquals(result.error?.step, "resolve");
       const daemon = await runDropChild(
         dir,
-        `dropToRunUser({ user: "1", group: "1", drives: [dir + "/drive"] })`,
+        `becomeRunUser(await prepareRunUser({ user: "1", group: "1", drives: [dir + "/drive"] }))`,
         nobody,
       );
       assertEquals(daemon.code, 3);
@@ -240,7 +241,7 @@ Deno.test({
       const nobody = resolveIdentity({ user: "nobody" });
       const { code, result } = await runDropChild(
         dir,
-        `dropToRunUser({ user: "nobody", drives: [] })`,
+        `becomeRunUser(await prepareRunUser({ user: "nobody", drives: [] }))`,
         nobody,
       );
       assertEquals(code, 0, JSON.stringify(result.error));
@@ -251,9 +252,9 @@ Deno.test({
 });
 
 Deno.test("no run user configured: nothing to do; a group alone is refused", async () => {
-  assertEquals(await dropToRunUser({ drives: [] }), undefined);
+  assertEquals(await prepareRunUser({ drives: [] }), undefined);
   await rejects(
-    dropToRunUser({ group: "nogroup", drives: [] }),
+    prepareRunUser({ group: "nogroup", drives: [] }),
     (err) => err instanceof PrivilegeDropError && err.step === "resolve",
   );
 });

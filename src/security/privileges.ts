@@ -249,18 +249,30 @@ export interface RunUserOptions {
 }
 
 /**
- * The startup step, after binding, loading certificates and opening libisal/libc and the
- * drives: without a run user, nothing (undefined). With one, as root: chown the drives, then
- * dropPrivileges. Already running as exactly the run user (e.g. a container's USER): only
- * PR_SET_NO_NEW_PRIVS. Throws PrivilegeDropError otherwise; the caller must then exit non-zero
- * rather than serve as root.
+ * First half of the startup step, as root and before the listener starts: resolve the run
+ * user and hand it the drives (chownTree). Without a run user: undefined, nothing to do.
  */
-export async function dropToRunUser(options: RunUserOptions): Promise<DropReport | undefined> {
+export async function prepareRunUser(options: RunUserOptions): Promise<RunIdentity | undefined> {
   if (!options.user) {
     if (options.group) throw new PrivilegeDropError("resolve", "a run group needs a run user");
     return undefined;
   }
   const identity = resolveIdentity({ user: options.user, group: options.group });
+  if (step("verify", () => libc.geteuid()) === 0) {
+    await chownTree([...options.drives], identity.uid, identity.gid).catch((err) => {
+      throw new PrivilegeDropError("chown", String(err), { cause: err });
+    });
+  }
+  return identity;
+}
+
+/**
+ * Second half, synchronous so that it runs right after binding with no request served in
+ * between: drop to the run user. Already running as exactly that user (e.g. a container's
+ * USER): only PR_SET_NO_NEW_PRIVS. Throws PrivilegeDropError otherwise; the caller must then
+ * exit non-zero rather than serve as root.
+ */
+export function becomeRunUser(identity: RunIdentity): DropReport {
   const euid = step("verify", () => libc.geteuid());
   if (euid !== 0 && euid === identity.uid && libc.getegid() === identity.gid) {
     step("no-new-privs", () => libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1));
@@ -270,11 +282,6 @@ export async function dropToRunUser(options: RunUserOptions): Promise<DropReport
       groups: step("verify", () => libc.getgroups()),
       noNewPrivs: true,
     };
-  }
-  if (euid === 0) {
-    await chownTree([...options.drives], identity.uid, identity.gid).catch((err) => {
-      throw new PrivilegeDropError("chown", String(err), { cause: err });
-    });
   }
   return dropPrivileges(identity);
 }
