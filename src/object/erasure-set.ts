@@ -5,7 +5,6 @@
  * to `onDegraded` (the heal queue).
  */
 import { BLOCK_SIZE, ErasureCodec } from "../erasure/codec.ts";
-import { decodeStream } from "../erasure/stream.ts";
 import { crc32 } from "../../ffi/isal.ts";
 import { META_FILE, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
 import { FileNotFound, VolumeExists, VolumeNotFound } from "../storage/errors.ts";
@@ -25,7 +24,7 @@ import {
   InvalidRange,
 } from "./errors.ts";
 import { checkBucketName, encodeObjectName } from "./names.ts";
-import type { NamespaceLocks, Release } from "./ns-lock.ts";
+import type { NamespaceLocks } from "./ns-lock.ts";
 import {
   agreedVersion,
   type Drives,
@@ -36,7 +35,7 @@ import {
   requireWriteQuorum,
   successes,
 } from "./quorum.ts";
-import { encodeInline, measure, partSources, writeShardFiles } from "./shard-io.ts";
+import { encodeInline, measure, readObject, writeShardFiles } from "./shard-io.ts";
 import {
   BITROT_ALGORITHM,
   decodeXlMeta,
@@ -296,73 +295,18 @@ export class ErasureSet {
       if (range && !(start >= 0 && start < end && end <= size)) {
         throw new InvalidRange(`range ${range.start}-${range.end} of ${size} bytes`, size);
       }
-      const body = this.#read(bucket, object, q, start, end - start, release);
+      const onShardError = () => this.options.onDegraded(bucket, object);
+      const body = readObject(this.drives, q, bucket, encodeObjectName(object), {
+        start,
+        length: end - start,
+        onShardError,
+        onEnd: release,
+      });
       return { info: objectInfo(bucket, object, q.version), body };
     } catch (err) {
       release();
       throw err;
     }
-  }
-
-  /** Bytes [start, start+length) of the agreed version, part after part. */
-  #read(
-    bucket: string,
-    object: string,
-    q: QuorumVersion,
-    start: number,
-    length: number,
-    release: Release,
-  ): ReadableStream<Uint8Array> {
-    const { version } = q;
-    const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
-    const path = encodeObjectName(object);
-    const segments: { number: number; size: number; offset: number; length: number }[] = [];
-    let partStart = 0;
-    for (const part of version.parts) {
-      const from = Math.max(start, partStart);
-      const to = Math.min(start + length, partStart + part.size);
-      if (from < to) {
-        segments.push({
-          number: part.number,
-          size: part.size,
-          offset: from - partStart,
-          length: to - from,
-        });
-      }
-      partStart += part.size;
-    }
-    const onShardError = () => this.options.onDegraded(bucket, object);
-    let next = 0;
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          for (;;) {
-            if (!reader) {
-              const s = segments[next++];
-              if (!s) {
-                release();
-                controller.close();
-                return;
-              }
-              const sources = partSources(codec, this.drives, q.holders, bucket, path, s.number);
-              reader = decodeStream(codec, s.size, s.offset, s.length, sources, onShardError)
-                .getReader();
-            }
-            const chunk = await reader.read();
-            if (!chunk.done) return controller.enqueue(chunk.value);
-            reader = undefined;
-          }
-        } catch (err) {
-          release();
-          throw err;
-        }
-      },
-      cancel: async (reason) => {
-        release();
-        await reader?.cancel(reason);
-      },
-    });
   }
 
   /** Deleting a missing object succeeds; a missing bucket does not. */

@@ -9,8 +9,7 @@
  * Upload ids start with the creation time in hex, so sorting ids sorts uploads by age.
  */
 import { createHash } from "node:crypto";
-import { type StorageAPI, SYSTEM_VOLUME } from "../storage/api.ts";
-import { compareKeys } from "../storage/paths.ts";
+import { SYSTEM_VOLUME } from "../storage/api.ts";
 import { FileNotFound, VolumeNotFound } from "../storage/errors.ts";
 import { type ErasureSet, lockKey, objectInfo } from "./erasure-set.ts";
 import {
@@ -24,8 +23,6 @@ import type {
   CompletePart,
   ListPartsOptions,
   ListPartsResult,
-  ListUploadsOptions,
-  ListUploadsResult,
   MultipartUploadInfo,
   ObjectInfo,
   ObjectMetadata,
@@ -38,10 +35,11 @@ import { BITROT_ALGORITHM } from "./xl-meta.ts";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_NUMBER = 10_000;
-const UPLOAD_ID = /^[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UPLOAD_ID =
+  /^[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PART_RECORD = /^part\.([1-9][0-9]*)\.json$/;
 
-interface UploadRecord {
+export interface UploadRecord {
   object: string;
   metadata: ObjectMetadata;
   /** ms since the epoch */
@@ -67,7 +65,7 @@ function uploadKey(uploadId: string): string {
   return `${SYSTEM_VOLUME}/multipart/${uploadId}`;
 }
 
-function toInfo(bucket: string, uploadId: string, r: UploadRecord): MultipartUploadInfo {
+export function toInfo(bucket: string, uploadId: string, r: UploadRecord): MultipartUploadInfo {
   return {
     bucket,
     object: r.object,
@@ -336,92 +334,6 @@ export async function abortMultipartUpload(
     const outcomes = await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, path, true));
     requireWriteQuorum(outcomes, set.writeQuorum, `upload ${uploadId}`);
   });
-}
-
-/** Every upload of `bucket` in this set whose object starts with `prefix`, unsorted. */
-export async function listUploads(
-  set: ErasureSet,
-  bucket: string,
-  prefix: string,
-): Promise<MultipartUploadInfo[]> {
-  const root = `multipart/${bucket}`;
-  const perDrive = await fanOut(set.drives, async (d) => {
-    const found: [string, string][] = [];
-    for (const hash of await subdirs(d, root)) {
-      for (const uploadId of await subdirs(d, `${root}/${hash}`)) {
-        if (!UPLOAD_ID.test(uploadId)) continue;
-        const path = `${root}/${hash}/${uploadId}/upload.json`;
-        const bytes = await d.readAll(SYSTEM_VOLUME, path).catch(() => undefined);
-        if (bytes) found.push([uploadId, new TextDecoder().decode(bytes)]);
-      }
-    }
-    return found;
-  });
-  const counts = new Map<string, number>();
-  for (const o of perDrive) {
-    if (!o.ok) continue;
-    for (const [id, text] of o.value) {
-      counts.set(`${id}\n${text}`, (counts.get(`${id}\n${text}`) ?? 0) + 1);
-    }
-  }
-  const uploads: MultipartUploadInfo[] = [];
-  for (const [key, count] of counts) {
-    if (count < set.readQuorum) continue;
-    const [uploadId, text] = [key.slice(0, key.indexOf("\n")), key.slice(key.indexOf("\n") + 1)];
-    try {
-      const record = JSON.parse(text) as UploadRecord;
-      if (record.object.startsWith(prefix)) uploads.push(toInfo(bucket, uploadId, record));
-    } catch {
-      // A record that does not parse on a quorum of drives is no upload.
-    }
-  }
-  return uploads;
-}
-
-/** Names of the subdirectories of a system-volume directory; none when it is absent. */
-async function subdirs(drive: StorageAPI, path: string): Promise<string[]> {
-  try {
-    const names = await drive.listDir(SYSTEM_VOLUME, path);
-    return names.filter((n) => n.endsWith("/")).map((n) => n.slice(0, -1));
-  } catch (err) {
-    if (err instanceof FileNotFound || err instanceof VolumeNotFound) return [];
-    throw err;
-  }
-}
-
-/** One page of uploads (of all sets), in key order then age, folded by delimiter. */
-export function pageUploads(
-  all: MultipartUploadInfo[],
-  options: ListUploadsOptions,
-): ListUploadsResult {
-  const prefix = options.prefix ?? "";
-  const keyMarker = options.keyMarker ?? "";
-  const idMarker = options.uploadIdMarker ?? "";
-  const sorted = all.filter((u) =>
-    compareKeys(u.object, keyMarker) > 0 ||
-    (u.object === keyMarker && idMarker !== "" && u.uploadId > idMarker)
-  ).sort((a, b) => compareKeys(a.object, b.object) || (a.uploadId < b.uploadId ? -1 : 1));
-  const result: ListUploadsResult = { uploads: [], prefixes: [], isTruncated: false };
-  let last: { key: string; uploadId?: string } | undefined;
-  for (const u of sorted) {
-    const cut = options.delimiter ? u.object.indexOf(options.delimiter, prefix.length) : -1;
-    const common = cut >= 0 ? u.object.slice(0, cut + options.delimiter!.length) : undefined;
-    if (common !== undefined && (common === last?.key || common === keyMarker)) continue;
-    if (result.uploads.length + result.prefixes.length === options.maxUploads) {
-      result.isTruncated = true;
-      result.nextKeyMarker = last?.key;
-      result.nextUploadIdMarker = last?.uploadId;
-      break;
-    }
-    if (common !== undefined) {
-      result.prefixes.push(common);
-      last = { key: common };
-    } else {
-      result.uploads.push(u);
-      last = { key: u.object, uploadId: u.uploadId };
-    }
-  }
-  return result;
 }
 
 function hexBytes(hex: string): Uint8Array {

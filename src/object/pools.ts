@@ -31,6 +31,7 @@ import type {
 } from "./layer.ts";
 import { listObjects } from "./list.ts";
 import * as multipart from "./multipart.ts";
+import { listUploads, pageUploads } from "./upload-list.ts";
 import { checkBucketName, checkObjectName } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
 import { fanOut } from "./quorum.ts";
@@ -262,9 +263,9 @@ export class Pools implements ObjectLayer {
   ): Promise<ListUploadsResult> {
     await this.getBucketInfo(bucket);
     const perSet = await Promise.all(
-      this.sets.map((s) => multipart.listUploads(s, bucket, options.prefix ?? "")),
+      this.sets.map((s) => listUploads(s, bucket, options.prefix ?? "")),
     );
-    return multipart.pageUploads(perSet.flat(), options);
+    return pageUploads(perSet.flat(), options);
   }
 
   healObject(bucket: string, object: string): Promise<HealResult> {

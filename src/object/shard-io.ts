@@ -1,14 +1,20 @@
 /**
  * Object bytes ↔ the shard files of a set's drives: writing an incoming stream as erasure-coded
  * shards (to files or, for small objects, to memory for inline storage) while computing its
- * MD5, and naming the shard sources a read decodes from.
+ * MD5, and reading a byte range back across the object's parts.
  */
 import { createHash } from "node:crypto";
-import type { ErasureCodec } from "../erasure/codec.ts";
-import { encodeStream, MemoryShard, type ShardSink, type ShardSource } from "../erasure/stream.ts";
+import { ErasureCodec } from "../erasure/codec.ts";
+import {
+  decodeStream,
+  encodeStream,
+  MemoryShard,
+  type ShardSink,
+  type ShardSource,
+} from "../erasure/stream.ts";
 import type { FileWriter } from "../storage/api.ts";
 import { IncompleteBody, InsufficientWriteQuorum } from "./errors.ts";
-import type { Drives } from "./quorum.ts";
+import type { Drives, QuorumVersion } from "./quorum.ts";
 import type { ObjectVersion } from "./xl-meta.ts";
 
 export interface Measured {
@@ -124,4 +130,71 @@ export function partSources(
     };
   });
   return sources;
+}
+
+export interface ReadOptions {
+  start: number;
+  length: number;
+  onShardError: () => void;
+  /** Runs once, when the stream ends, fails or is cancelled (releases the read lock). */
+  onEnd: () => void;
+}
+
+/** Bytes [start, start+length) of the agreed version, part after part. */
+export function readObject(
+  drives: Drives,
+  q: QuorumVersion,
+  bucket: string,
+  path: string,
+  options: ReadOptions,
+): ReadableStream<Uint8Array> {
+  const { version } = q;
+  const { start, length, onShardError, onEnd } = options;
+  const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
+  const segments: { number: number; size: number; offset: number; length: number }[] = [];
+  let partStart = 0;
+  for (const part of version.parts) {
+    const from = Math.max(start, partStart);
+    const to = Math.min(start + length, partStart + part.size);
+    if (from < to) {
+      segments.push({
+        number: part.number,
+        size: part.size,
+        offset: from - partStart,
+        length: to - from,
+      });
+    }
+    partStart += part.size;
+  }
+  let next = 0;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        for (;;) {
+          if (!reader) {
+            const s = segments[next++];
+            if (!s) {
+              onEnd();
+              controller.close();
+              return;
+            }
+            const sources = partSources(codec, drives, q.holders, bucket, path, s.number);
+            reader = decodeStream(codec, s.size, s.offset, s.length, sources, onShardError)
+              .getReader();
+          }
+          const chunk = await reader!.read();
+          if (!chunk.done) return controller.enqueue(chunk.value);
+          reader = undefined;
+        }
+      } catch (err) {
+        onEnd();
+        throw err;
+      }
+    },
+    async cancel(reason) {
+      onEnd();
+      await reader?.cancel(reason);
+    },
+  });
 }
