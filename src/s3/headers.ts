@@ -218,8 +218,8 @@ export function parseRange(header: string | null, size: number): ByteRange | und
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(match[1]);
-  const end = match[2] === "" ? size - 1 : Number(match[2]);
-  if (end < start) return undefined;
+  const last = match[2] === "" ? Infinity : Number(match[2]);
+  if (last < start) return undefined;
   if (start >= size) throw unsatisfiable(header, size);
-  return { start, end: Math.min(end, size - 1) };
+  return { start, end: Math.min(last, size - 1) };
 }
