@@ -15,7 +15,6 @@ import { loadOrInitFormat } from "./src/storage/format.ts";
 import type { StorageAPI } from "./src/storage/api.ts";
 import { Pools } from "./src/object/pools.ts";
 import { startServer } from "./src/server.ts";
-import { loadLibc } from "./ffi/libc.ts";
 import { becomeRunUser, prepareRunUser, PrivilegeDropError } from "./src/security/privileges.ts";
 import { revokeUnneeded } from "./src/security/permissions.ts";
 import { runHealthcheck } from "./src/observe/health-probe.ts";
@@ -32,7 +31,6 @@ async function openDrive(path: string): Promise<StorageAPI | undefined> {
 async function serve(args: string[]): Promise<void> {
   const config = parseServerArgs(args, (name) => Deno.env.get(name), Deno.env.get("HOME") ?? "");
   loadIsal();
-  if (config.runUser) loadLibc();
   if (config.defaultCredentials) {
     console.warn(
       "flashstor: WARNING: using the default root credentials " +

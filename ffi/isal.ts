@@ -6,6 +6,7 @@
  * ~11 µs hop to Deno's blocking pool, which is shared with async file I/O.
  */
 
+import { bufferAddress, loadLibc } from "./libc.ts";
 import { libraryCandidates } from "./library.ts";
 
 const SYMBOLS = {
@@ -50,9 +51,10 @@ function open(): IsalLibrary["symbols"] {
   throw new IsalMissingError(lastError);
 }
 
-/** Loads libisal now, so a missing library fails at startup rather than on the first PUT. */
+/** Loads libisal (and libc, for buffer addresses) now: a missing library fails at startup. */
 export function loadIsal(): void {
   open();
+  loadLibc();
 }
 
 /**
@@ -83,7 +85,7 @@ export function initTables(k: number, rows: number, coefficients: Uint8Array): U
 function pointerArray(buffers: Uint8Array[]): BigUint64Array {
   const pointers = new BigUint64Array(buffers.length);
   for (let i = 0; i < buffers.length; i++) {
-    pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffers[i])));
+    pointers[i] = bufferAddress(buffers[i]);
   }
   return pointers;
 }

@@ -26,6 +26,9 @@ const SYMBOLS = {
   // Reads errno into a buffer: Deno.UnsafePointerView needs an unscoped --allow-ffi, a call
   // into an already opened library needs no permission at all.
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
+  // memcpy(dst, dst, 0) returns dst: a buffer's address as a number, which the UnsafePointer
+  // API would also give but only under an unscoped, unrevoked --allow-ffi.
+  buffer_address: { name: "memcpy", parameters: ["buffer", "buffer", "usize"], result: "u64" },
 } as const;
 
 export const PR_SET_NO_NEW_PRIVS = 38;
@@ -74,6 +77,11 @@ function open(): LibcLibrary["symbols"] {
 /** Opens libc now, while `ffi` is still granted; later calls keep working after it is revoked. */
 export function loadLibc(): void {
   open();
+}
+
+/** Address of a buffer's first byte (byteOffset included), e.g. for `unsigned char **`. */
+export function bufferAddress(buffer: Uint8Array): bigint {
+  return open().buffer_address(buffer, buffer, 0n);
 }
 
 /** errno of the JS thread (libc keeps it per thread; FFI calls run on that thread). */
