@@ -84,6 +84,15 @@ for (const [sets, drives, parity] of [[1, 4, 2], [2, 4, 2]]) {
       });
       assert(equalBytes(await readAll(r.body), whole.subarray(5 * MiB - 3, 10 * MiB + 1)));
       await assertRejects(() => env.layer.getMultipartUpload(BUCKET, "mp/obj", id), NoSuchUpload);
+      // Every part's shards are healed onto drives that lost them.
+      const set = env.layer.sets.indexOf(env.layer.setOf("mp/obj"));
+      for (const d of [0, 1]) {
+        await Deno.remove(`${env.paths[set][d]}/${BUCKET}/mp`, { recursive: true });
+      }
+      const healed = await env.layer.healObject(BUCKET, "mp/obj");
+      assertEquals(healed.healedDrives.sort(), [env.paths[set][0], env.paths[set][1]].sort());
+      const view = await env.open((s, d) => s === set && d >= 2);
+      assert(equalBytes(await get(view, "mp/obj"), whole));
       for (const set of env.paths) {
         for (const d of set) {
           assertEquals(

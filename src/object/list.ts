@@ -54,7 +54,7 @@ class SetWalk {
       });
       const best = [...counts.values()].sort((a, b) => b.count - a.count)[0];
       if (best && best.count >= this.set.readQuorum) {
-        if (best.count < this.set.drives.length) this.set.options.onDegraded(bucket, name);
+        if (best.count < alive) this.set.options.onDegraded(bucket, name);
         return objectInfo(bucket, name, best.version);
       }
     }
