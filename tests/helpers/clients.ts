@@ -1,0 +1,124 @@
+/**
+ * Shared pieces of the real-client tests (tests/client_*_test.ts): running a client binary with a
+ * clean environment, deterministic test data, and file trees to sync.
+ */
+
+import { createHash } from "node:crypto";
+import { AssertionError } from "node:assert";
+
+export const MiB = 1024 * 1024;
+
+/** True when `path` exists; prints why the caller's tests are skipped when it does not. */
+export function clientPresent(test: string, path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    console.log(`${test}: skipped, ${path} is absent (run scripts/setup --test to install it)`);
+    return false;
+  }
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command` with only `env` (plus a PATH and a UTF-8 locale) and captures its output. */
+export async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<RunResult> {
+  const output = await new Deno.Command(command, {
+    args,
+    clearEnv: true,
+    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Like run, but fails the test unless the command exits 0; returns stdout. */
+export async function runOk(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<string> {
+  const result = await run(command, args, env);
+  if (result.code !== 0) {
+    throw new AssertionError({
+      message: `${command} ${
+        args.join(" ")
+      } exited ${result.code}:\n${result.stderr}\n${result.stdout}`,
+    });
+  }
+  return result.stdout;
+}
+
+/** `size` bytes that differ per `seed` and do not repeat with any short period. */
+export function patterned(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = (seed * 2654435761 + 1) >>> 0;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+export function md5Hex(...chunks: Uint8Array[]): string {
+  const hash = createHash("md5");
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The S3 ETag of a multipart upload of `bytes` in parts of `partSize` (without quotes). */
+export function multipartEtag(bytes: Uint8Array, partSize: number): string {
+  const digests: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.length; offset += partSize) {
+    digests.push(createHash("md5").update(bytes.subarray(offset, offset + partSize)).digest());
+  }
+  return `${md5Hex(...digests)}-${digests.length}`;
+}
+
+export async function writeTree(root: string, tree: Record<string, string>): Promise<void> {
+  for (const [path, text] of Object.entries(tree)) {
+    const file = `${root}/${path}`;
+    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(file, text);
+  }
+}
+
+export async function readTree(root: string, dir = ""): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for await (const entry of Deno.readDir(`${root}/${dir}`)) {
+    const path = dir ? `${dir}/${entry.name}` : entry.name;
+    if (entry.isDirectory) Object.assign(files, await readTree(root, path));
+    else files[path] = await Deno.readTextFile(`${root}/${path}`);
+  }
+  return files;
+}
+
+/** A small tree with nesting, a space and a non-ASCII name. */
+export const TREE: Record<string, string> = {
+  "top.txt": "top level\n",
+  "a/one.txt": "first\n",
+  "a/b/two.txt": "second, deeper\n",
+  "a/b/with space.txt": "spaces in names\n",
+  "c/ü.txt": "unicode name\n",
+};
