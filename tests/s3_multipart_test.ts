@@ -17,7 +17,9 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { s3Client, startServer } from "./helpers/server.ts";
 
@@ -44,6 +46,18 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+function crc32Bytes(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, crc32(data));
+  return out;
+}
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/** S3's composite checksum: the CRC32 of the concatenated binary part CRC32s, then "-<parts>". */
+const compositeCrc32 = (parts: Uint8Array[]) =>
+  `${base64(crc32Bytes(concat(parts.map(crc32Bytes))))}-${parts.length}`;
 
 const md5 = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
 
@@ -121,7 +135,7 @@ Deno.test({
             }),
           );
           assertEquals(out.ETag, `"${md5(body)}"`);
-          assert(out.ChecksumCRC32, "the part's CRC32 comes back");
+          assertEquals(out.ChecksumCRC32, base64(crc32Bytes(body)));
           etags.push(out.ETag!);
         }
 
@@ -165,6 +179,8 @@ Deno.test({
         );
         assertEquals(page2.IsTruncated, false);
         assertEquals(page2.Parts?.map((p) => p.PartNumber), [3]);
+        assertEquals(page2.Parts?.[0].ChecksumCRC32, base64(crc32Bytes(part3)));
+        assertEquals(page2.ChecksumAlgorithm, "CRC32");
 
         const done = await client.send(
           new CompleteMultipartUploadCommand({
@@ -177,6 +193,7 @@ Deno.test({
           }),
         );
         assertEquals(done.ETag, multipartEtag([part1, part2, part3]));
+        assertEquals(done.ChecksumCRC32, compositeCrc32([part1, part2, part3]));
         assertEquals(done.Bucket, bucket);
         assertEquals(done.Key, "dir/big object");
         assertEquals(done.Location, `${server.endpoint}/${bucket}/dir/big%20object`);
@@ -348,6 +365,32 @@ Deno.test({
         );
         const bytes = await download(client, bucket, "copied");
         assertEquals(md5(bytes), md5(concat([source, slice])));
+      });
+
+      await t.step("a part whose checksum does not match is refused and not stored", async () => {
+        const { UploadId } = await client.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: "digest" }),
+        );
+        const send = (options: { ContentMD5?: string; ChecksumCRC32?: string }) =>
+          client.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: "digest",
+              UploadId,
+              PartNumber: 1,
+              Body: "the real body",
+              ...options,
+            }),
+          );
+        await rejectsWith(() => send({ ContentMD5: base64(new Uint8Array(16)) }), "BadDigest", 400);
+        await rejectsWith(() => send({ ChecksumCRC32: "AAAAAA==" }), "BadDigest", 400);
+        const parts = await client.send(
+          new ListPartsCommand({ Bucket: bucket, Key: "digest", UploadId }),
+        );
+        assertEquals(parts.Parts, undefined);
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: "digest", UploadId }),
+        );
       });
 
       await t.step("bad part numbers, unknown uploads and malformed XML", async () => {
