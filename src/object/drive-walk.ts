@@ -72,6 +72,7 @@ export class DriveWalk {
   }
 
   async close(): Promise<void> {
+    await this.#entering;
     const iterator = this.#iterator;
     this.#iterator = undefined;
     await iterator?.return?.();

@@ -208,7 +208,7 @@ export async function putObjectPart(
       etag: md5,
       size,
       modTime: Date.now(),
-      metadata: options.finalMetadata?.() ?? {},
+      metadata: { ...options.metadata, ...options.finalMetadata?.() },
     };
     const outcomes = await writeRecord(set, recordPath, record, written);
     requireWriteQuorum(outcomes, set.writeQuorum, `${bucket}/${object} part ${partNumber}`);
