@@ -57,7 +57,12 @@ Deno.test({
         });
         const done = await upload.done();
         assert(/^"[0-9a-f]{32}-10"$/.test(done.ETag ?? ""), done.ETag);
-        const head = await client.send(new HeadObjectCommand({ Bucket, Key: "big/fifty.bin" }));
+        // lib-storage creates the upload with CRC32: the object gets S3's composite checksum.
+        assert(/^[A-Za-z0-9+/]{6}==-10$/.test(done.ChecksumCRC32 ?? ""), done.ChecksumCRC32);
+        const head = await client.send(
+          new HeadObjectCommand({ Bucket, Key: "big/fifty.bin", ChecksumMode: "ENABLED" }),
+        );
+        assertEquals(head.ChecksumCRC32, done.ChecksumCRC32);
         assertEquals(head.ContentLength, data.length);
         assertEquals(head.ContentType, "application/x-big");
         const got = await client.send(new GetObjectCommand({ Bucket, Key: "big/fifty.bin" }));
