@@ -367,6 +367,48 @@ Deno.test({
         assertEquals(md5(bytes), md5(concat([source, slice])));
       });
 
+      await t.step("ListMultipartUploads pages by key and upload id markers", async () => {
+        const created: [string, string][] = [];
+        for (const key of ["u/b", "u/a", "u/b", "u/c/d"]) {
+          const { UploadId } = await client.send(
+            new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+          );
+          created.push([key, UploadId!]);
+          // Upload ids order by creation time in milliseconds.
+          await new Promise((resolve) => setTimeout(resolve, 3));
+        }
+        // Keys in order; uploads of one key oldest first.
+        const expected = [created[1], created[0], created[2], created[3]];
+        const seen: [string, string][] = [];
+        let KeyMarker: string | undefined;
+        let UploadIdMarker: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const out = await client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: bucket,
+              Prefix: "u/",
+              MaxUploads: 1,
+              KeyMarker,
+              UploadIdMarker,
+            }),
+          );
+          assert((out.Uploads ?? []).length <= 1);
+          for (const u of out.Uploads ?? []) seen.push([u.Key!, u.UploadId!]);
+          if (!out.IsTruncated) break;
+          KeyMarker = out.NextKeyMarker;
+          UploadIdMarker = out.NextUploadIdMarker;
+        }
+        assertEquals(seen, expected);
+        const grouped = await client.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: "u/", Delimiter: "/" }),
+        );
+        assertEquals(grouped.Uploads?.map((u) => u.Key), ["u/a", "u/b", "u/b"]);
+        assertEquals(grouped.CommonPrefixes?.map((p) => p.Prefix), ["u/c/"]);
+        for (const [Key, UploadId] of created) {
+          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId }));
+        }
+      });
+
       await t.step("a part whose checksum does not match is refused and not stored", async () => {
         const { UploadId } = await client.send(
           new CreateMultipartUploadCommand({ Bucket: bucket, Key: "digest" }),
