@@ -273,6 +273,17 @@ async function compositeChecksum(
   return { [checksumHeader(algorithm)]: `${hasher.digest()}-${requested.length}` };
 }
 
+/** The object's URL in the addressing style of the request (virtual-host or path). */
+function objectLocation(ctx: S3Context): string {
+  const url = new URL(ctx.request.url);
+  const host = ctx.request.headers.get("host") ?? url.host;
+  const hostname = host.replace(/:\d+$/, "").toLowerCase();
+  const virtualHost = ctx.config.domains.some((domain) => hostname === `${ctx.bucket}.${domain}`);
+  const key = ctx.key.split("/").map(encodeURIComponent).join("/");
+  const path = virtualHost ? key : `${encodeURIComponent(ctx.bucket)}/${key}`;
+  return `${url.protocol}//${host}/${path}`;
+}
+
 export async function completeMultipartUpload(ctx: S3Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx);
   const parts = parseCompleteParts(await readRequestText(ctx.auth.body, MAX_COMPLETE_XML_BYTES));
@@ -285,10 +296,8 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<Response>
     parts.map(({ number, etag }) => ({ number, etag })),
     { finalMetadata },
   );
-  const origin = new URL(ctx.request.url).origin;
-  const path = [ctx.bucket, ...ctx.key.split("/")].map(encodeURIComponent).join("/");
   return xmlResponse("CompleteMultipartUploadResult", {
-    Location: `${origin}/${path}`,
+    Location: objectLocation(ctx),
     Bucket: ctx.bucket,
     Key: ctx.key,
     ETag: `"${info.etag}"`,
