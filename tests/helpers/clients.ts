@@ -65,7 +65,7 @@ export async function runOk(
 }
 
 /** `size` bytes that differ per `seed` and do not repeat with any short period. */
-export function patterned(size: number, seed: number): Uint8Array {
+export function patterned(size: number, seed: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(size);
   let x = (seed * 2654435761 + 1) >>> 0;
   for (let i = 0; i < size; i++) {
