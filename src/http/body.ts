@@ -22,7 +22,6 @@ const MAX_TRAILERS = 32;
 export type Framing = { length: number } | { chunked: true };
 
 export class RequestBody {
-  readonly stream: ReadableStream<Uint8Array>;
   /** Every byte of the body (and its framing) has been consumed from the connection. */
   finished: boolean;
   /** The body was read at least once (so 100 Continue, if expected, was sent). */
@@ -44,7 +43,11 @@ export class RequestBody {
     this.chunked = "chunked" in framing;
     this.left = "length" in framing ? framing.length : 0;
     this.finished = !this.chunked && this.left === 0;
-    this.stream = new ReadableStream<Uint8Array>({
+  }
+
+  /** The body for the Request; made on demand because a stream costs more than parsing. */
+  stream(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const chunk = await this.read();
         if (chunk === null) controller.close();

@@ -190,7 +190,7 @@ export class Connection {
         {
           method: head.method,
           headers: head.headers,
-          body: hasBody ? body.stream : null,
+          body: hasBody ? body.stream() : null,
           duplex: "half",
         } as RequestInit,
       );

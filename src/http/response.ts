@@ -184,6 +184,18 @@ export async function writeResponse(
     return keepAlive;
   }
 
+  if (length >= 0 && length <= COALESCE_LIMIT) {
+    // Small body of known length: bytes() skips the stream machinery for static bodies.
+    const data = await response.bytes();
+    if (data.length !== length) {
+      throw new Error(`response body of ${data.length} bytes, Content-Length ${length}`);
+    }
+    await writer.writeHead(
+      head + `content-length: ${length}\r\n` + connectionHeader(request.minor, keepAlive),
+      data,
+    );
+    return keepAlive;
+  }
   const reader = body.getReader();
   try {
     if (length >= 0) {
