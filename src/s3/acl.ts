@@ -56,7 +56,10 @@ export async function putObjectAcl(ctx: S3Context): Promise<Response> {
 const notImplemented = () =>
   new S3Error("NotImplemented", "Only the private ACL (owner FULL_CONTROL) is supported.");
 
-/** Accepts an owner-only canned ACL (`x-amz-acl: private`) or a body whose every grant is FULL_CONTROL to the owner. */
+/**
+ * Accepts an owner-only canned ACL (`x-amz-acl: private`) or an AccessControlPolicy body whose
+ * every grant is FULL_CONTROL to the owner.
+ */
 async function requireOwnerOnly(ctx: S3Context): Promise<void> {
   const headers = ctx.request.headers;
   for (const name of headers.keys()) {
@@ -68,15 +71,7 @@ async function requireOwnerOnly(ctx: S3Context): Promise<void> {
     await ctx.auth.body?.cancel();
     return;
   }
-  const text = await readRequestText(ctx.auth.body, MAX_ACL_BYTES);
-  if (text.trim() === "") {
-    throw new S3Error(
-      "MalformedACLError",
-      "The XML you provided was not well-formed or did not validate against our published schema.",
-    );
-  }
-  const policy = parseXml(text);
-  if (policy.name !== "AccessControlPolicy") throw malformedAcl();
+  const policy = parseAcl(await readRequestText(ctx.auth.body, MAX_ACL_BYTES));
   const owner = ownerOf(ctx.auth.accessKey);
   const grants = children(policy, "AccessControlList").flatMap((list) => children(list, "Grant"));
   if (grants.length === 0) throw notImplemented();
@@ -95,9 +90,20 @@ function grantsOwnerFullControl(grant: XmlElement, owner: Owner): boolean {
   return id === undefined || id === owner.ID;
 }
 
-function malformedAcl(): S3Error {
-  return new S3Error(
+const malformedAcl = () =>
+  new S3Error(
     "MalformedACLError",
     "The XML you provided was not well-formed or did not validate against our published schema.",
   );
+
+/** An AccessControlPolicy document; S3 reports any defect in it as MalformedACLError. */
+function parseAcl(text: string): XmlElement {
+  let policy: XmlElement;
+  try {
+    policy = parseXml(text);
+  } catch {
+    throw malformedAcl();
+  }
+  if (policy.name !== "AccessControlPolicy") throw malformedAcl();
+  return policy;
 }
