@@ -4,6 +4,7 @@
  * that, renders S3's XML, and applies `encoding-type=url` to every name it echoes.
  */
 
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { ObjectInfo } from "../object/layer.ts";
 import type { S3Context } from "./context.ts";
@@ -121,12 +122,15 @@ export async function listObjectsV1(ctx: S3Context): Promise<Response> {
   });
 }
 
-/** The layer's next marker, or else the greatest name on the page. */
+/** The layer's next marker, or else the greatest name on the page (in UTF-8 byte order). */
 function nextMarkerOf(result: { objects: ObjectInfo[]; prefixes: string[]; nextMarker?: string }) {
   if (result.nextMarker) return result.nextMarker;
   const lastObject = result.objects.at(-1)?.name ?? "";
   const lastPrefix = result.prefixes.at(-1) ?? "";
-  return lastObject > lastPrefix ? lastObject : lastPrefix;
+  const utf8 = new TextEncoder();
+  return Buffer.compare(utf8.encode(lastObject), utf8.encode(lastPrefix)) > 0
+    ? lastObject
+    : lastPrefix;
 }
 
 const encodeToken = (key: string) => btoa(String.fromCharCode(...new TextEncoder().encode(key)));
