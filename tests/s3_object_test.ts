@@ -12,10 +12,12 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   type GetObjectCommandInput,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   type HeadObjectCommandInput,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
@@ -323,6 +325,33 @@ Deno.test({
           400,
         );
       });
+
+      await t.step(
+        "GetObjectTagging: objects carry no tags; PutObjectTagging is refused",
+        async () => {
+          const tags = await client.send(
+            new GetObjectTaggingCommand({ Bucket: BUCKET, Key: "doc.txt" }),
+          );
+          assertEquals(tags.TagSet, []);
+          await rejectsWith(
+            () => client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: "missing" })),
+            "NoSuchKey",
+            404,
+          );
+          await rejectsWith(
+            () =>
+              client.send(
+                new PutObjectTaggingCommand({
+                  Bucket: BUCKET,
+                  Key: "doc.txt",
+                  Tagging: { TagSet: [{ Key: "k", Value: "v" }] },
+                }),
+              ),
+            "NotImplemented",
+            501,
+          );
+        },
+      );
 
       await t.step("DeleteObject answers 204 whether or not the key exists", async () => {
         await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "gone", Body: "x" }));

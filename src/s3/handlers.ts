@@ -10,7 +10,14 @@ import {
   headBucket,
   listBuckets,
 } from "./bucket.ts";
-import { copyObject, deleteObject, getObject, headObject, putObject } from "./object.ts";
+import {
+  copyObject,
+  deleteObject,
+  getObject,
+  getObjectTagging,
+  headObject,
+  putObject,
+} from "./object.ts";
 import { deleteObjects } from "./delete.ts";
 import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
@@ -43,6 +50,7 @@ export const HANDLERS: Record<S3Operation, Handler> = {
   HeadObject: headObject,
   DeleteObject: deleteObject,
   GetObjectAcl: getObjectAcl,
+  GetObjectTagging: getObjectTagging,
   PutObjectAcl: putObjectAcl,
   CreateMultipartUpload: createMultipartUpload,
   UploadPart: uploadPart,

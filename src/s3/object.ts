@@ -194,6 +194,16 @@ export async function deleteObject(ctx: S3Context): Promise<Response> {
 }
 
 /**
+ * Tags cannot be set (x-amz-tagging and PUT ?tagging are refused), so every object's tag set is
+ * truly empty; answering that lets clients that copy tags along (aws s3 cp) work.
+ */
+export async function getObjectTagging(ctx: S3Context): Promise<Response> {
+  checkVersionId(ctx.query);
+  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  return xmlResponse("Tagging", { TagSet: {} });
+}
+
+/**
  * x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optionally with
  * "?versionId=" ("null" is the only version there is).
  */

@@ -28,6 +28,7 @@ export type S3Operation =
   | "HeadObject"
   | "DeleteObject"
   | "GetObjectAcl"
+  | "GetObjectTagging"
   | "PutObjectAcl"
   | "CreateMultipartUpload"
   | "UploadPart"
@@ -78,6 +79,7 @@ export const ROUTES: readonly Rule[] = [
   { method: "POST", target: "bucket", sub: "delete", op: "DeleteObjects" },
 
   { method: "GET", target: "object", sub: "acl", op: "GetObjectAcl" },
+  { method: "GET", target: "object", sub: "tagging", op: "GetObjectTagging" },
   { method: "GET", target: "object", sub: "uploadId", op: "ListParts" },
   { method: "GET", target: "object", op: "GetObject" },
   { method: "HEAD", target: "object", op: "HeadObject" },
@@ -133,7 +135,6 @@ const UNSUPPORTED = new Set([
   "select",
   "select-type",
   "session",
-  "tagging",
   "torrent",
   "website",
 ]);
