@@ -257,6 +257,15 @@ Deno.test({
         assertEquals(plain.Contents?.[0].Owner, undefined);
       });
 
+      await t.step("max-keys above 1000 is clamped, 0 lists nothing", async () => {
+        const big = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 5000 }));
+        assertEquals(big.MaxKeys, 1000);
+        assertEquals(big.KeyCount, KEYS.length);
+        const none = await client.send(new ListObjectsCommand({ Bucket: bucket, MaxKeys: 0 }));
+        assertEquals(none.MaxKeys, 0);
+        assertEquals(none.Contents, undefined);
+      });
+
       await t.step("bad arguments are InvalidArgument", async () => {
         for (
           const command of [
