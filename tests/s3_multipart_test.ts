@@ -482,6 +482,26 @@ Deno.test({
           "MalformedXML",
           400,
         );
+        await rejectsWith(
+          () =>
+            client.send(
+              new UploadPartCopyCommand({
+                Bucket: bucket,
+                Key: "bad",
+                UploadId,
+                PartNumber: 1,
+                CopySource: `${bucket}/no-such-source`,
+              }),
+            ),
+          "NoSuchKey",
+          404,
+        );
+        await rejectsWith(
+          () =>
+            client.send(new CreateMultipartUploadCommand({ Bucket: "no-such-bucket", Key: "k" })),
+          "NoSuchBucket",
+          404,
+        );
         await client.send(
           new AbortMultipartUploadCommand({ Bucket: bucket, Key: "bad", UploadId }),
         );

@@ -166,13 +166,19 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
   copySourceConditions(headers, sourceInfo);
   const rangeHeader = headers.get("x-amz-copy-source-range");
   const range = rangeHeader === null ? undefined : parseCopyRange(rangeHeader, sourceInfo.size);
+  const size = range ? range.end - range.start + 1 : sourceInfo.size;
+  if (size > MAX_PART_SIZE) {
+    throw new S3Error(
+      "InvalidRequest",
+      `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PART_SIZE}`,
+    );
+  }
   const { body, info } = await ctx.layer.getObject(source.bucket, source.key, { range });
   if (info.etag !== sourceInfo.etag) {
     // Replaced between the checks and the read: the conditions judged another object.
     await body.cancel();
     throw new S3Error("PreconditionFailed");
   }
-  const size = range ? range.end - range.start + 1 : info.size;
   const verifier = checksumVerifier({ algorithm: uploadAlgorithm(upload) });
   const part = await ctx.layer.putObjectPart(
     ctx.bucket,
