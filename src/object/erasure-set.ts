@@ -196,7 +196,7 @@ export class ErasureSet {
       await this.locks.withWrite(lockKey(bucket, object), () => this.commit(request));
       return objectInfo(bucket, object, version);
     } finally {
-      await fanOut(this.drives, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
+      if (!small) await fanOut(this.drives, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
     }
   }
 
