@@ -6,8 +6,10 @@
  */
 
 import {
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -19,6 +21,7 @@ import {
   PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { crc32 } from "../ffi/isal.ts";
@@ -324,6 +327,42 @@ Deno.test({
           "KeyTooLongError",
           400,
         );
+      });
+
+      await t.step("?partNumber selects one part of a multipart object", async () => {
+        const parts = [new Uint8Array(5 * 1024 * 1024).fill(1), new Uint8Array(100).fill(2)];
+        const { UploadId } = await client.send(
+          new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "multi" }),
+        );
+        const completed = [];
+        for (const [i, Body] of parts.entries()) {
+          const PartNumber = i + 1;
+          const { ETag } = await client.send(
+            new UploadPartCommand({ Bucket: BUCKET, Key: "multi", UploadId, PartNumber, Body }),
+          );
+          completed.push({ PartNumber, ETag });
+        }
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: BUCKET,
+            Key: "multi",
+            UploadId,
+            MultipartUpload: { Parts: completed },
+          }),
+        );
+        const second = await client.send(
+          new GetObjectCommand({ Bucket: BUCKET, Key: "multi", PartNumber: 2 }),
+        );
+        assertEquals(await second.Body!.transformToByteArray(), parts[1]);
+        assertEquals(
+          [second.$metadata.httpStatusCode, second.ContentRange, second.PartsCount],
+          [206, `bytes 5242880-5242979/5242980`, 2],
+        );
+        const first = await head(client, { Key: "multi", PartNumber: 1 });
+        assertEquals([first.ContentLength, first.PartsCount], [5 * 1024 * 1024, 2]);
+        const single = await head(client, { Key: "doc.txt", PartNumber: 1 });
+        assertEquals([single.ContentLength, single.PartsCount], [TEXT.length, undefined]);
+        assertEquals(await status(() => head(client, { Key: "multi", PartNumber: 3 })), 416);
       });
 
       await t.step(
