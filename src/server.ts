@@ -1,10 +1,12 @@
 /**
- * The listener: serves the S3 app over HTTP and shuts it down gracefully. Each HTTP engine is
- * one small function from (config, app) to a RunningServer; startServer picks one and announces
- * the address in the line the test harness and operators look for.
+ * The listener: serves the S3 app over HTTP(S) and shuts it down gracefully. Each HTTP engine
+ * is one small function from (config, app, tls) to a RunningServer; startServer picks one
+ * (config.httpEngine) and announces the address in the line the test harness and operators
+ * look for. TLS is on when the certs dir holds public.crt and private.key.
  */
 
 import type { Config } from "./config.ts";
+import { serveFrontDoor, type TlsFiles } from "./http/front-door.ts";
 import type { ObjectLayer } from "./object/layer.ts";
 import { type App, createApp } from "./s3/app.ts";
 
@@ -27,11 +29,12 @@ async function within(work: Promise<void>, ms: number): Promise<void> {
   }
 }
 
-/** Deno's own HTTP/1.1 server (Deno.serve). */
-function serveDeno(config: Config, app: App): RunningServer {
+/** Deno's own HTTP/1.1 server (Deno.serve): no timeouts, 100 Continue before the handler. */
+function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): RunningServer {
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,
+    ...tls,
     onListen: () => {},
     onError: (err) => {
       console.error("flashstor: unhandled error in a request:", err);
@@ -48,13 +51,80 @@ function serveDeno(config: Config, app: App): RunningServer {
   };
 }
 
+/**
+ * The hardened front door (src/http): header deadline, idle timeout, minimum body rate,
+ * 100 Continue only once the handler reads the body, strict parsing. SIGHUP reloads the
+ * certificate when serving TLS.
+ */
+function serveFlashstor(config: Config, app: App, tls: TlsFiles | undefined): RunningServer {
+  const door = serveFrontDoor(async (request, info) => {
+    try {
+      return await app.fetch(request, info);
+    } catch (err) {
+      console.error("flashstor: unhandled error in a request:", err);
+      return new Response(null, { status: 500 });
+    }
+  }, {
+    hostname: config.hostname,
+    port: config.port,
+    tls,
+    headerTimeoutMs: config.headerTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    minBodyRate: config.minBodyRate,
+  });
+  const reload = async () => {
+    const files = await loadCerts(config.certsDir);
+    if (!files) throw new Error(`no public.crt and private.key in ${config.certsDir}`);
+    await door.setTls(files);
+    console.log(`flashstor: reloaded the TLS certificate from ${config.certsDir}`);
+  };
+  const onHangup = () => {
+    reload().catch((err) => {
+      console.error(`flashstor: certificate reload failed, keeping the old one: ${err.message}`);
+    });
+  };
+  if (tls) Deno.addSignalListener("SIGHUP", onHangup);
+  return {
+    port: door.port,
+    shutdown: async () => {
+      if (tls) Deno.removeSignalListener("SIGHUP", onHangup);
+      await door.shutdown(config.shutdownTimeoutMs);
+    },
+    finished: door.finished,
+  };
+}
+
+/** `<certsDir>/public.crt` and `private.key`, or undefined when they are not there. */
+async function loadCerts(certsDir: string): Promise<TlsFiles | undefined> {
+  try {
+    const [cert, key] = await Promise.all([
+      Deno.readTextFile(`${certsDir}/public.crt`),
+      Deno.readTextFile(`${certsDir}/private.key`),
+    ]);
+    return { cert, key };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof Deno.errors.NotCapable) {
+      console.log(`flashstor: no read permission for ${certsDir}: serving plain HTTP`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
 function displayHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-export function startServer(config: Config, layer: ObjectLayer): Promise<RunningServer> {
+export async function startServer(config: Config, layer: ObjectLayer): Promise<RunningServer> {
   const app = createApp({ config, layer });
-  const server = serveDeno(config, app);
-  console.log(`flashstor: listening on http://${displayHost(config.hostname)}:${server.port}`);
-  return Promise.resolve(server);
+  const tls = await loadCerts(config.certsDir);
+  const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
+  const server = serve(config, app, tls);
+  const scheme = tls ? "https" : "http";
+  console.log(
+    `flashstor: listening on ${scheme}://${displayHost(config.hostname)}:${server.port}` +
+      ` (${config.httpEngine} engine)`,
+  );
+  return server;
 }
