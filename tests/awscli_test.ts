@@ -203,7 +203,7 @@ Deno.test({
         assertEquals(listed.CommonPrefixes, [{ Prefix: "tree/a/b/" }]);
       });
 
-      await t.step("s3api delete-objects and s3 rm --recursive", async () => {
+      await t.step("s3api delete-objects, s3 rm --recursive, list-object-versions", async () => {
         const deleted = await json(
           run(
             "s3api",
@@ -225,7 +225,23 @@ Deno.test({
           run("s3api", "list-objects-v2", "--bucket", "cli", "--output", "json"),
         );
         assertEquals(rest.Contents.map((c: { Key: string }) => c.Key), ["files/big.bin"]);
-        await run("s3", "rm", "--recursive", "s3://cli/");
+        // How tools empty a bucket that may be versioned: every version, then delete them all.
+        const versions = await json(
+          run("s3api", "list-object-versions", "--bucket", "cli", "--output", "json"),
+        );
+        const objects = versions.Versions.map((v: { Key: string; VersionId: string }) => ({
+          Key: v.Key,
+          VersionId: v.VersionId,
+        }));
+        assertEquals(objects, [{ Key: "files/big.bin", VersionId: "null" }]);
+        await run(
+          "s3api",
+          "delete-objects",
+          "--bucket",
+          "cli",
+          "--delete",
+          JSON.stringify({ Objects: objects }),
+        );
         await run("s3api", "delete-bucket", "--bucket", "cli");
         assert(!/\scli\n/.test(await run("s3", "ls")));
       });
