@@ -86,7 +86,7 @@ Deno.test({
 
       await t.step("presigned PUT", async () => {
         // Without this the SDK signs the CRC32 of an empty body into the URL (see
-        // PLATFORM-NOTES), which a correct server must refuse for a non-empty upload.
+        // PLATFORM-NOTES), which does not describe the body uploaded here.
         const signer = new S3Client({
           endpoint: server.endpoint,
           region: "us-east-1",
