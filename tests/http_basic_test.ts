@@ -140,3 +140,32 @@ Deno.test("http: fetch round trip with a 4 MiB body", async () => {
     await server.shutdown(1000);
   }
 });
+
+Deno.test("http: a declared Content-Length is kept; a wrong one gets 500 and a close", async () => {
+  const server = startEcho();
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(request("GET", "/sized"));
+    const sized = await client.response();
+    assert.equal(sized.headers.get("content-length"), "7");
+    assert.equal(sized.body, "exactly");
+    await client.send(request("GET", "/lying"));
+    assert.equal((await client.response()).status, 500);
+    assert.ok(await client.closedWithin(3000));
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});
+
+Deno.test("http: IPv6 literal and port in Host are accepted", async () => {
+  const server = startEcho();
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send("GET /v6 HTTP/1.1\r\nHost: [::1]:9000\r\n\r\n");
+    assert.equal((await client.response()).body, "GET /v6");
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});

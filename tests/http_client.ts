@@ -12,7 +12,8 @@ const decoder = new TextDecoder();
 /**
  * Routes: GET /any → "METHOD rawTarget"; PUT|POST /echo → request body streamed back;
  * /count → number of body bytes; /reject → 403 without reading; /stream?n=N → N chunks;
- * /slow?ms=M → answers after M ms; HEAD → content-length 12345 and no body.
+ * /slow?ms=M → answers after M ms; /big?mb=N → N MiB streamed; /sized and /lying → bodies
+ * with a right and a wrong Content-Length; HEAD → content-length 12345 and no body.
  */
 export async function echoHandler(request: Request): Promise<Response> {
   const url = new URL(request.url);
@@ -40,6 +41,21 @@ export async function echoHandler(request: Request): Promise<Response> {
           pull(controller) {
             if (sent === count) return controller.close();
             controller.enqueue(encoder.encode(`part${sent++};`));
+          },
+        }),
+      );
+    }
+    case "/sized":
+      return new Response("exactly", { headers: { "content-length": "7" } });
+    case "/lying":
+      return new Response("short", { headers: { "content-length": "100" } });
+    case "/big": {
+      let sent = 0;
+      return new Response(
+        new ReadableStream({
+          pull(controller) {
+            if (sent++ === param("mb")) return controller.close();
+            controller.enqueue(new Uint8Array(1024 * 1024));
           },
         }),
       );

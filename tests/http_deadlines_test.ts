@@ -158,3 +158,18 @@ Deno.test("http: an unread large body closes the connection after the response",
     await server.shutdown(1000);
   }
 });
+
+Deno.test("http deadlines: a client that stops reading a response is dropped", async () => {
+  const server = startEcho({ idleTimeoutMs: 500 });
+  const client = await RawClient.connect(server.port);
+  try {
+    await client.send(request("GET", "/big?mb=64"));
+    await sleep(2000); // read nothing while the server's write is stuck
+    // Had the server kept the connection, the whole 64 MiB would now arrive and the
+    // keep-alive connection would stay open.
+    assert.ok(await client.closedWithin(3000), "stalled response never cut");
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+});

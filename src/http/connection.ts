@@ -80,7 +80,11 @@ export class Connection {
 
   /** Called by the server's sweeper: enforces deadlines and the minimum body rate. */
   tick(now: number): void {
-    if (this.phase === "busy") {
+    const writingSince = this.writer.writingSince;
+    if (writingSince !== 0 && now - writingSince > this.options.idleTimeoutMs) {
+      // The client stopped reading what we send (a slow-read attack or a dead peer).
+      this.close();
+    } else if (this.phase === "busy") {
       const { minBodyRate, bodyRateWindowMs } = this.options;
       if (minBodyRate > 0 && this.reader.tooSlow(now, minBodyRate, bodyRateWindowMs)) {
         this.cutSlowBody();
@@ -160,11 +164,20 @@ export class Connection {
       await this.refuse(body.failure);
       return false;
     }
-    let keepAlive = await writeResponse(this.writer, response, {
-      method: head.method,
-      minor: head.minor,
-      keepAlive: head.keepAlive && !this.closing,
-    });
+    let keepAlive: boolean;
+    try {
+      keepAlive = await writeResponse(this.writer, response, {
+        method: head.method,
+        minor: head.minor,
+        keepAlive: head.keepAlive && !this.closing,
+      });
+    } catch (err) {
+      // A response that cannot be sent as declared: say so if nothing went out yet.
+      if (!this.writer.headSent && !this.closed) {
+        await this.refuse(new HttpError(500, "the response could not be sent"));
+      }
+      throw err;
+    }
     if (!body.finished) {
       // A client told to wait for 100 Continue that got a final answer instead may or may
       // not send its body: the connection cannot be reused either way.

@@ -21,7 +21,12 @@ export interface RequestHead {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
+// The target is visible ASCII without "#" (no fragments on the wire) and "\\" (which the URL
+// parser would turn into "/"), so request.url and the raw target name the same resource.
+const REQUEST_LINE =
+  /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21\x22\x24-\x5b\x5d-\x7e]+) HTTP\/(\d)\.(\d)$/;
+// An authority without userinfo: "/", "?", "#" or "@" would move the path into the host.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{0,5})?$/;
 // Controls other than HTAB are what a header value may not hold.
 // deno-lint-ignore no-control-regex
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -118,6 +123,7 @@ export function parseRequestHead(text: string): RequestHead {
   }
 
   if (minor === 1 && host === undefined) throw new HttpError(400, "missing Host header");
+  if (host !== undefined && !HOST.test(host)) throw new HttpError(400, "invalid Host header");
   if (contentLength !== undefined && transferEncoding !== undefined) {
     throw new HttpError(400, "both Content-Length and Transfer-Encoding");
   }

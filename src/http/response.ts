@@ -5,6 +5,8 @@
 
 const encoder = new TextEncoder();
 const NON_ASCII = /[\u0080-\uffff]/;
+/** Largest single socket write: a client must take this much within the stall deadline. */
+const WRITE_SLICE = 1024 * 1024;
 /** Bodies up to this size are copied behind the head and sent with it in one write. */
 const COALESCE_LIMIT = 64 * 1024;
 const CRLF = encoder.encode("\r\n");
@@ -61,9 +63,23 @@ export class ConnWriter {
 
   constructor(private readonly conn: Deno.Conn) {}
 
+  /** When the pending socket write started (0: none), for the stalled-client deadline. */
+  writingSince = 0;
+
+  /** Writes all of `data`, at most WRITE_SLICE bytes per socket write, so that one pending
+   * write never waits on more than a bounded amount of data. */
   async write(data: Uint8Array): Promise<void> {
     let offset = 0;
-    while (offset < data.length) offset += await this.conn.write(data.subarray(offset));
+    try {
+      while (offset < data.length) {
+        this.writingSince = Date.now();
+        offset += await this.conn.write(
+          data.subarray(offset, Math.min(data.length, offset + WRITE_SLICE)),
+        );
+      }
+    } finally {
+      this.writingSince = 0;
+    }
   }
 
   /** Writes the head text followed by `body` (may be empty) in as few writes as possible. */
