@@ -36,7 +36,9 @@ Deno.test("object names: typed errors for bad keys, folder markers encoded", () 
   for (const ok of ["a", "a/b/c", "dir/", "a b/ü/€", "x".repeat(1024), "a/.hidden", "..."]) {
     checkObjectName(ok);
   }
-  for (const bad of ["", "/a", "a//b", "a/../b", "..", "a/.", "./a", "a\0b", "a__XLDIR__"]) {
+  for (
+    const bad of ["", "/a", "a//b", "a/../b", "..", "a/.", "./a", "a\0b", "a__XLDIR__", "a/xl.meta"]
+  ) {
     assertThrows(() => checkObjectName(bad), InvalidObjectName);
   }
   assertThrows(() => checkObjectName("x".repeat(1025)), ObjectNameTooLong);

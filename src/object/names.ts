@@ -4,6 +4,7 @@
  * A key ending in "/" (a folder marker) cannot be a directory of the same name, since "a/" and
  * the objects below it share the directory "a". Like MinIO, it is stored as "a__XLDIR__".
  */
+import { META_FILE } from "../storage/api.ts";
 import { InvalidBucketName, InvalidObjectName, ObjectNameTooLong } from "./errors.ts";
 
 /** Storage suffix of keys ending in "/". */
@@ -37,7 +38,8 @@ export function checkObjectName(object: string): void {
   // A trailing "/" (folder marker) leaves one empty last segment, which is allowed.
   if (segments.at(-1) === "") segments.pop();
   for (const segment of segments) {
-    if (segment === "" || segment === "." || segment === "..") {
+    // "a/xl.meta" would be the metadata file of the object "a".
+    if (segment === "" || segment === "." || segment === ".." || segment === META_FILE) {
       throw new InvalidObjectName(`invalid segment ${JSON.stringify(segment)} in object name`);
     }
   }
