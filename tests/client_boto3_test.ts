@@ -1,8 +1,9 @@
 /**
  * boto3 (Debian python3-boto3, run by /usr/bin/python3) against a real server, as a user's script
  * would use it: path-style and virtual-host-style clients, put/get/head/delete, upload_file and
- * download_file through s3transfer with multipart, the list_objects_v2 paginator, copy_object,
- * delete_objects, presigned URLs fetched with urllib, metadata, and checksums.
+ * download_file through s3transfer with multipart, a managed (UploadPartCopy) copy, the
+ * list_objects(_v2) paginators, copy_object, delete_objects, presigned URLs fetched with urllib,
+ * metadata, checksums, conditional GETs, awkward keys, and multipart calls made by hand.
  *
  * Each step runs one Python process that prints what it observed as JSON; the assertions are here.
  * Virtual-host style needs a name: the server runs with --domain DOMAIN and the script resolves
@@ -28,7 +29,7 @@ const present = clientPresent("client_boto3_test", PYTHON) &&
   clientPresent("client_boto3_test", BOTO3);
 
 const SCRIPT = String.raw`
-import base64, hashlib, json, socket, sys, time, urllib.error, urllib.request, zlib
+import base64, datetime, hashlib, json, socket, sys, time, urllib.error, urllib.request, zlib
 import boto3, botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -234,6 +235,86 @@ def checksums():
             "after_wrong": [error_of(lambda k=k: s3.head_object(Bucket="boto", Key=k))
                             for k in ("sum/wrong-crc.bin", "sum/wrong-md5.bin")]}
 
+def extras():
+    config = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=2)
+    s3.copy({"Bucket": "boto", "Key": "big/big.bin"}, "boto-vhost", "big-copy.bin", Config=config)
+    head = s3.head_object(Bucket="boto-vhost", Key="big-copy.bin")
+    s3.download_file("boto-vhost", "big-copy.bin", work + "/big-copy.get")
+    part = s3.head_object(Bucket="boto-vhost", Key="big-copy.bin", PartNumber=2)
+    etag = head["ETag"]
+    def get(**kwargs):
+        return s3.get_object(Bucket="boto-vhost", Key="big-copy.bin", Range="bytes=0-0", **kwargs)
+    conditions = {
+        "if_match": get(IfMatch=etag)["ResponseMetadata"]["HTTPStatusCode"],
+        "if_none_match": error_of(lambda: get(IfNoneMatch=etag)),
+        "if_match_other": error_of(lambda: get(IfMatch='"0123456789abcdef0123456789abcdef"')),
+        "if_modified_since_future": error_of(lambda: get(IfModifiedSince=datetime.datetime(2100, 1, 1))),
+        "if_unmodified_since_past": error_of(lambda: get(IfUnmodifiedSince=datetime.datetime(2000, 1, 1)))}
+    s3.delete_object(Bucket="boto-vhost", Key="big-copy.bin")
+    overridden = s3.get_object(Bucket="boto", Key="other.txt", ResponseContentType="text/plain",
+                               ResponseContentDisposition='attachment; filename="o.txt"',
+                               ResponseCacheControl="no-store")
+    with open(work + "/keys.json", encoding="utf-8") as f:
+        keys = json.load(f)
+    for key in keys:
+        s3.put_object(Bucket="boto", Key="k/" + key, Body=key.encode())
+    awkward = {"got": [s3.get_object(Bucket="boto", Key="k/" + key)["Body"].read().decode()
+                       for key in keys],
+               "v1": [o["Key"] for p in s3.get_paginator("list_objects").paginate(
+                          Bucket="boto", Prefix="k/", PaginationConfig={"PageSize": 2})
+                      for o in p.get("Contents", [])],
+               "copied": s3.copy_object(Bucket="boto", Key="k-copy", CopySource={
+                   "Bucket": "boto", "Key": "k/" + keys[0]})["CopyObjectResult"]["ETag"]}
+    for key in keys:
+        s3.delete_object(Bucket="boto", Key="k/" + key)
+    s3.delete_object(Bucket="boto", Key="k-copy")
+    return {"copy": {"etag": etag, "length": head["ContentLength"],
+                     "part2": [part["ContentLength"], part.get("PartsCount")]},
+            "conditions": conditions,
+            "overridden": [overridden["ContentType"], overridden["ContentDisposition"],
+                           overridden["CacheControl"]],
+            "awkward": awkward}
+
+def multipart():
+    big = read("big.bin")
+    up = s3.create_multipart_upload(Bucket="boto", Key="mp/done.bin", ContentType="text/x-mp",
+                                    Metadata={"stage": "multipart"})
+    parts = []
+    for number, chunk in [(1, big[:5 * MiB]), (2, big[5 * MiB:5 * MiB + 1000])]:
+        r = s3.upload_part(Bucket="boto", Key="mp/done.bin", UploadId=up["UploadId"],
+                           PartNumber=number, Body=chunk)
+        parts.append({"PartNumber": number, "ETag": r["ETag"]})
+    listed_parts = s3.list_parts(Bucket="boto", Key="mp/done.bin", UploadId=up["UploadId"])
+    other = s3.create_multipart_upload(Bucket="boto", Key="mp/aborted.bin")
+    small = s3.create_multipart_upload(Bucket="boto", Key="mp/small.bin")
+    small_parts = [{"PartNumber": n, "ETag": s3.upload_part(
+        Bucket="boto", Key="mp/small.bin", UploadId=small["UploadId"], PartNumber=n,
+        Body=b"x" * 100)["ETag"]} for n in (1, 2)]
+    uploads = sorted(u["Key"] for u in s3.list_multipart_uploads(Bucket="boto", Prefix="mp/")["Uploads"])
+    wrong = [dict(parts[0]), dict(parts[1], ETag='"0123456789abcdef0123456789abcdef"')]
+    results = {
+        "uploads": uploads,
+        "parts": [[p["PartNumber"], p["Size"], p["ETag"]] for p in listed_parts["Parts"]],
+        "invalid_part": error_of(lambda: s3.complete_multipart_upload(
+            Bucket="boto", Key="mp/done.bin", UploadId=up["UploadId"],
+            MultipartUpload={"Parts": wrong})),
+        "too_small": error_of(lambda: s3.complete_multipart_upload(
+            Bucket="boto", Key="mp/small.bin", UploadId=small["UploadId"],
+            MultipartUpload={"Parts": small_parts}))}
+    done = s3.complete_multipart_upload(Bucket="boto", Key="mp/done.bin", UploadId=up["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    s3.abort_multipart_upload(Bucket="boto", Key="mp/aborted.bin", UploadId=other["UploadId"])
+    s3.abort_multipart_upload(Bucket="boto", Key="mp/small.bin", UploadId=small["UploadId"])
+    head = s3.head_object(Bucket="boto", Key="mp/done.bin")
+    write("mp.get", s3.get_object(Bucket="boto", Key="mp/done.bin")["Body"].read())
+    s3.delete_object(Bucket="boto", Key="mp/done.bin")
+    results.update({
+        "etag": done["ETag"], "head": [head["ETag"], head["ContentType"], head["Metadata"]],
+        "after_abort": error_of(lambda: s3.list_parts(Bucket="boto", Key="mp/aborted.bin",
+                                                      UploadId=other["UploadId"])),
+        "left": s3.list_multipart_uploads(Bucket="boto").get("Uploads", [])})
+    return results
+
 def teardown():
     for bucket in ("boto", "boto-vhost"):
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -248,6 +329,14 @@ print(json.dumps(globals()[step]()))
 `;
 
 const SMALL = patterned(70_000, 1);
+/** Keys users do write: spaces, reserved and non-ASCII characters, a tab, a folder marker. */
+const AWKWARD_KEYS = [
+  "sp ace/üñí/a+b=c&d?e#f%g",
+  "~!@$^*()_-'\";:,<>[]{}|\\`",
+  "tab\there",
+  "日本語/キー",
+  "folder/",
+];
 const BIG = patterned(20 * MiB, 2);
 
 const hex = (bytes: Uint8Array) =>
@@ -269,6 +358,7 @@ Deno.test({
     await Deno.writeTextFile(`${work}/steps.py`, SCRIPT);
     await Deno.writeFile(`${work}/small.bin`, SMALL);
     await Deno.writeFile(`${work}/big.bin`, BIG);
+    await Deno.writeTextFile(`${work}/keys.json`, JSON.stringify(AWKWARD_KEYS));
     // deno-lint-ignore no-explicit-any -- JSON printed by the script; each step checks its shape
     const step = async (name: string): Promise<any> => {
       const stdout = await runOk(
@@ -437,6 +527,56 @@ Deno.test({
             code: "404",
             status: 404,
           }]);
+        },
+      );
+
+      await t.step(
+        "managed copy (UploadPartCopy), conditional GETs, overrides, awkward keys",
+        async () => {
+          const seen = await step("extras");
+          assertEquals(seen.copy, {
+            etag: `"${multipartEtag(BIG, 8 * MiB)}"`,
+            length: BIG.length,
+            part2: [8 * MiB, 3],
+          });
+          assertEquals(sha256Hex(await file("big-copy.get")), sha256Hex(BIG));
+          assertEquals(seen.conditions, {
+            if_match: 206,
+            if_none_match: { code: "304", status: 304 },
+            if_match_other: { code: "PreconditionFailed", status: 412 },
+            if_modified_since_future: { code: "304", status: 304 },
+            if_unmodified_since_past: { code: "PreconditionFailed", status: 412 },
+          });
+          assertEquals(seen.overridden, ["text/plain", 'attachment; filename="o.txt"', "no-store"]);
+          assertEquals(seen.awkward.got, AWKWARD_KEYS);
+          assertEquals(seen.awkward.v1, AWKWARD_KEYS.map((key) => `k/${key}`).sort());
+          assertEquals(
+            seen.awkward.copied,
+            `"${md5Hex(new TextEncoder().encode(AWKWARD_KEYS[0]))}"`,
+          );
+        },
+      );
+
+      await t.step(
+        "multipart by hand: list uploads/parts, InvalidPart, EntityTooSmall, abort",
+        async () => {
+          const seen = await step("multipart");
+          const part1 = BIG.subarray(0, 5 * MiB);
+          const part2 = BIG.subarray(5 * MiB, 5 * MiB + 1000);
+          assertEquals(seen.uploads, ["mp/aborted.bin", "mp/done.bin", "mp/small.bin"]);
+          assertEquals(seen.parts, [[1, 5 * MiB, `"${md5Hex(part1)}"`], [
+            2,
+            1000,
+            `"${md5Hex(part2)}"`,
+          ]]);
+          assertEquals(seen.invalid_part, { code: "InvalidPart", status: 400 });
+          assertEquals(seen.too_small, { code: "EntityTooSmall", status: 400 });
+          const etag = `"${multipartEtag(BIG.subarray(0, 5 * MiB + 1000), 5 * MiB)}"`;
+          assertEquals(seen.etag, etag);
+          assertEquals(seen.head, [etag, "text/x-mp", { stage: "multipart" }]);
+          assertEquals(await file("mp.get"), BIG.subarray(0, 5 * MiB + 1000));
+          assertEquals(seen.after_abort, { code: "NoSuchUpload", status: 404 });
+          assertEquals(seen.left, []);
         },
       );
 
