@@ -1,7 +1,8 @@
 /**
  * s3cmd (Debian's, at /usr/bin/s3cmd) against a real server, configured by a config file as a user
  * would write it (path style, plain HTTP, SigV4): mb, put (small, and 20 MiB in 5 MiB parts), get,
- * ls, la, info, sync up and back, del --recursive, rb, and the exit codes of failures.
+ * ls, la, info, sync up and back, cp/mv/modify, du, signurl, del --recursive, rb, and the exit
+ * codes of failures.
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
@@ -30,7 +31,7 @@ const SMALL = patterned(33_333, 21);
 const BIG = patterned(20 * MiB, 22);
 
 Deno.test({
-  name: "s3cmd: mb, put (multipart), get, ls, la, info, sync, del --recursive, rb",
+  name: "s3cmd: mb, put (multipart), get, ls, la, info, sync, cp/mv/modify, du, signurl, del, rb",
   ignore: !present,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -145,6 +146,45 @@ Deno.test({
         assertEquals(await Deno.readTextFile(`${work}/one.txt`), "first, changed\n");
       });
 
+      await t.step("cp, mv and modify (server-side copies), du", async () => {
+        await s3cmd("cp", "s3://s3c/files/big.bin", "s3://s3c/copies/big.bin");
+        await s3cmd("mv", "s3://s3c/copies/big.bin", "s3://s3c/moved/big.bin");
+        assertEquals((await s3cmd("ls", "s3://s3c/copies/")).trim(), "");
+        await s3cmd("get", "s3://s3c/moved/big.bin", `${work}/moved.get`);
+        assertEquals(md5Hex(await Deno.readFile(`${work}/moved.get`)), md5Hex(BIG));
+        await s3cmd(
+          "modify",
+          "--add-header=x-amz-meta-stage:modified",
+          "--mime-type=text/x-modified",
+          "s3://s3c/files/small.bin",
+        );
+        const info = await s3cmd("info", "s3://s3c/files/small.bin");
+        assert(/MIME type:\s+text\/x-modified\n/.test(info), info);
+        assertStringIncludes(info, "x-amz-meta-stage: modified");
+        await s3cmd("get", "--force", "s3://s3c/files/small.bin", `${work}/small.get`);
+        assertEquals(await Deno.readFile(`${work}/small.get`), SMALL);
+        const treeBytes = Object.values(TREE).reduce(
+          (sum, text) => sum + new TextEncoder().encode(text).length,
+          "first, changed\n".length - "first\n".length,
+        );
+        const total = 2 * BIG.length + SMALL.length + treeBytes;
+        const count = 3 + Object.keys(TREE).length;
+        assertEquals((await s3cmd("du", "s3://s3c")).trim().split(/\s+/), [
+          String(total),
+          String(count),
+          "objects",
+          "s3://s3c/",
+        ]);
+      });
+
+      await t.step("signurl (s3cmd signs query URLs with SigV2)", async () => {
+        const url = (await s3cmd("signurl", "s3://s3c/files/small.bin", "+300")).trim();
+        const response = await fetch(url);
+        const body = new Uint8Array(await response.arrayBuffer());
+        assertEquals(response.status, 200, `${url}\n${new TextDecoder().decode(body)}`);
+        assertEquals(body, SMALL);
+      });
+
       await t.step("del --recursive, rb of a non-empty bucket fails, rb", async () => {
         const full = await s3cmdFails("rb", "s3://s3c");
         assertEquals(full.code, EX_CONFLICT, full.stderr);
@@ -152,7 +192,7 @@ Deno.test({
         await s3cmd("del", "--recursive", "--force", "s3://s3c/tree/");
         assertEquals(
           (await s3cmd("ls", "--recursive", "s3://s3c/")).trim().split("\n").length,
-          2,
+          3,
         );
         await s3cmd("del", "--recursive", "--force", "s3://s3c/");
         assertEquals((await s3cmd("ls", "--recursive", "s3://s3c/")).trim(), "");
