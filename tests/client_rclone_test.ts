@@ -2,7 +2,8 @@
  * rclone (Debian's, at /usr/bin/rclone) against a real server, configured only through
  * RCLONE_CONFIG_FS_* environment variables (an s3 remote, provider Minio, path style): mkdir,
  * copy of a tree and of a 20 MiB file in 5 MiB parts, lsf/ls, check (hash comparison both when
- * equal and when a file differs), md5sum, cat with ranges, copy back, delete, purge.
+ * equal and when a file differs), md5sum, cat with ranges, copy back, server-side multipart copy,
+ * touch (a copy onto itself with new metadata), moveto, sync, delete, purge.
  * The environment is cleared, so AWS_CA_BUNDLE (which breaks rclone's plain-HTTP client) is unset.
  */
 
@@ -32,7 +33,8 @@ const MULTIPART = ["--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M"];
 const lines = (text: string) => text.split("\n").filter((line) => line !== "");
 
 Deno.test({
-  name: "rclone: mkdir, copy (multipart), lsf/ls, check, md5sum, cat, delete, purge",
+  name:
+    "rclone: mkdir, copy (multipart), lsf/ls, check, md5sum, cat, server-side copy, sync, purge",
   ignore: !present,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -135,11 +137,48 @@ Deno.test({
         assertStringIncludes(forged.stderr, "SignatureDoesNotMatch");
       });
 
+      await t.step("server-side copyto (multipart copy), touch, moveto, sync", async () => {
+        await rclone(
+          "copyto",
+          "--s3-copy-cutoff",
+          "5M",
+          "fs:rcl/big/big.bin",
+          "fs:rcl/copies/big.bin",
+        );
+        const head = await s3Client(server).send(
+          new HeadObjectCommand({ Bucket: "rcl", Key: "copies/big.bin" }),
+        );
+        assertEquals(head.ETag, `"${multipartEtag(BIG, 5 * MiB)}"`, "copied in four 5 MiB parts");
+        assertEquals(lines(await rclone("md5sum", "fs:rcl/copies")), [`${md5Hex(BIG)}  big.bin`]);
+        await rclone("copyto", "fs:rcl/copies/big.bin", `${work}/copy.get`);
+        assertEquals(md5Hex(await Deno.readFile(`${work}/copy.get`)), md5Hex(BIG));
+
+        await rclone("touch", "-t", "2020-01-02T03:04:05", "fs:rcl/tree/top.txt");
+        assertStringIncludes(
+          await rclone("lsl", "fs:rcl/tree/top.txt"),
+          "2020-01-02 03:04:05.000000000 top.txt",
+        );
+        assertEquals(await rclone("cat", "fs:rcl/tree/top.txt"), TREE["top.txt"]);
+
+        await rclone("moveto", "fs:rcl/copies/big.bin", "fs:rcl/moved.bin");
+        assertEquals(lines(await rclone("lsf", "fs:rcl")), ["big/", "moved.bin", "tree/"]);
+
+        await Deno.remove(`${work}/tree/a/b/with space.txt`);
+        await Deno.writeTextFile(`${work}/tree/top.txt`, "top level, synced\n");
+        await rclone("sync", `${work}/tree`, "fs:rcl/tree");
+        assertEquals(
+          lines(await rclone("lsf", "-R", "--files-only", "fs:rcl/tree")).sort(),
+          ["a/b/two.txt", "a/one.txt", "c/ü.txt", "top.txt"],
+        );
+        assertEquals(await rclone("cat", "fs:rcl/tree/top.txt"), "top level, synced\n");
+        assertEquals(await rclone("check", `${work}/tree`, "fs:rcl/tree"), "");
+      });
+
       await t.step("delete files by filter, then purge the bucket", async () => {
         await rclone("delete", "--include", "*.txt", "fs:rcl/tree/a");
         assertEquals(
           lines(await rclone("lsf", "-R", "--files-only", "fs:rcl")).sort(),
-          ["big/big.bin", "tree/c/ü.txt", "tree/top.txt"],
+          ["big/big.bin", "moved.bin", "tree/c/ü.txt", "tree/top.txt"],
         );
         await rclone("purge", "fs:rcl");
         assertEquals(lines(await rclone("lsf", "fs:")), []);
