@@ -49,6 +49,8 @@ export const INLINE_SHARD_LIMIT = 128 * 1024;
 
 export interface SetOptions {
   parity: number;
+  /** Number of sets of the deployment (see distribution()). */
+  setCount: number;
   locks: NamespaceLocks;
   /** Called for objects some drive lacks or served badly; they get healed in the background. */
   onDegraded: (bucket: string, object: string) => void;
@@ -89,9 +91,14 @@ export class ErasureSet {
     return this.options.locks;
   }
 
-  /** distribution[drive] = shard index (1-based) of that drive for `object`. */
+  /**
+   * distribution[drive] = shard index (1-based) of that drive for `object`. Pools picks the
+   * set by CRC32 mod setCount; the rotation uses the CRC's remaining digits so that the objects
+   * of one set still spread over all its rotations.
+   */
   distribution(object: string): number[] {
-    return hashOrder(crc32(utf8.encode(object)), this.drives.length);
+    const crc = crc32(utf8.encode(object));
+    return hashOrder(Math.floor(crc / this.options.setCount), this.drives.length);
   }
 
   // --- buckets ---

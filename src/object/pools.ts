@@ -55,6 +55,7 @@ export class Pools implements ObjectLayer {
     this.sets = sets.map((drives) =>
       new ErasureSet(drives, {
         parity: options.parity,
+        setCount: sets.length,
         locks: this.#locks,
         onDegraded: (bucket, object) => this.healQueue.enqueue(bucket, object),
       })
