@@ -4,7 +4,11 @@
  * must restore every shard, and beyond m drives nothing may be written or returned.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { InsufficientReadQuorum, InsufficientWriteQuorum } from "../src/object/errors.ts";
+import {
+  InsufficientReadQuorum,
+  InsufficientWriteQuorum,
+  ObjectNotFound,
+} from "../src/object/errors.ts";
 import { decodeXlMeta } from "../src/object/xl-meta.ts";
 import {
   BUCKET,
@@ -235,6 +239,32 @@ Deno.test("unwritable drives: ≤ m tolerated and healed later, > m fails and ke
     await readWith(env, [0, 3], new Map([["obj", next]]));
   } finally {
     for (const r of restores) await r();
+    await env.close();
+  }
+});
+
+Deno.test("heal removes the remnants of an object too few drives hold to be read", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    await put(env.layer, "gone", testBytes(2 * MiB, 3));
+    await put(env.layer, "kept", testBytes(2 * MiB, 4));
+    const drives = env.paths[0];
+    for (const d of [0, 1, 2]) {
+      await Deno.remove(`${drives[d]}/${BUCKET}/gone`, { recursive: true });
+    }
+    // Two drives lack "kept" and two are offline: it may still exist, nothing is removed.
+    for (const d of [0, 1]) await Deno.remove(`${drives[d]}/${BUCKET}/kept`, { recursive: true });
+    const half = await env.open((_s, d) => d >= 2);
+    await assertRejects(() => half.healObject(BUCKET, "kept"), ObjectNotFound);
+    assertEquals(
+      (await env.layer.healObject(BUCKET, "kept")).healedDrives.sort(),
+      [drives[0], drives[1]],
+    );
+    const result = await env.layer.healObject(BUCKET, "gone");
+    assertEquals(result.healedDrives, [drives[3]]);
+    assertEquals(await snapshot(`${drives[3]}/${BUCKET}/gone`), new Map());
+    await assertRejects(() => env.layer.getObjectInfo(BUCKET, "gone"), ObjectNotFound);
+  } finally {
     await env.close();
   }
 });

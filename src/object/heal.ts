@@ -4,8 +4,9 @@
  * healObject finds the drives whose metadata is missing, stale or corrupt, or whose shards are
  * missing, truncated or fail their bitrot checksums (every block is read and verified), then
  * decodes the object from the healthy drives and encodes it again, writing only to the lacking
- * drives (into the temp area, committed with renameData). HealQueue runs it in the
- * background for objects that reads and writes found degraded.
+ * drives (into the temp area, committed with renameData). Remnants of an object that can never
+ * reach read quorum again are removed. HealQueue runs it in the background for objects that
+ * reads, writes and listings found degraded.
  */
 import { openFrame } from "../erasure/bitrot.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
@@ -15,10 +16,17 @@ import { SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
 import { VolumeExists } from "../storage/errors.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import { lockKey } from "./erasure-set.ts";
-import { InsufficientReadQuorum } from "./errors.ts";
+import { InsufficientReadQuorum, ObjectNotFound } from "./errors.ts";
 import type { HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
-import { agreedVersion, fanOut, readVersions } from "./quorum.ts";
+import {
+  agreedVersion,
+  fanOut,
+  isMissing,
+  type Outcome,
+  type QuorumVersion,
+  readVersions,
+} from "./quorum.ts";
 import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
 import { encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
 
@@ -30,7 +38,16 @@ export async function healObject(
   return await set.locks.withWrite(lockKey(bucket, object), async () => {
     const path = encodeObjectName(object);
     const outcomes = await readVersions(set.drives, bucket, path);
-    const { version, holders } = agreedVersion(outcomes, set.readQuorum, `${bucket}/${object}`);
+    let agreed: QuorumVersion;
+    try {
+      agreed = agreedVersion(outcomes, set.readQuorum, `${bucket}/${object}`);
+    } catch (err) {
+      if (err instanceof ObjectNotFound) {
+        return await purgeDangling(set, bucket, object, outcomes, err);
+      }
+      throw err;
+    }
+    const { version, holders } = agreed;
     const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
     const healthy = await Promise.all(holders.map((h, i) => {
       const drive = set.drives[i];
@@ -101,6 +118,30 @@ export async function healObject(
       await fanOut(targets, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
     }
   });
+}
+
+/**
+ * Removes the remnants of an object that too many drives lack to ever be read again (a write
+ * that crashed before reaching quorum, or an object deleted while these drives were away).
+ * While the offline drives could still make up a read quorum, nothing is touched.
+ */
+async function purgeDangling(
+  set: ErasureSet,
+  bucket: string,
+  object: string,
+  outcomes: Outcome<ObjectVersion>[],
+  notFound: ObjectNotFound,
+): Promise<HealResult> {
+  const missing = outcomes.filter((o) => !o.ok && isMissing(o.error)).length;
+  if (missing <= set.drives.length - set.readQuorum) throw notFound;
+  const path = encodeObjectName(object);
+  const purged = await fanOut(set.drives, async (drive, i) => {
+    const o = outcomes[i];
+    if (!o.ok) throw notFound;
+    await drive.deleteObject(bucket, path, o.value.dataDir);
+    return drive.endpoint;
+  });
+  return { bucket, object, healedDrives: purged.flatMap((p) => (p.ok ? [p.value] : [])) };
 }
 
 /** True when every part's shard of `version` reads back in full with valid checksums. */
