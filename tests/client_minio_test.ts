@@ -41,8 +41,9 @@ function chunked(bytes: Uint8Array): Readable {
 }
 
 /**
- * The multipart ETags minio-js may produce for `bytes`: in PART-sized parts, or (minio-js 8.0.7,
- * whose uploadStream sends the whole stream as one part numbered 2; minio/minio-js#1431) one part.
+ * The multipart ETags minio-js may produce for `bytes`: in PART-sized parts, or in one part, which
+ * is what minio-js 8.0.7 sends here (its block-stream2 chunker passes the 20 MiB through whole, in
+ * Node too) — numbered 2, as its uploadStream counts before it uploads (minio/minio-js#1431).
  */
 function clientEtags(bytes: Uint8Array): string[] {
   return [multipartEtag(bytes, PART), multipartEtag(bytes, bytes.length)];
