@@ -53,10 +53,10 @@ class SetWalk {
         counts.set(key, entry);
       });
       const best = [...counts.values()].sort((a, b) => b.count - a.count)[0];
-      if (best && best.count >= this.set.readQuorum) {
-        if (best.count < alive) this.set.options.onDegraded(bucket, name);
-        return objectInfo(bucket, name, best.version);
-      }
+      if (!best) continue;
+      // Below quorum it is not listed; healing completes it or removes its remnants.
+      if (best.count < alive) this.set.options.onDegraded(bucket, name);
+      if (best.count >= this.set.readQuorum) return objectInfo(bucket, name, best.version);
     }
   }
 
