@@ -317,7 +317,7 @@ export async function completeMultipartUpload(
       lockKey(bucket, object),
       () => set.commit({ bucket, object, srcPath: dataPath, version, participants }),
     );
-    await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, path, true));
+    await removeUpload(set, path);
     return objectInfo(bucket, object, version);
   });
 }
@@ -331,8 +331,16 @@ export async function abortMultipartUpload(
   await set.locks.withWrite(uploadKey(uploadId), async () => {
     await readUpload(set, bucket, object, uploadId);
     const path = uploadPath(bucket, object, uploadId);
-    const outcomes = await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, path, true));
+    const outcomes = await removeUpload(set, path);
     requireWriteQuorum(outcomes, set.writeQuorum, `upload ${uploadId}`);
+  });
+}
+
+/** Deletes an upload's directory, and its object's directory once no upload is left in it. */
+function removeUpload(set: ErasureSet, path: string): Promise<Outcome<void>[]> {
+  return fanOut(set.drives, async (d) => {
+    await d.delete(SYSTEM_VOLUME, path, true);
+    await d.delete(SYSTEM_VOLUME, path.slice(0, path.lastIndexOf("/"))).catch(() => {});
   });
 }
 
