@@ -52,6 +52,13 @@ Deno.test({
       RCLONE_CONFIG_FS_SECRET_ACCESS_KEY: SECRET_KEY,
       RCLONE_CONFIG_FS_REGION: "us-east-1",
       RCLONE_CONFIG_FS_FORCE_PATH_STYLE: "true",
+      // The same server as a generic S3 provider: ListObjects v1, listings not URL-encoded.
+      RCLONE_CONFIG_OTHER_TYPE: "s3",
+      RCLONE_CONFIG_OTHER_PROVIDER: "Other",
+      RCLONE_CONFIG_OTHER_ENDPOINT: server.endpoint,
+      RCLONE_CONFIG_OTHER_ACCESS_KEY_ID: ACCESS_KEY,
+      RCLONE_CONFIG_OTHER_SECRET_ACCESS_KEY: SECRET_KEY,
+      RCLONE_CONFIG_OTHER_REGION: "us-east-1",
     };
     const common = ["--retries", "1", "--low-level-retries", "1"];
     const rclone = (...args: string[]) => runOk(RCLONE, [...common, ...args], env);
@@ -95,6 +102,22 @@ Deno.test({
           ].sort(),
         );
       });
+
+      await t.step(
+        "provider Other (ListObjects v1, raw keys in XML): lsf, check, copy",
+        async () => {
+          assertEquals(
+            lines(await rclone("lsf", "-R", "--files-only", "other:rcl/tree")).sort(),
+            Object.keys(TREE).sort(),
+          );
+          assertEquals(await rclone("check", `${work}/tree`, "other:rcl/tree"), "");
+          await rclone("copyto", "other:rcl/tree/c/ü.txt", "other:rcl/other/ü <&>.txt");
+          assertEquals(await rclone("cat", "fs:rcl/other/ü <&>.txt"), TREE["c/ü.txt"]);
+          assertEquals(lines(await rclone("lsf", "other:rcl/other")), ["ü <&>.txt"]);
+          await rclone("purge", "other:rcl/other");
+          assertEquals(lines(await rclone("lsf", "fs:rcl")), ["big/", "tree/"]);
+        },
+      );
 
       await t.step("check compares hashes: equal, then one file differs", async () => {
         const same = await rclone("check", `${work}/tree`, "fs:rcl/tree");
