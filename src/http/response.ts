@@ -134,16 +134,31 @@ export interface ResponseContext {
   keepAlive: boolean;
 }
 
-/** Text of a response head, framing headers excluded; ends before the final CRLF. */
-function headText(status: number, statusText: string, headers: Headers): string {
+interface Head {
+  /** Status line and headers, framing headers excluded; ends before the final CRLF. */
+  text: string;
+  /** The handler's Content-Length, -1 if absent or not a plain number. */
+  length: number;
+  /** The handler asked to close the connection. */
+  close: boolean;
+}
+
+/** One pass over the response headers (each Headers.get would be another scan). */
+function headOf(status: number, statusText: string, headers: Headers): Head {
   let text = `HTTP/1.1 ${status} ${statusText || REASONS[status] || "Status"}\r\n`;
   let hasDate = false;
+  let length = -1;
+  let close = false;
   for (const [name, value] of headers) {
     switch (name) {
+      case "content-length":
+        length = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+        continue;
       case "connection":
+        close = value.toLowerCase().includes("close");
+        continue;
       case "keep-alive":
       case "transfer-encoding":
-      case "content-length":
         continue;
       case "date":
         hasDate = true;
@@ -151,7 +166,7 @@ function headText(status: number, statusText: string, headers: Headers): string 
     text += name + ": " + value + "\r\n";
   }
   if (!hasDate) text += "date: " + httpDate() + "\r\n";
-  return text;
+  return { text, length, close };
 }
 
 function connectionHeader(minor: number, keepAlive: boolean): string {
@@ -176,32 +191,20 @@ export async function writeResponse(
   request: ResponseContext,
 ): Promise<boolean> {
   const status = response.status;
-  const headers = response.headers;
-  let keepAlive = request.keepAlive &&
-    !(headers.get("connection")?.toLowerCase().includes("close") ?? false);
-  const head = headText(status, response.statusText, headers);
-  const declared = headers.get("content-length");
-  const length = declared !== null && /^\d{1,15}$/.test(declared) ? Number(declared) : -1;
-  const body = response.body;
+  const { text: head, length, close } = headOf(status, response.statusText, response.headers);
+  let keepAlive = request.keepAlive && !close;
 
   if (request.method === "HEAD" || status === 204 || status === 304 || status < 200) {
-    await body?.cancel().catch(() => {});
+    await response.body?.cancel().catch(() => {});
     const framing = length >= 0 && status !== 204 && status >= 200
       ? `content-length: ${length}\r\n`
       : "";
     await writer.writeHead(head + framing + connectionHeader(request.minor, keepAlive), EMPTY);
     return keepAlive;
   }
-  if (body === null) {
-    await writer.writeHead(
-      head + "content-length: 0\r\n" + connectionHeader(request.minor, keepAlive),
-      EMPTY,
-    );
-    return keepAlive;
-  }
-
   if (length >= 0 && length <= COALESCE_LIMIT) {
-    // Small body of known length: bytes() skips the stream machinery for static bodies.
+    // Small body of known length: bytes() skips the stream machinery for static bodies
+    // (touching response.body would build a stream).
     const data = await response.bytes();
     if (data.length !== length) {
       throw new Error(`response body of ${data.length} bytes, Content-Length ${length}`);
@@ -209,6 +212,14 @@ export async function writeResponse(
     await writer.writeHead(
       head + `content-length: ${length}\r\n` + connectionHeader(request.minor, keepAlive),
       data,
+    );
+    return keepAlive;
+  }
+  const body = response.body;
+  if (body === null) {
+    await writer.writeHead(
+      head + "content-length: 0\r\n" + connectionHeader(request.minor, keepAlive),
+      EMPTY,
     );
     return keepAlive;
   }
@@ -256,7 +267,7 @@ export async function writeResponse(
 
 const EMPTY = new Uint8Array(0);
 
-/** The handler set Content-Length: send exactly that many bytes or drop the connection. */
+/** The handler set a large Content-Length: send exactly that many bytes or fail. */
 async function sendKnownLength(
   writer: ConnWriter,
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -266,11 +277,6 @@ async function sendKnownLength(
   keepAlive: boolean,
 ): Promise<boolean> {
   const fullHead = head + `content-length: ${length}\r\n` + connectionHeader(minor, keepAlive);
-  if (length === 0) {
-    await reader.cancel().catch(() => {});
-    await writer.writeHead(fullHead, EMPTY);
-    return keepAlive;
-  }
   let first = await reader.read();
   let sent = 0;
   if (!first.done && first.value.length > length) {
