@@ -117,3 +117,30 @@ Deno.test("app: health endpoints and S3 headers on every response", async () => 
     assertEquals(ids.size, 3);
   });
 });
+
+Deno.test("app: a request body is not read before authentication succeeds", async () => {
+  await withApp(async (app, records) => {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        controller.enqueue(new Uint8Array(4));
+        controller.close();
+      },
+    }, { highWaterMark: 0 });
+    const forged = await app.fetch(
+      new Request(`http://${HOST}/observed/key`, {
+        method: "PUT",
+        headers: {
+          "content-length": "4",
+          authorization: "AWS4-HMAC-SHA256 Credential=nobody/20260101/us-east-1/s3/aws4_request, " +
+            `SignedHeaders=host, Signature=${"0".repeat(64)}`,
+          "x-amz-date": "20260101T000000Z",
+        },
+        body,
+      }),
+    );
+    await forged.text();
+    assertEquals([forged.status, pulls, records[0].bytesIn], [403, 0, 0]);
+  });
+});

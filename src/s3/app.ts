@@ -64,6 +64,27 @@ function counter(count: (bytes: number) => void, end: () => void) {
   });
 }
 
+/**
+ * Counts bytes of a request body as they are read, without reading ahead (a pipe through a
+ * TransformStream pulls a first chunk at once): the front door sends 100 Continue only once the
+ * body is first read, which must not happen before authentication.
+ */
+function countedLazily(
+  body: ReadableStream<Uint8Array>,
+  count: (bytes: number) => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      count(value.byteLength);
+      controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 /** The resource an error document names: the decoded path when routing got that far. */
 function resourceOf(target: string, bucket: string, key: string): string {
   if (bucket !== "") return key === "" ? `/${bucket}` : `/${bucket}/${key}`;
@@ -93,7 +114,7 @@ export function createApp(deps: AppDeps): App {
       record.bucket = routed.bucket;
       record.key = routed.key;
       const body = observer && request.body
-        ? request.body.pipeThrough(counter((n) => record.bytesIn += n, () => {}))
+        ? countedLazily(request.body, (n) => record.bytesIn += n)
         : request.body;
       const authStart = performance.now();
       const auth = await authenticate(

@@ -156,10 +156,13 @@ export function errorResponse(
   headers.set("x-amz-request-id", options.requestId);
   if (error.status === 304) return new Response(null, { status: 304, headers });
   headers.set("content-type", "application/xml");
-  const body = renderErrorXml(error, options.resource, options.requestId);
   if (options.method === "HEAD") {
     return new Response(null, { status: error.status, headers });
   }
+  const body = new TextEncoder().encode(
+    renderErrorXml(error, options.resource, options.requestId),
+  );
+  headers.set("content-length", String(body.length));
   return new Response(body, { status: error.status, headers });
 }
 

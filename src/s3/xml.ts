@@ -8,6 +8,7 @@
 import { S3Error } from "./errors.ts";
 
 export const S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/";
+const encoder = new TextEncoder();
 
 /** A value renders as text; an array repeats its element; an object nests elements in order. */
 export type XmlValue =
@@ -70,7 +71,10 @@ export function xmlResponse(
 ): Response {
   const headers = new Headers(init.headers);
   headers.set("content-type", "application/xml");
-  return new Response(renderXml(root, body), { ...init, headers });
+  // A known length lets the HTTP layer send the document without stream machinery.
+  const bytes = encoder.encode(renderXml(root, body));
+  headers.set("content-length", String(bytes.length));
+  return new Response(bytes, { ...init, headers });
 }
 
 export interface XmlElement {
