@@ -141,6 +141,7 @@ export class Connection {
       return false;
     }
     this.phase = "busy";
+    this.reader.resetMeter();
 
     const body = new RequestBody(
       this.reader,

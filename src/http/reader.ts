@@ -69,6 +69,12 @@ export class ConnReader {
     }
   }
 
+  /** Starts body-rate accounting afresh for a new request. */
+  resetMeter(): void {
+    this.waitMs = 0;
+    this.meteredBytes = 0;
+  }
+
   /**
    * True when, over a window of at least `windowMs` spent waiting for body bytes, the client
    * delivered fewer than `minRate` bytes per second. Time the handler spends not reading does
