@@ -83,7 +83,8 @@ export async function largeObjects(
       const n = await client.get(bucket, key(i));
       if (n !== size) throw new Error(`GET returned ${n} bytes, expected ${size}`);
     }));
-  await pool(count, concurrency, (i) => client.delete(bucket, key(i)));
+  // Cleanup only frees space; a peer server failing it (s3rver does under concurrency) is no result.
+  await pool(count, concurrency, (i) => client.delete(bucket, key(i)).catch(() => {}));
   return {
     putMBps: (count * size) / MiB / put.result.seconds,
     getMBps: (count * size) / MiB / get.result.seconds,

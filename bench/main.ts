@@ -40,7 +40,7 @@ interface Plan {
 
 const FULL: Plan = {
   locations: [
-    { name: "tmpfs", dir: "/dev/shm" },
+    { name: "tmpfs", dir: `${ROOT}bench/tmp/tmpfs` },
     { name: "disk", dir: `${ROOT}bench/tmp` },
   ],
   large: [
@@ -59,7 +59,7 @@ const FULL: Plan = {
 };
 
 const QUICK: Plan = {
-  locations: [{ name: "tmpfs", dir: "/dev/shm" }],
+  locations: [{ name: "tmpfs", dir: `${ROOT}bench/tmp/tmpfs` }],
   large: [{ size: 64 * MiB, concurrency: [1, 4] }],
   largeOnDisk: [],
   largeBytes: 256 * MiB,
@@ -101,6 +101,17 @@ const results: Results = {
 const log = (message: string) => console.error(`bench: ${message}`);
 const started = performance.now();
 
+/** Runs one case; a failure becomes a note in the report instead of ending the run. */
+async function attempt(what: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    results.notes.push(`${what} failed: ${message.slice(0, 300)}`);
+    log(`${what} failed: ${message}`);
+  }
+}
+
 async function withTarget(
   start: () => Promise<RunningTarget>,
   work: (target: RunningTarget, client: BenchClient) => Promise<void>,
@@ -117,8 +128,43 @@ function countFor(size: number, concurrency: number): number {
   return Math.max(concurrency, Math.ceil(plan.largeBytes / size));
 }
 
+/**
+ * A tmpfs of the benchmark's own: /dev/shm cannot hold drives, because Deno asks for
+ * --allow-all on any path under /dev and the server runs with narrowed permissions.
+ */
+async function mountTmpfs(dir: string): Promise<boolean> {
+  await Deno.mkdir(dir, { recursive: true });
+  const { success, stderr } = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=20g", "tmpfs", dir],
+    stderr: "piped",
+  }).output();
+  if (!success) {
+    const reason = new TextDecoder().decode(stderr).trim();
+    results.notes.push(`tmpfs runs skipped: mounting a tmpfs needs root (${reason}).`);
+    log(`tmpfs skipped: ${reason}`);
+  }
+  return success;
+}
+
+async function unmount(dir: string): Promise<void> {
+  await new Deno.Command("umount", { args: [dir] }).output();
+}
+
 async function runLocation(location: { name: string; dir: string }) {
-  await Deno.mkdir(location.dir, { recursive: true });
+  if (location.name === "tmpfs") {
+    if (!await mountTmpfs(location.dir)) return;
+    try {
+      await runIn(location);
+    } finally {
+      await unmount(location.dir);
+    }
+  } else {
+    await Deno.mkdir(location.dir, { recursive: true });
+    await runIn(location);
+  }
+}
+
+async function runIn(location: { name: string; dir: string }) {
   const dir = await Deno.makeTempDir({ dir: location.dir, prefix: "flashstor-bench-" });
   const onDisk = location.name === "disk";
   const largeCases = onDisk ? plan.largeOnDisk : plan.large;
@@ -174,50 +220,44 @@ async function runLocation(location: { name: string; dir: string }) {
         if (options.small && !onDisk) {
           for (const size of plan.smallSizes) {
             for (const c of plan.smallConcurrency) {
-              log(`${location.name}: ${name} small ${size} B × c${c}`);
-              const ops = await smallObjects(
-                client,
-                "bench",
-                size,
-                c,
-                plan.smallCount,
-                plan.phaseMs,
-              );
-              for (const [op, l] of Object.entries(ops)) {
-                results.small.push({
-                  location: location.name,
+              const what = `${location.name}: ${name} small ${size} B × c${c}`;
+              log(what);
+              await attempt(what, async () => {
+                const ops = await smallObjects(
+                  client,
+                  "bench",
                   size,
-                  concurrency: c,
-                  op,
-                  target: name,
-                  ...l,
-                });
-              }
+                  c,
+                  plan.smallCount,
+                  plan.phaseMs,
+                );
+                for (const [op, l] of Object.entries(ops)) {
+                  const row = { location: location.name, size, concurrency: c, op, target: name };
+                  results.small.push({ ...row, ...l });
+                }
+              });
             }
           }
         }
         if (options.list && !onDisk) {
-          log(`${location.name}: ${name} filling ${plan.listObjects} objects for LIST`);
-          await client.createBucket("listing");
-          await fillBucket(client, "listing", plan.listObjects);
-          for (const c of plan.listConcurrency) {
-            const l = await listing(
-              client,
-              "listing",
-              plan.listObjects,
-              c,
-              c * 2,
-              plan.phaseMs * 2,
-            );
-            results.list.push({
-              location: location.name,
-              size: 0,
-              concurrency: c,
-              op: "LIST",
-              target: name,
-              ...l,
-            });
-          }
+          const what = `${location.name}: ${name} LIST over ${plan.listObjects} objects`;
+          log(what);
+          await attempt(what, async () => {
+            await client.createBucket("listing");
+            await fillBucket(client, "listing", plan.listObjects);
+            for (const c of plan.listConcurrency) {
+              const l = await listing(
+                client,
+                "listing",
+                plan.listObjects,
+                c,
+                c * 2,
+                plan.phaseMs * 2,
+              );
+              const row = { location: location.name, size: 0, concurrency: c, op: "LIST" };
+              results.list.push({ ...row, target: name, ...l });
+            }
+          });
         }
         let perConnection: number | undefined;
         if (!onDisk && name.startsWith("flashstor 2+2")) {

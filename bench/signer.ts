@@ -58,17 +58,41 @@ export interface Body {
   pattern: Uint8Array<ArrayBuffer>;
 }
 
-function bodyStream(body: Body): ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer> {
-  if (body.size <= body.pattern.byteLength) return body.pattern.subarray(0, body.size);
-  let sent = 0;
-  return new ReadableStream<Uint8Array<ArrayBuffer>>({
-    pull(controller) {
+/**
+ * PUT of a body larger than one pattern over a raw connection: fetch cannot send a stream with
+ * a Content-Length (it switches to chunked), and buffering a large object would measure the
+ * client's memory copies instead of the server.
+ */
+async function rawPut(url: URL, headers: Headers, body: Body): Promise<Response> {
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  try {
+    let head = `PUT ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+    head += `content-length: ${body.size}\r\nconnection: close\r\n`;
+    headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
+    await writeAll(conn, new TextEncoder().encode(head + "\r\n"));
+    for (let sent = 0; sent < body.size;) {
       const n = Math.min(body.pattern.byteLength, body.size - sent);
-      controller.enqueue(body.pattern.subarray(0, n));
+      await writeAll(conn, body.pattern.subarray(0, n));
       sent += n;
-      if (sent >= body.size) controller.close();
-    },
-  }, { highWaterMark: 0 });
+    }
+    const reply = new Uint8Array(65536);
+    let text = "";
+    for (;;) {
+      const n = await conn.read(reply);
+      if (n === null) break;
+      text += new TextDecoder().decode(reply.subarray(0, n));
+    }
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 502);
+    return new Response(text.slice(text.indexOf("\r\n\r\n") + 4), { status });
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.byteLength;) done += await conn.write(bytes.subarray(done));
 }
 
 async function send(
@@ -79,9 +103,10 @@ async function send(
   body?: Body,
 ): Promise<Response> {
   const headers = signRequest(target, method, path, query);
-  if (body) headers.set("content-length", String(body.size));
   const url = `${target.endpoint}${path}${query ? "?" + query : ""}`;
-  const response = await fetch(url, { method, headers, body: body ? bodyStream(body) : undefined });
+  const response = body && body.size > body.pattern.byteLength
+    ? await rawPut(new URL(url), headers, body)
+    : await fetch(url, { method, headers, body: body?.pattern.subarray(0, body.size) });
   if (!response.ok) {
     const text = await response.text();
     throw new Error(`${method} ${path}${query ? "?" + query : ""}: ${response.status} ${text}`);

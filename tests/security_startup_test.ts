@@ -34,15 +34,15 @@ Deno.test({
       await Deno.mkdir(`${drives}/d1/.flashstor.sys`, { recursive: true, mode: 0o700 });
       await Deno.chmod(drives, 0o755);
       const code = `
-        import { dropToRunUser } from ${JSON.stringify(PRIVILEGES)};
+        import { becomeRunUser, prepareRunUser } from ${JSON.stringify(PRIVILEGES)};
         import { revokeUnneeded } from ${JSON.stringify(PERMISSIONS)};
         import * as libc from ${JSON.stringify(LIBC)};
         import { statfsSync } from "node:fs";
         const probe = (f) => { try { f(); return "ok"; } catch (e) { return e.name; } };
         libc.loadLibc();
         const key = Deno.readTextFileSync(${JSON.stringify(`${certs}/private.key`)});
-        const drop = await dropToRunUser({ user: Deno.env.get("FLASHSTORE_RUN_USER"),
-          drives: [${JSON.stringify(`${drives}/d1`)}] });
+        const drop = becomeRunUser(await prepareRunUser({ user: Deno.env.get("FLASHSTORE_RUN_USER"),
+          drives: [${JSON.stringify(`${drives}/d1`)}] }));
         const revoke = revokeUnneeded({ certsDir: ${JSON.stringify(certs)},
           keepRead: [${JSON.stringify(drives)}] });
         console.log(JSON.stringify({
