@@ -98,7 +98,14 @@ export function agreedVersion(
     const holders = outcomes.map((o) => o.ok && versionKey(o.value) === key ? o.value : undefined);
     return { version: best, holders };
   }
-  if (countErrors(outcomes, (e) => e instanceof VolumeNotFound) >= readQuorum) {
+  // Drives that lost the bucket directory do not outvote a read quorum that has the bucket.
+  const bucketSeen =
+    outcomes.filter((o) => o.ok || (isMissing(o.error) && !(o.error instanceof VolumeNotFound)))
+      .length;
+  if (
+    bucketSeen < readQuorum &&
+    countErrors(outcomes, (e) => e instanceof VolumeNotFound) >= readQuorum
+  ) {
     throw new BucketNotFound(what.split("/")[0]);
   }
   if (countErrors(outcomes, isMissing) >= readQuorum) throw new ObjectNotFound(what);
