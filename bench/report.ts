@@ -18,6 +18,7 @@ export interface SmallRow {
   opsPerSecond: number;
   p50: number;
   p99: number;
+  errors: number;
 }
 
 export interface Results {
@@ -110,9 +111,9 @@ export function renderMarkdown(r: Results): string {
   ) {
     out.push("", `## ${title}`, "");
     out.push(
-      "| drives on | size | conc | op | target | ops/s | p50 ms | p99 ms | ops / s3rver | ops / bare |",
+      "| drives on | size | conc | op | target | ops/s | p50 ms | p99 ms | failed requests | ops / s3rver | ops / bare |",
     );
-    out.push("|---|---|---|---|---|---|---|---|---|---|");
+    out.push("|---|---|---|---|---|---|---|---|---|---|---|");
     for (const row of rows) {
       const of = (target: string) =>
         baseline(rows as SmallRow[], {
@@ -127,9 +128,9 @@ export function renderMarkdown(r: Results): string {
           row.size ? size(row.size) : "–"
         } | ${row.concurrency} | ${row.op} | ${row.target} | ${fmt(row.opsPerSecond)} | ${
           fmt(row.p50, 2)
-        } | ${fmt(row.p99, 2)} | ${ratio(row.opsPerSecond, of("s3rver")?.opsPerSecond)} | ${
-          ratio(row.opsPerSecond, of("bare")?.opsPerSecond)
-        } |`,
+        } | ${fmt(row.p99, 2)} | ${row.errors} | ${
+          ratio(row.opsPerSecond, of("s3rver")?.opsPerSecond)
+        } | ${ratio(row.opsPerSecond, of("bare")?.opsPerSecond)} |`,
       );
     }
   }
