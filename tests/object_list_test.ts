@@ -29,6 +29,8 @@ const KEYS = [
   "empty-a",
   "empty0",
   "deep/1/2/3/4/5/file",
+  "f/g/",
+  "f/h/i/",
   ...Array.from({ length: 120 }, (_, i) => `big/${String(i).padStart(4, "0")}`),
   ...Array.from({ length: 30 }, (_, i) => `big/sub${i % 3}/${i}`),
   "zz/",
@@ -84,7 +86,7 @@ async function assertPaginates(layer: Pools, base: Omit<ListObjectsOptions, "mar
 }
 
 const CASES: Omit<ListObjectsOptions, "marker">[] = [];
-for (const prefix of ["", "a", "a/", "b/x/", "big/", "empty", "c", "nothing"]) {
+for (const prefix of ["", "a", "a/", "b/x/", "big/", "empty", "c", "f/", "nothing"]) {
   for (const delimiter of ["", "/"]) {
     for (const maxKeys of [3, 1000]) CASES.push({ prefix, delimiter, maxKeys });
   }

@@ -7,11 +7,15 @@
  * key inside a directory, that directory is listed once and its markers join a small sorted
  * queue, merged with the walk. A marker sorts after its directory's parent is entered, and
  * every key before it in walk order lies outside its directory, so none is emitted late.
+ *
+ * With delimiter "/", everything below the first "/" after the prefix folds into one common
+ * prefix, so order inside those directories does not matter: they are not listed, and their
+ * markers are passed on where the walk meets them.
  */
 import type { StorageAPI, WalkEntry } from "../storage/api.ts";
 import { META_FILE } from "../storage/api.ts";
 import { compareKeys } from "../storage/paths.ts";
-import { DIR_SUFFIX, encodeObjectName } from "./names.ts";
+import { decodeObjectName, DIR_SUFFIX, encodeObjectName } from "./names.ts";
 
 const MARKER_DIR = DIR_SUFFIX + "/";
 
@@ -31,6 +35,7 @@ export class DriveWalk {
     readonly bucket: string,
     readonly prefix: string,
     private after: string,
+    readonly delimiter = "",
   ) {
     // The directory holding markers that start with the prefix ("a/b/" and "a/bc/" for "a/b").
     const base = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
@@ -91,17 +96,30 @@ export class DriveWalk {
         this.#iterator = undefined;
         return;
       }
-      await this.#enterAncestors(r.value.name);
-      if (r.value.name.endsWith(DIR_SUFFIX)) continue;
-      this.#head = r.value;
+      const { name, metadata } = r.value;
+      await this.#enterAncestors(name);
+      if (name.endsWith(DIR_SUFFIX)) {
+        // Taken from the listing of its directory, unless that directory folds away.
+        if (this.#ordered(name.slice(0, name.lastIndexOf("/") + 1))) continue;
+        this.#head = { name: decodeObjectName(name), metadata };
+      } else {
+        this.#head = r.value;
+      }
       return;
     }
   }
 
   async #enterAncestors(name: string): Promise<void> {
     for (let at = name.indexOf("/", this.#topDir.length); at >= 0; at = name.indexOf("/", at + 1)) {
-      await this.#enter(name.slice(0, at + 1));
+      const dir = name.slice(0, at + 1);
+      if (!this.#ordered(dir)) return;
+      await this.#enter(dir);
     }
+  }
+
+  /** Whether the markers of directory `dir` must come out in order (see the module comment). */
+  #ordered(dir: string): boolean {
+    return this.delimiter !== "/" || dir.indexOf("/", this.prefix.length) < 0;
   }
 
   /** Lists directory `dir` ("" or "…/") once and queues its markers. */

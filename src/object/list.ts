@@ -24,8 +24,13 @@ class SetWalk {
   readonly #heads: (ObjectVersionEntry | undefined)[];
   readonly #pending: boolean[];
 
-  constructor(readonly set: ErasureSet, bucket: string, prefix: string, after: string) {
-    this.#walks = set.drives.map((d) => d && new DriveWalk(d, bucket, prefix, after));
+  constructor(
+    readonly set: ErasureSet,
+    bucket: string,
+    options: { prefix: string; marker: string; delimiter: string },
+  ) {
+    const { prefix, marker, delimiter } = options;
+    this.#walks = set.drives.map((d) => d && new DriveWalk(d, bucket, prefix, marker, delimiter));
     this.#heads = this.#walks.map(() => undefined);
     this.#pending = this.#walks.map((w) => w !== undefined);
   }
@@ -112,7 +117,7 @@ export async function listObjects(
   const marker = options.marker ?? "";
   const result: ListObjectsResult = { objects: [], prefixes: [], isTruncated: false };
   if (options.maxKeys <= 0) return result;
-  const walks = sets.map((s) => new SetWalk(s, bucket, prefix, marker));
+  const walks = sets.map((s) => new SetWalk(s, bucket, { prefix, marker, delimiter }));
   const heads: (ObjectInfo | undefined)[] = sets.map(() => undefined);
   const pending = sets.map(() => true);
   let last: string | undefined;
