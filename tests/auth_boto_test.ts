@@ -2,7 +2,7 @@
  * Round trips with botocore-based clients (python3-boto3 and the AWS CLI, when installed): a
  * second, independent SigV4 signer and checksum implementation against authenticate().
  */
-import { assertEquals } from "./auth_assert.ts";
+import { assertEquals } from "./helpers/assert.ts";
 import { KEYS, REGION, withServer } from "./auth_server.ts";
 
 function works(command: string, args: string[]): boolean {

@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import { assertEquals, assertRejects } from "./auth_assert.ts";
+import { assertEquals, assertRejects } from "./helpers/assert.ts";
 import { AuthError } from "../src/auth/errors.ts";
 import { verifyPostPolicy } from "../src/auth/post-policy.ts";
 import { hmacHex, signingKey } from "../src/auth/signing.ts";

@@ -11,7 +11,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { assertEquals, assertRejects } from "./auth_assert.ts";
+import { assertEquals, assertRejects } from "./helpers/assert.ts";
 import { KEYS, REGION, withServer } from "./auth_server.ts";
 
 function client(endpoint: string, secretKey = KEYS.secretKey): S3Client {

@@ -1,4 +1,5 @@
-import { assertEquals, assertRejects } from "./auth_assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "./helpers/assert.ts";
+import { checkScope, parseCredential } from "../src/auth/scope.ts";
 import { AuthError } from "../src/auth/errors.ts";
 import { authenticate, type SignedRequest } from "../src/auth/sigv4.ts";
 import {
@@ -134,6 +135,13 @@ Deno.test("credential scope: region, service and date must match", async () => {
   const malformed = getObject();
   malformed.headers.set("authorization", "AWS4-HMAC-SHA256 Credential=x");
   await expectCode(malformed, "AuthorizationHeaderMalformed");
+});
+
+Deno.test("credential scope: s3cmd's legacy region name US stands for us-east-1", () => {
+  const malformed = (message: string) => new AuthError("AuthorizationHeaderMalformed", message);
+  const scope = parseCredential("AKID/20130524/US/s3/aws4_request", malformed);
+  checkScope(scope, EXAMPLE_NOW, "us-east-1", malformed);
+  assertThrows(() => checkScope(scope, EXAMPLE_NOW, "eu-west-1", malformed), AuthError);
 });
 
 Deno.test("SigV2 and SigV4a are refused as not implemented", async () => {

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "./auth_assert.ts";
+import { assertEquals, assertRejects } from "./helpers/assert.ts";
 import { AuthError } from "../src/auth/errors.ts";
 import { decodeAwsChunked } from "../src/auth/chunked.ts";
 import {

@@ -50,7 +50,9 @@ export function checkScope(
   if (scope.service !== "s3") {
     throw malformed(`incorrect service '${scope.service}'. This endpoint belongs to 's3'.`);
   }
-  if (scope.region !== region) {
+  // s3cmd signs with "US", the legacy name of us-east-1, as MinIO accepts.
+  const scopeRegion = scope.region === "US" ? "us-east-1" : scope.region;
+  if (scopeRegion !== region) {
     throw malformed(`the region '${scope.region}' is wrong; expecting '${region}'`);
   }
   if (scope.scopeDate !== formatAmzDate(date).slice(0, 8)) {

@@ -8,7 +8,12 @@ export function assert(condition: unknown, message = "assertion failed"): assert
   if (!condition) throw new AssertionError({ message });
 }
 
+/** Deep equality; Headers compare by their entries. */
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
+  if (actual instanceof Headers && expected instanceof Headers) {
+    deepStrictEqual([...actual], [...expected], message);
+    return;
+  }
   deepStrictEqual(actual, expected, message);
 }
 
@@ -25,9 +30,9 @@ export function assertStringIncludes(actual: string, expected: string, message?:
   }
 }
 
-type ErrorClass = abstract new (...args: never[]) => Error;
+type ErrorClass<E extends Error = Error> = abstract new (...args: never[]) => E;
 
-function check(err: unknown, type?: ErrorClass, includes?: string): Error {
+function check<E extends Error>(err: unknown, type?: ErrorClass<E>, includes?: string): E {
   if (!(err instanceof Error)) throw new AssertionError({ message: `threw a non-error: ${err}` });
   const description = `${err.name}: ${err.message}`;
   if (type && !(err instanceof type)) {
@@ -38,10 +43,14 @@ function check(err: unknown, type?: ErrorClass, includes?: string): Error {
       message: `expected message to include "${includes}", got "${err.message}"`,
     });
   }
-  return err;
+  return err as E;
 }
 
-export function assertThrows(fn: () => unknown, type?: ErrorClass, includes?: string): Error {
+export function assertThrows<E extends Error = Error>(
+  fn: () => unknown,
+  type?: ErrorClass<E>,
+  includes?: string,
+): E {
   try {
     fn();
   } catch (err) {
@@ -50,11 +59,11 @@ export function assertThrows(fn: () => unknown, type?: ErrorClass, includes?: st
   throw new AssertionError({ message: "expected a throw" });
 }
 
-export async function assertRejects(
+export async function assertRejects<E extends Error = Error>(
   fn: () => Promise<unknown>,
-  type?: ErrorClass,
+  type?: ErrorClass<E>,
   includes?: string,
-): Promise<Error> {
+): Promise<E> {
   try {
     await fn();
   } catch (err) {
