@@ -255,7 +255,7 @@ export async function tmpEntries(drive: string): Promise<string[]> {
  * Fills `bucket` with objects of every storage shape: empty and small (inline in xl.meta),
  * multi-stripe (part files), nested keys, and a three-part multipart upload.
  */
-export async function fillBucket(s3: S3Client, bucket: string, seed: number) {
+export async function fillBucket(s3: S3Client, bucket: string, seed: number, prefix = "") {
   const objects = new Map<string, Expected>();
   const shapes: [string, number][] = [
     ["empty", 0],
@@ -266,10 +266,10 @@ export async function fillBucket(s3: S3Client, bucket: string, seed: number) {
   ];
   for (const [i, [key, size]] of shapes.entries()) {
     const bytes = pattern(size, seed + i);
-    objects.set(key, { bytes, etag: await put(s3, bucket, key, bytes) });
+    objects.set(prefix + key, { bytes, etag: await put(s3, bucket, prefix + key, bytes) });
   }
   const parts = [pattern(5 * MiB, seed + 10), pattern(5 * MiB, seed + 11), pattern(MiB, seed + 12)];
-  const etag = await putMultipart(s3, bucket, "multipart-11m", parts);
+  const etag = await putMultipart(s3, bucket, `${prefix}multipart-11m`, parts);
   if (etag !== multipartEtag(parts)) {
     throw new AssertionError({
       message: `multipart ETag ${etag}, expected ${multipartEtag(parts)}`,
@@ -281,9 +281,9 @@ export async function fillBucket(s3: S3Client, bucket: string, seed: number) {
     all.set(p, at);
     at += p.byteLength;
   }
-  objects.set("multipart-11m", { bytes: all, etag });
+  objects.set(`${prefix}multipart-11m`, { bytes: all, etag });
   for (const [key, want] of objects) {
-    if (!key.startsWith("multipart") && want.etag !== md5(want.bytes)) {
+    if (!key.startsWith(`${prefix}multipart`) && want.etag !== md5(want.bytes)) {
       throw new AssertionError({ message: `${key}: PUT answered ETag ${want.etag}` });
     }
   }
