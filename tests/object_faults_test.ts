@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import {
+  BucketNotFound,
   InsufficientReadQuorum,
   InsufficientWriteQuorum,
   ObjectNotFound,
@@ -264,6 +265,46 @@ Deno.test("heal removes the remnants of an object too few drives hold to be read
     assertEquals(result.healedDrives, [drives[3]]);
     assertEquals(await snapshot(`${drives[3]}/${BUCKET}/gone`), new Map());
     await assertRejects(() => env.layer.getObjectInfo(BUCKET, "gone"), ObjectNotFound);
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("drives that lost their format count as offline, not as a missing bucket", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const data = await fill(env);
+    const drives = env.paths[0];
+    for (const d of drives.slice(0, 3)) {
+      await Deno.remove(d, { recursive: true });
+      await Deno.mkdir(d);
+    }
+    const survivor = await snapshot(drives[3]);
+    for (const [name] of data) {
+      await assertRejects(() => env.layer.getObject(BUCKET, name), InsufficientReadQuorum);
+      await assertRejects(() => env.layer.getObjectInfo(BUCKET, name), InsufficientReadQuorum);
+      await assertRejects(() => env.layer.healObject(BUCKET, name), InsufficientReadQuorum);
+    }
+    await assertRejects(() => env.layer.getObjectInfo(BUCKET, "never"), InsufficientReadQuorum);
+    await assertRejects(
+      () => env.layer.listObjects(BUCKET, { maxKeys: 5 }),
+      InsufficientReadQuorum,
+    );
+    await assertRejects(() => put(env.layer, "small", testBytes(10)), InsufficientWriteQuorum);
+    await assertRejects(() => env.layer.deleteObject(BUCKET, "big"), InsufficientWriteQuorum);
+    await env.layer.healQueue.idle();
+    assertSameFiles(survivor, await snapshot(drives[3]), "surviving drive");
+    // A bucket that really does not exist is still reported as such.
+    const healthy = await deployment(1, 4, 2);
+    try {
+      await assertRejects(() => healthy.layer.getObjectInfo("absent", "x"), BucketNotFound);
+      await assertRejects(
+        () => healthy.layer.listObjects("absent", { maxKeys: 1 }),
+        BucketNotFound,
+      );
+    } finally {
+      await healthy.close();
+    }
   } finally {
     await env.close();
   }

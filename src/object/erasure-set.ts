@@ -22,6 +22,7 @@ import {
   InsufficientReadQuorum,
   InsufficientWriteQuorum,
   InvalidRange,
+  ObjectNotFound,
 } from "./errors.ts";
 import { checkBucketName, encodeObjectName } from "./names.ts";
 import type { NamespaceLocks } from "./ns-lock.ts";
@@ -30,10 +31,13 @@ import {
   type Drives,
   fanOut,
   hashOrder,
+  isMissing,
+  type Outcome,
   type QuorumVersion,
   readVersions,
   requireWriteQuorum,
   successes,
+  withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, measure, readObject, writeShardFiles } from "./shard-io.ts";
 import {
@@ -113,14 +117,15 @@ export class ErasureSet {
       this.drives,
       (d, i) => outcomes[i].ok ? d.deleteVolume(bucket) : Promise.resolve(),
     );
-    requireWriteQuorum(outcomes, this.writeQuorum, bucket);
+    await this.checkWrite(outcomes, bucket);
   }
 
   async bucketInfo(bucket: string): Promise<BucketInfo> {
     const outcomes = await fanOut(this.drives, (d) => d.statVolume(bucket));
     const found = outcomes.flatMap((o) => o.ok ? [o.value.created] : []);
     if (found.length < this.readQuorum) {
-      const missing = outcomes.filter((o) => !o.ok && o.error instanceof VolumeNotFound).length;
+      const missing = (await withoutUnformatted(this.drives, outcomes))
+        .filter((o) => !o.ok && o.error instanceof VolumeNotFound).length;
       if (missing >= this.readQuorum) throw new BucketNotFound(bucket);
       throw new InsufficientReadQuorum(
         `${bucket}: on ${found.length} drives, ${this.readQuorum} needed`,
@@ -147,7 +152,7 @@ export class ErasureSet {
       d.deleteVolume(bucket, true).catch((err) => {
         if (!(err instanceof VolumeNotFound)) throw err;
       }));
-    requireWriteQuorum(outcomes, this.writeQuorum, bucket);
+    await this.checkWrite(outcomes, bucket);
     await fanOut(this.drives, (d) => d.delete(SYSTEM_VOLUME, `multipart/${bucket}`, true));
   }
 
@@ -266,7 +271,7 @@ export class ErasureSet {
           ? d.delete(req.bucket, `${path}/${dataDir}`, true)
           : d.deleteObject(req.bucket, path, dataDir));
       });
-      requireWriteQuorum(outcomes, this.writeQuorum, `${req.bucket}/${req.object}`);
+      await this.checkWrite(outcomes, `${req.bucket}/${req.object}`);
     }
     await fanOut(this.drives, async (d, i) => {
       const old = previous[i];
@@ -278,10 +283,23 @@ export class ErasureSet {
     if (successes(outcomes) < this.drives.length) this.options.onDegraded(req.bucket, req.object);
   }
 
+  /** Throws unless a write quorum of drives succeeded (see requireWriteQuorum). */
+  async checkWrite<T>(outcomes: Outcome<T>[], what: string): Promise<void> {
+    if (successes(outcomes) >= this.writeQuorum) return;
+    requireWriteQuorum(await withoutUnformatted(this.drives, outcomes), this.writeQuorum, what);
+  }
+
   /** The version a read quorum agrees on; drives lacking it are reported for healing. */
   async agreed(bucket: string, object: string): Promise<QuorumVersion> {
+    const what = `${bucket}/${object}`;
     const outcomes = await readVersions(this.drives, bucket, encodeObjectName(object));
-    const q = agreedVersion(outcomes, this.readQuorum, `${bucket}/${object}`);
+    let q: QuorumVersion;
+    try {
+      q = agreedVersion(outcomes, this.readQuorum, what);
+    } catch (err) {
+      if (!(err instanceof BucketNotFound || err instanceof ObjectNotFound)) throw err;
+      q = agreedVersion(await withoutUnformatted(this.drives, outcomes), this.readQuorum, what);
+    }
     if (q.holders.some((h, i) => !h && this.drives[i])) this.options.onDegraded(bucket, object);
     return q;
   }
@@ -320,14 +338,20 @@ export class ErasureSet {
   async deleteObject(bucket: string, object: string): Promise<void> {
     const path = encodeObjectName(object);
     await this.locks.withWrite(lockKey(bucket, object), async () => {
-      const versions = await readVersions(this.drives, bucket, path);
+      const versions = await withoutUnformatted(
+        this.drives,
+        await readVersions(this.drives, bucket, path),
+      );
+      // Too few drives answering to reach write quorum: delete nowhere rather than somewhere.
+      const answering = versions.filter((v) => v.ok || isMissing(v.error)).length;
+      if (answering < this.writeQuorum) await this.checkWrite(versions, `${bucket}/${object}`);
       const outcomes = await fanOut(this.drives, (d, i) => {
         const v = versions[i];
         return d.deleteObject(bucket, path, v.ok ? v.value.dataDir : undefined).catch((err) => {
           if (!(err instanceof FileNotFound)) throw err;
         });
       });
-      requireWriteQuorum(outcomes, this.writeQuorum, `${bucket}/${object}`);
+      await this.checkWrite(outcomes, `${bucket}/${object}`);
     });
   }
 

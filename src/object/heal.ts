@@ -26,6 +26,7 @@ import {
   type Outcome,
   type QuorumVersion,
   readVersions,
+  withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
 import { encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
@@ -37,7 +38,11 @@ export async function healObject(
 ): Promise<HealResult> {
   return await set.locks.withWrite(lockKey(bucket, object), async () => {
     const path = encodeObjectName(object);
-    const outcomes = await readVersions(set.drives, bucket, path);
+    // A drive that lost its format is offline: its "no such bucket" must not look like loss.
+    const outcomes = await withoutUnformatted(
+      set.drives,
+      await readVersions(set.drives, bucket, path),
+    );
     let agreed: QuorumVersion;
     try {
       agreed = agreedVersion(outcomes, set.readQuorum, `${bucket}/${object}`);

@@ -29,7 +29,7 @@ import type {
   PartInfo,
   PutObjectOptions,
 } from "./layer.ts";
-import { fanOut, type Outcome, requireWriteQuorum } from "./quorum.ts";
+import { fanOut, type Outcome } from "./quorum.ts";
 import { measure, writeShardFiles } from "./shard-io.ts";
 import { BITROT_ALGORITHM } from "./xl-meta.ts";
 
@@ -138,7 +138,7 @@ export async function newMultipartUpload(
     record,
     set.drives.map(() => true),
   );
-  requireWriteQuorum(outcomes, set.writeQuorum, `${bucket}/${object}`);
+  await set.checkWrite(outcomes, `${bucket}/${object}`);
   return uploadId;
 }
 
@@ -211,7 +211,7 @@ export async function putObjectPart(
       metadata: { ...options.metadata, ...options.finalMetadata?.() },
     };
     const outcomes = await writeRecord(set, recordPath, record, written);
-    requireWriteQuorum(outcomes, set.writeQuorum, `${bucket}/${object} part ${partNumber}`);
+    await set.checkWrite(outcomes, `${bucket}/${object} part ${partNumber}`);
     return toPartInfo(record);
   } finally {
     releasePart();
@@ -332,7 +332,7 @@ export async function abortMultipartUpload(
     await readUpload(set, bucket, object, uploadId);
     const path = uploadPath(bucket, object, uploadId);
     const outcomes = await removeUpload(set, path);
-    requireWriteQuorum(outcomes, set.writeQuorum, `upload ${uploadId}`);
+    await set.checkWrite(outcomes, `upload ${uploadId}`);
   });
 }
 

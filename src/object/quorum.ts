@@ -50,6 +50,22 @@ export function isMissing(err: Error): boolean {
   return err instanceof FileNotFound || err instanceof VolumeNotFound || err instanceof CorruptMeta;
 }
 
+/**
+ * A drive that lost its format (emptied, or its file system no longer mounted) answers
+ * VolumeNotFound for every bucket, which says nothing about the bucket: such drives count as
+ * offline instead. Only VolumeNotFound answers are checked, so ordinary 404s cost nothing.
+ */
+export function withoutUnformatted<T>(
+  drives: Drives,
+  outcomes: Outcome<T>[],
+): Promise<Outcome<T>[]> {
+  return Promise.all(outcomes.map(async (o, i): Promise<Outcome<T>> => {
+    if (o.ok || !(o.error instanceof VolumeNotFound)) return o;
+    const id = await drives[i]?.diskInfo().then((info) => info.id, () => "");
+    return id ? o : { ok: false, error: new DiskNotFound(`drive ${i} lost its format`) };
+  }));
+}
+
 /** Each drive's current version of an object, or why it has none. */
 export function readVersions(
   drives: Drives,
