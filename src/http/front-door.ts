@@ -84,10 +84,13 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
       let conn: Deno.Conn;
       try {
         conn = await from.accept();
-      } catch {
+      } catch (err) {
         if (retired.has(from)) return;
-        // Out of file descriptors and the like: back off instead of spinning.
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        // A client that gave up before accept costs nothing; anything else (out of file
+        // descriptors…) is waited out instead of spinning.
+        const peerGone = err instanceof Deno.errors.ConnectionAborted ||
+          err instanceof Deno.errors.ConnectionReset;
+        if (!peerGone) await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
