@@ -83,6 +83,12 @@ Deno.test("http tls: round trip, and a certificate reload applies to new connect
       await after.send(request("GET", "/renewed"));
       assert.equal((await after.response()).body, "GET /renewed");
       after.close();
+      // A certificate Deno refuses leaves the current one in place.
+      await assert.rejects(server.setTls({ cert: "not a certificate", key: "not a key" }));
+      const still = await RawClient.connectTls(server.port, second.cert);
+      await still.send(request("GET", "/still"));
+      assert.equal((await still.response()).body, "GET /still");
+      still.close();
       // A connection accepted before the reload keeps working.
       await before.send(request("GET", "/old"));
       assert.equal((await before.response()).body, "GET /old");

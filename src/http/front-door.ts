@@ -21,7 +21,8 @@ export interface FrontDoorOptions {
   tls?: TlsFiles;
   /** A complete request head is due this long after accept, or after an idle wait ends. */
   headerTimeoutMs: number;
-  /** How long a keep-alive connection may wait for the first byte of its next request. */
+  /** How long a keep-alive connection may wait for the first byte of its next request, and
+   * how long one socket write may stay stuck on a client that does not read. */
   idleTimeoutMs: number;
   /** Bytes/s a request body must average over `bodyRateWindowMs`; slower uploads get 408. */
   minBodyRate: number;
