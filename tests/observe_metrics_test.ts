@@ -6,54 +6,7 @@ import {
   metricsResponse,
 } from "../src/observe/metrics.ts";
 import type { StorageInfo } from "../src/object/layer.ts";
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Exposition {
-  types: Map<string, string>;
-  samples: Sample[];
-}
-
-/** A parser for the Prometheus text format (0.0.4), strict about what it accepts. */
-function parseExposition(text: string): Exposition {
-  const types = new Map<string, string>();
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
-    if (meta) {
-      if (meta[1] === "TYPE") types.set(meta[2], meta[3]);
-      continue;
-    }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!sample) throw new Error(`unparsable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (
-      const [, key, value] of (sample[2] ?? "").matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)",?/g)
-    ) {
-      labels[key] = value.replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
-    }
-    const value = sample[3] === "+Inf" ? Infinity : Number(sample[3]);
-    if (Number.isNaN(value)) throw new Error(`bad value: ${line}`);
-    samples.push({ name: sample[1], labels, value });
-  }
-  return { types, samples };
-}
-
-function value(
-  e: Exposition,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  return e.samples.find((s) =>
-    s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) &&
-    Object.keys(s.labels).length === Object.keys(labels).length
-  )?.value;
-}
+import { parseExposition, value } from "./helpers/prometheus.ts";
 
 Deno.test("requests, latency, bytes and auth failures render and parse", async () => {
   const metrics = new Metrics();
@@ -110,12 +63,11 @@ Deno.test("drive, heal and audit figures are pulled from the callbacks at each s
       { endpoint: "/d2", online: false, total: 0, free: 0 },
     ],
     sets: [{ dataShards: 1, parityShards: 1, drives: 2 }],
+    healQueueLength: 7,
   };
-  let heal = 7;
   let dropped = 5;
   const metrics = new Metrics({
     storageInfo: () => Promise.resolve(info),
-    healQueueLength: () => heal,
     auditDropped: () => dropped,
   });
   let e = parseExposition(await metrics.render());
@@ -126,8 +78,11 @@ Deno.test("drive, heal and audit figures are pulled from the callbacks at each s
   assertEquals(value(e, "flashstor_heal_queue_length"), 7);
   assertEquals(value(e, "flashstor_audit_dropped_total"), 5);
 
-  info = { drives: [{ endpoint: "/d3", online: true, total: 10, free: 4 }], sets: [] };
-  heal = 0;
+  info = {
+    drives: [{ endpoint: "/d3", online: true, total: 10, free: 4 }],
+    sets: [],
+    healQueueLength: 0,
+  };
   dropped = 12;
   e = parseExposition(await metrics.render());
   assertEquals(

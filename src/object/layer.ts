@@ -151,6 +151,8 @@ export interface HealResult {
 export interface StorageInfo {
   drives: { endpoint: string; online: boolean; total: number; free: number }[];
   sets: { dataShards: number; parityShards: number; drives: number }[];
+  /** Objects waiting to be healed, when the layer heals in the background. */
+  healQueueLength?: number;
 }
 
 export interface ObjectLayer {

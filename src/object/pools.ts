@@ -290,7 +290,7 @@ export class Pools implements ObjectLayer {
       parityShards: s.codec.parityShards,
       drives: s.drives.length,
     }));
-    return { drives, sets };
+    return { drives, sets, healQueueLength: this.healQueue.size };
   }
 
   async isWritable(): Promise<boolean> {

@@ -32,8 +32,8 @@ const LATENCY_BUCKETS = [
 
 /** Pulled at every scrape; each is optional. */
 export interface MetricsSources {
+  /** Drives and, when the layer reports it, the heal queue length. */
   storageInfo?: () => Promise<StorageInfo>;
-  healQueueLength?: () => number;
   /** Running total of dropped audit entries (AuditLog.dropped). */
   auditDropped?: () => number;
 }
@@ -133,7 +133,7 @@ export class Metrics {
 
   /** Pulls the sources, then renders the text exposition format. */
   async render(): Promise<string> {
-    const { storageInfo, healQueueLength, auditDropped } = this.#sources;
+    const { storageInfo, auditDropped } = this.#sources;
     if (storageInfo) {
       const info = await storageInfo();
       // Reset so that drives no longer reported do not linger with stale values.
@@ -143,8 +143,8 @@ export class Metrics {
         this.#driveOnline.set({ drive: drive.endpoint }, drive.online ? 1 : 0);
         if (drive.online) this.#driveFree.set({ drive: drive.endpoint }, drive.free);
       }
+      if (info.healQueueLength !== undefined) this.#healQueue.set(info.healQueueLength);
     }
-    if (healQueueLength) this.#healQueue.set(healQueueLength());
     if (auditDropped) {
       const total = auditDropped();
       if (total > this.#auditDroppedSeen) this.#auditDropped.inc(total - this.#auditDroppedSeen);
