@@ -20,7 +20,7 @@ Deno.test("http deadlines: a head trickled past the header deadline is closed", 
     const elapsed = Date.now() - started;
     stop = true;
     await trickle;
-    assert.ok(elapsed >= 900 && elapsed < 2000, `closed after ${elapsed} ms`);
+    assert.ok(elapsed >= 900 && elapsed < 3000, `closed after ${elapsed} ms`);
   } finally {
     client.close();
     await server.shutdown(1000);
@@ -39,7 +39,7 @@ Deno.test("http deadlines: an idle keep-alive connection is closed after idleTim
     const idleFrom = Date.now();
     assert.ok(await client.closedWithin(3000), "idle connection left open");
     const idle = Date.now() - idleFrom;
-    assert.ok(idle >= 500 && idle < 1500, `closed after ${idle} ms idle`);
+    assert.ok(idle >= 500 && idle < 2500, `closed after ${idle} ms idle`);
   } finally {
     client.close();
     await server.shutdown(1000);
@@ -66,7 +66,7 @@ Deno.test("http deadlines: an upload below the minimum body rate is cut with 408
     const response = await client.response();
     assert.equal(response.status, 408);
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 900 && elapsed < 3000, `cut after ${elapsed} ms`);
+    assert.ok(elapsed >= 900 && elapsed < 4000, `cut after ${elapsed} ms`);
     assert.ok(await client.closedWithin(3000));
     client.close();
     await trickle;

@@ -23,7 +23,7 @@ Deno.test("http shutdown: in-flight requests finish, idle ones close, new ones a
     assert.equal(response.headers.get("connection"), "close");
     await stopping;
     const took = Date.now() - started;
-    assert.ok(took >= 600 && took < 2000, `shutdown took ${took} ms`);
+    assert.ok(took >= 600 && took < 3000, `shutdown took ${took} ms`);
   } finally {
     busy.close();
     idle.close();
@@ -40,7 +40,7 @@ Deno.test("http shutdown: requests still running at the deadline are cut off", a
     const started = Date.now();
     await server.shutdown(300);
     const took = Date.now() - started;
-    assert.ok(took >= 250 && took < 1000, `shutdown took ${took} ms`);
+    assert.ok(took >= 250 && took < 2000, `shutdown took ${took} ms`);
     await assert.rejects(busy.response());
   } finally {
     busy.close();

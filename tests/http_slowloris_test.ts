@@ -49,14 +49,14 @@ Deno.test("http slowloris: 1000 trickling connections do not stop a normal clien
       assert.equal(response.body, `GET /normal/${i}`);
     }
     console.log(`normal client latency with ${SLOW_CONNECTIONS} slow connections: ${latencies} ms`);
-    assert.ok(Math.max(...latencies) < 500, `normal requests took ${latencies} ms`);
+    assert.ok(Math.max(...latencies) < 1000, `normal requests took ${latencies} ms`);
 
     const connected = await Promise.all(slow);
     const longest = Math.max(...connected);
     const shortest = Math.min(...connected);
     console.log(`slow connections closed after ${shortest}–${longest} ms`);
     assert.ok(shortest >= HEADER_TIMEOUT_MS - 100, `one closed early, after ${shortest} ms`);
-    assert.ok(longest <= HEADER_TIMEOUT_MS + 1000, `one stayed ${longest} ms`);
+    assert.ok(longest <= HEADER_TIMEOUT_MS + 2000, `one stayed ${longest} ms`);
   } finally {
     await server.shutdown(1000);
   }
