@@ -1,29 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import {
-  HEALTH_LIVE_PATH,
-  HEALTH_READY_PATH,
-  healthResponse,
-  writeQuorumAvailable,
-} from "../src/observe/health.ts";
+import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../src/observe/health.ts";
 import { runHealthcheck } from "../src/observe/health-probe.ts";
-import type { StorageInfo } from "../src/object/layer.ts";
-
-function info(online: boolean[][], data: number, parity: number): StorageInfo {
-  return {
-    drives: online.flat().map((on, i) => ({ endpoint: `/d${i}`, online: on, total: 1, free: 1 })),
-    sets: online.map((set) => ({ dataShards: data, parityShards: parity, drives: set.length })),
-  };
-}
-
-Deno.test("write quorum: data shards, one more when data equals parity, in every set", () => {
-  const t = true, f = false;
-  assertEquals(writeQuorumAvailable(info([[t, t, f, f]], 2, 2)), false);
-  assertEquals(writeQuorumAvailable(info([[t, t, t, f]], 2, 2)), true);
-  assertEquals(writeQuorumAvailable(info([[t, t, t, t, t, f]], 4, 2)), true);
-  assertEquals(writeQuorumAvailable(info([[t, t, t, f, f, f]], 4, 2)), false);
-  assertEquals(writeQuorumAvailable(info([[t, t, t, t], [t, t, f, f]], 2, 2)), false);
-  assertEquals(writeQuorumAvailable(info([], 2, 2)), false);
-});
 
 /** Serves health on 127.0.0.1 with a settable readiness; paths elsewhere answer 404. */
 async function withServer(

@@ -3,8 +3,6 @@
  * /flashstor/health/ready (every erasure set can reach write quorum).
  */
 
-import type { StorageInfo } from "../object/layer.ts";
-
 export const HEALTH_LIVE_PATH = "/flashstor/health/live";
 export const HEALTH_READY_PATH = "/flashstor/health/ready";
 
@@ -12,24 +10,8 @@ export const HEALTH_READY_PATH = "/flashstor/health/ready";
 const READY_TIMEOUT_MS = 5000;
 
 /**
- * True when every set has at least its write quorum of drives online: data shards, plus one
- * when data equals parity. `info.drives` lists the drives set by set, in `info.sets` order.
- */
-export function writeQuorumAvailable(info: StorageInfo): boolean {
-  if (info.sets.length === 0) return false;
-  let first = 0;
-  for (const set of info.sets) {
-    const drives = info.drives.slice(first, first + set.drives);
-    first += set.drives;
-    const quorum = set.dataShards + (set.dataShards === set.parityShards ? 1 : 0);
-    if (drives.filter((d) => d.online).length < quorum) return false;
-  }
-  return true;
-}
-
-/**
  * Answers a health request; undefined when `request` is for another path. `ready` decides the
- * readiness answer, e.g. `async () => writeQuorumAvailable(await layer.storageInfo())`.
+ * readiness answer: the object layer's isWritable(), which knows each set's write quorum.
  */
 export async function healthResponse(
   request: Request,
