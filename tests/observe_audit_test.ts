@@ -4,6 +4,7 @@ import {
   auditEntry,
   AuditLog,
   type AuditSink,
+  closeAuditLogs,
   openAuditLog,
 } from "../src/observe/audit.ts";
 import { RequestTrace } from "../src/observe/trace.ts";
@@ -109,11 +110,11 @@ Deno.test("file destination: JSON lines appended across reopenings", async () =>
   try {
     const path = `${dir}/audit.log`;
     for (const n of [1, 2]) {
-      const audit = await openAuditLog(path);
+      const audit = openAuditLog(path);
       audit!.log(entry(n));
       await audit!.close();
     }
-    assertEquals(await openAuditLog(undefined), undefined);
+    assertEquals(openAuditLog(undefined), undefined);
     const lines = (await Deno.readTextFile(path)).trimEnd().split("\n").map((l) => JSON.parse(l));
     assertEquals(lines, [entry(1), entry(2)]);
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o640);
@@ -122,11 +123,21 @@ Deno.test("file destination: JSON lines appended across reopenings", async () =>
   }
 });
 
+Deno.test("closeAuditLogs writes out and closes every open log (shutdown)", async () => {
+  const sinks = [new SlowSink(5), new SlowSink(5)];
+  const logs = sinks.map((sink) => new AuditLog([sink]));
+  logs.forEach((log, i) => log.log(entry(i)));
+  await closeAuditLogs();
+  assertEquals(sinks.map((sink) => sink.lines().map((l) => l.bytesIn)), [[0], [1]]);
+  logs[0].log(entry(9));
+  assertEquals(logs[0].dropped, 1, "a closed log takes no more entries");
+});
+
 Deno.test("stdout destination: a child process prints one JSON line per entry", async () => {
   const audit = new URL("../src/observe/audit.ts", import.meta.url).href;
   const code = `
     import { openAuditLog } from ${JSON.stringify(audit)};
-    const log = await openAuditLog("-");
+    const log = openAuditLog("-");
     for (let i = 0; i < 3; i++) log.log({ requestId: String(i), status: 200 });
     await log.close();
   `;

@@ -56,6 +56,9 @@ export interface AuditLogOptions {
 
 export const DEFAULT_AUDIT_CAPACITY = 10_000;
 
+/** Logs not closed yet, for closeAuditLogs() at shutdown. */
+const openLogs = new Set<AuditLog>();
+
 export class AuditLog {
   readonly #sinks: AuditSink[];
   readonly #owned: Deno.FsFile[];
@@ -86,17 +89,22 @@ export class AuditLog {
       throw new RangeError("audit capacity and batch size must be at least 1");
     }
     this.#writer = this.#run();
+    openLogs.add(this);
   }
 
-  /** Opens the configured destinations: a file (appended to, created 0640) and/or stdout. */
-  static async open(
+  /**
+   * Opens the configured destinations: a file (appended to, created 0640) and/or stdout.
+   * Synchronous, so the S3 app can open its log while it is built (before a privilege drop,
+   * which the open file descriptor survives).
+   */
+  static open(
     destinations: { path?: string; stdout?: boolean },
     options: AuditLogOptions = {},
-  ): Promise<AuditLog> {
+  ): AuditLog {
     const sinks: AuditSink[] = [];
     const owned: Deno.FsFile[] = [];
     if (destinations.path !== undefined) {
-      const file = await Deno.open(destinations.path, {
+      const file = Deno.openSync(destinations.path, {
         append: true,
         create: true,
         mode: 0o640,
@@ -142,6 +150,7 @@ export class AuditLog {
     wake?.();
     await this.#writer;
     for (const file of this.#owned) file.close();
+    openLogs.delete(this);
   }
 
   async #run(): Promise<void> {
@@ -180,9 +189,17 @@ export class AuditLog {
 export function openAuditLog(
   flag: string | undefined,
   options: AuditLogOptions = {},
-): Promise<AuditLog | undefined> {
-  if (flag === undefined) return Promise.resolve(undefined);
+): AuditLog | undefined {
+  if (flag === undefined) return undefined;
   return AuditLog.open(flag === "-" ? { stdout: true } : { path: flag }, options);
+}
+
+/**
+ * Writes out and closes every audit log still open: the last step of a graceful shutdown, once
+ * the server has finished its requests (whose entries are then queued).
+ */
+export async function closeAuditLogs(): Promise<void> {
+  await Promise.all([...openLogs].map((log) => log.close()));
 }
 
 async function writeAll(sink: AuditSink, bytes: Uint8Array): Promise<void> {
