@@ -18,6 +18,11 @@ export interface RunningServer {
   finished: Promise<void>;
 }
 
+/** What an engine gives startServer: a running server, and a certificate swap if it can. */
+interface Engine extends RunningServer {
+  reloadTls?(tls: TlsFiles): Promise<void>;
+}
+
 /** Waits for `work` at most `ms`; returns either way. */
 async function within(work: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -30,7 +35,7 @@ async function within(work: Promise<void>, ms: number): Promise<void> {
 }
 
 /** Deno's own HTTP/1.1 server (Deno.serve): no timeouts, 100 Continue before the handler. */
-function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): RunningServer {
+function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): Engine {
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,
@@ -53,10 +58,9 @@ function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): Running
 
 /**
  * The hardened front door (src/http): header deadline, idle timeout, minimum body rate,
- * 100 Continue only once the handler reads the body, strict parsing. SIGHUP reloads the
- * certificate when serving TLS.
+ * 100 Continue only once the handler reads the body, strict parsing, certificate reload.
  */
-function serveFlashstor(config: Config, app: App, tls: TlsFiles | undefined): RunningServer {
+function serveFlashstor(config: Config, app: App, tls: TlsFiles | undefined): Engine {
   const door = serveFrontDoor(async (request, info) => {
     try {
       return await app.fetch(request, info);
@@ -72,25 +76,11 @@ function serveFlashstor(config: Config, app: App, tls: TlsFiles | undefined): Ru
     idleTimeoutMs: config.idleTimeoutMs,
     minBodyRate: config.minBodyRate,
   });
-  const reload = async () => {
-    const files = await loadCerts(config.certsDir);
-    if (!files) throw new Error(`no public.crt and private.key in ${config.certsDir}`);
-    await door.setTls(files);
-    console.log(`flashstor: reloaded the TLS certificate from ${config.certsDir}`);
-  };
-  const onHangup = () => {
-    reload().catch((err) => {
-      console.error(`flashstor: certificate reload failed, keeping the old one: ${err.message}`);
-    });
-  };
-  if (tls) Deno.addSignalListener("SIGHUP", onHangup);
   return {
     port: door.port,
-    shutdown: async () => {
-      if (tls) Deno.removeSignalListener("SIGHUP", onHangup);
-      await door.shutdown(config.shutdownTimeoutMs);
-    },
+    shutdown: () => door.shutdown(config.shutdownTimeoutMs),
     finished: door.finished,
+    reloadTls: tls ? (files) => door.setTls(files) : undefined,
   };
 }
 
@@ -116,15 +106,41 @@ function displayHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
+/** SIGHUP: new certificate from the certs dir; never the default action (exit). */
+function onHangup(config: Config, server: Engine): () => void {
+  const reload = async (): Promise<string> => {
+    if (!server.reloadTls) return `SIGHUP: no certificate to reload (${config.httpEngine} engine)`;
+    const files = await loadCerts(config.certsDir);
+    if (!files) throw new Error(`no public.crt and private.key in ${config.certsDir}`);
+    await server.reloadTls(files);
+    return `reloaded the TLS certificate from ${config.certsDir}`;
+  };
+  return () => {
+    reload().then(
+      (message) => console.log(`flashstor: ${message}`),
+      (err) => console.error(`flashstor: certificate reload failed, keeping the old one: ${err}`),
+    );
+  };
+}
+
 export async function startServer(config: Config, layer: ObjectLayer): Promise<RunningServer> {
   const app = createApp({ config, layer });
   const tls = await loadCerts(config.certsDir);
   const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
   const server = serve(config, app, tls);
+  const hangup = onHangup(config, server);
+  Deno.addSignalListener("SIGHUP", hangup);
   const scheme = tls ? "https" : "http";
   console.log(
     `flashstor: listening on ${scheme}://${displayHost(config.hostname)}:${server.port}` +
       ` (${config.httpEngine} engine)`,
   );
-  return server;
+  return {
+    port: server.port,
+    shutdown: () => {
+      Deno.removeSignalListener("SIGHUP", hangup);
+      return server.shutdown();
+    },
+    finished: server.finished,
+  };
 }
