@@ -15,8 +15,11 @@ import {
   type Expected,
   fillBucket,
   metaPath,
+  MiB,
   parseMeta,
   partPath,
+  pattern,
+  put,
   resealMeta,
   restored,
   snapshot,
@@ -173,5 +176,63 @@ Deno.test("fault: a corrupt parity shard found when a data drive is lost → exa
     await flip(await partPath(parity[0], BUCKET, "big-12m"), [8 + 4, 6 * FRAME + 50]);
     await Deno.remove(`${data[0]}/${BUCKET}`, { recursive: true });
     await expectHealed(f, original, [data[1], parity[1]]);
+  });
+});
+
+Deno.test("fault: xl.meta garbled, truncated, or lying (resealed: newer time, other ETag) → exact reads, rewritten", async () => {
+  await withObjects(1000, async (f) => {
+    const [d1, d2, d3, d4] = f.server.drives;
+    const original = await before([d1, d2]);
+    await flip(metaPath(d1, BUCKET, "big-12m"), [20, 40]);
+    const cut = metaPath(d2, BUCKET, "multipart-11m");
+    await Deno.truncate(cut, (await Deno.stat(cut)).size - 10);
+    for (const [drive, key] of [[d1, "a/b/c/nested-3m"], [d2, "small-1k"]]) {
+      const path = metaPath(drive, BUCKET, key);
+      const bytes = await Deno.readFile(path);
+      const { version, inlineStart } = parseMeta(bytes);
+      const header = bytes.subarray(12, inlineStart);
+      const text = new TextDecoder().decode(header);
+      const lie = text.replace(
+        `"modTime":${version.modTime}`,
+        `"modTime":${version.modTime + 1000}`,
+      )
+        .replace(version.etag, version.etag.replace(/^./, (c) => (c === "0" ? "1" : "0")));
+      assert(lie !== text && lie.length === text.length, `the lie about ${key} keeps the layout`);
+      const lying = bytes.slice();
+      lying.set(new TextEncoder().encode(lie), 12);
+      resealMeta(lying);
+      assertEquals(parseMeta(lying).version.modTime, version.modTime + 1000);
+      await Deno.writeFile(path, lying);
+    }
+    await expectHealed(f, original, [d3, d4]);
+  });
+});
+
+Deno.test("fault: a shard file cut short while a GET streams it → the GET goes on from parity, exact", async () => {
+  await withObjects(1100, async (f) => {
+    const s3 = client(f.server);
+    const bytes = pattern(30 * MiB + 5, 1101);
+    f.objects.set("stream-30m", { bytes, etag: await put(s3, BUCKET, "stream-30m", bytes) });
+    const { data, parity } = await shardHolders(f.server, "stream-30m");
+    const original = await before([data[0]]);
+    const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "stream-30m" }));
+    const reader = out.Body!.transformToWebStream().getReader();
+    const received = new Uint8Array(bytes.byteLength);
+    let at = 0;
+    let cut = false;
+    for (let i = 0; i < 10_000; i++) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      received.set(chunk.value, at);
+      at += chunk.value.byteLength;
+      if (!cut && at >= 3 * MiB) {
+        await Deno.truncate(await partPath(data[0], BUCKET, "stream-30m"), 2 * FRAME);
+        cut = true;
+      }
+    }
+    assert(cut, "the shard was cut while the GET was under way");
+    assertEquals(at, bytes.byteLength, "bytes received");
+    assert(equalBytes(received, bytes), "the streamed bytes are exact");
+    await expectHealed(f, original, [data[1], parity[0]]);
   });
 });
