@@ -124,7 +124,7 @@ Deno.test("an unformatted drive that holds data is not formatted", async () => {
   });
 });
 
-Deno.test("offline drives stay undefined; the format needs more than half of all drives", async () => {
+Deno.test("offline drives stay undefined; the format needs half of all drives", async () => {
   await withDirs(4, async (dirs) => {
     const first = await loadOrInitFormat(await openAll(dirs), layout);
     const drives: (StorageAPI | undefined)[] = await openAll(dirs);
@@ -143,16 +143,20 @@ Deno.test("offline drives stay undefined; the format needs more than half of all
     await XlStorage.open(dirs[0]);
     await loadOrInitFormat(await openAll(dirs), layout);
 
-    // Only two of four agree (the others offline or empty): no quorum.
+    // Only one of four agrees (the others offline or empty): no quorum.
     const wiped = await openAll(dirs);
     await wiped[3].delete(SYSTEM_VOLUME, FORMAT_FILE);
     await assertRejects(
-      () => loadOrInitFormat([wiped[0], undefined, wiped[2], wiped[3]], layout),
+      () => loadOrInitFormat([wiped[0], undefined, undefined, wiped[3]], layout),
       UnformattedDisk,
       "no quorum",
     );
     // The wiped drive was not formatted by the refused attempt.
     await assertRejects(() => formatOf(wiped[3]));
+    // Two of four (half, as MinIO) is enough: the wiped drive gets its id back.
+    const half = await loadOrInitFormat([wiped[0], undefined, wiped[2], wiped[3]], layout);
+    assertEquals(half.deploymentId, first.deploymentId);
+    assertEquals((await formatOf(wiped[3])).id, first.deploymentId);
 
     // A fresh deployment needs every drive.
     await withDirs(4, async (fresh) => {
@@ -189,5 +193,16 @@ Deno.test("a corrupt format.json is refused, not overwritten", async () => {
     const drives = await openAll(dirs);
     await drives[0].writeAll(SYSTEM_VOLUME, FORMAT_FILE, new TextEncoder().encode("{garbage"));
     await assertRejects(() => loadOrInitFormat(drives, layout), UnformattedDisk, dirs[0]);
+  });
+});
+
+Deno.test("two deployments with half the drives each: a tie is refused", async () => {
+  await withDirs(4, async (a) => {
+    await withDirs(4, async (b) => {
+      await loadOrInitFormat(await openAll(a), layout);
+      await loadOrInitFormat(await openAll(b), layout);
+      const mixed = [...(await openAll(a)).slice(0, 2), ...(await openAll(b)).slice(2)];
+      await assertRejects(() => loadOrInitFormat(mixed, layout), UnformattedDisk, "no quorum");
+    });
   });
 });

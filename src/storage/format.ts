@@ -157,7 +157,7 @@ export async function readFormat(drive: StorageAPI | undefined): Promise<DriveSt
 
 /**
  * Loads the deployment's format from `drives` (in command-line order) or, when none is
- * formatted, creates a new deployment. Formatted drives must agree by a majority of all
+ * formatted, creates a new deployment. Formatted drives must agree by at least half of all
  * drives; empty drives (replaced ones) get the id expected at their position written back.
  * Refuses drives of another deployment and drives found at another position.
  */
@@ -210,7 +210,11 @@ export async function loadOrInitFormat(
   };
 }
 
-/** The format (deployment id + layout) held by more than half of all drives. */
+/**
+ * The format (deployment id + layout) held by at least half of all drives, as MinIO: a set
+ * that lost its parity's worth of drives (half, when parity = data) must still start and heal
+ * them. A tie between two formats is refused, since neither can be told to be the real one.
+ */
 function agreedFormat(formats: Format[], total: number): Format {
   const votes = new Map<string, { format: Format; count: number }>();
   for (const f of formats) {
@@ -219,11 +223,11 @@ function agreedFormat(formats: Format[], total: number): Format {
     vote.count++;
     votes.set(key, vote);
   }
-  const best = [...votes.values()].sort((a, b) => b.count - a.count)[0];
-  if (best.count * 2 <= total) {
+  const [best, second] = [...votes.values()].sort((a, b) => b.count - a.count);
+  if (best.count * 2 < total || best.count === second?.count) {
     throw new UnformattedDisk(
       `no quorum on the format: at most ${best.count} of ${total} drives agree ` +
-        `(${formats.length} formatted, ${votes.size} distinct format(s)); more than half must`,
+        `(${formats.length} formatted, ${votes.size} distinct format(s)); half must, uniquely`,
     );
   }
   return best.format;
