@@ -60,10 +60,13 @@ interface Signature extends CredentialScope {
   expires: number;
 }
 
+/** Names the refused version and the fix, since old clients (boto3's default presigner before
+ *  botocore 1.36, s3cmd signurl) send SigV2 without being asked to. */
 function notImplemented(what: string): AuthError {
   return new AuthError(
     "NotImplemented",
-    `${what} is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4).`,
+    `${what} is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4), ` +
+      "e.g. boto3 Config(signature_version='s3v4').",
   );
 }
 
