@@ -1,22 +1,28 @@
 /**
  * The S3 app as a fetch handler, in process, over a real object layer on temporary drives: what
- * the RequestObserver learns about each request, health endpoints, and the headers every
- * response carries whichever path produced it.
+ * the audit log and the metrics learn about each request, health endpoints, and the headers
+ * every response carries whichever path produced it.
  */
 
 import { loadIsal } from "../ffi/isal.ts";
 import { parseServerArgs } from "../src/config.ts";
 import { Pools } from "../src/object/pools.ts";
-import { type App, createApp, type RequestRecord } from "../src/s3/app.ts";
+import { type AuditEntry, AuditLog } from "../src/observe/audit.ts";
+import { Observability } from "../src/observe/observer.ts";
+import { type App, createApp } from "../src/s3/app.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { parseExposition, value } from "./helpers/prometheus.ts";
 import { ACCESS_KEY, SECRET_KEY } from "./helpers/server.ts";
 import { type RawRequest, signRequest } from "./s3_raw.ts";
 
 const HOST = "127.0.0.1:9000";
 
-async function withApp(fn: (app: App, records: RequestRecord[]) => Promise<void>) {
+/** The audit entries written so far (after the log's writer has caught up). */
+type Entries = () => Promise<AuditEntry[]>;
+
+async function withApp(fn: (app: App, entries: Entries) => Promise<void>) {
   loadIsal();
   const dir = await Deno.makeTempDir({ prefix: "flashstor-app-" });
   const env: Record<string, string> = {
@@ -28,11 +34,22 @@ async function withApp(fn: (app: App, records: RequestRecord[]) => Promise<void>
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
-  const records: RequestRecord[] = [];
-  const app = createApp({ config, layer, observer: { onRequest: (r) => records.push(r) } });
+  let text = "";
+  const audit = new AuditLog([{
+    write: (data) => {
+      text += new TextDecoder().decode(data);
+      return Promise.resolve(data.byteLength);
+    },
+  }]);
+  const entries = async () => {
+    await audit.flush();
+    return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+  };
+  const app = createApp({ config, layer, observability: new Observability(layer, audit) });
   try {
-    await fn(app, records);
+    await fn(app, entries);
   } finally {
+    await audit.close();
     await layer.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -50,8 +67,8 @@ function request(app: App, raw: RawRequest): Promise<Response> {
   );
 }
 
-Deno.test("app: the observer sees operation, identity, status and bytes", async () => {
-  await withApp(async (app, records) => {
+Deno.test("app: the audit log sees operation, identity, status, bytes and phases", async () => {
+  await withApp(async (app, entries) => {
     const created = await request(app, { method: "PUT", path: "/observed" });
     assertEquals(created.status, 200);
     const put = await request(app, {
@@ -61,33 +78,74 @@ Deno.test("app: the observer sees operation, identity, status and bytes", async 
     });
     assertEquals(put.status, 200);
     const get = await request(app, { method: "GET", path: "/observed/a/key" });
-    // The record of a response with a body is complete once the body has been sent.
-    assertEquals(records.length, 2);
+    // The entry of a response with a body is written once the body has been sent.
+    assertEquals((await entries()).length, 2);
     assertEquals(await get.text(), "hello world");
     const bad = await request(app, { method: "GET", path: "/Bad_Bucket" });
     await bad.text();
     const anonymous = await app.fetch(new Request(`http://${HOST}/observed`));
     await anonymous.text();
 
+    const logged = await entries();
     assertEquals(
-      records.map((r) => [r.op, r.bucket, r.key, r.accessKey, r.status, r.bytesIn]),
+      logged.map((e) => [e.operation, e.bucket, e.object, e.accessKey, e.status, e.bytesIn]),
       [
-        ["CreateBucket", "observed", "", ACCESS_KEY, 200, 0],
+        ["CreateBucket", "observed", undefined, ACCESS_KEY, 200, 0],
         ["PutObject", "observed", "a/key", ACCESS_KEY, 200, 11],
         ["GetObject", "observed", "a/key", ACCESS_KEY, 200, 0],
-        [undefined, "", "", "", 400, 0],
-        ["ListObjects", "observed", "", "", 403, 0],
+        ["Unrouted", undefined, undefined, "", 400, 0],
+        ["ListObjects", "observed", undefined, "", 403, 0],
       ],
     );
-    assertEquals(records.slice(0, 3).map((r) => r.bytesOut), [0, 0, 11]);
+    assertEquals(logged.slice(0, 3).map((e) => e.bytesOut), [0, 0, 11]);
     // Error documents count as bytes sent.
-    assert(records[3].bytesOut > 0 && records[4].bytesOut > 0, "error bodies are counted");
-    for (const record of records) {
-      assert(/^[0-9A-F]{16}$/.test(record.requestId), record.requestId);
-      assert(record.authMs >= 0 && record.authMs < 5000, `authMs ${record.authMs}`);
-      assert(Date.now() - record.startedAt.getTime() < 60_000, "startedAt is recent");
+    assert(logged[3].bytesOut > 0 && logged[4].bytesOut > 0, "error bodies are counted");
+    const ids = [created, put, get, bad, anonymous].map((r) => r.headers.get("x-amz-request-id"));
+    assertEquals(logged.map((e) => e.requestId), ids);
+    for (const entry of logged) {
+      assert(/^[0-9A-F]{16}$/.test(entry.requestId), entry.requestId);
+      assert(entry.durationMs >= 0 && entry.durationMs < 60_000, `durationMs ${entry.durationMs}`);
+      assert(Date.now() - Date.parse(entry.time) < 60_000, "time is recent");
     }
-    assertEquals(records[1].remoteAddr, "192.0.2.7");
+    // Authenticated and handled: both phases timed; refused by routing: neither.
+    for (const entry of logged.slice(0, 3)) {
+      const { authMs, storageMs } = entry.timings;
+      assert(authMs !== undefined && storageMs !== undefined, JSON.stringify(entry));
+      assert(authMs + storageMs <= entry.durationMs, JSON.stringify(entry));
+    }
+    assertEquals(logged[3].timings, {});
+    assert(logged[4].timings.authMs !== undefined && logged[4].timings.storageMs === undefined);
+    assertEquals(logged[1].remoteAddress, "192.0.2.7");
+  });
+});
+
+Deno.test("app: metrics count requests by operation and status, bytes and auth failures", async () => {
+  await withApp(async (app) => {
+    await (await request(app, { method: "PUT", path: "/counted" })).text();
+    const body = new TextEncoder().encode("0123456789");
+    await (await request(app, { method: "PUT", path: "/counted/k", body })).text();
+    await (await request(app, { method: "GET", path: "/counted/k" })).text();
+    await (await app.fetch(new Request(`http://${HOST}/counted/k`))).text();
+    const scrape = (headers: HeadersInit = {}) =>
+      app.fetch(new Request(`http://${HOST}/flashstor/v1/metrics`, { headers }));
+    const refused = await scrape();
+    await refused.text();
+    assertEquals(refused.status, 401);
+    const response = await scrape({ authorization: `Bearer ${SECRET_KEY}` });
+    assertEquals(response.status, 200);
+    const e = parseExposition(await response.text());
+    const requests = (operation: string, status: string) =>
+      value(e, "flashstor_requests_total", { operation, status });
+    assertEquals(requests("CreateBucket", "200"), 1);
+    assertEquals(requests("PutObject", "200"), 1);
+    assertEquals(requests("GetObject", "200"), 1);
+    assertEquals(requests("GetObject", "403"), 1);
+    assertEquals(value(e, "flashstor_auth_failures_total"), 1);
+    assertEquals(value(e, "flashstor_bytes_received_total"), 10);
+    assert(value(e, "flashstor_bytes_sent_total")! > 10, "object and error bodies");
+    assertEquals(value(e, "flashstor_heal_queue_length"), 0);
+    const online = e.samples.filter((s) => s.name === "flashstor_drive_online");
+    assertEquals(online.map((s) => s.value), [1, 1, 1, 1]);
   });
 });
 
@@ -119,7 +177,7 @@ Deno.test("app: health endpoints and S3 headers on every response", async () => 
 });
 
 Deno.test("app: a request body is not read before authentication succeeds", async () => {
-  await withApp(async (app, records) => {
+  await withApp(async (app, entries) => {
     let pulls = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
@@ -141,6 +199,6 @@ Deno.test("app: a request body is not read before authentication succeeds", asyn
       }),
     );
     await forged.text();
-    assertEquals([forged.status, pulls, records[0].bytesIn], [403, 0, 0]);
+    assertEquals([forged.status, pulls, (await entries())[0].bytesIn], [403, 0, 0]);
   });
 });

@@ -1,8 +1,10 @@
 /**
- * The S3 application as a plain fetch handler. Hono serves the health endpoints and hands
- * everything else to one S3 pipeline: route (router.ts) → authenticate (SigV4) → handler
+ * The S3 application as a plain fetch handler. Hono serves the health and metrics endpoints and
+ * hands everything else to one S3 pipeline: route (router.ts) → authenticate (SigV4) → handler
  * (handlers.ts) → S3 error mapping. Every response carries x-amz-request-id, x-amz-id-2 and
- * Server; failures never leak details beyond their S3 code and message.
+ * Server; failures never leak details beyond their S3 code and message. Each S3 request is
+ * traced (auth and storage phases) and reported to the Observability (audit log, metrics) once
+ * its response body has been sent.
  */
 
 import { Hono } from "hono";
@@ -11,40 +13,20 @@ import type { CredentialLookup } from "../auth/credentials.ts";
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
-import { newRequestId } from "../observe/trace.ts";
+import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
+import { Observability, type RequestRecord } from "../observe/observer.ts";
+import { REQUEST_ID_HEADER, RequestTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
-import { route, type S3Operation } from "./router.ts";
-
-/** What the observability module learns about each request once its response is sent. */
-export interface RequestRecord {
-  requestId: string;
-  op?: S3Operation;
-  bucket: string;
-  key: string;
-  /** "" for anonymous requests. */
-  accessKey: string;
-  status: number;
-  /** Bytes of request body read (as sent, before aws-chunked decoding). */
-  bytesIn: number;
-  /** Bytes of response body sent. */
-  bytesOut: number;
-  startedAt: Date;
-  /** Milliseconds spent checking the signature of the request head. */
-  authMs: number;
-  remoteAddr: string;
-}
-
-export interface RequestObserver {
-  onRequest(info: RequestRecord): void;
-}
+import { route } from "./router.ts";
 
 export interface AppDeps {
   config: Config;
   layer: ObjectLayer;
-  observer?: RequestObserver;
+  /** Audit log and metrics; by default built from the config (--audit-log). */
+  observability?: Observability;
 }
 
 export interface App {
@@ -53,36 +35,61 @@ export interface App {
 
 type Env = { Bindings: { record: RequestRecord } };
 
-function counter(count: (bytes: number) => void, end: () => void) {
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      count(chunk.byteLength);
-      controller.enqueue(chunk);
-    },
-    flush: end,
-    cancel: end,
-  });
-}
-
 /**
- * Counts bytes of a request body as they are read, without reading ahead (a pipe through a
- * TransformStream pulls a first chunk at once): the front door sends 100 Continue only once the
- * body is first read, which must not happen before authentication.
+ * `body` with every chunk counted as it is taken; `end` runs once, when the stream is done,
+ * fails or is cancelled. It pulls only on demand (no read-ahead): for a request body that
+ * matters because the front door sends 100 Continue on the first read, which must not happen
+ * before authentication; for a response body it means counting what the server actually took.
  */
-function countedLazily(
+function counted(
   body: ReadableStream<Uint8Array>,
   count: (bytes: number) => void,
+  end: () => void = () => {},
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  let ended = false;
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    end();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) return controller.close();
-      count(value.byteLength);
-      controller.enqueue(value);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        finish();
+        throw err;
+      }
+      if (chunk.done) {
+        finish();
+        return controller.close();
+      }
+      count(chunk.value.byteLength);
+      controller.enqueue(chunk.value);
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
   }, { highWaterMark: 0 });
+}
+
+/** Reports `record` to `observer` once the body of `response` has been sent (or abandoned). */
+function observed(
+  record: RequestRecord,
+  response: Response,
+  observer: Observability,
+): Response {
+  record.status = response.status;
+  const report = () => observer.onRequest(record);
+  if (response.body === null) {
+    report();
+    return response;
+  }
+  const body = counted(response.body, (n) => record.bytesOut += n, report);
+  return new Response(body, response);
 }
 
 /** The resource an error document names: the decoded path when routing got that far. */
@@ -92,7 +99,8 @@ function resourceOf(target: string, bucket: string, key: string): string {
 }
 
 export function createApp(deps: AppDeps): App {
-  const { config, layer, observer } = deps;
+  const { config, layer } = deps;
+  const observability = deps.observability ?? Observability.fromConfig(config, layer);
   const lookup: CredentialLookup = (accessKey) =>
     accessKey === config.rootUser ? { accessKey, secretKey: config.rootPassword } : undefined;
   // One stable host id per process, as S3 names the host that served a request.
@@ -101,6 +109,8 @@ export function createApp(deps: AppDeps): App {
   const s3 = async (request: Request, record: RequestRecord): Promise<Response> => {
     const target = rawTarget(request);
     const method = request.method;
+    const trace = record.trace;
+    let stage: "route" | "auth" | "handle" = "route";
     try {
       const routed = route(
         method,
@@ -110,23 +120,23 @@ export function createApp(deps: AppDeps): App {
         request.headers,
       );
       if (routed instanceof S3Error) throw routed;
-      record.op = routed.op;
+      record.operation = routed.op;
       record.bucket = routed.bucket;
       record.key = routed.key;
-      const body = observer && request.body
-        ? countedLazily(request.body, (n) => record.bytesIn += n)
-        : request.body;
-      const authStart = performance.now();
-      const auth = await authenticate(
-        { method, target, headers: request.headers, body },
-        { lookup, region: config.region },
-      );
-      record.authMs = performance.now() - authStart;
+      const body = request.body && counted(request.body, (n) => record.bytesIn += n);
+      stage = "auth";
+      const auth = await trace.time("auth", () =>
+        authenticate(
+          { method, target, headers: request.headers, body },
+          { lookup, region: config.region },
+        ));
       record.accessKey = auth.accessKey;
-      if (auth.accessKey === "") throw new S3Error("AccessDenied");
+      // A form upload carries its signature in the form; post-object.ts checks it.
+      if (auth.accessKey === "" && routed.op !== "PostObject") throw new S3Error("AccessDenied");
+      stage = "handle";
       const ctx: S3Context = {
         request,
-        requestId: record.requestId,
+        requestId: trace.id,
         bucket: routed.bucket,
         key: routed.key,
         query: routed.query,
@@ -134,18 +144,22 @@ export function createApp(deps: AppDeps): App {
         layer,
         config,
       };
-      return await HANDLERS[routed.op](ctx);
+      // The handler's time until its response is ready: object-layer work, and for uploads
+      // receiving the body. Streaming a response body counts only in the total.
+      return await trace.time("storage", () => HANDLERS[routed.op](ctx));
     } catch (err) {
       const error = toS3Error(err);
+      // A bad chunk signature surfaces from the body, after the head was authenticated.
+      record.authFailed = stage === "auth" || error.code === "SignatureDoesNotMatch";
       if (error.code === "InternalError") {
         console.error(
-          `flashstor: InternalError in ${record.requestId} ${method} ${target}:`,
+          `flashstor: InternalError in ${trace.id} ${method} ${target}:`,
           err instanceof Error ? err.stack : err,
         );
       }
       return errorResponse(error, {
         resource: resourceOf(target, record.bucket, record.key),
-        requestId: record.requestId,
+        requestId: trace.id,
         method,
       });
     }
@@ -155,46 +169,36 @@ export function createApp(deps: AppDeps): App {
   const ready = () => layer.isWritable();
   const health = async (request: Request) =>
     await healthResponse(request, ready) ?? new Response(null, { status: 404 });
+  const metricsAccess = { token: config.metricsToken, isPublic: config.metricsPublic };
   hono.all(HEALTH_LIVE_PATH, (c) => health(c.req.raw));
   hono.all(HEALTH_READY_PATH, (c) => health(c.req.raw));
-  hono.all("*", (c) => s3(c.req.raw, c.env.record));
-
-  const finish = (record: RequestRecord, response: Response): Response => {
-    if (!observer) return response;
-    let reported = false;
-    const report = () => {
-      if (reported) return;
-      reported = true;
-      observer.onRequest(record);
-    };
-    record.status = response.status;
-    if (response.body === null) {
-      report();
-      return response;
-    }
-    const body = response.body.pipeThrough(counter((n) => record.bytesOut += n, report));
-    return new Response(body, response);
-  };
+  hono.all(
+    METRICS_PATH,
+    (c) => metricsResponse(c.req.raw, observability.metrics, metricsAccess),
+  );
+  hono.all("*", async (c) => {
+    const record = c.env.record;
+    return observed(record, await s3(c.req.raw, record), observability);
+  });
 
   return {
     async fetch(request, info = {}) {
       const record: RequestRecord = {
-        requestId: newRequestId(),
+        trace: new RequestTrace(),
         bucket: "",
         key: "",
         accessKey: "",
         status: 0,
         bytesIn: 0,
         bytesOut: 0,
-        startedAt: new Date(),
-        authMs: 0,
         remoteAddr: info.remoteAddr ?? "",
+        authFailed: false,
       };
       const response = await hono.fetch(request, { record });
-      response.headers.set("x-amz-request-id", record.requestId);
+      response.headers.set(REQUEST_ID_HEADER, record.trace.id);
       response.headers.set("x-amz-id-2", hostId);
       response.headers.set("server", "Flashstor");
-      return finish(record, response);
+      return response;
     },
   };
 }

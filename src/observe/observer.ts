@@ -1,0 +1,81 @@
+/**
+ * Where each S3 request ends up once it is served: one audit entry (when an audit log is
+ * configured) and the request metrics. The S3 app fills a RequestRecord while it serves the
+ * request and hands it over after the last byte of the response body.
+ */
+
+import type { Config } from "../config.ts";
+import type { ObjectLayer } from "../object/layer.ts";
+import { auditEntry, type AuditLog, openAuditLog } from "./audit.ts";
+import { Metrics } from "./metrics.ts";
+import type { RequestTrace } from "./trace.ts";
+
+/** Operation name of a request refused before it could be routed to an S3 operation. */
+export const UNROUTED = "Unrouted";
+
+export interface RequestRecord {
+  /** The request id (x-amz-request-id) and phase timings. */
+  trace: RequestTrace;
+  /** S3 operation, e.g. "PutObject"; undefined when routing refused the request. */
+  operation?: string;
+  /** "" for service operations and unrouted requests. */
+  bucket: string;
+  key: string;
+  /** "" for anonymous requests. */
+  accessKey: string;
+  status: number;
+  /** Bytes of request body read (as sent, before aws-chunked decoding). */
+  bytesIn: number;
+  /** Bytes of response body taken by the HTTP server. */
+  bytesOut: number;
+  remoteAddr: string;
+  /** Refused for a missing, malformed or wrong signature or credential. */
+  authFailed: boolean;
+}
+
+export interface RequestObserver {
+  onRequest(record: RequestRecord): void;
+}
+
+/** Metrics and the optional audit log of one server. */
+export class Observability implements RequestObserver {
+  readonly metrics: Metrics;
+
+  constructor(layer: Pick<ObjectLayer, "storageInfo">, readonly audit?: AuditLog) {
+    this.metrics = new Metrics({
+      storageInfo: () => layer.storageInfo(),
+      auditDropped: audit && (() => audit.dropped),
+    });
+  }
+
+  /** Opens the audit log named by --audit-log, if any. */
+  static fromConfig(
+    config: Pick<Config, "auditLog">,
+    layer: Pick<ObjectLayer, "storageInfo">,
+  ): Observability {
+    return new Observability(layer, openAuditLog(config.auditLog));
+  }
+
+  onRequest(record: RequestRecord): void {
+    const operation = record.operation ?? UNROUTED;
+    const entry = auditEntry(record.trace, {
+      accessKey: record.accessKey,
+      operation,
+      bucket: record.bucket || undefined,
+      object: record.key || undefined,
+      status: record.status,
+      bytesIn: record.bytesIn,
+      bytesOut: record.bytesOut,
+      remoteAddress: record.remoteAddr,
+    });
+    this.metrics.observeRequest({
+      operation,
+      status: record.status,
+      durationSeconds: entry.durationMs / 1000,
+      bytesIn: record.bytesIn,
+      bytesOut: record.bytesOut,
+    });
+    if (record.authFailed) this.metrics.authFailure();
+    this.audit?.log(entry);
+  }
+}
