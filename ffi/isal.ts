@@ -7,7 +7,7 @@
  */
 
 import { bufferAddress, loadLibc } from "./libc.ts";
-import { libraryCandidates } from "./library.ts";
+import { openLibrary } from "./library.ts";
 
 const SYMBOLS = {
   gf_gen_cauchy1_matrix: { parameters: ["buffer", "i32", "i32"], result: "void" },
@@ -21,8 +21,6 @@ const SYMBOLS = {
   crc32_iscsi: { parameters: ["buffer", "i32", "u32"], result: "u32" },
   crc64_ecma_refl: { parameters: ["u64", "buffer", "u64"], result: "u64" },
 } as const;
-
-const LIBRARY_NAMES = libraryCandidates("libisal.so.2");
 
 export class IsalMissingError extends Error {
   constructor(cause: unknown) {
@@ -38,17 +36,8 @@ type IsalLibrary = Deno.DynamicLibrary<typeof SYMBOLS>;
 let library: IsalLibrary | undefined;
 
 function open(): IsalLibrary["symbols"] {
-  if (library) return library.symbols;
-  let lastError: unknown;
-  for (const name of LIBRARY_NAMES) {
-    try {
-      library = Deno.dlopen(name, SYMBOLS);
-      return library.symbols;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw new IsalMissingError(lastError);
+  library ??= openLibrary("libisal.so.2", SYMBOLS, (cause) => new IsalMissingError(cause));
+  return library.symbols;
 }
 
 /** Loads libisal (and libc, for buffer addresses) now: a missing library fails at startup. */

@@ -6,7 +6,7 @@
  * syscalls would only change the calling thread.
  */
 
-import { libraryCandidates } from "./library.ts";
+import { openLibrary } from "./library.ts";
 
 const SYMBOLS = {
   getuid: { parameters: [], result: "u32" },
@@ -61,17 +61,8 @@ type LibcLibrary = Deno.DynamicLibrary<typeof SYMBOLS>;
 let library: LibcLibrary | undefined;
 
 function open(): LibcLibrary["symbols"] {
-  if (library) return library.symbols;
-  let lastError: unknown;
-  for (const path of libraryCandidates("libc.so.6")) {
-    try {
-      library = Deno.dlopen(path, SYMBOLS);
-      return library.symbols;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw new LibcMissingError(lastError);
+  library ??= openLibrary("libc.so.6", SYMBOLS, (cause) => new LibcMissingError(cause));
+  return library.symbols;
 }
 
 /** Opens libc now, while `ffi` is still granted; later calls keep working after it is revoked. */

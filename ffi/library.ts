@@ -19,3 +19,23 @@ export function libraryCandidates(soname: string): string[] {
   ];
   return [...dirs.map((dir) => `${dir}/${soname}`), soname];
 }
+
+/**
+ * Opens a shared library by its soname from the usual places (once per process: callers keep
+ * the result). `missing` turns the last dlopen error into the caller's own, clearer error.
+ */
+export function openLibrary<S extends Deno.ForeignLibraryInterface>(
+  soname: string,
+  symbols: S,
+  missing: (cause: unknown) => Error,
+): Deno.DynamicLibrary<S> {
+  let lastError: unknown;
+  for (const path of libraryCandidates(soname)) {
+    try {
+      return Deno.dlopen(path, symbols);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw missing(lastError);
+}
