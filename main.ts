@@ -18,6 +18,7 @@ import { startServer } from "./src/server.ts";
 import { becomeRunUser, prepareRunUser, PrivilegeDropError } from "./src/security/privileges.ts";
 import { revokeUnneeded } from "./src/security/permissions.ts";
 import { runHealthcheck } from "./src/observe/health-probe.ts";
+import { closeAuditLogs } from "./src/observe/audit.ts";
 
 async function openDrive(path: string): Promise<StorageAPI | undefined> {
   try {
@@ -69,6 +70,8 @@ async function serve(args: string[]): Promise<void> {
     stopping = true;
     console.log("flashstor: shutting down");
     await server.shutdown();
+    // The finished requests' audit entries are queued by now: write them out before exiting.
+    await closeAuditLogs();
     await layer.close();
     Deno.exit(0);
   };
