@@ -26,12 +26,16 @@ import {
   get,
   listAll,
   md5,
+  metaPath,
   MiB,
   multipartEtag,
+  parseMeta,
   pattern,
   put,
   putMultipart,
+  readOrUndefined,
   tmpEntries,
+  waitUntil,
 } from "./fault_util.ts";
 
 const BUCKET = "crash";
@@ -164,88 +168,161 @@ async function settle(s3: S3Client, state: KeyState, round: number): Promise<"ol
 
 async function expectTmpEmpty(server: TestServer, round: number): Promise<void> {
   for (const d of server.drives) {
+    if (!(await Deno.stat(d)).isDirectory) continue; // a drive kept offline
     assertEquals(await tmpEntries(d), [], `round ${round}: temp area of ${d} after restart`);
   }
 }
 
-Deno.test("fault: SIGKILL at random moments under concurrent writes loses no acknowledged write and shows no half object", async () => {
-  let server = await startServer();
-  const dir = server.dir;
-  try {
-    const s3 = client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const fixed = await fillBucket(s3, BUCKET, 42, "static/");
-    const kinds: [string, Kind][] = [
-      ["hot/small-a", "small"],
-      ["hot/small-b", "small"],
-      ["hot/deleted", "delete"],
-      ["hot/big", "big"],
-      ["hot/mixed", "mixed"],
-      ["hot/multipart", "multipart"],
-    ];
-    const states = kinds.map(([key, kind]): KeyState => ({
-      key,
-      kind,
-      acked: undefined,
-      pending: [],
-      ops: 0,
-    }));
-    const byWriter = [states.slice(0, 3), states.slice(3, 5), states.slice(5)];
-    let totalAcked = 0;
-    /** Writes cut off by a kill: found in their new state after the restart, or the old. */
-    const inFlight = { new: 0, old: 0 };
+/** The hot keys, spread over three writers: each key is written by one writer only. */
+function hotKeys(): KeyState[][] {
+  const kinds: [string, Kind][] = [
+    ["hot/small-a", "small"],
+    ["hot/small-b", "small"],
+    ["hot/deleted", "delete"],
+    ["hot/big", "big"],
+    ["hot/mixed", "mixed"],
+    ["hot/multipart", "multipart"],
+  ];
+  const states = kinds.map(([key, kind]): KeyState => ({
+    key,
+    kind,
+    acked: undefined,
+    pending: [],
+    ops: 0,
+  }));
+  return [states.slice(0, 3), states.slice(3, 5), states.slice(5)];
+}
 
-    for (let round = 1; round <= ROUNDS; round++) {
-      const errors: string[] = [];
-      const live = client(server);
-      const writers = byWriter.map((keys) => writer(live, keys, errors));
-      const delay = randomInt(300, 2500);
-      await new Promise((r) => setTimeout(r, delay));
-      await server.kill();
-      const acked = await Promise.all(writers);
-      totalAcked += acked.reduce((a, b) => a + b, 0);
-      assertEquals(errors, [], `round ${round}: S3 errors before the kill (at ${delay} ms)`);
+/** Counts over all rounds of one test. */
+interface Tally {
+  acked: number;
+  /** Writes cut off by a kill: found in their new state after the restart, or the old. */
+  inFlight: { new: number; old: number };
+}
 
-      server = await startServer({ dir });
-      await expectTmpEmpty(server, round);
-      const after = client(server);
-      for (const state of states) {
-        if (state.pending.length === 0) continue;
-        inFlight[await settle(after, state, round)]++;
-      }
-      for (const state of states) await settle(after, state, round);
-      for (const [key, want] of fixed) await expectExact(after, BUCKET, key, want);
-      const expected = new Map<string, { size: number; etag: string }>();
-      for (const [key, want] of fixed) {
-        expected.set(key, { size: want.bytes.byteLength, etag: want.etag });
-      }
-      for (const s of states) {
-        if (s.acked) expected.set(s.key, { size: s.acked.bytes.byteLength, etag: s.acked.etag });
-      }
-      const sorted = (m: Map<string, unknown>) => JSON.stringify([...m].sort());
-      assertEquals(
-        sorted(await listAll(after, BUCKET)),
-        sorted(expected),
-        `round ${round}: listing after the restart`,
-      );
-      // Uploads cut off by the kill are listed and can be aborted.
-      const uploads = await after.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
-      for (const u of uploads.Uploads ?? []) {
-        await after.send(
-          new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: u.Key, UploadId: u.UploadId }),
-        );
-      }
-    }
-    console.log(
-      `${ROUNDS} kills; ${totalAcked} writes acknowledged; writes in flight at a kill: ` +
-        `${inFlight.new} took effect, ${inFlight.old} did not`,
+/**
+ * After a restart: every hot key is in an allowed state (which becomes its acknowledged one),
+ * the static objects are exact, the listing shows exactly these objects, and multipart
+ * uploads cut off by the kill can be aborted.
+ */
+async function checkAll(
+  s3: S3Client,
+  fixed: Map<string, Expected>,
+  states: KeyState[],
+  round: number,
+  tally: Tally,
+): Promise<void> {
+  for (const state of states) {
+    if (state.pending.length === 0) continue;
+    tally.inFlight[await settle(s3, state, round)]++;
+  }
+  for (const state of states) await settle(s3, state, round);
+  for (const [key, want] of fixed) await expectExact(s3, BUCKET, key, want);
+  const expected = new Map<string, { size: number; etag: string }>();
+  for (const [key, want] of fixed) {
+    expected.set(key, { size: want.bytes.byteLength, etag: want.etag });
+  }
+  for (const s of states) {
+    if (s.acked) expected.set(s.key, { size: s.acked.bytes.byteLength, etag: s.acked.etag });
+  }
+  const sorted = (m: Map<string, unknown>) => JSON.stringify([...m].sort());
+  assertEquals(
+    sorted(await listAll(s3, BUCKET)),
+    sorted(expected),
+    `round ${round}: listing after the restart`,
+  );
+  const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+  for (const u of uploads.Uploads ?? []) {
+    await s3.send(
+      new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: u.Key, UploadId: u.UploadId }),
     );
-    assert(totalAcked > 0, "some writes were acknowledged");
+  }
+}
+
+/**
+ * ROUNDS times: writers start on `live.server`, which is SIGKILLed after a random delay and
+ * restarted on the same drives (live.server is the new one), then everything is checked.
+ */
+async function crashRounds(
+  live: { server: TestServer },
+  fixed: Map<string, Expected>,
+  writers: KeyState[][],
+): Promise<Tally> {
+  const tally: Tally = { acked: 0, inFlight: { new: 0, old: 0 } };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const errors: string[] = [];
+    const s3 = client(live.server);
+    const running = writers.map((keys) => writer(s3, keys, errors));
+    const delay = randomInt(300, 2500);
+    await new Promise((r) => setTimeout(r, delay));
+    await live.server.kill();
+    tally.acked += (await Promise.all(running)).reduce((a, b) => a + b, 0);
+    assertEquals(errors, [], `round ${round}: S3 errors before the kill (at ${delay} ms)`);
+
+    live.server = await startServer({ dir: live.server.dir });
+    await expectTmpEmpty(live.server, round);
+    await checkAll(client(live.server), fixed, writers.flat(), round, tally);
+  }
+  console.log(
+    `${ROUNDS} kills; ${tally.acked} writes acknowledged; writes in flight at a kill: ` +
+      `${tally.inFlight.new} took effect, ${tally.inFlight.old} did not`,
+  );
+  assert(tally.acked > 0, "some writes were acknowledged");
+  return tally;
+}
+
+/** Runs `fn` with a fresh server holding the bucket and its static objects. */
+async function withDeployment(
+  fn: (live: { server: TestServer }, fixed: Map<string, Expected>) => Promise<void>,
+): Promise<void> {
+  const live = { server: await startServer() };
+  const dir = live.server.dir;
+  try {
+    const s3 = client(live.server);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await fn(live, await fillBucket(s3, BUCKET, 42, "static/"));
   } catch (err) {
-    console.error(server.output().slice(-4000));
+    console.error(live.server.output().slice(-4000));
     throw err;
   } finally {
-    await server.kill();
+    await live.server.kill();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("fault: SIGKILL at random moments under concurrent writes loses no acknowledged write and shows no half object", async () => {
+  await withDeployment(async (live, fixed) => {
+    await crashRounds(live, fixed, hotKeys());
+  });
+});
+
+Deno.test("fault: SIGKILL rounds with a drive offline (writes at exactly write quorum); the drive back is healed", async () => {
+  await withDeployment(async (live, fixed) => {
+    const [d1, d2, , d4] = live.server.drives;
+    await live.server.stop();
+    await Deno.remove(d4, { recursive: true });
+    await Deno.writeTextFile(d4, "offline\n");
+    live.server = await startServer({ dir: live.server.dir });
+    const writers = hotKeys();
+    const tally = await crashRounds(live, fixed, writers);
+
+    await live.server.stop();
+    await Deno.remove(d4);
+    await Deno.mkdir(d4);
+    live.server = await startServer({ dir: live.server.dir });
+    const s3 = client(live.server);
+    const states = writers.flat();
+    const current = new Map(fixed);
+    for (const s of states) if (s.acked) current.set(s.key, s.acked);
+    await waitUntil("every object healed onto the returning drive", async () => {
+      await checkAll(s3, fixed, states, ROUNDS + 1, tally);
+      for (const [key, want] of current) {
+        const raw = await readOrUndefined(metaPath(d4, BUCKET, key));
+        if (!raw || parseMeta(raw).version.etag !== want.etag) return false;
+      }
+      return true;
+    }, 60_000);
+    for (const d of [d1, d2]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    await checkAll(s3, fixed, states, ROUNDS + 1, tally);
+  });
 });
