@@ -11,6 +11,7 @@ import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   S3Client,
   S3ServiceException,
@@ -20,6 +21,7 @@ import { startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
   equalBytes,
+  expectAll,
   type Expected,
   expectExact,
   fillBucket,
@@ -324,5 +326,54 @@ Deno.test("fault: SIGKILL rounds with a drive offline (writes at exactly write q
     }, 60_000);
     for (const d of [d1, d2]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
     await checkAll(s3, fixed, states, ROUNDS + 1, tally);
+  });
+});
+
+Deno.test("fault: SIGKILL while heals rebuild a replaced drive → nothing lost, healing completes after the restart", async () => {
+  await withDeployment(async (live, fixed) => {
+    const objects = new Map(fixed);
+    const s3 = client(live.server);
+    for (let i = 0; i < 8; i++) {
+      const bytes = pattern(24 * MiB + i, 5000 + i);
+      objects.set(`heal/${i}`, { bytes, etag: await put(s3, BUCKET, `heal/${i}`, bytes) });
+    }
+    const [d1, d2, d3] = live.server.drives;
+    await live.server.stop();
+    await Deno.remove(d2, { recursive: true });
+    await Deno.mkdir(d2);
+    live.server = await startServer({ dir: live.server.dir });
+
+    // HEAD finds d2 lacking each object and queues its heal; kill once one is being written.
+    const queued = client(live.server);
+    for (const key of objects.keys()) {
+      await queued.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    }
+    let writing = false;
+    for (let i = 0; i < 2000 && !writing; i++) {
+      writing = await tmpEntries(d2).then((e) => e.length > 0, () => false);
+      if (!writing) await new Promise((r) => setTimeout(r, 5));
+    }
+    await live.server.kill();
+    assert(writing, "a heal was writing to the replaced drive");
+    const healed = [];
+    for (const key of objects.keys()) {
+      if (await readOrUndefined(metaPath(d2, BUCKET, key))) healed.push(key);
+    }
+    assert(healed.length < objects.size, "killed before every object was healed");
+
+    live.server = await startServer({ dir: live.server.dir });
+    await expectTmpEmpty(live.server, 1);
+    const after = client(live.server);
+    await waitUntil("every object healed onto the replaced drive", async () => {
+      await expectAll(after, BUCKET, objects);
+      for (const [key, want] of objects) {
+        const raw = await readOrUndefined(metaPath(d2, BUCKET, key));
+        if (!raw || parseMeta(raw).version.etag !== want.etag) return false;
+      }
+      return true;
+    }, 60_000);
+    for (const d of [d1, d3]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    await expectAll(after, BUCKET, objects);
+    console.log(`killed with ${healed.length} of ${objects.size} objects healed`);
   });
 });
