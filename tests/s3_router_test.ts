@@ -35,6 +35,8 @@ Deno.test("router: every operation of the table", () => {
     ["PUT", "/bucket?acl", "PutBucketAcl"],
     ["POST", "/bucket?delete", "DeleteObjects"],
     ["POST", "/bucket?delete=&x-id=DeleteObjects", "DeleteObjects"],
+    ["POST", "/bucket", "PostObject"],
+    ["POST", "/bucket/", "PostObject"],
     ["PUT", "/bucket/key", "PutObject"],
     ["PUT", "/bucket/key?x-id=PutObject", "PutObject"],
     ["PUT", "/bucket/key", "CopyObject", COPY],
@@ -91,7 +93,7 @@ Deno.test("router: unsupported and unknown subresources are NotImplemented", () 
     ["GET", "/bucket?acl&uploads"],
     ["GET", "/bucket?list-type=3"],
     ["DELETE", "/bucket?uploads"],
-    ["POST", "/bucket"],
+    ["POST", "/bucket?uploads"],
     ["GET", "/bucket?uploadId=abc"],
   ];
   for (const [method, target] of cases) {

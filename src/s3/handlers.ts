@@ -19,6 +19,7 @@ import {
   putObject,
 } from "./object.ts";
 import { deleteObjects } from "./delete.ts";
+import { postObject } from "./post-object.ts";
 import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
 import {
@@ -44,6 +45,7 @@ export const HANDLERS: Record<S3Operation, Handler> = {
   GetBucketAcl: getBucketAcl,
   PutBucketAcl: putBucketAcl,
   DeleteObjects: deleteObjects,
+  PostObject: postObject,
   PutObject: putObject,
   CopyObject: copyObject,
   GetObject: getObject,

@@ -22,6 +22,7 @@ export type S3Operation =
   | "GetBucketAcl"
   | "PutBucketAcl"
   | "DeleteObjects"
+  | "PostObject"
   | "PutObject"
   | "CopyObject"
   | "GetObject"
@@ -77,6 +78,8 @@ export const ROUTES: readonly Rule[] = [
   { method: "PUT", target: "bucket", op: "CreateBucket" },
   { method: "DELETE", target: "bucket", op: "DeleteBucket" },
   { method: "POST", target: "bucket", sub: "delete", op: "DeleteObjects" },
+  // A browser form upload; its handler refuses bodies that are not multipart/form-data.
+  { method: "POST", target: "bucket", op: "PostObject" },
 
   { method: "GET", target: "object", sub: "acl", op: "GetObjectAcl" },
   { method: "GET", target: "object", sub: "tagging", op: "GetObjectTagging" },
@@ -318,7 +321,5 @@ export function route(
   const rule = ROUTES.find((r) => matches(r, method, kind, query, routing, copy));
   if (rule) return { op: rule.op, bucket, key, query };
   if (routing.length > 0) return notImplemented(`${method} ?${routing.join("&")}`);
-  // A POST to a bucket without ?delete is a browser form upload (PostObject).
-  if (method === "POST" && kind === "bucket") return notImplemented("POST object");
   return new S3Error("MethodNotAllowed");
 }
