@@ -365,6 +365,12 @@ Deno.test({
             "SignatureDoesNotMatch",
           ],
           [
+            "wrong secret, 3 MiB file left unread",
+            () => post(server, form("fail/secret-big", big, { secret: "not-the-secret" })),
+            403,
+            "SignatureDoesNotMatch",
+          ],
+          [
             "expired policy",
             () =>
               post(
