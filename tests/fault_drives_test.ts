@@ -182,7 +182,7 @@ Deno.test("fault: PUT/DELETE while 2 of 4 drives lack the bucket directory succe
   });
 });
 
-Deno.test("fault: KNOWN BUG the server restarts with 2 of 4 drives replaced by empty directories", async () => {
+Deno.test("fault: the server restarts with 2 of 4 drives replaced by empty directories", async () => {
   await withServer(async (first) => {
     await client(first).send(new CreateBucketCommand({ Bucket: BUCKET }));
     const objects = await fillBucket(client(first), BUCKET, 260);
@@ -248,7 +248,7 @@ Deno.test("fault: 3 of 4 drive directories removed → 503 for GET/HEAD/List/PUT
   });
 });
 
-Deno.test("fault: KNOWN BUG 3 of 4 drives emptied (format.json gone, like unmounted disks) → 503, not NoSuchBucket", async () => {
+Deno.test("fault: 3 of 4 drives emptied (format.json gone, like unmounted disks) → 503, not NoSuchBucket", async () => {
   await withServer(async (server) => {
     const s3 = client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
