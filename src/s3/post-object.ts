@@ -36,14 +36,14 @@ const AS_HEADERS = new Set<string>([
 ]);
 const HEADER_PREFIXES = ["x-amz-meta-", "x-amz-checksum-", "x-amz-server-side-encryption"];
 
-/** The root credentials, as the app's SigV4 check looks them up. */
+/** The root credentials, looked up as app.ts does for SigV4 (S3Context carries no lookup). */
 function rootLookup(ctx: S3Context): CredentialLookup {
   const { rootUser, rootPassword } = ctx.config;
   return (accessKey) => accessKey === rootUser ? { accessKey, secretKey: rootPassword } : undefined;
 }
 
 /** The fields that describe the object (metadata, ACL, checksums) as request headers. */
-function objectHeaders(fields: Map<string, string>): Headers {
+function fieldHeaders(fields: Map<string, string>): Headers {
   const headers = new Headers();
   for (const [name, value] of fields) {
     const header = RENAMED[name] ??
@@ -179,7 +179,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
   if (policy.accessKey === "") {
     throw new S3Error("AccessDenied", "Anonymous POST uploads are not allowed: sign the policy.");
   }
-  const headers = objectHeaders(fields);
+  const headers = fieldHeaders(fields);
   const metadata = metadataFromHeaders(headers);
   const verifier = checksumVerifier(requestChecksumSpec(headers, NO_TRAILERS));
   const range = policy.contentLengthRange;
