@@ -10,3 +10,13 @@ export class AuthError extends Error {
     this.name = "AuthError";
   }
 }
+
+/** Names the refused version and the fix, since old clients (boto3's default presigner before
+ *  botocore 1.36, s3cmd signurl) send SigV2 without being asked to. */
+export function unsupportedSignature(what: string): AuthError {
+  return new AuthError(
+    "NotImplemented",
+    `${what} is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4), ` +
+      "e.g. boto3 Config(signature_version='s3v4').",
+  );
+}

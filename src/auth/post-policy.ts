@@ -4,7 +4,7 @@
  * streams, so content-length-range is returned for the handler to enforce.
  */
 import { Buffer } from "node:buffer";
-import { AuthError } from "./errors.ts";
+import { AuthError, unsupportedSignature } from "./errors.ts";
 import { checkScope, parseAmzDate, parseCredential } from "./scope.ts";
 import { hmacHex, signaturesEqual, signingKey } from "./signing.ts";
 import type { AuthOptions } from "./sigv4.ts";
@@ -80,10 +80,7 @@ async function checkSignature(
   options: AuthOptions,
 ): Promise<string | undefined> {
   if (fields.has("awsaccesskeyid") || fields.has("signature")) {
-    throw new AuthError(
-      "NotImplemented",
-      "Signature Version 2 is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4).",
-    );
+    throw unsupportedSignature("Signature Version 2");
   }
   const signature = fields.get("x-amz-signature");
   if (signature === undefined) return undefined;

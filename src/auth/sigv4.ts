@@ -6,7 +6,7 @@
  */
 import { canonicalHeaders, canonicalQuery, canonicalUri, parseQuery } from "./canonical.ts";
 import type { CredentialLookup } from "./credentials.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError, unsupportedSignature } from "./errors.ts";
 import { decodePayload, payloadMode } from "./payload.ts";
 import {
   checkScope,
@@ -60,16 +60,6 @@ interface Signature extends CredentialScope {
   expires: number;
 }
 
-/** Names the refused version and the fix, since old clients (boto3's default presigner before
- *  botocore 1.36, s3cmd signurl) send SigV2 without being asked to. */
-function notImplemented(what: string): AuthError {
-  return new AuthError(
-    "NotImplemented",
-    `${what} is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4), ` +
-      "e.g. boto3 Config(signature_version='s3v4').",
-  );
-}
-
 function malformed(presigned: boolean, message: string): AuthError {
   return presigned ? new AuthError("AuthorizationQueryParametersError", message) : new AuthError(
     "AuthorizationHeaderMalformed",
@@ -87,8 +77,10 @@ function parseSignedHeaders(presigned: boolean, text: string): string[] {
 function fromHeader(authorization: string, headers: Headers): Signature {
   const space = authorization.indexOf(" ");
   const algorithm = space < 0 ? authorization : authorization.slice(0, space);
-  if (algorithm === "AWS") throw notImplemented("Signature Version 2");
-  if (algorithm === SIGV4A) throw notImplemented("Signature Version 4a (AWS4-ECDSA-P256-SHA256)");
+  if (algorithm === "AWS") throw unsupportedSignature("Signature Version 2");
+  if (algorithm === SIGV4A) {
+    throw unsupportedSignature("Signature Version 4a (AWS4-ECDSA-P256-SHA256)");
+  }
   if (algorithm !== ALGORITHM) {
     throw new AuthError("InvalidArgument", `Unsupported Authorization Type '${algorithm}'.`);
   }
@@ -128,7 +120,9 @@ function fromHeader(authorization: string, headers: Headers): Signature {
 
 function fromQuery(query: Map<string, string>): Signature {
   const algorithm = query.get("X-Amz-Algorithm");
-  if (algorithm === SIGV4A) throw notImplemented("Signature Version 4a (AWS4-ECDSA-P256-SHA256)");
+  if (algorithm === SIGV4A) {
+    throw unsupportedSignature("Signature Version 4a (AWS4-ECDSA-P256-SHA256)");
+  }
   const credential = query.get("X-Amz-Credential");
   const amzDate = query.get("X-Amz-Date");
   const expiresText = query.get("X-Amz-Expires");
@@ -189,7 +183,7 @@ function checkTime(sig: Signature, now: Date): void {
 /** Refuses signatures of other versions, which share no parameters with SigV4. */
 function refuseOtherVersions(query: Map<string, string>, authorization: string | null): void {
   if (authorization === null && query.has("Signature") && query.has("AWSAccessKeyId")) {
-    throw notImplemented("Signature Version 2");
+    throw unsupportedSignature("Signature Version 2");
   }
 }
 
