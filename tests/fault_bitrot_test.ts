@@ -6,7 +6,8 @@
  */
 
 import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
-import { assert, assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
+import { signedFetch } from "./s3_raw.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
@@ -234,5 +235,56 @@ Deno.test("fault: a shard file cut short while a GET streams it → the GET goes
     assertEquals(at, bytes.byteLength, "bytes received");
     assert(equalBytes(received, bytes), "the streamed bytes are exact");
     await expectHealed(f, original, [data[1], parity[0]]);
+  });
+});
+
+/** Reads a GET's body as far as it goes: the bytes received, and whether it broke off. */
+async function readAsFarAsItGoes(body: ReadableStream<Uint8Array>) {
+  const chunks: Uint8Array[] = [];
+  let broken = false;
+  const reader = body.getReader();
+  try {
+    for (let i = 0; i < 100_000; i++) {
+      const r = await reader.read();
+      if (r.done) break;
+      chunks.push(r.value);
+    }
+  } catch {
+    broken = true;
+  }
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  chunks.reduce((at, c) => (bytes.set(c, at), at + c.byteLength), 0);
+  return { bytes, broken };
+}
+
+Deno.test("fault: 3 of 4 shards corrupt → 503 S3 error if found before the first byte, else a body that breaks off; never wrong bytes, nothing healed over", async () => {
+  await withObjects(1200, async (f) => {
+    const want = f.objects.get("big-12m")!.bytes;
+    const [d1, d2, d3, d4] = f.server.drives;
+    const parts = await Promise.all(f.server.drives.map((d) => partPath(d, BUCKET, "big-12m")));
+    const good = await Promise.all(parts.map((p) => Deno.readFile(p)));
+    for (const [block, label] of [[0, "first"], [6, "seventh"]] as const) {
+      await Promise.all(parts.map((p, i) => Deno.writeFile(p, good[i])));
+      for (const p of parts.slice(0, 3)) await flip(p, [block * FRAME + 8 + 33]);
+      const corrupted = await Promise.all(parts.slice(0, 3).map((p) => Deno.readFile(p)));
+      const res = await signedFetch(f.server, { method: "GET", path: `/${BUCKET}/big-12m` });
+      if (block === 0) {
+        const text = await res.text();
+        assertEquals(res.status, 503, `${label} block: ${text}`);
+        assertStringIncludes(text, "<Code>ServiceUnavailable</Code>");
+      } else {
+        assertEquals(res.status, 200, `${label} block: the first blocks are good`);
+        const { bytes, broken } = await readAsFarAsItGoes(res.body!);
+        assert(broken, `${label} block: the body breaks off`);
+        assert(bytes.byteLength < want.byteLength, `${label} block: short body`);
+        assert(equalBytes(bytes, want.subarray(0, bytes.byteLength)), "what came is exact");
+      }
+      // Whatever heals were queued must not write over or remove what is left.
+      await new Promise((r) => setTimeout(r, 500));
+      assertEquals(await Deno.readFile(parts[3]), good[3], `${d4}: the intact shard`);
+      for (const [i, p] of parts.slice(0, 3).entries()) {
+        assertEquals(await Deno.readFile(p), corrupted[i], `${[d1, d2, d3][i]}: left as it was`);
+      }
+    }
   });
 });

@@ -155,6 +155,24 @@ function objectResponse(
   return new Response(body, { status: range ? 206 : 200, headers });
 }
 
+/**
+ * Reads the body's first chunk before the status line goes out, so a read that fails at once
+ * (too few healthy shards) is answered with its S3 error, not a 200 that breaks off.
+ */
+async function primed(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  let first: ReadableStreamReadResult<Uint8Array> | undefined = await reader.read();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = first ?? await reader.read();
+      first = undefined;
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 export async function getObject(ctx: S3Context): Promise<Response> {
   checkVersionId(ctx.query);
   overrides(ctx);
@@ -171,13 +189,13 @@ export async function getObject(ctx: S3Context): Promise<Response> {
       await body.cancel();
       throw err;
     }
-    return objectResponse(ctx, info, {}, body);
+    return objectResponse(ctx, info, {}, await primed(body));
   }
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
   if (evaluateConditions(headers, info) === "not-modified") return notModified(info);
   const selection = select(ctx, info);
   const result = await ctx.layer.getObject(ctx.bucket, ctx.key, { range: selection.range });
-  return objectResponse(ctx, result.info, selection, result.body);
+  return objectResponse(ctx, result.info, selection, await primed(result.body));
 }
 
 export async function headObject(ctx: S3Context): Promise<Response> {
