@@ -14,7 +14,9 @@ import {
   equalBytes,
   expectAll,
   type Expected,
+  failure,
   fillBucket,
+  listAll,
   metaPath,
   MiB,
   parseMeta,
@@ -285,6 +287,24 @@ Deno.test("fault: 3 of 4 shards corrupt → 503 S3 error if found before the fir
       for (const [i, p] of parts.slice(0, 3).entries()) {
         assertEquals(await Deno.readFile(p), corrupted[i], `${[d1, d2, d3][i]}: left as it was`);
       }
+    }
+  });
+});
+
+Deno.test("fault: KNOWN BUG xl.meta corrupt on 3 of 4 drives → 503, not NoSuchKey, and the last good copy is kept", async () => {
+  await withObjects(1300, async (f) => {
+    const s3 = client(f.server);
+    const [d1, d2, d3, d4] = f.server.drives;
+    for (const key of ["big-12m", "small-200k"]) {
+      const last = await snapshot(`${d4}/${BUCKET}/${key}`);
+      for (const d of [d1, d2, d3]) await flip(metaPath(d, BUCKET, key), [30]);
+      const got = await failure(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })));
+      assertEquals(got, { status: 503, code: "ServiceUnavailable" }, `GET ${key}`);
+      const listed = await listAll(s3, BUCKET);
+      assert(!listed.has(key), `${key} is not listed while unreadable`);
+      // Heals queued by the read and the listing must not take the readable copy away.
+      await new Promise((r) => setTimeout(r, 500));
+      assertEquals(await snapshot(`${d4}/${BUCKET}/${key}`), last, `${key} on ${d4}`);
     }
   });
 });
