@@ -1,9 +1,10 @@
 /**
  * The privilege drop of the real server (scripts/flashstor under its least-privilege Deno flags),
  * started as root with FLASHSTORE_RUN_USER=nobody: every thread of the process ends up with
- * nobody's uid/gid and NoNewPrivs set, it still serves S3 (the drives were handed over), and it
- * can no longer read a root-owned 0600 file. A run user that does not exist stops the start
- * before the listener is bound. CI runs as root; elsewhere the tests are skipped.
+ * nobody's uid/gid and NoNewPrivs set, it still serves S3 (the drives were handed over), it can
+ * no longer read a root-owned 0600 file, and its audit log (opened as root) still gets written.
+ * A run user that does not exist stops the start before the listener is bound. CI runs as root;
+ * elsewhere the tests are skipped.
  */
 
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -65,7 +66,7 @@ async function withDroppedServer(fn: (server: TestServer) => Promise<void>): Pro
   await Deno.chmod(dir, 0o755);
   let server: TestServer | undefined;
   try {
-    server = await startServer({ dir, env });
+    server = await startServer({ dir, env, args: ["--audit-log", `${dir}/audit.log`] });
     await fn(server);
   } catch (err) {
     if (server) console.error(server.output().slice(-4000));
@@ -124,6 +125,20 @@ Deno.test({
       assertEquals(await getStatus(server, "readable"), 200, "other objects still read");
       for (const meta of metas) await Deno.chmod(meta, 0o644);
       assertEquals(await getStatus(server, "secret"), 200, "root's 0644 file is readable");
+
+      // The audit log was opened as root before the drop: the descriptor keeps working after
+      // it, and SIGTERM still writes the log out.
+      assertEquals((await server.stop()).code, 0);
+      const audit = `${server.dir}/audit.log`;
+      const info = await Deno.stat(audit);
+      assertEquals([info.uid, info.mode! & 0o777], [0, 0o640]);
+      const entries = (await Deno.readTextFile(audit)).trimEnd().split("\n")
+        .map((line) => JSON.parse(line));
+      assert(entries.length >= 7, `${entries.length} audit entries`);
+      assertEquals(
+        [entries.at(-1).operation, entries.at(-1).object, entries.at(-1).status],
+        ["GetObject", "secret", 200],
+      );
     }),
 });
 
