@@ -24,11 +24,13 @@ import {
   failure,
   fillBucket,
   get,
+  md5,
   metaPath,
   MiB,
   pattern,
   put,
   restored,
+  slowPut,
   snapshot,
   tmpEntries,
   waitUntil,
@@ -260,4 +262,31 @@ Deno.test("fault: 3 of 4 drives emptied (format.json gone, like unmounted disks)
     }
     await expectUnavailable(server, d4);
   });
+});
+
+Deno.test("fault: drives lost while a PUT streams — 1 of 4: the PUT succeeds; 2 of 4: 503 and the previous version stays", async () => {
+  for (const lost of [1, 2]) {
+    await withServer(async (server) => {
+      const s3 = client(server);
+      await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+      const old = { bytes: pattern(6 * MiB + 1, 40 + lost), etag: "" };
+      old.etag = await put(s3, BUCKET, "target", old.bytes);
+      const fresh = pattern(40 * MiB + 3, 50 + lost);
+      const progress = { sent: 0 };
+      const putting = slowPut(server, `/${BUCKET}/target`, [], fresh, progress);
+      for (let i = 0; i < 500 && progress.sent < 8 * MiB; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert(progress.sent < fresh.byteLength, "drives lost mid-PUT");
+      const gone = server.drives.slice(4 - lost);
+      for (const d of gone) await Deno.remove(d, { recursive: true });
+      const status = await putting;
+      const objects = new Map([["target", lost === 1 ? { bytes: fresh, etag: md5(fresh) } : old]]);
+      assertEquals(status, lost === 1 ? 200 : 503, `PUT with ${lost} drive(s) lost`);
+      await expectAll(s3, BUCKET, objects);
+      for (const d of server.drives.slice(0, 4 - lost)) {
+        assertEquals(await tmpEntries(d), [], `temp area of ${d}`);
+      }
+    });
+  }
 });

@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { AssertionError } from "node:assert";
 import { ACCESS_KEY, SECRET_KEY, type TestServer } from "./helpers/server.ts";
+import { signRequest } from "./s3_raw.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -332,4 +333,47 @@ export async function restored(dir: string, before: Map<string, Uint8Array>): Pr
     if (!equalBytes(inline(bytes, a), inline(now, b))) return false;
   }
   return true;
+}
+
+/**
+ * A signed PUT over a raw connection whose body goes out 1 MiB every 20 ms (fetch would send a
+ * stream chunked, without the Content-Length S3 requires), so a test can act mid-upload;
+ * `progress.sent` counts the bytes written. Resolves with the HTTP status; rejects when the
+ * connection fails first.
+ */
+export async function slowPut(
+  server: TestServer,
+  path: string,
+  query: [string, string][],
+  body: Uint8Array,
+  progress: { sent: number },
+): Promise<number> {
+  const { target, headers } = signRequest(
+    { method: "PUT", path, query },
+    `127.0.0.1:${server.port}`,
+  );
+  headers["content-length"] = String(body.byteLength);
+  const head = `PUT ${target} HTTP/1.1\r\n` +
+    Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n";
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const write = async (data: Uint8Array) => {
+      for (let done = 0; done < data.byteLength;) done += await conn.write(data.subarray(done));
+    };
+    await write(new TextEncoder().encode(head));
+    while (progress.sent < body.byteLength) {
+      const chunk = body.subarray(progress.sent, progress.sent + MiB);
+      await write(chunk);
+      progress.sent += chunk.byteLength;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const answer = new Uint8Array(4096);
+    const n = await conn.read(answer);
+    if (n === null) throw new Error("connection closed without an answer");
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(new TextDecoder().decode(answer.subarray(0, n)));
+    if (!status) throw new Error("no status line");
+    return Number(status[1]);
+  } finally {
+    conn.close();
+  }
 }
