@@ -14,7 +14,7 @@ import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
 import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
-import { Observability, type RequestRecord } from "../observe/observer.ts";
+import { Observability, type RequestObserver, type RequestRecord } from "../observe/observer.ts";
 import { REQUEST_ID_HEADER, RequestTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
 import type { S3Context } from "./context.ts";
@@ -80,7 +80,7 @@ function counted(
 function observed(
   record: RequestRecord,
   response: Response,
-  observer: Observability,
+  observer: RequestObserver,
 ): Response {
   record.status = response.status;
   const report = () => observer.onRequest(record);
