@@ -64,7 +64,7 @@ export interface SetOptions {
 export interface CommitRequest {
   bucket: string;
   object: string;
-  /** Directory of the system volume holding the new data dir's files (absent when inline). */
+  /** Directory of the system volume holding the new data dir's files ("" when there is none). */
   srcPath: string;
   version: ObjectVersion;
   /** Inline shards by shard index (small objects). */
@@ -164,22 +164,26 @@ export class ErasureSet {
     body: ReadableStream<Uint8Array>,
     options: PutObjectOptions,
   ): Promise<ObjectInfo> {
-    await this.bucketInfo(bucket).catch(async (err) => {
-      await body.cancel(err).catch(() => {});
-      // Too few drives to tell whether the bucket exists are too few to write to.
-      if (err instanceof InsufficientReadQuorum) throw new InsufficientWriteQuorum(err.message);
-      throw err;
-    });
+    const small = options.size >= 0 && this.codec.shardSize(options.size) <= INLINE_SHARD_LIMIT;
+    // A small body is read before anything is written, and its commit meets a missing bucket
+    // anyway (BucketNotFound from requireWriteQuorum): only large ones check first.
+    if (!small) {
+      await this.bucketInfo(bucket).catch(async (err) => {
+        await body.cancel(err).catch(() => {});
+        // Too few drives to tell whether the bucket exists are too few to write to.
+        if (err instanceof InsufficientReadQuorum) throw new InsufficientWriteQuorum(err.message);
+        throw err;
+      });
+    }
     const distribution = this.distribution(object);
     const dataDir = crypto.randomUUID();
     const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
     const measured = measure(body, options.size);
-    const small = options.size >= 0 && this.codec.shardSize(options.size) <= INLINE_SHARD_LIMIT;
     try {
       let inline: Uint8Array[] | undefined;
       let participants: boolean[];
       if (small) {
-        inline = await encodeInline(this.codec, measured.stream);
+        inline = await encodeInline(this.codec, measured.stream, options.size);
         participants = this.drives.map((d) => d !== undefined);
       } else {
         participants = await writeShardFiles(
@@ -200,7 +204,7 @@ export class ErasureSet {
       const request = {
         bucket,
         object,
-        srcPath: `${tmp}/${dataDir}`,
+        srcPath: small ? "" : `${tmp}/${dataDir}`,
         version,
         inline,
         participants,
@@ -347,7 +351,8 @@ export class ErasureSet {
       if (answering < this.writeQuorum) await this.checkWrite(versions, `${bucket}/${object}`);
       const outcomes = await fanOut(this.drives, (d, i) => {
         const v = versions[i];
-        return d.deleteObject(bucket, path, v.ok ? v.value.dataDir : undefined).catch((err) => {
+        const dataDir = v.ok && !v.value.inline ? v.value.dataDir : undefined;
+        return d.deleteObject(bucket, path, dataDir).catch((err) => {
           if (!(err instanceof FileNotFound)) throw err;
         });
       });
@@ -369,7 +374,7 @@ export class ErasureSet {
       await this.commit({
         bucket,
         object,
-        srcPath: `${TMP_DIR}/${crypto.randomUUID()}`,
+        srcPath: "",
         version,
         inline: version.inline ? inline : undefined,
         participants: q.holders.map((h) => h !== undefined),

@@ -79,7 +79,7 @@ export async function healObject(
       let written = lacking;
       let inline: Uint8Array[] | undefined;
       if (version.inline) {
-        inline = await encodeInline(codec, decodePart(1, version.size));
+        inline = await encodeInline(codec, decodePart(1, version.size), version.size);
       } else {
         for (const part of version.parts) {
           const done = await writeShardFiles(

@@ -4,7 +4,8 @@
  * MD5, and reading a byte range back across the object's parts.
  */
 import { createHash } from "node:crypto";
-import { ErasureCodec } from "../erasure/codec.ts";
+import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
+import { sealFrame } from "../erasure/bitrot.ts";
 import {
   decodeStream,
   encodeStream,
@@ -98,14 +99,40 @@ export async function writeShardFiles(
   return written;
 }
 
-/** Erasure-codes a small body into memory: one framed shard per shard index. */
+/**
+ * Erasure-codes a small body of exactly `size` bytes into memory: one framed shard per shard index, laid out as encodeStream writes
+ * them. Sized to the body: encodeStream's frame sets are sized for 1 MiB stripes.
+ */
 export async function encodeInline(
   codec: ErasureCodec,
   body: ReadableStream<Uint8Array>,
+  size: number,
 ): Promise<Uint8Array[]> {
-  const shards = Array.from({ length: codec.totalShards }, () => new MemoryShard());
-  await encodeStream(codec, body, shards, codec.totalShards);
-  return shards.map((s) => s.bytes());
+  const data = new Uint8Array(size);
+  let filled = 0;
+  for await (const chunk of body) {
+    if (filled + chunk.byteLength > size) {
+      throw new IncompleteBody(`body longer than ${size} bytes`);
+    }
+    data.set(chunk, filled);
+    filled += chunk.byteLength;
+  }
+  if (filled !== size) throw new IncompleteBody(`body of ${filled} bytes, ${size} expected`);
+  const shards = Array.from(
+    { length: codec.totalShards },
+    () => new Uint8Array(codec.shardFileSize(size)),
+  );
+  let at = 0;
+  for (let offset = 0; offset < size; offset += BLOCK_SIZE) {
+    const blocks = codec.encodeStripe(data.subarray(offset, Math.min(size, offset + BLOCK_SIZE)));
+    blocks.forEach((block, i) => {
+      const frame = shards[i].subarray(at, at + CHECKSUM_SIZE + block.byteLength);
+      frame.set(block, CHECKSUM_SIZE);
+      sealFrame(frame);
+    });
+    at += CHECKSUM_SIZE + blocks[0].byteLength;
+  }
+  return shards;
 }
 
 /**

@@ -91,8 +91,8 @@ export interface StorageAPI {
   statFile(volume: string, path: string): Promise<{ size: number }>;
 
   /**
-   * The commit point of a write: moves directory `srcVolume/srcPath` (may be absent for
-   * objects stored inline) to `dstVolume/object/dataDir` and writes `metadata` as the
+   * The commit point of a write: moves directory `srcVolume/srcPath` (may be absent, or ""
+   * for none, for objects stored inline) to `dstVolume/object/dataDir` and writes `metadata` as the
    * object's META_FILE, fsynced, so that readers see the old object or the new one. A
    * previous data directory named by `replacedDataDir` is removed afterwards.
    */

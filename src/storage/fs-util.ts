@@ -2,8 +2,41 @@
 import { dirname } from "node:path";
 import { errnoOf } from "./os-errors.ts";
 
-/** fsyncs a directory so that entries created, renamed or removed in it survive a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
+/** Per directory: the fsync running now and the one queued behind it (shared by its waiters). */
+const dirSyncs = new Map<string, { running: Promise<void>; queued?: Promise<void> }>();
+
+/**
+ * fsyncs a directory so that entries created, renamed or removed in it before the call survive
+ * a crash. Concurrent calls for one directory share fsyncs: a call waits for the next fsync
+ * that starts after it, so N writers into one directory cost about two fsyncs, not N.
+ */
+export function fsyncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  if (!state) {
+    const running = syncDirOnce(dir).finally(() => next(dir));
+    dirSyncs.set(dir, { running });
+    return running;
+  }
+  // The running fsync may have started before our change: wait for the one after it.
+  state.queued ??= state.running.catch(() => {}).then(() => {
+    const s = dirSyncs.get(dir)!;
+    return s.running;
+  });
+  return state.queued;
+}
+
+/** Starts the queued fsync of `dir`, if any, once the running one settled. */
+function next(dir: string): void {
+  const state = dirSyncs.get(dir)!;
+  if (!state.queued) {
+    dirSyncs.delete(dir);
+    return;
+  }
+  state.queued = undefined;
+  state.running = syncDirOnce(dir).finally(() => next(dir));
+}
+
+async function syncDirOnce(dir: string): Promise<void> {
   const handle = await Deno.open(dir, { read: true });
   try {
     await handle.sync();

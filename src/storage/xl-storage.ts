@@ -247,18 +247,19 @@ export class XlStorage implements StorageAPI {
     metadata: Uint8Array,
     replacedDataDir?: string,
   ): Promise<void> {
-    const src = this.#path(srcVolume, srcPath);
+    // "" names no data directory at all (inline data): no need to look for one.
+    const src = srcPath === "" ? undefined : this.#path(srcVolume, srcPath);
     const objectDir = this.#path(dstVolume, object);
     checkPath(dataDir);
     if (replacedDataDir !== undefined) checkPath(replacedDataDir);
     const dst = join(objectDir, dataDir);
     try {
-      let toMove = await fsyncDir(src).then(() => true, (err) => {
+      let toMove = src !== undefined && await fsyncDir(src).then(() => true, (err) => {
         if (isNotFound(err)) return false;
         throw err;
       });
       await this.#intoDir(dstVolume, objectDir, async (created) => {
-        if (toMove) await this.#moveDir(src, dst);
+        if (toMove) await this.#moveDir(src!, dst);
         toMove = false;
         await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
         await fsyncParents(created);
