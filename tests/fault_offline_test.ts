@@ -10,6 +10,7 @@ import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts"
 import { startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
+  diskKey,
   expectAll,
   type Expected,
   failure,
@@ -47,7 +48,7 @@ async function holdsAll(drive: string, objects: Map<string, Expected>): Promise<
     if (version.etag !== want.etag) return false;
     if (version.inlineLength >= 0) continue;
     for (const part of version.parts) {
-      const path = `${drive}/${BUCKET}/${key}/${version.dataDir}/part.${part.number}`;
+      const path = `${drive}/${BUCKET}/${diskKey(key)}/${version.dataDir}/part.${part.number}`;
       if (!await readOrUndefined(path)) return false;
     }
   }

@@ -221,14 +221,19 @@ export function resealMeta(bytes: Uint8Array): void {
   new DataView(bytes.buffer, bytes.byteOffset).setUint32(end, crc32(bytes.subarray(0, end)), true);
 }
 
+/** The directory name of `key` on a drive: a folder marker "a/" is stored as "a__XLDIR__". */
+export function diskKey(key: string): string {
+  return key.endsWith("/") ? `${key.slice(0, -1)}__XLDIR__` : key;
+}
+
 export function metaPath(drive: string, bucket: string, key: string): string {
-  return `${drive}/${bucket}/${key}/xl.meta`;
+  return `${drive}/${bucket}/${diskKey(key)}/xl.meta`;
 }
 
 /** Path of part `n` of `key` on `drive`, from that drive's own xl.meta. */
 export async function partPath(drive: string, bucket: string, key: string, n = 1) {
   const { version } = parseMeta(await Deno.readFile(metaPath(drive, bucket, key)));
-  return `${drive}/${bucket}/${key}/${version.dataDir}/part.${n}`;
+  return `${drive}/${bucket}/${diskKey(key)}/${version.dataDir}/part.${n}`;
 }
 
 /** Every regular file under `dir` (relative path → bytes), for before/after comparisons. */
@@ -254,7 +259,8 @@ export async function tmpEntries(drive: string): Promise<string[]> {
 
 /**
  * Fills `bucket` with objects of every storage shape: empty and small (inline in xl.meta),
- * multi-stripe (part files), nested keys, and a three-part multipart upload.
+ * multi-stripe (part files), nested keys, a folder marker, keys with spaces and non-ASCII
+ * characters, and a three-part multipart upload.
  */
 export async function fillBucket(s3: S3Client, bucket: string, seed: number, prefix = "") {
   const objects = new Map<string, Expected>();
@@ -264,6 +270,9 @@ export async function fillBucket(s3: S3Client, bucket: string, seed: number, pre
     ["small-200k", 200 * 1024],
     ["big-12m", 12 * MiB + 7],
     ["a/b/c/nested-3m", 3 * MiB + 1],
+    ["folder/", 0],
+    ["folder/inner ✓ é+%.txt", 2048],
+    ["sp ace/ü/big-2m", 2 * MiB + 9],
   ];
   for (const [i, [key, size]] of shapes.entries()) {
     const bytes = pattern(size, seed + i);
