@@ -16,6 +16,7 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
 import type { AuditEntry } from "../src/observe/audit.ts";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { type Exposition, parseExposition, value } from "./helpers/prometheus.ts";
@@ -29,24 +30,27 @@ import {
 
 const BUCKET = "observed";
 const BODY = "observability, end to end\n".repeat(40);
+/** Sent as a stream: aws-chunked framing with a CRC32 trailer, so more bytes than the object. */
+const STREAMED = new Uint8Array(100_000).fill(7);
 
 /** What the client saw of one request. */
 interface Seen {
   operation: string;
   status: number;
   requestId: string;
-  /** Content-Length the client sent (the body as sent, aws-chunked framing included). */
-  sent: number;
+  /** Content-Length the client sent; undefined when it sent Transfer-Encoding: chunked. */
+  sent?: number;
   /** Body bytes the client received. */
   received?: number;
 }
 
 /** Records the Content-Length of every request the client sends, in order. */
-function recordLengths(client: S3Client): number[] {
-  const lengths: number[] = [];
+function recordLengths(client: S3Client): (number | undefined)[] {
+  const lengths: (number | undefined)[] = [];
   client.middlewareStack.add((next) => (args) => {
     const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
-    lengths.push(Number(headers["content-length"] ?? 0));
+    const chunked = headers["transfer-encoding"] === "chunked";
+    lengths.push(chunked ? undefined : Number(headers["content-length"] ?? 0));
     return next(args);
   }, { step: "finalizeRequest", priority: "low", name: "recordLengths" });
   return lengths;
@@ -54,7 +58,7 @@ function recordLengths(client: S3Client): number[] {
 
 async function call(
   operation: string,
-  lengths: number[],
+  lengths: (number | undefined)[],
   send: () => Promise<{ $metadata: { httpStatusCode?: number; requestId?: string } }>,
 ): Promise<Seen> {
   const before = lengths.length;
@@ -139,6 +143,17 @@ async function traffic(server: TestServer): Promise<Seen[]> {
   seen.push(
     await call("ListBuckets", forgedLengths, () => forged.send(new ListBucketsCommand({}))),
   );
+  seen.push(
+    await call("PutObject", lengths, () =>
+      client.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: "streamed",
+          Body: Readable.from([STREAMED.subarray(0, 70_000), STREAMED.subarray(70_000)]),
+          ContentLength: STREAMED.length,
+        }),
+      )),
+  );
   client.destroy();
   forged.destroy();
   return seen;
@@ -186,6 +201,7 @@ Deno.test("real server: audit lines, metrics and health after SDK traffic", asyn
         ["ListObjectsV2", 200],
         ["GetObject", 404],
         ["ListBuckets", 403],
+        ["PutObject", 200],
       ],
     );
 
@@ -204,7 +220,7 @@ Deno.test("real server: audit lines, metrics and health after SDK traffic", asyn
     for (
       const [operation, status, count] of [
         ["CreateBucket", 200, 1],
-        ["PutObject", 200, 1],
+        ["PutObject", 200, 2],
         ["GetObject", 200, 1],
         ["HeadObject", 200, 1],
         ["ListObjectsV2", 200, 1],
@@ -218,9 +234,6 @@ Deno.test("real server: audit lines, metrics and health after SDK traffic", asyn
       value(e, "flashstor_request_duration_seconds_count", { operation: "GetObject" }),
       2,
     );
-    const sentByClient = seen.reduce((sum, s) => sum + s.sent, 0);
-    assertEquals(value(e, "flashstor_bytes_received_total"), sentByClient);
-    assert(value(e, "flashstor_bytes_sent_total")! > BODY.length, "object and XML bodies");
     assert(value(e, "flashstor_auth_failures_total")! >= 1, "the forged signature");
     const online = drives(e);
     assertEquals([online.online, online.offline], [4, 0]);
@@ -247,10 +260,22 @@ Deno.test("real server: audit lines, metrics and health after SDK traffic", asyn
         ["ListObjectsV2", 200, BUCKET, undefined, ACCESS_KEY],
         ["GetObject", 404, BUCKET, "missing", ACCESS_KEY],
         ["ListBuckets", 403, undefined, undefined, ""],
+        ["PutObject", 200, BUCKET, "streamed", ACCESS_KEY],
       ],
     );
-    assertEquals(entries.map((e) => e.bytesIn), seen.map((s) => s.sent));
+    for (const [i, { sent }] of seen.entries()) {
+      if (sent !== undefined) assertEquals(entries[i].bytesIn, sent, `bytes in of request ${i}`);
+    }
+    const total = (field: "bytesIn" | "bytesOut") => entries.reduce((n, e) => n + e[field], 0);
+    assertEquals(value(e, "flashstor_bytes_received_total"), total("bytesIn"));
+    assertEquals(value(e, "flashstor_bytes_sent_total"), total("bytesOut"));
     assert(entries[1].bytesIn >= BODY.length, "the PUT body as sent");
+    // aws-chunked framing (chunk sizes, the CRC32 trailer) counts as received.
+    assertEquals(seen[7].sent, undefined, "the streamed PUT went out with chunked encoding");
+    assert(
+      entries[7].bytesIn > STREAMED.length && entries[7].bytesIn < STREAMED.length + 200,
+      `streamed PUT: ${entries[7].bytesIn} bytes in`,
+    );
     assertEquals(entries[2].bytesOut, seen[2].received);
     assertEquals(entries[3].bytesOut, 0, "HEAD sends no body");
     for (const i of [4, 5, 6]) {
@@ -261,7 +286,7 @@ Deno.test("real server: audit lines, metrics and health after SDK traffic", asyn
       assert(entry.durationMs > 0 && entry.durationMs < 30_000, `durationMs ${entry.durationMs}`);
       assert(!Number.isNaN(Date.parse(entry.time)), entry.time);
     }
-    for (const entry of entries.slice(0, 6)) {
+    for (const entry of [...entries.slice(0, 6), entries[7]]) {
       const { authMs, storageMs } = entry.timings;
       assert(authMs !== undefined && storageMs !== undefined, JSON.stringify(entry));
       assert(authMs + storageMs <= entry.durationMs, JSON.stringify(entry));
