@@ -252,7 +252,7 @@ export class ErasureSet {
   async commit(req: CommitRequest): Promise<void> {
     const path = encodeObjectName(req.object);
     const metaPath = `${path}/${META_FILE}`;
-    const previous = await fanOut(this.drives, (d) => d.readAll(req.bucket, metaPath));
+    // Each drive answers with the metadata it replaced (undefined: none).
     const outcomes = await fanOut(this.drives, (d, i) => {
       if (!req.participants[i]) return Promise.reject(new FileNotFound("shard not written"));
       const index = req.version.erasure.distribution[i];
@@ -267,22 +267,21 @@ export class ErasureSet {
     const { dataDir } = req.version;
     if (successes(outcomes) < this.writeQuorum) {
       await fanOut(this.drives, async (d, i) => {
-        if (!outcomes[i].ok) return;
-        const old = previous[i];
-        if (old.ok) await d.writeAll(req.bucket, metaPath, old.value);
-        if (old.ok && dataDirOf(old.value) === dataDir) return;
-        await (old.ok
+        const outcome = outcomes[i];
+        if (!outcome.ok) return;
+        const old = outcome.value;
+        if (old) await d.writeAll(req.bucket, metaPath, old);
+        if (old && dataDirOf(old) === dataDir) return;
+        await (old
           ? d.delete(req.bucket, `${path}/${dataDir}`, true)
           : d.deleteObject(req.bucket, path, dataDir));
       });
       await this.checkWrite(outcomes, `${req.bucket}/${req.object}`);
     }
     await fanOut(this.drives, async (d, i) => {
-      const old = previous[i];
-      const oldDir = old.ok ? dataDirOf(old.value) : undefined;
-      if (outcomes[i].ok && oldDir && oldDir !== dataDir) {
-        await d.delete(req.bucket, `${path}/${oldDir}`, true);
-      }
+      const outcome = outcomes[i];
+      const oldDir = outcome.ok && outcome.value ? dataDirOf(outcome.value) : undefined;
+      if (oldDir && oldDir !== dataDir) await d.delete(req.bucket, `${path}/${oldDir}`, true);
     });
     if (successes(outcomes) < this.drives.length) this.options.onDegraded(req.bucket, req.object);
   }

@@ -92,9 +92,10 @@ export interface StorageAPI {
 
   /**
    * The commit point of a write: moves directory `srcVolume/srcPath` (may be absent, or ""
-   * for none, for objects stored inline) to `dstVolume/object/dataDir` and writes `metadata` as the
-   * object's META_FILE, fsynced, so that readers see the old object or the new one. A
-   * previous data directory named by `replacedDataDir` is removed afterwards.
+   * for none, for objects stored inline) to `dstVolume/object/dataDir` and writes `metadata`
+   * as the object's META_FILE, fsynced, so that readers see the old object or the new one. A
+   * previous data directory named by `replacedDataDir` is removed afterwards. Resolves to
+   * the META_FILE it replaced (undefined if none), for the caller to roll back or clean up.
    */
   renameData(
     srcVolume: string,
@@ -104,7 +105,7 @@ export interface StorageAPI {
     dataDir: string,
     metadata: Uint8Array,
     replacedDataDir?: string,
-  ): Promise<void>;
+  ): Promise<Uint8Array | undefined>;
 
   /**
    * Removes an object: its META_FILE first (so it disappears at once), then `dataDir` if

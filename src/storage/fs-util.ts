@@ -104,6 +104,16 @@ export async function writeAtomic(tmpFile: string, target: string, data: Uint8Ar
   }
 }
 
+/** The contents of a file, or undefined when it does not exist. */
+export async function readIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
 /** Removes a path recursively for cleanup; never throws (what is left is swept at start). */
 export async function removeQuietly(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch(() => undefined);

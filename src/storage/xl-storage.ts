@@ -25,7 +25,14 @@ import {
 } from "./errors.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
-import { fsyncDir, fsyncParents, makeDirs, removeQuietly, writeAtomic } from "./fs-util.ts";
+import {
+  fsyncDir,
+  fsyncParents,
+  makeDirs,
+  readIfExists,
+  removeQuietly,
+  writeAtomic,
+} from "./fs-util.ts";
 import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, compareKeys } from "./paths.ts";
 import { walkObjects } from "./walk.ts";
@@ -246,13 +253,14 @@ export class XlStorage implements StorageAPI {
     dataDir: string,
     metadata: Uint8Array,
     replacedDataDir?: string,
-  ): Promise<void> {
+  ): Promise<Uint8Array | undefined> {
     // "" names no data directory at all (inline data): no need to look for one.
     const src = srcPath === "" ? undefined : this.#path(srcVolume, srcPath);
     const objectDir = this.#path(dstVolume, object);
     checkPath(dataDir);
     if (replacedDataDir !== undefined) checkPath(replacedDataDir);
     const dst = join(objectDir, dataDir);
+    let previous: Uint8Array | undefined;
     try {
       let toMove = src !== undefined && await fsyncDir(src).then(() => true, (err) => {
         if (isNotFound(err)) return false;
@@ -261,6 +269,10 @@ export class XlStorage implements StorageAPI {
       await this.#intoDir(dstVolume, objectDir, async (created) => {
         if (toMove) await this.#moveDir(src!, dst);
         toMove = false;
+        // A directory made just now holds no metadata: only an existing one is read.
+        previous = created.includes(objectDir)
+          ? undefined
+          : await readIfExists(join(objectDir, META_FILE));
         await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
         await fsyncParents(created);
         await fsyncDir(objectDir);
@@ -272,6 +284,7 @@ export class XlStorage implements StorageAPI {
       // Unreferenced from now on; a failure only leaves garbage behind.
       await removeQuietly(join(objectDir, replacedDataDir));
     }
+    return previous;
   }
 
   /**
