@@ -1,6 +1,6 @@
 /**
- * Observability of the real server (scripts/flashstor subprocess, 2 data + 2 parity over 4 drive
- * directories): after a mix of AWS SDK requests the audit file holds one JSON line per request
+ * Observability of the real server (scripts/flashstor subprocess on either HTTP engine, 2 data +
+ * 2 parity over 4 drive directories): after a mix of AWS SDK requests the audit file holds one JSON line per request
  * whose id is the x-amz-request-id the client saw, with its operation, status and bytes; the
  * metrics endpoint (bearer token, or --metrics-public) serves Prometheus text consistent with
  * that traffic; ready turns 503 when 3 of 4 drives vanish while live stays 200.
@@ -184,129 +184,134 @@ function drives(e: Exposition): { online: number; offline: number; free: number[
   };
 }
 
-Deno.test("real server: audit lines, metrics and health after SDK traffic", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flashstor-observe-" });
-  const auditPath = `${dir}/audit.log`;
-  let server: TestServer | undefined;
-  try {
-    server = await startServer({ dir, args: ["--audit-log", auditPath] });
-    const seen = await traffic(server);
-    assertEquals(
-      seen.map((s) => [s.operation, s.status]),
-      [
-        ["CreateBucket", 200],
-        ["PutObject", 200],
-        ["GetObject", 200],
-        ["HeadObject", 200],
-        ["ListObjectsV2", 200],
-        ["GetObject", 404],
-        ["ListBuckets", 403],
-        ["PutObject", 200],
-      ],
-    );
+for (const engine of ["flashstor", "deno"]) {
+  Deno.test(`real server (${engine} engine): audit lines, metrics and health after SDK traffic`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "flashstor-observe-" });
+    const auditPath = `${dir}/audit.log`;
+    let server: TestServer | undefined;
+    try {
+      server = await startServer({
+        dir,
+        args: ["--http-engine", engine, "--audit-log", auditPath],
+      });
+      const seen = await traffic(server);
+      assertEquals(
+        seen.map((s) => [s.operation, s.status]),
+        [
+          ["CreateBucket", 200],
+          ["PutObject", 200],
+          ["GetObject", 200],
+          ["HeadObject", 200],
+          ["ListObjectsV2", 200],
+          ["GetObject", 404],
+          ["ListBuckets", 403],
+          ["PutObject", 200],
+        ],
+      );
 
-    // Metrics: refused without the token or with a wrong one, parsed and consistent with it.
-    const metricsUrl = `${server.endpoint}/flashstor/v1/metrics`;
-    assertEquals(await fetchStatus(metricsUrl), 401);
-    assertEquals(
-      await fetchStatus(metricsUrl, { headers: { authorization: "Bearer wrong-token" } }),
-      401,
-    );
-    const e = await scrape(server, SECRET_KEY);
-    assertEquals(e.types.get("flashstor_requests_total"), "counter");
-    assertEquals(e.types.get("flashstor_request_duration_seconds"), "histogram");
-    const requests = (operation: string, status: number) =>
-      value(e, "flashstor_requests_total", { operation, status: String(status) });
-    for (
-      const [operation, status, count] of [
-        ["CreateBucket", 200, 1],
-        ["PutObject", 200, 2],
-        ["GetObject", 200, 1],
-        ["HeadObject", 200, 1],
-        ["ListObjectsV2", 200, 1],
-        ["GetObject", 404, 1],
-        ["ListBuckets", 403, 1],
-      ] as const
-    ) {
-      assertEquals(requests(operation, status), count, `${operation} ${status}`);
-    }
-    assertEquals(
-      value(e, "flashstor_request_duration_seconds_count", { operation: "GetObject" }),
-      2,
-    );
-    assert(value(e, "flashstor_auth_failures_total")! >= 1, "the forged signature");
-    const online = drives(e);
-    assertEquals([online.online, online.offline], [4, 0]);
-    assert(online.free.length === 4 && online.free.every((free) => free > 0), "free space");
-    assertEquals(value(e, "flashstor_audit_dropped_total"), 0);
-    assertEquals(value(e, "flashstor_heal_queue_length"), 0);
+      // Metrics: refused without the token or with a wrong one, parsed and consistent with it.
+      const metricsUrl = `${server.endpoint}/flashstor/v1/metrics`;
+      assertEquals(await fetchStatus(metricsUrl), 401);
+      assertEquals(
+        await fetchStatus(metricsUrl, { headers: { authorization: "Bearer wrong-token" } }),
+        401,
+      );
+      const e = await scrape(server, SECRET_KEY);
+      assertEquals(e.types.get("flashstor_requests_total"), "counter");
+      assertEquals(e.types.get("flashstor_request_duration_seconds"), "histogram");
+      const requests = (operation: string, status: number) =>
+        value(e, "flashstor_requests_total", { operation, status: String(status) });
+      for (
+        const [operation, status, count] of [
+          ["CreateBucket", 200, 1],
+          ["PutObject", 200, 2],
+          ["GetObject", 200, 1],
+          ["HeadObject", 200, 1],
+          ["ListObjectsV2", 200, 1],
+          ["GetObject", 404, 1],
+          ["ListBuckets", 403, 1],
+        ] as const
+      ) {
+        assertEquals(requests(operation, status), count, `${operation} ${status}`);
+      }
+      assertEquals(
+        value(e, "flashstor_request_duration_seconds_count", { operation: "GetObject" }),
+        2,
+      );
+      assert(value(e, "flashstor_auth_failures_total")! >= 1, "the forged signature");
+      const online = drives(e);
+      assertEquals([online.online, online.offline], [4, 0]);
+      assert(online.free.length === 4 && online.free.every((free) => free > 0), "free space");
+      assertEquals(value(e, "flashstor_audit_dropped_total"), 0);
+      assertEquals(value(e, "flashstor_heal_queue_length"), 0);
 
-    assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/ready`), 200);
-    assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/live`), 200);
+      assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/ready`), 200);
+      assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/live`), 200);
 
-    // SIGTERM writes out the audit log before the process exits.
-    assertEquals((await server.stop()).code, 0);
-    const lines = (await Deno.readTextFile(auditPath)).trimEnd().split("\n");
-    const entries: AuditEntry[] = lines.map((line) => JSON.parse(line));
-    assertEquals(entries.length, seen.length, lines.join("\n"));
-    assertEquals(entries.map((e) => e.requestId), seen.map((s) => s.requestId));
-    assertEquals(
-      entries.map((e) => [e.operation, e.status, e.bucket, e.object, e.accessKey]),
-      [
-        ["CreateBucket", 200, BUCKET, undefined, ACCESS_KEY],
-        ["PutObject", 200, BUCKET, "a/key", ACCESS_KEY],
-        ["GetObject", 200, BUCKET, "a/key", ACCESS_KEY],
-        ["HeadObject", 200, BUCKET, "a/key", ACCESS_KEY],
-        ["ListObjectsV2", 200, BUCKET, undefined, ACCESS_KEY],
-        ["GetObject", 404, BUCKET, "missing", ACCESS_KEY],
-        ["ListBuckets", 403, undefined, undefined, ""],
-        ["PutObject", 200, BUCKET, "streamed", ACCESS_KEY],
-      ],
-    );
-    for (const [i, { sent }] of seen.entries()) {
-      if (sent !== undefined) assertEquals(entries[i].bytesIn, sent, `bytes in of request ${i}`);
-    }
-    const total = (field: "bytesIn" | "bytesOut") => entries.reduce((n, e) => n + e[field], 0);
-    assertEquals(value(e, "flashstor_bytes_received_total"), total("bytesIn"));
-    assertEquals(value(e, "flashstor_bytes_sent_total"), total("bytesOut"));
-    assert(entries[1].bytesIn >= BODY.length, "the PUT body as sent");
-    // aws-chunked framing (chunk sizes, the CRC32 trailer) counts as received.
-    assertEquals(seen[7].sent, undefined, "the streamed PUT went out with chunked encoding");
-    assert(
-      entries[7].bytesIn > STREAMED.length && entries[7].bytesIn < STREAMED.length + 200,
-      `streamed PUT: ${entries[7].bytesIn} bytes in`,
-    );
-    assertEquals(entries[2].bytesOut, seen[2].received);
-    assertEquals(entries[3].bytesOut, 0, "HEAD sends no body");
-    for (const i of [4, 5, 6]) {
-      assert(entries[i].bytesOut > 0, `XML body of ${entries[i].operation}`);
-    }
-    for (const entry of entries) {
-      assertEquals(entry.remoteAddress, "127.0.0.1");
-      assert(entry.durationMs > 0 && entry.durationMs < 30_000, `durationMs ${entry.durationMs}`);
-      assert(!Number.isNaN(Date.parse(entry.time)), entry.time);
-    }
-    for (const entry of [...entries.slice(0, 6), entries[7]]) {
-      const { authMs, storageMs } = entry.timings;
-      assert(authMs !== undefined && storageMs !== undefined, JSON.stringify(entry));
-      assert(authMs + storageMs <= entry.durationMs, JSON.stringify(entry));
-    }
-    assert(entries[6].timings.authMs !== undefined, "the refused signature was timed");
-    assertEquals(entries[6].timings.storageMs, undefined, "and never reached storage");
+      // SIGTERM writes out the audit log before the process exits.
+      assertEquals((await server.stop()).code, 0);
+      const lines = (await Deno.readTextFile(auditPath)).trimEnd().split("\n");
+      const entries: AuditEntry[] = lines.map((line) => JSON.parse(line));
+      assertEquals(entries.length, seen.length, lines.join("\n"));
+      assertEquals(entries.map((e) => e.requestId), seen.map((s) => s.requestId));
+      assertEquals(
+        entries.map((e) => [e.operation, e.status, e.bucket, e.object, e.accessKey]),
+        [
+          ["CreateBucket", 200, BUCKET, undefined, ACCESS_KEY],
+          ["PutObject", 200, BUCKET, "a/key", ACCESS_KEY],
+          ["GetObject", 200, BUCKET, "a/key", ACCESS_KEY],
+          ["HeadObject", 200, BUCKET, "a/key", ACCESS_KEY],
+          ["ListObjectsV2", 200, BUCKET, undefined, ACCESS_KEY],
+          ["GetObject", 404, BUCKET, "missing", ACCESS_KEY],
+          ["ListBuckets", 403, undefined, undefined, ""],
+          ["PutObject", 200, BUCKET, "streamed", ACCESS_KEY],
+        ],
+      );
+      for (const [i, { sent }] of seen.entries()) {
+        if (sent !== undefined) assertEquals(entries[i].bytesIn, sent, `bytes in of request ${i}`);
+      }
+      const total = (field: "bytesIn" | "bytesOut") => entries.reduce((n, e) => n + e[field], 0);
+      assertEquals(value(e, "flashstor_bytes_received_total"), total("bytesIn"));
+      assertEquals(value(e, "flashstor_bytes_sent_total"), total("bytesOut"));
+      assert(entries[1].bytesIn >= BODY.length, "the PUT body as sent");
+      // aws-chunked framing (chunk sizes, the CRC32 trailer) counts as received.
+      assertEquals(seen[7].sent, undefined, "the streamed PUT went out with chunked encoding");
+      assert(
+        entries[7].bytesIn > STREAMED.length && entries[7].bytesIn < STREAMED.length + 200,
+        `streamed PUT: ${entries[7].bytesIn} bytes in`,
+      );
+      assertEquals(entries[2].bytesOut, seen[2].received);
+      assertEquals(entries[3].bytesOut, 0, "HEAD sends no body");
+      for (const i of [4, 5, 6]) {
+        assert(entries[i].bytesOut > 0, `XML body of ${entries[i].operation}`);
+      }
+      for (const entry of entries) {
+        assertEquals(entry.remoteAddress, "127.0.0.1");
+        assert(entry.durationMs > 0 && entry.durationMs < 30_000, `durationMs ${entry.durationMs}`);
+        assert(!Number.isNaN(Date.parse(entry.time)), entry.time);
+      }
+      for (const entry of [...entries.slice(0, 6), entries[7]]) {
+        const { authMs, storageMs } = entry.timings;
+        assert(authMs !== undefined && storageMs !== undefined, JSON.stringify(entry));
+        assert(authMs + storageMs <= entry.durationMs, JSON.stringify(entry));
+      }
+      assert(entries[6].timings.authMs !== undefined, "the refused signature was timed");
+      assertEquals(entries[6].timings.storageMs, undefined, "and never reached storage");
 
-    // Same drives, --metrics-public: metrics without a token; then 3 of 4 drives vanish.
-    server = await startServer({ dir, args: ["--metrics-public"] });
-    assertEquals(drives(await scrape(server)).online, 4);
-    for (const drive of server.drives.slice(1)) await Deno.remove(drive, { recursive: true });
-    assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/ready`), 503);
-    assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/live`), 200);
-    const degraded = drives(await scrape(server));
-    assertEquals([degraded.online, degraded.offline, degraded.free.length], [1, 3, 1]);
-  } catch (err) {
-    if (server) console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server?.cleanup();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-});
+      // Same drives, --metrics-public: metrics without a token; then 3 of 4 drives vanish.
+      server = await startServer({ dir, args: ["--http-engine", engine, "--metrics-public"] });
+      assertEquals(drives(await scrape(server)).online, 4);
+      for (const drive of server.drives.slice(1)) await Deno.remove(drive, { recursive: true });
+      assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/ready`), 503);
+      assertEquals(await fetchStatus(`${server.endpoint}/flashstor/health/live`), 200);
+      const degraded = drives(await scrape(server));
+      assertEquals([degraded.online, degraded.offline, degraded.free.length], [1, 3, 1]);
+    } catch (err) {
+      if (server) console.error(server.output().slice(-4000));
+      throw err;
+    } finally {
+      await server?.cleanup();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  });
+}
