@@ -1,9 +1,10 @@
 /**
  * Observability of the real server (scripts/flashstor subprocess on either HTTP engine, 2 data +
- * 2 parity over 4 drive directories): after a mix of AWS SDK requests the audit file holds one JSON line per request
- * whose id is the x-amz-request-id the client saw, with its operation, status and bytes; the
- * metrics endpoint (bearer token, or --metrics-public) serves Prometheus text consistent with
- * that traffic; ready turns 503 when 3 of 4 drives vanish while live stays 200.
+ * 2 parity over 4 drive directories): after a mix of AWS SDK requests the audit file holds one
+ * JSON line per request whose id is the x-amz-request-id the client saw, with its operation,
+ * status and bytes; the metrics endpoint (bearer token, or --metrics-public) serves Prometheus
+ * text consistent with that traffic; ready turns 503 when 3 of 4 drives vanish while live stays
+ * 200.
  */
 
 import {
