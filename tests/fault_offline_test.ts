@@ -63,6 +63,7 @@ async function holdsAll(drive: string, objects: Map<string, Expected>): Promise<
 async function offlineRound(
   whileOffline: (server: TestServer, objects: Map<string, Expected>) => Promise<void>,
   comeBack: (d3: string, aside: string) => Promise<void>,
+  options: { d1DiesAsD3Returns?: boolean } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "flashstor-offline-" });
   const [d1, d2, d3, d4] = [1, 2, 3, 4].map((i) => `${dir}/d${i}`);
@@ -93,14 +94,23 @@ async function offlineRound(
 
     await Deno.remove(d3);
     await comeBack(d3, aside);
+    const dead = options.d1DiesAsD3Returns;
+    if (dead) {
+      await Deno.remove(d1, { recursive: true });
+      await Deno.writeTextFile(d1, "dead drive\n");
+    }
     await serving(dir, async (server) => {
       const s3 = client(server);
+      // Before any heal, with a dead drive: the stale copies on d3 must not win anything.
+      if (dead) await expectAll(s3, BUCKET, objects);
       await waitUntil("objects healed onto the returning drive", async () => {
         await expectAll(s3, BUCKET, objects);
         return await holdsAll(d3, objects);
       }, 30_000);
       // d3 and one more drive now have to carry everything.
-      for (const d of [d1, d2]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+      for (const d of dead ? [d2] : [d1, d2]) {
+        await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+      }
       await expectAll(s3, BUCKET, objects);
       assert(await holdsAll(d4, objects), "d4 untouched");
       for (const key of written.filter((k) => !objects.has(k))) {
@@ -135,4 +145,10 @@ Deno.test("fault: a drive offline at start → reads and writes with 3 of 4; bac
 
 Deno.test("fault: a drive offline at start comes back stale → new versions win and are healed, deleted objects stay deleted", async () => {
   await offlineRound(changeEverything, (d3, aside) => Deno.rename(aside, d3));
+});
+
+Deno.test("fault: a stale drive returns as another drive dies → the writes made meanwhile win, deletes stay, then healed", async () => {
+  await offlineRound(changeEverything, (d3, aside) => Deno.rename(aside, d3), {
+    d1DiesAsD3Returns: true,
+  });
 });
