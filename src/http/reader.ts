@@ -8,7 +8,8 @@ import { HttpError } from "./errors.ts";
 
 const CR = 13;
 const LF = 10;
-const INITIAL_BUFFER = 8 * 1024;
+// Most request heads (SigV4 included) fit in 4 KiB; the buffer doubles up to the head limit.
+const INITIAL_BUFFER = 4 * 1024;
 /** Largest single socket read for body bytes. */
 export const BODY_READ_SIZE = 128 * 1024;
 

@@ -57,7 +57,8 @@ function httpDate(): string {
 
 /** Sequential writes to one connection, with a reusable buffer for heads. */
 export class ConnWriter {
-  private buf = new Uint8Array(4096);
+  // Grown on the first response, so an idle or slow connection holds no write buffer.
+  private buf = new Uint8Array(0);
   /** The final response head of the current request has gone out. */
   headSent = false;
 
@@ -88,7 +89,9 @@ export class ConnWriter {
     if (this.headSent) throw new Error("a response was already sent");
     this.headSent = true;
     const need = head.length + (body.length <= COALESCE_LIMIT ? body.length : 0);
-    if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, this.buf.length * 2));
+    if (this.buf.length < need) {
+      this.buf = new Uint8Array(Math.max(need, this.buf.length * 2, 4096));
+    }
     let n: number;
     if (!NON_ASCII.test(head)) {
       n = encoder.encodeInto(head, this.buf).written;
