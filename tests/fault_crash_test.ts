@@ -273,6 +273,23 @@ async function crashRounds(
   return tally;
 }
 
+/** Data directories (uuid-named) under `dir` that no xl.meta next to them refers to. */
+async function orphanDataDirs(dir: string): Promise<number> {
+  let count = 0;
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const visit = async (d: string) => {
+    const raw = await readOrUndefined(`${d}/xl.meta`);
+    const used = raw ? parseMeta(raw).version.dataDir : undefined;
+    for await (const e of Deno.readDir(d)) {
+      if (!e.isDirectory) continue;
+      if (uuid.test(e.name)) count += e.name === used ? 0 : 1;
+      else await visit(`${d}/${e.name}`);
+    }
+  };
+  await visit(dir);
+  return count;
+}
+
 /** Runs `fn` with a fresh server holding the bucket and its static objects. */
 async function withDeployment(
   fn: (live: { server: TestServer }, fixed: Map<string, Expected>) => Promise<void>,
@@ -295,6 +312,9 @@ async function withDeployment(
 Deno.test("fault: SIGKILL at random moments under concurrent writes loses no acknowledged write and shows no half object", async () => {
   await withDeployment(async (live, fixed) => {
     await crashRounds(live, fixed, hotKeys());
+    let orphans = 0;
+    for (const d of live.server.drives) orphans += await orphanDataDirs(`${d}/${BUCKET}`);
+    console.log(`data directories left unreferenced by the kills: ${orphans}`);
   });
 });
 
