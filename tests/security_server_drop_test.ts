@@ -142,13 +142,11 @@ Deno.test({
     }),
 });
 
-// PR_SET_NO_NEW_PRIVS is a per-thread flag, inherited only by threads created later: the drop
-// sets it on the main thread, while Deno's V8 and tokio threads, all started before, keep 0.
-// An allow-all seccomp filter installed with SECCOMP_FILTER_FLAG_TSYNC right after the prctl
-// copies the flag to every thread (kernel seccomp_sync_threads); that belongs in
-// src/security/privileges.ts + ffi/libc.ts.
+// PR_SET_NO_NEW_PRIVS is a per-thread flag, inherited only by threads created later, and Deno
+// starts its V8 and tokio threads before main.ts runs: scripts/flashstor sets the flag before
+// exec (setpriv --no-new-privs) so that every thread has it.
 Deno.test({
-  name: "KNOWN BUG every thread of the dropped server has NoNewPrivs",
+  name: "every thread of the dropped server has NoNewPrivs",
   ignore: !isRoot,
   fn: () =>
     withDroppedServer(async (server) => {
