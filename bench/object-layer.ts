@@ -1,120 +1,69 @@
 /**
- * In-process micro-benchmark of the object layer (Pools over XlStorage), without HTTP, auth or
- * a client: what the object and storage layers cost per small-object operation and per
- * listing page, in wall time and in CPU time of the whole process (the event loop and the
- * threads that run file-system calls), which other load on the machine disturbs less. Run with Deno's --cpu-prof to see where that time goes.
- *
- *   .deno/bin/deno run -A bench/object-layer.ts [--dir /dev/shm] [--drives 4] [--parity 2]
- *     [--size 4096] [--concurrency 16] [--count 2000] [--list 2000]
+ * The object layer alone, in this process (no HTTP, no auth): PUT and GET of one large object
+ * on a fresh deployment, against writing and reading the same bytes to one plain file.
  */
-import { cpuUsage } from "node:process";
-import { parseArgs } from "node:util";
+
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
 import { Pools } from "../src/object/pools.ts";
+import { setLayout } from "../src/cluster/endpoints.ts";
+import { MiB, PATTERN } from "./load.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    dir: { type: "string", default: "/dev/shm" },
-    drives: { type: "string", default: "4" },
-    parity: { type: "string", default: "2" },
-    size: { type: "string", default: "4096" },
-    concurrency: { type: "string", default: "16" },
-    count: { type: "string", default: "2000" },
-    list: { type: "string", default: "2000" },
-  },
-});
-const driveCount = Number(values.drives);
-const size = Number(values.size);
-const concurrency = Number(values.concurrency);
-const count = Number(values.count);
-const listObjects = Number(values.list);
+export interface ObjectLayerFigures {
+  drives: number;
+  shape: string;
+  size: number;
+  putMBps: number;
+  getMBps: number;
+}
 
-const body = new Uint8Array(size);
-crypto.getRandomValues(body.subarray(0, Math.min(size, 65536)));
-const stream = (n = size) =>
-  new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(body.subarray(0, n));
-      c.close();
+function patternStream(size: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const n = Math.min(PATTERN.byteLength, size - sent);
+      controller.enqueue(PATTERN.subarray(0, n));
+      sent += n;
+      if (sent >= size) controller.close();
     },
-  });
-
-/** Runs `n` jobs on `concurrency` workers; returns ops/s and p50/p99 in ms. */
-async function run(n: number, job: (i: number) => Promise<unknown>) {
-  let next = 0;
-  const latencies: number[] = [];
-  const started = performance.now();
-  const cpu0 = cpuUsage();
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    while (next < n) {
-      const i = next++;
-      const t0 = performance.now();
-      await job(i);
-      latencies.push(performance.now() - t0);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  const used = cpuUsage(cpu0);
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * n))];
-  return `${(n / seconds).toFixed(0).padStart(7)} ops/s  p50 ${at(0.5).toFixed(2)} ms  p99 ${
-    at(0.99).toFixed(2)
-  } ms  cpu ${((used.user + used.system) / n).toFixed(0)} µs/op`;
+  }, { highWaterMark: 0 });
 }
 
-async function smallObjects(layer: Pools): Promise<void> {
-  const key = (i: number) => `small/${size}/${i}`;
-  const put = (i: number) => layer.putObject("bench", key(i), stream(), { size, metadata: {} });
-  await layer.makeBucket("bench");
-  console.log(`PUT    ${await run(count, put)}`);
-  console.log(`PUT'   ${await run(count, put)}  (replacing)`);
-  const get = async (i: number) => {
-    const { body } = await layer.getObject("bench", key(i));
-    for await (const _ of body) { /* drain */ }
-  };
-  console.log(`GET    ${await run(count, get)}`);
-  console.log(`HEAD   ${await run(count, (i) => layer.getObjectInfo("bench", key(i)))}`);
-  console.log(`DELETE ${await run(count, (i) => layer.deleteObject("bench", key(i)))}`);
-}
-
-/** Full listings (1000 keys a page) of a bucket of `listObjects` tiny objects. */
-async function listings(layer: Pools): Promise<void> {
-  await layer.makeBucket("listing");
-  const name = (i: number) => `list/${String(i).padStart(6, "0")}`;
-  await run(
-    listObjects,
-    (i) => layer.putObject("listing", name(i), stream(16), { size: 16, metadata: {} }),
+export async function measureObjectLayer(
+  dir: string,
+  driveCount: number,
+  size: number,
+): Promise<ObjectLayerFigures> {
+  const paths = Array.from({ length: driveCount }, (_, i) => `${dir}/ol${driveCount}/d${i + 1}`);
+  const layout = setLayout(driveCount);
+  const format = await loadOrInitFormat(
+    await Promise.all(paths.map((p) => XlStorage.open(p))),
+    layout,
   );
-  const list = async () => {
-    let marker: string | undefined;
-    let keys = 0;
-    for (let page = 0; page < listObjects; page++) {
-      const r = await layer.listObjects("listing", { maxKeys: 1000, marker });
-      keys += r.objects.length;
-      if (!r.isTruncated) break;
-      marker = r.nextMarker ?? r.objects.at(-1)?.name;
-    }
-    if (keys !== listObjects) throw new Error(`listed ${keys} of ${listObjects}`);
-  };
-  const result = await run(Math.max(4, concurrency), list);
-  console.log(`LIST   ${result}  (full listings of ${listObjects} keys, 1000 a page)`);
-}
-
-const root = await Deno.makeTempDir({ dir: values.dir, prefix: "flashstor-ol-" });
-try {
-  const paths = Array.from({ length: driveCount }, (_, i) => `${root}/d${i + 1}`);
-  const storages = await Promise.all(paths.map((p) => XlStorage.open(p)));
-  const format = await loadOrInitFormat(storages, { setCount: 1, setDriveCount: driveCount });
   const layer = new Pools(format.sets, {
-    parity: Number(values.parity),
+    parity: layout.parity,
     deploymentId: format.deploymentId,
   });
-  console.log(`${driveCount} drives, parity ${values.parity}, ${size} B, c${concurrency}`);
-  if (count > 0) await smallObjects(layer);
-  if (listObjects > 0) await listings(layer);
-  await layer.healQueue.close();
-} finally {
-  await Deno.remove(root, { recursive: true });
+  try {
+    await layer.makeBucket("bench");
+    const t0 = performance.now();
+    await layer.putObject("bench", "object", patternStream(size), { size, metadata: {} });
+    const putSeconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    const { body } = await layer.getObject("bench", "object");
+    let read = 0;
+    for await (const chunk of body) read += chunk.byteLength;
+    const getSeconds = (performance.now() - t1) / 1000;
+    if (read !== size) throw new Error(`object layer returned ${read} of ${size} bytes`);
+    return {
+      drives: driveCount,
+      shape: `${driveCount - layout.parity}+${layout.parity}`,
+      size,
+      putMBps: size / MiB / putSeconds,
+      getMBps: size / MiB / getSeconds,
+    };
+  } finally {
+    await layer.close();
+    await Deno.remove(`${dir}/ol${driveCount}`, { recursive: true });
+  }
 }

@@ -28,6 +28,14 @@ export interface Results {
   notes: string[];
   encode: { shape: string; isalGBps: number; streamGBps: number }[];
   raw: { location: string; size: number; writeMBps: number; readMBps: number }[];
+  objectLayer: {
+    location: string;
+    drives: number;
+    shape: string;
+    size: number;
+    putMBps: number;
+    getMBps: number;
+  }[];
   large: LargeRow[];
   small: SmallRow[];
   list: SmallRow[];
@@ -64,7 +72,21 @@ export function renderMarkdown(r: Results): string {
     out.push(`| ${e.shape} | ${fmt(e.isalGBps, 1)} | ${fmt(e.streamGBps, 1)} |`);
   }
 
-  out.push("", "## Large objects (MB/s)", "");
+  out.push("", "## Object layer in process (no HTTP): one object, MB/s", "");
+  out.push(
+    "| drives on | drives | EC | size | PUT | GET | PUT / plain file write | GET / plain file read |",
+    "|---|---|---|---|---|---|---|---|",
+  );
+  for (const o of r.objectLayer) {
+    const raw = baseline(r.raw, { location: o.location, size: o.size });
+    out.push(
+      `| ${o.location} | ${o.drives} | ${o.shape} | ${size(o.size)} | ${fmt(o.putMBps)} | ${
+        fmt(o.getMBps)
+      } | ${ratio(o.putMBps, raw?.writeMBps)} | ${ratio(o.getMBps, raw?.readMBps)} |`,
+    );
+  }
+
+  out.push("", "## Large objects over S3 (MB/s)", "");
   out.push(
     "| drives on | size | conc | target | PUT | GET | PUT / bare | GET / bare | PUT / raw disk | GET / raw disk | PUT / s3rver | GET / s3rver |",
   );
