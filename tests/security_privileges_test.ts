@@ -10,8 +10,54 @@ import {
 } from "../src/security/privileges.ts";
 import { getuid } from "../ffi/libc.ts";
 
-const PRIVILEGES = new URL("../src/security/privileges.ts", import.meta.url).href;
-const LIBC = new URL("../ffi/libc.ts", import.meta.url).href;
+const ROOT = new URL("..", import.meta.url).pathname;
+
+interface Runtime {
+  deno: string;
+  privileges: string;
+  libc: string;
+}
+
+/** Every directory from / down to `path` can be entered by others (nobody). */
+function traversableByOthers(path: string): boolean {
+  const parts = path.split("/").filter(Boolean);
+  return parts.every((_, i) =>
+    ((Deno.statSync("/" + parts.slice(0, i + 1).join("/")).mode ?? 0) & 0o001) !== 0
+  );
+}
+
+let copied: Runtime | undefined;
+
+/**
+ * Deno and the modules for a child that starts as nobody. A checkout under a private directory
+ * (a CI clone in `mktemp -d`, mode 0700) is out of nobody's reach: then a world-readable copy of
+ * the Deno binary, ffi/ and src/security/ is made once and removed when the tests end.
+ */
+function runtimeFor(startsUnprivileged: boolean): Runtime {
+  const inPlace = (root: string, deno: string): Runtime => ({
+    deno,
+    privileges: `file://${root}src/security/privileges.ts`,
+    libc: `file://${root}ffi/libc.ts`,
+  });
+  if (!startsUnprivileged || (traversableByOthers(ROOT) && traversableByOthers(Deno.execPath()))) {
+    return inPlace(ROOT, Deno.execPath());
+  }
+  if (!copied) {
+    const dir = Deno.makeTempDirSync({ prefix: "flashstor-runtime-" });
+    Deno.chmodSync(dir, 0o755);
+    for (const sub of ["ffi", "src/security"]) {
+      Deno.mkdirSync(`${dir}/${sub}`, { recursive: true, mode: 0o755 });
+      for (const entry of Deno.readDirSync(`${ROOT}${sub}`)) {
+        Deno.copyFileSync(`${ROOT}${sub}/${entry.name}`, `${dir}/${sub}/${entry.name}`);
+      }
+    }
+    Deno.copyFileSync(Deno.execPath(), `${dir}/deno`);
+    Deno.chmodSync(`${dir}/deno`, 0o755);
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    copied = inPlace(`${dir}/`, `${dir}/deno`);
+  }
+  return copied;
+}
 
 const FILES = {
   passwd: [
@@ -86,9 +132,12 @@ async function runDropChild(
   drop: string,
   options: { uid?: number; gid?: number } = {},
 ): Promise<{ code: number; result: ChildResult }> {
+  const runtime = runtimeFor(options.uid !== undefined);
   const code = `
-    import { becomeRunUser, dropPrivileges, prepareRunUser } from ${JSON.stringify(PRIVILEGES)};
-    import * as libc from ${JSON.stringify(LIBC)};
+    import { becomeRunUser, dropPrivileges, prepareRunUser } from ${
+    JSON.stringify(runtime.privileges)
+  };
+    import * as libc from ${JSON.stringify(runtime.libc)};
     const dir = ${JSON.stringify(dir)};
     const attempt = (f) => { try { return String(f()); } catch (e) { return e.name; } };
     const statusField = (text, field) => text.split("\\n").find((l) => l.startsWith(field + ":"))
@@ -117,7 +166,7 @@ async function runDropChild(
     };
     console.log(JSON.stringify(result));
   `;
-  const output = await new Deno.Command(Deno.execPath(), {
+  const output = await new Deno.Command(runtime.deno, {
     args: ["eval", "--no-prompt", code],
     cwd: dir,
     stdout: "piped",
