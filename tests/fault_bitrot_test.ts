@@ -292,7 +292,7 @@ Deno.test("fault: 3 of 4 shards corrupt → 503 S3 error if found before the fir
   });
 });
 
-Deno.test("fault: KNOWN BUG xl.meta corrupt on 3 of 4 drives → 503, not NoSuchKey, and the last good copy is kept", async () => {
+Deno.test("fault: xl.meta corrupt on 3 of 4 drives → 503, not NoSuchKey, and the last good copy is kept", async () => {
   await withObjects(1300, async (f) => {
     const s3 = client(f.server);
     const [d1, d2, d3, d4] = f.server.drives;

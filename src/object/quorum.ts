@@ -124,7 +124,10 @@ export function agreedVersion(
   ) {
     throw new BucketNotFound(what.split("/")[0]);
   }
-  if (countErrors(outcomes, isMissing) >= readQuorum) throw new ObjectNotFound(what);
+  // Corrupt metadata is not absence: the object may be there, unreadable, and its remnants
+  // must not be purged as dangling.
+  const absent = (e: Error) => isMissing(e) && !(e instanceof CorruptMeta);
+  if (countErrors(outcomes, absent) >= readQuorum) throw new ObjectNotFound(what);
   throw new InsufficientReadQuorum(`${what}: ${bestCount} drives agree, ${readQuorum} needed`);
 }
 
