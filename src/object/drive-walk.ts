@@ -36,6 +36,8 @@ export class DriveWalk {
     readonly prefix: string,
     private after: string,
     readonly delimiter = "",
+    /** False: objects come without metadata (folder markers still bring theirs). */
+    readonly withMetadata = true,
   ) {
     // The directory holding markers that start with the prefix ("a/b/" and "a/bc/" for "a/b").
     const base = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
@@ -43,7 +45,7 @@ export class DriveWalk {
     this.#entering = this.#enter(this.#topDir);
   }
 
-  /** The next object (decoded name, raw metadata), or undefined at the end. */
+  /** The next object (decoded name, raw metadata if asked for), or undefined at the end. */
   async next(): Promise<WalkEntry | undefined> {
     await this.#entering;
     for (;;) {
@@ -87,6 +89,7 @@ export class DriveWalk {
     this.#iterator ??= this.drive.walkDir(this.bucket, {
       prefix: this.prefix,
       startAfter: this.after,
+      withMetadata: this.withMetadata,
     })
       [Symbol.asyncIterator]();
     for (;;) {

@@ -6,11 +6,13 @@
  * A common prefix is emitted once; when its subtree keeps coming, every walk is restarted past
  * it, so a folder of a million objects costs a directory listing, not a million reads.
  */
+import { META_FILE, type StorageAPI } from "../storage/api.ts";
 import { compareKeys } from "../storage/paths.ts";
 import { DriveWalk } from "./drive-walk.ts";
 import { type ErasureSet, objectInfo } from "./erasure-set.ts";
 import { InsufficientReadQuorum } from "./errors.ts";
 import type { ListObjectsOptions, ListObjectsResult, ObjectInfo } from "./layer.ts";
+import { encodeObjectName } from "./names.ts";
 import { decodeXlMeta, latestVersion, type ObjectVersion, versionKey } from "./xl-meta.ts";
 
 /** Entries of one common prefix skipped one by one before the walks jump past it. */
@@ -18,7 +20,12 @@ const SKIP_BEFORE_SEEK = 8;
 /** Sorts after every key that starts with a given prefix (keys are at most 1024 bytes). */
 const PAST = "\u{10FFFF}".repeat(257);
 
-/** The objects of one set that a read quorum agrees on, in key order. */
+/**
+ * The objects of one set that a read quorum agrees on, in key order. Every drive's walk gives
+ * names, but only a read quorum of them (a rotation picked per listing) read each object's
+ * metadata: when those agree, as they do unless the object is degraded, the others would
+ * only confirm. Otherwise the others are read too.
+ */
 class SetWalk {
   readonly #walks: (DriveWalk | undefined)[];
   readonly #heads: (ObjectVersionEntry | undefined)[];
@@ -26,11 +33,19 @@ class SetWalk {
 
   constructor(
     readonly set: ErasureSet,
-    bucket: string,
+    readonly bucket: string,
     options: { prefix: string; marker: string; delimiter: string },
   ) {
     const { prefix, marker, delimiter } = options;
-    this.#walks = set.drives.map((d) => d && new DriveWalk(d, bucket, prefix, marker, delimiter));
+    const n = set.drives.length;
+    const start = Math.floor(Math.random() * n);
+    const readers = new Set(
+      Array.from({ length: n }, (_, i) => (start + i) % n).filter((i) => set.drives[i])
+        .slice(0, set.readQuorum),
+    );
+    this.#walks = set.drives.map((d, i) =>
+      d && new DriveWalk(d, bucket, prefix, marker, delimiter, readers.has(i))
+    );
     this.#heads = this.#walks.map(() => undefined);
     this.#pending = this.#walks.map((w) => w !== undefined);
   }
@@ -47,22 +62,33 @@ class SetWalk {
         if (h && (name === undefined || compareKeys(h.name, name) < 0)) name = h.name;
       }
       if (name === undefined) return undefined;
-      const counts = new Map<string, { version: ObjectVersion; count: number }>();
+      const having: ObjectVersionEntry[] = [];
       this.#heads.forEach((h, i) => {
         if (h?.name !== name) return;
         this.#pending[i] = true;
-        if (!h.version) return;
-        const key = versionKey(h.version);
-        const entry = counts.get(key) ?? { version: h.version, count: 0 };
-        entry.count++;
-        counts.set(key, entry);
+        having.push(h);
       });
-      const best = [...counts.values()].sort((a, b) => b.count - a.count)[0];
+      let best = mostAgreed(having);
+      if ((best?.count ?? 0) < this.set.readQuorum && having.some((h) => h.unread)) {
+        await this.#readRest(having);
+        best = mostAgreed(having);
+      }
       if (!best) continue;
       // Below quorum it is not listed; healing completes it or removes its remnants.
-      if (best.count < alive) this.set.options.onDegraded(bucket, name);
+      const read = having.filter((h) => !h.unread).length;
+      if (having.length < alive || best.count < read) this.set.options.onDegraded(bucket, name);
       if (best.count >= this.set.readQuorum) return objectInfo(bucket, name, best.version);
     }
+  }
+
+  /** Reads the metadata of the entries whose walk did not. */
+  async #readRest(entries: ObjectVersionEntry[]): Promise<void> {
+    await Promise.all(entries.map(async (h) => {
+      if (!h.unread) return;
+      h.unread = false;
+      const path = `${encodeObjectName(h.name)}/${META_FILE}`;
+      h.version = await h.drive.readAll(this.bucket, path).then(parseVersion, () => undefined);
+    }));
   }
 
   async seek(after: string): Promise<void> {
@@ -82,8 +108,14 @@ class SetWalk {
   async #advance(i: number): Promise<void> {
     this.#pending[i] = false;
     try {
-      const entry = await this.#walks[i]!.next();
-      this.#heads[i] = entry && { name: entry.name, version: parseVersion(entry.metadata) };
+      const walk = this.#walks[i]!;
+      const entry = await walk.next();
+      this.#heads[i] = entry && {
+        name: entry.name,
+        drive: walk.drive,
+        unread: entry.metadata === undefined,
+        version: entry.metadata && parseVersion(entry.metadata),
+      };
     } catch {
       await this.#walks[i]?.close().catch(() => {});
       this.#walks[i] = undefined;
@@ -94,8 +126,28 @@ class SetWalk {
 
 interface ObjectVersionEntry {
   name: string;
-  /** Undefined when the drive's metadata is corrupt: it counts for nothing. */
+  drive: StorageAPI;
+  /** The walk gave the name only; the metadata is read when needed. */
+  unread: boolean;
+  /** Undefined when unread, or when the drive's metadata is corrupt: it counts for nothing. */
   version?: ObjectVersion;
+}
+
+/** The version most entries agree on, with its count. */
+function mostAgreed(
+  entries: ObjectVersionEntry[],
+): { version: ObjectVersion; count: number } | undefined {
+  const counts = new Map<string, { version: ObjectVersion; count: number }>();
+  for (const h of entries) {
+    if (!h.version) continue;
+    const key = versionKey(h.version);
+    const entry = counts.get(key) ?? { version: h.version, count: 0 };
+    entry.count++;
+    counts.set(key, entry);
+  }
+  let best: { version: ObjectVersion; count: number } | undefined;
+  for (const c of counts.values()) if (!best || c.count > best.count) best = c;
+  return best;
 }
 
 function parseVersion(bytes: Uint8Array): ObjectVersion | undefined {

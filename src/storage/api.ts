@@ -33,8 +33,8 @@ export interface VolumeInfo {
 export interface WalkEntry {
   /** Object name relative to the volume, e.g. "photos/2024/a.jpg". */
   name: string;
-  /** Contents of the object's META_FILE. */
-  metadata: Uint8Array;
+  /** Contents of the object's META_FILE; absent when the walk was asked for names only. */
+  metadata?: Uint8Array;
 }
 
 export interface WalkOptions {
@@ -42,6 +42,8 @@ export interface WalkOptions {
   prefix?: string;
   /** Only objects whose names sort strictly after this. */
   startAfter?: string;
+  /** False: yield names only, without reading each META_FILE (default true). */
+  withMetadata?: boolean;
 }
 
 /** A shard file being written: sequential appends, then close (fsync) or abort (unlink). */

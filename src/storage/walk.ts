@@ -23,8 +23,9 @@ interface Position {
   name: string;
 }
 
-/** What one directory holds: its metadata if it is a wanted object, and its subdirectories. */
+/** What one directory holds: whether it is an object (and its metadata, if wanted), its subdirectories. */
 interface DirContents {
+  isObject: boolean;
   metadata?: Uint8Array;
   subdirs: string[];
 }
@@ -40,6 +41,7 @@ export async function* walkObjects(
 ): AsyncGenerator<WalkEntry> {
   const prefix = options.prefix ?? "";
   const startAfter = options.startAfter ?? "";
+  const withMetadata = options.withMetadata ?? true;
   // Start at the deepest directory the prefix names: nothing above it can match.
   const base = prefix.slice(0, prefix.lastIndexOf("/") + 1);
   // No stored key has an empty, "." or ".." segment; such a prefix must not leave the volume.
@@ -60,7 +62,7 @@ export async function* walkObjects(
     const load = (name: string) => {
       let p = loads.get(name);
       if (!p) {
-        p = readContents(join(dir, name), wantObject.has(name));
+        p = readContents(join(dir, name), withMetadata && wantObject.has(name));
         // Read ahead: a failure is reported when its position is reached, not before.
         p.catch(() => undefined);
         loads.set(name, p);
@@ -73,7 +75,7 @@ export async function* walkObjects(
       const contents = await load(pos.name);
       if (!contents) continue;
       if (!pos.subtree) {
-        if (contents.metadata) yield { name: pos.key, metadata: contents.metadata };
+        if (contents.isObject) yield { name: pos.key, metadata: contents.metadata };
       } else {
         loads.delete(pos.name);
         if (contents.subdirs.length > 0) {
@@ -123,8 +125,8 @@ async function readContents(dir: string, withMetadata: boolean): Promise<DirCont
       if (entry.isDirectory) subdirs.push(entry.name);
       else if (entry.name === META_FILE && entry.isFile) hasMeta = true;
     }
-    if (!hasMeta || !withMetadata) return { subdirs };
-    return { subdirs, metadata: await Deno.readFile(join(dir, META_FILE)) };
+    if (!hasMeta || !withMetadata) return { isObject: hasMeta, subdirs };
+    return { isObject: true, subdirs, metadata: await Deno.readFile(join(dir, META_FILE)) };
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

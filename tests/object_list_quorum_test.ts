@@ -1,0 +1,49 @@
+/**
+ * Listing reads each object's metadata from a read quorum of drives only (a rotation picked
+ * per listing) and falls back to the other drives when those do not agree: whichever drives
+ * hold the damaged copies, an object is listed exactly when a read quorum of drives agree.
+ */
+import { assertEquals } from "./helpers/assert.ts";
+import { BUCKET, deployment, put, testBytes } from "./fixtures/object_env.ts";
+
+/** Key → drives (of the one set of 4) whose xl.meta gets damaged. */
+const DAMAGE: Record<string, number[]> = {
+  "intact": [],
+  "one-bad": [0],
+  "two-bad": [1, 2],
+  "two-bad-apart": [0, 3],
+  "three-bad": [0, 1, 3],
+  "large-two-bad": [2, 3],
+};
+/** An object too large to be stored inline (its shard files sit in a data dir). */
+const LARGE = "large-two-bad";
+
+Deno.test("listing: an object is listed iff a read quorum of drives agree, whichever drives are damaged", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    for (const key of Object.keys(DAMAGE)) {
+      await put(d.layer, key, testBytes(key === LARGE ? 300_000 : 1000, key.length));
+    }
+    const expected = Object.entries(DAMAGE).filter(([, bad]) => 4 - bad.length >= 2)
+      .map(([key]) => key).sort();
+    // Listings pick their quorum of drives at random: enough rounds meet every rotation.
+    for (let round = 0; round < 16; round++) {
+      await d.layer.healQueue.idle();
+      for (const [key, bad] of Object.entries(DAMAGE)) {
+        for (const drive of bad) await garble(`${d.paths[0][drive]}/${BUCKET}/${key}/xl.meta`);
+      }
+      const page = await d.layer.listObjects(BUCKET, { maxKeys: 1000 });
+      assertEquals(page.objects.map((o) => o.name), expected, `round ${round}`);
+      const sizes = Object.fromEntries(page.objects.map((o) => [o.name, o.size]));
+      assertEquals(sizes[LARGE], 300_000);
+    }
+  } finally {
+    await d.close();
+  }
+});
+
+/** Replaces a file that exists (healing may have removed it) with bytes that do not parse. */
+async function garble(path: string): Promise<void> {
+  const exists = await Deno.stat(path).then(() => true, () => false);
+  if (exists) await Deno.writeTextFile(path, "FSXL, but not xl.meta");
+}
