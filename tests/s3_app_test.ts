@@ -29,7 +29,10 @@ async function withApp(fn: (app: App, entries: Entries) => Promise<void>) {
     FLASHSTOR_ROOT_USER: ACCESS_KEY,
     FLASHSTOR_ROOT_PASSWORD: SECRET_KEY,
   };
-  const config = parseServerArgs(["--address", HOST, `${dir}/d{1...4}`], (name) => env[name]);
+  const config = parseServerArgs(
+    ["--address", HOST, "--domain", "s3.test", `${dir}/d{1...4}`],
+    (name) => env[name],
+  );
   const drives = await Promise.all(config.drives.map((path) => XlStorage.open(path)));
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
@@ -160,6 +163,13 @@ Deno.test("app: health endpoints and S3 headers on every response", async () => 
         assertEquals(response.headers.get("server"), "Flashstor");
       }
     }
+    // Under a virtual-host-style Host the same path is a key of that bucket, not an endpoint.
+    const key = await app.fetch(
+      new Request(`http://${HOST}/flashstor/health/live`, { headers: { host: "photos.s3.test" } }),
+    );
+    assertEquals(key.status, 403);
+    assertEquals(key.headers.get("content-type"), "application/xml");
+    await key.body?.cancel();
     const post = await app.fetch(
       new Request(`http://${HOST}/flashstor/health/live`, { method: "POST" }),
     );

@@ -7,7 +7,7 @@
  * its response body has been sent.
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { authenticate } from "../auth/sigv4.ts";
 import type { CredentialLookup } from "../auth/credentials.ts";
 import type { Config } from "../config.ts";
@@ -20,7 +20,7 @@ import { rawTarget } from "../http/raw-target.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
-import { route } from "./router.ts";
+import { hostBucket, route } from "./router.ts";
 
 export interface AppDeps {
   config: Config;
@@ -170,16 +170,23 @@ export function createApp(deps: AppDeps): App {
   const health = async (request: Request) =>
     await healthResponse(request, ready) ?? new Response(null, { status: 404 });
   const metricsAccess = { token: config.metricsToken, isPublic: config.metricsPublic };
-  hono.all(HEALTH_LIVE_PATH, (c) => health(c.req.raw));
-  hono.all(HEALTH_READY_PATH, (c) => health(c.req.raw));
-  hono.all(
-    METRICS_PATH,
-    (c) => metricsResponse(c.req.raw, observability.metrics, metricsAccess),
-  );
-  hono.all("*", async (c) => {
+  const s3Request = async (c: Context<Env>) => {
     const record = c.env.record;
     return observed(record, await s3(c.req.raw, record), observability);
-  });
+  };
+  // Server endpoints live in path-style space, where the bucket name "flashstor" is reserved;
+  // under a virtual-host-style Host the same path is an object key of that bucket.
+  const serverEndpoint = (handler: (request: Request) => Promise<Response>) => (c: Context<Env>) =>
+    hostBucket(c.req.header("host") ?? null, config.domains) === undefined
+      ? handler(c.req.raw)
+      : s3Request(c);
+  hono.all(HEALTH_LIVE_PATH, serverEndpoint(health));
+  hono.all(HEALTH_READY_PATH, serverEndpoint(health));
+  hono.all(
+    METRICS_PATH,
+    serverEndpoint((request) => metricsResponse(request, observability.metrics, metricsAccess)),
+  );
+  hono.all("*", s3Request);
 
   return {
     async fetch(request, info = {}) {

@@ -231,7 +231,8 @@ export function checkKey(key: string): void {
 }
 
 /** The bucket named by a virtual-host-style Host header, if it is one. */
-function hostBucket(host: string | null, domains: readonly string[]): string | undefined {
+/** The bucket named by a virtual-host-style Host header (`bucket.<domain>`), if any. */
+export function hostBucket(host: string | null, domains: readonly string[]): string | undefined {
   if (!host || domains.length === 0) return undefined;
   const name = host.replace(/:\d+$/, "").toLowerCase();
   for (const domain of domains) {
