@@ -141,6 +141,7 @@ export function createApp(deps: AppDeps): App {
         key: routed.key,
         query: routed.query,
         auth,
+        lookup,
         layer,
         config,
       };

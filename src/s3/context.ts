@@ -1,6 +1,7 @@
 /** What every S3 operation handler receives, and the handler type the dispatch table holds. */
 
 import type { AuthResult } from "../auth/sigv4.ts";
+import type { CredentialLookup } from "../auth/credentials.ts";
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 
@@ -14,6 +15,8 @@ export interface S3Context {
   /** Parsed query of the raw target (values decoded). */
   query: URLSearchParams;
   auth: AuthResult;
+  /** Secrets by access key, for handlers that check a signature themselves (POST policy). */
+  lookup: CredentialLookup;
   layer: ObjectLayer;
   config: Config;
 }

@@ -6,7 +6,6 @@
  * policy, the size and any checksum hold.
  */
 
-import type { CredentialLookup } from "../auth/credentials.ts";
 import { verifyPostPolicy } from "../auth/post-policy.ts";
 import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
@@ -35,12 +34,6 @@ const AS_HEADERS = new Set<string>([
   "x-amz-website-redirect-location",
 ]);
 const HEADER_PREFIXES = ["x-amz-meta-", "x-amz-checksum-", "x-amz-server-side-encryption"];
-
-/** The root credentials, looked up as app.ts does for SigV4 (S3Context carries no lookup). */
-function rootLookup(ctx: S3Context): CredentialLookup {
-  const { rootUser, rootPassword } = ctx.config;
-  return (accessKey) => accessKey === rootUser ? { accessKey, secretKey: rootPassword } : undefined;
-}
 
 /** The fields that describe the object (metadata, ACL, checksums) as request headers. */
 function fieldHeaders(fields: Map<string, string>): Headers {
@@ -173,7 +166,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     [...form.fields].map(([name, value]) => [name, name.toLowerCase() === "key" ? key : value]),
   );
   const policy = await verifyPostPolicy(signed, ctx.bucket, {
-    lookup: rootLookup(ctx),
+    lookup: ctx.lookup,
     region: ctx.config.region,
   });
   if (policy.accessKey === "") {
