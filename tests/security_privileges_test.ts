@@ -1,6 +1,5 @@
 import { deepStrictEqual as assertEquals, rejects, throws } from "node:assert/strict";
 import {
-  becomeRunUser,
   chownTree,
   parseGroup,
   parsePasswd,
