@@ -310,6 +310,28 @@ Deno.test("fault: xl.meta corrupt on 3 of 4 drives → 503, not NoSuchKey, and t
   });
 });
 
+Deno.test("fault: xl.meta corrupt on one drive, gone from two → the copies left are not purged as dangling", async () => {
+  await withObjects(1350, async (f) => {
+    const s3 = client(f.server);
+    const [d1, d2, d3, d4] = f.server.drives;
+    const key = "big-12m";
+    const kept = [
+      await snapshot(`${d1}/${BUCKET}/${key}`),
+      await snapshot(`${d4}/${BUCKET}/${key}`),
+    ];
+    await flip(metaPath(d1, BUCKET, key), [30]);
+    kept[0] = await snapshot(`${d1}/${BUCKET}/${key}`);
+    for (const d of [d2, d3]) await Deno.remove(`${d}/${BUCKET}/${key}`, { recursive: true });
+    // Two drives lack it: NoSuchKey or 503 are both fair; the remnants stay for repair.
+    const got = await failure(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })));
+    assert([404, 503].includes(got.status), `GET ${key}: ${JSON.stringify(got)}`);
+    await listAll(s3, BUCKET);
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(await snapshot(`${d1}/${BUCKET}/${key}`), kept[0], `${key} on ${d1}`);
+    assertEquals(await snapshot(`${d4}/${BUCKET}/${key}`), kept[1], `${key} on ${d4}`);
+  });
+});
+
 Deno.test("fault: KNOWN BUG one bad block on every drive (at most one per stripe) → exact reads, and healing repairs all four", async () => {
   await withObjects(1400, async (f) => {
     const original = await before(f.server.drives);

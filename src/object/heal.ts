@@ -29,7 +29,7 @@ import {
   withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
-import { encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
+import { CorruptMeta, encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
 
 export async function healObject(
   set: ErasureSet,
@@ -137,7 +137,9 @@ async function purgeDangling(
   outcomes: Outcome<ObjectVersion>[],
   notFound: ObjectNotFound,
 ): Promise<HealResult> {
-  const missing = outcomes.filter((o) => !o.ok && isMissing(o.error)).length;
+  // A drive whose xl.meta is corrupt may still hold the object (MinIO does not count it either).
+  const missing =
+    outcomes.filter((o) => !o.ok && isMissing(o.error) && !(o.error instanceof CorruptMeta)).length;
   if (missing <= set.drives.length - set.readQuorum) throw notFound;
   const path = encodeObjectName(object);
   const purged = await fanOut(set.drives, async (drive, i) => {
