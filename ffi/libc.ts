@@ -22,6 +22,8 @@ const SYMBOLS = {
   // prctl is variadic; on the supported ABIs (x86-64, aarch64) integer varargs travel in the
   // same registers as fixed ones, so a fixed five-argument declaration is sound.
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  // syscall is variadic too; used for seccomp(2), which glibc 2.36 does not wrap.
+  syscall: { parameters: ["i64", "u64", "u64", "buffer"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
   // Reads errno into a buffer: Deno.UnsafePointerView needs an unscoped --allow-ffi, a call
   // into an already opened library needs no permission at all.
@@ -127,6 +129,37 @@ export function setgid(gid: number): void {
 
 export function setuid(uid: number): void {
   check("setuid", open().setuid(uid));
+}
+
+const SYS_SECCOMP: Record<string, bigint> = { x86_64: 317n, aarch64: 277n };
+const SECCOMP_SET_MODE_FILTER = 1n;
+const SECCOMP_FILTER_FLAG_TSYNC = 1n;
+
+/**
+ * Installs a seccomp filter that allows every call, on all threads at once (TSYNC). Its effect
+ * is the side effect the kernel applies while syncing: PR_SET_NO_NEW_PRIVS, which is per
+ * thread, is copied from the calling thread to every other thread of the process.
+ */
+export function seccompAllowAllOnAllThreads(): void {
+  const number = SYS_SECCOMP[Deno.build.arch];
+  if (number === undefined) throw new LibcCallError("seccomp (unknown architecture)", 38);
+  // struct sock_filter { u16 code; u8 jt, jf; u32 k } = BPF_RET|BPF_K, SECCOMP_RET_ALLOW.
+  const filter = new Uint8Array(8);
+  const view = new DataView(filter.buffer);
+  view.setUint16(0, 0x06, true);
+  view.setUint32(4, 0x7fff0000, true);
+  // struct sock_fprog { u16 len; (padding) struct sock_filter *filter }.
+  const program = new Uint8Array(16);
+  const programView = new DataView(program.buffer);
+  programView.setUint16(0, 1, true);
+  programView.setBigUint64(8, bufferAddress(filter), true);
+  const result = open().syscall(
+    number,
+    SECCOMP_SET_MODE_FILTER,
+    SECCOMP_FILTER_FLAG_TSYNC,
+    program,
+  );
+  if (result !== 0n) throw new LibcCallError("seccomp(TSYNC)", result < 0n ? errno() : 0);
 }
 
 /** prctl(option, arg2, 0, 0, 0); returns the call's result (≥ 0) or throws. */

@@ -116,6 +116,7 @@ interface ChildResult {
     ids: number[];
     threadUids: string[];
     threadGids: string[];
+    threadNoNewPrivs: string[];
     noNewPrivs: string;
     secret: string;
     publicText: string;
@@ -156,6 +157,7 @@ async function runDropChild(
       ids: [libc.getuid(), libc.geteuid(), libc.getgid(), libc.getegid()],
       threadUids: [...new Set(tasks.map((t) => statusField(t, "Uid")))],
       threadGids: [...new Set(tasks.map((t) => statusField(t, "Gid")))],
+      threadNoNewPrivs: [...new Set(tasks.map((t) => statusField(t, "NoNewPrivs")))],
       noNewPrivs: statusField(Deno.readTextFileSync("/proc/self/status"), "NoNewPrivs"),
       secret: attempt(() => Deno.readTextFileSync(dir + "/secret")),
       publicText: attempt(() => Deno.readTextFileSync(dir + "/public")),
@@ -221,6 +223,8 @@ Deno.test({
       assertEquals(after.threadUids, [Array(4).fill(nobody.uid).join(" ")]);
       assertEquals(after.threadGids, [Array(4).fill(nobody.gid).join(" ")]);
       assertEquals(after.noNewPrivs, "1");
+      // Deno's threads started before the drop: the flag reached them too (seccomp TSYNC).
+      assertEquals(after.threadNoNewPrivs, ["1"]);
       assertEquals(after.secret, "PermissionDenied");
       assertEquals(after.publicText, "hello");
       assertEquals(after.driveWrite, "undefined", "the root-created drive was handed over");

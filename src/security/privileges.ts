@@ -178,11 +178,21 @@ export function dropPrivileges(target: RunIdentity | { user: string; group?: str
     return groups;
   });
 
+  forbidNewPrivileges();
+  return { ...identity, previousUid, groups, noNewPrivs: true };
+}
+
+/**
+ * PR_SET_NO_NEW_PRIVS for the whole process. The flag is per thread and Deno's worker threads
+ * exist before main.ts runs, so it is set on this thread and then copied to all others by a
+ * TSYNC seccomp filter that allows everything (the kernel syncs the flag along with it).
+ */
+function forbidNewPrivileges(): void {
   step("no-new-privs", () => {
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1);
     if (libc.prctl(libc.PR_GET_NO_NEW_PRIVS) !== 1) throw new Error("flag not set");
+    libc.seccompAllowAllOnAllThreads();
   });
-  return { ...identity, previousUid, groups, noNewPrivs: true };
 }
 
 function assertCannotRegain(call: string, attempt: () => void): void {
@@ -275,7 +285,7 @@ export async function prepareRunUser(options: RunUserOptions): Promise<RunIdenti
 export function becomeRunUser(identity: RunIdentity): DropReport {
   const euid = step("verify", () => libc.geteuid());
   if (euid !== 0 && euid === identity.uid && libc.getegid() === identity.gid) {
-    step("no-new-privs", () => libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1));
+    forbidNewPrivileges();
     return {
       ...identity,
       previousUid: euid,
