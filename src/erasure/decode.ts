@@ -1,8 +1,9 @@
 /**
  * Framed shard files → a byte range of the object. Each needed shard file is opened once, at
  * the first needed stripe, and read sequentially. Healthy data shards are emitted as they are
- * (no decode); a shard that fails is dropped for the rest of the read and a parity shard,
- * opened at the failing stripe, takes its place. No block leaves before its checksum passed.
+ * (no decode); a shard that fails is dropped and a parity shard, opened at the failing stripe,
+ * takes its place; once none is left, dropped shards are tried again from the stripe at hand.
+ * No block leaves before its checksum passed.
  */
 
 import { InsufficientReadQuorum } from "../object/errors.ts";
@@ -45,6 +46,8 @@ class RangeDecoder {
   #active: ShardReader[] = [];
   /** Healthy shard indices not yet opened, data shards first. */
   readonly #spare: number[] = [];
+  /** Shards dropped so far, with the stripe they failed at. */
+  #failed: { index: number; stripe: number }[] = [];
   /** Set once the consumer cancelled or the read ended: late failures are not shard errors. */
   #closed = false;
 
@@ -113,10 +116,11 @@ class RangeDecoder {
           shards[r.index] = data;
           good++;
         } else {
-          await this.#drop(r, err);
+          await this.#drop(r, err, stripe);
         }
       }
       pending = this.#spare.splice(0, this.#k - good).map((i) => this.#reader(i, stripe));
+      if (pending.length === 0) pending = this.#retry(stripe, this.#k - good);
       this.#active.push(...pending);
     }
     if (good < this.#k && !this.#closed) {
@@ -125,8 +129,19 @@ class RangeDecoder {
     return shards;
   }
 
-  async #drop(reader: ShardReader, err: unknown): Promise<void> {
+  /**
+   * Reopens up to `n` shards that failed at an earlier stripe, once no untried shard is left:
+   * damage is often a single block, so a stripe that is otherwise decodable stays readable.
+   */
+  #retry(stripe: number, n: number): ShardReader[] {
+    const again = this.#failed.filter((f) => f.stripe < stripe).slice(0, n);
+    this.#failed = this.#failed.filter((f) => !again.includes(f));
+    return again.map((f) => this.#reader(f.index, stripe));
+  }
+
+  async #drop(reader: ShardReader, err: unknown, stripe: number): Promise<void> {
     this.#active = this.#active.filter((r) => r !== reader);
+    this.#failed.push({ index: reader.index, stripe });
     await reader.close();
     if (!this.#closed) {
       this.onShardError?.(reader.index, err instanceof Error ? err : new Error(String(err)));
