@@ -358,7 +358,7 @@ Deno.test("fault: bad blocks on 3 drives in 3 different stripes (each stripe dec
   });
 });
 
-Deno.test("fault: KNOWN BUG one bad block on every drive (at most one per stripe) → exact reads, and healing repairs all four", async () => {
+Deno.test("fault: one bad block on every drive (at most one per stripe) → exact reads, and healing repairs all four", async () => {
   await withObjects(1400, async (f) => {
     const original = await before(f.server.drives);
     for (const [i, d] of f.server.drives.entries()) {

@@ -61,7 +61,9 @@ export async function healObject(
     }));
     const lacking = set.drives.map((d, i) => d !== undefined && !healthy[i]);
     if (!lacking.includes(true)) return { bucket, object, healedDrives: [] };
-    const sources = holders.map((h, i) => (healthy[i] ? h : undefined));
+    const clean = holders.map((h, i) => (healthy[i] ? h : undefined));
+    // Too few clean shards: damaged ones still serve their good blocks, stripe by stripe.
+    const sources = clean.filter(Boolean).length >= codec.dataShards ? clean : holders;
     if (sources.filter(Boolean).length < codec.dataShards) {
       throw new InsufficientReadQuorum(`${bucket}/${object}: too few healthy shards to heal`);
     }
