@@ -89,17 +89,31 @@ export async function writeFully(file: Deno.FsFile, data: Uint8Array): Promise<v
  * the temp file is removed.
  */
 export async function writeAtomic(tmpFile: string, target: string, data: Uint8Array) {
+  await writeNew(tmpFile, data);
   try {
-    const file = await Deno.open(tmpFile, { write: true, createNew: true });
+    await Deno.rename(tmpFile, target);
+  } catch (err) {
+    await removeQuietly(tmpFile);
+    throw err;
+  }
+}
+
+/**
+ * Creates file `path` (which must not exist) holding `data`, fsynced. A crash or failure
+ * midway can leave a partial file: only for files whose readers detect that (a checksum) and
+ * that nothing older is lost with. On failure the file is removed.
+ */
+export async function writeNew(path: string, data: Uint8Array) {
+  try {
+    const file = await Deno.open(path, { write: true, createNew: true });
     try {
       await writeFully(file, data);
       await file.sync();
     } finally {
       file.close();
     }
-    await Deno.rename(tmpFile, target);
   } catch (err) {
-    await removeQuietly(tmpFile);
+    await removeQuietly(path);
     throw err;
   }
 }

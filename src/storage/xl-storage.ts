@@ -32,6 +32,7 @@ import {
   readIfExists,
   removeQuietly,
   writeAtomic,
+  writeNew,
 } from "./fs-util.ts";
 import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, compareKeys } from "./paths.ts";
@@ -269,11 +270,16 @@ export class XlStorage implements StorageAPI {
       await this.#intoDir(dstVolume, objectDir, async (created) => {
         if (toMove) await this.#moveDir(src!, dst);
         toMove = false;
-        // A directory made just now holds no metadata: only an existing one is read.
-        previous = created.includes(objectDir)
-          ? undefined
-          : await readIfExists(join(objectDir, META_FILE));
-        await writeAtomic(this.#tmpName(), join(objectDir, META_FILE), metadata);
+        const metaFile = join(objectDir, META_FILE);
+        if (created.includes(objectDir)) {
+          // A directory made just now replaces nothing: the metadata is written in place (a
+          // torn file fails its checksum and reads as absent, which it was).
+          previous = undefined;
+          await writeNew(metaFile, metadata);
+        } else {
+          previous = await readIfExists(metaFile);
+          await writeAtomic(this.#tmpName(), metaFile, metadata);
+        }
         await fsyncParents(created);
         await fsyncDir(objectDir);
       });
