@@ -17,6 +17,7 @@ import {
   failure,
   fillBucket,
   listAll,
+  loseBucket,
   metaPath,
   MiB,
   parseMeta,
@@ -106,7 +107,7 @@ async function expectHealed(
     }
     return true;
   }, timeoutMs);
-  for (const d of expendable) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+  for (const d of expendable) await loseBucket(d, BUCKET);
   await expectAll(s3, BUCKET, f.objects);
 }
 
@@ -178,7 +179,7 @@ Deno.test("fault: a corrupt parity shard found when a data drive is lost → exa
     const { data, parity } = await shardHolders(f.server, "big-12m");
     const original = await before([parity[0], data[0]]);
     await flip(await partPath(parity[0], BUCKET, "big-12m"), [8 + 4, 6 * FRAME + 50]);
-    await Deno.remove(`${data[0]}/${BUCKET}`, { recursive: true });
+    await loseBucket(data[0], BUCKET);
     await expectHealed(f, original, [data[1], parity[1]]);
   });
 });

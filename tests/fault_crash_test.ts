@@ -27,6 +27,7 @@ import {
   fillBucket,
   get,
   listAll,
+  loseBucket,
   md5,
   metaPath,
   MiB,
@@ -344,7 +345,7 @@ Deno.test("fault: SIGKILL rounds with a drive offline (writes at exactly write q
       }
       return true;
     }, 60_000);
-    for (const d of [d1, d2]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    for (const d of [d1, d2]) await loseBucket(d, BUCKET);
     await checkAll(s3, fixed, states, ROUNDS + 1, tally);
   });
 });
@@ -392,7 +393,7 @@ Deno.test("fault: SIGKILL while heals rebuild a replaced drive → nothing lost,
       }
       return true;
     }, 60_000);
-    for (const d of [d1, d3]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    for (const d of [d1, d3]) await loseBucket(d, BUCKET);
     await expectAll(after, BUCKET, objects);
     console.log(`killed with ${healed.length} of ${objects.size} objects healed`);
   });

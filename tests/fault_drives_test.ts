@@ -24,6 +24,7 @@ import {
   failure,
   fillBucket,
   get,
+  loseBucket,
   md5,
   metaPath,
   MiB,
@@ -77,16 +78,16 @@ Deno.test("fault: bucket dirs of 2 of 4 drives removed live → exact reads, hea
       [d3, await snapshot(`${d3}/${BUCKET}`)],
     ]);
     assert(before.get(d1)!.size >= objects.size, "every object has files on d1");
-    await Deno.remove(`${d1}/${BUCKET}`, { recursive: true });
-    await Deno.remove(`${d3}/${BUCKET}`, { recursive: true });
+    await loseBucket(d1, BUCKET);
+    await loseBucket(d3, BUCKET);
 
     const missing = await failure(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "nope" })));
     assertEquals(missing, { status: 404, code: "NoSuchKey" }, "GET of a key never written");
     await expectAll(s3, BUCKET, objects);
     await healBack(server, objects, before);
 
-    await Deno.remove(`${d2}/${BUCKET}`, { recursive: true });
-    await Deno.remove(`${d4}/${BUCKET}`, { recursive: true });
+    await loseBucket(d2, BUCKET);
+    await loseBucket(d4, BUCKET);
     await expectAll(s3, BUCKET, objects);
   });
 });
@@ -105,8 +106,8 @@ Deno.test("fault: a drive replaced by an empty directory across a restart is ref
     try {
       await expectAll(client(server), BUCKET, objects);
       await healBack(server, objects, before);
-      await Deno.remove(`${d1}/${BUCKET}`, { recursive: true });
-      await Deno.remove(`${d4}/${BUCKET}`, { recursive: true });
+      await loseBucket(d1, BUCKET);
+      await loseBucket(d4, BUCKET);
       await expectAll(client(server), BUCKET, objects);
       assert(await Deno.stat(`${d3}/${BUCKET}`).then(() => true), "d3 untouched");
     } catch (err) {
@@ -138,7 +139,7 @@ Deno.test("fault: PUT/DELETE while 2 of 4 drives lack the bucket directory succe
     const doomed = { bytes: pattern(3 * MiB, 7), etag: "" };
     doomed.etag = await put(s3, BUCKET, "doomed", doomed.bytes);
     const [d1, d2, d3, d4] = server.drives;
-    for (const d of [d2, d3]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    for (const d of [d2, d3]) await loseBucket(d, BUCKET);
 
     // Before any read had a chance to heal the bucket back onto d2 and d3: two drives short of
     // the data, like two offline drives, so a 503 is acceptable — but nothing half done.
@@ -179,7 +180,7 @@ Deno.test("fault: PUT/DELETE while 2 of 4 drives lack the bucket directory succe
       objects.set(key, { bytes, etag: await put(s3, BUCKET, key, bytes) });
     }
     await expectAll(s3, BUCKET, objects);
-    for (const d of [d1, d4]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    for (const d of [d1, d4]) await loseBucket(d, BUCKET);
     await expectAll(s3, BUCKET, objects);
   });
 });
@@ -198,7 +199,7 @@ Deno.test("fault: the server restarts with 2 of 4 drives replaced by empty direc
     try {
       await expectAll(client(server), BUCKET, objects);
       await healedOnto(server, objects, [d2, d3]);
-      for (const d of [d1, d4]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+      for (const d of [d1, d4]) await loseBucket(d, BUCKET);
       await expectAll(client(server), BUCKET, objects);
     } catch (err) {
       console.error(server.output().slice(-4000));
@@ -273,7 +274,8 @@ Deno.test("fault: drives lost while a PUT streams — 1 of 4: the PUT succeeds; 
       old.etag = await put(s3, BUCKET, "target", old.bytes);
       const fresh = pattern(40 * MiB + 3, 50 + lost);
       const progress = { sent: 0 };
-      const putting = slowPut(server, `/${BUCKET}/target`, [], fresh, progress);
+      const putting = slowPut(server, `/${BUCKET}/target`, [], fresh, progress)
+        .catch((err: Error) => `no answer: ${err.message}`);
       for (let i = 0; i < 500 && progress.sent < 8 * MiB; i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -333,7 +335,7 @@ Deno.test("fault: a full drive (ENOSPC) → PUTs succeed on the others, no parti
     }
     await healedOnto(server, objects, [d4]);
     const [d1, d2] = server.drives;
-    for (const d of [d1, d2]) await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+    for (const d of [d1, d2]) await loseBucket(d, BUCKET);
     await expectAll(s3, BUCKET, objects);
   } catch (err) {
     console.error(server?.output().slice(-4000));
@@ -353,3 +355,42 @@ function existsSync(path: string): boolean {
     return false;
   }
 }
+
+Deno.test("fault: a second drive lost while heals rebuild a replaced one → reads stay exact, both healed", async () => {
+  await withServer(async (first) => {
+    const s3 = client(first);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const objects = await fillBucket(s3, BUCKET, 900);
+    for (let i = 0; i < 6; i++) {
+      const bytes = pattern(16 * MiB + i, 910 + i);
+      objects.set(`heal/${i}`, { bytes, etag: await put(s3, BUCKET, `heal/${i}`, bytes) });
+    }
+    const [d1, d2, d3, d4] = first.drives;
+    await first.stop();
+    await Deno.remove(d2, { recursive: true });
+    await Deno.mkdir(d2);
+    const server = await startServer({ dir: first.dir });
+    try {
+      const live = client(server);
+      for (const key of objects.keys()) {
+        await live.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+      }
+      let writing = false;
+      for (let i = 0; i < 2000 && !writing; i++) {
+        writing = (await tmpEntries(d2).catch(() => [])).length > 0;
+        if (!writing) await new Promise((r) => setTimeout(r, 5));
+      }
+      assert(writing, "a heal was writing to the replaced drive");
+      await loseBucket(d3, BUCKET);
+      await expectAll(live, BUCKET, objects);
+      await healedOnto(server, objects, [d2, d3]);
+      for (const d of [d1, d4]) await loseBucket(d, BUCKET);
+      await expectAll(live, BUCKET, objects);
+    } catch (err) {
+      console.error(server.output().slice(-4000));
+      throw err;
+    } finally {
+      await server.kill();
+    }
+  });
+});

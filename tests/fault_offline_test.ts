@@ -15,6 +15,7 @@ import {
   type Expected,
   failure,
   fillBucket,
+  loseBucket,
   metaPath,
   MiB,
   parseMeta,
@@ -109,7 +110,7 @@ async function offlineRound(
       }, 30_000);
       // d3 and one more drive now have to carry everything.
       for (const d of dead ? [d2] : [d1, d2]) {
-        await Deno.remove(`${d}/${BUCKET}`, { recursive: true });
+        await loseBucket(d, BUCKET);
       }
       await expectAll(s3, BUCKET, objects);
       assert(await holdsAll(d4, objects), "d4 untouched");

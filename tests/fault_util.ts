@@ -386,3 +386,13 @@ export async function slowPut(
     conn.close();
   }
 }
+
+/**
+ * Removes `bucket` from `drive` at once (a rename out of the drive, then the removal), so
+ * heals running meanwhile cannot race the removal and refill it half way.
+ */
+export async function loseBucket(drive: string, bucket: string): Promise<void> {
+  const aside = `${drive}.lost-${crypto.randomUUID()}`;
+  await Deno.rename(`${drive}/${bucket}`, aside);
+  await Deno.remove(aside, { recursive: true });
+}
