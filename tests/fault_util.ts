@@ -64,9 +64,23 @@ export function unquote(etag: string | undefined): string {
   return (etag ?? "").replaceAll('"', "");
 }
 
-/** PUTs `body` and returns its ETag (unquoted). */
-export async function put(s3: S3Client, bucket: string, key: string, body: Uint8Array) {
-  const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+/** PUTs `body` (with user metadata and a content type, if given) and returns its ETag. */
+export async function put(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Uint8Array,
+  extra: { metadata?: Record<string, string>; contentType?: string } = {},
+) {
+  const out = await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      Metadata: extra.metadata,
+      ContentType: extra.contentType,
+    }),
+  );
   return unquote(out.ETag);
 }
 
@@ -113,6 +127,9 @@ export async function get(s3: S3Client, bucket: string, key: string) {
 export interface Expected {
   bytes: Uint8Array;
   etag: string;
+  /** User metadata and content type HEAD must return, when set. */
+  metadata?: Record<string, string>;
+  contentType?: string;
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -138,6 +155,13 @@ export async function expectExact(s3: S3Client, bucket: string, key: string, wan
     throw new AssertionError({
       message: `${key}: HEAD says ${head.ContentLength} bytes, ETag ${head.ETag}`,
     });
+  }
+  const meta = JSON.stringify(head.Metadata ?? {});
+  if (want.metadata && meta !== JSON.stringify(want.metadata)) {
+    throw new AssertionError({ message: `${key}: metadata ${meta}` });
+  }
+  if (want.contentType && head.ContentType !== want.contentType) {
+    throw new AssertionError({ message: `${key}: content type ${head.ContentType}` });
   }
 }
 
@@ -276,7 +300,9 @@ export async function fillBucket(s3: S3Client, bucket: string, seed: number, pre
   ];
   for (const [i, [key, size]] of shapes.entries()) {
     const bytes = pattern(size, seed + i);
-    objects.set(prefix + key, { bytes, etag: await put(s3, bucket, prefix + key, bytes) });
+    const extra = { metadata: { seed: `${seed + i}` }, contentType: `application/x-fault-${i}` };
+    const etag = await put(s3, bucket, prefix + key, bytes, extra);
+    objects.set(prefix + key, { bytes, etag, ...extra });
   }
   const parts = [pattern(5 * MiB, seed + 10), pattern(5 * MiB, seed + 11), pattern(MiB, seed + 12)];
   const etag = await putMultipart(s3, bucket, `${prefix}multipart-11m`, parts);
