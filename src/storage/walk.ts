@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { META_FILE, type WalkEntry, type WalkOptions } from "./api.ts";
 import { isNotFound } from "./os-errors.ts";
-import { compareKeys, isPath } from "./paths.ts";
+import { compareKeys, isPath, sortKeys } from "./paths.ts";
 
 /** Directories read ahead of the one being yielded: file-system calls run on a thread pool. */
 const READ_AHEAD = 16;
@@ -87,29 +87,26 @@ export async function* walkObjects(
 
   /** The positions of one level that can hold matching keys, in key order. */
   function wanted(keyPrefix: string, subdirs: string[]): Position[] {
-    const all: Position[] = [];
+    // Filtered before sorting: a page deep into a large directory sorts only what follows it.
+    const positions = new Map<string, Position>();
     for (const name of subdirs) {
-      all.push({ key: keyPrefix + name, subtree: false, name });
-      all.push({ key: keyPrefix + name + "/", subtree: true, name });
-    }
-    all.sort((a, b) => compareKeys(a.key, b.key));
-    const out: Position[] = [];
-    for (const pos of all) {
-      const matches = pos.subtree
-        ? pos.key.startsWith(prefix) || prefix.startsWith(pos.key)
-        : pos.key.startsWith(prefix);
-      if (!matches) {
-        // Past the prefix: every later key is larger still.
-        if (compareKeys(pos.key, prefix) > 0) break;
-        continue;
+      for (
+        const pos of [
+          { key: keyPrefix + name, subtree: false, name },
+          { key: keyPrefix + name + "/", subtree: true, name },
+        ]
+      ) {
+        const matches = pos.subtree
+          ? pos.key.startsWith(prefix) || prefix.startsWith(pos.key)
+          : pos.key.startsWith(prefix);
+        const after = pos.subtree
+          // Every key below "x/" sorts at or before startAfter.
+          ? compareKeys(pos.key, startAfter) < 0 && !startAfter.startsWith(pos.key)
+          : compareKeys(pos.key, startAfter) <= 0;
+        if (matches && !after) positions.set(pos.key, pos);
       }
-      const after = pos.subtree
-        // Every key below "x/" sorts at or before startAfter.
-        ? compareKeys(pos.key, startAfter) < 0 && !startAfter.startsWith(pos.key)
-        : compareKeys(pos.key, startAfter) <= 0;
-      if (!after) out.push(pos);
     }
-    return out;
+    return sortKeys([...positions.keys()]).map((key) => positions.get(key)!);
   }
 }
 

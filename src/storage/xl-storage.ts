@@ -35,7 +35,7 @@ import {
   writeNew,
 } from "./fs-util.ts";
 import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
-import { checkPath, checkVolume, compareKeys } from "./paths.ts";
+import { checkPath, checkVolume, sortKeys } from "./paths.ts";
 import { walkObjects } from "./walk.ts";
 
 export class XlStorage implements StorageAPI {
@@ -109,7 +109,7 @@ export class XlStorage implements StorageAPI {
     } catch (err) {
       throw this.#driveError(err);
     }
-    names.sort(compareKeys);
+    sortKeys(names);
     const infos = await Promise.all(names.map((name) => this.statVolume(name).catch(() => null)));
     return infos.filter((info): info is VolumeInfo => info !== null);
   }
@@ -153,7 +153,7 @@ export class XlStorage implements StorageAPI {
     } catch (err) {
       throw await this.#error(err, volume, path);
     }
-    return names.sort(compareKeys);
+    return sortKeys(names);
   }
 
   async *walkDir(volume: string, options: WalkOptions): AsyncGenerator<WalkEntry> {
