@@ -24,6 +24,7 @@ import {
   failure,
   fillBucket,
   get,
+  listAll,
   loseBucket,
   md5,
   metaPath,
@@ -386,6 +387,49 @@ Deno.test("fault: a second drive lost while heals rebuild a replaced one → rea
       await healedOnto(server, objects, [d2, d3]);
       for (const d of [d1, d4]) await loseBucket(d, BUCKET);
       await expectAll(live, BUCKET, objects);
+    } catch (err) {
+      console.error(server.output().slice(-4000));
+      throw err;
+    } finally {
+      await server.kill();
+    }
+  });
+});
+
+Deno.test("fault: objects deleted while their heals are queued stay deleted (heals never resurrect)", async () => {
+  await withServer(async (first) => {
+    const s3 = client(first);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const objects = await fillBucket(s3, BUCKET, 950);
+    for (let i = 0; i < 4; i++) {
+      const bytes = pattern(16 * MiB + i, 960 + i);
+      objects.set(`heal/${i}`, { bytes, etag: await put(s3, BUCKET, `heal/${i}`, bytes) });
+    }
+    const [, d2] = first.drives;
+    await first.stop();
+    await Deno.remove(d2, { recursive: true });
+    await Deno.mkdir(d2);
+    const server = await startServer({ dir: first.dir });
+    try {
+      const live = client(server);
+      // Each HEAD queues a heal onto d2; the deletes race those heals.
+      for (const key of objects.keys()) {
+        await live.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+      }
+      for (const key of objects.keys()) {
+        await live.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const key of objects.keys()) {
+        const got = await failure(live.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })));
+        assertEquals(got, { status: 404, code: "NoSuchKey" }, `GET ${key} after DELETE`);
+      }
+      assertEquals([...(await listAll(live, BUCKET)).keys()], [], "listing after the deletes");
+      for (const d of server.drives) {
+        for (const key of objects.keys()) {
+          assert(!await exists(metaPath(d, BUCKET, key)), `${key} left on ${d}`);
+        }
+      }
     } catch (err) {
       console.error(server.output().slice(-4000));
       throw err;
