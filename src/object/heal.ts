@@ -62,8 +62,11 @@ export async function healObject(
     const lacking = set.drives.map((d, i) => d !== undefined && !healthy[i]);
     if (!lacking.includes(true)) return { bucket, object, healedDrives: [] };
     const clean = holders.map((h, i) => (healthy[i] ? h : undefined));
-    // Too few clean shards: damaged ones still serve their good blocks, stripe by stripe.
-    const sources = clean.filter(Boolean).length >= codec.dataShards ? clean : holders;
+    // Too few clean shards: damaged ones still serve their good blocks, stripe by stripe. Then
+    // only one drive is rewritten per pass, so a crash while its data dir is being swapped
+    // costs at most that drive's shard; the next pass has one more clean drive.
+    const fallback = clean.filter(Boolean).length < codec.dataShards;
+    const sources = fallback ? holders : clean;
     if (sources.filter(Boolean).length < codec.dataShards) {
       throw new InsufficientReadQuorum(`${bucket}/${object}: too few healthy shards to heal`);
     }
@@ -76,9 +79,13 @@ export async function healObject(
         partSources(codec, set.drives, sources, bucket, path, number),
       );
     const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
-    const targets = set.drives.map((d, i) => (lacking[i] ? d : undefined));
+    const first = lacking.indexOf(true);
+    const targets = set.drives.map((
+      d,
+      i,
+    ) => (lacking[i] && (!fallback || i === first) ? d : undefined));
     try {
-      let written = lacking;
+      let written = targets.map((t) => t !== undefined);
       let inline: Uint8Array[] | undefined;
       if (version.inline) {
         inline = await encodeInline(codec, decodePart(1, version.size), version.size);
