@@ -331,6 +331,7 @@ export class XlStorage implements StorageAPI {
     const objectDir = this.#path(volume, object);
     if (dataDir !== undefined) checkPath(dataDir);
     let found = false;
+    let pruneFrom = objectDir;
     try {
       found = await Deno.remove(join(objectDir, META_FILE)).then(() => true, notFoundIsFalse);
       if (dataDir !== undefined) {
@@ -338,11 +339,18 @@ export class XlStorage implements StorageAPI {
           .then(() => true, notFoundIsFalse);
         found ||= removed;
       }
-      if (found) await fsyncDir(objectDir);
+      if (found) {
+        // Removing the emptied directory and syncing its parent makes the delete durable, and
+        // concurrent deletes in one directory share that fsync; a directory that still holds
+        // something (a nested object) is synced itself instead.
+        const gone = await Deno.remove(objectDir).then(() => true, isNotFound);
+        await fsyncDir(gone ? dirname(objectDir) : objectDir);
+        if (gone) pruneFrom = dirname(objectDir);
+      }
     } catch (err) {
       throw await this.#error(err, volume, object);
     }
-    await this.#pruneEmpty(join(this.root, volume), objectDir);
+    await this.#pruneEmpty(join(this.root, volume), pruneFrom);
     if (!found) {
       await this.statVolume(volume);
       throw new FileNotFound(`${volume}/${object}`);
