@@ -7,7 +7,7 @@
  * is this drive's framed shard of a small object, so a small GET reads one file per drive.
  *
  * Parsing is strict: any deviation throws CorruptMeta, and callers treat the drive as lacking
- * the object (it gets healed).
+ * the object (it gets healed). Decoded inline data is a view of the bytes given to decode.
  */
 import { crc32 } from "../../ffi/isal.ts";
 
@@ -15,6 +15,8 @@ const MAGIC = [0x46, 0x53, 0x58, 0x4c]; // "FSXL"
 const FORMAT_VERSION = 1;
 const PREFIX = 12;
 const TRAILER = 4;
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** The only bitrot scheme: every shard block framed with its CRC-64/XZ (see src/erasure/bitrot.ts). */
 export const BITROT_ALGORITHM = "crc64xz-framed";
 
@@ -75,7 +77,7 @@ export function encodeXlMeta(meta: XlMeta): Uint8Array {
     ...v,
     inlineLength: inline?.byteLength ?? -1,
   }));
-  const json = new TextEncoder().encode(JSON.stringify({ versions: header }));
+  const json = utf8.encode(JSON.stringify({ versions: header }));
   const inlineTotal = meta.versions.reduce((n, v) => n + (v.inline?.byteLength ?? 0), 0);
   const out = new Uint8Array(PREFIX + json.byteLength + inlineTotal + TRAILER);
   const view = new DataView(out.buffer);
@@ -107,7 +109,7 @@ export function decodeXlMeta(bytes: Uint8Array): XlMeta {
   if (PREFIX + jsonLength > end) throw new CorruptMeta("xl.meta: header overruns file");
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
+    header = JSON.parse(strictUtf8.decode(
       bytes.subarray(PREFIX, PREFIX + jsonLength),
     ));
   } catch {
@@ -121,7 +123,9 @@ export function decodeXlMeta(bytes: Uint8Array): XlMeta {
     const { inlineLength, ...version } = checkVersion(raw);
     if (inlineLength < 0) return version;
     if (at + inlineLength > end) throw new CorruptMeta("xl.meta: inline data overruns file");
-    const inline = bytes.slice(at, at + inlineLength);
+    // A view, not a copy: the file's bytes belong to this decode (GET and HEAD read every
+    // drive's xl.meta, inline shard included).
+    const inline = bytes.subarray(at, at + inlineLength);
     at += inlineLength;
     return { ...version, inline };
   });
