@@ -5,6 +5,8 @@ import { errnoOf } from "./os-errors.ts";
 /** Per directory: the fsync running now and the one queued behind it (shared by its waiters). */
 const dirSyncs = new Map<string, { running: Promise<void>; queued?: Promise<void> }>();
 
+const ignore = () => {};
+
 /**
  * fsyncs a directory so that entries created, renamed or removed in it before the call survive
  * a crash. Concurrent calls for one directory share fsyncs: a call waits for the next fsync
@@ -13,27 +15,32 @@ const dirSyncs = new Map<string, { running: Promise<void>; queued?: Promise<void
 export function fsyncDir(dir: string): Promise<void> {
   const state = dirSyncs.get(dir);
   if (!state) {
-    const running = syncDirOnce(dir).finally(() => next(dir));
+    const running = startSync(dir);
     dirSyncs.set(dir, { running });
     return running;
   }
-  // The running fsync may have started before our change: wait for the one after it.
-  state.queued ??= state.running.catch(() => {}).then(() => {
-    const s = dirSyncs.get(dir)!;
-    return s.running;
-  });
+  // The running fsync may have started before our change: wait for the one after it, which
+  // startSync's handler (registered first) has made the running one by then.
+  state.queued ??= state.running.then(ignore, ignore).then(() => dirSyncs.get(dir)!.running);
   return state.queued;
 }
 
-/** Starts the queued fsync of `dir`, if any, once the running one settled. */
-function next(dir: string): void {
-  const state = dirSyncs.get(dir)!;
-  if (!state.queued) {
-    dirSyncs.delete(dir);
-    return;
-  }
-  state.queued = undefined;
-  state.running = syncDirOnce(dir).finally(() => next(dir));
+/** Starts an fsync of `dir`; once it settles, the queued one (if any) starts. */
+function startSync(dir: string): Promise<void> {
+  const sync = syncDirOnce(dir);
+  // A handler on `sync` itself, so that a failure no caller is waiting for yet is not an
+  // unhandled rejection; callers get it through `sync`.
+  const next = () => {
+    const state = dirSyncs.get(dir)!;
+    if (!state.queued) {
+      dirSyncs.delete(dir);
+      return;
+    }
+    state.queued = undefined;
+    state.running = startSync(dir);
+  };
+  sync.then(next, next);
+  return sync;
 }
 
 async function syncDirOnce(dir: string): Promise<void> {

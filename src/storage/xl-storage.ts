@@ -331,7 +331,6 @@ export class XlStorage implements StorageAPI {
     const objectDir = this.#path(volume, object);
     if (dataDir !== undefined) checkPath(dataDir);
     let found = false;
-    let pruneFrom = objectDir;
     try {
       found = await Deno.remove(join(objectDir, META_FILE)).then(() => true, notFoundIsFalse);
       if (dataDir !== undefined) {
@@ -339,18 +338,13 @@ export class XlStorage implements StorageAPI {
           .then(() => true, notFoundIsFalse);
         found ||= removed;
       }
-      if (found) {
-        // Removing the emptied directory and syncing its parent makes the delete durable, and
-        // concurrent deletes in one directory share that fsync; a directory that still holds
-        // something (a nested object) is synced itself instead.
-        const gone = await Deno.remove(objectDir).then(() => true, isNotFound);
-        await fsyncDir(gone ? dirname(objectDir) : objectDir);
-        if (gone) pruneFrom = dirname(objectDir);
-      }
+      // The object's own directory, not its parent: a concurrent delete of a sibling may
+      // prune the parent before our fsync, leaving the removal of xl.meta not durable.
+      if (found) await fsyncDir(objectDir);
     } catch (err) {
       throw await this.#error(err, volume, object);
     }
-    await this.#pruneEmpty(join(this.root, volume), pruneFrom);
+    await this.#pruneEmpty(join(this.root, volume), objectDir);
     if (!found) {
       await this.statVolume(volume);
       throw new FileNotFound(`${volume}/${object}`);
