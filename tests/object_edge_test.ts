@@ -163,3 +163,25 @@ Deno.test("heal queue: deduplicated, bounded, drained, closed", async () => {
   await queue.idle();
   assertEquals(healed.length, 4);
 });
+
+Deno.test("an empty xl.meta (a first write cut off by a crash) is absence, not corruption", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const data = testBytes(1000, 9);
+    await put(env.layer, "cut", data);
+    // Three drives got as far as creating xl.meta, one not even the object's directory.
+    const [a, b, c, d] = env.paths[0];
+    for (const drive of [a, b, c]) {
+      await Deno.writeFile(`${drive}/${BUCKET}/cut/xl.meta`, new Uint8Array(0));
+    }
+    await Deno.remove(`${d}/${BUCKET}/cut`, { recursive: true });
+    const reopened = await env.open();
+    await assertRejects(() => reopened.getObjectInfo(BUCKET, "cut"), ObjectNotFound);
+    const listed = await reopened.listObjects(BUCKET, { maxKeys: 1000 });
+    assertEquals(listed.objects.map((o) => o.name), []);
+    await put(reopened, "cut", data);
+    assert(equalBytes(await get(reopened, "cut"), data));
+  } finally {
+    await env.close();
+  }
+});

@@ -9,6 +9,7 @@
  * Parsing is strict: any deviation throws CorruptMeta, and callers treat the drive as lacking
  * the object (it gets healed). Decoded inline data is a view of the bytes given to decode.
  */
+import { FileNotFound } from "../storage/errors.ts";
 import { crc32 } from "../../ffi/isal.ts";
 
 const MAGIC = [0x46, 0x53, 0x58, 0x4c]; // "FSXL"
@@ -97,6 +98,11 @@ export function encodeXlMeta(meta: XlMeta): Uint8Array {
 }
 
 export function decodeXlMeta(bytes: Uint8Array): XlMeta {
+  // A new object's xl.meta is written in place (renameData): a crash between its creation and
+  // its one write leaves it empty, which means the object never was, not that it rotted.
+  if (bytes.byteLength === 0) {
+    throw new FileNotFound("xl.meta is empty: a write that never finished");
+  }
   if (bytes.byteLength < PREFIX + TRAILER) throw new CorruptMeta("xl.meta too short");
   if (MAGIC.some((b, i) => bytes[i] !== b)) throw new CorruptMeta("xl.meta: bad magic");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
