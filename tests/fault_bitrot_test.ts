@@ -85,6 +85,13 @@ function besides(server: TestServer, damaged: Map<string, unknown>): string[] {
   return server.drives.filter((d) => !damaged.has(d)).slice(0, 2);
 }
 
+/** The damage is really there (checked before any read could queue a heal that repairs it). */
+async function assertDamaged(original: Map<string, Map<string, Uint8Array>>): Promise<void> {
+  for (const [drive, files] of original) {
+    assert(!await restored(`${drive}/${BUCKET}`, files), `${drive} is damaged to begin with`);
+  }
+}
+
 /**
  * Reads everything (exact bytes; reads find the damage and queue heals) until the damaged
  * drives hold their original files again; then removes the bucket from the two drives in
@@ -96,9 +103,6 @@ async function expectHealed(
   expendable: string[],
   timeoutMs = 30_000,
 ): Promise<void> {
-  for (const [drive, files] of original) {
-    assert(!await restored(`${drive}/${BUCKET}`, files), `${drive} is damaged to begin with`);
-  }
   const s3 = client(f.server);
   await waitUntil("damaged shards rewritten", async () => {
     await expectAll(s3, BUCKET, f.objects);
@@ -122,6 +126,7 @@ Deno.test("fault: bytes flipped in part files on one data drive → exact (range
       12 * FRAME + 3,
     ]);
     await flip(await partPath(multi.data[1], BUCKET, "multipart-11m", 2), [2 * FRAME + 77]);
+    await assertDamaged(original);
 
     const want = f.objects.get("big-12m")!.bytes;
     const range = await client(f.server).send(
@@ -140,6 +145,7 @@ Deno.test("fault: both data shards of an object corrupted → rebuilt from parit
     const original = await before(data);
     await flip(await partPath(data[0], BUCKET, "big-12m"), [8 + 1, 7 * FRAME + 8]);
     await flip(await partPath(data[1], BUCKET, "big-12m"), [8 + 2, 3 * FRAME + 100]);
+    await assertDamaged(original);
     await expectHealed(f, original, parity);
   });
 });
@@ -158,6 +164,7 @@ Deno.test("fault: inline shards in xl.meta corrupted (resealed and not) → exac
       if (i === 0) resealMeta(bytes);
       await Deno.writeFile(path, bytes);
     }
+    await assertDamaged(original);
     await expectHealed(f, original, parity);
   });
 });
@@ -170,6 +177,7 @@ Deno.test("fault: truncated and emptied part files → exact reads, rewritten in
     const cut = await partPath(big.data[0], BUCKET, "big-12m");
     await Deno.truncate(cut, (await Deno.stat(cut)).size - 1000);
     await Deno.truncate(await partPath(nested.data[1], BUCKET, "a/b/c/nested-3m"), 0);
+    await assertDamaged(original);
     await expectHealed(f, original, besides(f.server, original));
   });
 });
@@ -180,6 +188,7 @@ Deno.test("fault: a corrupt parity shard found when a data drive is lost → exa
     const original = await before([parity[0], data[0]]);
     await flip(await partPath(parity[0], BUCKET, "big-12m"), [8 + 4, 6 * FRAME + 50]);
     await loseBucket(data[0], BUCKET);
+    await assertDamaged(original);
     await expectHealed(f, original, [data[1], parity[1]]);
   });
 });
@@ -209,6 +218,7 @@ Deno.test("fault: xl.meta garbled, truncated, or lying (resealed: newer time, ot
       assertEquals(parseMeta(lying).version.modTime, version.modTime + 1000);
       await Deno.writeFile(path, lying);
     }
+    await assertDamaged(original);
     await expectHealed(f, original, [d3, d4]);
   });
 });
@@ -366,6 +376,7 @@ Deno.test("fault: one bad block on every drive (at most one per stripe) → exac
       await flip(await partPath(d, BUCKET, "big-12m"), [(2 * i + 1) * FRAME + 100]);
     }
     // Every stripe can still be decoded, so the object can be rewritten whole on every drive.
+    await assertDamaged(original);
     await expectHealed(f, original, [], 10_000);
   });
 });
