@@ -35,9 +35,13 @@ export interface ConnectionOptions {
 type Phase = "idle" | "head" | "busy" | "drain" | "closed";
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
-/** After refusing a request, unread bytes are discarded for this long before closing. */
+/**
+ * After refusing a request, unread bytes are discarded for this long before closing. Time is
+ * the bound that matters; the byte cap is high enough that a client still uploading a
+ * multi-MiB body at loopback or LAN speed gets to read the refusal instead of a reset.
+ */
 const LINGER_MS = 2000;
-const LINGER_BYTES = 1024 * 1024;
+const LINGER_BYTES = 64 * 1024 * 1024;
 
 export class Connection {
   private phase: Phase = "head";
