@@ -7,6 +7,7 @@
 
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { readTree, TREE, writeTree } from "./helpers/clients.ts";
 import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
@@ -59,24 +60,6 @@ async function writePatterned(path: string, size: number): Promise<void> {
   }
 }
 
-const TREE: Record<string, string> = {
-  "top.txt": "top level",
-  "a/one.txt": "first",
-  "a/b/two.txt": "second, deeper",
-  "a/b/with space.txt": "spaces in names",
-  "c/ü.txt": "unicode name",
-};
-
-async function readTree(root: string, dir = ""): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
-  for await (const entry of Deno.readDir(`${root}/${dir}`)) {
-    const path = dir ? `${dir}/${entry.name}` : entry.name;
-    if (entry.isDirectory) Object.assign(files, await readTree(root, path));
-    else files[path] = await Deno.readTextFile(`${root}/${path}`);
-  }
-  return files;
-}
-
 Deno.test({
   name: "the AWS CLI: s3 cp/sync/ls/rm and s3api",
   ignore: awsMissing,
@@ -122,10 +105,7 @@ Deno.test({
       });
 
       await t.step("s3 sync a tree up and back, s3 ls --recursive", async () => {
-        for (const [path, text] of Object.entries(TREE)) {
-          await Deno.mkdir(`${work}/tree/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
-          await Deno.writeTextFile(`${work}/tree/${path}`, text);
-        }
+        await writeTree(`${work}/tree`, TREE);
         await run("s3", "sync", `${work}/tree`, "s3://cli/tree");
         const listing = await run("s3", "ls", "--recursive", "s3://cli/");
         const keys = listing.trim().split("\n").map((line) => line.split(/\s+/).slice(3).join(" "));

@@ -1,31 +1,9 @@
 import assert from "node:assert/strict";
 import { RawClient, request, startEcho } from "./http_client.ts";
+import { hasOpenssl, selfSignedCert } from "./helpers/tls.ts";
 
-/** A self-signed (end-entity, not CA) certificate for 127.0.0.1 made by openssl. */
-async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = `${dir}/${name}.crt`;
-  const key = `${dir}/${name}.key`;
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: [
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${name}`],
-      ...["-keyout", key, "-out", cert],
-      ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-      ...["-addext", "basicConstraints=critical,CA:FALSE"],
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(`openssl failed: ${new TextDecoder().decode(stderr)}`);
-  return { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) };
-}
-
-async function hasOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
+function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
+  return selfSignedCert(`${dir}/${name}.crt`, `${dir}/${name}.key`, name);
 }
 
 Deno.test("http tls: round trip, and a certificate reload applies to new connections", async (t) => {

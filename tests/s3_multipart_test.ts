@@ -22,20 +22,9 @@ import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { s3Client, startServer } from "./helpers/server.ts";
+import { patterned } from "./helpers/clients.ts";
 
 const MiB = 1024 * 1024;
-
-function randomBytes(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let x = seed || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
-}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -103,9 +92,9 @@ Deno.test({
     const bucket = "multi";
     try {
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
-      const part1 = randomBytes(5 * MiB, 1);
-      const part2 = randomBytes(5 * MiB + 17, 2);
-      const part3 = randomBytes(1234, 3);
+      const part1 = patterned(5 * MiB, 1);
+      const part2 = patterned(5 * MiB + 17, 2);
+      const part3 = patterned(1234, 3);
 
       await t.step("create, upload, list parts and uploads, complete, download", async () => {
         const created = await client.send(
@@ -242,7 +231,7 @@ Deno.test({
       });
 
       await t.step("Complete checks sizes, ETags and order", async () => {
-        const small = randomBytes(1 * MiB, 4);
+        const small = patterned(1 * MiB, 4);
         const { uploadId, completed } = await upload(client, bucket, "checked", [
           small,
           part3,
@@ -275,7 +264,7 @@ Deno.test({
       });
 
       await t.step("UploadPartCopy copies whole objects and ranges", async () => {
-        const source = randomBytes(6 * MiB + 5, 5);
+        const source = patterned(6 * MiB + 5, 5);
         await client.send(new PutObjectCommand({ Bucket: bucket, Key: "source", Body: source }));
         const { UploadId } = await client.send(
           new CreateMultipartUploadCommand({ Bucket: bucket, Key: "copied" }),

@@ -13,32 +13,13 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { assertEquals } from "./helpers/assert.ts";
+import { hasOpenssl, selfSignedCert } from "./helpers/tls.ts";
 import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/server.ts";
 
-async function hasOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes a self-signed end-entity certificate for 127.0.0.1 as public.crt + private.key. */
+/** Writes a self-signed certificate for 127.0.0.1 as public.crt + private.key. */
 async function makeCert(certsDir: string, name: string): Promise<string> {
   await Deno.mkdir(certsDir, { recursive: true });
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: [
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${name}`],
-      ...["-keyout", `${certsDir}/private.key`, "-out", `${certsDir}/public.crt`],
-      ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-      ...["-addext", "basicConstraints=critical,CA:FALSE"],
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(`openssl failed: ${new TextDecoder().decode(stderr)}`);
-  return await Deno.readTextFile(`${certsDir}/public.crt`);
+  return (await selfSignedCert(`${certsDir}/public.crt`, `${certsDir}/private.key`, name)).cert;
 }
 
 /** Status of GET /flashstor/health/live over TLS trusting only `cert` (throws if untrusted). */
