@@ -58,7 +58,9 @@ async function serve(args: string[]): Promise<void> {
     const report = becomeRunUser(runIdentity);
     console.log(`flashstor: running as ${report.user} (uid ${report.uid}, gid ${report.gid})`);
   }
-  const revoked = revokeUnneeded({ keepRead: config.drives });
+  // Read of the certs dir goes too where Deno can revoke it (a scoped --allow-read, as in the
+  // container); there a SIGHUP reload fails and keeps the loaded certificate.
+  const revoked = revokeUnneeded({ keepRead: config.drives, certsDir: config.certsDir });
   if (revoked.notRevocable.length > 0) {
     const kept = revoked.notRevocable.map((p) => p.permission).join(", ");
     console.log(`flashstor: permissions still granted: ${kept}`);

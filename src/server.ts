@@ -94,10 +94,6 @@ async function loadCerts(certsDir: string): Promise<TlsFiles | undefined> {
     return { cert, key };
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
-    if (err instanceof Deno.errors.NotCapable) {
-      console.log(`flashstor: no read permission for ${certsDir}: serving plain HTTP`);
-      return undefined;
-    }
     throw err;
   }
 }
@@ -125,7 +121,11 @@ function onHangup(config: Config, server: Engine): () => void {
 
 export async function startServer(config: Config, layer: ObjectLayer): Promise<RunningServer> {
   const app = createApp({ config, layer });
-  const tls = await loadCerts(config.certsDir);
+  const tls = await loadCerts(config.certsDir).catch((err) => {
+    if (!(err instanceof Deno.errors.NotCapable)) throw err;
+    console.log(`flashstor: no read permission for ${config.certsDir}: serving plain HTTP`);
+    return undefined;
+  });
   const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
   const server = serve(config, app, tls);
   const hangup = onHangup(config, server);

@@ -117,3 +117,32 @@ for (const engine of ["flashstor", "deno"]) {
     }
   });
 }
+
+Deno.test("tls: with scoped read, the certs dir is revoked after loading; SIGHUP keeps the loaded certificate", async () => {
+  if (!await hasOpenssl()) {
+    console.log("skipped: openssl is not installed, no certificate can be made");
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-tls-scoped-" });
+  const certsDir = `${dir}/certs`;
+  const cert = await makeCert(certsDir, "first");
+  const drives = [`${dir}/d1`, `${dir}/d2`, `${dir}/d3`, `${dir}/d4`];
+  const server = await startServer({
+    drives,
+    args: ["--certs-dir", certsDir],
+    env: { FLASHSTOR_DATA_PATHS: drives.join(","), FLASHSTOR_CONFIG_PATHS: certsDir },
+    scheme: "https",
+  });
+  try {
+    await waitLive(server, cert);
+    await makeCert(certsDir, "second");
+    server.process.kill("SIGHUP");
+    for (let i = 0; i < 100 && !/certificate reload failed/.test(server.output()); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assertEquals(/reload failed, keeping the old one: NotCapable/.test(server.output()), true);
+    assertEquals(await liveStatus(server, cert), 200);
+  } finally {
+    await server.cleanup();
+  }
+});
