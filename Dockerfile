@@ -21,7 +21,7 @@ COPY main.ts ./
 COPY ffi/ ffi/
 COPY src/ src/
 # The permissions baked into the binary (scripts/permissions.sh) are scoped to the image's
-# paths: read+write /data, read /etc/flashstor/certs (kept readable for SIGHUP reload), libisal
+# paths: read+write /data, read /etc/flashstor/certs (revoked after loading), libisal
 # and libc.
 ENV FLASHSTOR_DATA_PATHS=/data \
   FLASHSTOR_CONFIG_PATHS=/etc/flashstor/certs
