@@ -9,8 +9,9 @@
  */
 import { join } from "node:path";
 import { META_FILE, type WalkEntry, type WalkOptions } from "./api.ts";
+import type { DirListing } from "./dir-cache.ts";
 import { isNotFound } from "./os-errors.ts";
-import { compareKeys, isPath, sortKeys } from "./paths.ts";
+import { compareKeys, isPath } from "./paths.ts";
 
 /** Directories read ahead of the one being yielded: file-system calls run on a thread pool. */
 const READ_AHEAD = 16;
@@ -23,12 +24,14 @@ interface Position {
   name: string;
 }
 
-/** What one directory holds: whether it is an object (and its metadata, if wanted), its subdirectories. */
+/** What one directory holds, and its object's metadata if wanted. */
 interface DirContents {
-  isObject: boolean;
+  listing: DirListing;
   metadata?: Uint8Array;
-  subdirs: string[];
 }
+
+/** Lists an absolute directory; undefined when it does not exist. */
+export type ListingReader = (dir: string) => Promise<DirListing | undefined>;
 
 /**
  * Yields the objects under `root` (a volume directory) matching `options`, in key order.
@@ -37,6 +40,7 @@ interface DirContents {
 export async function* walkObjects(
   root: string,
   options: WalkOptions,
+  read: ListingReader,
   skip: ReadonlySet<string> = new Set(),
 ): AsyncGenerator<WalkEntry> {
   const prefix = options.prefix ?? "";
@@ -46,86 +50,111 @@ export async function* walkObjects(
   const base = prefix.slice(0, prefix.lastIndexOf("/") + 1);
   // No stored key has an empty, "." or ".." segment; such a prefix must not leave the volume.
   if (base !== "" && !isPath(base.slice(0, -1))) return;
-  const top = await readContents(join(root, base), false);
+  const top = await read(join(root, base));
   if (!top) return;
-  const subdirs = base === "" ? top.subdirs.filter((n) => !skip.has(n)) : top.subdirs;
-  yield* walkLevel(join(root, base), base, subdirs);
+  yield* walkLevel(join(root, base), base, top, base === "" ? skip : new Set());
 
   async function* walkLevel(
     dir: string,
     keyPrefix: string,
-    subdirs: string[],
+    listing: DirListing,
+    skipHere: ReadonlySet<string>,
   ): AsyncGenerator<WalkEntry> {
-    const todo = wanted(keyPrefix, subdirs);
-    const wantObject = new Set(todo.filter((p) => !p.subtree).map((p) => p.name));
+    const todo = wanted(keyPrefix, listing.positions, skipHere);
+    const ahead: Position[] = [];
     const loads = new Map<string, Promise<DirContents | undefined>>();
-    const load = (name: string) => {
-      let p = loads.get(name);
+    const load = (pos: Position) => {
+      let p = loads.get(pos.name);
       if (!p) {
-        p = readContents(join(dir, name), withMetadata && wantObject.has(name));
+        // An object position comes before its subtree's: it decides whether to read metadata.
+        p = readContents(join(dir, pos.name), withMetadata && !pos.subtree);
         // Read ahead: a failure is reported when its position is reached, not before.
         p.catch(() => undefined);
-        loads.set(name, p);
+        loads.set(pos.name, p);
       }
       return p;
     };
-    for (let i = 0; i < todo.length; i++) {
-      for (let j = i; j < Math.min(todo.length, i + READ_AHEAD); j++) load(todo[j].name);
-      const pos = todo[i];
-      const contents = await load(pos.name);
+    for (;;) {
+      while (ahead.length < READ_AHEAD) {
+        const r = todo.next();
+        if (r.done) break;
+        ahead.push(r.value);
+        load(r.value);
+      }
+      const pos = ahead.shift();
+      if (!pos) return;
+      const contents = await load(pos);
       if (!contents) continue;
       if (!pos.subtree) {
-        if (contents.isObject) yield { name: pos.key, metadata: contents.metadata };
+        if (contents.listing.isObject) yield { name: pos.key, metadata: contents.metadata };
       } else {
         loads.delete(pos.name);
-        if (contents.subdirs.length > 0) {
-          yield* walkLevel(join(dir, pos.name), pos.key, contents.subdirs);
+        if (contents.listing.subdirs.length > 0) {
+          yield* walkLevel(join(dir, pos.name), pos.key, contents.listing, new Set());
         }
       }
     }
   }
 
-  /** The positions of one level that can hold matching keys, in key order. */
-  function wanted(keyPrefix: string, subdirs: string[]): Position[] {
-    // Filtered before sorting: a page deep into a large directory sorts only what follows it.
-    const positions = new Map<string, Position>();
-    for (const name of subdirs) {
-      for (
-        const pos of [
-          { key: keyPrefix + name, subtree: false, name },
-          { key: keyPrefix + name + "/", subtree: true, name },
-        ]
-      ) {
-        const matches = pos.subtree
-          ? pos.key.startsWith(prefix) || prefix.startsWith(pos.key)
-          : pos.key.startsWith(prefix);
-        const after = pos.subtree
-          // Every key below "x/" sorts at or before startAfter.
-          ? compareKeys(pos.key, startAfter) < 0 && !startAfter.startsWith(pos.key)
-          : compareKeys(pos.key, startAfter) <= 0;
-        if (matches && !after) positions.set(pos.key, pos);
+  /**
+   * The positions of one level that can hold matching keys, in key order: the subtree that
+   * startAfter lies in, if any, then from a binary search on, while they match the prefix.
+   */
+  function* wanted(
+    keyPrefix: string,
+    positions: readonly string[],
+    skipHere: ReadonlySet<string>,
+  ): Generator<Position> {
+    // Below the top level every key matches the prefix; at it, keys must extend its rest.
+    const rest = prefix.length > keyPrefix.length ? prefix.slice(keyPrefix.length) : "";
+    const make = (rel: string): Position => {
+      const subtree = rel.endsWith("/");
+      return { key: keyPrefix + rel, subtree, name: subtree ? rel.slice(0, -1) : rel };
+    };
+    if (startAfter.startsWith(keyPrefix)) {
+      const seg = startAfter.slice(keyPrefix.length);
+      const slash = seg.indexOf("/");
+      const rel = seg.slice(0, slash + 1);
+      // Every key below "x/" sorts at or before startAfter except those of this subtree.
+      if (slash >= 0 && rel.startsWith(rest) && !skipHere.has(rel.slice(0, -1))) {
+        const i = firstIndex(positions, (p) => compareKeys(p, rel) >= 0);
+        if (positions[i] === rel) yield make(rel);
       }
     }
-    return sortKeys([...positions.keys()]).map((key) => positions.get(key)!);
+    const from = Math.max(
+      firstIndex(positions, (p) => compareKeys(keyPrefix + p, startAfter) > 0),
+      firstIndex(positions, (p) => compareKeys(p, rest) >= 0),
+    );
+    for (let i = from; i < positions.length; i++) {
+      const rel = positions[i];
+      if (!rel.startsWith(rest)) return;
+      const pos = make(rel);
+      if (!skipHere.has(pos.name)) yield pos;
+    }
+  }
+
+  /** A directory's listing and, when `withMetadata`, its META_FILE's contents. */
+  async function readContents(dir: string, metadata: boolean): Promise<DirContents | undefined> {
+    const listing = await read(dir);
+    if (!listing || !listing.isObject || !metadata) return listing && { listing };
+    try {
+      return { listing, metadata: await Deno.readFile(join(dir, META_FILE)) };
+    } catch (err) {
+      // Deleted since it was listed: no longer an object, its subtree may remain.
+      if (isNotFound(err)) return { listing: { ...listing, isObject: false } };
+      throw err;
+    }
   }
 }
 
-/**
- * Lists a directory: its subdirectories (unsorted) and, when `withMetadata`, the contents of
- * its META_FILE. Undefined when the directory is missing (removed while walking).
- */
-async function readContents(dir: string, withMetadata: boolean): Promise<DirContents | undefined> {
-  const subdirs: string[] = [];
-  let hasMeta = false;
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory) subdirs.push(entry.name);
-      else if (entry.name === META_FILE && entry.isFile) hasMeta = true;
-    }
-    if (!hasMeta || !withMetadata) return { isObject: hasMeta, subdirs };
-    return { isObject: true, subdirs, metadata: await Deno.readFile(join(dir, META_FILE)) };
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
+/** The first index of sorted `items` for which `atOrAfter` holds (items.length if none). */
+function firstIndex<T>(items: readonly T[], atOrAfter: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (atOrAfter(items[mid])) hi = mid;
+    else lo = mid + 1;
   }
+  return lo;
 }

@@ -23,6 +23,7 @@ import {
   FileNotFound,
   VolumeExists,
 } from "./errors.ts";
+import { DirCache, readListing } from "./dir-cache.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
 import {
@@ -41,6 +42,8 @@ import { walkObjects } from "./walk.ts";
 export class XlStorage implements StorageAPI {
   readonly endpoint: string;
   readonly #tmp: string;
+  /** Listings of bucket directories; the system volume's writers bypass this class. */
+  readonly #listings = new DirCache();
 
   private constructor(readonly root: string) {
     this.endpoint = root;
@@ -97,6 +100,8 @@ export class XlStorage implements StorageAPI {
     } catch (err) {
       if (errnoOf(err) === "EEXIST") throw new VolumeExists(volume);
       throw await this.#error(err, volume);
+    } finally {
+      this.#changed(join(this.root, volume));
     }
   }
 
@@ -140,20 +145,35 @@ export class XlStorage implements StorageAPI {
       await removeQuietly(trash);
     } catch (err) {
       throw await this.#error(err, volume);
+    } finally {
+      this.#changed(dir);
+      this.#listings.invalidateBelow(dir);
     }
   }
 
   async listDir(volume: string, path: string): Promise<string[]> {
     const dir = this.#path(volume, path, true);
-    const names: string[] = [];
     try {
-      for await (const entry of Deno.readDir(dir)) {
-        names.push(entry.isDirectory ? entry.name + "/" : entry.name);
-      }
+      const listing = await this.#reader(volume)(dir);
+      // Mapped like the error of reading a missing directory.
+      if (!listing) throw Object.assign(new Error(`${dir}: no such directory`), { code: "ENOENT" });
+      return [...listing.names];
     } catch (err) {
       throw await this.#error(err, volume, path);
     }
-    return sortKeys(names);
+  }
+
+  /** How directories of `volume` are listed: cached, except where writers bypass the cache. */
+  #reader(volume: string): (dir: string) => ReturnType<typeof readListing> {
+    return volume === SYSTEM_VOLUME ? readListing : (dir) => this.#listings.read(dir);
+  }
+
+  /** Forgets the cached listings of `path` and its parents up to the drive: they may have changed. */
+  #changed(path: string): void {
+    for (let d = path; d.startsWith(this.root); d = dirname(d)) {
+      this.#listings.invalidate(d);
+      if (d === this.root) return;
+    }
   }
 
   async *walkDir(volume: string, options: WalkOptions): AsyncGenerator<WalkEntry> {
@@ -162,7 +182,7 @@ export class XlStorage implements StorageAPI {
     await this.statVolume(volume);
     const skip = new Set(volume === SYSTEM_VOLUME ? [TMP_DIR] : []);
     try {
-      yield* walkObjects(root, options, skip);
+      yield* walkObjects(root, options, this.#reader(volume), skip);
     } catch (err) {
       throw await this.#error(err, volume, options.prefix ?? "");
     }
@@ -186,6 +206,8 @@ export class XlStorage implements StorageAPI {
       });
     } catch (err) {
       throw await this.#error(err, volume, path);
+    } finally {
+      this.#changed(target);
     }
   }
 
@@ -203,6 +225,8 @@ export class XlStorage implements StorageAPI {
       return new LocalFileWriter(file, target, (err) => toStorageError(err, "file", path));
     } catch (err) {
       throw await this.#error(err, volume, path);
+    } finally {
+      this.#changed(target);
     }
   }
 
@@ -285,10 +309,14 @@ export class XlStorage implements StorageAPI {
       });
     } catch (err) {
       throw await this.#error(err, dstVolume, object);
+    } finally {
+      this.#changed(dst);
+      if (src !== undefined) this.#changed(src);
     }
     if (replacedDataDir !== undefined && replacedDataDir !== dataDir) {
       // Unreferenced from now on; a failure only leaves garbage behind.
       await removeQuietly(join(objectDir, replacedDataDir));
+      this.#changed(objectDir);
     }
     return previous;
   }
@@ -343,8 +371,11 @@ export class XlStorage implements StorageAPI {
       if (found) await fsyncDir(objectDir);
     } catch (err) {
       throw await this.#error(err, volume, object);
+    } finally {
+      this.#changed(join(objectDir, dataDir ?? META_FILE));
     }
     await this.#pruneEmpty(join(this.root, volume), objectDir);
+    this.#changed(objectDir);
     if (!found) {
       await this.statVolume(volume);
       throw new FileNotFound(`${volume}/${object}`);
@@ -364,11 +395,15 @@ export class XlStorage implements StorageAPI {
   }
 
   async delete(volume: string, path: string, recursive = false): Promise<void> {
+    const target = this.#path(volume, path);
     try {
-      await Deno.remove(this.#path(volume, path), { recursive });
+      await Deno.remove(target, { recursive });
     } catch (err) {
       if (isNotFound(err)) return;
       throw await this.#error(err, volume, path);
+    } finally {
+      this.#changed(target);
+      if (recursive) this.#listings.invalidateBelow(target);
     }
   }
 
