@@ -133,3 +133,19 @@ Deno.test("the listing cache keeps within its bound of names", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a directory changed just before it is read is not cached", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-dircache-" });
+  try {
+    const cache = new DirCache();
+    await Deno.mkdir(join(dir, "fresh", "s"), { recursive: true });
+    // Changed in the same clock tick as the read, a later change could keep its mtime.
+    assertEquals((await cache.read(join(dir, "fresh")))?.subdirs, ["s"]);
+    assertEquals(cache.size, 0);
+    await age(join(dir, "fresh"));
+    assertEquals((await cache.read(join(dir, "fresh")))?.subdirs, ["s"]);
+    assertEquals(cache.size, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

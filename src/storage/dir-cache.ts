@@ -4,17 +4,21 @@
  *
  * An entry is used only while the directory's mtime and inode are what they were when it was
  * read, and only when that mtime was already older than RACY_MS at the time of reading: a
- * change in the same clock tick as the read (or on a file system with coarse timestamps)
- * could otherwise leave the mtime unchanged. The owner also invalidates every directory it
- * changes, so its own writes are seen even within that tick. Memory is bounded by the number
- * of names held, least recently used entries going first.
+ * change in the same clock tick as the read could otherwise leave the mtime unchanged. The
+ * owner also invalidates every directory it changes, so its own writes are seen at once
+ * whatever the timestamps; a change by another process is seen at the next stat, or later on a
+ * file system whose timestamps are coarser than RACY_MS (FAT, some network file systems).
+ * Memory is bounded by the number of names held, least recently used entries going first.
  */
 import { META_FILE } from "./api.ts";
 import { isNotFound } from "./os-errors.ts";
 import { sortKeys } from "./paths.ts";
 
-/** A directory's mtime must be at least this much older than its reading to be trusted. */
-const RACY_MS = 1000;
+/**
+ * A directory's mtime must be at least this much older than its reading to be trusted: Linux
+ * stamps files from a clock that lags the wall clock by up to one tick (at most 10 ms).
+ */
+const RACY_MS = 50;
 
 /** What one directory holds. Shared between callers: never modified. */
 export interface DirListing {
