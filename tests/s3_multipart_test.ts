@@ -16,6 +16,7 @@ import {
   type S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
+  type UploadPartCopyCommandInput,
 } from "@aws-sdk/client-s3";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
@@ -292,7 +293,13 @@ Deno.test({
         );
         const slice = source.slice(100, 1100);
         assertEquals(ranged.CopyPartResult?.ETag, `"${md5(slice)}"`);
-        for (const range of ["bytes=0-6291461", "bytes=5-4"]) {
+        const refused: [Partial<UploadPartCopyCommandInput>, string, number][] = [
+          [{ CopySourceRange: "bytes=0-6291461" }, "InvalidRange", 416],
+          [{ CopySourceRange: "bytes=5-4" }, "InvalidRange", 416],
+          [{ CopySourceRange: "bytes=0-" }, "InvalidArgument", 400],
+          [{ CopySourceIfMatch: `"${"1".repeat(32)}"` }, "PreconditionFailed", 412],
+        ];
+        for (const [condition, code, status] of refused) {
           await rejectsWith(
             () =>
               client.send(
@@ -302,43 +309,13 @@ Deno.test({
                   UploadId,
                   PartNumber: 3,
                   CopySource: `${bucket}/source`,
-                  CopySourceRange: range,
+                  ...condition,
                 }),
               ),
-            "InvalidRange",
-            416,
+            code,
+            status,
           );
         }
-        await rejectsWith(
-          () =>
-            client.send(
-              new UploadPartCopyCommand({
-                Bucket: bucket,
-                Key: "copied",
-                UploadId,
-                PartNumber: 3,
-                CopySource: `${bucket}/source`,
-                CopySourceRange: "bytes=0-",
-              }),
-            ),
-          "InvalidArgument",
-          400,
-        );
-        await rejectsWith(
-          () =>
-            client.send(
-              new UploadPartCopyCommand({
-                Bucket: bucket,
-                Key: "copied",
-                UploadId,
-                PartNumber: 3,
-                CopySource: `${bucket}/source`,
-                CopySourceIfMatch: `"${"1".repeat(32)}"`,
-              }),
-            ),
-          "PreconditionFailed",
-          412,
-        );
         await client.send(
           new CompleteMultipartUploadCommand({
             Bucket: bucket,
