@@ -11,16 +11,21 @@ await Deno.mkdir(dir, { recursive: true });
 const CHUNK = 1024 * 1024;
 const fileOf = (pathname: string) => `${dir}/${encodeURIComponent(pathname.slice(1))}`;
 
-function fileStream(file: Deno.FsFile): ReadableStream<Uint8Array> {
+function fileStream(file: Deno.FsFile, size: number): ReadableStream<Uint8Array> {
+  let left = size;
   return new ReadableStream({
     type: "bytes",
     async pull(controller) {
-      const buffer = new Uint8Array(CHUNK);
+      // Sized to what is left (+1 to see the end), so a small GET does not zero 1 MiB.
+      const buffer = new Uint8Array(Math.min(CHUNK, left + 1));
       const n = await file.read(buffer);
       if (n === null) {
         file.close();
         controller.close();
-      } else controller.enqueue(buffer.subarray(0, n));
+      } else {
+        left = Math.max(0, left - n);
+        controller.enqueue(buffer.subarray(0, n));
+      }
     },
     cancel() {
       file.close();
@@ -53,7 +58,7 @@ async function handle(request: Request): Promise<Response> {
       const file = await Deno.open(path).catch(() => undefined);
       if (!file) return new Response("not found", { status: 404 });
       const { size } = await file.stat();
-      return new Response(fileStream(file), { headers: { "content-length": String(size) } });
+      return new Response(fileStream(file, size), { headers: { "content-length": String(size) } });
     }
     case "HEAD": {
       const info = await Deno.stat(path).catch(() => undefined);

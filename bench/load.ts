@@ -4,6 +4,7 @@
  */
 
 import type { BenchClient } from "./signer.ts";
+import { KeepAliveConnection } from "./http1.ts";
 import type { RunningTarget } from "./servers.ts";
 
 export const MiB = 1024 * 1024;
@@ -24,23 +25,26 @@ export interface Throughput {
   peakRss: number;
 }
 
-/** Runs `count` jobs on `concurrency` workers; stops taking new jobs after `deadline` ms. */
+/**
+ * Runs `count` jobs on `concurrency` workers (a job learns its worker's number); stops taking
+ * new jobs after `deadline` ms.
+ */
 async function pool(
   count: number,
   concurrency: number,
-  job: (i: number) => Promise<void>,
+  job: (i: number, worker: number) => Promise<void>,
   deadline = Infinity,
 ): Promise<{ done: number; seconds: number; latencies: number[]; errors: number }> {
   let next = 0;
   let errors = 0;
   const latencies: number[] = [];
   const started = performance.now();
-  const worker = async () => {
+  const worker = async (_: unknown, w: number) => {
     while (next < count && performance.now() - started < deadline) {
       const i = next++;
       const t0 = performance.now();
       try {
-        await job(i);
+        await job(i, w);
         latencies.push(performance.now() - t0);
       } catch (err) {
         // A server that fails requests is measured on the ones it served, with the failures
@@ -132,7 +136,10 @@ function latency(
 
 export type SmallOp = "PUT" | "GET" | "HEAD" | "DELETE";
 
-/** PUT, GET, HEAD, DELETE of `count` objects of `size` bytes, each phase bounded by time. */
+/**
+ * PUT, GET, HEAD, DELETE of `count` objects of `size` bytes, each phase bounded by time. Each
+ * worker keeps one connection alive, and every request of a phase is signed before it starts.
+ */
 export async function smallObjects(
   client: BenchClient,
   bucket: string,
@@ -142,24 +149,45 @@ export async function smallObjects(
   phaseMs: number,
   ops: SmallOp[] = ["PUT", "GET", "HEAD", "DELETE"],
 ): Promise<Partial<Record<SmallOp, Latency>>> {
-  const body = { size, pattern: PATTERN };
-  const key = (i: number) => `small/${size}/${concurrency}/${i}`;
-  const results: Partial<Record<SmallOp, Latency>> = {};
-  const put = await pool(count, concurrency, (i) => client.put(bucket, key(i), body), phaseMs);
-  if (ops.includes("PUT")) results.PUT = latency(put);
-  const written = put.done;
-  const phases: [SmallOp, (i: number) => Promise<unknown>][] = [
-    ["GET", (i) => client.get(bucket, key(i))],
-    ["HEAD", (i) => client.head(bucket, key(i))],
-  ];
-  for (const [op, job] of phases) {
-    if (!ops.includes(op)) continue;
-    results[op] = latency(
-      await pool(written, concurrency, async (i) => void await job(i), phaseMs),
+  const body = PATTERN.subarray(0, size);
+  const path = (i: number) => `/${bucket}/small/${size}/${concurrency}/${i}`;
+  const { hostname, port } = new URL(client.target.endpoint);
+  const connections = Array.from(
+    { length: concurrency },
+    () => new KeepAliveConnection(hostname, Number(port)),
+  );
+  const phase = async (op: SmallOp, n: number, deadline = Infinity) => {
+    const heads = Array.from(
+      { length: n },
+      (_, i) => client.signedHead(op, path(i), op === "PUT" ? size : undefined),
     );
+    return await pool(n, concurrency, async (i, w) => {
+      const reply = await connections[w].request(
+        heads[i],
+        op === "PUT" ? body : undefined,
+        op === "HEAD",
+      );
+      if (reply.status >= 300) {
+        throw new Error(`${op} ${path(i)}: ${reply.status} ${reply.error ?? ""}`);
+      }
+      if (op === "GET" && reply.bytes !== size) {
+        throw new Error(`GET returned ${reply.bytes} bytes, expected ${size}`);
+      }
+    }, deadline);
+  };
+  const results: Partial<Record<SmallOp, Latency>> = {};
+  try {
+    const put = await phase("PUT", count, phaseMs);
+    if (ops.includes("PUT")) results.PUT = latency(put);
+    const written = put.done;
+    for (const op of ["GET", "HEAD"] as const) {
+      if (ops.includes(op)) results[op] = latency(await phase(op, written, phaseMs));
+    }
+    const deleted = await phase("DELETE", written);
+    if (ops.includes("DELETE")) results.DELETE = latency(deleted);
+  } finally {
+    for (const connection of connections) connection.close();
   }
-  const deleted = await pool(written, concurrency, (i) => client.delete(bucket, key(i)));
-  if (ops.includes("DELETE")) results.DELETE = latency(deleted);
   return results;
 }
 

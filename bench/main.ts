@@ -82,7 +82,9 @@ const results: Results = {
   command: `deno task bench${quick ? " --quick" : ""}`,
   machine: `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, ${Deno.build.os}`,
   notes: [
-    "All servers run as subprocesses on 127.0.0.1 and are driven by the same client (bench/signer.ts: SigV4, UNSIGNED-PAYLOAD, fetch).",
+    "All servers run as subprocesses on 127.0.0.1 and are driven by the same client (bench/signer.ts: SigV4, UNSIGNED-PAYLOAD; fetch for large objects and listings).",
+    "Small objects: one keep-alive connection per client worker (bench/http1.ts), every request of a phase signed before the phase starts (SigV4 signatures stay valid for 15 minutes), so that the client, which shares the 2 cores, costs the server little CPU.",
+    "bare GET reads into a buffer sized to the file (up to 1 MiB).",
     "bare = Deno.serve writing each PUT to one file + fsync and streaming GETs from it: the ceiling of this runtime.",
     "Large objects at high concurrency are bounded so the run fits 10 minutes and the tmpfs: 1 GiB objects run at concurrency 1 only.",
   ],

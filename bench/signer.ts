@@ -125,6 +125,18 @@ async function drain(response: Response): Promise<number> {
 export class BenchClient {
   constructor(readonly target: S3Target) {}
 
+  /**
+   * The head of a keep-alive request, signed now: load loops sign every request before their
+   * timed phase (a SigV4 signature stays valid for 15 minutes), so that they time the server.
+   */
+  signedHead(method: string, path: string, contentLength?: number): Uint8Array {
+    const headers = signRequest(this.target, method, path);
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${new URL(this.target.endpoint).host}\r\n`;
+    if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
+    headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
+    return new TextEncoder().encode(head + "\r\n");
+  }
+
   async createBucket(bucket: string): Promise<void> {
     await drain(await send(this.target, "PUT", `/${bucket}`));
   }
