@@ -229,14 +229,17 @@ export interface MetaVersion {
 }
 
 /**
- * Reads the on-drive xl.meta layout (magic, u32 version, u32 header length, JSON header, inline
- * data, u32 CRC32): the first version and where its inline shard lies.
+ * Reads the on-drive xl.meta layout (magic, u32 version, u32 header length, JSON header, then
+ * per version u32 shard index and inline data, u32 CRC32): the first version, with this
+ * drive's shard index, and where its inline shard lies.
  */
 export function parseMeta(bytes: Uint8Array): { version: MetaVersion; inlineStart: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLength = view.getUint32(8, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + jsonLength)));
-  return { version: header.versions[0], inlineStart: 12 + jsonLength };
+  const version: MetaVersion = header.versions[0];
+  version.erasure.index = view.getUint32(12 + jsonLength, true);
+  return { version, inlineStart: 12 + jsonLength + 4 };
 }
 
 /** Recomputes the CRC32 trailer of an xl.meta, so a change inside it still parses. */

@@ -1,19 +1,22 @@
 /**
  * xl.meta: the metadata file of one object on one drive.
  *
- * Layout: magic "FSXL", u32 format version, u32 JSON header length, JSON header, inline data
- * of each version in order, u32 CRC32 of everything before it (all integers little endian).
- * The header lists versions; only versionId "null" exists until versioning lands. Inline data
+ * Layout: magic "FSXL", u32 format version, u32 JSON header length, JSON header, then per
+ * version its u32 shard index on this drive and its inline data, then u32 CRC32 of everything
+ * before it (all integers little endian). The header lists versions; only versionId "null"
+ * exists until versioning lands. It holds nothing drive-specific, so every drive of a set has
+ * the same header bytes and a read of all drives parses it once (see parseHeader). Inline data
  * is this drive's framed shard of a small object, so a small GET reads one file per drive.
  *
  * Parsing is strict: any deviation throws CorruptMeta, and callers treat the drive as lacking
- * the object (it gets healed). Decoded inline data is a view of the bytes given to decode.
+ * the object (it gets healed). Decoded inline data is a view of the bytes given to decode;
+ * the rest of a decoded version is frozen, as it may be shared with other decodes.
  */
 import { FileNotFound } from "../storage/errors.ts";
 import { crc32 } from "../../ffi/isal.ts";
 
 const MAGIC = [0x46, 0x53, 0x58, 0x4c]; // "FSXL"
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const PREFIX = 12;
 const TRAILER = 4;
 const utf8 = new TextEncoder();
@@ -71,16 +74,19 @@ export interface XlMeta {
   versions: ObjectVersion[];
 }
 
-type HeaderVersion = Omit<ObjectVersion, "inline"> & { inlineLength: number };
+type HeaderVersion = Omit<ObjectVersion, "inline" | "erasure"> & {
+  erasure: Omit<ErasureLayout, "index">;
+  inlineLength: number;
+};
 
 export function encodeXlMeta(meta: XlMeta): Uint8Array {
-  const header: HeaderVersion[] = meta.versions.map(({ inline, ...v }) => ({
-    ...v,
-    inlineLength: inline?.byteLength ?? -1,
-  }));
+  const header: HeaderVersion[] = meta.versions.map(({ inline, erasure, ...v }) => {
+    const { index: _, ...shared } = erasure;
+    return { ...v, erasure: shared, inlineLength: inline?.byteLength ?? -1 };
+  });
   const json = utf8.encode(JSON.stringify({ versions: header }));
-  const inlineTotal = meta.versions.reduce((n, v) => n + (v.inline?.byteLength ?? 0), 0);
-  const out = new Uint8Array(PREFIX + json.byteLength + inlineTotal + TRAILER);
+  const driveSection = meta.versions.reduce((n, v) => n + 4 + (v.inline?.byteLength ?? 0), 0);
+  const out = new Uint8Array(PREFIX + json.byteLength + driveSection + TRAILER);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint32(4, FORMAT_VERSION, true);
@@ -88,6 +94,8 @@ export function encodeXlMeta(meta: XlMeta): Uint8Array {
   out.set(json, PREFIX);
   let at = PREFIX + json.byteLength;
   for (const v of meta.versions) {
+    view.setUint32(at, v.erasure.index, true);
+    at += 4;
     if (v.inline) {
       out.set(v.inline, at);
       at += v.inline.byteLength;
@@ -113,30 +121,67 @@ export function decodeXlMeta(bytes: Uint8Array): XlMeta {
   }
   const jsonLength = view.getUint32(8, true);
   if (PREFIX + jsonLength > end) throw new CorruptMeta("xl.meta: header overruns file");
+  let at = PREFIX + jsonLength;
+  const versions = parseHeader(bytes.subarray(PREFIX, at)).map(({ inlineLength, ...v }) => {
+    if (at + 4 > end) throw new CorruptMeta("xl.meta: shard index overruns file");
+    const index = view.getUint32(at, true);
+    at += 4;
+    if (index < 1 || index > v.erasure.distribution.length) {
+      throw new CorruptMeta("xl.meta: shard index out of range");
+    }
+    const version: ObjectVersion = { ...v, erasure: { ...v.erasure, index } };
+    if (inlineLength < 0) return version;
+    if (at + inlineLength > end) throw new CorruptMeta("xl.meta: inline data overruns file");
+    // A view, not a copy: the file's bytes belong to this decode (GET and HEAD read every
+    // drive's xl.meta, inline shard included).
+    version.inline = bytes.subarray(at, at + inlineLength);
+    at += inlineLength;
+    return version;
+  });
+  if (at !== end) throw new CorruptMeta("xl.meta: trailing bytes");
+  return { versions };
+}
+
+/** Parsed headers by their text, most recent last; bounded, as a GET only needs its own. */
+const parsedHeaders = new Map<string, readonly HeaderVersion[]>();
+const PARSED_HEADERS_KEPT = 256;
+
+/**
+ * The versions of a header. Every drive holds the same header bytes, so GET and HEAD, which
+ * read all drives, parse and check it once; the result is frozen because decodes share it.
+ */
+function parseHeader(bytes: Uint8Array): readonly HeaderVersion[] {
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new CorruptMeta("xl.meta: header is not UTF-8");
+  }
+  const known = parsedHeaders.get(text);
+  if (known) return known;
   let header: unknown;
   try {
-    header = JSON.parse(strictUtf8.decode(
-      bytes.subarray(PREFIX, PREFIX + jsonLength),
-    ));
+    header = JSON.parse(text);
   } catch {
     throw new CorruptMeta("xl.meta: header is not JSON");
   }
   if (!isRecord(header) || !Array.isArray(header.versions) || header.versions.length === 0) {
     throw new CorruptMeta("xl.meta: no versions");
   }
-  let at = PREFIX + jsonLength;
-  const versions = header.versions.map((raw: unknown) => {
-    const { inlineLength, ...version } = checkVersion(raw);
-    if (inlineLength < 0) return version;
-    if (at + inlineLength > end) throw new CorruptMeta("xl.meta: inline data overruns file");
-    // A view, not a copy: the file's bytes belong to this decode (GET and HEAD read every
-    // drive's xl.meta, inline shard included).
-    const inline = bytes.subarray(at, at + inlineLength);
-    at += inlineLength;
-    return { ...version, inline };
-  });
-  if (at !== end) throw new CorruptMeta("xl.meta: trailing bytes");
-  return { versions };
+  const versions = deepFreeze(header.versions.map(checkVersion));
+  if (parsedHeaders.size >= PARSED_HEADERS_KEPT) {
+    parsedHeaders.delete(parsedHeaders.keys().next().value!);
+  }
+  parsedHeaders.set(text, versions);
+  return versions;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The version a GET without versionId sees. */
@@ -163,13 +208,12 @@ function checkVersion(raw: unknown): HeaderVersion {
   return v;
 }
 
-function isErasure(raw: unknown): raw is ErasureLayout {
+function isErasure(raw: unknown): raw is Omit<ErasureLayout, "index"> {
   if (!isRecord(raw)) return false;
-  const { dataShards, parityShards, blockSize, index, distribution } = raw;
+  const { dataShards, parityShards, blockSize, distribution } = raw;
   if (!isCount(dataShards) || !isCount(parityShards) || !isCount(blockSize)) return false;
   const n = (dataShards as number) + (parityShards as number);
-  return dataShards as number > 0 && isCount(index) && index as number >= 1 &&
-    index as number <= n && Array.isArray(distribution) && distribution.length === n &&
+  return dataShards as number > 0 && Array.isArray(distribution) && distribution.length === n &&
     distribution.every((d) => Number.isInteger(d) && d >= 1 && d <= n) &&
     new Set(distribution).size === n;
 }
