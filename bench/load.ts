@@ -5,7 +5,7 @@
 
 import type { BenchClient } from "./signer.ts";
 import { KeepAliveConnection } from "./http1.ts";
-import type { RunningTarget } from "./servers.ts";
+import { processCpuSeconds, type RunningTarget } from "./servers.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -114,6 +114,11 @@ export interface Latency {
   ops: number;
   /** Requests the server failed (not counted in the figures). */
   errors: number;
+  /**
+   * CPU time the server used per request (µs, all its threads), when measured: ops/s on a
+   * shared 2-core machine moves with whatever else runs; this is the server's own cost.
+   */
+  cpuPerOp?: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -136,14 +141,16 @@ function latency(
 
 export type SmallOp = "PUT" | "GET" | "HEAD" | "DELETE";
 
-const WARM_UP_MS = 500;
+const WARM_UP_MS = 300;
 
 /**
- * PUT, GET, HEAD, DELETE of `count` objects of `size` bytes, each phase bounded by time. Each
+ * PUT, GET, HEAD, DELETE of `count` objects of `size` bytes, each phase bounded by time (what
+ * a slow DELETE leaves behind stays: every case writes keys of its own). Each
  * worker keeps one connection alive, and every request of a phase is signed before it starts.
  */
 export async function smallObjects(
   client: BenchClient,
+  target: RunningTarget,
   bucket: string,
   size: number,
   concurrency: number,
@@ -164,7 +171,8 @@ export async function smallObjects(
       { length: keys },
       (_, i) => client.signedHead(op, path(i), op === "PUT" ? size : undefined),
     );
-    return await pool(requests, concurrency, async (n, w) => {
+    const cpu0 = await processCpuSeconds(target.pid);
+    const run = await pool(requests, concurrency, async (n, w) => {
       const i = n % keys;
       const reply = await connections[w].request(
         heads[i],
@@ -178,21 +186,23 @@ export async function smallObjects(
         throw new Error(`GET returned ${reply.bytes} bytes, expected ${size}`);
       }
     }, deadline);
+    const cpu = await processCpuSeconds(target.pid) - cpu0;
+    return { ...latency(run), cpuPerOp: (cpu * 1e6) / (run.done + run.errors) };
   };
   const results: Partial<Record<SmallOp, Latency>> = {};
   try {
     const put = await phase("PUT", count, count, phaseMs);
-    if (ops.includes("PUT")) results.PUT = latency(put);
-    const written = put.done;
+    if (ops.includes("PUT")) results.PUT = put;
+    const written = put.ops;
     for (const op of ["GET", "HEAD"] as const) {
       if (!ops.includes(op)) continue;
       // Reads are timed in their steady state: an untimed warm-up (the JIT of the server and
       // of the client), then phaseMs of requests cycling over the written keys.
       await phase(op, written, Infinity, WARM_UP_MS);
-      results[op] = latency(await phase(op, written, Infinity, phaseMs));
+      results[op] = await phase(op, written, Infinity, phaseMs);
     }
-    const deleted = await phase("DELETE", written);
-    if (ops.includes("DELETE")) results.DELETE = latency(deleted);
+    const deleted = await phase("DELETE", written, written, phaseMs);
+    if (ops.includes("DELETE")) results.DELETE = deleted;
   } finally {
     for (const connection of connections) connection.close();
   }

@@ -237,6 +237,7 @@ async function runIn(location: { name: string; dir: string }) {
               await attempt(what, async () => {
                 const ops = await smallObjects(
                   client,
+                  target,
                   "bench",
                   size,
                   c,

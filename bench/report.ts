@@ -19,6 +19,8 @@ export interface SmallRow {
   p50: number;
   p99: number;
   errors: number;
+  /** Server CPU per request, µs (small objects only). */
+  cpuPerOp?: number;
 }
 
 export interface Results {
@@ -133,9 +135,9 @@ export function renderMarkdown(r: Results): string {
   ) {
     out.push("", `## ${title}`, "");
     out.push(
-      "| drives on | size | conc | op | target | ops/s | p50 ms | p99 ms | failed requests | ops / s3rver | ops / bare |",
+      "| drives on | size | conc | op | target | ops/s | p50 ms | p99 ms | failed requests | ops / s3rver | ops / bare | server CPU µs/op | s3rver CPU/op ÷ this |",
     );
-    out.push("|---|---|---|---|---|---|---|---|---|---|---|");
+    out.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const row of rows) {
       const of = (target: string) =>
         baseline(rows as SmallRow[], {
@@ -152,7 +154,9 @@ export function renderMarkdown(r: Results): string {
           fmt(row.p50, 2)
         } | ${fmt(row.p99, 2)} | ${row.errors} | ${
           ratio(row.opsPerSecond, of("s3rver")?.opsPerSecond)
-        } | ${ratio(row.opsPerSecond, of("bare")?.opsPerSecond)} |`,
+        } | ${ratio(row.opsPerSecond, of("bare")?.opsPerSecond)} | ${fmt(row.cpuPerOp ?? NaN)} | ${
+          ratio(of("s3rver")?.cpuPerOp ?? NaN, row.cpuPerOp)
+        } |`,
       );
     }
   }

@@ -75,6 +75,16 @@ async function spawnListening(
   };
 }
 
+/** CPU time (user + system, all threads) the process has used, in seconds. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux ABI Deno runs on. */
+const CLOCK_TICKS = 100;
+
 export async function processRss(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
