@@ -7,8 +7,10 @@
 #                stay unscoped unless FLASHSTOR_DATA_PATHS (comma-separated) lists them; then
 #                read is also given FLASHSTOR_CONFIG_PATHS (certs dir, as its own entry so that
 #                it can be revoked after loading) and /etc/passwd, /etc/group (run user lookup).
-#   ffi          libisal.so.2 and libc.so.6 only, by absolute path: a scoped --allow-ffi matches
-#                a dlopen of that exact path (ffi/libc.ts libraryCandidates, same order as here).
+#   ffi          libisal.so.2 (erasure code, checksums) and libc.so.6 (privilege drop, reads of
+#                cached metadata: ffi/cached-read.ts) only, by absolute path: a scoped --allow-ffi
+#                matches a dlopen of that exact path (ffi/library.ts libraryCandidates, same
+#                order as here). Libraries are opened at startup; ffi is revoked after.
 #   env          FLASHSTOR_*, FLASHSTORE_* and HOME (default certs dir), read at startup.
 #   sys          statfs only (drives' free space through node:fs).
 # Not granted: run, any other env variable or sys kind, other libraries. After startup the

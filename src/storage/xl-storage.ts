@@ -23,6 +23,7 @@ import {
   FileNotFound,
   VolumeExists,
 } from "./errors.ts";
+import { type CachedReadMode, cachedReadModeOf, readCachedFile } from "../../ffi/cached-read.ts";
 import { DirCache, readListing } from "./dir-cache.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
@@ -44,6 +45,8 @@ export class XlStorage implements StorageAPI {
   readonly #tmp: string;
   /** Listings of bucket directories; the system volume's writers bypass this class. */
   readonly #listings = new DirCache();
+  /** How small files (xl.meta) may be read without the thread pool (ffi/cached-read.ts). */
+  #cachedReads: CachedReadMode = "off";
 
   private constructor(readonly root: string) {
     this.endpoint = root;
@@ -63,6 +66,7 @@ export class XlStorage implements StorageAPI {
         if (!isNotFound(err)) throw err;
       });
       await Deno.mkdir(drive.#tmp);
+      drive.#cachedReads = await cachedReadModeOf(drive.#tmp);
     } catch (err) {
       throw toStorageError(err, "file", drive.root);
     }
@@ -190,7 +194,9 @@ export class XlStorage implements StorageAPI {
 
   async readAll(volume: string, path: string): Promise<Uint8Array> {
     try {
-      return await Deno.readFile(this.#path(volume, path));
+      const file = this.#path(volume, path);
+      // Metadata is nearly always in memory: then it is read here, without a thread round trip.
+      return readCachedFile(file, this.#cachedReads) ?? await Deno.readFile(file);
     } catch (err) {
       throw await this.#error(err, volume, path);
     }

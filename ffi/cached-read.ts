@@ -1,0 +1,119 @@
+/**
+ * Reads of small files that are already in memory, done on the calling thread.
+ *
+ * Every Deno.readFile is a round trip through the runtime's blocking thread pool: two thread
+ * wake-ups that cost more than the read itself when the file is in the page cache, as
+ * metadata (xl.meta, read from every drive of a set on each GET and HEAD) nearly always is.
+ * Here the read is done only if the kernel can do it without waiting for a disk:
+ * openat2(RESOLVE_CACHED) fails instead of reading a directory from disk, preadv2(RWF_NOWAIT)
+ * fails instead of reading file pages from disk. On a memory filesystem (tmpfs), where
+ * RWF_NOWAIT is not supported and no read ever waits, a plain preadv2 is used. Any failure
+ * returns undefined and the caller reads the asynchronous way, which also reports the error.
+ */
+
+import { statfs } from "node:fs/promises";
+import { openLibrary } from "./library.ts";
+import { bufferAddress } from "./libc.ts";
+
+const SYMBOLS = {
+  // syscall is variadic; integer varargs travel in the registers of fixed arguments on the
+  // supported ABIs. Used for openat2, which glibc 2.36 does not wrap.
+  syscall: { parameters: ["i64", "i64", "buffer", "buffer", "u64"], result: "i64" },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  preadv2: { parameters: ["i32", "buffer", "i32", "i64", "i32"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+
+/** openat2 has the same number on every architecture (it postdates the split tables). */
+const SYS_OPENAT2 = 437n;
+const AT_FDCWD = -100n;
+const O_RDONLY_CLOEXEC = 0x80000n;
+const RESOLVE_CACHED = 0x20n;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_TYPE_SIZE = 0x1 | 0x200;
+const S_IFMT = 0xf000;
+const S_IFREG = 0x8000;
+const RWF_NOWAIT = 0x8;
+
+/** Larger files are left to the asynchronous path: copying them would stall the event loop. */
+export const CACHED_READ_LIMIT = 1 << 20;
+
+/** How a drive's files may be read here: never, only from the page cache, or always. */
+export type CachedReadMode = "off" | "page-cache" | "memory";
+
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+let symbols: Symbols | null | undefined;
+
+/** libc, opened on first use (at startup, while ffi is granted); null where unavailable. */
+function libc(): Symbols | null {
+  if (symbols === undefined) {
+    try {
+      symbols = Deno.build.os === "linux"
+        ? openLibrary("libc.so.6", SYMBOLS, (cause) => new Error(String(cause))).symbols
+        : null;
+    } catch {
+      symbols = null;
+    }
+  }
+  return symbols;
+}
+
+const encoder = new TextEncoder();
+const how = new Uint8Array(new BigUint64Array([O_RDONLY_CLOEXEC, 0n, RESOLVE_CACHED]).buffer);
+const emptyPath = new Uint8Array(1);
+// One JS thread calls these, and each call finishes before the next: shared scratch buffers.
+const statxBuffer = new Uint8Array(256);
+const statxView = new DataView(statxBuffer.buffer);
+const iovec = new BigUint64Array(2);
+const iovecBytes = new Uint8Array(iovec.buffer);
+
+/** The whole file at `path` if it can be read without waiting for I/O, else undefined. */
+export function readCachedFile(path: string, mode: CachedReadMode): Uint8Array | undefined {
+  const c = mode === "off" ? null : libc();
+  if (!c) return undefined;
+  const fd = Number(c.syscall(SYS_OPENAT2, AT_FDCWD, encoder.encode(path + "\0"), how, 24n));
+  if (fd < 0) return undefined;
+  try {
+    if (c.statx(fd, emptyPath, AT_EMPTY_PATH, STATX_TYPE_SIZE, statxBuffer) !== 0) {
+      return undefined;
+    }
+    // struct statx: u16 stx_mode at 28, u64 stx_size at 40.
+    if ((statxView.getUint16(28, true) & S_IFMT) !== S_IFREG) return undefined;
+    const size = Number(statxView.getBigUint64(40, true));
+    if (size > CACHED_READ_LIMIT) return undefined;
+    // One byte more than the size, so that a file that grew since statx shows as a long read.
+    const bytes = new Uint8Array(size + 1);
+    iovec[0] = bufferAddress(bytes);
+    iovec[1] = BigInt(bytes.byteLength);
+    const flags = mode === "page-cache" ? RWF_NOWAIT : 0;
+    const read = Number(c.preadv2(fd, iovecBytes, 1, 0n, flags));
+    return read === size ? bytes.subarray(0, size) : undefined;
+  } finally {
+    c.close(fd);
+  }
+}
+
+/** statfs f_type of filesystems whose files live in memory: tmpfs, ramfs. */
+const MEMORY_FILESYSTEMS = new Set([0x01021994, 0x858458f6]);
+
+/**
+ * The mode that works for files under `dir` (a writable directory): tried on a probe file
+ * written there, so a filesystem without RWF_NOWAIT support (or a platform without these
+ * calls) gets "off" rather than a failed attempt before every read.
+ */
+export async function cachedReadModeOf(dir: string): Promise<CachedReadMode> {
+  if (!libc()) return "off";
+  const mode = MEMORY_FILESYSTEMS.has((await statfs(dir)).type) ? "memory" : "page-cache";
+  const probe = `${dir}/cached-read-probe`;
+  const content = encoder.encode("cached read probe");
+  await Deno.writeFile(probe, content);
+  try {
+    const read = readCachedFile(probe, mode);
+    return read !== undefined && read.every((b, i) => b === content[i]) &&
+        read.byteLength === content.byteLength
+      ? mode
+      : "off";
+  } finally {
+    await Deno.remove(probe).catch(() => {});
+  }
+}

@@ -1,0 +1,46 @@
+import { assert, assertEquals } from "./helpers/assert.ts";
+import {
+  CACHED_READ_LIMIT,
+  type CachedReadMode,
+  cachedReadModeOf,
+  readCachedFile,
+} from "../ffi/cached-read.ts";
+
+/** A temp dir on disk (/tmp) and one in memory (/dev/shm, tmpfs), where this machine has it. */
+async function dirs(): Promise<{ dir: string; mode: CachedReadMode }[]> {
+  const out = [];
+  for (const base of ["/tmp", "/dev/shm"]) {
+    const dir = await Deno.makeTempDir({ dir: base, prefix: "flashstor-cached-read-" }).catch(
+      () => undefined,
+    );
+    if (dir) out.push({ dir, mode: await cachedReadModeOf(dir) });
+  }
+  return out;
+}
+
+Deno.test("cached reads: whole files as written, undefined for what must take the async path", async () => {
+  for (const { dir, mode } of await dirs()) {
+    try {
+      // tmpfs needs nothing but libc; a disk filesystem may lack RWF_NOWAIT.
+      if (dir.startsWith("/dev/shm")) assertEquals(mode, "memory", dir);
+      else if (mode === "off") {
+        console.log(`cached reads are off under ${dir} (no RWF_NOWAIT there): skipped`);
+        continue;
+      } else assertEquals(mode, "page-cache", dir);
+      for (const size of [0, 1, 4500, 200 * 1024, CACHED_READ_LIMIT]) {
+        const bytes = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff);
+        await Deno.writeFile(`${dir}/f`, bytes);
+        assertEquals(readCachedFile(`${dir}/f`, mode), bytes, `${size} bytes under ${dir}`);
+        assertEquals(readCachedFile(`${dir}/f`, "off"), undefined);
+      }
+      await Deno.writeFile(`${dir}/big`, new Uint8Array(CACHED_READ_LIMIT + 1));
+      assertEquals(readCachedFile(`${dir}/big`, mode), undefined, "over the limit");
+      assertEquals(readCachedFile(`${dir}/missing`, mode), undefined, "missing");
+      assertEquals(readCachedFile(dir, mode), undefined, "a directory");
+      await Deno.symlink(`${dir}/f`, `${dir}/link`);
+      assert(readCachedFile(`${dir}/link`, mode)?.byteLength === CACHED_READ_LIMIT, "symlink");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
