@@ -27,7 +27,8 @@ const SYMBOLS = {
 /** openat2 has the same number on every architecture (it postdates the split tables). */
 const SYS_OPENAT2 = 437n;
 const AT_FDCWD = -100n;
-const O_RDONLY_CLOEXEC = 0x80000n;
+/** O_RDONLY | O_CLOEXEC | O_NONBLOCK: opening a FIFO must not wait for a writer either. */
+const OPEN_FLAGS = 0x80000n | 0x800n;
 const RESOLVE_CACHED = 0x20n;
 const AT_EMPTY_PATH = 0x1000;
 const STATX_TYPE_SIZE = 0x1 | 0x200;
@@ -59,7 +60,7 @@ function libc(): Symbols | null {
 }
 
 const encoder = new TextEncoder();
-const how = new Uint8Array(new BigUint64Array([O_RDONLY_CLOEXEC, 0n, RESOLVE_CACHED]).buffer);
+const how = new Uint8Array(new BigUint64Array([OPEN_FLAGS, 0n, RESOLVE_CACHED]).buffer);
 const emptyPath = new Uint8Array(1);
 // One JS thread calls these, and each call finishes before the next: shared scratch buffers.
 const statxBuffer = new Uint8Array(256);

@@ -23,8 +23,15 @@ export function parseAmzDate(text: string): Date | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
+/** The last date formatted: requests of one second share it, and each formats it twice. */
+let lastFormatted = { time: NaN, text: "" };
+
 export function formatAmzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const time = date.getTime();
+  if (time !== lastFormatted.time) {
+    lastFormatted = { time, text: date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "") };
+  }
+  return lastFormatted.text;
 }
 
 export function parseCredential(credential: string, malformed: Malformed): CredentialScope {

@@ -58,7 +58,16 @@ export class Observability implements RequestObserver {
 
   onRequest(record: RequestRecord): void {
     const operation = record.operation ?? UNROUTED;
-    const entry = auditEntry(record.trace, {
+    const { totalMs } = record.trace.finish();
+    this.metrics.observeRequest({
+      operation,
+      status: record.status,
+      durationSeconds: totalMs / 1000,
+      bytesIn: record.bytesIn,
+      bytesOut: record.bytesOut,
+    });
+    if (record.authFailed) this.metrics.authFailure();
+    this.audit?.log(auditEntry(record.trace, {
       accessKey: record.accessKey,
       operation,
       bucket: record.bucket || undefined,
@@ -67,15 +76,6 @@ export class Observability implements RequestObserver {
       bytesIn: record.bytesIn,
       bytesOut: record.bytesOut,
       remoteAddress: record.remoteAddr,
-    });
-    this.metrics.observeRequest({
-      operation,
-      status: record.status,
-      durationSeconds: entry.durationMs / 1000,
-      bytesIn: record.bytesIn,
-      bytesOut: record.bytesOut,
-    });
-    if (record.authFailed) this.metrics.authFailure();
-    this.audit?.log(entry);
+    }));
   }
 }
