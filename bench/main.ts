@@ -54,7 +54,7 @@ const FULL: Plan = {
   smallSizes: [4096, 65536],
   smallConcurrency: [16, 64],
   smallCount: 3000,
-  phaseMs: 2500,
+  phaseMs: 2000,
   listObjects: 10_000,
   listConcurrency: [16, 64],
   idleConnections: 1000,
