@@ -196,7 +196,7 @@ export class ErasureSet {
           this.writeQuorum,
         );
       }
-      const { size, md5 } = measured.result();
+      const { size, md5 } = await measured.result();
       const version = this.newVersion(distribution, dataDir, size, md5, {
         ...options.metadata,
         ...options.finalMetadata?.(),
@@ -212,6 +212,7 @@ export class ErasureSet {
       await this.locks.withWrite(lockKey(bucket, object), () => this.commit(request));
       return objectInfo(bucket, object, version);
     } finally {
+      measured.discard();
       if (!small) await fanOut(this.drives, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
     }
   }

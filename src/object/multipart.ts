@@ -30,7 +30,7 @@ import type {
   PutObjectOptions,
 } from "./layer.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
-import { measure, writeShardFiles } from "./shard-io.ts";
+import { measure, type Measured, writeShardFiles } from "./shard-io.ts";
 import { BITROT_ALGORITHM } from "./xl-meta.ts";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -184,6 +184,7 @@ export async function putObjectPart(
   }
   const releaseUpload = await set.locks.read(uploadKey(uploadId));
   const releasePart = await set.locks.write(`${uploadKey(uploadId)}/${partNumber}`);
+  let measured: Measured | undefined;
   try {
     const upload = await readUpload(set, bucket, object, uploadId).catch(async (err) => {
       await body.cancel(err).catch(() => {});
@@ -192,7 +193,7 @@ export async function putObjectPart(
     const path = uploadPath(bucket, object, uploadId);
     const recordPath = `${path}/part.${partNumber}.json`;
     await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, recordPath));
-    const measured = measure(body, options.size);
+    measured = measure(body, options.size);
     const written = await writeShardFiles(
       set.codec,
       set.drives,
@@ -202,7 +203,7 @@ export async function putObjectPart(
       measured.stream,
       set.writeQuorum,
     );
-    const { size, md5 } = measured.result();
+    const { size, md5 } = await measured.result();
     const record: PartRecord = {
       number: partNumber,
       etag: md5,
@@ -214,6 +215,7 @@ export async function putObjectPart(
     await set.checkWrite(outcomes, `${bucket}/${object} part ${partNumber}`);
     return toPartInfo(record);
   } finally {
+    measured?.discard();
     releasePart();
     releaseUpload();
   }
