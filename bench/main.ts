@@ -108,14 +108,21 @@ const results: Results = {
 const log = (message: string) => console.error(`bench: ${message}`);
 const started = performance.now();
 
-/** Runs one case; a failure becomes a note in the report instead of ending the run. */
-async function attempt(what: string, work: () => Promise<void>): Promise<void> {
+/**
+ * Runs one case; a failure becomes a note in the report instead of ending the run, and what
+ * the server printed last goes to the log.
+ */
+async function attempt(
+  what: string,
+  target: RunningTarget,
+  work: () => Promise<void>,
+): Promise<void> {
   try {
     await work();
   } catch (err) {
     const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
     results.notes.push(`${what} failed: ${message.slice(0, 300)}`);
-    log(`${what} failed: ${message}`);
+    log(`${what} failed: ${message}\n${target.name} printed:\n${target.recentOutput()}`);
   }
 }
 
@@ -217,15 +224,18 @@ async function runIn(location: { name: string; dir: string }) {
         await client.createBucket("bench");
         for (const { size, concurrency } of largeCases) {
           for (const c of concurrency) {
-            log(`${location.name}: ${name} large ${size / MiB} MiB × c${c}`);
-            const t = await largeObjects(client, target, "bench", size, c, countFor(size, c));
-            peak = Math.max(peak, t.peakRss);
-            results.large.push({
-              location: location.name,
-              size,
-              concurrency: c,
-              target: name,
-              ...t,
+            const what = `${location.name}: ${name} large ${size / MiB} MiB × c${c}`;
+            log(what);
+            await attempt(what, target, async () => {
+              const t = await largeObjects(client, target, "bench", size, c, countFor(size, c));
+              peak = Math.max(peak, t.peakRss);
+              results.large.push({
+                location: location.name,
+                size,
+                concurrency: c,
+                target: name,
+                ...t,
+              });
             });
           }
         }
@@ -234,7 +244,7 @@ async function runIn(location: { name: string; dir: string }) {
             for (const c of plan.smallConcurrency) {
               const what = `${location.name}: ${name} small ${size} B × c${c}`;
               log(what);
-              await attempt(what, async () => {
+              await attempt(what, target, async () => {
                 const ops = await smallObjects(
                   client,
                   target,
@@ -255,7 +265,7 @@ async function runIn(location: { name: string; dir: string }) {
         if (options.list && !onDisk) {
           const what = `${location.name}: ${name} LIST over ${plan.listObjects} objects`;
           log(what);
-          await attempt(what, async () => {
+          await attempt(what, target, async () => {
             await client.createBucket("listing");
             await fillBucket(client, "listing", plan.listObjects);
             for (const c of plan.listConcurrency) {

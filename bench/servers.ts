@@ -14,6 +14,8 @@ export interface RunningTarget extends S3Target {
   pid: number;
   /** Resident set size of the server process, in bytes. */
   rss(): Promise<number>;
+  /** The last lines the server printed (to explain a failed case). */
+  recentOutput(): string;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ async function spawnListening(
     ...credentials,
     pid: child.pid,
     rss: () => processRss(child.pid),
+    recentOutput: () => output.slice(-4096),
     stop: async () => {
       try {
         child.kill("SIGTERM");
