@@ -13,7 +13,7 @@ import { Worker } from "node:worker_threads";
 
 const OFFLOAD_MIN = 1 << 20;
 const BATCH = 1 << 20;
-const MAX_IN_FLIGHT = 8 << 20;
+const MAX_IN_FLIGHT = 2 << 20;
 
 export interface Md5 {
   /** Resolves once `chunk` is taken (at once, unless the hash thread is behind). */
@@ -43,9 +43,21 @@ function localMd5(): Md5 {
   };
 }
 
-/** Messages to the hash thread; it answers each batch with `taken` and the end with `hex`. */
+/**
+ * Messages to the hash thread. It answers each batch with `taken` and hands the batch's buffer
+ * back for reuse (left to the worker's garbage collector, spent batches piled up to hundreds of
+ * MiB under concurrent uploads), and answers the end with `hex`.
+ */
 type Request = { id: number; bytes?: ArrayBuffer; end?: "digest" | "discard" };
-type Reply = { id: number; taken?: number; hex?: string };
+type Reply = { id: number; taken?: number; bytes?: ArrayBuffer; hex?: string };
+
+/** Batch buffers back from the hash thread, ready for reuse. */
+const spareBatches: ArrayBuffer[] = [];
+const SPARE_BATCHES_KEPT = 16;
+
+function newBatch(): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(spareBatches.pop() ?? new ArrayBuffer(BATCH));
+}
 
 // CommonJS, evaluated as the worker's source: no module file to read, to permit, or to bundle.
 const HASH_THREAD_SOURCE = `
@@ -57,7 +69,7 @@ parentPort.on("message", ({ id, bytes, end }) => {
   if (!hash) hashes.set(id, hash = createHash("md5"));
   if (bytes) {
     hash.update(new Uint8Array(bytes));
-    parentPort.postMessage({ id, taken: bytes.byteLength });
+    parentPort.postMessage({ id, taken: bytes.byteLength, bytes }, [bytes]);
   }
   if (end) {
     hashes.delete(id);
@@ -116,7 +128,7 @@ function hashThread(): HashThread | null {
 class OffloadedMd5 implements Md5 {
   readonly #thread: HashThread;
   readonly #id: number;
-  #batch = new Uint8Array(BATCH);
+  #batch: Uint8Array<ArrayBuffer> = newBatch();
   #filled = 0;
   #inFlight = 0;
   #ended = false;
@@ -166,7 +178,7 @@ class OffloadedMd5 implements Md5 {
     const bytes = this.#filled === BATCH
       ? this.#batch.buffer
       : this.#batch.buffer.slice(0, this.#filled);
-    if (this.#filled === BATCH) this.#batch = new Uint8Array(BATCH);
+    if (this.#filled === BATCH) this.#batch = newBatch();
     this.#inFlight += bytes.byteLength;
     this.#thread.post({ id: this.#id, bytes }, [bytes]);
     this.#filled = 0;
@@ -179,6 +191,9 @@ class OffloadedMd5 implements Md5 {
     }
     if (reply.taken !== undefined) {
       this.#inFlight -= reply.taken;
+      if (reply.bytes?.byteLength === BATCH && spareBatches.length < SPARE_BATCHES_KEPT) {
+        spareBatches.push(reply.bytes);
+      }
       const room = this.#room;
       this.#room = undefined;
       room?.();
