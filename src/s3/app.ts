@@ -20,6 +20,7 @@ import { rawTarget } from "../http/raw-target.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
+import { wholeBodyLength } from "./whole-body.ts";
 import { hostBucket, route } from "./router.ts";
 
 export interface AppDeps {
@@ -84,7 +85,10 @@ function observed(
 ): Response {
   record.status = response.status;
   const report = () => observer.onRequest(record);
-  if (response.body === null) {
+  const whole = wholeBodyLength(response);
+  if (whole !== undefined) record.bytesOut = whole;
+  // Touching .body of a whole body would turn it into a stream: test for one first.
+  if (whole !== undefined || response.body === null) {
     report();
     return response;
   }

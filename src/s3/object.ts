@@ -18,6 +18,7 @@ import {
   storedChecksums,
 } from "./headers.ts";
 import { checkBucketName, checkKey, decodePath } from "./router.ts";
+import { wholeBodyResponse } from "./whole-body.ts";
 import { xmlResponse } from "./xml.ts";
 
 /** MinIO's limit for a single PUT; S3's own is 5 GiB. */
@@ -142,7 +143,7 @@ function objectResponse(
   ctx: S3Context,
   info: ObjectInfo,
   selection: Selection,
-  body: ReadableStream<Uint8Array> | null,
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
 ): Response {
   const { range, partsCount } = selection;
   const checksums = ctx.request.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
@@ -152,22 +153,36 @@ function objectResponse(
   headers.set("content-length", String(length));
   if (range) headers.set("content-range", `bytes ${range.start}-${range.end}/${info.size}`);
   if (partsCount !== undefined) headers.set("x-amz-mp-parts-count", String(partsCount));
-  return new Response(body, { status: range ? 206 : 200, headers });
+  const init = { status: range ? 206 : 200, headers };
+  return body instanceof Uint8Array ? wholeBodyResponse(body, init) : new Response(body, init);
 }
 
 /**
  * Reads the body's first chunk before the status line goes out, so a read that fails at once
- * (too few healthy shards) is answered with its S3 error, not a 200 that breaks off.
+ * (too few healthy shards) is answered with its S3 error, not a 200 that breaks off. A body of
+ * `length` bytes that came whole in that chunk (a small object) is returned as bytes.
  */
-async function primed(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
+async function primed(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+): Promise<ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer>> {
   const reader = body.getReader();
-  let first: ReadableStreamReadResult<Uint8Array> | undefined = await reader.read();
+  const first = await reader.read();
+  if (first.done) return new Uint8Array(0);
+  const chunks = [first.value];
+  if (first.value.byteLength === length) {
+    // Reading to the end lets the object layer release the object's read lock.
+    const end = await reader.read();
+    if (end.done && first.value.buffer instanceof ArrayBuffer) {
+      return first.value as Uint8Array<ArrayBuffer>;
+    }
+    if (!end.done) chunks.push(end.value);
+  }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const next = first ?? await reader.read();
-      first = undefined;
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
+      const next = chunks.shift() ?? (await reader.read()).value;
+      if (next === undefined) controller.close();
+      else controller.enqueue(next);
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
@@ -189,13 +204,15 @@ export async function getObject(ctx: S3Context): Promise<Response> {
       await body.cancel();
       throw err;
     }
-    return objectResponse(ctx, info, {}, await primed(body));
+    return objectResponse(ctx, info, {}, await primed(body, info.size));
   }
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
   if (evaluateConditions(headers, info) === "not-modified") return notModified(info);
   const selection = select(ctx, info);
   const result = await ctx.layer.getObject(ctx.bucket, ctx.key, { range: selection.range });
-  return objectResponse(ctx, result.info, selection, await primed(result.body));
+  const range = selection.range;
+  const length = range ? range.end - range.start + 1 : result.info.size;
+  return objectResponse(ctx, result.info, selection, await primed(result.body, length));
 }
 
 export async function headObject(ctx: S3Context): Promise<Response> {
