@@ -151,6 +151,23 @@ const PARSED_HEADERS_KEPT = 256;
  * read all drives, parse and check it once; the result is frozen because decodes share it.
  */
 function parseHeader(bytes: Uint8Array): readonly HeaderVersion[] {
+  // A GET's reads of its drives are decoded one after another: most often the header is the
+  // one just seen, which a byte comparison finds before any UTF-8 decoding.
+  if (lastHeader && equalBytes(lastHeader.bytes, bytes)) return lastHeader.versions;
+  const versions = headerVersions(bytes);
+  lastHeader = { bytes: bytes.slice(), versions };
+  return versions;
+}
+
+let lastHeader: { bytes: Uint8Array; versions: readonly HeaderVersion[] } | undefined;
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function headerVersions(bytes: Uint8Array): readonly HeaderVersion[] {
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
