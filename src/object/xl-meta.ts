@@ -142,19 +142,24 @@ export function decodeXlMeta(bytes: Uint8Array): XlMeta {
   return { versions };
 }
 
-/** Parsed headers by their text, most recent last; bounded, as a GET only needs its own. */
-const parsedHeaders = new Map<string, readonly HeaderVersion[]>();
-const PARSED_HEADERS_KEPT = 256;
-
 /**
- * The versions of a header. Every drive holds the same header bytes, so GET and HEAD, which
- * read all drives, parse and check it once; the result is frozen because decodes share it.
+ * The versions of a header. Every drive holds the same header bytes and a GET's or HEAD's reads
+ * of its drives are decoded one after another, so the header just parsed is most often the
+ * next one too: a byte comparison with it skips decoding, parsing and checking. Its result is
+ * frozen because decodes share it.
  */
 function parseHeader(bytes: Uint8Array): readonly HeaderVersion[] {
-  // A GET's reads of its drives are decoded one after another: most often the header is the
-  // one just seen, which a byte comparison finds before any UTF-8 decoding.
   if (lastHeader && equalBytes(lastHeader.bytes, bytes)) return lastHeader.versions;
-  const versions = headerVersions(bytes);
+  let header: unknown;
+  try {
+    header = JSON.parse(strictUtf8.decode(bytes));
+  } catch {
+    throw new CorruptMeta("xl.meta: header is not UTF-8 JSON");
+  }
+  if (!isRecord(header) || !Array.isArray(header.versions) || header.versions.length === 0) {
+    throw new CorruptMeta("xl.meta: no versions");
+  }
+  const versions = deepFreeze(header.versions.map(checkVersion));
   lastHeader = { bytes: bytes.slice(), versions };
   return versions;
 }
@@ -165,32 +170,6 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function headerVersions(bytes: Uint8Array): readonly HeaderVersion[] {
-  let text: string;
-  try {
-    text = strictUtf8.decode(bytes);
-  } catch {
-    throw new CorruptMeta("xl.meta: header is not UTF-8");
-  }
-  const known = parsedHeaders.get(text);
-  if (known) return known;
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch {
-    throw new CorruptMeta("xl.meta: header is not JSON");
-  }
-  if (!isRecord(header) || !Array.isArray(header.versions) || header.versions.length === 0) {
-    throw new CorruptMeta("xl.meta: no versions");
-  }
-  const versions = deepFreeze(header.versions.map(checkVersion));
-  if (parsedHeaders.size >= PARSED_HEADERS_KEPT) {
-    parsedHeaders.delete(parsedHeaders.keys().next().value!);
-  }
-  parsedHeaders.set(text, versions);
-  return versions;
 }
 
 function deepFreeze<T>(value: T): T {
