@@ -80,7 +80,11 @@ async function spawnListening(
 
 /** CPU time (user + system, all threads) the process has used, in seconds. */
 export async function processCpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return cpuSecondsOfStat(await Deno.readTextFile(`/proc/${pid}/stat`));
+}
+
+/** utime + stime of a /proc/<pid>[/task/<tid>]/stat text, in seconds. */
+export function cpuSecondsOfStat(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }

@@ -66,10 +66,13 @@ export interface Body {
 async function rawPut(url: URL, headers: Headers, body: Body): Promise<Response> {
   const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
   try {
-    let head = `PUT ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
-    head += `content-length: ${body.size}\r\nconnection: close\r\n`;
-    headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
-    await writeAll(conn, new TextEncoder().encode(head + "\r\n"));
+    await writeAll(
+      conn,
+      requestHead("PUT", `${url.pathname}${url.search}`, url.host, headers, {
+        "content-length": String(body.size),
+        connection: "close",
+      }),
+    );
     for (let sent = 0; sent < body.size;) {
       const n = Math.min(body.pattern.byteLength, body.size - sent);
       await writeAll(conn, body.pattern.subarray(0, n));
@@ -89,6 +92,20 @@ async function rawPut(url: URL, headers: Headers, body: Body): Promise<Response>
       conn.close();
     } catch { /* closed by the server */ }
   }
+}
+
+/** An HTTP/1.1 request head: request line, Host, `framing` headers, then `headers`. */
+function requestHead(
+  method: string,
+  target: string,
+  host: string,
+  headers: Headers,
+  framing: Record<string, string>,
+): Uint8Array {
+  let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
+  for (const [name, value] of Object.entries(framing)) head += `${name}: ${value}\r\n`;
+  headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
+  return new TextEncoder().encode(head + "\r\n");
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -130,11 +147,11 @@ export class BenchClient {
    * timed phase (a SigV4 signature stays valid for 15 minutes), so that they time the server.
    */
   signedHead(method: string, path: string, contentLength?: number): Uint8Array {
-    const headers = signRequest(this.target, method, path);
-    let head = `${method} ${path} HTTP/1.1\r\nhost: ${new URL(this.target.endpoint).host}\r\n`;
-    if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
-    headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
-    return new TextEncoder().encode(head + "\r\n");
+    const framing: Record<string, string> = contentLength === undefined
+      ? {}
+      : { "content-length": String(contentLength) };
+    const host = new URL(this.target.endpoint).host;
+    return requestHead(method, path, host, signRequest(this.target, method, path), framing);
   }
 
   async createBucket(bucket: string): Promise<void> {

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
 import { Pools } from "../src/object/pools.ts";
+import { cpuSecondsOfStat } from "./servers.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -77,9 +78,7 @@ async function run(n: number, job: (i: number) => Promise<unknown>) {
 /** CPU time of the main thread in ms (10 ms resolution), if /proc may be read. */
 function mainThreadMs(): number | undefined {
   try {
-    const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return cpuSecondsOfStat(Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`)) * 1000;
   } catch {
     return undefined;
   }
