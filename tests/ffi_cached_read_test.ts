@@ -27,12 +27,22 @@ Deno.test("cached reads: whole files as written, undefined for what must take th
         console.log(`cached reads are off under ${dir} (no RWF_NOWAIT there): skipped`);
         continue;
       } else assertEquals(mode, "page-cache", dir);
-      for (const size of [0, 1, 4500, 200 * 1024, CACHED_READ_LIMIT]) {
+      for (const size of [1, 4500, 200 * 1024, CACHED_READ_LIMIT]) {
         const bytes = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff);
         await Deno.writeFile(`${dir}/f`, bytes);
         assertEquals(readCachedFile(`${dir}/f`, mode), bytes, `${size} bytes under ${dir}`);
         assertEquals(readCachedFile(`${dir}/f`, "off"), undefined);
       }
+      await Deno.writeFile(`${dir}/empty`, new Uint8Array(0));
+      assertEquals(readCachedFile(`${dir}/empty`, mode), undefined, "empty (or a FIFO)");
+      // Reads share buffers: earlier results must survive later reads, across many buffers.
+      const kept = [];
+      for (let i = 0; i < 40; i++) {
+        const bytes = new Uint8Array(1 + i * 6007).fill(i);
+        await Deno.writeFile(`${dir}/n${i}`, bytes);
+        kept.push({ bytes, read: readCachedFile(`${dir}/n${i}`, mode) });
+      }
+      for (const { bytes, read } of kept) assertEquals(read, bytes);
       await Deno.writeFile(`${dir}/big`, new Uint8Array(CACHED_READ_LIMIT + 1));
       assertEquals(readCachedFile(`${dir}/big`, mode), undefined, "over the limit");
       assertEquals(readCachedFile(`${dir}/missing`, mode), undefined, "missing");
