@@ -3,6 +3,8 @@
  * whenever the length is known, chunked encoding for streams (close-delimited for HTTP/1.0).
  */
 
+import { wholeBodyOf } from "./whole-body.ts";
+
 const encoder = new TextEncoder();
 const NON_ASCII = /[\u0080-\uffff]/;
 /** Largest single socket write: a client must take this much within the stall deadline. */
@@ -146,28 +148,31 @@ interface Head {
   close: boolean;
 }
 
-/** One pass over the response headers (each Headers.get would be another scan). */
+/**
+ * One pass over the response headers (each Headers.get would be another scan). forEach, not
+ * for…of: Deno's Headers iterator cost ~9 µs for a GET's eight headers, forEach ~1.4 µs.
+ */
 function headOf(status: number, statusText: string, headers: Headers): Head {
   let text = `HTTP/1.1 ${status} ${statusText || REASONS[status] || "Status"}\r\n`;
   let hasDate = false;
   let length = -1;
   let close = false;
-  for (const [name, value] of headers) {
+  headers.forEach((value, name) => {
     switch (name) {
       case "content-length":
         length = /^\d{1,15}$/.test(value) ? Number(value) : -1;
-        continue;
+        return;
       case "connection":
         close = value.toLowerCase().includes("close");
-        continue;
+        return;
       case "keep-alive":
       case "transfer-encoding":
-        continue;
+        return;
       case "date":
         hasDate = true;
     }
     text += name + ": " + value + "\r\n";
-  }
+  });
   if (!hasDate) text += "date: " + httpDate() + "\r\n";
   return { text, length, close };
 }
@@ -205,15 +210,16 @@ export async function writeResponse(
     await writer.writeHead(head + framing + connectionHeader(request.minor, keepAlive), EMPTY);
     return keepAlive;
   }
-  if (length >= 0 && length <= COALESCE_LIMIT) {
+  const whole = wholeBodyOf(response);
+  if (whole !== undefined || (length >= 0 && length <= COALESCE_LIMIT)) {
     // Small body of known length: bytes() skips the stream machinery for static bodies
     // (touching response.body would build a stream).
-    const data = await response.bytes();
-    if (data.length !== length) {
+    const data = whole ?? await response.bytes();
+    if (length >= 0 && data.length !== length) {
       throw new Error(`response body of ${data.length} bytes, Content-Length ${length}`);
     }
     await writer.writeHead(
-      head + `content-length: ${length}\r\n` + connectionHeader(request.minor, keepAlive),
+      head + `content-length: ${data.length}\r\n` + connectionHeader(request.minor, keepAlive),
       data,
     );
     return keepAlive;

@@ -17,10 +17,10 @@ import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
 import { Observability, type RequestObserver, type RequestRecord } from "../observe/observer.ts";
 import { REQUEST_ID_HEADER, RequestTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
+import { wholeBodyOf } from "../http/whole-body.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
-import { wholeBodyLength } from "./whole-body.ts";
 import { hostBucket, route } from "./router.ts";
 
 export interface AppDeps {
@@ -85,7 +85,7 @@ function observed(
 ): Response {
   record.status = response.status;
   const report = () => observer.onRequest(record);
-  const whole = wholeBodyLength(response);
+  const whole = wholeBodyOf(response)?.byteLength;
   if (whole !== undefined) record.bytesOut = whole;
   // Touching .body of a whole body would turn it into a stream: test for one first.
   if (whole !== undefined || response.body === null) {

@@ -18,7 +18,7 @@ import {
   storedChecksums,
 } from "./headers.ts";
 import { checkBucketName, checkKey, decodePath } from "./router.ts";
-import { wholeBodyResponse } from "./whole-body.ts";
+import { wholeBodyResponse } from "../http/whole-body.ts";
 import { xmlResponse } from "./xml.ts";
 
 /** MinIO's limit for a single PUT; S3's own is 5 GiB. */
@@ -148,11 +148,11 @@ function objectResponse(
   const { range, partsCount } = selection;
   const checksums = ctx.request.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
-  for (const [name, value] of overrides(ctx)) headers.set(name, value);
+  for (const [name, value] of overrides(ctx)) headers[name] = value;
   const length = range ? range.end - range.start + 1 : info.size;
-  headers.set("content-length", String(length));
-  if (range) headers.set("content-range", `bytes ${range.start}-${range.end}/${info.size}`);
-  if (partsCount !== undefined) headers.set("x-amz-mp-parts-count", String(partsCount));
+  headers["content-length"] = String(length);
+  if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
+  if (partsCount !== undefined) headers["x-amz-mp-parts-count"] = String(partsCount);
   const init = { status: range ? 206 : 200, headers };
   return body instanceof Uint8Array ? wholeBodyResponse(body, init) : new Response(body, init);
 }
