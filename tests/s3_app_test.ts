@@ -81,8 +81,8 @@ Deno.test("app: the audit log sees operation, identity, status, bytes and phases
     });
     assertEquals(put.status, 200);
     const get = await request(app, { method: "GET", path: "/observed/a/key" });
-    // The entry of a response with a body is written once the body has been sent.
-    assertEquals((await entries()).length, 2);
+    // A small object's body is in hand whole: its entry is written with the response.
+    assertEquals((await entries()).length, 3);
     assertEquals(await get.text(), "hello world");
     const bad = await request(app, { method: "GET", path: "/Bad_Bucket" });
     await bad.text();
@@ -119,6 +119,23 @@ Deno.test("app: the audit log sees operation, identity, status, bytes and phases
     assertEquals(logged[3].timings, {});
     assert(logged[4].timings.authMs !== undefined && logged[4].timings.storageMs === undefined);
     assertEquals(logged[1].remoteAddress, "192.0.2.7");
+  });
+});
+
+Deno.test("app: a streamed body's audit entry is written once the body has been sent", async () => {
+  await withApp(async (app, entries) => {
+    await (await request(app, { method: "PUT", path: "/streamed" })).text();
+    const body = new Uint8Array(300 * 1024).map((_, i) => i % 251);
+    await (await request(app, { method: "PUT", path: "/streamed/big", body })).text();
+    const get = await request(app, { method: "GET", path: "/streamed/big" });
+    assertEquals((await entries()).length, 2);
+    assertEquals(new Uint8Array(await get.arrayBuffer()), body);
+    const logged = await entries();
+    assertEquals(logged.map((e) => [e.operation, e.status, e.bytesOut]).at(-1), [
+      "GetObject",
+      200,
+      body.byteLength,
+    ]);
   });
 });
 

@@ -4,6 +4,8 @@
  * tests.
  */
 
+import { concatBytes } from "../bytes.ts";
+
 export interface ShardSink {
   /**
    * Appends `data`. encodeStream reuses the buffer once the promise settles, so a sink that
@@ -36,15 +38,7 @@ export class MemoryShard implements ShardSink, ShardSource {
   }
 
   bytes(): Uint8Array {
-    if (this.#chunks.length !== 1) {
-      const joined = new Uint8Array(this.#chunks.reduce((n, c) => n + c.byteLength, 0));
-      let at = 0;
-      for (const chunk of this.#chunks) {
-        joined.set(chunk, at);
-        at += chunk.byteLength;
-      }
-      this.#chunks = [joined];
-    }
+    if (this.#chunks.length !== 1) this.#chunks = [concatBytes(this.#chunks)];
     return this.#chunks[0];
   }
 

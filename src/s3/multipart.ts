@@ -6,6 +6,7 @@
  * Complete, S3's composite checksum (the checksum of the part checksums, "-N").
  */
 
+import { concatBytes } from "../bytes.ts";
 import type { MultipartUploadInfo, ObjectMetadata, PartInfo } from "../object/layer.ts";
 import {
   CHECKSUM_ALGORITHMS,
@@ -44,13 +45,7 @@ export async function readRequestText(
     }
     chunks.push(chunk);
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(concatBytes(chunks));
 }
 
 const invalidArgument = (name: string, value: string, message: string) =>

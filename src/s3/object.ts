@@ -18,6 +18,7 @@ import {
   storedChecksums,
 } from "./headers.ts";
 import { checkBucketName, checkKey, decodePath } from "./router.ts";
+import { concatBytes } from "../bytes.ts";
 import { wholeBodyResponse } from "../http/whole-body.ts";
 import { xmlResponse } from "./xml.ts";
 
@@ -157,10 +158,15 @@ function objectResponse(
   return body instanceof Uint8Array ? wholeBodyResponse(body, init) : new Response(body, init);
 }
 
+/** Bodies up to this size are read whole before the response goes out (see primed). */
+const WHOLE_BODY_LIMIT = 64 * 1024;
+
 /**
  * Reads the body's first chunk before the status line goes out, so a read that fails at once
  * (too few healthy shards) is answered with its S3 error, not a 200 that breaks off. A body of
- * `length` bytes that came whole in that chunk (a small object) is returned as bytes.
+ * at most WHOLE_BODY_LIMIT bytes is read to its end and returned as bytes: the object layer
+ * hands it over in one piece per data shard, and one buffer is far cheaper to send than a
+ * stream (reading to the end also releases the object's read lock at once).
  */
 async function primed(
   body: ReadableStream<Uint8Array>,
@@ -170,13 +176,11 @@ async function primed(
   const first = await reader.read();
   if (first.done) return new Uint8Array(0);
   const chunks = [first.value];
-  if (first.value.byteLength === length) {
-    // Reading to the end lets the object layer release the object's read lock.
-    const end = await reader.read();
-    if (end.done && first.value.buffer instanceof ArrayBuffer) {
-      return first.value as Uint8Array<ArrayBuffer>;
+  if (length <= WHOLE_BODY_LIMIT) {
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      chunks.push(next.value);
     }
-    if (!end.done) chunks.push(end.value);
+    return concatBytes(chunks);
   }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
