@@ -25,7 +25,11 @@ export function checkBucketName(bucket: string): void {
 
 export function checkObjectName(object: string): void {
   if (object === "") throw new InvalidObjectName("empty object name");
-  if (utf8.encode(object).byteLength > MAX_OBJECT_NAME_BYTES) {
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: most names need no encoding to check.
+  if (
+    object.length * 3 > MAX_OBJECT_NAME_BYTES &&
+    utf8.encode(object).byteLength > MAX_OBJECT_NAME_BYTES
+  ) {
     throw new ObjectNameTooLong(`object name longer than ${MAX_OBJECT_NAME_BYTES} bytes`);
   }
   if (object.includes("\0")) throw new InvalidObjectName("object name contains NUL");

@@ -64,6 +64,7 @@ export class Pools implements ObjectLayer {
 
   /** The set that holds `object`. */
   setOf(object: string): ErasureSet {
+    if (this.sets.length === 1) return this.sets[0];
     return this.sets[crc32(utf8.encode(object)) % this.sets.length];
   }
 

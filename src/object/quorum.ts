@@ -95,23 +95,23 @@ export function agreedVersion(
   readQuorum: number,
   what: string,
 ): QuorumVersion {
+  const keys = outcomes.map((o) => o.ok ? versionKey(o.value) : undefined);
   const groups = new Map<string, number>();
-  for (const o of outcomes) {
-    if (o.ok) groups.set(versionKey(o.value), (groups.get(versionKey(o.value)) ?? 0) + 1);
-  }
+  for (const key of keys) if (key !== undefined) groups.set(key, (groups.get(key) ?? 0) + 1);
   let best: ObjectVersion | undefined;
+  let bestKey: string | undefined;
   let bestCount = 0;
-  for (const o of outcomes) {
-    if (!o.ok) continue;
-    const count = groups.get(versionKey(o.value))!;
+  outcomes.forEach((o, i) => {
+    if (!o.ok) return;
+    const count = groups.get(keys[i]!)!;
     if (count > bestCount || (count === bestCount && best && o.value.modTime > best.modTime)) {
       best = o.value;
+      bestKey = keys[i];
       bestCount = count;
     }
-  }
+  });
   if (best && bestCount >= readQuorum) {
-    const key = versionKey(best);
-    const holders = outcomes.map((o) => o.ok && versionKey(o.value) === key ? o.value : undefined);
+    const holders = outcomes.map((o, i) => o.ok && keys[i] === bestKey ? o.value : undefined);
     return { version: best, holders };
   }
   // Drives that lost the bucket directory do not outvote a read quorum that has the bucket.

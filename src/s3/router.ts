@@ -252,15 +252,15 @@ function splitPath(path: string, bucketFromHost: string | undefined): [string, s
 }
 
 /** Names of the query parameters whose presence or emptiness decides routing. */
-function subresources(rawQuery: string): { routing: string[]; unknown: string[] } {
+function subresources(query: URLSearchParams): { routing: string[]; unknown: string[] } {
   const routing: string[] = [];
   const unknown: string[] = [];
-  for (const [name, value] of new URLSearchParams(rawQuery)) {
+  query.forEach((value, name) => {
     if (ROUTING.has(name)) routing.push(name);
     else if (UNSUPPORTED.has(name)) unknown.push(name);
     // An unknown name without a value reads as a subresource; with one, as a parameter.
     else if (value === "" && !isParameter(name)) unknown.push(name);
-  }
+  });
   return { routing, unknown };
 }
 
@@ -313,10 +313,13 @@ export function route(
   }
   const kind: Target = bucket === "" ? "service" : key === "" ? "bucket" : "object";
   if (kind !== "service" && !isValidBucketName(bucket)) return new S3Error("InvalidBucketName");
-  if (encoder.encode(key).length > MAX_KEY_BYTES) return new S3Error("KeyTooLongError");
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: most keys need no encoding to check.
+  if (key.length * 3 > MAX_KEY_BYTES && encoder.encode(key).length > MAX_KEY_BYTES) {
+    return new S3Error("KeyTooLongError");
+  }
 
   const query = new URLSearchParams(rawQuery);
-  const { routing, unknown } = subresources(rawQuery);
+  const { routing, unknown } = subresources(query);
   if (unknown.length > 0) return notImplemented(`?${unknown[0]}`);
   const copy = headers?.has("x-amz-copy-source") ?? false;
   const rule = ROUTES.find((r) => matches(r, method, kind, query, routing, copy));
