@@ -67,6 +67,17 @@ export function subsets(n: number, max: number): number[][] {
   return all.sort((a, b) => a.length - b.length);
 }
 
+/** A stream of `bytes` in 64 KiB chunks, as a file read would deliver them. */
+function fileLike(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let position = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (position >= bytes.byteLength) return controller.close();
+      controller.enqueue(bytes.subarray(position, position += 64 * 1024));
+    },
+  });
+}
+
 /** A source that records how it is opened and whether its stream was cancelled. */
 export class RecordingSource implements ShardSource {
   readonly opens: { offset: number; length: number }[] = [];
@@ -74,9 +85,12 @@ export class RecordingSource implements ShardSource {
 
   constructor(readonly inner: ShardSource) {}
 
+  /** Always a stream, as a file's, even over bytes in memory. */
   async open(offset: number, length: number): Promise<ReadableStream<Uint8Array>> {
     this.opens.push({ offset, length });
-    const reader = (await this.inner.open(offset, length)).getReader();
+    const opened = await this.inner.open(offset, length);
+    const stream = opened instanceof Uint8Array ? fileLike(opened) : opened;
+    const reader = stream.getReader();
     return new ReadableStream({
       pull: async (controller) => {
         const { done, value } = await reader.read();

@@ -1,13 +1,17 @@
-/** Reads exact byte counts from a ReadableStream, without copying when a chunk holds them. */
+/**
+ * Reads exact byte counts from a ReadableStream, or from bytes already in memory, without
+ * copying when a chunk holds them.
+ */
 
 import { FileCorrupt } from "../storage/errors.ts";
 
 export class ExactReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader?: ReadableStreamDefaultReader<Uint8Array>;
   #rest: Uint8Array = new Uint8Array(0);
 
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
+  constructor(source: ReadableStream<Uint8Array> | Uint8Array) {
+    if (source instanceof Uint8Array) this.#rest = source;
+    else this.#reader = source.getReader();
   }
 
   /** The next `length` bytes; FileCorrupt if the stream ends first. */
@@ -27,7 +31,7 @@ export class ExactReader {
 
   /** Releases the underlying stream (closing its file); never throws. */
   async cancel(): Promise<void> {
-    await this.#reader.cancel().catch(() => {});
+    await this.#reader?.cancel().catch(() => {});
   }
 
   #take(length: number): Uint8Array {
@@ -37,8 +41,8 @@ export class ExactReader {
   }
 
   async #next(): Promise<Uint8Array> {
-    const { done, value } = await this.#reader.read();
-    if (done) throw new FileCorrupt("shard ended before the requested range");
-    return value;
+    const chunk = await this.#reader?.read();
+    if (!chunk || chunk.done) throw new FileCorrupt("shard ended before the requested range");
+    return chunk.value;
   }
 }
