@@ -33,6 +33,9 @@ interface DirContents {
 /** Lists an absolute directory; undefined when it does not exist. */
 export type ListingReader = (dir: string) => Promise<DirListing | undefined>;
 
+/** Reads a whole file by absolute path (as Deno.readFile, whose errors it throws). */
+export type FileReader = (path: string) => Promise<Uint8Array>;
+
 /**
  * Yields the objects under `root` (a volume directory) matching `options`, in key order.
  * `skip` names top-level entries that are not objects (the temp area of the system volume).
@@ -41,6 +44,7 @@ export async function* walkObjects(
   root: string,
   options: WalkOptions,
   read: ListingReader,
+  readFile: FileReader,
   skip: ReadonlySet<string> = new Set(),
 ): AsyncGenerator<WalkEntry> {
   const prefix = options.prefix ?? "";
@@ -138,7 +142,7 @@ export async function* walkObjects(
     const listing = await read(dir);
     if (!listing || !listing.isObject || !metadata) return listing && { listing };
     try {
-      return { listing, metadata: await Deno.readFile(join(dir, META_FILE)) };
+      return { listing, metadata: await readFile(join(dir, META_FILE)) };
     } catch (err) {
       // Deleted since it was listed: no longer an object, its subtree may remain.
       if (isNotFound(err)) return { listing: { ...listing, isObject: false } };

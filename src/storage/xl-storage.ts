@@ -186,17 +186,22 @@ export class XlStorage implements StorageAPI {
     await this.statVolume(volume);
     const skip = new Set(volume === SYSTEM_VOLUME ? [TMP_DIR] : []);
     try {
-      yield* walkObjects(root, options, this.#reader(volume), skip);
+      yield* walkObjects(root, options, this.#reader(volume), this.#readFile, skip);
     } catch (err) {
       throw await this.#error(err, volume, options.prefix ?? "");
     }
   }
 
+  /**
+   * Metadata is nearly always in memory: then it is read here, without a round trip through
+   * the runtime's thread pool (GET and HEAD read it from every drive, a listing per key).
+   */
+  readonly #readFile = async (file: string): Promise<Uint8Array> =>
+    readCachedFile(file, this.#cachedReads) ?? await Deno.readFile(file);
+
   async readAll(volume: string, path: string): Promise<Uint8Array> {
     try {
-      const file = this.#path(volume, path);
-      // Metadata is nearly always in memory: then it is read here, without a thread round trip.
-      return readCachedFile(file, this.#cachedReads) ?? await Deno.readFile(file);
+      return await this.#readFile(this.#path(volume, path));
     } catch (err) {
       throw await this.#error(err, volume, path);
     }
