@@ -59,7 +59,7 @@ const FULL: Plan = {
   smallConcurrency: [16, 64],
   smallCount: 3000,
   smallRounds: 2,
-  phaseMs: 2000,
+  phaseMs: 1500,
   listObjects: 10_000,
   listConcurrency: [16, 64],
   idleConnections: 1000,
@@ -253,14 +253,7 @@ async function runIn(location: { name: string; dir: string }) {
             await client.createBucket("listing");
             await fillBucket(client, "listing", plan.listObjects);
             for (const c of plan.listConcurrency) {
-              const l = await listing(
-                client,
-                "listing",
-                plan.listObjects,
-                c,
-                c * 2,
-                plan.phaseMs * 2,
-              );
+              const l = await listing(client, "listing", plan.listObjects, c, plan.phaseMs * 2);
               const row = { location: location.name, size: 0, concurrency: c, op: "LIST" };
               results.list.push({ ...row, target: name, ...l });
             }
