@@ -5,6 +5,7 @@
  */
 import type { Credentials } from "../src/auth/credentials.ts";
 import type { SignedRequest } from "../src/auth/sigv4.ts";
+import { concatBytes } from "../src/bytes.ts";
 
 export const EXAMPLE: Credentials = {
   accessKey: "AKIAIOSFODNN7EXAMPLE",
@@ -124,13 +125,7 @@ export function chunkedBody(signatures = CHUNK_SIGNATURES, trailer = "\r\n"): Ui
     CHUNKED_DATA.subarray(65536),
     e.encode(`\r\n0;chunk-signature=${signatures[2]}\r\n${trailer}`),
   ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Streams `data` in pieces of `size` bytes, so that parsing is tested across boundaries. */

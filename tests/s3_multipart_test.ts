@@ -24,18 +24,9 @@ import { crc32 } from "node:zlib";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { s3Client, startServer } from "./helpers/server.ts";
 import { patterned } from "./helpers/clients.ts";
+import { concatBytes } from "../src/bytes.ts";
 
 const MiB = 1024 * 1024;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function crc32Bytes(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(4);
@@ -47,7 +38,7 @@ const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 /** S3's composite checksum: the CRC32 of the concatenated binary part CRC32s, then "-<parts>". */
 const compositeCrc32 = (parts: Uint8Array[]) =>
-  `${base64(crc32Bytes(concat(parts.map(crc32Bytes))))}-${parts.length}`;
+  `${base64(crc32Bytes(concatBytes(parts.map(crc32Bytes))))}-${parts.length}`;
 
 const md5 = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
 
@@ -196,7 +187,7 @@ Deno.test({
         assertEquals(got.ETag, done.ETag);
         const bytes = await got.Body!.transformToByteArray();
         assertEquals(bytes.length, part1.length + part2.length + part3.length);
-        assertEquals(md5(bytes), md5(concat([part1, part2, part3])));
+        assertEquals(md5(bytes), md5(concatBytes([part1, part2, part3])));
 
         const after = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
         assertEquals(after.Uploads, undefined);
@@ -330,7 +321,7 @@ Deno.test({
           }),
         );
         const bytes = await download(client, bucket, "copied");
-        assertEquals(md5(bytes), md5(concat([source, slice])));
+        assertEquals(md5(bytes), md5(concatBytes([source, slice])));
       });
 
       await t.step("ListMultipartUploads pages by key and upload id markers", async () => {
