@@ -75,19 +75,21 @@ let slabUsed = 0;
 export function readCachedFile(path: string, mode: CachedReadMode): Uint8Array | undefined {
   const c = mode === "off" ? null : libc();
   if (!c) return undefined;
+  // A NUL would end the C string early and name another file: Deno.readFile refuses such paths.
+  if (path.includes("\0")) return undefined;
   const { read, written } = encoder.encodeInto(path, pathBuffer);
   if (read !== path.length || written > PATH_MAX) return undefined;
   pathBuffer[written] = 0;
   const fd = Number(c.syscall(SYS_OPENAT2, AT_FDCWD, pathBuffer, how, 24n));
   if (fd < 0) return undefined;
   try {
-    // One byte more than the limit is asked for, so a larger file shows as a full read.
     if (slab.byteLength - slabUsed <= CACHED_READ_LIMIT) {
       slab = new Uint8Array(SLAB_BYTES);
       slabAddress = bufferAddress(slab);
       slabUsed = 0;
     }
     iovec[0] = slabAddress + BigInt(slabUsed);
+    // One byte more than the limit is asked for, so a larger file shows as a full read.
     iovec[1] = BigInt(CACHED_READ_LIMIT + 1);
     const flags = mode === "page-cache" ? RWF_NOWAIT : 0;
     const size = Number(c.preadv2(fd, iovecBytes, 1, 0n, flags));

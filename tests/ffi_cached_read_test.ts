@@ -61,6 +61,7 @@ Deno.test("cached reads: whole files as written, undefined for what must take th
       assertEquals(readCachedFile(`${dir}/big`, mode), undefined, "over the limit");
       assertEquals(readCachedFile(`${dir}/missing`, mode), undefined, "missing");
       assertEquals(readCachedFile(dir, mode), undefined, "a directory");
+      assertEquals(readCachedFile(`${dir}/f\0ignored`, mode), undefined, "a NUL in the path");
       await Deno.symlink(`${dir}/f`, `${dir}/link`);
       // Following a link whose atime is not after its ctime updates the atime (relatime), which
       // a cached lookup may not do: it is refused until the link has been followed once at a
