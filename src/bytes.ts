@@ -11,3 +11,12 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuff
   }
   return out;
 }
+
+const utf8 = new TextEncoder();
+
+/** Whether `text` takes more than `limit` bytes of UTF-8; most names are decided unencoded. */
+export function utf8LongerThan(text: string, limit: number): boolean {
+  // A UTF-16 code unit takes 1 to 3 bytes of UTF-8.
+  if (text.length > limit) return true;
+  return text.length * 3 > limit && utf8.encode(text).byteLength > limit;
+}

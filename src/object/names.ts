@@ -4,6 +4,7 @@
  * A key ending in "/" (a folder marker) cannot be a directory of the same name, since "a/" and
  * the objects below it share the directory "a". Like MinIO, it is stored as "a__XLDIR__".
  */
+import { utf8LongerThan } from "../bytes.ts";
 import { META_FILE } from "../storage/api.ts";
 import { InvalidBucketName, InvalidObjectName, ObjectNameTooLong } from "./errors.ts";
 
@@ -14,8 +15,6 @@ const MAX_OBJECT_NAME_BYTES = 1024;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const IP_LIKE = /^\d+\.\d+\.\d+\.\d+$/;
 
-const utf8 = new TextEncoder();
-
 export function checkBucketName(bucket: string): void {
   const bad = !BUCKET_NAME.test(bucket) || bucket.includes("..") || IP_LIKE.test(bucket) ||
     bucket.startsWith("xn--") || bucket.endsWith("-s3alias") || bucket.includes(".-") ||
@@ -25,11 +24,7 @@ export function checkBucketName(bucket: string): void {
 
 export function checkObjectName(object: string): void {
   if (object === "") throw new InvalidObjectName("empty object name");
-  // A UTF-16 code unit takes at most 3 bytes of UTF-8: most names need no encoding to check.
-  if (
-    object.length * 3 > MAX_OBJECT_NAME_BYTES &&
-    utf8.encode(object).byteLength > MAX_OBJECT_NAME_BYTES
-  ) {
+  if (utf8LongerThan(object, MAX_OBJECT_NAME_BYTES)) {
     throw new ObjectNameTooLong(`object name longer than ${MAX_OBJECT_NAME_BYTES} bytes`);
   }
   if (object.includes("\0")) throw new InvalidObjectName("object name contains NUL");

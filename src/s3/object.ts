@@ -140,6 +140,11 @@ function notModified(info: ObjectInfo): Response {
   });
 }
 
+/** Bytes a GET sends: the range's, or the whole object's. */
+function bodyLength(range: Selection["range"], size: number): number {
+  return range ? range.end - range.start + 1 : size;
+}
+
 function objectResponse(
   ctx: S3Context,
   info: ObjectInfo,
@@ -150,8 +155,7 @@ function objectResponse(
   const checksums = ctx.request.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
   for (const [name, value] of overrides(ctx)) headers[name] = value;
-  const length = range ? range.end - range.start + 1 : info.size;
-  headers["content-length"] = String(length);
+  headers["content-length"] = String(bodyLength(range, info.size));
   if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
   if (partsCount !== undefined) headers["x-amz-mp-parts-count"] = String(partsCount);
   const init = { status: range ? 206 : 200, headers };
@@ -214,8 +218,7 @@ export async function getObject(ctx: S3Context): Promise<Response> {
   if (evaluateConditions(headers, info) === "not-modified") return notModified(info);
   const selection = select(ctx, info);
   const result = await ctx.layer.getObject(ctx.bucket, ctx.key, { range: selection.range });
-  const range = selection.range;
-  const length = range ? range.end - range.start + 1 : result.info.size;
+  const length = bodyLength(selection.range, result.info.size);
   return objectResponse(ctx, result.info, selection, await primed(result.body, length));
 }
 

@@ -6,6 +6,7 @@
  * never a different operation.
  */
 
+import { utf8LongerThan } from "../bytes.ts";
 import { S3Error } from "./errors.ts";
 
 export type S3Operation =
@@ -227,7 +228,7 @@ export function checkBucketName(name: string): void {
 }
 
 export function checkKey(key: string): void {
-  if (encoder.encode(key).length > MAX_KEY_BYTES) throw new S3Error("KeyTooLongError");
+  if (utf8LongerThan(key, MAX_KEY_BYTES)) throw new S3Error("KeyTooLongError");
 }
 
 /** The bucket named by a virtual-host-style Host header, if it is one. */
@@ -313,10 +314,7 @@ export function route(
   }
   const kind: Target = bucket === "" ? "service" : key === "" ? "bucket" : "object";
   if (kind !== "service" && !isValidBucketName(bucket)) return new S3Error("InvalidBucketName");
-  // A UTF-16 code unit takes at most 3 bytes of UTF-8: most keys need no encoding to check.
-  if (key.length * 3 > MAX_KEY_BYTES && encoder.encode(key).length > MAX_KEY_BYTES) {
-    return new S3Error("KeyTooLongError");
-  }
+  if (utf8LongerThan(key, MAX_KEY_BYTES)) return new S3Error("KeyTooLongError");
 
   const query = new URLSearchParams(rawQuery);
   const { routing, unknown } = subresources(query);
