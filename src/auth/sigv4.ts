@@ -28,6 +28,9 @@ export interface SignedRequest {
 export interface AuthResult {
   /** "" for anonymous requests (no Authorization header, no X-Amz-Signature). */
   accessKey: string;
+  /** The request headers the handler may act on: those of the request, plus the x-amz-*
+   *  parameters a presigned URL signed in its query string (which S3 applies as headers). */
+  headers: Headers;
   /** The payload to store: aws-chunked decoded, chunk signatures chained and verified,
    *  x-amz-content-sha256 verified. Any mismatch or truncation makes the stream ERROR (with an
    *  AuthError) before it ends, so a put never commits bad data. */
@@ -210,7 +213,7 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
   const contentSha256 = req.headers.get("x-amz-content-sha256");
   if (authorization === null && !presigned) {
     const mode = payloadMode(contentSha256 ?? "UNSIGNED-PAYLOAD");
-    return { accessKey: "", ...decodePayload(req.headers, req.body, mode) };
+    return { accessKey: "", headers: req.headers, ...decodePayload(req.headers, req.body, mode) };
   }
 
   const sig = authorization !== null ? fromHeader(authorization, req.headers) : fromQuery(query);
@@ -262,6 +265,7 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
   const signing = { context: { key, amzDate, scope }, seed: expected };
   return {
     accessKey: credentials.accessKey,
+    headers: req.headers,
     ...decodePayload(req.headers, req.body, mode, signing),
   };
 }

@@ -61,7 +61,7 @@ const notImplemented = () =>
  * every grant is FULL_CONTROL to the owner.
  */
 async function requireOwnerOnly(ctx: S3Context): Promise<void> {
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   for (const name of headers.keys()) {
     if (name.startsWith("x-amz-grant-")) throw notImplemented();
   }

@@ -145,6 +145,7 @@ export function createApp(deps: AppDeps): App {
         key: routed.key,
         query: routed.query,
         auth,
+        headers: auth.headers,
         lookup,
         layer,
         config,

@@ -36,8 +36,8 @@ async function requestedLocation(ctx: S3Context): Promise<string> {
 }
 
 export async function createBucket(ctx: S3Context): Promise<Response> {
-  checkUnsupportedHeaders(ctx.request.headers);
-  if (ctx.request.headers.get("x-amz-bucket-object-lock-enabled")?.toLowerCase() === "true") {
+  checkUnsupportedHeaders(ctx.headers);
+  if (ctx.headers.get("x-amz-bucket-object-lock-enabled")?.toLowerCase() === "true") {
     throw new S3Error("NotImplemented", "Object lock is not implemented.");
   }
   const location = await requestedLocation(ctx);

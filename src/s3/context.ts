@@ -15,6 +15,8 @@ export interface S3Context {
   /** Parsed query of the raw target (values decoded). */
   query: URLSearchParams;
   auth: AuthResult;
+  /** The headers to act on (auth.headers): never read request.headers for what a request does. */
+  headers: Headers;
   /** Secrets by access key, for handlers that check a signature themselves (POST policy). */
   lookup: CredentialLookup;
   layer: ObjectLayer;

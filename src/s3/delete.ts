@@ -52,7 +52,7 @@ function keyError(key: string, versionId: string | undefined): S3Error | undefin
 }
 
 export async function deleteObjects(ctx: S3Context): Promise<Response> {
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   const spec = requestChecksumSpec(headers, ctx.auth.trailers);
   if (spec.contentMd5 === undefined && spec.expected === undefined) {
     throw new S3Error(

@@ -79,7 +79,7 @@ const uploadAlgorithm = (upload: MultipartUploadInfo) =>
   parseAlgorithm(upload.metadata[ALGORITHM_KEY]);
 
 export async function createMultipartUpload(ctx: S3Context): Promise<Response> {
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   const metadata = metadataFromHeaders(headers);
   const requested = headers.get(ALGORITHM_KEY);
   const algorithm = parseAlgorithm(requested ?? undefined);
@@ -106,7 +106,7 @@ export async function uploadPart(ctx: S3Context): Promise<Response> {
     throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.");
   }
   const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
-  const spec = requestChecksumSpec(ctx.request.headers, ctx.auth.trailers);
+  const spec = requestChecksumSpec(ctx.headers, ctx.auth.trailers);
   const required = uploadAlgorithm(upload);
   if (required && spec.algorithm && spec.algorithm !== required) {
     throw new S3Error(
@@ -154,7 +154,7 @@ function parseCopyRange(value: string, size: number): { start: number; end: numb
 export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
   const partNumber = partNumberOf(ctx);
   const uploadId = uploadIdOf(ctx);
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
   const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
   const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
@@ -277,7 +277,7 @@ async function compositeChecksum(
 /** The object's URL in the addressing style of the request (virtual-host or path). */
 function objectLocation(ctx: S3Context): string {
   const url = new URL(ctx.request.url);
-  const host = ctx.request.headers.get("host") ?? url.host;
+  const host = ctx.headers.get("host") ?? url.host;
   const hostname = host.replace(/:\d+$/, "").toLowerCase();
   const virtualHost = ctx.config.domains.some((domain) => hostname === `${ctx.bucket}.${domain}`);
   const key = ctx.key.split("/").map(encodeURIComponent).join("/");

@@ -51,7 +51,7 @@ function checkVersionId(query: URLSearchParams): void {
 }
 
 export async function putObject(ctx: S3Context): Promise<Response> {
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   const size = ctx.auth.contentLength;
   if (size < 0) {
     throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
@@ -106,7 +106,7 @@ interface Selection {
 
 function select(ctx: S3Context, info: ObjectInfo): Selection {
   const partNumber = ctx.query.get("partNumber");
-  const rangeHeader = ctx.request.headers.get("range");
+  const rangeHeader = ctx.headers.get("range");
   if (partNumber === null) return { range: parseRange(rangeHeader, info.size) };
   if (rangeHeader !== null) {
     throw new S3Error(
@@ -152,7 +152,7 @@ function objectResponse(
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
 ): Response {
   const { range, partsCount } = selection;
-  const checksums = ctx.request.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
+  const checksums = ctx.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
   for (const [name, value] of overrides(ctx)) headers[name] = value;
   headers["content-length"] = String(bodyLength(range, info.size));
@@ -199,7 +199,7 @@ async function primed(
 export async function getObject(ctx: S3Context): Promise<Response> {
   checkVersionId(ctx.query);
   overrides(ctx);
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   if (!headers.has("range") && !ctx.query.has("partNumber")) {
     // The common case: one metadata read, conditions checked on what the read returned.
     const { info, body } = await ctx.layer.getObject(ctx.bucket, ctx.key);
@@ -225,7 +225,7 @@ export async function getObject(ctx: S3Context): Promise<Response> {
 export async function headObject(ctx: S3Context): Promise<Response> {
   checkVersionId(ctx.query);
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
-  if (evaluateConditions(ctx.request.headers, info) === "not-modified") return notModified(info);
+  if (evaluateConditions(ctx.headers, info) === "not-modified") return notModified(info);
   return objectResponse(ctx, info, select(ctx, info), null);
 }
 
@@ -270,7 +270,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
 }
 
 export async function copyObject(ctx: S3Context): Promise<Response> {
-  const headers = ctx.request.headers;
+  const headers = ctx.headers;
   const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
   const directive = headers.get("x-amz-metadata-directive") ?? "COPY";
   if (directive !== "COPY" && directive !== "REPLACE") {

@@ -190,7 +190,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
 }
 
 export async function postObject(ctx: S3Context): Promise<Response> {
-  const boundary = formBoundary(ctx.request.headers.get("content-type"));
+  const boundary = formBoundary(ctx.headers.get("content-type"));
   if (boundary === undefined) {
     throw new S3Error(
       "PreconditionFailed",
