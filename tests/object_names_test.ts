@@ -5,11 +5,13 @@ import { InvalidBucketName, InvalidObjectName, ObjectNameTooLong } from "../src/
 import {
   checkBucketName,
   checkObjectName,
+  DATA_DIR_SUFFIX,
   decodeObjectName,
   encodeObjectName,
+  newDataDir,
 } from "../src/object/names.ts";
 import { CorruptMeta, decodeXlMeta, encodeXlMeta, type XlMeta } from "../src/object/xl-meta.ts";
-import { BUCKET, deployment, streamOf } from "./fixtures/object_env.ts";
+import { BUCKET, deployment, get, put, streamOf, testBytes } from "./fixtures/object_env.ts";
 
 Deno.test("bucket names follow the S3 rules", () => {
   for (const ok of ["abc", "a-b.c", "1bucket", "a".repeat(63), "my.bucket.name"]) {
@@ -34,7 +36,17 @@ Deno.test("bucket names follow the S3 rules", () => {
 });
 
 Deno.test("object names: typed errors for bad keys, folder markers encoded", () => {
-  for (const ok of ["a", "a/b/c", "dir/", "a b/ü/€", "x".repeat(1024), "a/.hidden", "..."]) {
+  for (
+    const ok of [
+      "a",
+      "a/b/c",
+      "dir/",
+      "a b/ü/€",
+      `${"x".repeat(255)}/`.repeat(3) + "x".repeat(255),
+      "a/.hidden",
+      "...",
+    ]
+  ) {
     checkObjectName(ok);
   }
   for (
@@ -44,6 +56,18 @@ Deno.test("object names: typed errors for bad keys, folder markers encoded", () 
   }
   assertThrows(() => checkObjectName("x".repeat(1025)), ObjectNameTooLong);
   assertThrows(() => checkObjectName("€".repeat(342)), ObjectNameTooLong); // 1026 bytes
+  // Each stored segment is a directory name: at most 255 bytes, the folder suffix included.
+  checkObjectName(`${"s".repeat(255)}/${"s".repeat(255)}`);
+  checkObjectName(`${"s".repeat(246)}/`);
+  for (const long of ["s".repeat(256), `a/${"é".repeat(128)}/b`, `${"s".repeat(247)}/`]) {
+    assertThrows(() => checkObjectName(long), ObjectNameTooLong, "255 bytes");
+  }
+  // Data directories carry a reserved marker, so that no key can name one.
+  const dataDir = newDataDir();
+  assert(dataDir.endsWith(DATA_DIR_SUFFIX) && newDataDir() !== dataDir);
+  for (const bad of [`a/${dataDir}`, `a/${dataDir}/part.1`, `x${DATA_DIR_SUFFIX}y`]) {
+    assertThrows(() => checkObjectName(bad), InvalidObjectName, DATA_DIR_SUFFIX);
+  }
   assertEquals(encodeObjectName("a/b/"), "a/b__XLDIR__");
   assertEquals(encodeObjectName("a/b"), "a/b");
   assertEquals(decodeObjectName("a/b__XLDIR__"), "a/b/");
@@ -66,6 +90,56 @@ Deno.test("the object layer rejects bad names before touching drives", async () 
       () => env.layer.getObjectInfo(BUCKET, "k".repeat(1025)),
       ObjectNameTooLong,
     );
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("no key names another object's data directory", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const drive = env.paths[0][0];
+    const dataDirOf = async (key: string) =>
+      decodeXlMeta(await Deno.readFile(`${drive}/${BUCKET}/${key}/xl.meta`)).versions[0].dataDir;
+    const big = testBytes(1024 * 1024);
+    await put(env.layer, "key", big);
+    const id = await env.layer.newMultipartUpload(BUCKET, "multi", {});
+    const part = await env.layer.putObjectPart(BUCKET, "multi", id, 1, streamOf(big), {
+      size: big.byteLength,
+      metadata: {},
+    });
+    await env.layer.completeMultipartUpload(BUCKET, "multi", id, [{ number: 1, etag: part.etag }]);
+    for (const key of ["key", "multi"]) {
+      const dataDir = await dataDirOf(key);
+      assert(dataDir.endsWith(DATA_DIR_SUFFIX), dataDir);
+      // Once written, overwriting "key" would have removed its data dir: this object with it.
+      await assertRejects(
+        () => put(env.layer, `${key}/${dataDir}`, testBytes(10)),
+        InvalidObjectName,
+      );
+      await assertRejects(
+        () => put(env.layer, `${key}/${dataDir}/part.1`, testBytes(10)),
+        InvalidObjectName,
+      );
+    }
+    await put(env.layer, "key", testBytes(1024 * 1024, 2));
+    assertEquals((await get(env.layer, "key")).byteLength, 1024 * 1024);
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("a data directory whose metadata is gone is listed neither as object nor prefix", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    await put(env.layer, "lost/key", testBytes(1024 * 1024));
+    await put(env.layer, "kept", testBytes(10));
+    for (const drive of env.paths[0]) await Deno.remove(`${drive}/${BUCKET}/lost/key/xl.meta`);
+    for (const [prefix, delimiter] of [["", ""], ["", "/"], ["lost/", "/"], ["lost/key/", ""]]) {
+      const page = await env.layer.listObjects(BUCKET, { prefix, delimiter, maxKeys: 1000 });
+      const keys = [...page.objects.map((o) => o.name), ...page.prefixes];
+      assertEquals(keys, prefix === "" ? ["kept"] : [], `prefix ${prefix} delimiter ${delimiter}`);
+    }
   } finally {
     await env.close();
   }

@@ -24,7 +24,7 @@ import {
   InvalidRange,
   ObjectNotFound,
 } from "./errors.ts";
-import { checkBucketName, encodeObjectName } from "./names.ts";
+import { checkBucketName, encodeObjectName, newDataDir } from "./names.ts";
 import type { NamespaceLocks } from "./ns-lock.ts";
 import {
   agreedVersion,
@@ -176,7 +176,7 @@ export class ErasureSet {
       });
     }
     const distribution = this.distribution(object);
-    const dataDir = crypto.randomUUID();
+    const dataDir = newDataDir();
     const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
     const measured = measure(body, options.size);
     try {

@@ -16,7 +16,7 @@ export class BucketNotEmpty extends ObjectLayerError {}
 export class InvalidBucketName extends ObjectLayerError {}
 export class ObjectNotFound extends ObjectLayerError {}
 export class InvalidObjectName extends ObjectLayerError {}
-/** The key is longer than 1024 bytes of UTF-8. */
+/** The key is longer than 1024 bytes of UTF-8, or one of its segments than 255. */
 export class ObjectNameTooLong extends ObjectLayerError {}
 export class InvalidRange extends ObjectLayerError {
   constructor(message: string, readonly objectSize: number) {

@@ -29,6 +29,7 @@ import type {
   PartInfo,
   PutObjectOptions,
 } from "./layer.ts";
+import { newDataDir } from "./names.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
 import { measure, type Measured, writeShardFiles } from "./shard-io.ts";
 import { BITROT_ALGORITHM } from "./xl-meta.ts";
@@ -130,7 +131,7 @@ export async function newMultipartUpload(
   await set.bucketInfo(bucket);
   const now = Date.now();
   const uploadId = `${now.toString(16).padStart(12, "0")}-${crypto.randomUUID()}`;
-  const record: UploadRecord = { object, metadata, initiated: now, dataDir: crypto.randomUUID() };
+  const record: UploadRecord = { object, metadata, initiated: now, dataDir: newDataDir() };
   const path = uploadPath(bucket, object, uploadId);
   const outcomes = await writeRecord(
     set,

@@ -122,6 +122,12 @@ const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
 ];
 
 /**
+ * Codes whose object-layer message is written for the client (which name rule was broken, why
+ * the drives could not serve); other object-layer messages stay in the server log.
+ */
+const LAYER_MESSAGES = new Set(["ServiceUnavailable", "InvalidObjectName", "KeyTooLongError"]);
+
+/**
  * Maps any thrown value to an S3Error. Typed errors from the object layer and errors carrying
  * a known S3 `code` (auth, checksums) keep their meaning; the rest become InternalError.
  */
@@ -129,7 +135,7 @@ export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   for (const [type, code] of OBJECT_LAYER_CODES) {
     if (err instanceof type) {
-      const message = code === "ServiceUnavailable" ? err.message : undefined;
+      const message = LAYER_MESSAGES.has(code) ? err.message : undefined;
       const error = new S3Error(code, message);
       if (err instanceof objectErrors.InvalidRange) {
         error.headers["content-range"] = `bytes */${err.objectSize}`;
