@@ -217,19 +217,46 @@ Deno.test("renameData commits data + metadata and removes the replaced data dir"
     assertEquals(await tmpEntries(dir), []);
 
     // Inline object: no data dir to move, only the metadata is written.
-    await drive.renameData(
-      SYSTEM_VOLUME,
-      `${TMP_DIR}/absent`,
-      "b",
-      "inline",
-      "dd",
-      enc.encode("m"),
-    );
+    await drive.renameData(SYSTEM_VOLUME, "", "b", "inline", "dd", enc.encode("m"));
     assertEquals(await drive.listDir("b", "inline"), [META_FILE]);
     await assertRejects(
-      () => drive.renameData(SYSTEM_VOLUME, `${TMP_DIR}/x`, "nob", "o", "dd", enc.encode("m")),
+      () => drive.renameData(SYSTEM_VOLUME, "", "nob", "o", "dd", enc.encode("m")),
       VolumeNotFound,
     );
+  });
+});
+
+Deno.test("renameData whose data dir vanished fails and leaves the old object readable", async () => {
+  await withDrive(async (drive, dir) => {
+    await drive.makeVolume("b");
+    const first = await putObject(drive, "b", "obj", "meta v1");
+    // A second server starting on this drive empties the temp area under an in-flight PUT.
+    const staging = crypto.randomUUID();
+    const w = await drive.createFile(SYSTEM_VOLUME, `${TMP_DIR}/${staging}/part.1`);
+    await w.write(enc.encode("new data"));
+    await w.close();
+    await Deno.remove(join(dir, SYSTEM_VOLUME, TMP_DIR, staging), { recursive: true });
+    await assertRejects(
+      () =>
+        drive.renameData(
+          SYSTEM_VOLUME,
+          `${TMP_DIR}/${staging}`,
+          "b",
+          "obj",
+          "dd2",
+          enc.encode("v2"),
+        ),
+      FileNotFound,
+    );
+    assertEquals(dec.decode(await drive.readAll("b", `obj/${META_FILE}`)), "meta v1");
+    assertEquals(dec.decode(await drive.readAll("b", `obj/${first}/part.1`)), "data of obj");
+    // Nor does a new object come into being pointing at nothing.
+    await assertRejects(
+      () =>
+        drive.renameData(SYSTEM_VOLUME, `${TMP_DIR}/${staging}`, "b", "new", "dd", enc.encode("m")),
+      FileNotFound,
+    );
+    await assertRejects(() => drive.listDir("b", "new"), FileNotFound);
   });
 });
 
@@ -352,7 +379,7 @@ Deno.test("an unwritable drive directory gives DiskAccessDenied", async (t) => {
       await assertRejects(() => drive.writeAll("b", "f", enc.encode("x")), DiskAccessDenied);
       await assertRejects(() => drive.createFile("b", "o/part.1"), DiskAccessDenied);
       await assertRejects(
-        () => drive.renameData(SYSTEM_VOLUME, `${TMP_DIR}/none`, "b", "o", "dd", enc.encode("m")),
+        () => drive.renameData(SYSTEM_VOLUME, "", "b", "o", "dd", enc.encode("m")),
         DiskAccessDenied,
       );
       await assertRejects(() => XlStorage.open(blocked), DiskAccessDenied);
@@ -414,7 +441,7 @@ Deno.test("renameData survives deleteObject pruning the directory it writes into
   await withDrive(async (drive) => {
     await drive.makeVolume("b");
     const inline = (key: string, meta: string) =>
-      drive.renameData(SYSTEM_VOLUME, `${TMP_DIR}/none`, "b", key, "dd", enc.encode(meta));
+      drive.renameData(SYSTEM_VOLUME, "", "b", key, "dd", enc.encode(meta));
     for (let round = 0; round < 50; round++) {
       await inline("p/q/old", "old");
       // Deleting p/q/old prunes p/q while it is empty, i.e. before the new p/q/xl.meta lands.

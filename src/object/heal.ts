@@ -118,7 +118,7 @@ export async function healObject(
         const replaced = old.ok && !old.value.inline ? old.value.dataDir : undefined;
         await drive.renameData(
           SYSTEM_VOLUME,
-          `${tmp}/${version.dataDir}`,
+          inline ? "" : `${tmp}/${version.dataDir}`,
           bucket,
           path,
           version.dataDir,

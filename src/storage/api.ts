@@ -93,9 +93,10 @@ export interface StorageAPI {
   statFile(volume: string, path: string): Promise<{ size: number }>;
 
   /**
-   * The commit point of a write: moves directory `srcVolume/srcPath` (may be absent, or ""
-   * for none, for objects stored inline) to `dstVolume/object/dataDir` and writes `metadata`
-   * as the object's META_FILE, fsynced, so that readers see the old object or the new one. A
+   * The commit point of a write: moves directory `srcVolume/srcPath` ("" for none, for objects
+   * stored inline) to `dstVolume/object/dataDir` and writes `metadata` as the object's
+   * META_FILE, fsynced, so that readers see the old object or the new one. FileNotFound, and
+   * nothing written, when `srcPath` names a directory that is not there. A
    * previous data directory named by `replacedDataDir` is removed afterwards. Resolves to
    * the META_FILE it replaced (undefined if none), for the caller to roll back or clean up.
    */

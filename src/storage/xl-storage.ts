@@ -298,10 +298,16 @@ export class XlStorage implements StorageAPI {
     const dst = join(objectDir, dataDir);
     let previous: Uint8Array | undefined;
     try {
-      let toMove = src !== undefined && await fsyncDir(src).then(() => true, (err) => {
-        if (isNotFound(err)) return false;
-        throw err;
-      });
+      // A missing data directory (emptied by a crash sweep, or never written) must fail the
+      // commit: metadata pointing at nothing would be an acknowledged, unreadable object.
+      if (src !== undefined) {
+        await fsyncDir(src).catch((err) => {
+          throw isNotFound(err)
+            ? new FileNotFound(`${srcVolume}/${srcPath}: no data to commit`)
+            : err;
+        });
+      }
+      let toMove = src !== undefined;
       await this.#intoDir(dstVolume, objectDir, async (created) => {
         if (toMove) await this.#moveDir(src!, dst);
         toMove = false;
