@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { META_FILE, SYSTEM_VOLUME, TMP_DIR } from "../src/storage/api.ts";
 import {
   DiskAccessDenied,
+  DiskFull,
   DiskNotFound,
   FileCorrupt,
   FileNotFound,
@@ -258,6 +259,36 @@ Deno.test("renameData whose data dir vanished fails and leaves the old object re
     );
     await assertRejects(() => drive.listDir("b", "new"), FileNotFound);
   });
+});
+
+Deno.test("the free-space reserve refuses object data, keeps metadata writes and deletes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-xl-" });
+  try {
+    const open = (bytes: number) =>
+      XlStorage.open(join(dir, "d"), { reserve: { fraction: 0, bytes } });
+    const roomy = await open(0);
+    await roomy.makeVolume("b");
+    const old = await putObject(roomy, "b", "old", "meta of old");
+    await roomy.renameData(SYSTEM_VOLUME, "", "b", "small", "dd", enc.encode("inline v1"));
+    // A reserve larger than the file system: no object data fits any more.
+    const full = await open(Number.MAX_SAFE_INTEGER);
+    const w = await full.createFile(SYSTEM_VOLUME, `${TMP_DIR}/s/part.1`);
+    await assertRejects(() => w.write(enc.encode("shard")), DiskFull);
+    await w.abort();
+    await assertRejects(
+      () => full.renameData(SYSTEM_VOLUME, "", "b", "new-small", "dd", enc.encode("inline")),
+      DiskFull,
+    );
+    await assertRejects(() => full.listDir("b", "new-small"), FileNotFound);
+    // Metadata: small files, an existing object's metadata, deletes.
+    await full.writeAll(SYSTEM_VOLUME, "multipart/record.json", enc.encode("{}"));
+    await full.renameData(SYSTEM_VOLUME, "", "b", "small", "dd", enc.encode("inline v2"));
+    assertEquals(dec.decode(await full.readAll("b", `small/${META_FILE}`)), "inline v2");
+    await full.deleteObject("b", "old", old);
+    await assertRejects(() => full.readAll("b", `old/${META_FILE}`), FileNotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("deleteObject removes metadata and data, prunes empty dirs, keeps nested objects", async () => {

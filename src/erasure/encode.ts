@@ -5,7 +5,8 @@
  * written, the next is read and encoded into the other.
  */
 
-import { InsufficientWriteQuorum } from "../object/errors.ts";
+import { InsufficientWriteQuorum, StorageFull } from "../object/errors.ts";
+import { DiskFull } from "../storage/errors.ts";
 import { sealFrame } from "./bitrot.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, type ErasureCodec } from "./codec.ts";
 import type { ShardSink } from "./shard.ts";
@@ -93,26 +94,33 @@ class StripeReader {
   }
 }
 
-function requireQuorum(live: (ShardSink | undefined)[], writeQuorum: number): void {
+/** Throws unless `writeQuorum` sinks are live; StorageFull when full drives made the difference. */
+function requireQuorum(live: (ShardSink | undefined)[], writeQuorum: number, full: number): void {
   const count = live.filter((s) => s).length;
-  if (count < writeQuorum) {
-    throw new InsufficientWriteQuorum(`${count} shard writers left, quorum is ${writeQuorum}`);
-  }
+  if (count >= writeQuorum) return;
+  const message = `${count} shard writers left, quorum is ${writeQuorum}`;
+  if (count + full >= writeQuorum) throw new StorageFull(`${message}; ${full} drive(s) full`);
+  throw new InsufficientWriteQuorum(message);
 }
 
-/** Writes one frame to each live sink in parallel; a sink that throws is dropped. */
+/**
+ * Writes one frame to each live sink in parallel; a sink that throws is dropped (its index
+ * added to `failed`, and to `full` when its drive is full).
+ */
 async function writeStripe(
   live: (ShardSink | undefined)[],
   frames: Uint8Array[],
   failed: number[],
+  full: number[],
 ): Promise<void> {
   await Promise.all(live.map(async (sink, i) => {
     if (!sink) return;
     try {
       await sink.write(frames[i]);
-    } catch {
+    } catch (err) {
       live[i] = undefined;
       failed.push(i);
+      if (err instanceof DiskFull) full.push(i);
     }
   }));
 }
@@ -136,8 +144,8 @@ function releaseFrames(frames: StripeFrames): void {
 /**
  * Reads `source` in BLOCK_SIZE stripes, encodes, writes framed blocks to sinks[i] (index =
  * shard index, undefined = drive offline). A sink that throws is dropped (its index reported
- * in `failed`); if fewer than `writeQuorum` sinks remain, throws InsufficientWriteQuorum and
- * cancels the source. Returns total bytes read. Memory: two stripes of frames.
+ * in `failed`); if fewer than `writeQuorum` sinks remain, throws InsufficientWriteQuorum (its
+ * subclass StorageFull when full drives made the difference) and cancels the source. Returns total bytes read. Memory: two stripes of frames.
  */
 export async function encodeStream(
   codec: ErasureCodec,
@@ -150,6 +158,7 @@ export async function encodeStream(
   }
   const live = sinks.slice();
   const failed: number[] = [];
+  const full: number[] = [];
   const reader = source.getReader();
   const stripes = new StripeReader(reader);
   const prepare = async (frames: StripeFrames) => {
@@ -157,7 +166,7 @@ export async function encodeStream(
     return { length, frames: length > 0 ? frames.seal(length, live) : [] };
   };
   try {
-    requireQuorum(live, writeQuorum);
+    requireQuorum(live, writeQuorum, 0);
     let current = takeFrames(codec);
     let spare: StripeFrames | undefined;
     try {
@@ -165,13 +174,13 @@ export async function encodeStream(
       let size = 0;
       while (stripe.length > 0) {
         size += stripe.length;
-        const writing = writeStripe(live, stripe.frames, failed);
+        const writing = writeStripe(live, stripe.frames, failed, full);
         // A short stripe ended the stream; otherwise the next one is read and encoded while
         // this one is being written.
         const next = stripe.length === BLOCK_SIZE ? spare ??= takeFrames(codec) : undefined;
         const reading = next ? prepare(next) : Promise.resolve({ length: 0, frames: [] });
         const [, read] = await Promise.allSettled([writing, reading]);
-        requireQuorum(live, writeQuorum);
+        requireQuorum(live, writeQuorum, full.length);
         if (read.status === "rejected") throw read.reason;
         stripe = read.value;
         if (next) [spare, current] = [current, next];

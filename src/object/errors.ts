@@ -38,3 +38,5 @@ export class PreconditionFailed extends ObjectLayerError {}
 export class InsufficientReadQuorum extends ObjectLayerError {}
 /** Fewer drives than the write quorum took the write; it was rolled back. */
 export class InsufficientWriteQuorum extends ObjectLayerError {}
+/** Too few drives took the write because too many are full (at their free-space reserve). */
+export class StorageFull extends InsufficientWriteQuorum {}

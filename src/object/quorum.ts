@@ -4,12 +4,13 @@
  */
 import type { StorageAPI } from "../storage/api.ts";
 import { META_FILE } from "../storage/api.ts";
-import { DiskNotFound, FileNotFound, VolumeNotFound } from "../storage/errors.ts";
+import { DiskFull, DiskNotFound, FileNotFound, VolumeNotFound } from "../storage/errors.ts";
 import {
   BucketNotFound,
   InsufficientReadQuorum,
   InsufficientWriteQuorum,
   ObjectNotFound,
+  StorageFull,
 } from "./errors.ts";
 import {
   CorruptMeta,
@@ -131,7 +132,10 @@ export function agreedVersion(
   throw new InsufficientReadQuorum(`${what}: ${bestCount} drives agree, ${readQuorum} needed`);
 }
 
-/** Throws unless `writeQuorum` drives succeeded; a bucket missing on a quorum wins. */
+/**
+ * Throws unless `writeQuorum` drives succeeded; a bucket missing on a quorum wins, then
+ * StorageFull when full drives made the difference.
+ */
 export function requireWriteQuorum<T>(
   outcomes: Outcome<T>[],
   writeQuorum: number,
@@ -142,7 +146,8 @@ export function requireWriteQuorum<T>(
     throw new BucketNotFound(what.split("/")[0]);
   }
   const reasons = outcomes.filter((o) => !o.ok).map((o) => (o as { error: Error }).error.name);
-  throw new InsufficientWriteQuorum(
+  const full = countErrors(outcomes, (e) => e instanceof DiskFull);
+  throw new (successes(outcomes) + full >= writeQuorum ? StorageFull : InsufficientWriteQuorum)(
     `${what}: ${successes(outcomes)} drives took the write, ${writeQuorum} needed (${
       [...new Set(reasons)].join(", ")
     })`,

@@ -54,6 +54,7 @@ const STATUS: Record<string, number> = {
   SignatureDoesNotMatch: 403,
   SlowDown: 503,
   XAmzContentSHA256Mismatch: 400,
+  XMinioStorageFull: 507,
 };
 
 const MESSAGES: Record<string, string> = {
@@ -83,6 +84,8 @@ const MESSAGES: Record<string, string> = {
   NotImplemented: "A header or query you provided implies functionality that is not implemented.",
   PreconditionFailed: "At least one of the pre-conditions you specified did not hold",
   ServiceUnavailable: "The service is unavailable. Please retry.",
+  XMinioStorageFull:
+    "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.",
 };
 
 /** An error that already is an S3 error: code, message, and optional extra XML fields. */
@@ -118,6 +121,7 @@ const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
   [objectErrors.IncompleteBody, "IncompleteBody"],
   [objectErrors.PreconditionFailed, "PreconditionFailed"],
   [objectErrors.InsufficientReadQuorum, "ServiceUnavailable"],
+  [objectErrors.StorageFull, "XMinioStorageFull"],
   [objectErrors.InsufficientWriteQuorum, "ServiceUnavailable"],
 ];
 

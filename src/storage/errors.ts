@@ -20,3 +20,7 @@ export class FileCorrupt extends StorageError {}
 /** The drive cannot be written (permissions, read-only, full). */
 export class DiskAccessDenied extends StorageError {}
 export class DiskFull extends StorageError {}
+/** Another process (a second server) holds the drive: it is owned by one process at a time. */
+export class DriveInUse extends StorageError {}
+/** The path given as a drive exists but is not a directory (a file, a device). */
+export class NotADirectory extends StorageError {}

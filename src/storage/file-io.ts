@@ -6,7 +6,10 @@ import { writeFully } from "./fs-util.ts";
 /** Size of one read: 1 MiB beats `file.readable`'s 64 KiB chunks by ~20 % (PLATFORM-NOTES). */
 export const READ_CHUNK = 1024 * 1024;
 
-/** Appends to an open file; close() fsyncs, abort() unlinks. */
+/**
+ * Appends to an open file; close() fsyncs, abort() unlinks. Every write first claims its bytes
+ * from the drive's free space (`claim` throws DiskFull to refuse them).
+ */
 export class LocalFileWriter implements FileWriter {
   #closed = false;
 
@@ -14,11 +17,13 @@ export class LocalFileWriter implements FileWriter {
     private readonly file: Deno.FsFile,
     private readonly path: string,
     private readonly mapError: (err: unknown) => unknown,
+    private readonly claim: (bytes: number) => Promise<void>,
   ) {}
 
   async write(data: Uint8Array): Promise<void> {
     if (this.#closed) throw new Error(`write after close: ${this.path}`);
     try {
+      await this.claim(data.length);
       await writeFully(this.file, data);
     } catch (err) {
       throw this.mapError(err);

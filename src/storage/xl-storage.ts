@@ -18,6 +18,7 @@ import {
 } from "./api.ts";
 import {
   DiskAccessDenied,
+  DiskFull,
   DiskNotFound,
   FileCorrupt,
   FileNotFound,
@@ -38,7 +39,13 @@ import {
 } from "./fs-util.ts";
 import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, sortKeys } from "./paths.ts";
+import { DEFAULT_RESERVE, type ReservePolicy, SpaceReserve } from "./space-reserve.ts";
 import { walkObjects } from "./walk.ts";
+
+export interface DriveOptions {
+  /** Free space kept back from object data (DEFAULT_RESERVE when omitted). */
+  reserve?: ReservePolicy;
+}
 
 export class XlStorage implements StorageAPI {
   readonly endpoint: string;
@@ -47,10 +54,12 @@ export class XlStorage implements StorageAPI {
   readonly #listings = new DirCache();
   /** How small files (xl.meta) may be read without the thread pool (ffi/cached-read.ts). */
   #cachedReads: CachedReadMode = "off";
+  readonly #space: SpaceReserve;
 
-  private constructor(readonly root: string) {
+  private constructor(readonly root: string, reserve: ReservePolicy) {
     this.endpoint = root;
     this.#tmp = join(root, SYSTEM_VOLUME, TMP_DIR);
+    this.#space = new SpaceReserve(root, reserve);
   }
 
   /**
@@ -58,8 +67,8 @@ export class XlStorage implements StorageAPI {
    * temp area (leftovers of writes interrupted by a crash). DiskAccessDenied when the
    * directory cannot be written.
    */
-  static async open(path: string): Promise<XlStorage> {
-    const drive = new XlStorage(resolve(path));
+  static async open(path: string, options: DriveOptions = {}): Promise<XlStorage> {
+    const drive = new XlStorage(resolve(path), options.reserve ?? DEFAULT_RESERVE);
     try {
       await Deno.mkdir(join(drive.root, SYSTEM_VOLUME), { recursive: true });
       await Deno.remove(drive.#tmp, { recursive: true }).catch((err) => {
@@ -233,7 +242,12 @@ export class XlStorage implements StorageAPI {
         if (!isNotFound(err)) throw err;
         file = await this.#intoDir(volume, dirname(target), open);
       }
-      return new LocalFileWriter(file, target, (err) => toStorageError(err, "file", path));
+      return new LocalFileWriter(
+        file,
+        target,
+        (err) => toStorageError(err, "file", path),
+        (bytes) => this.#space.claim(bytes),
+      );
     } catch (err) {
       throw await this.#error(err, volume, path);
     } finally {
@@ -298,6 +312,7 @@ export class XlStorage implements StorageAPI {
     const dst = join(objectDir, dataDir);
     let previous: Uint8Array | undefined;
     try {
+      if (src === undefined) await this.#claimInline(join(objectDir, META_FILE), metadata.length);
       // A missing data directory (emptied by a crash sweep, or never written) must fail the
       // commit: metadata pointing at nothing would be an acknowledged, unreadable object.
       if (src !== undefined) {
@@ -336,6 +351,18 @@ export class XlStorage implements StorageAPI {
       this.#changed(objectDir);
     }
     return previous;
+  }
+
+  /**
+   * Inline data is object data: a new object's may not eat into the free-space reserve. An
+   * existing object's metadata may still be rewritten (about as large as before).
+   */
+  async #claimInline(metaFile: string, bytes: number): Promise<void> {
+    try {
+      await this.#space.claim(bytes);
+    } catch (err) {
+      if (!(err instanceof DiskFull) || await readIfExists(metaFile) === undefined) throw err;
+    }
   }
 
   /**
