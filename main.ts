@@ -1,36 +1,74 @@
 /**
  * Flashstor's command line: `flashstor server [flags] DRIVES...`.
- * Parses the configuration, opens (and formats) the drives, builds the object layer and
- * hands it to the HTTP server; SIGTERM / SIGINT shut down gracefully.
- * Started as root with FLASHSTORE_RUN_USER set, it hands the drives to that user, binds, and
- * drops to it before serving a request; then it revokes the Deno permissions it is done with.
- * `flashstor healthcheck [--url URL]` probes a running server (the Docker HEALTHCHECK).
+ * Parses the configuration, checks what a newcomer gets wrong first (certificates, a port in
+ * use) before touching any drive, locks the drives for this process, opens (and formats)
+ * them, builds the object layer and hands it to the HTTP server; SIGTERM / SIGINT shut down
+ * gracefully. Started as root with FLASHSTOR_RUN_USER set, it hands the drives to that user,
+ * binds, and drops to it before serving a request; then it revokes the Deno permissions it is
+ * done with. `flashstor healthcheck [--url URL]` probes a running server (the Docker
+ * HEALTHCHECK).
  */
 
 import { loadIsal } from "./ffi/isal.ts";
-import { ConfigError, parseServerArgs, USAGE } from "./src/config.ts";
+import { type Config, ConfigError, parseServerArgs, USAGE } from "./src/config.ts";
 import { EndpointError } from "./src/cluster/endpoints.ts";
 import { XlStorage } from "./src/storage/xl-storage.ts";
+import { lockDrive } from "./src/storage/drive-lock.ts";
+import { DriveInUse, NotADirectory } from "./src/storage/errors.ts";
 import { loadOrInitFormat } from "./src/storage/format.ts";
 import type { StorageAPI } from "./src/storage/api.ts";
+import type { ReservePolicy } from "./src/storage/space-reserve.ts";
 import { Pools } from "./src/object/pools.ts";
-import { startServer } from "./src/server.ts";
+import { checkListenAddress, loadTls, type RunningServer, startServer } from "./src/server.ts";
+import { CertificateError } from "./src/security/certs.ts";
+import { VERSION } from "./src/version.ts";
 import { becomeRunUser, prepareRunUser, PrivilegeDropError } from "./src/security/privileges.ts";
 import { revokeUnneeded } from "./src/security/permissions.ts";
 import { runHealthcheck } from "./src/observe/health-probe.ts";
 import { closeAuditLogs } from "./src/observe/audit.ts";
 
-async function openDrive(path: string): Promise<StorageAPI | undefined> {
+const COMMANDS_USAGE = `Usage: flashstor COMMAND [flags]
+
+Commands:
+  server DRIVES...   run the S3 server on DRIVES (flashstor server --help for its flags)
+  healthcheck        probe a running server (the container HEALTHCHECK; --url URL)
+
+Flags:
+  -h, --help         this help
+  -v, --version      print the version`;
+
+/**
+ * Locks (for this process) and opens one drive. A drive another server holds, or a path that
+ * is not a directory, stops the start; any other failure leaves the drive offline.
+ */
+async function openDrive(path: string, reserve: ReservePolicy): Promise<StorageAPI | undefined> {
   try {
-    return await XlStorage.open(path);
+    await lockDrive(path);
+    return await XlStorage.open(path, { reserve });
   } catch (err) {
+    if (err instanceof DriveInUse || err instanceof NotADirectory) throw err;
     console.error(`flashstor: drive ${path} is offline: ${(err as Error).message}`);
     return undefined;
   }
 }
 
+/** How to reach the server, printed once it serves: the endpoint and a first command. */
+function connectionHelp(config: Config, server: RunningServer): string {
+  const secret = config.defaultCredentials ? config.rootPassword : "<FLASHSTOR_ROOT_PASSWORD>";
+  const anyAddress = config.hostname === "0.0.0.0" || config.hostname === "::";
+  return [
+    `flashstor ${VERSION}: S3 endpoint ${server.url}` +
+    (anyAddress ? " (listening on every address: from elsewhere use this host's name)" : ""),
+    `  connect with the AWS CLI:`,
+    `    aws configure set aws_access_key_id ${config.rootUser}`,
+    `    aws configure set aws_secret_access_key ${secret}`,
+    `    aws --endpoint-url ${server.url} s3 ls`,
+  ].join("\n");
+}
+
 async function serve(args: string[]): Promise<void> {
   const config = parseServerArgs(args, (name) => Deno.env.get(name), Deno.env.get("HOME") ?? "");
+  console.log(`flashstor ${VERSION} (Deno ${Deno.version.deno})`);
   loadIsal();
   if (config.defaultCredentials) {
     console.warn(
@@ -39,7 +77,11 @@ async function serve(args: string[]): Promise<void> {
         "controls every bucket: set your own before exposing this server.",
     );
   }
-  const drives = await Promise.all(config.drives.map(openDrive));
+  // Mistakes that must stop the start before any drive is opened (whose temp area is emptied)
+  // or formatted.
+  const tls = await loadTls(config);
+  checkListenAddress(config);
+  const drives = await Promise.all(config.drives.map((d) => openDrive(d, config.driveReserve)));
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
@@ -52,7 +94,7 @@ async function serve(args: string[]): Promise<void> {
     group: config.runGroup,
     drives: config.drives,
   });
-  const server = await startServer(config, layer);
+  const server = startServer(config, layer, tls);
   if (runIdentity) {
     // Synchronous, right after binding: no request is served before the drop.
     const report = becomeRunUser(runIdentity);
@@ -61,10 +103,9 @@ async function serve(args: string[]): Promise<void> {
   // Read of the certs dir goes too where Deno can revoke it (a scoped --allow-read, as in the
   // container); there a SIGHUP reload fails and keeps the loaded certificate.
   const revoked = revokeUnneeded({ keepRead: config.drives, certsDir: config.certsDir });
-  if (revoked.notRevocable.length > 0) {
-    const kept = revoked.notRevocable.map((p) => p.permission).join(", ");
-    console.log(`flashstor: permissions still granted: ${kept}`);
-  }
+  // Not errors: grants the launcher made too wide for Deno to take back.
+  for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
+  console.log(connectionHelp(config, server));
 
   let stopping = false;
   const stop = async () => {
@@ -84,16 +125,29 @@ async function serve(args: string[]): Promise<void> {
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  const help = (a: string) => a === "--help" || a === "-h";
+  if (command === "--version" || command === "-v" || command === "version") {
+    console.log(`flashstor ${VERSION} (Deno ${Deno.version.deno})`);
+    return 0;
+  }
+  if (command === "server" && rest.some(help)) {
+    console.log(USAGE);
+    return 0;
+  }
   if (command === "healthcheck") return await runHealthcheck(rest);
   if (command !== "server") {
-    console.error(USAGE);
-    return 2;
+    const asked = command === undefined ? false : help(command) || command === "help";
+    (asked ? console.log : console.error)(COMMANDS_USAGE);
+    return asked ? 0 : 2;
   }
   try {
     await serve(rest);
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof EndpointError) {
+    if (
+      err instanceof ConfigError || err instanceof EndpointError ||
+      err instanceof CertificateError
+    ) {
       console.error(`flashstor: ${err.message}`);
       return 2;
     }

@@ -1,5 +1,6 @@
 /**
- * The few libc calls needed to drop root: ids, setgroups/setgid/setuid, prctl.
+ * The few libc calls needed to drop root (ids, setgroups/setgid/setuid, prctl) and to lock a
+ * drive without blocking (open, flock: Deno's FsFile.lock waits for the holder).
  *
  * glibc's set*id wrappers apply the change to every thread of the process (its "setxid"
  * broadcast), which matters because Deno runs tokio worker threads beside the JS thread; the raw
@@ -24,6 +25,10 @@ const SYMBOLS = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   // syscall is variadic too; used for seccomp(2), which glibc 2.36 does not wrap.
   syscall: { parameters: ["i64", "u64", "u64", "buffer"], result: "i64" },
+  // open is variadic (mode); an integer vararg travels like a fixed one on x86-64 and aarch64.
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   // Reads errno into a buffer: Deno.UnsafePointerView needs an unscoped --allow-ffi, a call
   // into an already opened library needs no permission at all.
@@ -38,10 +43,16 @@ export const PR_GET_NO_NEW_PRIVS = 39;
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
+  2: "ENOENT",
   3: "ESRCH",
+  5: "EIO",
+  11: "EWOULDBLOCK",
   12: "ENOMEM",
   14: "EFAULT",
+  13: "EACCES",
+  20: "ENOTDIR",
   22: "EINVAL",
+  30: "EROFS",
 };
 
 export class LibcMissingError extends Error {
@@ -129,6 +140,33 @@ export function setgid(gid: number): void {
 
 export function setuid(uid: number): void {
   check("setuid", open().setuid(uid));
+}
+
+const O_RDWR = 0o2;
+const O_CREAT = 0o100;
+const O_CLOEXEC = 0o2000000;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+/**
+ * Opens (creating it, mode 0644) `path` and takes an exclusive flock on it without waiting.
+ * Returns the descriptor, which holds the lock until it is closed or the process ends, or
+ * undefined when another open file holds the lock. Other failures throw LibcCallError.
+ */
+export function lockFileExclusive(path: string): number | undefined {
+  const symbols = open();
+  const fd = symbols.open(
+    new TextEncoder().encode(path + "\0"),
+    O_RDWR | O_CREAT | O_CLOEXEC,
+    0o644,
+  );
+  if (fd < 0) throw new LibcCallError(`open(${path})`, errno());
+  if (symbols.flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
+  const code = errno();
+  symbols.close(fd);
+  if (code === EWOULDBLOCK) return undefined;
+  throw new LibcCallError(`flock(${path})`, code);
 }
 
 const SYS_SECCOMP: Record<string, bigint> = { x86_64: 317n, aarch64: 277n };

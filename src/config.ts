@@ -5,6 +5,7 @@
  */
 
 import { resolveDrives, type SetLayout, setLayout } from "./cluster/endpoints.ts";
+import { DEFAULT_RESERVE, type ReservePolicy } from "./storage/space-reserve.ts";
 
 export const DEFAULT_ROOT_USER = "flashstoradmin";
 export const DEFAULT_ROOT_PASSWORD = "flashstoradmin";
@@ -35,6 +36,8 @@ export interface Config {
   /** Uploads slower than this (bytes/s, averaged over 10 s windows) are cut off. */
   minBodyRate: number;
   shutdownTimeoutMs: number;
+  /** Free space each drive keeps back from object data. */
+  driveReserve: ReservePolicy;
   runUser?: string;
   runGroup?: string;
 }
@@ -61,9 +64,14 @@ Flags:
   --header-timeout S    seconds to receive request headers (default 10)
   --idle-timeout S      seconds a keep-alive connection may idle (default 30)
   --shutdown-timeout S  seconds to finish in-flight requests on SIGTERM (default 30)
+  --drive-reserve SIZE  free space each drive keeps for metadata and deletes once object data
+                        no longer fits: a percentage or bytes, e.g. 5% or 2GiB; 0 turns it off
+                        (default 1%)
+  -h, --help            this help
 
-Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD, FLASHSTOR_REGION,
-FLASHSTOR_DOMAIN, FLASHSTOR_METRICS_TOKEN, FLASHSTORE_RUN_USER, FLASHSTORE_RUN_GROUP`;
+Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD (the S3 root credentials),
+FLASHSTOR_REGION, FLASHSTOR_DOMAIN, FLASHSTOR_METRICS_TOKEN, FLASHSTOR_RUN_USER and
+FLASHSTOR_RUN_GROUP (started as root: the user to run as; also spelled FLASHSTORE_RUN_*)`;
 
 export function parseAddress(address: string): { hostname: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(address);
@@ -72,6 +80,50 @@ export function parseAddress(address: string): { hostname: string; port: number 
   if (port > 65535) throw new ConfigError(`port ${port} is out of range`);
   const host = match[1].replace(/^\[|\]$/g, "");
   return { hostname: host === "" ? "0.0.0.0" : host, port };
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+};
+
+/** `--drive-reserve`: "5%" or a size ("2GiB", "500MB", "1048576"); "0" turns it off. */
+export function parseReserve(value: string): ReservePolicy {
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  if (percent && Number(percent[1]) < 100) return { fraction: Number(percent[1]) / 100, bytes: 0 };
+  const size = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value);
+  const unit = size ? SIZE_UNITS[size[2].toLowerCase()] : undefined;
+  if (!size || unit === undefined) {
+    throw new ConfigError(
+      `--drive-reserve takes a percentage below 100 or a size, e.g. 5% or 2GiB; got "${value}"`,
+    );
+  }
+  return { fraction: 0, bytes: Math.round(Number(size[1]) * unit) };
+}
+
+/**
+ * A variable with two accepted spellings (FLASHSTORE_* is the old one): either may be set;
+ * both set to different values is refused rather than guessed.
+ */
+function envEither(
+  env: (name: string) => string | undefined,
+  name: string,
+  oldName: string,
+): string | undefined {
+  const value = env(name) || undefined;
+  const old = env(oldName) || undefined;
+  if (value !== undefined && old !== undefined && value !== old) {
+    throw new ConfigError(`${name}=${value} and ${oldName}=${old} differ: set only ${name}`);
+  }
+  return value ?? old;
 }
 
 function seconds(flag: string, value: string): number {
@@ -97,6 +149,7 @@ export function parseServerArgs(
   let headerTimeoutMs = 10_000;
   let idleTimeoutMs = 30_000;
   let shutdownTimeoutMs = 30_000;
+  let driveReserve = DEFAULT_RESERVE;
 
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -149,6 +202,9 @@ export function parseServerArgs(
       case "--shutdown-timeout":
         shutdownTimeoutMs = seconds(flag, value());
         break;
+      case "--drive-reserve":
+        driveReserve = parseReserve(value());
+        break;
       default:
         throw new ConfigError(`unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -180,7 +236,8 @@ export function parseServerArgs(
     idleTimeoutMs,
     minBodyRate: 1024,
     shutdownTimeoutMs,
-    runUser: env("FLASHSTORE_RUN_USER") || undefined,
-    runGroup: env("FLASHSTORE_RUN_GROUP") || undefined,
+    driveReserve,
+    runUser: envEither(env, "FLASHSTOR_RUN_USER", "FLASHSTORE_RUN_USER"),
+    runGroup: envEither(env, "FLASHSTOR_RUN_GROUP", "FLASHSTORE_RUN_GROUP"),
   };
 }

@@ -2,16 +2,20 @@
  * The listener: serves the S3 app over HTTP(S) and shuts it down gracefully. Each HTTP engine
  * is one small function from (config, app, tls) to a RunningServer; startServer picks one
  * (config.httpEngine) and announces the address in the line the test harness and operators
- * look for. TLS is on when the certs dir holds public.crt and private.key.
+ * look for. TLS is on when the certs dir holds public.crt and private.key (loadTls, which
+ * main runs before touching the drives, as it does checkListenAddress).
  */
 
 import type { Config } from "./config.ts";
 import { serveFrontDoor, type TlsFiles } from "./http/front-door.ts";
 import type { ObjectLayer } from "./object/layer.ts";
 import { type App, createApp } from "./s3/app.ts";
+import { loadCertificates } from "./security/certs.ts";
 
 export interface RunningServer {
   port: number;
+  /** Where clients reach it, e.g. http://127.0.0.1:9000 (loopback when bound to all). */
+  url: string;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout). */
   shutdown(): Promise<void>;
   /** Resolves once the listener has closed. */
@@ -19,7 +23,7 @@ export interface RunningServer {
 }
 
 /** What an engine gives startServer: a running server, and a certificate swap if it can. */
-interface Engine extends RunningServer {
+interface Engine extends Omit<RunningServer, "url"> {
   reloadTls?(tls: TlsFiles): Promise<void>;
 }
 
@@ -84,29 +88,69 @@ function serveFlashstor(config: Config, app: App, tls: TlsFiles | undefined): En
   };
 }
 
-/** `<certsDir>/public.crt` and `private.key`, or undefined when they are not there. */
-async function loadCerts(certsDir: string): Promise<TlsFiles | undefined> {
-  try {
-    const [cert, key] = await Promise.all([
-      Deno.readTextFile(`${certsDir}/public.crt`),
-      Deno.readTextFile(`${certsDir}/private.key`),
-    ]);
-    return { cert, key };
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
+/**
+ * The certificate to serve with, or undefined for plain HTTP (no certs, or a certs dir Deno
+ * may not read). Throws CertificateError for a certs dir that holds anything else.
+ */
+export async function loadTls(config: Config): Promise<TlsFiles | undefined> {
+  return await loadCertificates(config.certsDir).catch((err) => {
+    if (!(err instanceof Deno.errors.NotCapable)) throw err;
+    console.log(`flashstor: no read permission for ${config.certsDir}: serving plain HTTP`);
+    return undefined;
+  });
 }
 
 function displayHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
+/** The host clients on this machine use: loopback when listening on every address. */
+function clientHost(hostname: string): string {
+  if (hostname === "0.0.0.0") return "127.0.0.1";
+  if (hostname === "::") return "[::1]";
+  return displayHost(hostname);
+}
+
+/** A listen failure in words a newcomer can act on, naming the address. */
+function listenError(config: Config, err: unknown): unknown {
+  const address = `${displayHost(config.hostname)}:${config.port}`;
+  if (err instanceof Deno.errors.AddrInUse) {
+    return new Error(
+      `cannot listen on ${address}: the address is already in use (another flashstor or ` +
+        `program listens there); stop it or choose another with --address`,
+    );
+  }
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return new Error(
+      `cannot listen on ${address}: permission denied (ports below 1024 need root); ` +
+        `choose another with --address`,
+    );
+  }
+  if (err instanceof Deno.errors.AddrNotAvailable) {
+    return new Error(`cannot listen on ${address}: no such address on this machine`);
+  }
+  return err;
+}
+
+/**
+ * Fails, naming the address, when the listen address cannot be bound: checked before the
+ * drives are opened and formatted (MinIO checks its port the same way), so that a server
+ * started twice stops here rather than after touching anything.
+ */
+export function checkListenAddress(config: Config): void {
+  if (config.port === 0) return;
+  try {
+    Deno.listen({ hostname: config.hostname, port: config.port }).close();
+  } catch (err) {
+    throw listenError(config, err);
+  }
+}
+
 /** SIGHUP: new certificate from the certs dir; never the default action (exit). */
 function onHangup(config: Config, server: Engine): () => void {
   const reload = async (): Promise<string> => {
     if (!server.reloadTls) return `SIGHUP: no certificate to reload (${config.httpEngine} engine)`;
-    const files = await loadCerts(config.certsDir);
+    const files = await loadCertificates(config.certsDir);
     if (!files) throw new Error(`no public.crt and private.key in ${config.certsDir}`);
     await server.reloadTls(files);
     return `reloaded the TLS certificate from ${config.certsDir}`;
@@ -119,15 +163,20 @@ function onHangup(config: Config, server: Engine): () => void {
   };
 }
 
-export async function startServer(config: Config, layer: ObjectLayer): Promise<RunningServer> {
+/** Serves `layer` with the certificate `tls` (from loadTls; undefined: plain HTTP). */
+export function startServer(
+  config: Config,
+  layer: ObjectLayer,
+  tls: TlsFiles | undefined,
+): RunningServer {
   const app = createApp({ config, layer });
-  const tls = await loadCerts(config.certsDir).catch((err) => {
-    if (!(err instanceof Deno.errors.NotCapable)) throw err;
-    console.log(`flashstor: no read permission for ${config.certsDir}: serving plain HTTP`);
-    return undefined;
-  });
   const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
-  const server = serve(config, app, tls);
+  let server: Engine;
+  try {
+    server = serve(config, app, tls);
+  } catch (err) {
+    throw listenError(config, err);
+  }
   const hangup = onHangup(config, server);
   Deno.addSignalListener("SIGHUP", hangup);
   const scheme = tls ? "https" : "http";
@@ -137,6 +186,7 @@ export async function startServer(config: Config, layer: ObjectLayer): Promise<R
   );
   return {
     port: server.port,
+    url: `${scheme}://${clientHost(config.hostname)}:${server.port}`,
     shutdown: () => {
       Deno.removeSignalListener("SIGHUP", hangup);
       return server.shutdown();

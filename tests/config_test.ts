@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "./helpers/assert.ts";
-import { ConfigError, parseAddress, parseServerArgs } from "../src/config.ts";
+import { ConfigError, parseAddress, parseReserve, parseServerArgs } from "../src/config.ts";
 import {
   defaultParity,
   EndpointError,
@@ -74,4 +74,39 @@ Deno.test("server args: mistakes are clear errors", () => {
     ConfigError,
     "8 characters",
   );
+});
+
+Deno.test("run user: FLASHSTOR_RUN_* and the old FLASHSTORE_RUN_* spelling; both differing is refused", () => {
+  const parse = (env: Record<string, string>) => parseServerArgs(["/d"], (name) => env[name]);
+  assertEquals(parse({ FLASHSTOR_RUN_USER: "a", FLASHSTOR_RUN_GROUP: "g" }).runUser, "a");
+  assertEquals(parse({ FLASHSTOR_RUN_USER: "a", FLASHSTOR_RUN_GROUP: "g" }).runGroup, "g");
+  assertEquals(parse({ FLASHSTORE_RUN_USER: "b", FLASHSTORE_RUN_GROUP: "h" }).runGroup, "h");
+  assertEquals(parse({ FLASHSTOR_RUN_USER: "a", FLASHSTORE_RUN_USER: "a" }).runUser, "a");
+  assertEquals(parse({ FLASHSTOR_RUN_USER: "", FLASHSTORE_RUN_USER: "b" }).runUser, "b");
+  assertThrows(
+    () => parse({ FLASHSTOR_RUN_USER: "a", FLASHSTORE_RUN_USER: "b" }),
+    ConfigError,
+    "FLASHSTOR_RUN_USER=a and FLASHSTORE_RUN_USER=b differ",
+  );
+  assertThrows(
+    () => parse({ FLASHSTOR_RUN_GROUP: "g", FLASHSTORE_RUN_GROUP: "h" }),
+    ConfigError,
+    "differ",
+  );
+});
+
+Deno.test("--drive-reserve: a percentage or a size; 1 % by default", () => {
+  assertEquals(parseServerArgs(["/d"], noEnv).driveReserve, { fraction: 0.01, bytes: 0 });
+  assertEquals(parseReserve("5%"), { fraction: 0.05, bytes: 0 });
+  assertEquals(parseReserve("2GiB"), { fraction: 0, bytes: 2 * 2 ** 30 });
+  assertEquals(parseReserve("500MB"), { fraction: 0, bytes: 500e6 });
+  assertEquals(parseReserve("4096"), { fraction: 0, bytes: 4096 });
+  assertEquals(parseReserve("0"), { fraction: 0, bytes: 0 });
+  assertEquals(
+    parseServerArgs(["--drive-reserve=64MiB", "/d"], noEnv).driveReserve,
+    { fraction: 0, bytes: 64 * 2 ** 20 },
+  );
+  for (const bad of ["100%", "-1", "5 parsecs", "", "%"]) {
+    assertThrows(() => parseReserve(bad), ConfigError, "--drive-reserve");
+  }
 });

@@ -77,7 +77,8 @@ function label(descriptor: Deno.PermissionDescriptor): string {
 
 function reasonStillGranted(descriptor: Deno.PermissionDescriptor): string {
   if (descriptor.name === "read") {
-    return "read is granted without a path list (--allow-read); scope it to revoke this";
+    return `${descriptor.path ?? "read"} stays readable after start because reads are not ` +
+      "scoped to paths (--allow-read); FLASHSTOR_DATA_PATHS scopes them (scripts/permissions.sh)";
   }
   if (descriptor.name === "sys") {
     return "sys is granted without a kind list (--allow-sys); scope it, e.g. --allow-sys=statfs";
