@@ -49,18 +49,26 @@ async function getStatus(server: TestServer, key: string): Promise<number> {
   }
 }
 
-/** nobody, with nogroup as its group where that group exists (Debian, Ubuntu). */
-async function runUserEnv(): Promise<Record<string, string>> {
-  const env: Record<string, string> = { FLASHSTORE_RUN_USER: "nobody" };
+/**
+ * nobody, with nogroup as its group where that group exists (Debian, Ubuntu), in the variables
+ * of `prefix` (FLASHSTORE is the old spelling, still accepted).
+ */
+async function runUserEnv(
+  prefix: "FLASHSTOR" | "FLASHSTORE" = "FLASHSTORE",
+): Promise<Record<string, string>> {
+  const env: Record<string, string> = { [`${prefix}_RUN_USER`]: "nobody" };
   if (/^nogroup:/m.test(await Deno.readTextFile("/etc/group"))) {
-    env.FLASHSTORE_RUN_GROUP = "nogroup";
+    env[`${prefix}_RUN_GROUP`] = "nogroup";
   }
   return env;
 }
 
 /** Runs `fn` against the real server started as root with nobody as its run user. */
-async function withDroppedServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
-  const env = await runUserEnv();
+async function withDroppedServer(
+  fn: (server: TestServer) => Promise<void>,
+  env?: Record<string, string>,
+): Promise<void> {
+  env ??= await runUserEnv();
   const dir = await Deno.makeTempDir({ prefix: "flashstor-drop-" });
   // Deno makes temp dirs 0700: nobody must be able to reach the drives inside.
   await Deno.chmod(dir, 0o755);
@@ -142,6 +150,20 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  name: "FLASHSTOR_RUN_USER/GROUP, the spelling of every other variable, drop the real server too",
+  ignore: !isRoot,
+  fn: async () => {
+    const env = await runUserEnv("FLASHSTOR");
+    await withDroppedServer(async (server) => {
+      const nobody = resolveIdentity({ user: "nobody", group: env.FLASHSTOR_RUN_GROUP });
+      assertStringIncludes(server.output(), `running as nobody (uid ${nobody.uid}`);
+      const status = await Deno.readTextFile(`/proc/${server.process.pid}/status`);
+      assertEquals(ids(status, "Uid"), Array(4).fill(String(nobody.uid)));
+    }, env);
+  },
+});
+
 // PR_SET_NO_NEW_PRIVS is a per-thread flag, inherited only by threads created later, and Deno
 // starts its V8 and tokio threads before main.ts runs: scripts/flashstor sets the flag before
 // exec (setpriv --no-new-privs) so that every thread has it.
@@ -157,7 +179,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "real server refuses to start when the run user does not exist, before binding",
+  name: "real server refuses to start when the run user does not exist, or both spellings differ",
   ignore: !isRoot,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "flashstor-drop-" });
@@ -175,6 +197,19 @@ Deno.test({
       assertStringIncludes(text, "refusing to run");
       assertStringIncludes(text, 'unknown user "no-such-flashstor-user"');
       assert(!text.includes("listening on"), `it must never serve:\n${text}`);
+      const both = await new Deno.Command(FLASHSTOR, {
+        args: ["server", "--address", "127.0.0.1:0", `${dir}/d{1...4}`],
+        env: { FLASHSTOR_RUN_USER: "nobody", FLASHSTORE_RUN_USER: "root" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const bothText = new TextDecoder().decode(both.stderr);
+      assertEquals(both.code, 2, bothText);
+      assertStringIncludes(
+        bothText,
+        "FLASHSTOR_RUN_USER=nobody and FLASHSTORE_RUN_USER=root differ",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
