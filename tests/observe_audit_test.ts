@@ -47,12 +47,11 @@ Deno.test("a burst of 100k entries against a slow sink: log() never waits, overf
   const sink = new SlowSink(20);
   const audit = new AuditLog([sink], { capacity: 1000, batchSize: 100 });
   const entries = Array.from({ length: 100_000 }, (_, i) => entry(i));
-  const start = performance.now();
-  for (const e of entries) audit.log(e);
-  const elapsed = performance.now() - start;
-  console.log(`100k log() calls: ${elapsed.toFixed(1)} ms (${(elapsed * 10).toFixed(1)} ns each)`);
-  // The writer needs ≥ 200 ms for 10 batches of 20 ms; the burst is over long before that.
-  assert(elapsed < 150, `burst took ${elapsed} ms`);
+  // log() returns synchronously (nothing to await), and the whole burst runs before the writer
+  // finished a single 20 ms write: it never waited for the sink. Its cost is in bench/audit.ts.
+  const results = entries.map((e) => audit.log(e));
+  assert(results.every((r) => r === undefined), "log() returned something to wait for");
+  assertEquals(sink.writes, 0);
   assertEquals(audit.pending, 1000);
   assertEquals(audit.dropped, 99_000);
   await audit.close();
@@ -66,16 +65,13 @@ Deno.test("a burst of 100k entries against a slow sink: log() never waits, overf
   assertEquals(audit.dropped, 99_001, "entries after close are dropped");
 });
 
-Deno.test("queueing (not dropping) 100k entries stays cheap: the writer runs later", async () => {
+Deno.test("queueing (not dropping) 100k entries: log() never waits, the writer runs later", async () => {
   const sink = new SlowSink(1);
   const audit = new AuditLog([sink], { capacity: 200_000, batchSize: 50_000 });
   const entries = Array.from({ length: 100_000 }, (_, i) => entry(i));
-  const start = performance.now();
   for (const e of entries) audit.log(e);
-  const elapsed = performance.now() - start;
-  console.log(`100k queued log() calls: ${elapsed.toFixed(1)} ms`);
-  assert(elapsed < 150, `burst took ${elapsed} ms`);
-  assertEquals([audit.pending, audit.dropped], [100_000, 0]);
+  // Nothing was written during the burst: every entry waits in the queue for the writer.
+  assertEquals([audit.pending, audit.dropped, sink.writes], [100_000, 0, 0]);
   await audit.close();
   assertEquals([audit.written, sink.writes], [100_000, 2]);
 });
