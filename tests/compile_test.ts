@@ -156,7 +156,18 @@ Deno.test("Dockerfile: multi-stage, compiled binary on slim Debian with libisal2
   assertEquals(runAfterUser, [], "nothing runs as root after USER");
 
   const one = (keyword: string) => final.filter((i) => i.keyword === keyword).map((i) => i.args);
-  assertEquals(one("VOLUME"), ['["/data"]']);
+  // One volume per drive: four directories on one disk protect against bitrot only.
+  assertEquals(one("VOLUME"), ['["/data1", "/data2", "/data3", "/data4"]']);
+  const cmd: string[] = JSON.parse(one("CMD")[0]);
+  assertEquals(cmd.at(-1), "/data{1...4}");
+  const dataPaths = build.find((i) =>
+    i.keyword === "ENV" && i.args.includes("FLASHSTOR_DATA_PATHS")
+  );
+  assert(dataPaths?.args.includes("FLASHSTOR_DATA_PATHS=/data1,/data2,/data3,/data4"));
+  assert(
+    build.some((i) => i.keyword === "RUN" && i.args === "bash scripts/setup --server"),
+    "the build installs no test-only npm packages",
+  );
   assertEquals(one("EXPOSE"), ["9000"]);
   const [healthcheck] = one("HEALTHCHECK");
   const healthCmd = JSON.parse(healthcheck.slice(healthcheck.indexOf("CMD ") + 4));
