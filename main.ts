@@ -38,16 +38,18 @@ Flags:
   -v, --version      print the version`;
 
 /**
- * Locks (for this process) and opens one drive. A drive another server holds, or a path that
- * is not a directory, stops the start; any other failure leaves the drive offline.
+ * Locks (for this process) and opens one drive. A drive another server holds stops the start;
+ * any other failure (a path that is not a directory included) leaves the drive offline, as a
+ * failed disk would: the deployment starts if the others make a quorum.
  */
 async function openDrive(path: string, reserve: ReservePolicy): Promise<StorageAPI | undefined> {
   try {
     await lockDrive(path);
     return await XlStorage.open(path, { reserve });
   } catch (err) {
-    if (err instanceof DriveInUse || err instanceof NotADirectory) throw err;
-    console.error(`flashstor: drive ${path} is offline: ${(err as Error).message}`);
+    if (err instanceof DriveInUse) throw err;
+    const reason = err instanceof NotADirectory ? "it is not a directory" : (err as Error).message;
+    console.error(`flashstor: drive ${path} is offline: ${reason}`);
     return undefined;
   }
 }

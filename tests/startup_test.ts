@@ -108,12 +108,13 @@ Deno.test("banner: the version, the S3 endpoint and how to connect; no permissio
   }
 });
 
-Deno.test("a file given as a drive: refused as not a directory", async () => {
+Deno.test("a file given as a drive: named as not a directory (offline, like a failed disk)", async () => {
   await withTempDir(async (dir) => {
     const drives = drivesIn(dir);
     await Deno.writeTextFile(drives[1], "not a drive");
+    // A new deployment is not formatted with a drive missing: the start stops, naming it.
     const result = await run(["server", "--address", "127.0.0.1:0", ...drives]);
-    assertRefused(result, `drive ${drives[1]} is not a directory`);
+    assertRefused(result, `drive ${drives[1]} is offline: it is not a directory`);
   });
 });
 
