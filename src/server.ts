@@ -11,6 +11,7 @@ import { serveFrontDoor, type TlsFiles } from "./http/front-door.ts";
 import type { ObjectLayer } from "./object/layer.ts";
 import { type App, createApp } from "./s3/app.ts";
 import { loadCertificates } from "./security/certs.ts";
+import { installCrashGuard } from "./observe/crash-guard.ts";
 
 export interface RunningServer {
   port: number;
@@ -169,6 +170,7 @@ export function startServer(
   layer: ObjectLayer,
   tls: TlsFiles | undefined,
 ): RunningServer {
+  installCrashGuard();
   const app = createApp({ config, layer });
   const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
   let server: Engine;

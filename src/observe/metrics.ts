@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StorageInfo } from "../object/layer.ts";
+import type { UnhandledKind } from "./crash-guard.ts";
 
 export const METRICS_PATH = "/flashstor/v1/metrics";
 
@@ -36,6 +37,8 @@ export interface MetricsSources {
   storageInfo?: () => Promise<StorageInfo>;
   /** Running total of dropped audit entries (AuditLog.dropped). */
   auditDropped?: () => number;
+  /** Running totals of errors the crash guard caught (crash-guard.ts), by kind. */
+  unhandledErrors?: () => Readonly<Record<UnhandledKind, number>>;
 }
 
 export interface RequestObservation {
@@ -59,6 +62,8 @@ export class Metrics {
   readonly #healQueue: Gauge;
   readonly #auditDropped: Counter;
   #auditDroppedSeen = 0;
+  readonly #unhandled: Counter<"kind">;
+  readonly #unhandledSeen: Record<UnhandledKind, number> = { rejection: 0, exception: 0 };
 
   constructor(sources: MetricsSources = {}) {
     this.#sources = sources;
@@ -113,6 +118,12 @@ export class Metrics {
       help: "Audit entries dropped because the audit queue was full",
       registers,
     });
+    this.#unhandled = new Counter({
+      name: "flashstor_unhandled_errors_total",
+      help: "Errors no handler caught (rejected promises, exceptions), kept from ending the server",
+      labelNames: ["kind"] as const,
+      registers,
+    });
   }
 
   /** Records one finished request. */
@@ -133,7 +144,7 @@ export class Metrics {
 
   /** Pulls the sources, then renders the text exposition format. */
   async render(): Promise<string> {
-    const { storageInfo, auditDropped } = this.#sources;
+    const { storageInfo, auditDropped, unhandledErrors } = this.#sources;
     if (storageInfo) {
       const info = await storageInfo();
       // Reset so that drives no longer reported do not linger with stale values.
@@ -149,6 +160,13 @@ export class Metrics {
       const total = auditDropped();
       if (total > this.#auditDroppedSeen) this.#auditDropped.inc(total - this.#auditDroppedSeen);
       this.#auditDroppedSeen = Math.max(total, this.#auditDroppedSeen);
+    }
+    if (unhandledErrors) {
+      for (const [kind, total] of Object.entries(unhandledErrors()) as [UnhandledKind, number][]) {
+        // Always inc (by 0 too), so that the series exists before the first error.
+        this.#unhandled.inc({ kind }, Math.max(0, total - this.#unhandledSeen[kind]));
+        this.#unhandledSeen[kind] = Math.max(total, this.#unhandledSeen[kind]);
+      }
     }
     return await this.registry.metrics();
   }

@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 import { auditEntry, type AuditLog, openAuditLog } from "./audit.ts";
+import { unhandledErrorCounts } from "./crash-guard.ts";
 import { Metrics } from "./metrics.ts";
 import type { RequestTrace } from "./trace.ts";
 
@@ -45,6 +46,7 @@ export class Observability implements RequestObserver {
     this.metrics = new Metrics({
       storageInfo: () => layer.storageInfo(),
       auditDropped: audit && (() => audit.dropped),
+      unhandledErrors: unhandledErrorCounts,
     });
   }
 

@@ -1,11 +1,14 @@
 /**
- * Request ids (sent as `x-amz-request-id`) and per-request phase timings.
+ * Request ids (sent as `x-amz-request-id`), per-request phase timings, and the request a piece
+ * of asynchronous work belongs to.
  *
  * An id is 16 upper-case hex digits like S3's: 44 bits of milliseconds since the epoch from a
  * monotonic clock, then a 20-bit counter that starts at a random value. Ids of one process are
  * unique unless it issues more than 2^20 ids within one millisecond; the random start keeps
  * ids of different nodes apart in practice, and ids sort roughly by time.
  */
+
+import { AsyncLocalStorage } from "node:async_hooks";
 
 const COUNTER_BITS = 20;
 const COUNTER_MASK = (1 << COUNTER_BITS) - 1;
@@ -82,4 +85,19 @@ export class RequestTrace {
     if (storage !== undefined) timings.storageMs = storage;
     return timings;
   }
+}
+
+const currentTrace = new AsyncLocalStorage<RequestTrace>();
+
+/**
+ * Runs `work` on behalf of `trace`'s request: whatever it starts, however asynchronously,
+ * finds the trace with traceOfCurrentWork (Deno carries it into unhandledrejection events).
+ */
+export function runInTrace<T>(trace: RequestTrace, work: () => T): T {
+  return currentTrace.run(trace, work);
+}
+
+/** The trace of the request the running code belongs to, if any. */
+export function traceOfCurrentWork(): RequestTrace | undefined {
+  return currentTrace.getStore();
 }

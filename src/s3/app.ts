@@ -15,7 +15,7 @@ import type { ObjectLayer } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
 import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
 import { Observability, type RequestObserver, type RequestRecord } from "../observe/observer.ts";
-import { REQUEST_ID_HEADER, RequestTrace } from "../observe/trace.ts";
+import { REQUEST_ID_HEADER, RequestTrace, runInTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
 import { wholeBodyOf } from "../http/whole-body.ts";
 import type { S3Context } from "./context.ts";
@@ -46,6 +46,7 @@ function counted(
   body: ReadableStream<Uint8Array>,
   count: (bytes: number) => void,
   end: () => void = () => {},
+  failure: (err: unknown) => unknown = (err) => err,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let ended = false;
@@ -61,7 +62,7 @@ function counted(
         chunk = await reader.read();
       } catch (err) {
         finish();
-        throw err;
+        throw failure(err);
       }
       if (chunk.done) {
         finish();
@@ -75,6 +76,15 @@ function counted(
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * A request body that could not be read to its end (cut off, reset, too slow) is the client's
+ * fault, whichever HTTP engine noticed: the front door closes such a connection after the
+ * handler returns.
+ */
+function incompleteBody(): S3Error {
+  return new S3Error("IncompleteBody", "The request body ended before it was complete.");
 }
 
 /** Reports `record` to `observer` once the body of `response` has been sent (or abandoned). */
@@ -127,7 +137,8 @@ export function createApp(deps: AppDeps): App {
       record.operation = routed.op;
       record.bucket = routed.bucket;
       record.key = routed.key;
-      const body = request.body && counted(request.body, (n) => record.bytesIn += n);
+      const body = request.body &&
+        counted(request.body, (n) => record.bytesIn += n, undefined, incompleteBody);
       stage = "auth";
       const auth = await trace.time("auth", () =>
         authenticate(
@@ -207,7 +218,9 @@ export function createApp(deps: AppDeps): App {
         remoteAddr: info.remoteAddr ?? "",
         authFailed: false,
       };
-      const response = await hono.fetch(request, { record });
+      // Work this request starts carries its trace: an error that escapes every handler is
+      // still logged with the request's id (crash-guard.ts).
+      const response = await runInTrace(record.trace, () => hono.fetch(request, { record }));
       response.headers.set(REQUEST_ID_HEADER, record.trace.id);
       response.headers.set("x-amz-id-2", hostId);
       response.headers.set("server", "Flashstor");

@@ -177,8 +177,11 @@ export function parseChecksumHeaders(headers: Headers): ChecksumRequest {
 export interface ChecksumSpec {
   contentMd5?: string;
   algorithm?: ChecksumAlgorithm;
-  /** The value to compare with: a header value, or a promise of the trailer's. */
-  expected?: string | Promise<string | undefined>;
+  /**
+   * The value to compare with: a header value, or the trailer's, asked for only once the body
+   * has ended (a promise derived earlier would reject unobserved when the body fails first).
+   */
+  expected?: string | (() => Promise<string | undefined>);
 }
 
 /** The spec for checksumVerifier from a request's headers and (aws-chunked) trailers. */
@@ -187,7 +190,7 @@ export function requestChecksumSpec(headers: Headers, trailers: Promise<Headers>
   const trailer = parsed.trailer;
   const expected = trailer === undefined
     ? parsed.expected
-    : trailers.then((t) => t.get(trailer) ?? undefined);
+    : async () => (await trailers).get(trailer) ?? undefined;
   return { contentMd5: parsed.contentMd5, algorithm: parsed.algorithm, expected };
 }
 
@@ -231,7 +234,7 @@ export function checksumVerifier(spec: ChecksumSpec): {
       }
       if (!algorithm || !hasher) return;
       const computed = hasher.digest();
-      const expected = await spec.expected;
+      const expected = typeof spec.expected === "function" ? await spec.expected() : spec.expected;
       if (expected !== undefined) {
         if (decodeDigest(expected, DIGEST_BYTES[algorithm]) === undefined) {
           throw invalidValue(algorithm);
