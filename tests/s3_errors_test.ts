@@ -5,9 +5,18 @@
  * that the Host header is exactly ours.
  */
 
+import { createHash } from "node:crypto";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
-import { type RawRequest, rawRequest, type RawResponse, signedFetch, xmlField } from "./s3_raw.ts";
+import { RawClient } from "./http_client.ts";
+import {
+  type RawRequest,
+  rawRequest,
+  type RawResponse,
+  signedFetch,
+  signRequest,
+  xmlField,
+} from "./s3_raw.ts";
 
 const BUCKET = "errors";
 const ORIGINAL = "original contents";
@@ -391,4 +400,78 @@ Deno.test({
       await server.cleanup();
     }
   },
+});
+
+Deno.test("XML bodies: bad character references are MalformedXML; DeleteObjects bodies are bounded", async () => {
+  const server = await startServer();
+  const md5 = (body: string) => createHash("md5").update(body).digest("base64");
+  const deleteObjects = (body: string) =>
+    send(server, {
+      method: "POST",
+      path: `/${BUCKET}`,
+      query: [["delete", ""]],
+      headers: { "content-md5": md5(body) },
+      body,
+    });
+  try {
+    assertEquals((await send(server, { method: "PUT", path: `/${BUCKET}` })).status, 200);
+    const put = await send(server, { method: "PUT", path: `/${BUCKET}/key`, body: ORIGINAL });
+    assertEquals(put.status, 200);
+    const created = await send(server, {
+      method: "POST",
+      path: `/${BUCKET}/mp`,
+      query: [["uploads", ""]],
+    });
+    const uploadId = xmlField(created.body, "UploadId")!;
+    for (
+      const ref of ["&#x110000;", "&#0;", "&#xD800;", "&#xFFFE;", "&#99999999999;", "&bogus;", "& "]
+    ) {
+      const del = await deleteObjects(`<Delete><Object><Key>a${ref}</Key></Object></Delete>`);
+      checkError(del, 400, "MalformedXML", `DeleteObjects ${ref}`);
+      const complete = await send(server, {
+        method: "POST",
+        path: `/${BUCKET}/mp`,
+        query: [["uploadId", uploadId]],
+        body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a${ref}</ETag>` +
+          `</Part></CompleteMultipartUpload>`,
+      });
+      checkError(complete, 400, "MalformedXML", `CompleteMultipartUpload ${ref}`);
+      const location = await send(server, {
+        method: "PUT",
+        path: "/xml-refs",
+        body: `<CreateBucketConfiguration><LocationConstraint>a${ref}</LocationConstraint>` +
+          `</CreateBucketConfiguration>`,
+      });
+      checkError(location, 400, "MalformedXML", `CreateBucket ${ref}`);
+    }
+    // More elements than 1000 Objects can hold: refused, nothing deleted.
+    const padded = await deleteObjects(
+      `<Delete><Object><Key>key</Key></Object>${"<Pad/>".repeat(7000)}</Delete>`,
+    );
+    checkError(padded, 400, "MalformedXML", "7000 extra elements");
+    assertEquals(await original(server), ORIGINAL);
+
+    // A body announced larger than the largest legal one is refused before it is sent.
+    const body = "<Delete>";
+    const { target, headers } = signRequest({
+      method: "POST",
+      path: `/${BUCKET}`,
+      query: [["delete", ""]],
+      headers: { "content-md5": md5(body) },
+    }, `127.0.0.1:${server.port}`);
+    const client = await RawClient.connect(server.port);
+    try {
+      const head = [
+        `POST ${target} HTTP/1.1`,
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ];
+      await client.send(`${[...head, `content-length: ${32 << 20}`, "", ""].join("\r\n")}${body}`);
+      const answer = await client.response();
+      assertEquals([answer.status, xmlField(answer.body, "Code")], [400, "MalformedXML"]);
+    } finally {
+      client.close();
+    }
+  } finally {
+    await server.cleanup();
+  }
 });

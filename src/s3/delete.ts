@@ -13,8 +13,17 @@ import { checkKey } from "./router.ts";
 import { child, children, parseXml, xmlResponse, type XmlValue } from "./xml.ts";
 
 const MAX_KEYS = 1000;
-/** 1000 keys of 1024 bytes, every byte escaped as a 6-character entity, plus the markup. */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** Elements an Object may hold (Object, Key, VersionId, ETag, LastModifiedTime, Size). */
+const ELEMENTS_PER_OBJECT = 6;
+const MAX_ELEMENTS = 2 + MAX_KEYS * ELEMENTS_PER_OBJECT;
+/**
+ * The largest legal body: per Object a key and a version id of 1024 bytes with every byte
+ * escaped (at most 6 characters a byte: "&quot;", "&#127;"; a character reference of a
+ * multi-byte character is shorter per byte), an ETag escaped the same way (34 × 6), a
+ * timestamp and a size, 114 bytes of tags and 32 of whitespace per element; 1 KiB for the
+ * declaration, the root and Quiet. Anything larger is refused before it is read.
+ */
+const MAX_BODY_BYTES = 1024 + MAX_KEYS * (2 * 1024 * 6 + 34 * 6 + 30 + 20 + 114 + 32 * 6);
 
 interface DeleteRequest {
   quiet: boolean;
@@ -23,7 +32,7 @@ interface DeleteRequest {
 
 function parseDeleteRequest(text: string): DeleteRequest {
   if (text.trim() === "") throw new S3Error("MalformedXML");
-  const root = parseXml(text);
+  const root = parseXml(text, MAX_ELEMENTS);
   if (root.name !== "Delete") throw new S3Error("MalformedXML");
   const quietText = child(root, "Quiet")?.text.trim().toLowerCase() ?? "false";
   if (quietText !== "true" && quietText !== "false") throw new S3Error("MalformedXML");
@@ -59,6 +68,9 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
       "InvalidRequest",
       "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
     );
+  }
+  if (ctx.auth.contentLength > MAX_BODY_BYTES) {
+    throw new S3Error("MalformedXML", `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
   }
   const verifier = checksumVerifier(spec);
   const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);

@@ -27,7 +27,7 @@ const MAX_PART_NUMBER = 10000;
 /** S3's limit on one part. */
 const MAX_PART_SIZE = 5 * 1024 ** 3;
 /** 10,000 parts of generous XML (checksums included) stay well under this. */
-const MAX_COMPLETE_XML_BYTES = 4 * 1024 * 1024;
+const MAX_COMPLETE_XML_BYTES = 1024 + 10_000 * (13 + 30 + 13 + 34 * 6 + 39 + 44 * 6 + 4 * 32);
 const ALGORITHM_KEY = "x-amz-checksum-algorithm";
 
 /** Reads a small request body (an XML document) in full; larger than `limit` is MalformedXML. */

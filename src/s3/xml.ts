@@ -93,14 +93,31 @@ export function children(element: XmlElement, name: string): XmlElement[] {
 }
 
 const MAX_DEPTH = 16;
+/**
+ * Elements in the largest legal body S3 takes: CompleteMultipartUpload with 10,000 parts of at
+ * most 8 elements (Part, PartNumber, ETag and the five Checksum*), plus its root. Callers whose
+ * documents are smaller pass their own bound.
+ */
+export const MAX_XML_ELEMENTS = 10_000 * 8 + 1;
 const ENTITY: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
+/** XML 1.0's Char production: what a character reference may name. */
+function isXmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
 function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (whole, ref: string) => {
-    if (ref.startsWith("#x")) return String.fromCodePoint(parseInt(ref.slice(2), 16));
-    if (ref.startsWith("#")) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+  return text.replace(/&([^;&<]{0,16});?/g, (whole, ref: string) => {
+    if (!whole.endsWith(";")) throw malformed("an & that starts no reference");
+    const numeric = /^#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}))$/.exec(ref);
+    if (numeric) {
+      const code = numeric[1] !== undefined ? parseInt(numeric[1], 16) : Number(numeric[2]);
+      if (!isXmlChar(code)) throw malformed(`${whole} names no XML character`);
+      return String.fromCodePoint(code);
+    }
     const entity = ENTITY[ref];
-    if (entity === undefined) throw malformed(`unknown entity ${whole}`);
+    if (entity === undefined) throw malformed(`unknown entity ${whole.slice(0, 20)}`);
     return entity;
   });
 }
@@ -112,9 +129,14 @@ function malformed(detail: string): S3Error {
   );
 }
 
-/** Parses a request body; element names lose any namespace prefix. Throws MalformedXML. */
-export function parseXml(text: string): XmlElement {
+/**
+ * Parses a request body; element names lose any namespace prefix. Throws MalformedXML, also
+ * once the document holds more than `maxElements` elements (counted as they are met, so an
+ * oversized document costs no more than the legal part of it).
+ */
+export function parseXml(text: string, maxElements = MAX_XML_ELEMENTS): XmlElement {
   let pos = 0;
+  let elements = 0;
   const skipMisc = () => {
     for (;;) {
       while (pos < text.length && /\s/.test(text[pos])) pos++;
@@ -133,6 +155,7 @@ export function parseXml(text: string): XmlElement {
   };
   const parseElement = (depth: number): XmlElement => {
     if (depth > MAX_DEPTH) throw malformed("nesting too deep");
+    if (++elements > maxElements) throw malformed(`more than ${maxElements} elements`);
     const open = /^<([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/
       .exec(text.slice(pos, pos + 4096));
     if (!open) throw malformed(`expected an element at offset ${pos}`);
