@@ -25,6 +25,7 @@ import { VERSION } from "./src/version.ts";
 import { becomeRunUser, prepareRunUser, PrivilegeDropError } from "./src/security/privileges.ts";
 import { revokeUnneeded } from "./src/security/permissions.ts";
 import { runHealthcheck } from "./src/observe/health-probe.ts";
+import { loadMetricsToken } from "./src/observe/metrics-token.ts";
 import { closeAuditLogs } from "./src/observe/audit.ts";
 
 const COMMANDS_USAGE = `Usage: flashstor COMMAND [flags]
@@ -87,6 +88,7 @@ async function serve(args: string[]): Promise<void> {
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
+  config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat());
   console.log(
     `flashstor: ${config.drives.length} drive(s) in ${setCount} erasure set(s) of ` +
       `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)`,

@@ -28,8 +28,11 @@ export interface Config {
   /** JSON audit lines go to this file; "-" means stdout; undefined disables the audit log. */
   auditLog?: string;
   metricsPublic: boolean;
-  /** Bearer token for /flashstor/v1/metrics; defaults to the root password. */
-  metricsToken: string;
+  /**
+   * Bearer token for /flashstor/v1/metrics: FLASHSTOR_METRICS_TOKEN, else the one kept on the
+   * drives (observe/metrics-token.ts, filled in at start). Never a credential.
+   */
+  metricsToken?: string;
   httpEngine: HttpEngine;
   headerTimeoutMs: number;
   idleTimeoutMs: number;
@@ -230,7 +233,7 @@ export function parseServerArgs(
     certsDir,
     auditLog,
     metricsPublic,
-    metricsToken: env("FLASHSTOR_METRICS_TOKEN") ?? rootPassword,
+    metricsToken: env("FLASHSTOR_METRICS_TOKEN") || undefined,
     httpEngine,
     headerTimeoutMs,
     idleTimeoutMs,

@@ -217,7 +217,12 @@ for (const engine of ["flashstor", "deno"]) {
         await fetchStatus(metricsUrl, { headers: { authorization: "Bearer wrong-token" } }),
         401,
       );
-      const e = await scrape(server, SECRET_KEY);
+      assertEquals(
+        await fetchStatus(metricsUrl, { headers: { authorization: `Bearer ${SECRET_KEY}` } }),
+        401,
+      );
+      const token = await Deno.readTextFile(`${dir}/d1/.flashstor.sys/config/metrics-token`);
+      const e = await scrape(server, token.trim());
       assertEquals(e.types.get("flashstor_requests_total"), "counter");
       assertEquals(e.types.get("flashstor_request_duration_seconds"), "histogram");
       const requests = (operation: string, status: number) =>

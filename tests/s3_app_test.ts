@@ -18,6 +18,7 @@ import { ACCESS_KEY, SECRET_KEY } from "./helpers/server.ts";
 import { type RawRequest, signRequest } from "./s3_raw.ts";
 
 const HOST = "127.0.0.1:9000";
+const METRICS_TOKEN = "app-test-metrics-token";
 
 /** The audit entries written so far (after the log's writer has caught up). */
 type Entries = () => Promise<AuditEntry[]>;
@@ -28,6 +29,7 @@ async function withApp(fn: (app: App, entries: Entries) => Promise<void>) {
   const env: Record<string, string> = {
     FLASHSTOR_ROOT_USER: ACCESS_KEY,
     FLASHSTOR_ROOT_PASSWORD: SECRET_KEY,
+    FLASHSTOR_METRICS_TOKEN: METRICS_TOKEN,
   };
   const config = parseServerArgs(
     ["--address", HOST, "--domain", "s3.test", `${dir}/d{1...4}`],
@@ -151,7 +153,7 @@ Deno.test("app: metrics count requests by operation and status, bytes and auth f
     const refused = await scrape();
     await refused.text();
     assertEquals(refused.status, 401);
-    const response = await scrape({ authorization: `Bearer ${SECRET_KEY}` });
+    const response = await scrape({ authorization: `Bearer ${METRICS_TOKEN}` });
     assertEquals(response.status, 200);
     const e = parseExposition(await response.text());
     const requests = (operation: string, status: string) =>

@@ -112,7 +112,7 @@ export async function writeAtomic(tmpFile: string, target: string, data: Uint8Ar
  */
 export async function writeNew(path: string, data: Uint8Array) {
   try {
-    const file = await Deno.open(path, { write: true, createNew: true });
+    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
     try {
       await writeFully(file, data);
       await file.sync();
