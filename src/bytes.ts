@@ -20,3 +20,15 @@ export function utf8LongerThan(text: string, limit: number): boolean {
   if (text.length > limit) return true;
   return text.length * 3 > limit && utf8.encode(text).byteLength > limit;
 }
+
+/**
+ * The UTF-8 of `text` as a byte string (one char per byte), the form in which both HTTP engines
+ * hand over header values: text that must compare or hash like a header value takes this form.
+ */
+export function utf8ByteString(text: string): string {
+  // deno-lint-ignore no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text)) return text;
+  let out = "";
+  for (const b of utf8.encode(text)) out += String.fromCharCode(b);
+  return out;
+}

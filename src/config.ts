@@ -21,7 +21,12 @@ export interface Config {
   rootPassword: string;
   /** True when the root credentials are the published defaults (warned about at start). */
   defaultCredentials: boolean;
+  /** The region GetBucketLocation and x-amz-bucket-region report (us-east-1 by default). */
   region: string;
+  /** FLASHSTOR_REGION: the one region requests may be signed for; unset accepts any, as MinIO. */
+  signingRegion?: string;
+  /** Accept Signature Version 2 (FLASHSTOR_SIGV2=off refuses it, as AWS for new buckets). */
+  sigv2: boolean;
   /** Domains for virtual-host-style requests (`bucket.<domain>`). */
   domains: string[];
   certsDir: string;
@@ -73,7 +78,8 @@ Flags:
   -h, --help            this help
 
 Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD (the S3 root credentials),
-FLASHSTOR_REGION, FLASHSTOR_DOMAIN, FLASHSTOR_METRICS_TOKEN, FLASHSTOR_RUN_USER and
+FLASHSTOR_REGION (unset: any region is accepted), FLASHSTOR_SIGV2 (on, or off to refuse
+Signature Version 2), FLASHSTOR_DOMAIN, FLASHSTOR_METRICS_TOKEN, FLASHSTOR_RUN_USER and
 FLASHSTOR_RUN_GROUP (started as root: the user to run as; also spelled FLASHSTORE_RUN_*)`;
 
 export function parseAddress(address: string): { hostname: string; port: number } {
@@ -221,6 +227,11 @@ export function parseServerArgs(
   if (rootPassword.length < 8) {
     throw new ConfigError("FLASHSTOR_ROOT_PASSWORD needs 8 characters or more");
   }
+  const sigv2 = env("FLASHSTOR_SIGV2") ?? "on";
+  if (sigv2 !== "on" && sigv2 !== "off") {
+    throw new ConfigError(`FLASHSTOR_SIGV2 is on or off, got "${sigv2}"`);
+  }
+  const signingRegion = env("FLASHSTOR_REGION") || undefined;
   return {
     ...parseAddress(address),
     drives: resolved,
@@ -228,7 +239,9 @@ export function parseServerArgs(
     rootUser,
     rootPassword,
     defaultCredentials: rootUser === DEFAULT_ROOT_USER && rootPassword === DEFAULT_ROOT_PASSWORD,
-    region: env("FLASHSTOR_REGION") ?? "us-east-1",
+    region: signingRegion ?? "us-east-1",
+    signingRegion,
+    sigv2: sigv2 === "on",
     domains,
     certsDir,
     auditLog,

@@ -65,9 +65,15 @@ Deno.test("POST policy: tampered, expired, or outside its conditions", async () 
   await expectDenied({ ...exampleFields(), "Content-Type": "text/html" }, "AccessDenied");
   await expectDenied({ ...exampleFields(), "x-amz-meta-other": "1" }, "AccessDenied");
   await expectDenied(exampleFields(), "AccessDenied", "otherbucket");
+  // Both signatures at once; a SigV2 signature that does not match.
   await expectDenied(
     { ...exampleFields(), AWSAccessKeyId: "AKIAIOSFODNN7EXAMPLE", signature: "x" },
-    "NotImplemented",
+    "InvalidArgument",
+  );
+  const { "X-Amz-Signature": _, ...unsigned } = exampleFields();
+  await expectDenied(
+    { ...unsigned, AWSAccessKeyId: "AKIAIOSFODNN7EXAMPLE", signature: "x" },
+    "SignatureDoesNotMatch",
   );
   const other = await assertRejects(
     () =>

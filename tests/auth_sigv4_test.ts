@@ -140,23 +140,30 @@ Deno.test("credential scope: region, service and date must match", async () => {
 Deno.test("credential scope: s3cmd's legacy region name US stands for us-east-1", () => {
   const malformed = (message: string) => new AuthError("AuthorizationHeaderMalformed", message);
   const scope = parseCredential("AKID/20130524/US/s3/aws4_request", malformed);
-  checkScope(scope, EXAMPLE_NOW, "us-east-1", malformed);
-  assertThrows(() => checkScope(scope, EXAMPLE_NOW, "eu-west-1", malformed), AuthError);
+  checkScope(scope, EXAMPLE_NOW, "us-east-1", "s3", malformed);
+  assertThrows(() => checkScope(scope, EXAMPLE_NOW, "eu-west-1", "s3", malformed), AuthError);
 });
 
-Deno.test("SigV2 and SigV4a are refused as not implemented", async () => {
-  const v2 = getObject();
-  v2.headers.set("authorization", "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=");
-  await expectCode(v2, "NotImplemented");
-  await expectCode(
-    {
-      method: "GET",
-      target: "/b/k?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1141889120&Signature=vjbyPxybd",
-      headers: new Headers({ host: "h" }),
-      body: null,
-    },
-    "NotImplemented",
+Deno.test("credential scope: any region without one configured; iam and sts also us-east-1", () => {
+  const malformed = (message: string) => new AuthError("AuthorizationHeaderMalformed", message);
+  const scope = (region: string, service: string) =>
+    parseCredential(`AKID/20130524/${region}/${service}/aws4_request`, malformed);
+  checkScope(scope("eu-west-1", "s3"), EXAMPLE_NOW, undefined, "s3", malformed);
+  checkScope(scope("us-east-1", "iam"), EXAMPLE_NOW, "eu-west-1", "iam", malformed);
+  checkScope(scope("us-east-1", "sts"), EXAMPLE_NOW, "eu-west-1", "sts", malformed);
+  checkScope(scope("eu-west-1", "sts"), EXAMPLE_NOW, "eu-west-1", "sts", malformed);
+  const wrong = assertThrows(
+    () => checkScope(scope("us-east-1", "s3"), EXAMPLE_NOW, "eu-west-1", "s3", malformed),
+    AuthError,
   );
+  assertEquals(wrong.extra, { Region: "eu-west-1" });
+  assertThrows(
+    () => checkScope(scope("us-east-1", "iam"), EXAMPLE_NOW, "eu-west-1", "s3", malformed),
+    AuthError,
+  );
+});
+
+Deno.test("SigV4a is refused as not implemented", async () => {
   const v4a = getObject();
   v4a.headers.set(
     "authorization",
@@ -182,8 +189,16 @@ Deno.test("an unknown x-amz-content-sha256 is refused", async () => {
 });
 
 Deno.test("payload modes that do not fit the request are refused", async () => {
-  const trailerWithoutStreaming = putObject();
-  trailerWithoutStreaming.headers.set("x-amz-trailer", "x-amz-checksum-crc32");
+  // Added to a signed request, x-amz-trailer is an unsigned header (refused first).
+  const unsignedTrailer = putObject();
+  unsignedTrailer.headers.set("x-amz-trailer", "x-amz-checksum-crc32");
+  await expectCode(unsignedTrailer, "AccessDenied");
+  const trailerWithoutStreaming: SignedRequest = {
+    method: "PUT",
+    target: "/b/k",
+    headers: new Headers({ host: "h", "x-amz-trailer": "x-amz-checksum-crc32" }),
+    body: new Blob(["data"]).stream(),
+  };
   await expectCode(trailerWithoutStreaming, "InvalidRequest");
   const anonymousSignedChunks: SignedRequest = {
     method: "PUT",

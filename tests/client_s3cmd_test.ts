@@ -177,19 +177,16 @@ Deno.test({
         ]);
       });
 
-      await t.step("signurl (s3cmd signs query URLs with SigV2, which is refused)", async () => {
+      await t.step("signurl (s3cmd signs query URLs with SigV2, which is accepted)", async () => {
         const url = (await s3cmd("signurl", "s3://s3c/files/small.bin", "+300")).trim();
         assert(new URL(url).searchParams.has("AWSAccessKeyId"), url);
         const response = await fetch(url);
-        const body = await response.text();
-        assertEquals(response.status, 501, `${url}\n${body}`);
-        assertEquals(response.headers.get("content-type"), "application/xml");
-        assertStringIncludes(body, "<Code>NotImplemented</Code>");
-        assertStringIncludes(
-          body,
-          "<Message>Signature Version 2 is not supported. Please use AWS4-HMAC-SHA256 " +
-            "(Signature Version 4), e.g. boto3 Config(signature_version=&apos;s3v4&apos;).</Message>",
-        );
+        const body = new Uint8Array(await response.arrayBuffer());
+        assertEquals(response.status, 200, `${url}\n${new TextDecoder().decode(body)}`);
+        assertEquals(body, SMALL);
+        const tampered = await fetch(url.replace("small.bin", "big.bin"));
+        assertEquals(tampered.status, 403);
+        assertStringIncludes(await tampered.text(), "<Code>SignatureDoesNotMatch</Code>");
       });
 
       await t.step("del --recursive, rb of a non-empty bucket fails, rb", async () => {

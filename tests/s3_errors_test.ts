@@ -245,10 +245,10 @@ Deno.test({
               method: "GET",
               path: "/",
               anonymous: true,
-              headers: { authorization: "AWS key:sig" },
+              headers: { authorization: "AWS key:sig", date: new Date().toUTCString() },
             },
-            501,
-            "NotImplemented",
+            403,
+            "InvalidAccessKeyId",
           ],
           [
             {

@@ -96,8 +96,16 @@ export function canonicalQuery(params: [string, string][], exclude?: string): st
   return encoded.map(([k, v]) => `${k}=${v}`).join("&");
 }
 
+/** `value` without leading and trailing spaces and tabs (String.trim also takes 0xA0). */
+export function trimSpaces(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
 /**
  * "name:value\n" for each signed header, values trimmed and inner runs of spaces collapsed.
+ * Values are byte strings (one char per byte, as both HTTP engines hand them over): only ASCII
+ * space and tab are white space, since 0xA0 may be the second byte of a UTF-8 character, and the
+ * result is hashed as those bytes (see sigv4.ts), which is what clients sign.
  * A signed header missing from the request cannot have been signed as sent: mismatch, except
  * `expect`, which some proxies and Deno's own 100-continue handling consume.
  */
@@ -114,7 +122,7 @@ export function canonicalHeaders(signedHeaders: string[], headers: Headers): str
       }
       value = "100-continue";
     }
-    out += `${name}:${value.trim().replace(/\s+/g, " ")}\n`;
+    out += `${name}:${trimSpaces(value).replace(/[ \t]+/g, " ")}\n`;
   }
   return out;
 }

@@ -5,18 +5,44 @@
  * put sees the same class whether the header or the 37th chunk was wrong.
  */
 export class AuthError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** Further elements of the error document (HeadersNotSigned, Region). */
+    readonly extra: Record<string, string> = {},
+  ) {
     super(message);
     this.name = "AuthError";
   }
 }
 
-/** Names the refused version and the fix, since old clients (boto3's default presigner before
- *  botocore 1.36, s3cmd signurl) send SigV2 without being asked to. */
+/** Names the refused signature version and the one to use instead. */
 export function unsupportedSignature(what: string): AuthError {
   return new AuthError(
     "NotImplemented",
-    `${what} is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4), ` +
-      "e.g. boto3 Config(signature_version='s3v4').",
+    `${what} is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4).`,
+  );
+}
+
+/** SigV2 when the server refuses it (FLASHSTOR_SIGV2=off), in AWS's words for such buckets. */
+export function sigV2Refused(): AuthError {
+  return new AuthError(
+    "InvalidRequest",
+    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+  );
+}
+
+export function signatureMismatch(): AuthError {
+  return new AuthError(
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided. " +
+      "Check your key and signing method.",
+  );
+}
+
+export function unknownAccessKey(): AuthError {
+  return new AuthError(
+    "InvalidAccessKeyId",
+    "The AWS Access Key Id you provided does not exist in our records.",
   );
 }

@@ -1,12 +1,13 @@
 /**
- * Browser uploads (POST Object with a form): the SigV4 signature of the base64 policy document
- * and the policy's conditions against the form fields. The file's size is known only while it
+ * Browser uploads (POST Object with a form): the signature of the base64 policy document (SigV4,
+ * or SigV2's base64 HMAC-SHA1 with AWSAccessKeyId + signature) and the policy's conditions
+ * against the form fields. The file's size is known only while it
  * streams, so content-length-range is returned for the handler to enforce.
  */
 import { Buffer } from "node:buffer";
-import { AuthError, unsupportedSignature } from "./errors.ts";
+import { AuthError, signatureMismatch, sigV2Refused, unknownAccessKey } from "./errors.ts";
 import { checkScope, parseAmzDate, parseCredential } from "./scope.ts";
-import { hmacHex, signaturesEqual, signingKey } from "./signing.ts";
+import { hmacHex, hmacSha1Base64, signaturesEqual, signingKey } from "./signing.ts";
 import type { AuthOptions } from "./sigv4.ts";
 
 export interface PostPolicyResult {
@@ -16,8 +17,8 @@ export interface PostPolicyResult {
   contentLengthRange?: { min: number; max: number };
 }
 
-/** Fields that need no condition in the policy (AWS: signature, file, policy, x-ignore-*). */
-const EXEMPT = new Set(["x-amz-signature", "file", "policy"]);
+/** Fields that need no condition in the policy (AWS: the signature, file, policy, x-ignore-*). */
+const EXEMPT = new Set(["x-amz-signature", "awsaccesskeyid", "signature", "file", "policy"]);
 
 function denied(detail: string): AuthError {
   return new AuthError("AccessDenied", `Invalid according to Policy: ${detail}`);
@@ -74,14 +75,42 @@ function parsePolicy(base64: string): { expiration: Date; conditions: Condition[
   return { expiration, conditions: document.conditions.map(parseCondition) };
 }
 
+/** The SigV2 signature of the policy: base64 HMAC-SHA1 under the secret of AWSAccessKeyId. */
+async function checkSignatureV2(
+  fields: Map<string, string>,
+  options: AuthOptions,
+): Promise<string> {
+  if (options.sigv2 === false) throw sigV2Refused();
+  const accessKey = fields.get("awsaccesskeyid");
+  const signature = fields.get("signature");
+  const policy = fields.get("policy");
+  if (accessKey === undefined || signature === undefined || policy === undefined) {
+    throw new AuthError(
+      "InvalidArgument",
+      "A SigV2-signed POST needs the AWSAccessKeyId, Signature and Policy fields.",
+    );
+  }
+  const credentials = await options.lookup(accessKey);
+  if (credentials === undefined) throw unknownAccessKey();
+  if (!signaturesEqual(hmacSha1Base64(credentials.secretKey, policy), signature)) {
+    throw signatureMismatch();
+  }
+  return credentials.accessKey;
+}
+
 /** Checks the signature of the policy; undefined when the form is anonymous. */
 async function checkSignature(
   fields: Map<string, string>,
   options: AuthOptions,
 ): Promise<string | undefined> {
-  if (fields.has("awsaccesskeyid") || fields.has("signature")) {
-    throw unsupportedSignature("Signature Version 2");
+  const v2 = fields.has("awsaccesskeyid") || fields.has("signature");
+  if (v2 && fields.has("x-amz-signature")) {
+    throw new AuthError(
+      "InvalidArgument",
+      "Only one auth mechanism allowed: Signature (SigV2) or X-Amz-Signature (SigV4).",
+    );
   }
+  if (v2) return await checkSignatureV2(fields, options);
   const signature = fields.get("x-amz-signature");
   if (signature === undefined) return undefined;
   const algorithm = fields.get("x-amz-algorithm");
@@ -102,14 +131,9 @@ async function checkSignature(
   const malformed = (message: string) =>
     new AuthError("AuthorizationHeaderMalformed", `The X-Amz-Credential is malformed; ${message}`);
   const scope = parseCredential(credential, malformed);
-  checkScope(scope, date, options.region, malformed);
+  checkScope(scope, date, options.region, "s3", malformed);
   const credentials = await options.lookup(scope.accessKey);
-  if (credentials === undefined) {
-    throw new AuthError(
-      "InvalidAccessKeyId",
-      "The AWS Access Key Id you provided does not exist in our records.",
-    );
-  }
+  if (credentials === undefined) throw unknownAccessKey();
   const key = signingKey(
     credentials.accessKey,
     credentials.secretKey,
@@ -117,12 +141,7 @@ async function checkSignature(
     scope.region,
     scope.service,
   );
-  if (!signaturesEqual(hmacHex(key, policy), signature)) {
-    throw new AuthError(
-      "SignatureDoesNotMatch",
-      "The request signature we calculated does not match the signature you provided.",
-    );
-  }
+  if (!signaturesEqual(hmacHex(key, policy), signature)) throw signatureMismatch();
   return credentials.accessKey;
 }
 

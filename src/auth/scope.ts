@@ -1,5 +1,5 @@
 /**
- * Request dates and credential scopes ("<key>/<date>/<region>/s3/aws4_request"), shared by the
+ * Request dates and credential scopes ("<key>/<date>/<region>/<service>/aws4_request"), shared by the
  * header, presigned-query and POST-policy checks, which differ only in the error they report.
  */
 import type { AuthError } from "./errors.ts";
@@ -44,23 +44,38 @@ export function parseCredential(credential: string, malformed: Malformed): Crede
   return { accessKey: parts.slice(0, -4).join("/"), scopeDate, region, service, terminator };
 }
 
-/** The scope must be this server's region, service s3, and the day of the request's date. */
+/** The services whose requests this server authenticates; IAM and STS are global services. */
+export type Service = "s3" | "iam" | "sts";
+const GLOBAL_SERVICES: readonly string[] = ["iam", "sts"];
+/** The region global services are signed for, wherever the server is. */
+const GLOBAL_REGION = "us-east-1";
+
+/**
+ * The scope must name `service`, the day of the request's date, and a region this server accepts:
+ * any when `region` is undefined (no region configured, as MinIO), else `region`, and for the
+ * global services also us-east-1, the region their SDKs sign for.
+ */
 export function checkScope(
   scope: CredentialScope,
   date: Date,
-  region: string,
+  region: string | undefined,
+  service: Service,
   malformed: Malformed,
 ): void {
   if (scope.terminator !== "aws4_request") {
     throw malformed(`the Credential must end in aws4_request, not '${scope.terminator}'.`);
   }
-  if (scope.service !== "s3") {
-    throw malformed(`incorrect service '${scope.service}'. This endpoint belongs to 's3'.`);
+  if (scope.service !== service) {
+    throw malformed(`incorrect service '${scope.service}'. This endpoint belongs to '${service}'.`);
   }
   // s3cmd signs with "US", the legacy name of us-east-1, as MinIO accepts.
-  const scopeRegion = scope.region === "US" ? "us-east-1" : scope.region;
-  if (scopeRegion !== region) {
-    throw malformed(`the region '${scope.region}' is wrong; expecting '${region}'`);
+  const scopeRegion = scope.region === "US" ? GLOBAL_REGION : scope.region;
+  const accepted = scopeRegion === region ||
+    (GLOBAL_SERVICES.includes(service) && scopeRegion === GLOBAL_REGION);
+  if (region !== undefined && !accepted) {
+    const error = malformed(`the region '${scope.region}' is wrong; expecting '${region}'`);
+    error.extra.Region = region;
+    throw error;
   }
   if (scope.scopeDate !== formatAmzDate(date).slice(0, 8)) {
     throw malformed("the credential date is not the same as the request date.");

@@ -107,3 +107,8 @@ export function trailerSignature(
     `AWS4-HMAC-SHA256-TRAILER\n${ctx.amzDate}\n${ctx.scope}\n${previous}\n${trailerHash}`,
   );
 }
+
+/** SigV2's signature: base64 HMAC-SHA1 of a byte string (one char per byte) under the secret. */
+export function hmacSha1Base64(secretKey: string, byteString: string): string {
+  return createHmac("sha1", secretKey).update(Buffer.from(byteString, "latin1")).digest("base64");
+}

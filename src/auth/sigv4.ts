@@ -1,12 +1,15 @@
 /**
  * AWS Signature Version 4 for S3: the Authorization header and presigned query strings.
- * authenticate() checks the signature of the request head and returns the body wrapped so that
- * it errors unless the payload matches what was signed (see payload.ts and chunked.ts).
- * SigV2 and SigV4a are refused with NotImplemented, as MinIO refuses what it does not speak.
+ * authenticate() checks the signature of the request head (handing SigV2 to sigv2.ts) and returns
+ * the body wrapped so that it errors unless the payload matches what was signed (see payload.ts
+ * and chunked.ts), with the headers the signature vouches for. SigV4a is refused with
+ * NotImplemented, as MinIO refuses what it does not speak.
  */
+import { Buffer } from "node:buffer";
+import { refuseUnsignedHeaders, withQueryHeaders } from "./amz-headers.ts";
 import { canonicalHeaders, canonicalQuery, canonicalUri, parseQuery } from "./canonical.ts";
 import type { CredentialLookup } from "./credentials.ts";
-import { AuthError, unsupportedSignature } from "./errors.ts";
+import { AuthError, signatureMismatch, unknownAccessKey, unsupportedSignature } from "./errors.ts";
 import { decodePayload, payloadMode } from "./payload.ts";
 import {
   checkScope,
@@ -14,7 +17,9 @@ import {
   formatAmzDate,
   parseAmzDate,
   parseCredential,
+  type Service,
 } from "./scope.ts";
+import { authenticateV2, isSigV2 } from "./sigv2.ts";
 import { EMPTY_SHA256, hmacHex, sha256Hex, signaturesEqual, signingKey } from "./signing.ts";
 
 export interface SignedRequest {
@@ -23,6 +28,8 @@ export interface SignedRequest {
   target: string;
   headers: Headers;
   body: ReadableStream<Uint8Array> | null;
+  /** The bucket named by the Host header (virtual-host style), which SigV2 signs. */
+  hostBucket?: string;
 }
 
 export interface AuthResult {
@@ -43,7 +50,12 @@ export interface AuthResult {
 
 export interface AuthOptions {
   lookup: CredentialLookup;
-  region: string;
+  /** The one region requests may be signed for; undefined accepts any (none configured). */
+  region: string | undefined;
+  /** The service this endpoint is (default s3). */
+  service?: Service;
+  /** false refuses Signature Version 2 (AWS's rule for buckets created since June 2020). */
+  sigv2?: boolean;
   now?: () => Date;
 }
 
@@ -80,7 +92,6 @@ function parseSignedHeaders(presigned: boolean, text: string): string[] {
 function fromHeader(authorization: string, headers: Headers): Signature {
   const space = authorization.indexOf(" ");
   const algorithm = space < 0 ? authorization : authorization.slice(0, space);
-  if (algorithm === "AWS") throw unsupportedSignature("Signature Version 2");
   if (algorithm === SIGV4A) {
     throw unsupportedSignature("Signature Version 4a (AWS4-ECDSA-P256-SHA256)");
   }
@@ -183,13 +194,6 @@ function checkTime(sig: Signature, now: Date): void {
   }
 }
 
-/** Refuses signatures of other versions, which share no parameters with SigV4. */
-function refuseOtherVersions(query: Map<string, string>, authorization: string | null): void {
-  if (authorization === null && query.has("Signature") && query.has("AWSAccessKeyId")) {
-    throw unsupportedSignature("Signature Version 2");
-  }
-}
-
 /**
  * Checks the request's SigV4 signature (header or presigned query) and returns the body that
  * enforces the signed payload. Throws AuthError on any failure of the request head; failures of
@@ -201,7 +205,7 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
   const params = parseQuery(questionMark < 0 ? "" : req.target.slice(questionMark + 1));
   const query = new Map(params);
   const authorization = req.headers.get("authorization");
-  refuseOtherVersions(query, authorization);
+  if (isSigV2(query, authorization)) return await authenticateV2(req, rawPath, params, options);
   const presigned = query.has("X-Amz-Signature") || query.has("X-Amz-Credential") ||
     query.has("X-Amz-Algorithm");
   if (authorization !== null && presigned) {
@@ -226,14 +230,16 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
     ? query.get("X-Amz-Content-Sha256") ?? contentSha256 ?? "UNSIGNED-PAYLOAD"
     : contentSha256 ?? EMPTY_SHA256;
   const mode = payloadMode(payloadHash);
-  checkScope(sig, sig.date, options.region, (m) => malformed(sig.presigned, m));
+  checkScope(
+    sig,
+    sig.date,
+    options.region,
+    options.service ?? "s3",
+    (m) => malformed(sig.presigned, m),
+  );
+  refuseUnsignedHeaders(req.headers, sig.signedHeaders, sig.presigned);
   const credentials = await options.lookup(sig.accessKey);
-  if (credentials === undefined) {
-    throw new AuthError(
-      "InvalidAccessKeyId",
-      "The AWS Access Key Id you provided does not exist in our records.",
-    );
-  }
+  if (credentials === undefined) throw unknownAccessKey();
   checkTime(sig, options.now?.() ?? new Date());
 
   const amzDate = formatAmzDate(sig.date);
@@ -246,7 +252,9 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
     sig.signedHeaders.join(";"),
     payloadHash,
   ].join("\n");
-  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+  // Header values are byte strings: hashed as those bytes, which is what the client signed.
+  const requestHash = sha256Hex(Buffer.from(canonicalRequest, "latin1"));
+  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${requestHash}`;
   const key = signingKey(
     credentials.accessKey,
     credentials.secretKey,
@@ -255,17 +263,12 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
     sig.service,
   );
   const expected = hmacHex(key, stringToSign);
-  if (!signaturesEqual(expected, sig.signature)) {
-    throw new AuthError(
-      "SignatureDoesNotMatch",
-      "The request signature we calculated does not match the signature you provided. " +
-        "Check your key and signing method.",
-    );
-  }
+  if (!signaturesEqual(expected, sig.signature)) throw signatureMismatch();
   const signing = { context: { key, amzDate, scope }, seed: expected };
   return {
     accessKey: credentials.accessKey,
-    headers: req.headers,
+    // A presigned URL's x-amz-* parameters are signed: S3 applies them as headers.
+    headers: sig.presigned ? withQueryHeaders(req.headers, params) : req.headers,
     ...decodePayload(req.headers, req.body, mode, signing),
   };
 }

@@ -8,7 +8,7 @@
  */
 
 import { type Context, Hono } from "hono";
-import { authenticate } from "../auth/sigv4.ts";
+import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
 import type { CredentialLookup } from "../auth/credentials.ts";
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
@@ -117,6 +117,7 @@ export function createApp(deps: AppDeps): App {
   const observability = deps.observability ?? Observability.fromConfig(config, layer);
   const lookup: CredentialLookup = (accessKey) =>
     accessKey === config.rootUser ? { accessKey, secretKey: config.rootPassword } : undefined;
+  const authOptions: AuthOptions = { lookup, region: config.signingRegion, sigv2: config.sigv2 };
   // One stable host id per process, as S3 names the host that served a request.
   const hostId = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 
@@ -126,13 +127,8 @@ export function createApp(deps: AppDeps): App {
     const trace = record.trace;
     let stage: "route" | "auth" | "handle" = "route";
     try {
-      const routed = route(
-        method,
-        target,
-        request.headers.get("host"),
-        config.domains,
-        request.headers,
-      );
+      const host = request.headers.get("host");
+      let routed = route(method, target, host, config.domains, request.headers);
       if (routed instanceof S3Error) throw routed;
       record.operation = routed.op;
       record.bucket = routed.bucket;
@@ -141,11 +137,20 @@ export function createApp(deps: AppDeps): App {
         counted(request.body, (n) => record.bytesIn += n, undefined, incompleteBody);
       stage = "auth";
       const auth = await trace.time("auth", () =>
-        authenticate(
-          { method, target, headers: request.headers, body },
-          { lookup, region: config.region },
-        ));
+        authenticate({
+          method,
+          target,
+          headers: request.headers,
+          body,
+          hostBucket: hostBucket(host, config.domains),
+        }, authOptions));
       record.accessKey = auth.accessKey;
+      // Headers a presigned URL signed in its query (x-amz-copy-source) may change the operation.
+      if (auth.headers !== request.headers) {
+        routed = route(method, target, host, config.domains, auth.headers);
+        if (routed instanceof S3Error) throw routed;
+        record.operation = routed.op;
+      }
       // A form upload carries its signature in the form; post-object.ts checks it.
       if (auth.accessKey === "" && routed.op !== "PostObject") throw new S3Error("AccessDenied");
       stage = "handle";
@@ -157,7 +162,7 @@ export function createApp(deps: AppDeps): App {
         query: routed.query,
         auth,
         headers: auth.headers,
-        lookup,
+        authOptions,
         layer,
         config,
       };

@@ -41,7 +41,9 @@ export async function createBucket(ctx: S3Context): Promise<Response> {
     throw new S3Error("NotImplemented", "Object lock is not implemented.");
   }
   const location = await requestedLocation(ctx);
-  if (location !== "" && location !== ctx.config.region) {
+  // With no region configured every region is accepted, for signing and for new buckets alike.
+  const pinned = ctx.config.signingRegion !== undefined;
+  if (location !== "" && pinned && location !== ctx.config.region) {
     throw new S3Error(
       "InvalidLocationConstraint",
       `The specified location-constraint is not valid: this server's region is ${ctx.config.region}.`,

@@ -1,7 +1,6 @@
 /** What every S3 operation handler receives, and the handler type the dispatch table holds. */
 
-import type { AuthResult } from "../auth/sigv4.ts";
-import type { CredentialLookup } from "../auth/credentials.ts";
+import type { AuthOptions, AuthResult } from "../auth/sigv4.ts";
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 
@@ -17,8 +16,8 @@ export interface S3Context {
   auth: AuthResult;
   /** The headers to act on (auth.headers): never read request.headers for what a request does. */
   headers: Headers;
-  /** Secrets by access key, for handlers that check a signature themselves (POST policy). */
-  lookup: CredentialLookup;
+  /** How requests are authenticated, for handlers that check a signature themselves (POST). */
+  authOptions: AuthOptions;
   layer: ObjectLayer;
   config: Config;
 }

@@ -150,7 +150,7 @@ export function toS3Error(err: unknown): S3Error {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
     if (typeof code === "string" && code in STATUS && code !== "InternalError") {
-      return new S3Error(code, err.message);
+      return new S3Error(code, err.message, (err as { extra?: Record<string, string> }).extra);
     }
   }
   return new S3Error("InternalError");

@@ -165,10 +165,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
   const signed = Object.fromEntries(
     [...form.fields].map(([name, value]) => [name, name.toLowerCase() === "key" ? key : value]),
   );
-  const policy = await verifyPostPolicy(signed, ctx.bucket, {
-    lookup: ctx.lookup,
-    region: ctx.config.region,
-  });
+  const policy = await verifyPostPolicy(signed, ctx.bucket, ctx.authOptions);
   if (policy.accessKey === "") {
     throw new S3Error("AccessDenied", "Anonymous POST uploads are not allowed: sign the policy.");
   }
