@@ -10,7 +10,7 @@ import { S3Error, toS3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
 import { emptyBody } from "./object.ts";
 import { checkKey } from "./router.ts";
-import { child, children, parseXml, xmlResponse, type XmlValue } from "./xml.ts";
+import { child, children, parseXmlYielding, xmlResponse, type XmlValue } from "./xml.ts";
 
 const MAX_KEYS = 1000;
 /** Elements an Object may hold (Object, Key, VersionId, ETag, LastModifiedTime, Size). */
@@ -30,9 +30,9 @@ interface DeleteRequest {
   objects: { key: string; versionId?: string }[];
 }
 
-function parseDeleteRequest(text: string): DeleteRequest {
+async function parseDeleteRequest(text: string): Promise<DeleteRequest> {
   if (text.trim() === "") throw new S3Error("MalformedXML");
-  const root = parseXml(text, MAX_ELEMENTS);
+  const root = await parseXmlYielding(text, MAX_ELEMENTS);
   if (root.name !== "Delete") throw new S3Error("MalformedXML");
   const quietText = child(root, "Quiet")?.text.trim().toLowerCase() ?? "false";
   if (quietText !== "true" && quietText !== "false") throw new S3Error("MalformedXML");
@@ -74,7 +74,7 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
   }
   const verifier = checksumVerifier(spec);
   const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
-  const request = parseDeleteRequest(await readRequestText(body, MAX_BODY_BYTES));
+  const request = await parseDeleteRequest(await readRequestText(body, MAX_BODY_BYTES));
 
   const errors = new Map<number, S3Error>();
   request.objects.forEach(({ key, versionId }, i) => {

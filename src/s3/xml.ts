@@ -129,76 +129,145 @@ function malformed(detail: string): S3Error {
   );
 }
 
+/** One element being parsed: its text so far and the raw name its end tag must repeat. */
+interface OpenElement {
+  element: XmlElement;
+  tag: string;
+  text: string;
+}
+
+/**
+ * The longest text an element may hold: a key of 1024 bytes with every byte escaped (6
+ * characters a byte), with room to spare; the longest text of any S3 request document.
+ */
+const MAX_TEXT = 8192;
+/** Elements between two looks at the clock. */
+const CLOCK_EVERY = 64;
+/** The longest a parse holds the event loop before it lets other work run. */
+const SLICE_MS = 5;
+
+/**
+ * The parser behind parseXml and parseXmlYielding: an explicit stack instead of recursion, so
+ * that it can stop between elements and go on later.
+ */
+class XmlParser {
+  #pos = 0;
+  #elements = 0;
+  readonly #open: OpenElement[] = [];
+  #root: XmlElement | undefined;
+
+  constructor(readonly text: string, readonly maxElements: number) {}
+
+  /** Parses until done (the root) or until `deadline` (performance.now()) passes. */
+  run(deadline: number): XmlElement | undefined {
+    const text = this.text;
+    if (this.#elements === 0) {
+      this.#skipMisc();
+      if (this.#openElement()) return this.#end();
+    }
+    while (this.#open.length > 0) {
+      const top = this.#open[this.#open.length - 1];
+      const lt = text.indexOf("<", this.#pos);
+      if (lt < 0) throw malformed(`unterminated element ${top.element.name}`);
+      top.text += text.slice(this.#pos, lt);
+      if (top.text.length > MAX_TEXT) throw malformed(`text of ${top.element.name} too long`);
+      this.#pos = lt;
+      if (text.startsWith("</", lt)) {
+        this.#closeElement(top);
+      } else if (text.startsWith("<!--", lt)) {
+        this.#pos = this.#skipPast("-->", "unterminated comment");
+      } else if (text.startsWith("<![CDATA[", lt)) {
+        const end = this.#skipPast("]]>", "unterminated CDATA");
+        top.text += text.slice(lt + 9, end - 3).replace(/&/g, "&amp;").replace(/</g, "&lt;");
+        if (top.text.length > MAX_TEXT) throw malformed(`text of ${top.element.name} too long`);
+        this.#pos = end;
+      } else {
+        this.#openElement();
+      }
+      if (this.#elements % CLOCK_EVERY === 0 && performance.now() > deadline) return undefined;
+    }
+    return this.#end();
+  }
+
+  #end(): XmlElement {
+    this.#skipMisc();
+    if (this.#pos !== this.text.length) throw malformed("content after the root element");
+    return this.#root!;
+  }
+
+  #skipPast(marker: string, problem: string): number {
+    const end = this.text.indexOf(marker, this.#pos);
+    if (end < 0) throw malformed(problem);
+    return end + marker.length;
+  }
+
+  #skipMisc(): void {
+    const text = this.text;
+    for (;;) {
+      while (this.#pos < text.length && /\s/.test(text[this.#pos])) this.#pos++;
+      if (text.startsWith("<?", this.#pos)) {
+        this.#pos = this.#skipPast("?>", "unterminated declaration");
+      } else if (text.startsWith("<!--", this.#pos)) {
+        this.#pos = this.#skipPast("-->", "unterminated comment");
+      } else if (text.startsWith("<!", this.#pos)) {
+        throw malformed("DTDs are not accepted");
+      } else return;
+    }
+  }
+
+  /** Reads a start tag; returns true when it closed itself (`<a/>`). */
+  #openElement(): boolean {
+    if (this.#open.length > MAX_DEPTH) throw malformed("nesting too deep");
+    if (++this.#elements > this.maxElements) {
+      throw malformed(`more than ${this.maxElements} elements`);
+    }
+    const open = /^<([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/
+      .exec(this.text.slice(this.#pos, this.#pos + 4096));
+    if (!open) throw malformed(`expected an element at offset ${this.#pos}`);
+    this.#pos += open[0].length;
+    const element: XmlElement = { name: open[1].replace(/^.*:/, ""), children: [], text: "" };
+    const parent = this.#open[this.#open.length - 1];
+    if (parent) parent.element.children.push(element);
+    else this.#root = element;
+    if (open[3] === "/") return true;
+    this.#open.push({ element, tag: open[1], text: "" });
+    return false;
+  }
+
+  #closeElement(top: OpenElement): void {
+    const close = /^<\/([A-Za-z_][\w.:-]*)\s*>/.exec(this.text.slice(this.#pos, this.#pos + 512));
+    const element = top.element;
+    if (!close || close[1] !== top.tag) throw malformed(`mismatched end tag of ${element.name}`);
+    this.#pos += close[0].length;
+    if (element.children.length > 0 && top.text.trim() !== "") {
+      throw malformed(`mixed content in ${element.name}`);
+    }
+    element.text = element.children.length > 0 ? "" : decodeEntities(top.text);
+    this.#open.pop();
+  }
+}
+
 /**
  * Parses a request body; element names lose any namespace prefix. Throws MalformedXML, also
  * once the document holds more than `maxElements` elements (counted as they are met, so an
  * oversized document costs no more than the legal part of it).
  */
 export function parseXml(text: string, maxElements = MAX_XML_ELEMENTS): XmlElement {
-  let pos = 0;
-  let elements = 0;
-  const skipMisc = () => {
-    for (;;) {
-      while (pos < text.length && /\s/.test(text[pos])) pos++;
-      if (text.startsWith("<?", pos)) {
-        const end = text.indexOf("?>", pos);
-        if (end < 0) throw malformed("unterminated declaration");
-        pos = end + 2;
-      } else if (text.startsWith("<!--", pos)) {
-        const end = text.indexOf("-->", pos);
-        if (end < 0) throw malformed("unterminated comment");
-        pos = end + 3;
-      } else if (text.startsWith("<!", pos)) {
-        throw malformed("DTDs are not accepted");
-      } else return;
-    }
-  };
-  const parseElement = (depth: number): XmlElement => {
-    if (depth > MAX_DEPTH) throw malformed("nesting too deep");
-    if (++elements > maxElements) throw malformed(`more than ${maxElements} elements`);
-    const open = /^<([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/
-      .exec(text.slice(pos, pos + 4096));
-    if (!open) throw malformed(`expected an element at offset ${pos}`);
-    pos += open[0].length;
-    const name = open[1].replace(/^.*:/, "");
-    const element: XmlElement = { name, children: [], text: "" };
-    if (open[3] === "/") return element;
-    let textParts = "";
-    for (;;) {
-      const lt = text.indexOf("<", pos);
-      if (lt < 0) throw malformed(`unterminated element ${name}`);
-      textParts += text.slice(pos, lt);
-      pos = lt;
-      if (text.startsWith("</", pos)) {
-        const close = /^<\/([A-Za-z_][\w.:-]*)\s*>/.exec(text.slice(pos, pos + 512));
-        if (!close || close[1] !== open[1]) throw malformed(`mismatched end tag of ${name}`);
-        pos += close[0].length;
-        break;
-      }
-      if (text.startsWith("<!--", pos)) {
-        const end = text.indexOf("-->", pos);
-        if (end < 0) throw malformed("unterminated comment");
-        pos = end + 3;
-        continue;
-      }
-      if (text.startsWith("<![CDATA[", pos)) {
-        const end = text.indexOf("]]>", pos);
-        if (end < 0) throw malformed("unterminated CDATA");
-        textParts += text.slice(pos + 9, end).replace(/&/g, "&amp;").replace(/</g, "&lt;");
-        pos = end + 3;
-        continue;
-      }
-      element.children.push(parseElement(depth + 1));
-    }
-    if (element.children.length > 0 && textParts.trim() !== "") {
-      throw malformed(`mixed content in ${name}`);
-    }
-    element.text = element.children.length > 0 ? "" : decodeEntities(textParts);
-    return element;
-  };
-  skipMisc();
-  const root = parseElement(0);
-  skipMisc();
-  if (pos !== text.length) throw malformed("content after the root element");
-  return root;
+  return new XmlParser(text, maxElements).run(Infinity)!;
+}
+
+/**
+ * parseXml for documents large enough to matter (thousands of elements): it lets other
+ * requests run every few milliseconds instead of holding the event loop for the whole parse.
+ */
+export async function parseXmlYielding(
+  text: string,
+  maxElements = MAX_XML_ELEMENTS,
+): Promise<XmlElement> {
+  const parser = new XmlParser(text, maxElements);
+  for (;;) {
+    const root = parser.run(performance.now() + SLICE_MS);
+    if (root) return root;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
 }
