@@ -78,7 +78,10 @@ export function serveFrontDoor(handler: Handler, options: FrontDoorOptions): Fro
 
   const track = (task: Promise<void>) => {
     tasks.add(task);
-    task.finally(() => tasks.delete(task));
+    // then(f, f), not finally: a promise derived by finally would reject unobserved with a
+    // failing task (its failure is `finished`'s business, which waits with allSettled).
+    const untrack = () => void tasks.delete(task);
+    task.then(untrack, untrack);
   };
   const acceptLoop = async (from: Deno.Listener): Promise<void> => {
     for (;;) {
