@@ -8,6 +8,7 @@ import {
   NoSuchUpload,
 } from "../src/object/errors.ts";
 import type { Pools } from "../src/object/pools.ts";
+import { COMPLETED_UPLOAD_TTL_MS, sweepCompletedUploads } from "../src/object/completed-uploads.ts";
 import {
   BUCKET,
   deployment,
@@ -94,8 +95,12 @@ for (const [sets, drives, parity] of [[1, 4, 2], [2, 4, 2]]) {
       const view = await env.open((s, d) => s === set && d >= 2);
       assert(equalBytes(await get(view, "mp/obj"), whole));
       for (const d of env.paths[set]) {
-        // Neither the upload nor its object's directory is left behind.
-        assertEquals([...Deno.readDirSync(`${d}/.flashstor.sys/multipart/${BUCKET}`)], []);
+        // Neither the upload nor its object's directory is left behind: only the record of
+        // its completion, for a repeated Complete.
+        const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name);
+        const root = `${d}/.flashstor.sys/multipart/${BUCKET}`;
+        assertEquals(names(root), ["completed"]);
+        assertEquals(names(`${root}/completed`), [`${id}.json`]);
       }
     } finally {
       await env.close();
@@ -181,6 +186,44 @@ Deno.test("multipart: errors, unused parts, abort, listing uploads", async () =>
     // An upload id belongs to its object.
     await assertRejects(() => layer.getMultipartUpload(BUCKET, "d/2", ids[0]), NoSuchUpload);
     assertEquals((await layer.listMultipartUploads(BUCKET, { maxUploads: 100 })).uploads.length, 4);
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("multipart: a repeated Complete returns the first result until its record expires", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const layer = env.layer;
+    const complete = async (key: string) => {
+      const id = await layer.newMultipartUpload(BUCKET, key, { "x-amz-meta-a": "1" });
+      const part = await uploadPart(layer, key, id, 1, testBytes(100));
+      const parts = [{ number: 1, etag: `"${part.etag}"` }];
+      const info = await layer.completeMultipartUpload(BUCKET, key, id, parts);
+      const again = () => layer.completeMultipartUpload(BUCKET, key, id, parts);
+      const records = env.paths[0].map((drive) =>
+        `${drive}/.flashstor.sys/multipart/${BUCKET}/completed/${id}.json`
+      );
+      return { info, again, records };
+    };
+    const first = await complete("r");
+    assertEquals(await first.again(), first.info);
+    // Expired records are void, and removed once read.
+    for (const file of first.records) {
+      const record = JSON.parse(await Deno.readTextFile(file));
+      await Deno.writeTextFile(file, JSON.stringify({ ...record, expires: Date.now() - 1 }));
+    }
+    await assertRejects(first.again, NoSuchUpload);
+    for (const file of first.records) {
+      await assertRejects(() => Deno.stat(file), Deno.errors.NotFound);
+    }
+
+    const second = await complete("s");
+    const set = layer.sets[0];
+    assertEquals(await sweepCompletedUploads(set), 0);
+    assertEquals(await second.again(), second.info);
+    assertEquals(await sweepCompletedUploads(set, Date.now() + COMPLETED_UPLOAD_TTL_MS), 4);
+    await assertRejects(second.again, NoSuchUpload);
   } finally {
     await env.close();
   }

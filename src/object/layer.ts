@@ -135,6 +135,16 @@ export interface ListUploadsResult {
   nextUploadIdMarker?: string;
 }
 
+export interface CompleteMultipartOptions {
+  /**
+   * Called once the listed parts are checked and before the object is written, with the upload
+   * and its listed parts (their stored metadata included); what it returns is merged into the
+   * object's metadata (a composite checksum). It may throw to refuse the Complete. A repeated
+   * Complete of a completed upload does not call it: it gets the first one's result.
+   */
+  finalMetadata?: (upload: MultipartUploadInfo, parts: PartInfo[]) => ObjectMetadata;
+}
+
 export interface CompletePart {
   number: number;
   /** As sent by the client; quotes are ignored when comparing. */
@@ -208,7 +218,7 @@ export interface ObjectLayer {
     object: string,
     uploadId: string,
     parts: CompletePart[],
-    options?: { finalMetadata?: ObjectMetadata },
+    options?: CompleteMultipartOptions,
   ): Promise<ObjectInfo>;
   abortMultipartUpload(bucket: string, object: string, uploadId: string): Promise<void>;
   listMultipartUploads(bucket: string, options: ListUploadsOptions): Promise<ListUploadsResult>;

@@ -5,12 +5,12 @@
  *   multipart/<bucket>/<sha256(object)>/<uploadId>/part.N.json        one record per part
  *   multipart/<bucket>/<sha256(object)>/<uploadId>/<dataDir>/part.N   its erasure-coded shard
  *
- * Completing moves <dataDir> into the bucket with renameData, like a single-part put.
+ * Completing moves <dataDir> into the bucket with renameData, like a single-part put, records
+ * its result for a repeated Complete (completed-uploads.ts), then removes the upload.
  * Upload ids start with the creation time in hex, so sorting ids sorts uploads by age.
  */
 import { createHash } from "node:crypto";
 import { SYSTEM_VOLUME } from "../storage/api.ts";
-import { FileNotFound, VolumeNotFound } from "../storage/errors.ts";
 import { type ErasureSet, lockKey, objectInfo } from "./erasure-set.ts";
 import {
   EntityTooSmall,
@@ -19,7 +19,9 @@ import {
   InvalidPartOrder,
   NoSuchUpload,
 } from "./errors.ts";
+import { recordCompletion, repeatedCompletion } from "./completed-uploads.ts";
 import type {
+  CompleteMultipartOptions,
   CompletePart,
   ListPartsOptions,
   ListPartsResult,
@@ -31,6 +33,7 @@ import type {
 } from "./layer.ts";
 import { newDataDir } from "./names.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
+import { readRecord, writeRecord } from "./system-records.ts";
 import { measure, type Measured, writeShardFiles } from "./shard-io.ts";
 import { BITROT_ALGORITHM } from "./xl-meta.ts";
 
@@ -55,8 +58,6 @@ interface PartRecord {
   modTime: number;
   metadata: ObjectMetadata;
 }
-
-const utf8 = new TextEncoder();
 
 function uploadPath(bucket: string, object: string, uploadId: string): string {
   return `multipart/${bucket}/${createHash("sha256").update(object).digest("hex")}/${uploadId}`;
@@ -86,42 +87,6 @@ function toPartInfo(r: PartRecord): PartInfo {
   };
 }
 
-/** Reads a JSON record from every drive; returns the value a read quorum agrees on. */
-async function readRecord<T>(
-  set: ErasureSet,
-  path: string,
-): Promise<{ value?: T; holders: boolean[]; missing: number }> {
-  const outcomes = await fanOut(set.drives, (d) => d.readAll(SYSTEM_VOLUME, path));
-  const texts = outcomes.map((o) => (o.ok ? new TextDecoder().decode(o.value) : undefined));
-  const counts = new Map<string, number>();
-  for (const t of texts) if (t !== undefined) counts.set(t, (counts.get(t) ?? 0) + 1);
-  const missing = outcomes.filter((o) => !o.ok && isAbsent(o.error)).length;
-  const best = [...counts].sort((a, b) => b[1] - a[1])[0];
-  if (!best || best[1] < set.readQuorum) return { holders: texts.map(() => false), missing };
-  try {
-    return { value: JSON.parse(best[0]) as T, holders: texts.map((t) => t === best[0]), missing };
-  } catch {
-    return { holders: texts.map(() => false), missing };
-  }
-}
-
-function isAbsent(err: Error): boolean {
-  return err instanceof FileNotFound || err instanceof VolumeNotFound;
-}
-
-async function writeRecord(
-  set: ErasureSet,
-  path: string,
-  value: unknown,
-  on: boolean[],
-): Promise<Outcome<void>[]> {
-  const bytes = utf8.encode(JSON.stringify(value));
-  return await fanOut(set.drives, (d, i) => {
-    if (!on[i]) return Promise.reject(new FileNotFound("drive left out"));
-    return d.writeAll(SYSTEM_VOLUME, path, bytes);
-  });
-}
-
 export async function newMultipartUpload(
   set: ErasureSet,
   bucket: string,
@@ -133,12 +98,7 @@ export async function newMultipartUpload(
   const uploadId = `${now.toString(16).padStart(12, "0")}-${crypto.randomUUID()}`;
   const record: UploadRecord = { object, metadata, initiated: now, dataDir: newDataDir() };
   const path = uploadPath(bucket, object, uploadId);
-  const outcomes = await writeRecord(
-    set,
-    `${path}/upload.json`,
-    record,
-    set.drives.map(() => true),
-  );
+  const outcomes = await writeRecord(set, `${path}/upload.json`, record);
   await set.checkWrite(outcomes, `${bucket}/${object}`);
   return uploadId;
 }
@@ -267,10 +227,15 @@ export async function completeMultipartUpload(
   object: string,
   uploadId: string,
   parts: CompletePart[],
-  finalMetadata: ObjectMetadata = {},
+  options: CompleteMultipartOptions,
 ): Promise<ObjectInfo> {
   return await set.locks.withWrite(uploadKey(uploadId), async () => {
-    const upload = await readUpload(set, bucket, object, uploadId);
+    const upload = await readUpload(set, bucket, object, uploadId).catch((err) => {
+      if (err instanceof NoSuchUpload) return undefined;
+      throw err;
+    });
+    // Gone: completed already (the client retries a lost answer) or never there.
+    if (!upload) return await repeatedCompletion(set, bucket, object, uploadId, parts);
     if (parts.length === 0) throw new InvalidPart("no parts listed");
     for (let i = 1; i < parts.length; i++) {
       if (parts[i].number <= parts[i - 1].number) {
@@ -298,6 +263,10 @@ export async function completeMultipartUpload(
     for (const r of records) md5s.update(hexBytes(r.etag));
     const etag = `${md5s.digest("hex")}-${records.length}`;
     const size = records.reduce((n, r) => n + r.size, 0);
+    const finalMetadata = options.finalMetadata?.(
+      toInfo(bucket, uploadId, upload),
+      records.map(toPartInfo),
+    );
     const version = set.newVersion(set.distribution(object), upload.dataDir, size, etag, {
       ...upload.metadata,
       ...finalMetadata,
@@ -320,8 +289,10 @@ export async function completeMultipartUpload(
       lockKey(bucket, object),
       () => set.commit({ bucket, object, srcPath: dataPath, version, participants }),
     );
+    const info = objectInfo(bucket, object, version);
+    await recordCompletion(set, uploadId, info);
     await removeUpload(set, path);
-    return objectInfo(bucket, object, version);
+    return info;
   });
 }
 

@@ -9,6 +9,7 @@ import { BucketExists, BucketNotEmpty } from "./errors.ts";
 import { healObject, HealQueue } from "./heal.ts";
 import type {
   BucketInfo,
+  CompleteMultipartOptions,
   CompletePart,
   CopyObjectOptions,
   DeleteResult,
@@ -234,20 +235,12 @@ export class Pools implements ObjectLayer {
     object: string,
     uploadId: string,
     parts: CompletePart[],
-    options?: { finalMetadata?: ObjectMetadata },
+    options: CompleteMultipartOptions = {},
   ): Promise<ObjectInfo> {
     return this.#call(
       bucket,
       object,
-      (s) =>
-        multipart.completeMultipartUpload(
-          s,
-          bucket,
-          object,
-          uploadId,
-          parts,
-          options?.finalMetadata,
-        ),
+      (s) => multipart.completeMultipartUpload(s, bucket, object, uploadId, parts, options),
     );
   }
 

@@ -4,12 +4,15 @@
  * short-lived, so a bucket's uploads are gathered in memory before paging.
  */
 import { type StorageAPI, SYSTEM_VOLUME } from "../storage/api.ts";
-import { FileNotFound, VolumeNotFound } from "../storage/errors.ts";
 import { compareKeys } from "../storage/paths.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import type { ListUploadsOptions, ListUploadsResult, MultipartUploadInfo } from "./layer.ts";
 import { toInfo, UPLOAD_ID, type UploadRecord } from "./multipart.ts";
 import { fanOut } from "./quorum.ts";
+import { listOrNone } from "./system-records.ts";
+
+/** Directories of multipart/<bucket>/ that hold uploads (others: completed-upload records). */
+const OBJECT_HASH = /^[0-9a-f]{64}$/;
 
 /** Every upload of `bucket` in this set whose object starts with `prefix`, unsorted. */
 export async function listUploads(
@@ -21,6 +24,7 @@ export async function listUploads(
   const perDrive = await fanOut(set.drives, async (d) => {
     const found: [string, string][] = [];
     for (const hash of await subdirs(d, root)) {
+      if (!OBJECT_HASH.test(hash)) continue;
       for (const uploadId of await subdirs(d, `${root}/${hash}`)) {
         if (!UPLOAD_ID.test(uploadId)) continue;
         const path = `${root}/${hash}/${uploadId}/upload.json`;
@@ -53,13 +57,8 @@ export async function listUploads(
 
 /** Names of the subdirectories of a system-volume directory; none when it is absent. */
 async function subdirs(drive: StorageAPI, path: string): Promise<string[]> {
-  try {
-    const names = await drive.listDir(SYSTEM_VOLUME, path);
-    return names.filter((n) => n.endsWith("/")).map((n) => n.slice(0, -1));
-  } catch (err) {
-    if (err instanceof FileNotFound || err instanceof VolumeNotFound) return [];
-    throw err;
-  }
+  const names = await listOrNone(drive, path);
+  return names.filter((n) => n.endsWith("/")).map((n) => n.slice(0, -1));
 }
 
 /** One page of uploads (of all sets), in key order then age, folded by delimiter. */

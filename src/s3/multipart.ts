@@ -228,38 +228,21 @@ function parseCompleteParts(body: string): RequestedPart[] {
   return parts;
 }
 
-/** Every uploaded part's stored metadata, by part number (ListParts pages of 1000). */
-async function partChecksums(ctx: S3Context, uploadId: string): Promise<Map<number, PartInfo>> {
-  const parts = new Map<number, PartInfo>();
-  let marker: number | undefined;
-  for (let page = 0; page <= MAX_PART_NUMBER / 1000; page++) {
-    const result = await ctx.layer.listObjectParts(ctx.bucket, ctx.key, uploadId, {
-      partNumberMarker: marker,
-      maxParts: 1000,
-    });
-    for (const part of result.parts) parts.set(part.number, part);
-    if (!result.isTruncated) break;
-    marker = result.nextPartNumberMarker ?? result.parts.at(-1)?.number;
-  }
-  return parts;
-}
-
 /**
  * Checks the part checksums a client sent against those stored, and computes S3's composite
  * checksum of the upload's algorithm: the checksum of the concatenated binary part checksums,
- * suffixed "-<parts>". Without an upload algorithm only sent checksums are checked.
+ * suffixed "-<parts>". Without an upload algorithm only sent checksums are checked. `stored`
+ * are the listed parts as the object layer holds them, in the order of `requested`.
  */
-async function compositeChecksum(
-  ctx: S3Context,
+function compositeChecksum(
   upload: MultipartUploadInfo,
   requested: RequestedPart[],
-): Promise<ObjectMetadata> {
+  stored: PartInfo[],
+): ObjectMetadata {
   const algorithm = uploadAlgorithm(upload);
-  if (!algorithm && requested.every((part) => part.checksums.size === 0)) return {};
-  const stored = await partChecksums(ctx, upload.uploadId);
   const hasher = algorithm ? checksumHasher(algorithm) : undefined;
-  for (const part of requested) {
-    const metadata = stored.get(part.number)?.metadata ?? {};
+  for (const [i, part] of requested.entries()) {
+    const metadata = stored[i].metadata;
     for (const [name, value] of part.checksums) {
       const have = metadata[checksumHeader(name)];
       if (have !== undefined && have !== value) throw new S3Error("InvalidPart");
@@ -288,21 +271,20 @@ function objectLocation(ctx: S3Context): string {
 export async function completeMultipartUpload(ctx: S3Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx);
   const parts = parseCompleteParts(await readRequestText(ctx.auth.body, MAX_COMPLETE_XML_BYTES));
-  const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
-  const finalMetadata = await compositeChecksum(ctx, upload, parts);
+  // A repeated Complete of a completed upload gets the first one's object: same answer.
   const info = await ctx.layer.completeMultipartUpload(
     ctx.bucket,
     ctx.key,
     uploadId,
     parts.map(({ number, etag }) => ({ number, etag })),
-    { finalMetadata },
+    { finalMetadata: (upload, stored) => compositeChecksum(upload, parts, stored) },
   );
   return xmlResponse("CompleteMultipartUploadResult", {
     Location: objectLocation(ctx),
     Bucket: ctx.bucket,
     Key: ctx.key,
     ETag: `"${info.etag}"`,
-    ...checksumElements(finalMetadata),
+    ...checksumElements(info.metadata),
   });
 }
 
