@@ -6,7 +6,14 @@
 
 import { CreateBucketCommand, DeleteObjectsCommand } from "@aws-sdk/client-s3";
 import { assertEquals } from "./helpers/assert.ts";
-import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
+import * as Minio from "minio";
+import {
+  ACCESS_KEY,
+  s3Client,
+  SECRET_KEY,
+  startServer,
+  type TestServer,
+} from "./helpers/server.ts";
 import { type RawRequest, rawRequest, xmlField } from "./s3_raw.ts";
 
 const BUCKET = "names";
@@ -119,6 +126,33 @@ Deno.test("keys with a segment over 255 bytes or naming internal entries are ref
         "InvalidObjectName",
       );
       await expectRefused(server, "a__XLDATA__b", "InvalidObjectName");
+    });
+
+    await t.step("POST Object forms naming such keys", async () => {
+      const minio = new Minio.Client({
+        endPoint: "127.0.0.1",
+        port: server.port,
+        useSSL: false,
+        accessKey: ACCESS_KEY,
+        secretKey: SECRET_KEY,
+      });
+      for (
+        const [key, code] of [
+          ["p".repeat(256), "KeyTooLongError"],
+          [`post/x${"__XLDATA__"}`, "InvalidObjectName"],
+        ]
+      ) {
+        const policy = minio.newPostPolicy();
+        policy.setBucket(BUCKET);
+        policy.setKey(key);
+        policy.setExpires(new Date(Date.now() + 300_000));
+        const { postURL, formData } = await minio.presignedPostPolicy(policy);
+        const form = new FormData();
+        for (const [name, value] of Object.entries(formData)) form.append(name, value);
+        form.append("file", new Blob(["x"]), "x.txt");
+        const response = await fetch(postURL, { method: "POST", body: form });
+        assertEquals([response.status, xmlField(await response.text(), "Code")], [400, code]);
+      }
     });
 
     await t.step("DeleteObjects reports the bad key alone", async () => {
