@@ -47,6 +47,16 @@ export function refuseUnsignedHeaders(
 }
 
 /**
+ * Checksum parameters are signed but not applied: the JS SDK v3 signs the CRC32 of an empty body
+ * into every presigned PUT by default, AWS documents presigned URLs as not supporting those
+ * algorithms, and MinIO ignores them; a checksum sent as a (signed) header is checked.
+ */
+function appliedFromQuery(name: string): boolean {
+  return name.startsWith(AMZ_PREFIX) && !AUTH_PARAMETERS.has(name) &&
+    !name.startsWith("x-amz-checksum-") && name !== "x-amz-sdk-checksum-algorithm";
+}
+
+/**
  * The request headers plus the x-amz-* parameters of a presigned query string (other than the
  * signature's own), decoded to header bytes. A name that is both a header and a parameter must have one value: the two
  * disagreeing leaves no way to tell which one the signer meant.
@@ -55,7 +65,7 @@ export function withQueryHeaders(headers: Headers, params: [string, string][]): 
   let merged: Headers | undefined;
   for (const [rawName, text] of params) {
     const name = rawName.toLowerCase();
-    if (!name.startsWith(AMZ_PREFIX) || AUTH_PARAMETERS.has(name)) continue;
+    if (!appliedFromQuery(name)) continue;
     // Byte for byte what the same value sent as a header would be.
     const value = utf8ByteString(text);
     const present = (merged ?? headers).get(name);
