@@ -30,6 +30,15 @@ const hasBoto = (() => {
     return false;
   }
 })();
+const AWS_CLI = "/usr/bin/aws";
+const hasCli = (() => {
+  try {
+    return Deno.statSync(AWS_CLI).isFile;
+  } catch {
+    console.log(`auth_requests_test: AWS CLI step skipped, ${AWS_CLI} is absent`);
+    return false;
+  }
+})();
 if (!hasBoto) {
   console.log("auth_requests_test: boto3 steps skipped, python3 -c 'import boto3' fails");
 }
@@ -170,6 +179,31 @@ Deno.test({
           assertEquals([again.Metadata, again.ContentLength], [{ colour: "blue" }, 9]);
         },
       );
+
+      await t.step({
+        name: "an AWS CLI presigned GET works, and fails with an added x-amz-* header",
+        ignore: !hasCli,
+        fn: async () => {
+          const out = await new Deno.Command(AWS_CLI, {
+            args: ["s3", "presign", "s3://auth/private.txt", "--endpoint-url", server.endpoint],
+            env: {
+              AWS_ACCESS_KEY_ID: ACCESS_KEY,
+              AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+              AWS_DEFAULT_REGION: "us-east-1",
+              AWS_CONFIG_FILE: "/dev/null",
+              AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+            },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const url = new TextDecoder().decode(out.stdout).trim();
+          assert(out.success && url.includes("X-Amz-Signature="), url);
+          const get = await fetch(url);
+          assertEquals([get.status, await get.text()], [200, "secret"]);
+          const added = await fetch(url, { headers: { "x-amz-server-side-encryption": "AES256" } });
+          assertEquals(added.status, 403, await added.text());
+        },
+      });
 
       await t.step(
         "signed with requestChecksumCalculation WHEN_REQUIRED, a presigned PUT of any body keeps its metadata",
