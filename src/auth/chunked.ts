@@ -42,6 +42,8 @@ const MAX_LINE = 1024;
 const MAX_TRAILER_BYTES = 16 << 10;
 const TRAILER_SIGNATURE = "x-amz-trailer-signature";
 const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
+/** name: value with a token name and visible ASCII (a byte Headers would refuse is a 400). */
+const TRAILER_FIELD = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*:[\t\x20-\x7e]*$/;
 const latin1 = new TextDecoder("latin1");
 
 const enum State {
@@ -206,7 +208,9 @@ class ChunkedParser {
     }
     if (this.trailerSig !== undefined) throw malformed("trailer after x-amz-trailer-signature");
     const colon = text.indexOf(":");
-    if (colon <= 0) throw new AuthError("MalformedTrailerError", "A trailer line has no name.");
+    if (colon <= 0 || !TRAILER_FIELD.test(text)) {
+      throw new AuthError("MalformedTrailerError", "A trailer line is not a header field.");
+    }
     const name = text.slice(0, colon).trim().toLowerCase();
     const value = text.slice(colon + 1).trim();
     if (name === TRAILER_SIGNATURE) this.trailerSig = value;
