@@ -449,6 +449,11 @@ Deno.test("XML bodies: bad character references are MalformedXML; DeleteObjects 
       `<Delete><Object><Key>key</Key></Object>${"<Pad/>".repeat(7000)}</Delete>`,
     );
     checkError(padded, 400, "MalformedXML", "7000 extra elements");
+    // No legal element text is longer than an escaped 1024-byte key.
+    const long = await deleteObjects(
+      `<Delete><Object><Key>${"&amp;".repeat(2000)}</Key></Object></Delete>`,
+    );
+    checkError(long, 400, "MalformedXML", "a key of 10,000 characters");
     assertEquals(await original(server), ORIGINAL);
 
     // A body announced larger than the largest legal one is refused before it is sent.
