@@ -250,7 +250,11 @@ get = s3.generate_presigned_url("get_object", Params={"Bucket": "auth", "Key": "
 bare = {"Content-Type": ""}
 print(json.dumps({"put_url": put, "put": fetch(put, "PUT", b"sigv2 body", bare), "get": fetch(get),
                   "tampered": fetch(get.replace("put%20me", "other")),
-                  "added": fetch(put, "PUT", b"x", {**bare, "x-amz-meta-added": "1"})}))
+                  "added": fetch(put, "PUT", b"x", {**bare, "x-amz-meta-added": "1"}),
+                  "meta": fetch(s3.generate_presigned_url("put_object", ExpiresIn=300,
+                      Params={"Bucket": "auth", "Key": "v2/meta", "Metadata": {"colour": "red"}}),
+                      "PUT", b"m", bare),
+                  "head": s3.head_object(Bucket="auth", Key="v2/meta")["Metadata"]}))
 `,
           ),
         );
@@ -260,6 +264,9 @@ print(json.dumps({"put_url": put, "put": fetch(put, "PUT", b"sigv2 body", bare),
         assertEquals(seen.tampered.status, 403, seen.tampered.body);
         assertEquals(seen.added.status, 403, seen.added.body);
         assertStringIncludes(seen.added.body, "SignatureDoesNotMatch");
+        // botocore moves x-amz-meta-* into a SigV2 URL's query: signed, and applied.
+        assertEquals(seen.meta.status, 200, seen.meta.body);
+        assertEquals(seen.head, { colour: "red" });
       });
 
       await t.step(
