@@ -110,3 +110,19 @@ Deno.test("--drive-reserve: a percentage or a size; 1 % by default", () => {
     assertThrows(() => parseReserve(bad), ConfigError, "--drive-reserve");
   }
 });
+
+Deno.test("FLASHSTOR_REGION pins the signing region; FLASHSTOR_SIGV2=off refuses SigV2", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  const unset = parseServerArgs(["/d"], env({}));
+  assertEquals([unset.region, unset.signingRegion, unset.sigv2], ["us-east-1", undefined, true]);
+  const pinned = parseServerArgs(
+    ["/d"],
+    env({ FLASHSTOR_REGION: "eu-west-1", FLASHSTOR_SIGV2: "off" }),
+  );
+  assertEquals([pinned.region, pinned.signingRegion, pinned.sigv2], [
+    "eu-west-1",
+    "eu-west-1",
+    false,
+  ]);
+  assertThrows(() => parseServerArgs(["/d"], env({ FLASHSTOR_SIGV2: "no" })), ConfigError);
+});
