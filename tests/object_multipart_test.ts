@@ -228,3 +228,38 @@ Deno.test("multipart: a repeated Complete returns the first result until its rec
     await env.close();
   }
 });
+
+Deno.test("multipart: a Complete repeated after a crash before its cleanup does not write again", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const layer = env.layer;
+    const id = await layer.newMultipartUpload(BUCKET, "c", {});
+    const part = await uploadPart(layer, "c", id, 1, testBytes(100));
+    const parts = [{ number: 1, etag: part.etag }];
+    const root = (drive: string) => `${drive}/.flashstor.sys/multipart/${BUCKET}`;
+    const hash = [...Deno.readDirSync(root(env.paths[0][0]))][0].name;
+    const records = new Map<string, Uint8Array>();
+    for (const drive of env.paths[0]) {
+      for (const name of ["upload.json", "part.1.json"]) {
+        const file = `${root(drive)}/${hash}/${id}/${name}`;
+        records.set(file, await Deno.readFile(file));
+      }
+    }
+    const first = await layer.completeMultipartUpload(BUCKET, "c", id, parts);
+    // The state a crash after the commit leaves: the upload's records, no completion record.
+    for (const [file, bytes] of records) {
+      await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      await Deno.writeFile(file, bytes);
+    }
+    for (const drive of env.paths[0]) {
+      await Deno.remove(`${root(drive)}/completed`, { recursive: true });
+    }
+    const again = await layer.completeMultipartUpload(BUCKET, "c", id, parts);
+    assertEquals(again, first);
+    assertEquals(await layer.getObjectInfo(BUCKET, "c"), first);
+    await assertRejects(() => layer.getMultipartUpload(BUCKET, "c", id), NoSuchUpload);
+    assertEquals(await layer.completeMultipartUpload(BUCKET, "c", id, parts), first);
+  } finally {
+    await env.close();
+  }
+});

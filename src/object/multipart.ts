@@ -285,11 +285,17 @@ export async function completeMultipartUpload(
         if (!keep.has(name)) await d.delete(SYSTEM_VOLUME, `${dataPath}/${name}`, true);
       }
     });
-    await set.locks.withWrite(
-      lockKey(bucket, object),
-      () => set.commit({ bucket, object, srcPath: dataPath, version, participants }),
-    );
-    const info = objectInfo(bucket, object, version);
+    const info = await set.locks.withWrite(lockKey(bucket, object), async () => {
+      // A Complete that stopped (a crash) between its commit and its cleanup left the object
+      // holding this upload's data: finish that one rather than write the object again. An
+      // object that cannot be read is replaced, as before.
+      const current = await set.agreed(bucket, object).catch(() => undefined);
+      if (current?.version.dataDir === upload.dataDir) {
+        return objectInfo(bucket, object, current.version);
+      }
+      await set.commit({ bucket, object, srcPath: dataPath, version, participants });
+      return objectInfo(bucket, object, version);
+    });
     await recordCompletion(set, uploadId, info);
     await removeUpload(set, path);
     return info;
