@@ -27,6 +27,7 @@ import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/
 import { hasOpenssl, selfSignedCert } from "./helpers/tls.ts";
 import { RawClient, type RawResponse } from "./http_client.ts";
 import { signRequest, xmlField } from "./s3_raw.ts";
+import { prng } from "./erasure_util.ts";
 
 const REGION = "us-east-1";
 const BUCKET = "attack";
@@ -45,18 +46,6 @@ const PAYLOAD_MODES: Mode[] = [
 ];
 type Mutation = "cut" | "corrupt" | "disconnect";
 const MUTATIONS: Mutation[] = ["cut", "corrupt", "disconnect"];
-
-/** mulberry32: small, seedable, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Target {
   server: TestServer;
