@@ -231,3 +231,61 @@ export interface ObjectLayer {
   /** Stops background work (heal queue); the server calls it on shutdown. */
   close(): Promise<void>;
 }
+
+/** What an administrator asks to heal: everything, one bucket, or a prefix of one. */
+export interface HealRequest {
+  bucket?: string;
+  /** Only with bucket. */
+  prefix?: string;
+  /** Read and verify every shard of every version (parity included), not only its presence. */
+  deep: boolean;
+}
+
+/** A heal running in the background, as the admin API reports it. */
+export interface HealProgress {
+  id: string;
+  /** "request": an administrator's heal; "drive": rebuilding a replaced or returned drive. */
+  kind: "request" | "drive";
+  request?: HealRequest;
+  /** The drive being rebuilt (endpoint), for kind "drive". */
+  drive?: string;
+  state: "running" | "done" | "failed";
+  started: Date;
+  finished?: Date;
+  objectsScanned: number;
+  objectsHealed: number;
+  objectsFailed: number;
+  bytesHealed: number;
+  /** Estimates of the whole task, for a progress bar and an ETA, once known. */
+  objectsTotal?: number;
+  bytesTotal?: number;
+  error?: string;
+}
+
+export interface ScannerStatus {
+  running: boolean;
+  cycles: number;
+  lastCycle?: { started: Date; durationMs: number; objects: number };
+  /** Since the server started. */
+  objectsDamaged: number;
+  garbageDataDirs: number;
+  garbageBytes: number;
+  uploadsExpired: number;
+}
+
+export interface BucketUsage {
+  bucket: string;
+  objects: number;
+  bytes: number;
+  /** When the scanner last counted it. */
+  updated: Date;
+}
+
+/** Background care of a deployment: heals on request, the scanner's findings, usage. */
+export interface Maintenance {
+  startHeal(request: HealRequest): Promise<HealProgress>;
+  healStatus(id: string): HealProgress | undefined;
+  healTasks(): HealProgress[];
+  scannerStatus(): ScannerStatus;
+  usage(): BucketUsage[];
+}
