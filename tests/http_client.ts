@@ -86,6 +86,8 @@ export interface RawResponse {
 
 export class RawClient {
   private buf = new Uint8Array(0);
+  /** Bytes read from the connection so far. */
+  received = 0;
   private constructor(readonly conn: Deno.Conn) {}
 
   static async connect(port: number): Promise<RawClient> {
@@ -111,6 +113,7 @@ export class RawClient {
       n = null;
     }
     if (n === null) return false;
+    this.received += n;
     const next = new Uint8Array(this.buf.length + n);
     next.set(this.buf);
     next.set(chunk.subarray(0, n), this.buf.length);
@@ -177,7 +180,7 @@ export class RawClient {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(resolve, ms, "timeout"));
     const ended = (async () => {
-      while (await this.fill()) { /* discard */ }
+      while (await this.fill()) this.buf = new Uint8Array(0);
       return "closed" as const;
     })();
     const result = await Promise.race([ended, timeout]);
