@@ -53,6 +53,7 @@ Deno.test("healthcheck subcommand: 0 on 200, 1 on 503 or no server, 2 on bad arg
   assertEquals(await runHealthcheck(["--bogus", "1"]), 2);
   assertEquals(await runHealthcheck(["--timeout", "0"]), 2);
   assertEquals(await runHealthcheck(["--url"]), 2);
+  assertEquals(await runHealthcheck(["--help"]), 0);
 });
 
 Deno.test("healthcheck gives up at its timeout on a server that never answers", async () => {

@@ -17,12 +17,16 @@ export async function runHealthcheck(args: string[]): Promise<number> {
   let url = DEFAULT_HEALTHCHECK_URL;
   let timeoutSeconds = 5;
   for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--help" || args[i] === "-h") {
+      console.log(USAGE);
+      return 0;
+    }
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    if (flag !== "--url" && flag !== "--timeout") return usage(`unknown argument ${flag}`);
     const value = inline ?? args[++i];
     if (value === undefined) return usage(`${flag} needs a value`);
     if (flag === "--url") url = value;
-    else if (flag === "--timeout") timeoutSeconds = Number(value);
-    else return usage(`unknown argument ${flag}`);
+    else timeoutSeconds = Number(value);
   }
   if (!(timeoutSeconds > 0)) return usage("--timeout must be a positive number of seconds");
   try {
@@ -39,9 +43,9 @@ export async function runHealthcheck(args: string[]): Promise<number> {
   return 1;
 }
 
+const USAGE = "usage: flashstor healthcheck [--url URL] [--timeout SECONDS]";
+
 function usage(problem: string): number {
-  console.error(
-    `healthcheck: ${problem}\nusage: flashstor healthcheck [--url URL] [--timeout SECONDS]`,
-  );
+  console.error(`healthcheck: ${problem}\n${USAGE}`);
   return 2;
 }
