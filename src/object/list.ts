@@ -13,6 +13,7 @@ import { type ErasureSet, objectInfo } from "./erasure-set.ts";
 import { InsufficientReadQuorum } from "./errors.ts";
 import type { ListObjectsOptions, ListObjectsResult, ObjectInfo } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
+import { MergedWalk } from "./walk-merge.ts";
 import { decodeXlMeta, latestVersion, type ObjectVersion, versionKey } from "./xl-meta.ts";
 
 /** Entries of one common prefix skipped one by one before the walks jump past it. */
@@ -27,9 +28,7 @@ const PAST = "\u{10FFFF}".repeat(257);
  * only confirm. Otherwise the others are read too.
  */
 class SetWalk {
-  readonly #walks: (DriveWalk | undefined)[];
-  readonly #heads: (ObjectVersionEntry | undefined)[];
-  readonly #pending: boolean[];
+  readonly #merge: MergedWalk;
 
   constructor(
     readonly set: ErasureSet,
@@ -43,30 +42,31 @@ class SetWalk {
       Array.from({ length: n }, (_, i) => (start + i) % n).filter((i) => set.drives[i])
         .slice(0, set.readQuorum),
     );
-    this.#walks = set.drives.map((d, i) =>
-      d && new DriveWalk(d, bucket, prefix, marker, delimiter, readers.has(i))
+    this.#merge = new MergedWalk(
+      set.drives.map((d, i) =>
+        d && new DriveWalk(d, bucket, prefix, marker, delimiter, readers.has(i))
+      ),
     );
-    this.#heads = this.#walks.map(() => undefined);
-    this.#pending = this.#walks.map((w) => w !== undefined);
   }
 
   async next(bucket: string): Promise<ObjectInfo | undefined> {
     for (;;) {
-      await Promise.all(this.#pending.map((p, i) => (p ? this.#advance(i) : undefined)));
-      const alive = this.#walks.filter(Boolean).length;
+      const merged = await this.#merge.next();
+      const alive = this.#merge.alive;
       if (alive < this.set.readQuorum) {
         throw new InsufficientReadQuorum(`listing ${bucket}: ${alive} drives readable`);
       }
-      let name: string | undefined;
-      for (const h of this.#heads) {
-        if (h && (name === undefined || compareKeys(h.name, name) < 0)) name = h.name;
-      }
-      if (name === undefined) return undefined;
+      if (!merged) return undefined;
+      const { name } = merged;
       const having: ObjectVersionEntry[] = [];
-      this.#heads.forEach((h, i) => {
-        if (h?.name !== name) return;
-        this.#pending[i] = true;
-        having.push(h);
+      merged.entries.forEach((e, i) => {
+        if (!e) return;
+        having.push({
+          name,
+          drive: this.set.drives[i]!,
+          unread: e.metadata === undefined,
+          version: e.metadata && parseVersion(e.metadata),
+        });
       });
       let best = mostAgreed(having);
       if ((best?.count ?? 0) < this.set.readQuorum && having.some((h) => h.unread)) {
@@ -91,36 +91,12 @@ class SetWalk {
     }));
   }
 
-  async seek(after: string): Promise<void> {
-    await Promise.all(this.#walks.map(async (w, i) => {
-      if (!w) return;
-      await w.seek(after);
-      const h = this.#heads[i];
-      if (h && compareKeys(h.name, after) <= 0) this.#pending[i] = true;
-    }));
+  seek(after: string): Promise<void> {
+    return this.#merge.seek(after);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#walks.map((w) => w?.close()));
-  }
-
-  /** Moves drive i's head on; a drive whose walk fails is left out from then on. */
-  async #advance(i: number): Promise<void> {
-    this.#pending[i] = false;
-    try {
-      const walk = this.#walks[i]!;
-      const entry = await walk.next();
-      this.#heads[i] = entry && {
-        name: entry.name,
-        drive: walk.drive,
-        unread: entry.metadata === undefined,
-        version: entry.metadata && parseVersion(entry.metadata),
-      };
-    } catch {
-      await this.#walks[i]?.close().catch(() => {});
-      this.#walks[i] = undefined;
-      this.#heads[i] = undefined;
-    }
+  close(): Promise<void> {
+    return this.#merge.close();
   }
 }
 

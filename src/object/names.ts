@@ -40,6 +40,16 @@ export function checkBucketName(bucket: string): void {
   if (bad) throw new InvalidBucketName(`invalid bucket name ${JSON.stringify(bucket)}`);
 }
 
+/** Whether a volume is a bucket (not the system volume or other non-bucket directories). */
+export function isBucketName(name: string): boolean {
+  try {
+    checkBucketName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws InvalidObjectName or ObjectNameTooLong, with a message for the client. */
 export function checkObjectName(object: string): void {
   if (object === "") throw new InvalidObjectName("The object key must not be empty.");

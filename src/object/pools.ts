@@ -33,7 +33,7 @@ import type {
 import { listObjects } from "./list.ts";
 import * as multipart from "./multipart.ts";
 import { listUploads, pageUploads } from "./upload-list.ts";
-import { checkBucketName, checkObjectName } from "./names.ts";
+import { checkBucketName, checkObjectName, isBucketName } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
 import { fanOut } from "./quorum.ts";
 
@@ -306,14 +306,5 @@ export class Pools implements ObjectLayer {
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-}
-
-function isBucketName(name: string): boolean {
-  try {
-    checkBucketName(name);
-    return true;
-  } catch {
-    return false;
   }
 }
