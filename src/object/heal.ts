@@ -2,9 +2,11 @@
  * Healing: bringing every drive of a set back to holding its shard of an object.
  *
  * healObject finds the drives whose metadata is missing, stale or corrupt, or whose shards are
- * missing, truncated or fail their bitrot checksums (every block is read and verified), then
- * decodes the object from the healthy drives and encodes it again, writing only to the lacking
- * drives (into the temp area, committed with renameData). Remnants of an object that can never
+ * missing or truncated (a shallow heal: one stat per shard file) or, in a deep heal, fail their
+ * bitrot checksums (every block of every shard, parity included, is read and verified: reads
+ * prefer data shards, so nothing else ever finds rot in parity). It then decodes the object
+ * from the healthy drives and encodes it again, writing only to the lacking drives (into the
+ * temp area, committed with renameData). Remnants of an object that can never
  * reach read quorum again are removed. HealQueue runs it in the background for objects that
  * reads, writes and listings found degraded.
  */
@@ -12,12 +14,12 @@ import { openFrame } from "../erasure/bitrot.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
 import { ExactReader } from "../erasure/exact-reader.ts";
 import { decodeStream, type ShardSource } from "../erasure/stream.ts";
-import { SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
+import { type StorageAPI, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
 import { VolumeExists } from "../storage/errors.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import { lockKey } from "./erasure-set.ts";
 import { InsufficientReadQuorum, ObjectNotFound } from "./errors.ts";
-import type { HealResult } from "./layer.ts";
+import type { HealReason, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import {
   agreedVersion,
@@ -31,10 +33,16 @@ import {
 import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
 import { CorruptMeta, encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
 
+export interface HealOptions {
+  /** Read and verify every block of every shard; otherwise check each shard file's size. */
+  deep: boolean;
+}
+
 export async function healObject(
   set: ErasureSet,
   bucket: string,
   object: string,
+  options: HealOptions,
 ): Promise<HealResult> {
   return await set.locks.withWrite(lockKey(bucket, object), async () => {
     const path = encodeObjectName(object);
@@ -54,14 +62,15 @@ export async function healObject(
     }
     const { version, holders } = agreed;
     const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
-    const healthy = await Promise.all(holders.map((h, i) => {
+    const damage = await Promise.all(holders.map((h, i): Promise<HealReason | undefined> => {
       const drive = set.drives[i];
-      if (!h || !drive) return false;
-      return verifyShards(codec, h, (n) => partSources(codec, [drive], [h], bucket, path, n));
+      if (!drive) return Promise.resolve(undefined);
+      if (!h) return Promise.resolve("metadata");
+      return shardDamage(codec, drive, h, bucket, path, options.deep);
     }));
-    const lacking = set.drives.map((d, i) => d !== undefined && !healthy[i]);
+    const lacking = damage.map((d) => d !== undefined);
     if (!lacking.includes(true)) return { bucket, object, healedDrives: [] };
-    const clean = holders.map((h, i) => (healthy[i] ? h : undefined));
+    const clean = holders.map((h, i) => (lacking[i] ? undefined : h));
     // Too few clean shards: damaged ones still serve their good blocks, stripe by stripe. Then
     // only one drive is rewritten per pass, so a crash while its data dir is being swapped
     // costs at most that drive's shard; the next pass has one more clean drive.
@@ -127,7 +136,12 @@ export async function healObject(
         );
         return drive.endpoint;
       });
-      return { bucket, object, healedDrives: committed.flatMap((c) => (c.ok ? [c.value] : [])) };
+      const healedDrives = committed.flatMap((c) => (c.ok ? [c.value] : []));
+      const reasons: Record<string, HealReason> = {};
+      committed.forEach((c, i) => {
+        if (c.ok) reasons[c.value] = damage[i]!;
+      });
+      return { bucket, object, healedDrives, reasons };
     } finally {
       await fanOut(targets, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
     }
@@ -160,31 +174,52 @@ async function purgeDangling(
   return { bucket, object, healedDrives: purged.flatMap((p) => (p.ok ? [p.value] : [])) };
 }
 
-/** True when every part's shard of `version` reads back in full with valid checksums. */
-async function verifyShards(
+/**
+ * What is wrong with one drive's shard of `version`, if anything: a part file missing or of
+ * the wrong size, or (deep) a block failing its checksum.
+ */
+async function shardDamage(
   codec: ErasureCodec,
+  drive: StorageAPI,
   version: ObjectVersion,
-  sourcesOf: (part: number) => (ShardSource | undefined)[],
-): Promise<boolean> {
+  bucket: string,
+  path: string,
+  deep: boolean,
+): Promise<HealReason | undefined> {
   for (const part of version.parts) {
-    const source = sourcesOf(part.number)[version.erasure.index - 1];
     const length = codec.shardFileSize(part.size);
-    if (!source) return false;
-    if (version.inline && version.inline.byteLength !== length) return false;
-    let reader: ExactReader | undefined;
-    try {
-      reader = new ExactReader(await source.open(0, length));
-      for (let done = 0; done < part.size; done += BLOCK_SIZE) {
-        const block = codec.shardBlockLength(Math.min(BLOCK_SIZE, part.size - done));
-        openFrame(await reader.read(CHECKSUM_SIZE + block));
-      }
-    } catch {
-      return false;
-    } finally {
-      await reader?.cancel();
+    if (version.inline) {
+      if (version.inline.byteLength !== length) return "size";
+    } else {
+      const file = `${path}/${version.dataDir}/part.${part.number}`;
+      const stat = await drive.statFile(bucket, file).catch(() => undefined);
+      if (!stat) return "missing";
+      if (stat.size !== length) return "size";
     }
+    if (!deep) continue;
+    const source = partSources(codec, [drive], [version], bucket, path, part.number)[
+      version.erasure.index - 1
+    ];
+    if (!source || !(await blocksVerify(codec, part.size, source))) return "bitrot";
   }
-  return true;
+  return undefined;
+}
+
+/** True when every block of a shard of a `size`-byte part passes its checksum. */
+async function blocksVerify(codec: ErasureCodec, size: number, source: ShardSource) {
+  let reader: ExactReader | undefined;
+  try {
+    reader = new ExactReader(await source.open(0, codec.shardFileSize(size)));
+    for (let done = 0; done < size; done += BLOCK_SIZE) {
+      const block = codec.shardBlockLength(Math.min(BLOCK_SIZE, size - done));
+      openFrame(await reader.read(CHECKSUM_SIZE + block));
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await reader?.cancel();
+  }
 }
 
 /**

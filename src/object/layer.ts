@@ -156,7 +156,12 @@ export interface HealResult {
   object: string;
   /** Drives (by endpoint) whose shards or metadata were rewritten. */
   healedDrives: string[];
+  /** Why each healed drive was rewritten, by endpoint (not for remnants purged). */
+  reasons?: Record<string, HealReason>;
 }
+
+/** What a heal found wrong on a drive: its xl.meta, or its shard file (absent, size, bitrot). */
+export type HealReason = "metadata" | "missing" | "size" | "bitrot";
 
 export interface StorageInfo {
   drives: { endpoint: string; online: boolean; total: number; free: number }[];

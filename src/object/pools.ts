@@ -264,7 +264,7 @@ export class Pools implements ObjectLayer {
   }
 
   healObject(bucket: string, object: string): Promise<HealResult> {
-    return this.#call(bucket, object, (s) => healObject(s, bucket, object));
+    return this.#call(bucket, object, (s) => healObject(s, bucket, object, { deep: true }));
   }
 
   async storageInfo(): Promise<StorageInfo> {
