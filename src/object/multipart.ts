@@ -316,6 +316,21 @@ export async function abortMultipartUpload(
   });
 }
 
+/** When an upload was created (ms since the epoch), from its id. */
+export function uploadCreated(uploadId: string): number {
+  return parseInt(uploadId.slice(0, 12), 16);
+}
+
+/**
+ * Removes an expired upload's files from every drive, its record read or not: remnants on
+ * fewer drives than a quorum (a create cut short) expire too. `path` is
+ * multipart/<bucket>/<object hash>/<uploadId>.
+ */
+export async function expireUpload(set: ErasureSet, path: string): Promise<void> {
+  const uploadId = path.slice(path.lastIndexOf("/") + 1);
+  await set.locks.withWrite(uploadKey(uploadId), () => removeUpload(set, path));
+}
+
 /** Deletes an upload's directory, and its object's directory once no upload is left in it. */
 function removeUpload(set: ErasureSet, path: string): Promise<Outcome<void>[]> {
   return fanOut(set.drives, async (d) => {

@@ -1,0 +1,246 @@
+/**
+ * The background scanner: a low-priority walk over every object of every bucket of every set,
+ * cycle after cycle (intervalMs after the previous one ends). Per object it runs a shallow heal
+ * (metadata, shard presence and size) and, for one object in `deepEvery` per cycle (chosen by a
+ * hash of the name and the cycle, so every object gets its turn), a deep heal that reads every
+ * shard, parity included; then it collects the object's unreferenced data directories and
+ * counts it for the bucket's usage. After each set's objects: its stale temp entries, expired
+ * multipart uploads and completed-upload records. Paced behind foreground requests (pacer.ts).
+ *
+ * The walk is the union of the drives' namespaces (namespace-walk.ts) and every step is per
+ * object, so lifecycle rules can join the same walk later as one more per-object step.
+ */
+import { crc32 } from "../../ffi/isal.ts";
+import { sweepCompletedUploads } from "./completed-uploads.ts";
+import type { ErasureSet } from "./erasure-set.ts";
+import { BucketNotFound, ObjectNotFound } from "./errors.ts";
+import { GarbageCollector, type GarbageCounts, noGarbage } from "./garbage.ts";
+import { healObject } from "./heal.ts";
+import type { BucketUsage, HealResult, ScannerStatus } from "./layer.ts";
+import { type NamespaceObject, setBuckets, walkBucket } from "./namespace-walk.ts";
+import { Pacer, sleep } from "./pacer.ts";
+
+/** What an operator sets (flags). */
+export interface ScannerSettings {
+  /** Pause before the first cycle and after each; 0: no background cycles. */
+  intervalMs: number;
+  /** One object in this many gets a deep heal per cycle; 1: all of them, 0: none. */
+  deepEvery: number;
+  /** Garbage must have been seen unreferenced (temp: unchanged) this long before removal. */
+  garbageAgeMs: number;
+  /** Multipart uploads older than this are aborted; 0: never. */
+  uploadExpiryMs: number;
+}
+
+export interface ScannerOptions extends ScannerSettings {
+  /** True while foreground requests are in flight: the scanner waits. */
+  busy: () => boolean;
+  /** Wait this multiple of each object's scan time (MinIO's default speed: 2). */
+  sleepFactor?: number;
+  log?: (line: string) => void;
+}
+
+/** MinIO's dynamic sleeper caps each wait at 1 s. */
+const MAX_SLEEP_MS = 1000;
+/** A server that is never idle still gets one object scanned per this long. */
+const MAX_BUSY_WAIT_MS = 1000;
+
+/** What one cycle found and did. */
+export interface CycleReport extends GarbageCounts {
+  cycle: number;
+  started: Date;
+  durationMs: number;
+  objects: number;
+  /** Objects whose shards or metadata were rewritten (or remnants purged). */
+  repaired: number;
+  /** Objects found damaged that could not be healed now. */
+  unhealable: number;
+}
+
+/** The status with what ScannerStatus does not name: temp entries removed. */
+export interface ScannerTotals extends ScannerStatus {
+  garbageTempEntries: number;
+}
+
+const utf8 = new TextEncoder();
+
+export class Scanner {
+  readonly #status: ScannerTotals = {
+    running: false,
+    cycles: 0,
+    objectsDamaged: 0,
+    garbageDataDirs: 0,
+    garbageTempEntries: 0,
+    garbageBytes: 0,
+    uploadsExpired: 0,
+  };
+  #usage: BucketUsage[] = [];
+  readonly #garbage: GarbageCollector;
+  readonly #pacer: Pacer;
+  readonly #log: (line: string) => void;
+  readonly #stop = new AbortController();
+  #loop?: Promise<void>;
+  #running?: Promise<CycleReport>;
+
+  constructor(readonly sets: readonly ErasureSet[], readonly options: ScannerOptions) {
+    this.#garbage = new GarbageCollector({
+      safetyAgeMs: options.garbageAgeMs,
+      uploadExpiryMs: options.uploadExpiryMs,
+    });
+    this.#pacer = new Pacer({
+      factor: options.sleepFactor ?? 2,
+      maxSleepMs: MAX_SLEEP_MS,
+      busy: options.busy,
+      maxBusyWaitMs: MAX_BUSY_WAIT_MS,
+    });
+    this.#log = options.log ?? ((line) => console.log(line));
+  }
+
+  /** Starts the background cycles (none when intervalMs is 0). */
+  start(): void {
+    if (this.options.intervalMs > 0) this.#loop ??= this.#run();
+  }
+
+  status(): ScannerTotals {
+    return { ...this.#status };
+  }
+
+  usage(): BucketUsage[] {
+    return this.#usage.map((u) => ({ ...u }));
+  }
+
+  /** Runs a cycle now, or waits for the one running. */
+  cycle(): Promise<CycleReport> {
+    this.#running ??= this.#scan(this.#stop.signal).finally(() => this.#running = undefined);
+    return this.#running;
+  }
+
+  /** Stops between objects and waits for the scanner to finish. */
+  async close(): Promise<void> {
+    this.#stop.abort(new DOMException("scanner stopped", "AbortError"));
+    await this.#loop;
+    await this.#running?.catch(() => {});
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      try {
+        await sleep(this.options.intervalMs, signal);
+        await this.cycle();
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#log(`flashstor: scanner: cycle failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async #scan(signal: AbortSignal): Promise<CycleReport> {
+    const cycle = this.#status.cycles + 1;
+    const started = new Date();
+    const t0 = performance.now();
+    const report: CycleReport = {
+      ...noGarbage(),
+      cycle,
+      started,
+      durationMs: 0,
+      objects: 0,
+      repaired: 0,
+      unhealable: 0,
+    };
+    const usage = new Map<string, { objects: number; bytes: number }>();
+    this.#status.running = true;
+    this.#garbage.beginCycle();
+    try {
+      for (const set of this.sets) {
+        for (const bucket of await setBuckets(set)) {
+          const counted = usage.get(bucket) ?? { objects: 0, bytes: 0 };
+          usage.set(bucket, counted);
+          for await (const object of walkBucket(set, bucket, { signal })) {
+            const t = performance.now();
+            const size = await this.#object(set, object, report);
+            report.objects++;
+            if (size !== undefined) {
+              counted.objects++;
+              counted.bytes += size;
+            }
+            await this.#pacer.after(t, signal);
+          }
+        }
+        signal.throwIfAborted();
+        await this.#garbage.tempArea(set, report);
+        await this.#garbage.uploads(set, report);
+        await sweepCompletedUploads(set);
+      }
+      this.#garbage.endCycle();
+    } finally {
+      this.#status.running = false;
+    }
+    report.durationMs = performance.now() - t0;
+    this.#record(report, usage);
+    return report;
+  }
+
+  /** Heals and collects one object; its size when a read quorum agrees on it. */
+  async #object(
+    set: ErasureSet,
+    object: NamespaceObject,
+    report: CycleReport,
+  ): Promise<number | undefined> {
+    const { bucket, name } = object;
+    const deep = this.#deep(`${bucket}/${name}`, report.cycle);
+    try {
+      const result = await healObject(set, bucket, name, { deep });
+      if (result.healedDrives.length > 0) {
+        report.repaired++;
+        this.#log(`flashstor: scanner: ${bucket}/${name}: ${describe(result)}`);
+      }
+    } catch (err) {
+      // Absent on too few drives to purge yet, or a bucket that only a minority holds.
+      if (!(err instanceof ObjectNotFound || err instanceof BucketNotFound)) {
+        report.unhealable++;
+        this.#log(`flashstor: scanner: ${bucket}/${name}: cannot heal: ${(err as Error).message}`);
+      }
+    }
+    const version = await this.#garbage.object(set, bucket, name, report).catch(() => undefined);
+    return version?.size;
+  }
+
+  #deep(name: string, cycle: number): boolean {
+    const every = this.options.deepEvery;
+    return every > 0 && crc32(utf8.encode(`${cycle}\n${name}`)) % every === 0;
+  }
+
+  #record(report: CycleReport, usage: Map<string, { objects: number; bytes: number }>): void {
+    const s = this.#status;
+    s.cycles = report.cycle;
+    s.lastCycle = {
+      started: report.started,
+      durationMs: report.durationMs,
+      objects: report.objects,
+    };
+    s.objectsDamaged += report.repaired + report.unhealable;
+    s.garbageDataDirs += report.dataDirs;
+    s.garbageTempEntries += report.tempEntries;
+    s.garbageBytes += report.bytes;
+    s.uploadsExpired += report.uploadsExpired;
+    const updated = new Date();
+    this.#usage = [...usage].sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([bucket, u]) => ({ bucket, objects: u.objects, bytes: u.bytes, updated }));
+    this.#log(
+      `flashstor: scanner: cycle ${report.cycle} done in ${
+        (report.durationMs / 1000).toFixed(1)
+      } s: ${report.objects} objects, ${report.repaired} repaired, ${report.unhealable} ` +
+        `unhealable; garbage: ${report.dataDirs} data dirs, ${report.tempEntries} temp entries ` +
+        `(${report.bytes} bytes), ${report.uploadsExpired} uploads expired`,
+    );
+  }
+}
+
+/** "1 shard rewritten on /d3 (bitrot)", or the drives remnants were purged from. */
+function describe(result: HealResult): string {
+  const drives = result.healedDrives;
+  if (!result.reasons) return `dangling remnants removed from ${drives.join(", ")}`;
+  const list = drives.map((d) => `${d} (${result.reasons![d]})`).join(", ");
+  return `${drives.length} shard${drives.length === 1 ? "" : "s"} rewritten on ${list}`;
+}
