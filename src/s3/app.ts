@@ -14,6 +14,7 @@ import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
 import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
+import { requestLoad } from "../observe/load.ts";
 import { Observability, type RequestObserver, type RequestRecord } from "../observe/observer.ts";
 import { REQUEST_ID_HEADER, RequestTrace, runInTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
@@ -194,7 +195,14 @@ export function createApp(deps: AppDeps): App {
   const metricsAccess = { token: config.metricsToken, isPublic: config.metricsPublic };
   const s3Request = async (c: Context<Env>) => {
     const record = c.env.record;
-    return observed(record, await s3(c.req.raw, record), observability);
+    // In flight until its response body is sent: the scanner pauses meanwhile.
+    const done = requestLoad.begin();
+    return observed(record, await s3(c.req.raw, record), {
+      onRequest(r) {
+        done();
+        observability.onRequest(r);
+      },
+    });
   };
   // Server endpoints live in path-style space, where the bucket name "flashstor" is reserved;
   // under a virtual-host-style Host the same path is an object key of that bucket.
