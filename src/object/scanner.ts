@@ -193,12 +193,14 @@ export class Scanner {
       const result = await healObject(set, bucket, name, { deep });
       if (result.healedDrives.length > 0) {
         report.repaired++;
+        this.#status.objectsDamaged++;
         this.#log(`flashstor: scanner: ${bucket}/${name}: ${describe(result)}`);
       }
     } catch (err) {
       // Absent on too few drives to purge yet, or a bucket that only a minority holds.
       if (!(err instanceof ObjectNotFound || err instanceof BucketNotFound)) {
         report.unhealable++;
+        this.#status.objectsDamaged++;
         this.#log(`flashstor: scanner: ${bucket}/${name}: cannot heal: ${(err as Error).message}`);
       }
     }
@@ -219,7 +221,6 @@ export class Scanner {
       durationMs: report.durationMs,
       objects: report.objects,
     };
-    s.objectsDamaged += report.repaired + report.unhealable;
     s.garbageDataDirs += report.dataDirs;
     s.garbageTempEntries += report.tempEntries;
     s.garbageBytes += report.bytes;
