@@ -12,12 +12,9 @@
 import { loadIsal } from "./ffi/isal.ts";
 import { type Config, ConfigError, parseServerArgs, USAGE } from "./src/config.ts";
 import { EndpointError } from "./src/cluster/endpoints.ts";
-import { XlStorage } from "./src/storage/xl-storage.ts";
-import { lockDrive } from "./src/storage/drive-lock.ts";
-import { DriveInUse, NotADirectory } from "./src/storage/errors.ts";
 import { loadOrInitFormat } from "./src/storage/format.ts";
-import type { StorageAPI } from "./src/storage/api.ts";
-import type { ReservePolicy } from "./src/storage/space-reserve.ts";
+import { openLocalDrive } from "./src/storage/local-drive.ts";
+import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { Pools } from "./src/object/pools.ts";
 import { checkListenAddress, loadTls, type RunningServer, startServer } from "./src/server.ts";
 import { CertificateError } from "./src/security/certs.ts";
@@ -37,23 +34,6 @@ Commands:
 Flags:
   -h, --help         this help
   -v, --version      print the version`;
-
-/**
- * Locks (for this process) and opens one drive. A drive another server holds stops the start;
- * any other failure (a path that is not a directory included) leaves the drive offline, as a
- * failed disk would: the deployment starts if the others make a quorum.
- */
-async function openDrive(path: string, reserve: ReservePolicy): Promise<StorageAPI | undefined> {
-  try {
-    await lockDrive(path);
-    return await XlStorage.open(path, { reserve });
-  } catch (err) {
-    if (err instanceof DriveInUse) throw err;
-    const reason = err instanceof NotADirectory ? "it is not a directory" : (err as Error).message;
-    console.error(`flashstor: drive ${path} is offline: ${reason}`);
-    return undefined;
-  }
-}
 
 /** How to reach the server, printed once it serves: the endpoint and a first command. */
 function connectionHelp(config: Config, server: RunningServer): string {
@@ -84,10 +64,27 @@ async function serve(args: string[]): Promise<void> {
   // or formatted.
   const tls = await loadTls(config);
   checkListenAddress(config);
-  const drives = await Promise.all(config.drives.map((d) => openDrive(d, config.driveReserve)));
+  // Any drive failure but another server holding it leaves that drive offline: the deployment
+  // starts if the others make a quorum, and the drive monitor keeps probing it.
+  const drives = await Promise.all(config.drives.map((path) =>
+    openLocalDrive(path, {
+      lock: true,
+      reserve: config.driveReserve,
+      timeoutMs: config.driveTimeoutMs,
+    })
+  ));
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
+  // A drive formatted into its slot (at start, or by the monitor) is rebuilt by a full heal.
+  const healDrive = (set: number, drive: number) =>
+    console.log(`flashstor: set ${set + 1}, drive ${drive + 1} needs a full heal`);
+  const monitor = new DriveMonitor(format.sets, format.reference, {
+    probeIntervalMs: config.driveProbeIntervalMs,
+    onDriveFormatted: healDrive,
+  });
+  for (const i of format.formatted) healDrive(Math.floor(i / setDriveCount), i % setDriveCount);
+  monitor.start();
   config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat());
   console.log(
     `flashstor: ${config.drives.length} drive(s) in ${setCount} erasure set(s) of ` +
@@ -119,6 +116,7 @@ async function serve(args: string[]): Promise<void> {
     await server.shutdown();
     // The finished requests' audit entries are queued by now: write them out before exiting.
     await closeAuditLogs();
+    await monitor.close();
     await layer.close();
     Deno.exit(0);
   };

@@ -3,7 +3,7 @@
  * on a fresh deployment, against writing and reading the same bytes to one plain file.
  */
 
-import { XlStorage } from "../src/storage/xl-storage.ts";
+import { openLocalDrive } from "../src/storage/local-drive.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
 import { Pools } from "../src/object/pools.ts";
 import { setLayout } from "../src/cluster/endpoints.ts";
@@ -37,7 +37,7 @@ export async function measureObjectLayer(
   const paths = Array.from({ length: driveCount }, (_, i) => `${dir}/ol${driveCount}/d${i + 1}`);
   const layout = setLayout(driveCount);
   const format = await loadOrInitFormat(
-    await Promise.all(paths.map((p) => XlStorage.open(p))),
+    await Promise.all(paths.map((p) => openLocalDrive(p))),
     layout,
   );
   const layer = new Pools(format.sets, {

@@ -14,7 +14,7 @@
  */
 import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
-import { XlStorage } from "../src/storage/xl-storage.ts";
+import { openLocalDrive } from "../src/storage/local-drive.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
 import { Pools } from "../src/object/pools.ts";
 import { cpuSecondsOfStat } from "./servers.ts";
@@ -125,7 +125,7 @@ async function listings(layer: Pools): Promise<void> {
 const root = await Deno.makeTempDir({ dir: values.dir, prefix: "flashstor-ol-" });
 try {
   const paths = Array.from({ length: driveCount }, (_, i) => `${root}/d${i + 1}`);
-  const storages = await Promise.all(paths.map((p) => XlStorage.open(p)));
+  const storages = await Promise.all(paths.map((p) => openLocalDrive(p)));
   const format = await loadOrInitFormat(storages, { setCount: 1, setDriveCount: driveCount });
   const layer = new Pools(format.sets, {
     parity: Number(values.parity),

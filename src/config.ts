@@ -6,6 +6,8 @@
 
 import { resolveDrives, type SetLayout, setLayout } from "./cluster/endpoints.ts";
 import { DEFAULT_RESERVE, type ReservePolicy } from "./storage/space-reserve.ts";
+import { DEFAULT_DRIVE_TIMEOUT_MS } from "./storage/drive-handle.ts";
+import { DEFAULT_PROBE_INTERVAL_MS } from "./storage/drive-monitor.ts";
 
 export const DEFAULT_ROOT_USER = "flashstoradmin";
 export const DEFAULT_ROOT_PASSWORD = "flashstoradmin";
@@ -46,6 +48,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Free space each drive keeps back from object data. */
   driveReserve: ReservePolicy;
+  /** Deadline of each drive call and of each chunk of a drive stream (ms). */
+  driveTimeoutMs: number;
+  /** How often offline drives are probed to bring them back (ms). */
+  driveProbeIntervalMs: number;
   runUser?: string;
   runGroup?: string;
 }
@@ -75,6 +81,9 @@ Flags:
   --drive-reserve SIZE  free space each drive keeps for metadata and deletes once object data
                         no longer fits: a percentage or bytes, e.g. 5% or 2GiB; 0 turns it off
                         (default 1%)
+  --drive-timeout S     seconds a drive may take for one call, or for one chunk of a stream,
+                        before it is taken offline (default 5)
+  --drive-probe-interval S  seconds between probes of offline drives (default 5)
   -h, --help            this help
 
 Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD (the S3 root credentials),
@@ -159,6 +168,8 @@ export function parseServerArgs(
   let idleTimeoutMs = 30_000;
   let shutdownTimeoutMs = 30_000;
   let driveReserve = DEFAULT_RESERVE;
+  let driveTimeoutMs = DEFAULT_DRIVE_TIMEOUT_MS;
+  let driveProbeIntervalMs = DEFAULT_PROBE_INTERVAL_MS;
 
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -214,6 +225,12 @@ export function parseServerArgs(
       case "--drive-reserve":
         driveReserve = parseReserve(value());
         break;
+      case "--drive-timeout":
+        driveTimeoutMs = seconds(flag, value());
+        break;
+      case "--drive-probe-interval":
+        driveProbeIntervalMs = seconds(flag, value());
+        break;
       default:
         throw new ConfigError(`unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -253,6 +270,8 @@ export function parseServerArgs(
     minBodyRate: 1024,
     shutdownTimeoutMs,
     driveReserve,
+    driveTimeoutMs,
+    driveProbeIntervalMs,
     runUser: envEither(env, "FLASHSTOR_RUN_USER", "FLASHSTORE_RUN_USER"),
     runGroup: envEither(env, "FLASHSTOR_RUN_GROUP", "FLASHSTORE_RUN_GROUP"),
   };

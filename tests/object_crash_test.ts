@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { ObjectNotFound } from "../src/object/errors.ts";
 import { Pools } from "../src/object/pools.ts";
-import { XlStorage } from "../src/storage/xl-storage.ts";
+import { openLocalDrive } from "../src/storage/local-drive.ts";
 import { BUCKET, deployment, equalBytes, get, put, testBytes } from "./fixtures/object_env.ts";
 
 const DENO = new URL("../.deno/bin/deno", import.meta.url).pathname;
@@ -62,7 +62,7 @@ Deno.test("SIGKILL during a 64 MiB put leaves the old object or nothing, never a
       if (point === "chunk 20") {
         assert((await tmpEntries(drives[0])) > 0, "a killed put leaves temp files");
       }
-      const storages = await Promise.all(drives.map((p) => XlStorage.open(p)));
+      const storages = await Promise.all(drives.map((p) => openLocalDrive(p)));
       for (const d of drives) assertEquals(await tmpEntries(d), 0, `temp area of ${d}`);
       const view = new Pools([storages], { parity: 2, deploymentId: "test" });
       try {
@@ -77,7 +77,7 @@ Deno.test("SIGKILL during a 64 MiB put leaves the old object or nothing, never a
       // A new object killed before its commit does not exist at all.
       if (i === 1) {
         await putAndKill(drives, "new-obj", 3, "chunk 30");
-        const reopened = new Pools([await Promise.all(drives.map((p) => XlStorage.open(p)))], {
+        const reopened = new Pools([await Promise.all(drives.map((p) => openLocalDrive(p)))], {
           parity: 2,
           deploymentId: "test",
         });

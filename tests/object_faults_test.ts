@@ -235,6 +235,14 @@ Deno.test("unwritable drives: ≤ m tolerated and healed later, > m fails and ke
     before.forEach((b, i) => assertSameFiles(b, after[i], env.paths[0][i]));
 
     for (const r of restores.splice(0)) await r();
+    // The drives that refused writes went offline; the monitor's probe brings them back.
+    await env.probe();
+    assertEquals(env.layer.sets[0].drives.map((d) => d.state), [
+      "online",
+      "online",
+      "online",
+      "online",
+    ]);
     await env.layer.healQueue.idle();
     await env.layer.healObject(BUCKET, "obj");
     await readWith(env, [0, 3], new Map([["obj", next]]));

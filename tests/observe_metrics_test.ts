@@ -59,8 +59,8 @@ Deno.test("requests, latency, bytes and auth failures render and parse", async (
 Deno.test("drive, heal and audit figures are pulled from the callbacks at each scrape", async () => {
   let info: StorageInfo = {
     drives: [
-      { endpoint: "/d1", online: true, total: 1000, free: 600 },
-      { endpoint: "/d2", online: false, total: 0, free: 0 },
+      { endpoint: "/d1", state: "online", online: true, total: 1000, free: 600 },
+      { endpoint: "/d2", state: "offline", online: false, total: 0, free: 0 },
     ],
     sets: [{ dataShards: 1, parityShards: 1, drives: 2 }],
     healQueueLength: 7,
@@ -73,13 +73,16 @@ Deno.test("drive, heal and audit figures are pulled from the callbacks at each s
   let e = parseExposition(await metrics.render());
   assertEquals(value(e, "flashstor_drive_online", { drive: "/d1" }), 1);
   assertEquals(value(e, "flashstor_drive_online", { drive: "/d2" }), 0);
+  assertEquals(value(e, "flashstor_drive_state", { drive: "/d2", state: "offline" }), 1);
+  assertEquals(value(e, "flashstor_drive_state", { drive: "/d2", state: "online" }), 0);
+  assertEquals(value(e, "flashstor_drive_state", { drive: "/d1", state: "online" }), 1);
   assertEquals(value(e, "flashstor_drive_free_bytes", { drive: "/d1" }), 600);
   assertEquals(value(e, "flashstor_drive_free_bytes", { drive: "/d2" }), undefined);
   assertEquals(value(e, "flashstor_heal_queue_length"), 7);
   assertEquals(value(e, "flashstor_audit_dropped_total"), 5);
 
   info = {
-    drives: [{ endpoint: "/d3", online: true, total: 10, free: 4 }],
+    drives: [{ endpoint: "/d3", state: "healing", online: true, total: 10, free: 4 }],
     sets: [],
     healQueueLength: 0,
   };

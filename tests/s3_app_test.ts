@@ -11,7 +11,7 @@ import { type AuditEntry, AuditLog } from "../src/observe/audit.ts";
 import { Observability } from "../src/observe/observer.ts";
 import { type App, createApp } from "../src/s3/app.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
-import { XlStorage } from "../src/storage/xl-storage.ts";
+import { openLocalDrive } from "../src/storage/local-drive.ts";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { parseExposition, value } from "./helpers/prometheus.ts";
 import { ACCESS_KEY, SECRET_KEY } from "./helpers/server.ts";
@@ -35,7 +35,7 @@ async function withApp(fn: (app: App, entries: Entries) => Promise<void>) {
     ["--address", HOST, "--domain", "s3.test", `${dir}/d{1...4}`],
     (name) => env[name],
   );
-  const drives = await Promise.all(config.drives.map((path) => XlStorage.open(path)));
+  const drives = await Promise.all(config.drives.map((path) => openLocalDrive(path)));
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });

@@ -6,7 +6,7 @@ import {
   assertThrows,
 } from "./helpers/assert.ts";
 import { join } from "node:path";
-import { type StorageAPI, SYSTEM_VOLUME } from "../src/storage/api.ts";
+import { QUARANTINE_DIR, type StorageAPI, SYSTEM_VOLUME } from "../src/storage/api.ts";
 import { DiskNotFound, FileCorrupt, UnformattedDisk } from "../src/storage/errors.ts";
 import {
   type Format,
@@ -17,6 +17,8 @@ import {
   serializeFormat,
 } from "../src/storage/format.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
+import { openLocalDrive } from "../src/storage/local-drive.ts";
+import { offlineDrive } from "./fixtures/object_env.ts";
 
 const layout = { setCount: 2, setDriveCount: 2 };
 
@@ -29,7 +31,7 @@ async function withDirs(n: number, fn: (dirs: string[]) => Promise<void>): Promi
   }
 }
 
-const openAll = (dirs: string[]) => Promise.all(dirs.map((d) => XlStorage.open(d)));
+const openAll = (dirs: string[]) => Promise.all(dirs.map((d) => openLocalDrive(d)));
 
 async function formatOf(drive: StorageAPI): Promise<Format> {
   return parseFormat(await drive.readAll(SYSTEM_VOLUME, FORMAT_FILE));
@@ -114,31 +116,49 @@ Deno.test("a replaced (empty) drive gets the id expected at its position", async
   });
 });
 
-Deno.test("an unformatted drive that holds data is not formatted", async () => {
+Deno.test("a drive without format.json that holds data: quarantined and formatted into its slot in an existing deployment, refused in a new one", async () => {
   await withDirs(4, async (dirs) => {
-    await loadOrInitFormat(await openAll(dirs), layout);
+    const first = await loadOrInitFormat(await openAll(dirs), layout);
     const drives = await openAll(dirs);
     await drives[1].delete(SYSTEM_VOLUME, FORMAT_FILE);
     await drives[1].makeVolume("bucket");
-    await assertRejects(() => loadOrInitFormat(drives, layout), UnformattedDisk, "holds data");
+    await drives[1].writeAll("bucket", "obj/xl.meta", new Uint8Array([1, 2, 3]));
+    const result = await loadOrInitFormat(drives, layout);
+    assertEquals(result.formatted, [1]);
+    assertEquals(drives[1].state, "healing");
+    assertEquals(await formatOf(drives[1]), {
+      ...await formatOf(drives[0]),
+      xl: { ...first.reference.xl, this: first.reference.xl.sets[0][1] },
+    });
+    assertEquals(await drives[1].listVolumes(), []);
+    const kept = [...Deno.readDirSync(join(dirs[1], QUARANTINE_DIR))].map((e) => e.name);
+    assertEquals(kept.length, 1);
+    const moved = join(dirs[1], QUARANTINE_DIR, kept[0], "bucket", "obj", "xl.meta");
+    assertEquals(await Deno.readFile(moved), new Uint8Array([1, 2, 3]));
+
+    await withDirs(4, async (fresh) => {
+      const some = await openAll(fresh);
+      await some[2].makeVolume("bucket");
+      await assertRejects(() => loadOrInitFormat(some, layout), UnformattedDisk, "holds data");
+    });
   });
 });
 
-Deno.test("offline drives stay undefined; the format needs half of all drives", async () => {
+Deno.test("offline drives stay offline; the format needs half of all drives", async () => {
   await withDirs(4, async (dirs) => {
     const first = await loadOrInitFormat(await openAll(dirs), layout);
-    const drives: (StorageAPI | undefined)[] = await openAll(dirs);
-    drives[1] = undefined;
+    const drives = await openAll(dirs);
+    drives[1] = offlineDrive(dirs[1]);
     const three = await loadOrInitFormat(drives, layout);
     assertEquals(three.deploymentId, first.deploymentId);
-    assertEquals(three.sets[0][1], undefined);
+    assertEquals(three.sets[0][1].state, "offline");
     assertEquals(three.sets[1], [drives[2], drives[3]]);
 
     // A drive whose directory vanished after open reports DiskNotFound: offline too.
     const reopened = await openAll(dirs);
     await Deno.remove(dirs[0], { recursive: true });
     const gone = await loadOrInitFormat(reopened, layout);
-    assertEquals(gone.sets[0], [undefined, reopened[1]]);
+    assertEquals(gone.sets[0].map((d) => d.state), ["offline", "online"]);
     await assertRejects(() => Deno.stat(dirs[0]));
     await XlStorage.open(dirs[0]);
     await loadOrInitFormat(await openAll(dirs), layout);
@@ -147,21 +167,28 @@ Deno.test("offline drives stay undefined; the format needs half of all drives", 
     const wiped = await openAll(dirs);
     await wiped[3].delete(SYSTEM_VOLUME, FORMAT_FILE);
     await assertRejects(
-      () => loadOrInitFormat([wiped[0], undefined, undefined, wiped[3]], layout),
+      () =>
+        loadOrInitFormat(
+          [wiped[0], offlineDrive(dirs[1]), offlineDrive(dirs[2]), wiped[3]],
+          layout,
+        ),
       UnformattedDisk,
       "no quorum",
     );
     // The wiped drive was not formatted by the refused attempt.
     await assertRejects(() => formatOf(wiped[3]));
     // Two of four (half, as MinIO) is enough: the wiped drive gets its id back.
-    const half = await loadOrInitFormat([wiped[0], undefined, wiped[2], wiped[3]], layout);
+    const half = await loadOrInitFormat(
+      [wiped[0], offlineDrive(dirs[1]), wiped[2], wiped[3]],
+      layout,
+    );
     assertEquals(half.deploymentId, first.deploymentId);
     assertEquals((await formatOf(wiped[3])).id, first.deploymentId);
 
     // A fresh deployment needs every drive.
     await withDirs(4, async (fresh) => {
-      const some: (StorageAPI | undefined)[] = await openAll(fresh);
-      some[0] = undefined;
+      const some = await openAll(fresh);
+      some[0] = offlineDrive(fresh[0]);
       await assertRejects(() => loadOrInitFormat(some, layout), DiskNotFound);
     });
   });

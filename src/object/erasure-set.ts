@@ -184,7 +184,7 @@ export class ErasureSet {
       let participants: boolean[];
       if (small) {
         inline = await encodeInline(this.codec, measured.stream, options.size);
-        participants = this.drives.map((d) => d !== undefined);
+        participants = this.drives.map((d) => d.available);
       } else {
         participants = await writeShardFiles(
           this.codec,
@@ -304,7 +304,9 @@ export class ErasureSet {
       if (!(err instanceof BucketNotFound || err instanceof ObjectNotFound)) throw err;
       q = agreedVersion(await withoutUnformatted(this.drives, outcomes), this.readQuorum, what);
     }
-    if (q.holders.some((h, i) => !h && this.drives[i])) this.options.onDegraded(bucket, object);
+    if (q.holders.some((h, i) => !h && this.drives[i].available)) {
+      this.options.onDegraded(bucket, object);
+    }
     return q;
   }
 

@@ -64,7 +64,7 @@ export async function healObject(
     const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
     const damage = await Promise.all(holders.map((h, i): Promise<HealReason | undefined> => {
       const drive = set.drives[i];
-      if (!drive) return Promise.resolve(undefined);
+      if (!drive.available) return Promise.resolve(undefined);
       if (!h) return Promise.resolve("metadata");
       return shardDamage(codec, drive, h, bucket, path, options.deep);
     }));
@@ -89,12 +89,9 @@ export async function healObject(
       );
     const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
     const first = lacking.indexOf(true);
-    const targets = set.drives.map((
-      d,
-      i,
-    ) => (lacking[i] && (!fallback || i === first) ? d : undefined));
+    const rebuild = lacking.map((l, i) => l && (!fallback || i === first));
     try {
-      let written = targets.map((t) => t !== undefined);
+      let written = rebuild;
       let inline: Uint8Array[] | undefined;
       if (version.inline) {
         inline = await encodeInline(codec, decodePart(1, version.size), version.size);
@@ -102,17 +99,18 @@ export async function healObject(
         for (const part of version.parts) {
           const done = await writeShardFiles(
             codec,
-            targets,
+            set.drives,
             version.erasure.distribution,
             SYSTEM_VOLUME,
             `${tmp}/${version.dataDir}/part.${part.number}`,
             decodePart(part.number, part.size),
             1,
+            rebuild,
           );
           written = written.map((w, i) => w && done[i]);
         }
       }
-      const committed = await fanOut(targets, async (drive, i) => {
+      const committed = await fanOut(set.drives, async (drive, i) => {
         if (!written[i]) throw new Error("shards not rebuilt");
         const index = version.erasure.distribution[i];
         const healed: ObjectVersion = {
@@ -143,7 +141,9 @@ export async function healObject(
       });
       return { bucket, object, healedDrives, reasons };
     } finally {
-      await fanOut(targets, (d) => d.delete(SYSTEM_VOLUME, tmp, true));
+      await fanOut(set.drives, async (d, i) => {
+        if (rebuild[i]) await d.delete(SYSTEM_VOLUME, tmp, true);
+      });
     }
   });
 }

@@ -3,6 +3,7 @@
  * multipart uploads; it knows nothing of HTTP. Implemented by Pools (pools.ts) over erasure
  * sets. Methods throw the typed errors of ./errors.ts.
  */
+import type { DriveState } from "../storage/drive-handle.ts";
 
 export interface BucketInfo {
   name: string;
@@ -164,7 +165,15 @@ export interface HealResult {
 export type HealReason = "metadata" | "missing" | "size" | "bitrot";
 
 export interface StorageInfo {
-  drives: { endpoint: string; online: boolean; total: number; free: number }[];
+  drives: {
+    endpoint: string;
+    /** online, offline, or healing (formatted anew, being rebuilt). */
+    state: DriveState;
+    /** Takes reads and writes: online or healing. */
+    online: boolean;
+    total: number;
+    free: number;
+  }[];
   sets: { dataShards: number; parityShards: number; drives: number }[];
   /** Objects waiting to be healed, when the layer heals in the background. */
   healQueueLength?: number;

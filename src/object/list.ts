@@ -39,12 +39,15 @@ class SetWalk {
     const n = set.drives.length;
     const start = Math.floor(Math.random() * n);
     const readers = new Set(
-      Array.from({ length: n }, (_, i) => (start + i) % n).filter((i) => set.drives[i])
+      Array.from({ length: n }, (_, i) => (start + i) % n)
+        .filter((i) => set.drives[i].state === "online")
         .slice(0, set.readQuorum),
     );
     this.#merge = new MergedWalk(
       set.drives.map((d, i) =>
-        d && new DriveWalk(d, bucket, prefix, marker, delimiter, readers.has(i))
+        d.available
+          ? new DriveWalk(d, bucket, prefix, marker, delimiter, readers.has(i))
+          : undefined
       ),
     );
   }
@@ -63,7 +66,7 @@ class SetWalk {
         if (!e) return;
         having.push({
           name,
-          drive: this.set.drives[i]!,
+          drive: this.set.drives[i],
           unread: e.metadata === undefined,
           version: e.metadata && parseVersion(e.metadata),
         });

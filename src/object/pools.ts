@@ -3,7 +3,7 @@
  * CRC32 of its name; buckets exist on every set; listings merge all sets.
  */
 import { crc32 } from "../../ffi/isal.ts";
-import type { StorageAPI } from "../storage/api.ts";
+import type { DriveHandle } from "../storage/drive-handle.ts";
 import { ErasureSet } from "./erasure-set.ts";
 import { BucketExists, BucketNotEmpty } from "./errors.ts";
 import { healObject, HealQueue } from "./heal.ts";
@@ -50,7 +50,7 @@ export class Pools implements ObjectLayer {
   readonly healQueue: HealQueue;
   readonly #locks = new NamespaceLocks();
 
-  constructor(sets: (StorageAPI | undefined)[][], readonly options: PoolsOptions) {
+  constructor(sets: DriveHandle[][], readonly options: PoolsOptions) {
     if (sets.length === 0) throw new RangeError("no erasure sets");
     this.healQueue = new HealQueue((bucket, object) => this.healObject(bucket, object));
     this.sets = sets.map((drives) =>
@@ -269,11 +269,13 @@ export class Pools implements ObjectLayer {
 
   async storageInfo(): Promise<StorageInfo> {
     const drives = await Promise.all(this.sets.flatMap((s) =>
-      s.drives.map(async (d, i) => {
-        const info = await d?.diskInfo().catch(() => undefined);
+      s.drives.map(async (d) => {
+        const info = await d.diskInfo().catch(() => undefined);
         return {
-          endpoint: d?.endpoint ?? `offline drive ${i}`,
-          online: info !== undefined,
+          endpoint: d.endpoint,
+          // The handle's state, read after the call: a drive that just failed it is offline.
+          state: info ? d.state : "offline" as const,
+          online: info !== undefined && d.available,
           total: info?.total ?? 0,
           free: info?.free ?? 0,
         };

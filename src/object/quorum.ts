@@ -4,6 +4,7 @@
  */
 import type { StorageAPI } from "../storage/api.ts";
 import { META_FILE } from "../storage/api.ts";
+import type { DriveHandle } from "../storage/drive-handle.ts";
 import { DiskFull, DiskNotFound, FileNotFound, VolumeNotFound } from "../storage/errors.ts";
 import {
   BucketNotFound,
@@ -20,16 +21,19 @@ import {
   versionKey,
 } from "./xl-meta.ts";
 
-export type Drives = readonly (StorageAPI | undefined)[];
+/** The drives of a set, in format order; an offline one is a handle that answers DiskNotFound. */
+export type Drives = readonly DriveHandle[];
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
 
-/** Runs `fn` on every drive in parallel; an offline drive fails with DiskNotFound. */
+/**
+ * Runs `fn` on every drive in parallel; an offline drive fails with DiskNotFound at once, a
+ * stuck one with DiskTimeout at its handle's deadline.
+ */
 export function fanOut<T>(
   drives: Drives,
   fn: (drive: StorageAPI, index: number) => Promise<T>,
 ): Promise<Outcome<T>[]> {
   return Promise.all(drives.map(async (drive, i): Promise<Outcome<T>> => {
-    if (!drive) return { ok: false, error: new DiskNotFound(`drive ${i} offline`) };
     try {
       return { ok: true, value: await fn(drive, i) };
     } catch (err) {
@@ -62,7 +66,7 @@ export function withoutUnformatted<T>(
 ): Promise<Outcome<T>[]> {
   return Promise.all(outcomes.map(async (o, i): Promise<Outcome<T>> => {
     if (o.ok || !(o.error instanceof VolumeNotFound)) return o;
-    const id = await drives[i]?.diskInfo().then((info) => info.id, () => "");
+    const id = await drives[i].diskInfo().then((info) => info.id, () => "");
     return id ? o : { ok: false, error: new DiskNotFound(`drive ${i} lost its format`) };
   }));
 }

@@ -12,7 +12,7 @@ import {
   type ShardSink,
   type ShardSource,
 } from "../erasure/stream.ts";
-import type { FileWriter } from "../storage/api.ts";
+import type { FileWriter, StorageAPI } from "../storage/api.ts";
 import { IncompleteBody, InsufficientWriteQuorum } from "./errors.ts";
 import { md5Hasher } from "./md5.ts";
 import type { Drives, QuorumVersion } from "./quorum.ts";
@@ -62,9 +62,9 @@ export function measure(body: ReadableStream<Uint8Array>, size: number): Measure
 }
 
 /**
- * Erasure-codes `body` into `volume/path` on every drive (drive i gets shard
- * distribution[i]); files are complete (fsynced) when this resolves. Returns which drives
- * hold their shard. A drive that fails is left out; fewer than `writeQuorum` left throws
+ * Erasure-codes `body` into `volume/path` on every available drive (drive i gets shard
+ * distribution[i]), or on those `only` picks; files are complete (fsynced) when this
+ * resolves. Returns which drives hold their shard. A drive that fails is left out; fewer than `writeQuorum` left throws
  * InsufficientWriteQuorum after dropping every file written.
  */
 export async function writeShardFiles(
@@ -75,9 +75,14 @@ export async function writeShardFiles(
   path: string,
   body: ReadableStream<Uint8Array>,
   writeQuorum: number,
+  only?: readonly boolean[],
 ): Promise<boolean[]> {
   const writers = await Promise.all(
-    drives.map((d) => d?.createFile(volume, path).catch(() => undefined)),
+    drives.map((d, i) =>
+      d.available && (only?.[i] ?? true)
+        ? d.createFile(volume, path).catch(() => undefined)
+        : undefined
+    ),
   );
   const sinks: (ShardSink | undefined)[] = new Array(codec.totalShards).fill(undefined);
   writers.forEach((w, i) => {
@@ -152,7 +157,7 @@ export async function encodeInline(
  */
 export function partSources(
   codec: ErasureCodec,
-  drives: Drives,
+  drives: readonly StorageAPI[],
   holders: (ObjectVersion | undefined)[],
   bucket: string,
   path: string,
@@ -161,7 +166,7 @@ export function partSources(
   const sources: (ShardSource | undefined)[] = new Array(codec.totalShards).fill(undefined);
   holders.forEach((v, i) => {
     const drive = drives[i];
-    if (!v || !drive) return;
+    if (!v) return;
     sources[v.erasure.index - 1] = v.inline ? MemoryShard.of(v.inline) : {
       open: (offset, length) =>
         drive.readFileStream(bucket, `${path}/${v.dataDir}/part.${partNumber}`, offset, length),

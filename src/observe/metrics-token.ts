@@ -10,6 +10,7 @@
 
 import { Buffer } from "node:buffer";
 import { type StorageAPI, SYSTEM_VOLUME } from "../storage/api.ts";
+import type { DriveHandle } from "../storage/drive-handle.ts";
 
 /** Path of the token inside the system volume. */
 export const METRICS_TOKEN_FILE = "config/metrics-token";
@@ -49,13 +50,13 @@ function agreed(values: (string | undefined)[]): string | undefined {
  */
 export async function loadMetricsToken(
   configured: string | undefined,
-  drives: (StorageAPI | undefined)[],
+  drives: DriveHandle[],
 ): Promise<string> {
   if (configured) {
     console.log("flashstor: metrics bearer token: FLASHSTOR_METRICS_TOKEN");
     return configured;
   }
-  const online = drives.filter((d): d is StorageAPI => d !== undefined);
+  const online = drives.filter((d) => d.available);
   const stored = await Promise.all(online.map(readToken));
   const token = agreed(stored) ?? newToken();
   const bytes = new TextEncoder().encode(`${token}\n`);

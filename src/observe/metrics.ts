@@ -9,6 +9,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StorageInfo } from "../object/layer.ts";
 import type { UnhandledKind } from "./crash-guard.ts";
+import type { DriveState } from "../storage/drive-handle.ts";
+
+const DRIVE_STATES: readonly DriveState[] = ["online", "offline", "healing"];
 
 export const METRICS_PATH = "/flashstor/v1/metrics";
 
@@ -59,6 +62,7 @@ export class Metrics {
   readonly #authFailures: Counter;
   readonly #driveOnline: Gauge<"drive">;
   readonly #driveFree: Gauge<"drive">;
+  readonly #driveState: Gauge<"drive" | "state">;
   readonly #healQueue: Gauge;
   readonly #auditDropped: Counter;
   #auditDroppedSeen = 0;
@@ -98,8 +102,14 @@ export class Metrics {
     });
     this.#driveOnline = new Gauge({
       name: "flashstor_drive_online",
-      help: "1 when the drive is online, 0 when offline",
+      help: "1 when the drive takes reads and writes (online or healing), 0 when offline",
       labelNames: ["drive"] as const,
+      registers,
+    });
+    this.#driveState = new Gauge({
+      name: "flashstor_drive_state",
+      help: "1 for the drive's current state (online, offline, healing), 0 for the others",
+      labelNames: ["drive", "state"] as const,
       registers,
     });
     this.#driveFree = new Gauge({
@@ -150,8 +160,12 @@ export class Metrics {
       // Reset so that drives no longer reported do not linger with stale values.
       this.#driveOnline.reset();
       this.#driveFree.reset();
+      this.#driveState.reset();
       for (const drive of info.drives) {
         this.#driveOnline.set({ drive: drive.endpoint }, drive.online ? 1 : 0);
+        for (const state of DRIVE_STATES) {
+          this.#driveState.set({ drive: drive.endpoint, state }, drive.state === state ? 1 : 0);
+        }
         if (drive.online) this.#driveFree.set({ drive: drive.endpoint }, drive.free);
       }
       if (info.healQueueLength !== undefined) this.#healQueue.set(info.healQueueLength);

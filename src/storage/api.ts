@@ -4,11 +4,17 @@
  * code above never knows which it talks to.
  *
  * Paths are relative to a volume and use "/" separators; volumes are buckets or the system
- * volume. Implementations throw the typed errors of ./errors.ts.
+ * volume. Implementations throw the typed errors of ./errors.ts. The erasure layer talks to
+ * drive handles (drive-handle.ts), which add deadlines, cancellation and the drive's state.
  */
 
 /** The volume that holds Flashstor's own state: temp area, multipart uploads, bucket metadata. */
 export const SYSTEM_VOLUME = ".flashstor.sys";
+/**
+ * Where a drive found without format.json keeps what it held, moved aside (never deleted) before
+ * it is formatted again. No bucket can have this name, and no listing shows it.
+ */
+export const QUARANTINE_DIR = ".flashstor.quarantine";
 /** Area of the system volume for in-flight writes; emptied at every start. */
 export const TMP_DIR = "tmp";
 /** Name of the per-object metadata file inside an object's directory. */
@@ -37,7 +43,15 @@ export interface WalkEntry {
   metadata?: Uint8Array;
 }
 
-export interface WalkOptions {
+/**
+ * What every call may carry: a signal that abandons it (the caller no longer needs the answer).
+ * A drive handle also gives every call a deadline (drive-handle.ts).
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface WalkOptions extends CallOptions {
   /** Only objects whose names start with this (need not end at a "/"). */
   prefix?: string;
   /** Only objects whose names sort strictly after this. */
@@ -59,16 +73,16 @@ export interface StorageAPI {
   /** Human-readable location, e.g. "/mnt/d1" or "http://node2:9000/mnt/d1". */
   readonly endpoint: string;
 
-  diskInfo(): Promise<DiskInfo>;
+  diskInfo(options?: CallOptions): Promise<DiskInfo>;
 
-  makeVolume(volume: string): Promise<void>;
-  listVolumes(): Promise<VolumeInfo[]>;
-  statVolume(volume: string): Promise<VolumeInfo>;
+  makeVolume(volume: string, options?: CallOptions): Promise<void>;
+  listVolumes(options?: CallOptions): Promise<VolumeInfo[]>;
+  statVolume(volume: string, options?: CallOptions): Promise<VolumeInfo>;
   /** Removes an empty volume (VolumeNotEmpty otherwise) or, with force, everything in it. */
-  deleteVolume(volume: string, force?: boolean): Promise<void>;
+  deleteVolume(volume: string, force?: boolean, options?: CallOptions): Promise<void>;
 
   /** Names directly under a directory; subdirectories end with "/". FileNotFound if absent. */
-  listDir(volume: string, path: string): Promise<string[]>;
+  listDir(volume: string, path: string, options?: CallOptions): Promise<string[]>;
   /**
    * Every object (directory holding META_FILE) under the volume, recursively, in S3 key order
    * (UTF-8 byte order of the full name), streamed so that memory stays bounded.
@@ -76,21 +90,27 @@ export interface StorageAPI {
   walkDir(volume: string, options: WalkOptions): AsyncIterable<WalkEntry>;
 
   /** Whole small file (metadata, format, upload records). FileNotFound if absent. */
-  readAll(volume: string, path: string): Promise<Uint8Array>;
+  readAll(volume: string, path: string, options?: CallOptions): Promise<Uint8Array>;
   /** Writes a small file atomically: temp file, fsync, rename over the old one. */
-  writeAll(volume: string, path: string, data: Uint8Array): Promise<void>;
+  writeAll(
+    volume: string,
+    path: string,
+    data: Uint8Array,
+    options?: CallOptions,
+  ): Promise<void>;
 
   /** Starts a new file (parents created); it only becomes visible once written in full. */
-  createFile(volume: string, path: string): Promise<FileWriter>;
+  createFile(volume: string, path: string, options?: CallOptions): Promise<FileWriter>;
   /** Streams `length` bytes of a file from `offset`. FileNotFound / FileCorrupt (too short). */
   readFileStream(
     volume: string,
     path: string,
     offset: number,
     length: number,
+    options?: CallOptions,
   ): Promise<ReadableStream<Uint8Array>>;
   /** Size of a file in bytes. FileNotFound if absent. */
-  statFile(volume: string, path: string): Promise<{ size: number }>;
+  statFile(volume: string, path: string, options?: CallOptions): Promise<{ size: number }>;
 
   /**
    * The commit point of a write: moves directory `srcVolume/srcPath` ("" for none, for objects
@@ -108,14 +128,25 @@ export interface StorageAPI {
     dataDir: string,
     metadata: Uint8Array,
     replacedDataDir?: string,
+    options?: CallOptions,
   ): Promise<Uint8Array | undefined>;
 
   /**
    * Removes an object: its META_FILE first (so it disappears at once), then `dataDir` if
    * given, then directories left empty up to the volume. Objects nested below it survive.
    */
-  deleteObject(volume: string, object: string, dataDir?: string): Promise<void>;
+  deleteObject(
+    volume: string,
+    object: string,
+    dataDir?: string,
+    options?: CallOptions,
+  ): Promise<void>;
 
   /** Removes a file or, with recursive, a directory tree. Absent paths are not an error. */
-  delete(volume: string, path: string, recursive?: boolean): Promise<void>;
+  delete(
+    volume: string,
+    path: string,
+    recursive?: boolean,
+    options?: CallOptions,
+  ): Promise<void>;
 }

@@ -9,6 +9,8 @@ export class StorageError extends Error {
 
 /** The drive is not reachable or not usable (unmounted, I/O error, peer down, wrong format). */
 export class DiskNotFound extends StorageError {}
+/** The drive did not answer within its deadline; its handle takes it offline. */
+export class DiskTimeout extends DiskNotFound {}
 /** The drive belongs to another deployment or another position. */
 export class UnformattedDisk extends StorageError {}
 export class VolumeNotFound extends StorageError {}

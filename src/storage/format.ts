@@ -4,6 +4,7 @@
  * found at another position than the one it was formatted for is detected.
  */
 import { type StorageAPI, SYSTEM_VOLUME } from "./api.ts";
+import type { DriveHandle } from "./drive-handle.ts";
 import {
   DiskNotFound,
   FileCorrupt,
@@ -36,8 +37,15 @@ export interface Layout {
 
 export interface FormatResult {
   deploymentId: string;
-  /** Drives in format order; undefined where a drive is offline. */
-  sets: (StorageAPI | undefined)[][];
+  /** The deployment's format (this drive's id is the first drive's). */
+  reference: Format;
+  /** Drive handles in format order, each expecting its own identity. */
+  sets: DriveHandle[][];
+  /**
+   * Flat positions of drives of an existing deployment formatted at this start (found empty,
+   * or without format.json and quarantined): they are healing and need a full heal.
+   */
+  formatted: number[];
 }
 
 /** Parses and validates format.json; FileCorrupt when it is not a valid format. */
@@ -126,18 +134,17 @@ export function checkLayout(format: Format, layout: Layout): void {
   }
 }
 
-/** A drive's state at start. */
-export type DriveState =
-  | { kind: "offline" }
+/** What a drive holds at start. */
+export type FormatState =
+  | { kind: "offline"; reason: string }
   | { kind: "unformatted" }
   | { kind: "formatted"; format: Format };
 
 /**
- * Reads a drive's format. Unreachable (undefined, DiskNotFound) → offline. A corrupt format
- * is refused rather than overwritten: the drive may hold data of some deployment.
+ * Reads a drive's format. Unreachable (DiskNotFound, an offline handle) → offline. A corrupt
+ * format is refused rather than overwritten: the drive may hold data of some deployment.
  */
-export async function readFormat(drive: StorageAPI | undefined): Promise<DriveState> {
-  if (!drive) return { kind: "offline" };
+export async function readFormat(drive: StorageAPI): Promise<FormatState> {
   try {
     return {
       kind: "formatted",
@@ -147,7 +154,7 @@ export async function readFormat(drive: StorageAPI | undefined): Promise<DriveSt
     if (err instanceof FileNotFound || err instanceof VolumeNotFound) {
       return { kind: "unformatted" };
     }
-    if (err instanceof DiskNotFound) return { kind: "offline" };
+    if (err instanceof DiskNotFound) return { kind: "offline", reason: err.message };
     if (err instanceof FileCorrupt) {
       throw new UnformattedDisk(`drive ${drive.endpoint}: ${err.message}; fix or remove it`);
     }
@@ -158,11 +165,13 @@ export async function readFormat(drive: StorageAPI | undefined): Promise<DriveSt
 /**
  * Loads the deployment's format from `drives` (in command-line order) or, when none is
  * formatted, creates a new deployment. Formatted drives must agree by at least half of all
- * drives; empty drives (replaced ones) get the id expected at their position written back.
- * Refuses drives of another deployment and drives found at another position.
+ * drives; drives without format.json of an existing deployment are formatted with the id
+ * expected at their position (what they held, if anything, is quarantined first) and set
+ * healing. A new deployment refuses drives that hold data. Refuses drives of another
+ * deployment and drives found at another position. Every handle then expects its identity.
  */
 export async function loadOrInitFormat(
-  drives: (StorageAPI | undefined)[],
+  drives: DriveHandle[],
   layout: Layout,
 ): Promise<FormatResult> {
   const total = layout.setCount * layout.setDriveCount;
@@ -175,7 +184,8 @@ export async function loadOrInitFormat(
   const formatted = states.flatMap((s) => (s.kind === "formatted" ? [s.format] : []));
 
   let reference: Format;
-  if (formatted.length === 0) {
+  const existing = formatted.length > 0;
+  if (!existing) {
     const offline = states.filter((s) => s.kind === "offline").length;
     if (offline > 0) {
       throw new DiskNotFound(
@@ -188,26 +198,54 @@ export async function loadOrInitFormat(
     checkLayout(reference, layout);
   }
 
+  const fresh: number[] = [];
   await Promise.all(drives.map(async (drive, i) => {
     const state = states[i];
-    if (!drive || state.kind === "offline") return;
     const expected = formatForDrive(reference, i);
+    drive.expect({ deploymentId: reference.id, driveId: expected.xl.this });
+    if (state.kind === "offline") return drive.setState("offline", state.reason);
     if (state.kind === "formatted") {
       checkDrive(drive, state.format, expected, i);
       return;
     }
-    await ensureEmpty(drive);
+    if (existing) await quarantine(drive, slotName(reference, i));
+    else await ensureEmpty(drive);
     await drive.writeAll(SYSTEM_VOLUME, FORMAT_FILE, serializeFormat(expected));
+    if (existing) {
+      drive.setState("healing", `formatted into ${slotName(reference, i)}`);
+      fresh.push(i);
+    }
   }));
 
-  const online = drives.map((d, i) => (states[i].kind === "offline" ? undefined : d));
   return {
     deploymentId: reference.id,
+    reference,
     sets: Array.from(
       { length: layout.setCount },
-      (_, s) => online.slice(s * layout.setDriveCount, (s + 1) * layout.setDriveCount),
+      (_, s) => drives.slice(s * layout.setDriveCount, (s + 1) * layout.setDriveCount),
     ),
+    formatted: fresh.sort((a, b) => a - b),
   };
+}
+
+/** "set 1, drive 2" for flat position `index` (1-based, as operators count). */
+export function slotName(format: Format, index: number): string {
+  const width = format.xl.sets[0].length;
+  return `set ${Math.floor(index / width) + 1}, drive ${index % width + 1}`;
+}
+
+/**
+ * Moves aside what a drive without format.json holds (it cannot be trusted as this
+ * deployment's, and is never deleted), saying so in the log.
+ */
+export async function quarantine(drive: DriveHandle, slot: string): Promise<void> {
+  const moved = await drive.probe((d) => d.quarantine());
+  if (moved) {
+    console.error(
+      `flashstor: drive ${drive.endpoint} had no ${FORMAT_FILE} but held data: moved it to ` +
+        `${moved} (kept, never deleted); formatting the drive into ${slot} to heal it`,
+    );
+  }
 }
 
 /**
@@ -235,10 +273,7 @@ function agreedFormat(formats: Format[], total: number): Format {
 
 /** Throws unless the formatted drive at position `index` is the one `expected` names. */
 function checkDrive(drive: StorageAPI, found: Format, expected: Format, index: number): void {
-  const where = (pos: number) =>
-    `set ${Math.floor(pos / expected.xl.sets[0].length) + 1}, drive ${
-      pos % expected.xl.sets[0].length + 1
-    }`;
+  const where = (pos: number) => slotName(expected, pos);
   if (found.id !== expected.id) {
     throw new UnformattedDisk(
       `drive ${drive.endpoint} belongs to deployment ${found.id}, not to ${expected.id}; ` +
@@ -259,13 +294,13 @@ function checkDrive(drive: StorageAPI, found: Format, expected: Format, index: n
   }
 }
 
-/** An unformatted drive may only be formatted when it holds no buckets. */
+/** A new deployment's drives may only be formatted when they hold no buckets. */
 async function ensureEmpty(drive: StorageAPI): Promise<void> {
   const volumes = await drive.listVolumes();
   if (volumes.length > 0) {
     throw new UnformattedDisk(
       `drive ${drive.endpoint} has no ${FORMAT_FILE} but holds data ` +
-        `(${volumes.map((v) => v.name).join(", ")}); refusing to format it`,
+        `(${volumes.map((v) => v.name).join(", ")}); refusing to format it for a new deployment`,
     );
   }
 }

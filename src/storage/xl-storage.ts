@@ -9,6 +9,7 @@ import {
   type DiskInfo,
   type FileWriter,
   META_FILE,
+  QUARANTINE_DIR,
   type StorageAPI,
   SYSTEM_VOLUME,
   TMP_DIR,
@@ -27,6 +28,7 @@ import {
 import { type CachedReadMode, cachedReadModeOf, readCachedFile } from "../../ffi/cached-read.ts";
 import { DirCache, readListing } from "./dir-cache.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
+import { LOCK_FILE } from "./drive-lock.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
 import {
   fsyncDir,
@@ -46,6 +48,11 @@ export interface DriveOptions {
   /** Free space kept back from object data (DEFAULT_RESERVE when omitted). */
   reserve?: ReservePolicy;
 }
+
+/** Directories of the drive's root that are not buckets. */
+const HIDDEN_VOLUMES = new Set([SYSTEM_VOLUME, QUARANTINE_DIR]);
+/** What quarantine() leaves in the system volume: this process's lock and the temp area. */
+const KEPT_SYSTEM_ENTRIES = new Set([LOCK_FILE, TMP_DIR]);
 
 export class XlStorage implements StorageAPI {
   readonly endpoint: string;
@@ -80,6 +87,41 @@ export class XlStorage implements StorageAPI {
       throw toStorageError(err, "file", drive.root);
     }
     return drive;
+  }
+
+  /**
+   * Moves everything the drive holds (buckets, the system volume's records) into a new
+   * directory of QUARANTINE_DIR, for a drive found without format.json: its contents cannot be
+   * trusted as this deployment's, nor deleted. Returns that directory, or undefined when there
+   * was nothing to move.
+   */
+  async quarantine(): Promise<string | undefined> {
+    const target = join(this.root, QUARANTINE_DIR, new Date().toISOString().replaceAll(":", ""));
+    const moves: [string, string][] = [];
+    const collect = async (dir: string, into: string, keep: (name: string) => boolean) => {
+      for await (const entry of Deno.readDir(dir)) {
+        if (!keep(entry.name)) moves.push([join(dir, entry.name), join(into, entry.name)]);
+      }
+    };
+    try {
+      await collect(this.root, target, (name) => name === QUARANTINE_DIR || name === SYSTEM_VOLUME);
+      const system = join(this.root, SYSTEM_VOLUME);
+      await collect(system, join(target, SYSTEM_VOLUME), (name) => KEPT_SYSTEM_ENTRIES.has(name))
+        .catch((err) => {
+          if (!isNotFound(err)) throw err;
+        });
+      if (moves.length === 0) return undefined;
+      for (const [from, to] of moves) {
+        await Deno.mkdir(dirname(to), { recursive: true });
+        await Deno.rename(from, to);
+      }
+      await fsyncDir(this.root);
+    } catch (err) {
+      throw this.#driveError(err);
+    } finally {
+      this.#listings.invalidateBelow(this.root);
+    }
+    return target;
   }
 
   async diskInfo(): Promise<DiskInfo> {
@@ -122,7 +164,7 @@ export class XlStorage implements StorageAPI {
     const names: string[] = [];
     try {
       for await (const entry of Deno.readDir(this.root)) {
-        if (entry.isDirectory && entry.name !== SYSTEM_VOLUME) names.push(entry.name);
+        if (entry.isDirectory && !HIDDEN_VOLUMES.has(entry.name)) names.push(entry.name);
       }
     } catch (err) {
       throw this.#driveError(err);
