@@ -22,6 +22,7 @@ import { VERSION } from "./src/version.ts";
 import { becomeRunUser, prepareRunUser, PrivilegeDropError } from "./src/security/privileges.ts";
 import { revokeUnneeded } from "./src/security/permissions.ts";
 import { runHealthcheck } from "./src/observe/health-probe.ts";
+import { runAdmin } from "./src/admin/cli.ts";
 import { loadMetricsToken } from "./src/observe/metrics-token.ts";
 import { closeAuditLogs } from "./src/observe/audit.ts";
 
@@ -30,6 +31,7 @@ const COMMANDS_USAGE = `Usage: flashstor COMMAND [flags]
 Commands:
   server DRIVES...   run the S3 server on DRIVES (flashstor server --help for its flags)
   healthcheck        probe a running server (the container HEALTHCHECK; --url URL)
+  admin info|heal    ask a running server for its state, or heal it (flashstor admin --help)
 
 Flags:
   -h, --help         this help
@@ -77,14 +79,15 @@ async function serve(args: string[]): Promise<void> {
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
   // A drive formatted into its slot (at start, or by the monitor) is rebuilt by a full heal.
-  const healDrive = (set: number, drive: number) =>
-    console.log(`flashstor: set ${set + 1}, drive ${drive + 1} needs a full heal`);
+  const healDrive = (set: number, drive: number) => void layer.healDrive(set, drive);
   const monitor = new DriveMonitor(format.sets, format.reference, {
     probeIntervalMs: config.driveProbeIntervalMs,
     onDriveFormatted: healDrive,
   });
   for (const i of format.formatted) healDrive(Math.floor(i / setDriveCount), i % setDriveCount);
   monitor.start();
+  // The heal queue's journal and drive heals a previous run left unfinished.
+  await layer.resumeMaintenance();
   config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat());
   console.log(
     `flashstor: ${config.drives.length} drive(s) in ${setCount} erasure set(s) of ` +
@@ -137,6 +140,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (command === "healthcheck") return await runHealthcheck(rest);
+  if (command === "admin") return await runAdmin(rest);
   if (command !== "server") {
     const asked = command === undefined ? false : help(command) || command === "help";
     (asked ? console.log : console.error)(COMMANDS_USAGE);

@@ -1,55 +1,12 @@
 /**
- * The benchmark's own S3 client: SigV4 header signing (UNSIGNED-PAYLOAD, as the AWS CLI does
- * over HTTPS) built on the server's canonical-request functions, and fetch. It is thin on
+ * The benchmark's own S3 client: SigV4 header signing (src/auth/sign-request.ts) and fetch. It is thin on
  * purpose so that client overhead does not hide the server's.
  */
 
-import {
-  canonicalHeaders,
-  canonicalQuery,
-  canonicalUri,
-  parseQuery,
-} from "../src/auth/canonical.ts";
-import { hmacHex, sha256Hex, signingKey } from "../src/auth/signing.ts";
+import { type SigningTarget, signRequest } from "../src/auth/sign-request.ts";
 
-export interface S3Target {
+export interface S3Target extends SigningTarget {
   name: string;
-  endpoint: string;
-  accessKey: string;
-  secretKey: string;
-  region: string;
-}
-
-const SIGNED = ["host", "x-amz-content-sha256", "x-amz-date"];
-
-/** Headers that authenticate `method target` (raw path + "?query") to the target. */
-export function signRequest(target: S3Target, method: string, path: string, query = ""): Headers {
-  const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
-  const date = amzDate.slice(0, 8);
-  const headers = new Headers({
-    host: new URL(target.endpoint).host,
-    "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
-    "x-amz-date": amzDate,
-  });
-  const canonical = [
-    method,
-    canonicalUri(path),
-    canonicalQuery(parseQuery(query)),
-    canonicalHeaders(SIGNED, headers),
-    SIGNED.join(";"),
-    "UNSIGNED-PAYLOAD",
-  ].join("\n");
-  const scope = `${date}/${target.region}/s3/aws4_request`;
-  const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
-  const key = signingKey(target.accessKey, target.secretKey, date, target.region, "s3");
-  headers.set(
-    "authorization",
-    `AWS4-HMAC-SHA256 Credential=${target.accessKey}/${scope}, SignedHeaders=${
-      SIGNED.join(";")
-    }, Signature=${hmacHex(key, stringToSign)}`,
-  );
-  headers.delete("host");
-  return headers;
 }
 
 export interface Body {

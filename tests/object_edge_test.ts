@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { IncompleteBody, ObjectNotFound } from "../src/object/errors.ts";
-import { HealQueue } from "../src/object/heal.ts";
+import { HealQueue } from "../src/object/mrf.ts";
 import { NamespaceLocks } from "../src/object/ns-lock.ts";
 import {
   BUCKET,
@@ -150,7 +150,7 @@ Deno.test("heal queue: deduplicated, bounded, drained, closed", async () => {
   const queue = new HealQueue(async (bucket, object) => {
     if (object === "first") await blocked;
     healed.push(`${bucket}/${object}`);
-  }, 3);
+  }, { capacity: 3 });
   queue.enqueue("b", "first");
   await new Promise((resolve) => setTimeout(resolve, 5));
   for (const o of ["x", "y", "x", "z", "w"]) queue.enqueue("b", o);

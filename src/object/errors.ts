@@ -40,3 +40,5 @@ export class InsufficientReadQuorum extends ObjectLayerError {}
 export class InsufficientWriteQuorum extends ObjectLayerError {}
 /** Too few drives took the write because too many are full (at their free-space reserve). */
 export class StorageFull extends InsufficientWriteQuorum {}
+/** Too many heal tasks run already to start another. */
+export class TooManyHeals extends ObjectLayerError {}

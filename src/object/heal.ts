@@ -7,8 +7,9 @@
  * prefer data shards, so nothing else ever finds rot in parity). It then decodes the object
  * from the healthy drives and encodes it again, writing only to the lacking drives (into the
  * temp area, committed with renameData). Remnants of an object that can never
- * reach read quorum again are removed. HealQueue runs it in the background for objects that
- * reads, writes and listings found degraded.
+ * reach read quorum again are removed. The heal queue (mrf.ts) runs it in the background for
+ * objects that reads, writes and listings found degraded; heal tasks (heal-task.ts) for whole
+ * namespaces.
  */
 import { openFrame } from "../erasure/bitrot.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
@@ -219,53 +220,5 @@ async function blocksVerify(codec: ErasureCodec, size: number, source: ShardSour
     return false;
   } finally {
     await reader?.cancel();
-  }
-}
-
-/**
- * A bounded, deduplicated queue of objects to heal, drained one at a time by a background
- * worker. When full, new requests are dropped: a later read or a scan finds them again.
- */
-export class HealQueue {
-  readonly #pending = new Map<string, { bucket: string; object: string }>();
-  #worker?: Promise<void>;
-  #closed = false;
-
-  constructor(
-    private readonly heal: (bucket: string, object: string) => Promise<unknown>,
-    private readonly capacity = 10_000,
-  ) {}
-
-  get size(): number {
-    return this.#pending.size;
-  }
-
-  enqueue(bucket: string, object: string): void {
-    if (this.#closed || this.#pending.size >= this.capacity) return;
-    this.#pending.set(lockKey(bucket, object), { bucket, object });
-    this.#worker ??= this.#drain();
-  }
-
-  /** Resolves once the queue is empty (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.#worker) await this.#worker;
-  }
-
-  /** Stops taking work and waits for the object being healed. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#pending.clear();
-    await this.idle();
-  }
-
-  async #drain(): Promise<void> {
-    // Let the request that found the damage finish first.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    for (const [key, item] of this.#pending) {
-      this.#pending.delete(key);
-      if (this.#closed) break;
-      await this.heal(item.bucket, item.object).catch(() => {});
-    }
-    this.#worker = undefined;
   }
 }

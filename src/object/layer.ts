@@ -175,8 +175,17 @@ export interface StorageInfo {
     free: number;
   }[];
   sets: { dataShards: number; parityShards: number; drives: number }[];
+  deploymentId?: string;
   /** Objects waiting to be healed, when the layer heals in the background. */
   healQueueLength?: number;
+  /** Heals since the start (queue and tasks): objects healed, failed, found whole; bytes healed. */
+  heals?: {
+    healed: number;
+    failed: number;
+    clean: number;
+    bytes: number;
+    tasks: Record<HealProgress["state"], number>;
+  };
 }
 
 export interface ObjectLayer {

@@ -3,10 +3,12 @@
  * CRC32 of its name; buckets exist on every set; listings merge all sets.
  */
 import { crc32 } from "../../ffi/isal.ts";
+import { SYSTEM_VOLUME } from "../storage/api.ts";
 import type { DriveHandle } from "../storage/drive-handle.ts";
 import { ErasureSet } from "./erasure-set.ts";
 import { BucketExists, BucketNotEmpty } from "./errors.ts";
-import { healObject, HealQueue } from "./heal.ts";
+import { healObject } from "./heal.ts";
+import { HEALING_FILE, type HealingRecord, HealTasks } from "./heal-task.ts";
 import type {
   BucketInfo,
   CompleteMultipartOptions,
@@ -15,6 +17,8 @@ import type {
   DeleteResult,
   GetObjectOptions,
   GetObjectResult,
+  HealProgress,
+  HealRequest,
   HealResult,
   ListObjectsOptions,
   ListObjectsResult,
@@ -36,6 +40,8 @@ import { listUploads, pageUploads } from "./upload-list.ts";
 import { checkBucketName, checkObjectName, isBucketName } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
 import { fanOut } from "./quorum.ts";
+import { HealQueue } from "./mrf.ts";
+import { HealJournal } from "./mrf-journal.ts";
 
 export interface PoolsOptions {
   /** Parity shards per set (m); each set of n drives stores objects as (n−m)+m. */
@@ -48,11 +54,11 @@ const utf8 = new TextEncoder();
 export class Pools implements ObjectLayer {
   readonly sets: ErasureSet[];
   readonly healQueue: HealQueue;
+  readonly #heals = new HealTasks();
   readonly #locks = new NamespaceLocks();
 
   constructor(sets: DriveHandle[][], readonly options: PoolsOptions) {
     if (sets.length === 0) throw new RangeError("no erasure sets");
-    this.healQueue = new HealQueue((bucket, object) => this.healObject(bucket, object));
     this.sets = sets.map((drives) =>
       new ErasureSet(drives, {
         parity: options.parity,
@@ -60,6 +66,11 @@ export class Pools implements ObjectLayer {
         locks: this.#locks,
         onDegraded: (bucket, object) => this.healQueue.enqueue(bucket, object),
       })
+    );
+    const journal = new HealJournal(this.sets, (object) => this.sets.indexOf(this.setOf(object)));
+    this.healQueue = new HealQueue(
+      (bucket, object) => this.#heals.healQueued(this.#object(bucket, object), bucket, object),
+      { journal },
     );
   }
 
@@ -286,7 +297,15 @@ export class Pools implements ObjectLayer {
       parityShards: s.codec.parityShards,
       drives: s.drives.length,
     }));
-    return { drives, sets, healQueueLength: this.healQueue.size };
+    const tasks = { running: 0, done: 0, failed: 0 };
+    for (const t of this.#heals.list()) tasks[t.state]++;
+    return {
+      drives,
+      sets,
+      deploymentId: this.options.deploymentId,
+      healQueueLength: this.healQueue.size,
+      heals: { ...this.#heals.totals, tasks },
+    };
   }
 
   async isWritable(): Promise<boolean> {
@@ -297,7 +316,48 @@ export class Pools implements ObjectLayer {
     return writable.every(Boolean);
   }
 
+  /**
+   * Background work that outlives a restart: re-queues the heal queue's journal and resumes
+   * the drive heals a previous run left unfinished (their drives hold HEALING_FILE).
+   */
+  async resumeMaintenance(): Promise<void> {
+    await this.healQueue.restore();
+    await Promise.all(this.sets.flatMap((set, s) =>
+      set.drives.map(async (drive, d) => {
+        const raw = await drive.readAll(SYSTEM_VOLUME, HEALING_FILE).catch(() => undefined);
+        if (!raw) return;
+        let record: HealingRecord | undefined;
+        try {
+          record = JSON.parse(new TextDecoder().decode(raw)) as HealingRecord;
+        } catch {
+          // A torn record: heal the whole drive again.
+        }
+        this.#heals.startDrive(set, d, `set ${s + 1}, drive ${d + 1}`, record);
+      })
+    ));
+  }
+
+  /** Rebuilds a replaced (or returned, formatted) drive: every object of its set, in the background. */
+  healDrive(setIndex: number, driveIndex: number): HealProgress {
+    const slot = `set ${setIndex + 1}, drive ${driveIndex + 1}`;
+    return this.#heals.startDrive(this.sets[setIndex], driveIndex, slot);
+  }
+
+  async startHeal(request: HealRequest): Promise<HealProgress> {
+    if (request.bucket !== undefined) await this.getBucketInfo(request.bucket);
+    return this.#heals.startRequest(this.sets, request);
+  }
+
+  healStatus(id: string): HealProgress | undefined {
+    return this.#heals.status(id);
+  }
+
+  healTasks(): HealProgress[] {
+    return this.#heals.list();
+  }
+
   async close(): Promise<void> {
+    await this.#heals.close();
     await this.healQueue.close();
   }
 

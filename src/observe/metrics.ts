@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StorageInfo } from "../object/layer.ts";
 import type { UnhandledKind } from "./crash-guard.ts";
+import { HealMetrics } from "./heal-metrics.ts";
 import type { DriveState } from "../storage/drive-handle.ts";
 
 const DRIVE_STATES: readonly DriveState[] = ["online", "offline", "healing"];
@@ -68,6 +69,7 @@ export class Metrics {
   #auditDroppedSeen = 0;
   readonly #unhandled: Counter<"kind">;
   readonly #unhandledSeen: Record<UnhandledKind, number> = { rejection: 0, exception: 0 };
+  readonly #heal: HealMetrics;
 
   constructor(sources: MetricsSources = {}) {
     this.#sources = sources;
@@ -128,6 +130,7 @@ export class Metrics {
       help: "Audit entries dropped because the audit queue was full",
       registers,
     });
+    this.#heal = new HealMetrics(registers);
     this.#unhandled = new Counter({
       name: "flashstor_unhandled_errors_total",
       help: "Errors no handler caught (rejected promises, exceptions), kept from ending the server",
@@ -169,6 +172,7 @@ export class Metrics {
         if (drive.online) this.#driveFree.set({ drive: drive.endpoint }, drive.free);
       }
       if (info.healQueueLength !== undefined) this.#healQueue.set(info.healQueueLength);
+      if (info.heals) this.#heal.update(info.heals);
     }
     if (auditDropped) {
       const total = auditDropped();

@@ -8,10 +8,10 @@
  */
 
 import { type Context, Hono } from "hono";
+import { ADMIN_PREFIX, type AdminLayer, adminResponse, isAdminTarget } from "../admin/api.ts";
 import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
 import type { CredentialLookup } from "../auth/credentials.ts";
 import type { Config } from "../config.ts";
-import type { ObjectLayer } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
 import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
 import { requestLoad } from "../observe/load.ts";
@@ -26,7 +26,8 @@ import { hostBucket, route } from "./router.ts";
 
 export interface AppDeps {
   config: Config;
-  layer: ObjectLayer;
+  /** The admin API also serves its maintenance (heals, scanner) when it has one. */
+  layer: AdminLayer;
   /** Audit log and metrics; by default built from the config (--audit-log). */
   observability?: Observability;
 }
@@ -215,6 +216,14 @@ export function createApp(deps: AppDeps): App {
   hono.all(
     METRICS_PATH,
     serverEndpoint((request) => metricsResponse(request, observability.metrics, metricsAccess)),
+  );
+  const admin = serverEndpoint((request) =>
+    adminResponse(request, { layer, auth: authOptions, rootUser: config.rootUser })
+  );
+  // Matched on the raw path: "/b/../flashstor/admin/…" is an object key of bucket "b".
+  hono.all(
+    `${ADMIN_PREFIX}*`,
+    (c) => isAdminTarget(rawTarget(c.req.raw)) ? admin(c) : s3Request(c),
   );
   hono.all("*", s3Request);
 

@@ -55,6 +55,7 @@ const STATUS: Record<string, number> = {
   SlowDown: 503,
   XAmzContentSHA256Mismatch: 400,
   XMinioStorageFull: 507,
+  XFlashstorNoSuchHealTask: 404,
 };
 
 const MESSAGES: Record<string, string> = {
@@ -84,6 +85,7 @@ const MESSAGES: Record<string, string> = {
   NotImplemented: "A header or query you provided implies functionality that is not implemented.",
   PreconditionFailed: "At least one of the pre-conditions you specified did not hold",
   ServiceUnavailable: "The service is unavailable. Please retry.",
+  XFlashstorNoSuchHealTask: "No heal task has this id (finished tasks are kept for a while).",
   XMinioStorageFull:
     "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.",
 };
@@ -123,13 +125,19 @@ const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
   [objectErrors.InsufficientReadQuorum, "ServiceUnavailable"],
   [objectErrors.StorageFull, "XMinioStorageFull"],
   [objectErrors.InsufficientWriteQuorum, "ServiceUnavailable"],
+  [objectErrors.TooManyHeals, "SlowDown"],
 ];
 
 /**
  * Codes whose object-layer message is written for the client (which name rule was broken, why
  * the drives could not serve); other object-layer messages stay in the server log.
  */
-const LAYER_MESSAGES = new Set(["ServiceUnavailable", "InvalidObjectName", "KeyTooLongError"]);
+const LAYER_MESSAGES = new Set([
+  "ServiceUnavailable",
+  "InvalidObjectName",
+  "KeyTooLongError",
+  "SlowDown",
+]);
 
 /**
  * Maps any thrown value to an S3Error. Typed errors from the object layer and errors carrying
