@@ -69,7 +69,7 @@ export interface DriveHandleOptions {
 export const DEFAULT_DRIVE_TIMEOUT_MS = 5_000;
 /** Calls that may walk a whole tree (deleting a bucket or a temp dir) get this many deadlines. */
 const BULK_FACTOR = 12;
-/** Identity is re-read at most this often on errors. */
+/** Errors re-read the identity at most this often (the monitor reads it every second too). */
 const RECHECK_INTERVAL_MS = 1_000;
 
 const PROBE_BYTES = new TextEncoder().encode("probe\n");
@@ -79,7 +79,7 @@ export class DriveHandle implements StorageAPI {
   #state: DriveState = "offline";
   #reason = "not opened yet";
   #identity?: DriveIdentity;
-  #lastCheck = 0;
+  #lastErrorCheck = 0;
   #checking?: Promise<boolean>;
   readonly #listeners = new Set<(change: StateChange) => void>();
   readonly timeoutMs: number;
@@ -139,7 +139,7 @@ export class DriveHandle implements StorageAPI {
         ? err.message
         : String(err);
       // At the start the state is offline already: say why once.
-      if (first) this.#log(`flashstor: drive ${this.endpoint} is offline: ${reason}`);
+      if (first) this.log(`is offline: ${reason}`);
       this.setState("offline", reason);
       throw err;
     }
@@ -158,15 +158,19 @@ export class DriveHandle implements StorageAPI {
     if (from === to) return;
     this.#state = to;
     const why = reason ? `: ${reason}` : "";
-    this.#log(
-      `flashstor: drive ${this.endpoint} ` +
-        (to === "offline"
-          ? `offline: ${this.#reason}`
-          : from === "offline"
-          ? (to === "online" ? `back online${why}` : `back, ${to}${why}`)
-          : `${to}${why}`),
+    this.log(
+      to === "offline"
+        ? `offline: ${this.#reason}`
+        : from === "offline"
+        ? (to === "online" ? `back online${why}` : `back, ${to}${why}`)
+        : `${to}${why}`,
     );
     for (const listener of this.#listeners) listener({ drive: this, from, to, reason });
+  }
+
+  /** Logs one line about this drive ("flashstor: drive <endpoint> <message>"). */
+  log(message: string): void {
+    this.#log(`flashstor: drive ${this.endpoint} ${message}`);
   }
 
   /** Calls `listener` on every state change; returns the function that stops it. */
@@ -190,7 +194,6 @@ export class DriveHandle implements StorageAPI {
    * that fails either is taken offline. True when it passed.
    */
   async verify(writable: boolean): Promise<boolean> {
-    this.#lastCheck = Date.now();
     const identity = this.#identity;
     try {
       if (identity) {
@@ -222,7 +225,8 @@ export class DriveHandle implements StorageAPI {
   /** Background identity check after an error that may mean the drive is lost. */
   #recheck(err: unknown): void {
     if (this.#state === "offline" || this.#checking) return;
-    if (Date.now() - this.#lastCheck < RECHECK_INTERVAL_MS) return;
+    if (Date.now() - this.#lastErrorCheck < RECHECK_INTERVAL_MS) return;
+    this.#lastErrorCheck = Date.now();
     const writable = !(err instanceof VolumeNotFound);
     this.#checking = this.verify(writable).finally(() => this.#checking = undefined);
   }
@@ -257,8 +261,10 @@ export class DriveHandle implements StorageAPI {
   ): Promise<T> {
     const controller = new AbortController();
     return new Promise<T>((resolve, reject) => {
+      let settled = false;
       const stop = (reason: unknown) => {
         done();
+        settled = true;
         controller.abort(reason);
         reject(reason);
       };
@@ -284,7 +290,8 @@ export class DriveHandle implements StorageAPI {
         resolve(value);
       }, (err) => {
         done();
-        if (mayMeanLostDrive(err)) this.#recheck(err);
+        // After a timeout or an abort, the late answer says nothing about the drive.
+        if (!settled && mayMeanLostDrive(err)) this.#recheck(err);
         reject(err);
       });
     });

@@ -241,9 +241,9 @@ export function slotName(format: Format, index: number): string {
 export async function quarantine(drive: DriveHandle, slot: string): Promise<void> {
   const moved = await drive.probe((d) => d.quarantine());
   if (moved) {
-    console.error(
-      `flashstor: drive ${drive.endpoint} had no ${FORMAT_FILE} but held data: moved it to ` +
-        `${moved} (kept, never deleted); formatting the drive into ${slot} to heal it`,
+    drive.log(
+      `had no ${FORMAT_FILE} but held data: moved it to ${moved} (kept, never deleted); ` +
+        `formatting the drive into ${slot} to heal it`,
     );
   }
 }

@@ -1,0 +1,176 @@
+/**
+ * One StorageAPI contract, run against every implementation: the local drive (XlStorage), the
+ * same drive behind its DriveHandle, and the fault-injecting drive with no fault (behind a
+ * handle too). A peer's drive over HTTP joins by adding its factory to DRIVES.
+ */
+import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { join } from "node:path";
+import { META_FILE, type StorageAPI, SYSTEM_VOLUME, TMP_DIR } from "../src/storage/api.ts";
+import { DriveHandle } from "../src/storage/drive-handle.ts";
+import {
+  FileCorrupt,
+  FileNotFound,
+  VolumeExists,
+  VolumeNotEmpty,
+  VolumeNotFound,
+} from "../src/storage/errors.ts";
+import { compareKeys } from "../src/storage/paths.ts";
+import { XlStorage } from "../src/storage/xl-storage.ts";
+import { FaultyDrive } from "./helpers/faulty-drive.ts";
+
+/** Makes one implementation over a fresh directory. */
+interface DriveFactory {
+  name: string;
+  open(dir: string): Promise<StorageAPI>;
+}
+
+const quiet = { log: () => {} };
+
+export const DRIVES: DriveFactory[] = [
+  { name: "XlStorage", open: (dir) => XlStorage.open(dir) },
+  {
+    name: "DriveHandle(XlStorage)",
+    open: async (dir) => await DriveHandle.of(await XlStorage.open(dir), quiet),
+  },
+  {
+    name: "DriveHandle(FaultyDrive), no fault",
+    open: async (dir) => await DriveHandle.of(new FaultyDrive(await XlStorage.open(dir)), quiet),
+  },
+];
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Writes a shard file in the temp area, as the erasure layer does before renameData. */
+async function stage(drive: StorageAPI, data: string): Promise<string> {
+  const dir = `${TMP_DIR}/${crypto.randomUUID()}`;
+  const writer = await drive.createFile(SYSTEM_VOLUME, `${dir}/part.1`);
+  await writer.write(enc.encode(data));
+  await writer.close();
+  return dir;
+}
+
+const CASES: Record<string, (drive: StorageAPI) => Promise<void>> = {
+  "volumes: make, stat, list (the system volume hidden), delete empty or forced": async (d) => {
+    await d.makeVolume("photos");
+    await assertRejects(() => d.makeVolume("photos"), VolumeExists);
+    await d.makeVolume("docs");
+    assertEquals((await d.listVolumes()).map((v) => v.name), ["docs", "photos"]);
+    assertEquals((await d.statVolume("docs")).name, "docs");
+    await assertRejects(() => d.statVolume("nope"), VolumeNotFound);
+    await d.writeAll("docs", "a/xl.meta", enc.encode("x"));
+    await assertRejects(() => d.deleteVolume("docs"), VolumeNotEmpty);
+    await d.deleteVolume("docs", true);
+    await d.deleteVolume("photos");
+    assertEquals(await d.listVolumes(), []);
+  },
+  "small files: written whole, read back, missing file vs missing volume": async (d) => {
+    await d.makeVolume("b");
+    await d.writeAll("b", "dir/sub/file", enc.encode("one"));
+    await d.writeAll("b", "dir/sub/file", enc.encode("two"));
+    assertEquals(dec.decode(await d.readAll("b", "dir/sub/file")), "two");
+    await assertRejects(() => d.readAll("b", "dir/none"), FileNotFound);
+    await assertRejects(() => d.readAll("none", "file"), VolumeNotFound);
+    assertEquals(await d.listDir("b", "dir"), ["sub/"]);
+    assertEquals((await d.statFile("b", "dir/sub/file")).size, 3);
+    await d.delete("b", "dir", true);
+    await assertRejects(() => d.listDir("b", "dir"), FileNotFound);
+    await d.delete("b", "never-there");
+  },
+  "a write into a missing volume fails and creates no volume": async (d) => {
+    await assertRejects(() => d.writeAll("gone", "obj/xl.meta", enc.encode("x")), VolumeNotFound);
+    await assertRejects(() => d.createFile("gone", "obj/part.1"));
+    await assertRejects(
+      () => d.renameData(SYSTEM_VOLUME, "", "gone", "obj", "dd", enc.encode("m")),
+      VolumeNotFound,
+    );
+    assertEquals(await d.listVolumes(), []);
+  },
+  "shard files: ranged stream reads, too short is FileCorrupt": async (d) => {
+    const dir = await stage(d, "0123456789");
+    const path = `${dir}/part.1`;
+    assertEquals(
+      dec.decode(await bytesOf(await d.readFileStream(SYSTEM_VOLUME, path, 2, 5))),
+      "23456",
+    );
+    assertEquals((await bytesOf(await d.readFileStream(SYSTEM_VOLUME, path, 10, 0))).length, 0);
+    await assertRejects(() => d.readFileStream(SYSTEM_VOLUME, path, 5, 6), FileCorrupt);
+    await assertRejects(() => d.readFileStream(SYSTEM_VOLUME, `${dir}/none`, 0, 1), FileNotFound);
+    const aborted = await d.createFile(SYSTEM_VOLUME, `${dir}/part.2`);
+    await aborted.write(enc.encode("partial"));
+    await aborted.abort();
+    await assertRejects(() => d.statFile(SYSTEM_VOLUME, `${dir}/part.2`), FileNotFound);
+  },
+  "renameData commits data and metadata, answers the metadata it replaced": async (d) => {
+    await d.makeVolume("b");
+    const first = await stage(d, "v1");
+    assertEquals(
+      await d.renameData(SYSTEM_VOLUME, first, "b", "k", "dd1", enc.encode("m1")),
+      undefined,
+    );
+    const second = await stage(d, "v2");
+    const old = await d.renameData(SYSTEM_VOLUME, second, "b", "k", "dd2", enc.encode("m2"), "dd1");
+    assertEquals(dec.decode(old!), "m1");
+    assertEquals(dec.decode(await d.readAll("b", `k/${META_FILE}`)), "m2");
+    assertEquals(dec.decode(await d.readAll("b", "k/dd2/part.1")), "v2");
+    await assertRejects(() => d.statFile("b", "k/dd1/part.1"), FileNotFound);
+    // A data directory that is not there: nothing is written.
+    await assertRejects(
+      () => d.renameData(SYSTEM_VOLUME, `${TMP_DIR}/none`, "b", "new", "dd", enc.encode("m")),
+      FileNotFound,
+    );
+    await assertRejects(() => d.readAll("b", `new/${META_FILE}`), FileNotFound);
+  },
+  "deleteObject removes metadata and data dir, keeps nested objects": async (d) => {
+    await d.makeVolume("b");
+    await d.renameData(SYSTEM_VOLUME, await stage(d, "x"), "b", "a", "dd", enc.encode("m"));
+    await d.renameData(SYSTEM_VOLUME, "", "b", "a/b", "dd", enc.encode("inline"));
+    await d.deleteObject("b", "a", "dd");
+    await assertRejects(() => d.readAll("b", `a/${META_FILE}`), FileNotFound);
+    assertEquals(dec.decode(await d.readAll("b", `a/b/${META_FILE}`)), "inline");
+    await assertRejects(() => d.deleteObject("b", "a"), FileNotFound);
+    await assertRejects(() => d.deleteObject("none", "a"), VolumeNotFound);
+  },
+  "walkDir: every object in key order, from a marker, with or without metadata": async (d) => {
+    await d.makeVolume("b");
+    const names = ["a/2", "a/10", "b", "a/1/x", "c\u00e9", "c~"];
+    for (const n of names) await d.renameData(SYSTEM_VOLUME, "", "b", n, "dd", enc.encode(n));
+    const walked = [];
+    for await (const e of d.walkDir("b", {})) walked.push([e.name, dec.decode(e.metadata!)]);
+    const sorted = [...names].sort(compareKeys);
+    assertEquals(walked, sorted.map((n) => [n, n]));
+    const after = [];
+    for await (const e of d.walkDir("b", { startAfter: "a/2", withMetadata: false })) {
+      assert(e.metadata === undefined);
+      after.push(e.name);
+    }
+    assertEquals(after, sorted.slice(sorted.indexOf("a/2") + 1));
+    await assertRejects(async () => {
+      for await (const _ of d.walkDir("none", {})) { /* nothing */ }
+    }, VolumeNotFound);
+  },
+  "diskInfo: sizes of the file system, this drive's endpoint": async (d) => {
+    const info = await d.diskInfo();
+    assert(info.total > 0 && info.free >= 0 && info.free <= info.total);
+    assertEquals(info.endpoint, d.endpoint);
+  },
+};
+
+for (const factory of DRIVES) {
+  Deno.test(`StorageAPI conformance: ${factory.name}`, async (t) => {
+    const root = await Deno.makeTempDir({ prefix: "flashstor-conformance-" });
+    try {
+      let n = 0;
+      for (const [name, run] of Object.entries(CASES)) {
+        const dir = join(root, `d${n++}`);
+        await t.step(name, async () => await run(await factory.open(dir)));
+      }
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
