@@ -27,6 +27,8 @@ interface Entry extends QueuedObject {
   due: number;
   /** The journal segment recording it, once written. */
   segment?: string;
+  /** Waiting in the batch for the journal. */
+  unjournaled?: boolean;
 }
 
 /** Objects per journal segment. */
@@ -113,7 +115,8 @@ export class HealQueue {
     if (this.#closed || this.#pending.has(k) || this.#pending.size >= this.#capacity) return false;
     const added = entry ?? { bucket, object, attempts: 0, due: 0 };
     this.#pending.set(k, added);
-    if (!added.segment && this.options.journal) {
+    if (!added.segment && !added.unjournaled && this.options.journal) {
+      added.unjournaled = true;
       this.#unjournaled.push(added);
       this.#flusher ??= this.#flush();
     }
@@ -128,13 +131,15 @@ export class HealQueue {
     // Batch what the current request (and those beside it) queue.
     await new Promise((resolve) => setTimeout(resolve, 0));
     while (this.#unjournaled.length > 0) {
-      const batch = this.#unjournaled.splice(0, SEGMENT_LIMIT)
-        .filter((e) => this.#pending.get(key(e.bucket, e.object)) === e);
+      const taken = this.#unjournaled.splice(0, SEGMENT_LIMIT);
+      for (const e of taken) e.unjournaled = false;
+      const queued = (e: Entry) => !e.segment && this.#pending.get(key(e.bucket, e.object)) === e;
+      const batch = taken.filter(queued);
       if (batch.length === 0) continue;
       const segment = await journal.append(batch).catch(() => undefined);
       if (!segment) continue;
       // Entries healed while the segment was written no longer count.
-      const live = batch.filter((e) => this.#pending.get(key(e.bucket, e.object)) === e);
+      const live = batch.filter(queued);
       for (const e of live) e.segment = segment;
       if (live.length > 0) this.#segments.set(segment, live.length);
       else await journal.remove(segment).catch(() => {});

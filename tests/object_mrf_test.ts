@@ -1,0 +1,77 @@
+/**
+ * The heal queue (mrf.ts) with its journal on real drives: queued objects are written to every
+ * drive of their set, a restart's queue re-queues them and removes the segments once they are
+ * healed; a failing heal is retried with backoff, and given up after its attempts.
+ */
+import { assert, assertEquals } from "./helpers/assert.ts";
+import { HealQueue } from "../src/object/mrf.ts";
+import { HealJournal, JOURNAL_DIR } from "../src/object/mrf-journal.ts";
+import { deployment } from "./fixtures/object_env.ts";
+
+async function segments(drive: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(`${drive}/.flashstor.sys/${JOURNAL_DIR}`))
+    .catch(() => [])).map((e) => e.name);
+}
+
+Deno.test("heal queue journal: written on every drive, restored after a restart, removed once healed", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const journal = new HealJournal(env.layer.sets, () => 0);
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => release = resolve);
+    const first = new HealQueue(() => blocked, { journal });
+    for (const o of ["x", "y/z", "x"]) first.enqueue("bucket", o);
+    for (let i = 0; i < 100 && (await segments(env.paths[0][3])).length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const drive of env.paths[0]) assertEquals((await segments(drive)).length, 1, drive);
+    // The process "dies" with both objects unhealed: nothing removes the segment.
+    const stopped = first.close();
+    release();
+    await stopped;
+    for (const drive of env.paths[0]) assertEquals((await segments(drive)).length, 1, drive);
+
+    const healed: string[] = [];
+    const second = new HealQueue(async (bucket, object) => {
+      healed.push(`${bucket}/${object}`);
+    }, { journal });
+    await second.restore();
+    await second.idle();
+    assertEquals(healed.sort(), ["bucket/x", "bucket/y/z"]);
+    for (const drive of env.paths[0]) assertEquals(await segments(drive), [], drive);
+    await second.close();
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("heal queue: a failed heal is retried with backoff, and given up after maxAttempts", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const journal = new HealJournal(env.layer.sets, () => 0);
+    const tries = new Map<string, number[]>();
+    const queue = new HealQueue((_bucket, object) => {
+      tries.set(object, [...(tries.get(object) ?? []), Date.now()]);
+      // "soon" heals at its third try; "never" never does.
+      if (object === "never" || tries.get(object)!.length < 3) {
+        return Promise.reject(new Error("drive still offline"));
+      }
+      return Promise.resolve();
+    }, { journal, retryDelayMs: 20, maxAttempts: 4 });
+    queue.enqueue("bucket", "soon");
+    queue.enqueue("bucket", "never");
+    for (let i = 0; i < 100 && (tries.get("never")?.length ?? 0) < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await queue.idle();
+    assertEquals(tries.get("soon")?.length, 3);
+    assertEquals(tries.get("never")?.length, 4);
+    const gaps = tries.get("never")!.slice(1).map((t, i) => t - tries.get("never")![i]);
+    assert(gaps[0] >= 15 && gaps[1] >= 35 && gaps[2] >= 75, `backoff doubles: ${gaps}`);
+    assertEquals(queue.size, 0);
+    for (const drive of env.paths[0]) assertEquals(await segments(drive), [], drive);
+    await queue.close();
+  } finally {
+    await env.close();
+  }
+});
