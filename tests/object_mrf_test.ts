@@ -32,8 +32,9 @@ Deno.test("heal queue journal: written on every drive, restored after a restart,
     for (const drive of env.paths[0]) assertEquals((await segments(drive)).length, 1, drive);
 
     const healed: string[] = [];
-    const second = new HealQueue(async (bucket, object) => {
+    const second = new HealQueue((bucket, object) => {
       healed.push(`${bucket}/${object}`);
+      return Promise.resolve();
     }, { journal });
     await second.restore();
     await second.idle();
