@@ -11,6 +11,7 @@ import { rawRequest, xmlField } from "./s3_raw.ts";
 import { signRequest } from "../src/auth/sign-request.ts";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import type { HealProgress } from "../src/object/layer.ts";
+import { parseExposition, value } from "./helpers/prometheus.ts";
 
 const ADMIN = "/flashstor/admin/v1/";
 const BUCKET = "adminbkt";
@@ -64,7 +65,7 @@ async function healToEnd(server: TestServer, started: HealProgress): Promise<Hea
 }
 
 Deno.test("admin API: root-signed info and heals with progress; anything else is a clear 4xx", async () => {
-  const server = await startServer({ args: ["--scanner-interval", "0"] });
+  const server = await startServer({ args: ["--scanner-interval", "0", "--metrics-public"] });
   try {
     const s3 = client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -211,6 +212,16 @@ Deno.test("admin API: root-signed info and heals with progress; anything else is
       "content-length: 1000000000",
     ]);
     assert(huge.status === 400, `${huge.status} ${huge.body}`);
+
+    // The heals in the metrics: 3 + 1 objects healed, 4 found whole, 3 tasks done.
+    const metrics = parseExposition(
+      await (await fetch(`${server.endpoint}/flashstor/v1/metrics`)).text(),
+    );
+    const heal = (result: string) => value(metrics, "flashstor_heal_objects_total", { result });
+    assertEquals([heal("healed"), heal("failed"), heal("clean")], [4, 0, 4]);
+    assertEquals(value(metrics, "flashstor_heal_bytes_total"), 3003 + (3 << 20));
+    assertEquals(value(metrics, "flashstor_heal_tasks", { state: "done" }), 3);
+    assertEquals(value(metrics, "flashstor_heal_tasks", { state: "running" }), 0);
 
     const after = await admin(server, "info");
     assertEquals(after.status, 200, "still serving");
