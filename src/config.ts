@@ -83,7 +83,8 @@ Flags:
                         (default 1%)
   --drive-timeout S     seconds a drive may take for one call, or for one chunk of a stream,
                         before it is taken offline (default 5)
-  --drive-probe-interval S  seconds between probes of offline drives (default 5)
+  --drive-probe-interval S  seconds between probes of offline drives (default 5; also
+                        FLASHSTOR_DRIVE_PROBE_INTERVAL)
   -h, --help            this help
 
 Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD (the S3 root credentials),
@@ -169,7 +170,10 @@ export function parseServerArgs(
   let shutdownTimeoutMs = 30_000;
   let driveReserve = DEFAULT_RESERVE;
   let driveTimeoutMs = DEFAULT_DRIVE_TIMEOUT_MS;
-  let driveProbeIntervalMs = DEFAULT_PROBE_INTERVAL_MS;
+  const probeEnv = env("FLASHSTOR_DRIVE_PROBE_INTERVAL");
+  let driveProbeIntervalMs = probeEnv
+    ? seconds("FLASHSTOR_DRIVE_PROBE_INTERVAL", probeEnv)
+    : DEFAULT_PROBE_INTERVAL_MS;
 
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];

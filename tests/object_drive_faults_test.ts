@@ -158,7 +158,7 @@ Deno.test("a drive disconnected while a PUT streams: the PUT succeeds on the oth
 /** Where each fault strikes, as on a real drive: a full one still opens files, a read-only one does not. */
 const cases: {
   name: string;
-  fault: Fault;
+  fault: Extract<Fault, { kind: "error" }>;
   on: FaultTarget[];
   error: typeof InsufficientWriteQuorum;
 }[] = [
@@ -177,13 +177,19 @@ const cases: {
 ];
 for (const { name, fault, on, error } of cases) {
   Deno.test(`2 of 4 drives ${name}: PUT fails with ${error.name}, the old object stays`, async () => {
-    await withFaultySet(async ({ layer, drives }) => {
+    await withFaultySet(async ({ layer, drives, handles }) => {
       const old = testBytes(2 * MiB, 6);
       await put(layer, "obj", old);
       for (const d of [drives[0], drives[3]]) d.inject(fault, on);
       await assertRejects(() => put(layer, "obj", testBytes(3 * MiB, 7)), error);
       await assertRejects(() => put(layer, "small", testBytes(10, 7)), error);
       assert(equalBytes(await get(layer, "obj"), old));
+      // Readiness: drives that refuse writes go offline (their check writes), full ones do not.
+      const readOnly = fault.errno === "EROFS";
+      for (let i = 0; i < 50 && readOnly && handles[0].available; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(await layer.isWritable(), !readOnly);
     });
   });
 }
