@@ -39,6 +39,22 @@ export interface HealingRecord {
   bytesHealed: number;
 }
 
+/** A drive heal's saved record, or undefined when it is not one (torn, foreign). */
+export function parseHealingRecord(raw: Uint8Array): HealingRecord | undefined {
+  let value: Partial<Record<keyof HealingRecord, unknown>>;
+  try {
+    value = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    return undefined;
+  }
+  const strings = ["id", "started", "bucket", "object"] as const;
+  const counts = ["objectsScanned", "objectsHealed", "objectsFailed", "bytesHealed"] as const;
+  const valid = typeof value === "object" && value !== null &&
+    strings.every((k) => typeof value[k] === "string") &&
+    counts.every((k) => Number.isSafeInteger(value[k]) && (value[k] as number) >= 0);
+  return valid ? value as HealingRecord : undefined;
+}
+
 /** Every heal since the start, background queue included: for the metrics. */
 export interface HealTotals {
   healed: number;
@@ -135,7 +151,7 @@ export class HealTasks {
       t.progress.drive === drive.endpoint && t.progress.state === "running"
     );
     if (same) return { ...same.progress };
-    drive.setState("healing", from ? "resuming its heal" : "healing");
+    drive.setState("healing", from ? "resuming its heal" : "full heal started");
     const title = `heal of drive ${drive.endpoint} (${slot})` +
       (from ? `, resumed after ${from.bucket}/${from.object}` : "");
     return this.#start({ kind: "drive", drive: drive.endpoint }, title, async (task) => {

@@ -2,15 +2,17 @@
  * Paces background work (the scanner) behind foreground requests, as MinIO's dynamic sleeper:
  * after each unit of work it waits `factor` times what the unit took (capped at maxSleepMs),
  * so the work uses at most 1/(1+factor) of the time it runs in; and while `busy()` says
- * requests are in flight it waits on, up to maxBusyWaitMs per unit, so that a server that is
- * never idle still gets scanned, slowly.
+ * requests are in flight it waits on, up to busyFactor times what the unit took (at least
+ * minBusyWaitMs), so that under load the work takes at most 1/(1+busyFactor) of the time, and a
+ * server that is never idle still gets scanned, slowly.
  */
 export interface PaceOptions {
   factor: number;
   maxSleepMs: number;
   /** True while foreground requests are being served. */
   busy: () => boolean;
-  maxBusyWaitMs: number;
+  busyFactor: number;
+  minBusyWaitMs: number;
 }
 
 /** How often a busy server is looked at again. */
@@ -21,9 +23,11 @@ export class Pacer {
 
   /** Waits after a unit of work that started at `started` (performance.now()). */
   async after(started: number, signal?: AbortSignal): Promise<void> {
-    const { factor, maxSleepMs, busy, maxBusyWaitMs } = this.options;
-    await sleep(Math.min(maxSleepMs, (performance.now() - started) * factor), signal);
-    for (let waited = 0; busy() && waited < maxBusyWaitMs; waited += BUSY_POLL_MS) {
+    const { factor, maxSleepMs, busy, busyFactor, minBusyWaitMs } = this.options;
+    const took = performance.now() - started;
+    await sleep(Math.min(maxSleepMs, took * factor), signal);
+    const budget = Math.max(minBusyWaitMs, took * busyFactor);
+    for (let waited = 0; busy() && waited < budget; waited += BUSY_POLL_MS) {
       await sleep(BUSY_POLL_MS, signal);
     }
   }

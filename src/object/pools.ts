@@ -8,7 +8,7 @@ import type { DriveHandle } from "../storage/drive-handle.ts";
 import { ErasureSet } from "./erasure-set.ts";
 import { BucketExists, BucketNotEmpty } from "./errors.ts";
 import { healObject } from "./heal.ts";
-import { HEALING_FILE, type HealingRecord, HealTasks } from "./heal-task.ts";
+import { HEALING_FILE, HealTasks, parseHealingRecord } from "./heal-task.ts";
 import type {
   BucketInfo,
   CompleteMultipartOptions,
@@ -55,6 +55,8 @@ export class Pools implements ObjectLayer {
   readonly sets: ErasureSet[];
   readonly healQueue: HealQueue;
   readonly #heals = new HealTasks();
+  readonly #unsubscribe: (() => void)[] = [];
+  #closing = false;
   readonly #locks = new NamespaceLocks();
 
   constructor(sets: DriveHandle[][], readonly options: PoolsOptions) {
@@ -318,23 +320,29 @@ export class Pools implements ObjectLayer {
 
   /**
    * Background work that outlives a restart: re-queues the heal queue's journal and resumes
-   * the drive heals a previous run left unfinished (their drives hold HEALING_FILE).
+   * the drive heals a previous run left unfinished (their drives hold HEALING_FILE), now and
+   * whenever such a drive comes back online.
    */
   async resumeMaintenance(): Promise<void> {
     await this.healQueue.restore();
     await Promise.all(this.sets.flatMap((set, s) =>
-      set.drives.map(async (drive, d) => {
-        const raw = await drive.readAll(SYSTEM_VOLUME, HEALING_FILE).catch(() => undefined);
-        if (!raw) return;
-        let record: HealingRecord | undefined;
-        try {
-          record = JSON.parse(new TextDecoder().decode(raw)) as HealingRecord;
-        } catch {
-          // A torn record: heal the whole drive again.
-        }
-        this.#heals.startDrive(set, d, `set ${s + 1}, drive ${d + 1}`, record);
+      set.drives.map((drive, d) => {
+        this.#unsubscribe.push(drive.onStateChange(({ from, to }) => {
+          if (from === "offline" && to === "online") void this.#resumeDriveHeal(s, d);
+        }));
+        return this.#resumeDriveHeal(s, d);
       })
     ));
+  }
+
+  async #resumeDriveHeal(setIndex: number, driveIndex: number): Promise<void> {
+    const set = this.sets[setIndex];
+    const raw = await set.drives[driveIndex].readAll(SYSTEM_VOLUME, HEALING_FILE)
+      .catch(() => undefined);
+    if (!raw || this.#closing) return;
+    // A torn record heals the whole drive again.
+    const slot = `set ${setIndex + 1}, drive ${driveIndex + 1}`;
+    this.#heals.startDrive(set, driveIndex, slot, parseHealingRecord(raw));
   }
 
   /** Rebuilds a replaced (or returned, formatted) drive: every object of its set, in the background. */
@@ -357,6 +365,8 @@ export class Pools implements ObjectLayer {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.#heals.close();
     await this.healQueue.close();
   }

@@ -1,0 +1,66 @@
+/**
+ * The drive heal resumes where its record (healing.json on the drive being healed) says it
+ * stopped: objects after that position are healed, those before it are not walked again, the
+ * counts continue, and the drive ends online with its record removed. A torn record heals the
+ * whole drive.
+ */
+import { assert, assertEquals } from "./helpers/assert.ts";
+import { BUCKET, deployment, put, testBytes } from "./fixtures/object_env.ts";
+import { exists } from "./fault_util.ts";
+import type { Pools } from "../src/object/pools.ts";
+import type { HealProgress } from "../src/object/layer.ts";
+
+const NAMES = ["big", "o1", "o2", "o3", "o4", "o5", "o6"];
+
+async function driveTask(layer: Pools): Promise<HealProgress> {
+  for (let i = 0; i < 200; i++) {
+    const task = layer.healTasks().find((t) => t.kind === "drive");
+    if (task && task.state !== "running") return task;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error("the drive heal did not finish in 5 s");
+}
+
+for (const torn of [false, true]) {
+  Deno.test(`drive heal: ${torn ? "a torn record heals the whole drive" : "resumes after its record's position"}`, async () => {
+    const env = await deployment(1, 4, 2);
+    try {
+      for (const name of NAMES) {
+        await put(env.layer, name, testBytes(name === "big" ? 2 << 20 : 1000, name.length));
+      }
+      const drive = env.paths[0][3];
+      await Deno.remove(`${drive}/${BUCKET}`, { recursive: true });
+      const record = torn ? '{"id":' : JSON.stringify({
+        id: "before-the-restart",
+        started: new Date().toISOString(),
+        bucket: BUCKET,
+        object: "o3",
+        objectsScanned: 4,
+        objectsHealed: 4,
+        objectsFailed: 0,
+        bytesHealed: 4000,
+      });
+      await Deno.writeTextFile(`${drive}/.flashstor.sys/healing.json`, record);
+      const layer = await env.open();
+      await layer.resumeMaintenance();
+      const task = await driveTask(layer);
+      const after = torn ? NAMES : ["o4", "o5", "o6"];
+      const before = torn ? 0 : 4;
+      const bytes = torn ? (2 << 20) + 6000 : 4000 + 3000;
+      assertEquals(
+        [task.state, task.drive, task.objectsScanned, task.objectsHealed, task.objectsFailed],
+        ["done", drive, before + after.length, before + after.length, 0],
+      );
+      assertEquals([task.bytesHealed, task.objectsTotal], [bytes, before + after.length]);
+      for (const name of NAMES) {
+        const healed = await exists(`${drive}/${BUCKET}/${name}/xl.meta`);
+        assertEquals(healed, after.includes(name), name);
+      }
+      assert(!(await exists(`${drive}/.flashstor.sys/healing.json`)), "record removed");
+      const info = await layer.storageInfo();
+      assertEquals(info.drives.map((d) => d.state), ["online", "online", "online", "online"]);
+    } finally {
+      await env.close();
+    }
+  });
+}
