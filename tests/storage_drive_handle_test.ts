@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { QUARANTINE_DIR, SYSTEM_VOLUME, TMP_DIR } from "../src/storage/api.ts";
 import { DriveHandle } from "../src/storage/drive-handle.ts";
 import { DriveMonitor } from "../src/storage/drive-monitor.ts";
+import { LOCK_FILE, lockDrive } from "../src/storage/drive-lock.ts";
+import { lockFileExclusive } from "../ffi/libc.ts";
 import {
   DiskAccessDenied,
   DiskNotFound,
@@ -231,4 +233,18 @@ Deno.test("injected errno faults surface as the storage errors the real drive th
     }
     assertEquals(drive.state, "offline");
   });
+});
+
+Deno.test("a drive wiped while locked is locked again when reopened: no second server can take it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-relock-" });
+  try {
+    const file = join(dir, SYSTEM_VOLUME, LOCK_FILE);
+    await lockDrive(dir);
+    assertEquals(lockFileExclusive(file), undefined, "held by this process");
+    await Deno.remove(join(dir, SYSTEM_VOLUME), { recursive: true });
+    await lockDrive(dir);
+    assertEquals(lockFileExclusive(file), undefined, "the new lock file is held too");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

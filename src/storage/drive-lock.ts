@@ -22,18 +22,22 @@ const held = new Map<string, number>();
  * Makes this process the drive's owner (creating the drive directory if missing). Throws
  * DriveInUse naming the holder's pid when another process owns it, NotADirectory when the path
  * is a file; other failures (permissions, I/O) are the OS errors, for the caller to treat the
- * drive as offline. Locking a drive this process already holds is a no-op.
+ * drive as offline. Locking a drive this process already holds is a no-op while its lock file
+ * exists.
  */
 export async function lockDrive(path: string): Promise<void> {
   const root = resolve(path);
-  if (held.has(root)) return;
+  const file = join(root, SYSTEM_VOLUME, LOCK_FILE);
+  // Held already, unless the drive was wiped since (the lock file went with it): then the new
+  // file is locked, or a second server could take the drive while this one formats it again
+  // (the old descriptor stays open on the removed file).
+  if (held.has(root) && await Deno.stat(file).then(() => true, () => false)) return;
   const info = await Deno.stat(root).catch((err) => {
     if (isNotFound(err)) return undefined;
     throw err;
   });
   if (info && !info.isDirectory) throw new NotADirectory(`drive ${path} is not a directory`);
   await Deno.mkdir(join(root, SYSTEM_VOLUME), { recursive: true });
-  const file = join(root, SYSTEM_VOLUME, LOCK_FILE);
   const fd = lockFileExclusive(file);
   if (fd === undefined) {
     const pid = (await Deno.readTextFile(file).catch(() => "")).trim();
