@@ -25,6 +25,7 @@ import { runHealthcheck } from "./src/observe/health-probe.ts";
 import { runAdmin } from "./src/admin/cli.ts";
 import { loadMetricsToken } from "./src/observe/metrics-token.ts";
 import { closeAuditLogs } from "./src/observe/audit.ts";
+import { requestLoad } from "./src/observe/load.ts";
 
 const COMMANDS_USAGE = `Usage: flashstor COMMAND [flags]
 
@@ -110,6 +111,7 @@ async function serve(args: string[]): Promise<void> {
   // Not errors: grants the launcher made too wide for Deno to take back.
   for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
   console.log(connectionHelp(config, server));
+  layer.startScanner({ ...config.scanner, busy: requestLoad.busy });
 
   let stopping = false;
   const stop = async () => {

@@ -6,6 +6,7 @@
 
 import { resolveDrives, type SetLayout, setLayout } from "./cluster/endpoints.ts";
 import { DEFAULT_RESERVE, type ReservePolicy } from "./storage/space-reserve.ts";
+import type { ScannerSettings } from "./object/scanner.ts";
 import { DEFAULT_DRIVE_TIMEOUT_MS } from "./storage/drive-handle.ts";
 import { DEFAULT_PROBE_INTERVAL_MS } from "./storage/drive-monitor.ts";
 
@@ -52,6 +53,8 @@ export interface Config {
   driveTimeoutMs: number;
   /** How often offline drives are probed to bring them back (ms). */
   driveProbeIntervalMs: number;
+  /** The background scanner: heal, deep scan, garbage, upload expiry, usage. */
+  scanner: ScannerSettings;
   runUser?: string;
   runGroup?: string;
 }
@@ -85,7 +88,15 @@ Flags:
                         before it is taken offline (default 5)
   --drive-probe-interval S  seconds between probes of offline drives (default 5; also
                         FLASHSTOR_DRIVE_PROBE_INTERVAL)
+  --scanner-interval T  pause between background scanner cycles (default 5m; 0 turns it off)
+  --scanner-deep-every N  one object in N per cycle gets every shard block verified, parity
+                        included (default 16; 1 every object, 0 none)
+  --garbage-age T       unreferenced data dirs and temp entries are removed once seen that
+                        long (default 1h)
+  --upload-expiry T     multipart uploads older than this are aborted (default 7d; 0 never)
   -h, --help            this help
+
+Durations T: seconds, or a number with s, m, h or d (90s, 5m, 1h, 7d).
 
 Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD (the S3 root credentials),
 FLASHSTOR_REGION (unset: any region is accepted), FLASHSTOR_SIGV2 (on, or off to refuse
@@ -145,6 +156,23 @@ function envEither(
   return value ?? old;
 }
 
+const DURATION_UNITS: Record<string, number> = {
+  "": 1000,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A duration flag: seconds, or a number with s, m, h or d; 0 allowed (turns a feature off). */
+function duration(flag: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value);
+  if (!match) {
+    throw new ConfigError(`${flag} takes a duration such as 90s, 5m, 1h or 7d, got "${value}"`);
+  }
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
+}
+
 function seconds(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${flag} takes a positive number`);
@@ -169,6 +197,12 @@ export function parseServerArgs(
   let idleTimeoutMs = 30_000;
   let shutdownTimeoutMs = 30_000;
   let driveReserve = DEFAULT_RESERVE;
+  const scanner: ScannerSettings = {
+    intervalMs: 5 * 60_000,
+    deepEvery: 16,
+    garbageAgeMs: 3_600_000,
+    uploadExpiryMs: 7 * 86_400_000,
+  };
   let driveTimeoutMs = DEFAULT_DRIVE_TIMEOUT_MS;
   const probeEnv = env("FLASHSTOR_DRIVE_PROBE_INTERVAL");
   let driveProbeIntervalMs = probeEnv
@@ -235,6 +269,21 @@ export function parseServerArgs(
       case "--drive-probe-interval":
         driveProbeIntervalMs = seconds(flag, value());
         break;
+      case "--scanner-interval":
+        scanner.intervalMs = duration(flag, value());
+        break;
+      case "--scanner-deep-every": {
+        const v = value();
+        if (!/^\d+$/.test(v)) throw new ConfigError(`${flag} takes a whole number, got "${v}"`);
+        scanner.deepEvery = Number(v);
+        break;
+      }
+      case "--garbage-age":
+        scanner.garbageAgeMs = duration(flag, value());
+        break;
+      case "--upload-expiry":
+        scanner.uploadExpiryMs = duration(flag, value());
+        break;
       default:
         throw new ConfigError(`unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -276,6 +325,7 @@ export function parseServerArgs(
     driveReserve,
     driveTimeoutMs,
     driveProbeIntervalMs,
+    scanner,
     runUser: envEither(env, "FLASHSTOR_RUN_USER", "FLASHSTORE_RUN_USER"),
     runGroup: envEither(env, "FLASHSTOR_RUN_GROUP", "FLASHSTORE_RUN_GROUP"),
   };

@@ -126,3 +126,40 @@ Deno.test("FLASHSTOR_REGION pins the signing region; FLASHSTOR_SIGV2=off refuses
   ]);
   assertThrows(() => parseServerArgs(["/d"], env({ FLASHSTOR_SIGV2: "no" })), ConfigError);
 });
+
+Deno.test("scanner flags: durations with units, 0 turns the scanner or upload expiry off", () => {
+  assertEquals(parseServerArgs(["/d"], noEnv).scanner, {
+    intervalMs: 5 * 60_000,
+    deepEvery: 16,
+    garbageAgeMs: 3_600_000,
+    uploadExpiryMs: 7 * 86_400_000,
+  });
+  const set = parseServerArgs([
+    "--scanner-interval=0.5",
+    "--scanner-deep-every",
+    "1",
+    "--garbage-age",
+    "90m",
+    "--upload-expiry=0",
+    "/d",
+  ], noEnv).scanner;
+  assertEquals(set, {
+    intervalMs: 500,
+    deepEvery: 1,
+    garbageAgeMs: 90 * 60_000,
+    uploadExpiryMs: 0,
+  });
+  assertEquals(
+    parseServerArgs(["--upload-expiry", "2d", "/d"], noEnv).scanner.uploadExpiryMs,
+    2 * 86_400_000,
+  );
+  assertEquals(parseServerArgs(["--scanner-interval", "0", "/d"], noEnv).scanner.intervalMs, 0);
+  for (
+    const [flag, bad] of [["--scanner-interval", "-1"], ["--garbage-age", "1w"], [
+      "--upload-expiry",
+      "",
+    ], ["--scanner-deep-every", "1.5"]]
+  ) {
+    assertThrows(() => parseServerArgs([flag, bad, "/d"], noEnv), ConfigError, flag);
+  }
+});

@@ -11,6 +11,7 @@ import { healObject } from "./heal.ts";
 import { HEALING_FILE, HealTasks, parseHealingRecord } from "./heal-task.ts";
 import type {
   BucketInfo,
+  BucketUsage,
   CompleteMultipartOptions,
   CompletePart,
   CopyObjectOptions,
@@ -26,6 +27,7 @@ import type {
   ListPartsResult,
   ListUploadsOptions,
   ListUploadsResult,
+  Maintenance,
   MultipartUploadInfo,
   ObjectInfo,
   ObjectLayer,
@@ -40,6 +42,7 @@ import { listUploads, pageUploads } from "./upload-list.ts";
 import { checkBucketName, checkObjectName, isBucketName } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
 import { fanOut } from "./quorum.ts";
+import { Scanner, type ScannerOptions, type ScannerTotals } from "./scanner.ts";
 import { HealQueue } from "./mrf.ts";
 import { HealJournal } from "./mrf-journal.ts";
 
@@ -50,14 +53,24 @@ export interface PoolsOptions {
 }
 
 const utf8 = new TextEncoder();
+const IDLE_SCANNER: ScannerTotals = {
+  running: false,
+  cycles: 0,
+  objectsDamaged: 0,
+  garbageDataDirs: 0,
+  garbageTempEntries: 0,
+  garbageBytes: 0,
+  uploadsExpired: 0,
+};
 
-export class Pools implements ObjectLayer {
+export class Pools implements ObjectLayer, Maintenance {
   readonly sets: ErasureSet[];
   readonly healQueue: HealQueue;
   readonly #heals = new HealTasks();
   readonly #unsubscribe: (() => void)[] = [];
   #closing = false;
   readonly #locks = new NamespaceLocks();
+  #scanner?: Scanner;
 
   constructor(sets: DriveHandle[][], readonly options: PoolsOptions) {
     if (sets.length === 0) throw new RangeError("no erasure sets");
@@ -364,7 +377,22 @@ export class Pools implements ObjectLayer {
     return this.#heals.list();
   }
 
+  /** Starts the background scanner over every set (main.ts; tests give short settings). */
+  startScanner(options: ScannerOptions): void {
+    this.#scanner ??= new Scanner(this.sets, options);
+    this.#scanner.start();
+  }
+
+  scannerStatus(): ScannerTotals {
+    return this.#scanner?.status() ?? { ...IDLE_SCANNER };
+  }
+
+  usage(): BucketUsage[] {
+    return this.#scanner?.usage() ?? [];
+  }
+
   async close(): Promise<void> {
+    await this.#scanner?.close();
     this.#closing = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.#heals.close();

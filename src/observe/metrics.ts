@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { StorageInfo } from "../object/layer.ts";
 import type { UnhandledKind } from "./crash-guard.ts";
+import { type ScannerFigures, ScannerMetrics } from "./scanner-metrics.ts";
 import { HealMetrics } from "./heal-metrics.ts";
 import type { DriveState } from "../storage/drive-handle.ts";
 
@@ -43,6 +44,8 @@ export interface MetricsSources {
   auditDropped?: () => number;
   /** Running totals of errors the crash guard caught (crash-guard.ts), by kind. */
   unhandledErrors?: () => Readonly<Record<UnhandledKind, number>>;
+  /** The background scanner's totals and the bucket usage it counted. */
+  scanner?: () => ScannerFigures;
 }
 
 export interface RequestObservation {
@@ -69,6 +72,7 @@ export class Metrics {
   #auditDroppedSeen = 0;
   readonly #unhandled: Counter<"kind">;
   readonly #unhandledSeen: Record<UnhandledKind, number> = { rejection: 0, exception: 0 };
+  readonly #scanner: ScannerMetrics;
   readonly #heal: HealMetrics;
 
   constructor(sources: MetricsSources = {}) {
@@ -130,6 +134,7 @@ export class Metrics {
       help: "Audit entries dropped because the audit queue was full",
       registers,
     });
+    this.#scanner = new ScannerMetrics(registers);
     this.#heal = new HealMetrics(registers);
     this.#unhandled = new Counter({
       name: "flashstor_unhandled_errors_total",
@@ -186,6 +191,7 @@ export class Metrics {
         this.#unhandledSeen[kind] = Math.max(total, this.#unhandledSeen[kind]);
       }
     }
+    if (this.#sources.scanner) this.#scanner.update(this.#sources.scanner());
     return await this.registry.metrics();
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Config } from "../config.ts";
-import type { ObjectLayer } from "../object/layer.ts";
+import type { Maintenance, ObjectLayer } from "../object/layer.ts";
 import { auditEntry, type AuditLog, openAuditLog } from "./audit.ts";
 import { unhandledErrorCounts } from "./crash-guard.ts";
 import { Metrics } from "./metrics.ts";
@@ -34,6 +34,11 @@ export interface RequestRecord {
   authFailed: boolean;
 }
 
+/** What the metrics read from the layer: storage, and the scanner's figures where it runs one. */
+type ObservedLayer =
+  & Pick<ObjectLayer, "storageInfo">
+  & Partial<Pick<Maintenance, "scannerStatus" | "usage">>;
+
 export interface RequestObserver {
   onRequest(record: RequestRecord): void;
 }
@@ -42,9 +47,12 @@ export interface RequestObserver {
 export class Observability implements RequestObserver {
   readonly metrics: Metrics;
 
-  constructor(layer: Pick<ObjectLayer, "storageInfo">, readonly audit?: AuditLog) {
+  constructor(layer: ObservedLayer, readonly audit?: AuditLog) {
+    const { scannerStatus, usage } = layer;
     this.metrics = new Metrics({
       storageInfo: () => layer.storageInfo(),
+      scanner: scannerStatus && usage &&
+        (() => ({ status: scannerStatus.call(layer), usage: usage.call(layer) })),
       auditDropped: audit && (() => audit.dropped),
       unhandledErrors: unhandledErrorCounts,
     });
@@ -53,7 +61,7 @@ export class Observability implements RequestObserver {
   /** Opens the audit log named by --audit-log, if any. */
   static fromConfig(
     config: Pick<Config, "auditLog">,
-    layer: Pick<ObjectLayer, "storageInfo">,
+    layer: ObservedLayer,
   ): Observability {
     return new Observability(layer, openAuditLog(config.auditLog));
   }
