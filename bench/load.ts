@@ -29,7 +29,7 @@ export interface Throughput {
  * Runs `count` jobs on `concurrency` workers (a job learns its worker's number); stops taking
  * new jobs after `deadline` ms.
  */
-async function pool(
+export async function pool(
   count: number,
   concurrency: number,
   job: (i: number, worker: number) => Promise<void>,

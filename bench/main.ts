@@ -23,6 +23,7 @@ import { rawDisk } from "./raw-disk.ts";
 import { measureObjectLayer } from "./object-layer.ts";
 import { renderChart, renderMarkdown, type Results } from "./report.ts";
 import { measureEncode } from "./erasure.ts";
+import { measureScannerCost } from "./scanner-cost.ts";
 
 const quick = Deno.args.includes("--quick");
 const all = !quick && Deno.args.includes("--all");
@@ -287,6 +288,13 @@ async function runIn(location: { name: string; dir: string }) {
         ["bare", () => startBare("bare", `${dir}/bare-small`)],
         ["s3rver", () => startS3rver("s3rver", `${dir}/s3rver-small`)],
       ]);
+      log(`${location.name}: scanner cost`);
+      results.scannerCost = await measureScannerCost(`${dir}/scanner`, {
+        rounds: plan.smallRounds,
+        phaseMs: plan.phaseMs,
+        smallCount: plan.smallCount,
+        filler: { small: plan.smallCount, large: 2 },
+      }, log);
     }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

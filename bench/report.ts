@@ -1,5 +1,7 @@
 /** Benchmark results → a Markdown report and one SVG chart of throughput by object size. */
 
+import type { ScannerCostRow } from "./scanner-cost.ts";
+
 export interface LargeRow {
   location: string;
   size: number;
@@ -43,6 +45,8 @@ export interface Results {
   list: SmallRow[];
   memory: { target: string; idle: number; peak: number; perConnection?: number }[];
   amplification: { target: string; factor: string }[];
+  /** Foreground throughput with the background scanner off and always working (tmpfs). */
+  scannerCost?: ScannerCostRow[];
 }
 
 const fmt = (n: number, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : "–";
@@ -174,6 +178,14 @@ export function renderMarkdown(r: Results): string {
         m.perConnection === undefined ? "–" : `${(m.perConnection / 1024).toFixed(1)} KiB`
       } |`,
     );
+  }
+  if (r.scannerCost) {
+    out.push("", "## Background scanner's cost to foreground traffic (tmpfs, 2+2)", "");
+    out.push("| case | scanner off | scanner always working | cost |", "|---|---|---|---|");
+    for (const c of r.scannerCost) {
+      const cost = c.without > 0 ? `${(100 * (1 - c.with / c.without)).toFixed(1)} %` : "–";
+      out.push(`| ${c.case} | ${fmt(c.without)} ${c.unit} | ${fmt(c.with)} ${c.unit} | ${cost} |`);
+    }
   }
   return out.join("\n") + "\n";
 }
