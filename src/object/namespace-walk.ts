@@ -39,7 +39,9 @@ export async function* walkBucket(
   const prefix = options.prefix ?? "";
   const merge = new MergedWalk(
     set.drives.map((d) =>
-      d && new DriveWalk(d, bucket, prefix, options.startAfter ?? "", "", false)
+      d.available
+        ? new DriveWalk(d, bucket, prefix, options.startAfter ?? "", "", false)
+        : undefined
     ),
   );
   try {
