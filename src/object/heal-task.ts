@@ -6,7 +6,7 @@
  * restart resumes it (MinIO's .healing.bin), and sets the drive online when done. Each task
  * logs one line when it starts and one when it ends, with its counts.
  */
-import { SYSTEM_VOLUME } from "../storage/api.ts";
+import { META_FILE, SYSTEM_VOLUME } from "../storage/api.ts";
 import { VolumeExists } from "../storage/errors.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import { TooManyHeals } from "./errors.ts";
@@ -15,7 +15,7 @@ import type { HealProgress, HealRequest, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import { setBuckets, walkBucket } from "./namespace-walk.ts";
 import { isMissing, readVersions } from "./quorum.ts";
-import { versionKey } from "./xl-meta.ts";
+import { decodeXlMeta, latestVersion, versionKey } from "./xl-meta.ts";
 
 /** The drive heal's position, in the system volume of the drive being healed. */
 export const HEALING_FILE = "healing.json";
@@ -24,6 +24,10 @@ export const HEALING_FILE = "healing.json";
 const FINISHED_KEPT = 50;
 /** Administrator heals running at once; more are refused (TooManyHeals). */
 const RUNNING_LIMIT = 4;
+/** Objects a task heals at once (small objects cost round trips more than bandwidth). */
+const HEAL_CONCURRENCY = 4;
+/** Objects done out of order kept before waiting for the oldest (bounds the resume window). */
+const HEAL_WINDOW = 64;
 /** How often a drive heal saves its position. */
 const SAVE_INTERVAL_MS = 1_000;
 
@@ -128,16 +132,18 @@ export class HealTasks {
         }
       };
       this.#countTotal(task, scope());
-      for await (const { set, bucket, name } of scope()) {
-        await this.#healOne(
-          task.progress,
-          set,
-          bucket,
-          name,
-          request.deep,
-          (r) => r.healedDrives.length > 0,
-        );
-      }
+      await healAll(
+        scope(),
+        ({ set, bucket, name }) =>
+          this.#healOne(
+            task.progress,
+            set,
+            bucket,
+            name,
+            request.deep,
+            (r) => r.healedDrives.length > 0,
+          ),
+      );
     });
   }
 
@@ -188,9 +194,10 @@ export class HealTasks {
           if (!(err instanceof VolumeExists)) throw err;
         });
         const startAfter = bucket === record.bucket ? record.object : "";
-        for await (const o of walkBucket(set, bucket, { startAfter, signal })) {
+        const walk = walkBucket(set, bucket, { startAfter, signal });
+        await healAll(walk, (o) => {
           if (!drive.available) throw new Error(`drive ${drive.endpoint} went offline`);
-          await this.#healOne(
+          return this.#healOne(
             progress,
             set,
             bucket,
@@ -198,13 +205,13 @@ export class HealTasks {
             false,
             (r) => r.healedDrives.includes(drive.endpoint),
           );
+        }, async (o) => {
           record.bucket = bucket;
           record.object = o.name;
-          if (Date.now() - saved >= SAVE_INTERVAL_MS) {
-            await save();
-            saved = Date.now();
-          }
-        }
+          if (Date.now() - saved < SAVE_INTERVAL_MS) return;
+          await save();
+          saved = Date.now();
+        });
       }
       await drive.delete(SYSTEM_VOLUME, HEALING_FILE);
       drive.setState("online", "healed");
@@ -304,7 +311,10 @@ export class HealTasks {
         this.totals.clean++;
         return;
       }
-      const size = await set.getObjectInfo(bucket, name).then((i) => i.size, () => 0);
+      // The size from the metadata just written (none for the remnants of a purged object).
+      const drive = set.drives.find((d) => d.endpoint === result.healedDrives[0]);
+      const size = await drive?.readAll(bucket, `${encodeObjectName(name)}/${META_FILE}`)
+        .then((raw) => latestVersion(decodeXlMeta(raw)).size, () => 0) ?? 0;
       progress.objectsHealed++;
       progress.bytesHealed += size;
       this.totals.healed++;
@@ -331,4 +341,41 @@ type Counts = Pick<
 function counts(p: Counts): Counts {
   const { objectsScanned, objectsHealed, objectsFailed, bytesHealed } = p;
   return { objectsScanned, objectsHealed, objectsFailed, bytesHealed };
+}
+
+/**
+ * Runs `heal` on every item, HEAL_CONCURRENCY at a time; `settled` is called in walk order for
+ * each item once it and every item before it are done: a position a resume may start after.
+ * `heal` throwing stops the walk (after the heals in flight).
+ */
+async function healAll<T>(
+  items: AsyncIterable<T>,
+  heal: (item: T) => Promise<void>,
+  settled: (item: T) => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
+  const window: { item: T; done: boolean; promise: Promise<void> }[] = [];
+  const flush = async () => {
+    while (window[0]?.done) await settled(window.shift()!.item);
+  };
+  try {
+    for await (const item of items) {
+      const slot = { item, done: false, promise: Promise.resolve() };
+      slot.promise = heal(item).finally(() => {
+        slot.done = true;
+      });
+      window.push(slot);
+      for (;;) {
+        await flush();
+        const running = window.filter((w) => !w.done);
+        if (running.length < HEAL_CONCURRENCY && window.length < HEAL_WINDOW) break;
+        await (window.length >= HEAL_WINDOW
+          ? window[0].promise
+          : Promise.race(running.map((w) => w.promise)));
+      }
+    }
+    for (const slot of window) await slot.promise;
+    await flush();
+  } finally {
+    await Promise.allSettled(window.map((w) => w.promise));
+  }
 }
