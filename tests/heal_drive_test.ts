@@ -15,6 +15,8 @@ import {
   expectAll,
   type Expected,
   fillBucket,
+  pattern,
+  put,
   restored,
   snapshot,
   waitUntil,
@@ -143,6 +145,57 @@ Deno.test("defect 4: a drive wiped under the running server is formatted back an
     }
     await expectDriveHealed(server, populated);
     await expectReadableWithoutOthers(server, populated);
+  } finally {
+    await server.cleanup();
+  }
+});
+
+Deno.test("defect 4: a drive heal killed midway resumes after the restart from its saved position", async () => {
+  let server = await startServer({ args: QUIET });
+  try {
+    const s3 = client(server);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKETS[0] }));
+    const count = 1500;
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < count) {
+        const i = next++;
+        await put(s3, BUCKETS[0], `k/${String(i).padStart(5, "0")}`, pattern(100, i));
+      }
+    }));
+    await server.stop();
+    const drive = server.drives[3];
+    await Deno.remove(drive, { recursive: true });
+    await Deno.mkdir(drive);
+    server = await startServer({ dir: server.dir, args: QUIET });
+    // Killed once the heal has saved a position (it saves every second).
+    const record = `${drive}/.flashstor.sys/healing.json`;
+    let saved: { object: string; objectsScanned: number } | undefined;
+    await waitUntil("a saved position", async () => {
+      const text = await Deno.readTextFile(record).catch(() => "");
+      saved = text ? JSON.parse(text) : undefined;
+      return saved !== undefined && saved.object !== "";
+    });
+    await server.kill();
+    // What the killed heal last saved: the resume starts after it.
+    saved = JSON.parse(await Deno.readTextFile(record));
+    const after = count - 1 - Number(saved!.object.slice("k/".length));
+    assert(after > 0, `killed before the end: ${JSON.stringify(saved)}`);
+    server = await startServer({ dir: server.dir, args: QUIET });
+    await waitUntil("every object on the healed drive", async () => {
+      const names = await Array.fromAsync(Deno.readDir(`${drive}/${BUCKETS[0]}/k`)).catch(() => []);
+      return names.length === count;
+    }, 60_000);
+    assertStringIncludes(server.output(), `resumed after ${BUCKETS[0]}/k/`);
+    let task: HealProgress | undefined;
+    await waitUntil("the resumed heal done", async () => {
+      task = (await info(server)).healTasks.find((t) => t.kind === "drive");
+      return task?.state === "done";
+    });
+    // It went on from the saved counts and walked only the objects after the saved position.
+    assertEquals(task!.objectsScanned, saved!.objectsScanned + after);
+    assertEquals(task!.objectsTotal, saved!.objectsScanned + after);
+    assertEquals(task!.objectsFailed, 0);
   } finally {
     await server.cleanup();
   }
