@@ -34,6 +34,7 @@ import {
   VolumeNotFound,
 } from "./errors.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
+import { clear, type Deadline, watch } from "./deadlines.ts";
 
 export type DriveState = "online" | "offline" | "healing";
 
@@ -232,7 +233,7 @@ export class DriveHandle implements StorageAPI {
   }
 
   /** Runs one call of the StorageAPI: offline → DiskNotFound at once; deadline; error checks. */
-  async #call<T>(
+  #call<T>(
     method: string,
     options: CallOptions | undefined,
     fn: (drive: OpenedDrive, signal: AbortSignal) => Promise<T>,
@@ -240,11 +241,11 @@ export class DriveHandle implements StorageAPI {
   ): Promise<T> {
     const drive = this.#drive;
     if (this.#state === "offline" || !drive) {
-      throw new DiskNotFound(`drive ${this.endpoint} offline: ${this.#reason}`);
+      return Promise.reject(new DiskNotFound(`drive ${this.endpoint} offline: ${this.#reason}`));
     }
-    options?.signal?.throwIfAborted();
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     const ms = bulk ? this.timeoutMs * BULK_FACTOR : this.timeoutMs;
-    return await this.#deadline((signal) => fn(drive, signal), method, ms, options?.signal);
+    return this.#deadline((signal) => fn(drive, signal), method, ms, options?.signal);
   }
 
   /**
@@ -269,15 +270,19 @@ export class DriveHandle implements StorageAPI {
         reject(reason);
       };
       const aborted = () => stop(signal!.reason);
+      const deadline: Deadline = {
+        at: Date.now() + ms,
+        expire: () => {
+          const reason = `no answer to ${what} in ${ms / 1000} s`;
+          this.setState("offline", reason);
+          stop(new DiskTimeout(`drive ${this.endpoint}: ${reason}`));
+        },
+      };
       const done = () => {
-        clearTimeout(timer);
+        clear(deadline);
         signal?.removeEventListener("abort", aborted);
       };
-      const timer = setTimeout(() => {
-        const reason = `no answer to ${what} in ${ms / 1000} s`;
-        this.setState("offline", reason);
-        stop(new DiskTimeout(`drive ${this.endpoint}: ${reason}`));
-      }, ms);
+      watch(deadline);
       signal?.addEventListener("abort", aborted, { once: true });
       let running: Promise<T>;
       try {
