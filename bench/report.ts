@@ -183,7 +183,8 @@ export function renderMarkdown(r: Results): string {
     out.push("", "## Background scanner's cost to foreground traffic (tmpfs, 2+2)", "");
     out.push("| case | scanner off | scanner always working | cost |", "|---|---|---|---|");
     for (const c of r.scannerCost) {
-      const cost = c.without > 0 ? `${(100 * (1 - c.with / c.without)).toFixed(1)} %` : "–";
+      const lost = c.lowerIsBetter ? c.with / c.without - 1 : 1 - c.with / c.without;
+      const cost = c.without > 0 ? `${(100 * lost).toFixed(1)} %` : "–";
       out.push(`| ${c.case} | ${fmt(c.without)} ${c.unit} | ${fmt(c.with)} ${c.unit} | ${cost} |`);
     }
   }
