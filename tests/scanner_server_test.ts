@@ -2,11 +2,16 @@
  * The background scanner on the real server (short test settings): rot in both parity shards
  * of an object, which reads never see, is found by a deep scan and rewritten (issue 11
  * defect 3); planted garbage (unreferenced data dirs, stale temp entries, an aged multipart
- * upload) is collected while writers keep putting and overwriting, and every acknowledged
- * object reads back exact (defect 5); fresh uploads survive; usage and counts reach metrics.
+ * upload) is collected while writers keep putting, overwriting, deleting and completing
+ * multipart uploads, and every acknowledged object reads back exact (defect 5); fresh uploads survive; usage and counts reach metrics.
  */
-import { CreateBucketCommand, CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
-import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+} from "@aws-sdk/client-s3";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import { type ServerOptions, startServer, type TestServer } from "./helpers/server.ts";
 import {
@@ -15,6 +20,7 @@ import {
   exists,
   type Expected,
   expectExact,
+  failure,
   get,
   loseBucket,
   md5,
@@ -24,6 +30,7 @@ import {
   partPath,
   pattern,
   put,
+  putMultipart,
   resealMeta,
   waitUntil,
 } from "./fault_util.ts";
@@ -152,7 +159,7 @@ async function unreferenced(drive: string, bucket: string): Promise<string[]> {
   return found;
 }
 
-Deno.test("scanner: garbage goes while writers put and overwrite; every acknowledged object reads back exact", async () => {
+Deno.test("scanner: garbage goes while writers put, overwrite, delete and complete uploads; every acknowledged object reads back exact", async () => {
   const args = [...FAST, "--garbage-age", "2", "--upload-expiry", "1h"];
   await withServer({ args }, async (server) => {
     const s3 = client(server);
@@ -188,21 +195,43 @@ Deno.test("scanner: garbage goes while writers put and overwrite; every acknowle
     }
     const fresh = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "new" }));
 
-    // Writers: puts and overwrites of inline, one-stripe and multi-stripe objects, bounded.
+    // Writers, bounded: puts, overwrites and deletes of inline, one-stripe and multi-stripe
+    // objects, and multipart uploads completed over each other.
     const sizes = [1000, 700_000, 3 * MiB + 3];
+    const deleted = new Set<string>();
     const stopAt = Date.now() + 8_000;
-    await Promise.all([0, 1].map(async (w) => {
+    const putter = async (w: number) => {
       for (let op = 0; op < 60 && Date.now() < stopAt; op++) {
         const key = `w${w}/k${op % 5}`;
+        if (op % 7 === 6) {
+          await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+          acked.delete(key);
+          deleted.add(key);
+          continue;
+        }
         const bytes = pattern(sizes[op % sizes.length], w * 1000 + op);
         acked.set(key, { bytes, etag: await put(s3, bucket, key, bytes) });
+        deleted.delete(key);
       }
-    }));
+    };
+    const uploader = async () => {
+      for (let op = 0; op < 10 && Date.now() < stopAt; op++) {
+        const key = `m/k${op % 2}`;
+        const parts = [pattern(5 * MiB, 600 + op), pattern(MiB + 1, 700 + op)];
+        const etag = await putMultipart(s3, bucket, key, parts);
+        acked.set(key, { bytes: new Uint8Array(await new Blob(parts).arrayBuffer()), etag });
+      }
+    };
+    await Promise.all([putter(0), putter(1), uploader()]);
     await waitUntil("planted garbage removed", async () => {
       for (const p of planted) if (await exists(p)) return false;
       return true;
     }, 60_000);
     for (const [key, want] of acked) await expectExact(s3, bucket, key, want);
+    for (const key of deleted) {
+      const gone = await failure(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+      assertEquals(gone.status, 404, key);
+    }
     assertEquals(acked.get("g/big")!.etag, md5(g));
     for (const drive of server.drives) assertEquals(await unreferenced(drive, bucket), []);
 
