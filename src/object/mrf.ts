@@ -109,10 +109,10 @@ export class HealQueue {
     await this.#worker;
   }
 
-  /** Adds an object unless closed, full or already queued; true when added. */
-  #add(bucket: string, object: string, entry?: Entry): boolean {
+  /** Adds an object (or puts a retried entry back) unless closed, full or already queued. */
+  #add(bucket: string, object: string, entry?: Entry): void {
     const k = key(bucket, object);
-    if (this.#closed || this.#pending.has(k) || this.#pending.size >= this.#capacity) return false;
+    if (this.#closed || this.#pending.has(k) || this.#pending.size >= this.#capacity) return;
     const added = entry ?? { bucket, object, attempts: 0, due: 0 };
     this.#pending.set(k, added);
     if (!added.segment && !added.unjournaled && this.options.journal) {
@@ -122,7 +122,6 @@ export class HealQueue {
     }
     this.#worker ??= this.#drain();
     if (added.due <= Date.now()) this.#wake();
-    return true;
   }
 
   /** Writes the unjournaled entries, batch after batch, until none is left. */
