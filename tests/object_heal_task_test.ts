@@ -64,3 +64,30 @@ for (const torn of [false, true]) {
     }
   });
 }
+
+Deno.test("drive heal: a drive some objects could not be healed onto stays healing, its walk to run again", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    for (const name of NAMES) await put(env.layer, name, testBytes(1000, name.length));
+    const [, second, third, drive] = env.paths[0];
+    // "o2" has one readable copy left: two drives hold garbage metadata, the fourth is empty.
+    for (const d of [second, third]) {
+      await Deno.writeTextFile(`${d}/${BUCKET}/o2/xl.meta`, "not metadata");
+    }
+    await Deno.remove(`${drive}/${BUCKET}`, { recursive: true });
+    const layer = await env.open();
+    layer.healDrive(0, 3);
+    const task = await driveTask(layer);
+    assertEquals(
+      [task.state, task.objectsScanned, task.objectsHealed, task.objectsFailed],
+      ["failed", NAMES.length, NAMES.length - 1, 1],
+    );
+    assert(task.error?.startsWith("1 objects could not be healed"), task.error);
+    const info = await layer.storageInfo();
+    assertEquals(info.drives[3].state, "healing");
+    const record = JSON.parse(await Deno.readTextFile(`${drive}/.flashstor.sys/healing.json`));
+    assertEquals([record.bucket, record.object], ["", ""], "the next run walks everything");
+  } finally {
+    await env.close();
+  }
+});

@@ -28,6 +28,8 @@ const RUNNING_LIMIT = 4;
 const HEAL_CONCURRENCY = 4;
 /** Objects done out of order kept before waiting for the oldest (bounds the resume window). */
 const HEAL_WINDOW = 64;
+/** A drive heal that could not heal every object runs again this much later. */
+const DRIVE_RETRY_MS = 60_000;
 /** How often a drive heal saves its position. */
 const SAVE_INTERVAL_MS = 1_000;
 
@@ -91,6 +93,8 @@ interface Task {
 
 export class HealTasks {
   readonly #tasks = new Map<string, Task>();
+  /** Drive heals to run again (some objects failed). */
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   readonly totals: HealTotals = { healed: 0, failed: 0, clean: 0, bytes: 0 };
 
   constructor(private readonly log: (line: string) => void = console.log) {}
@@ -170,6 +174,7 @@ export class HealTasks {
         ...counts(progress),
       };
       Object.assign(progress, counts(record));
+      const failedBefore = progress.objectsFailed;
       const save = () =>
         drive.writeAll(
           SYSTEM_VOLUME,
@@ -213,6 +218,22 @@ export class HealTasks {
           saved = Date.now();
         });
       }
+      const failed = progress.objectsFailed - failedBefore;
+      if (failed > 0) {
+        // The drive still lacks objects (too few other drives could serve them): it stays
+        // healing, and the whole walk runs again later (or at the next start).
+        Object.assign(record, { bucket: "", object: "" });
+        await save();
+        const timer = setTimeout(() => {
+          this.#retries.delete(timer);
+          this.startDrive(set, driveIndex, slot);
+        }, DRIVE_RETRY_MS);
+        this.#retries.add(timer);
+        throw new Error(
+          `${failed} objects could not be healed; healing the drive again in ` +
+            `${DRIVE_RETRY_MS / 1000} s`,
+        );
+      }
       await drive.delete(SYSTEM_VOLUME, HEALING_FILE);
       drive.setState("online", "healed");
     });
@@ -232,6 +253,8 @@ export class HealTasks {
 
   /** Stops every running task between two objects (a drive heal keeps its position). */
   async close(): Promise<void> {
+    for (const timer of this.#retries) clearTimeout(timer);
+    this.#retries.clear();
     for (const task of this.#tasks.values()) task.abort.abort();
     await Promise.all([...this.#tasks.values()].map((t) => t.done));
   }
