@@ -1,6 +1,6 @@
 /**
- * The benchmark's own S3 client: SigV4 header signing (src/auth/sign-request.ts) and fetch. It is thin on
- * purpose so that client overhead does not hide the server's.
+ * The benchmark's own S3 client: SigV4 header signing (src/auth/sign-request.ts) and fetch. It
+ * is thin on purpose so that client overhead does not hide the server's.
  */
 
 import { type SigningTarget, signRequest } from "../src/auth/sign-request.ts";
