@@ -218,6 +218,7 @@ Deno.test("injected errno faults surface as the storage errors the real drive th
     await drive.makeVolume("b");
     faulty[1].inject({ kind: "error", errno: "ENOSPC" }, ["writeAll"]);
     await assertRejects(() => drive.writeAll("b", "k", enc.encode("x")), Error, "ENOSPC");
+    assert(await drive.verify(true), "the writability check passes a full drive");
     assertEquals(drive.state, "online", "a full drive is not offline");
     faulty[1].heal();
     await drive.writeAll("b", "k", enc.encode("x"));

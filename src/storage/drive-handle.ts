@@ -26,6 +26,7 @@ import {
 } from "./api.ts";
 import {
   DiskAccessDenied,
+  DiskFull,
   DiskNotFound,
   DiskTimeout,
   FileNotFound,
@@ -208,8 +209,13 @@ export class DriveHandle implements StorageAPI {
       }
       if (writable) {
         const path = `${TMP_DIR}/probe-${crypto.randomUUID()}`;
-        await this.probe((d) => d.writeAll(SYSTEM_VOLUME, path, PROBE_BYTES));
-        await this.probe((d) => d.delete(SYSTEM_VOLUME, path));
+        // A full drive works: it must stay online to take the deletes that free it.
+        const wrote = await this.probe((d) => d.writeAll(SYSTEM_VOLUME, path, PROBE_BYTES))
+          .then(() => true, (err) => {
+            if (err instanceof DiskFull) return false;
+            throw err;
+          });
+        if (wrote) await this.probe((d) => d.delete(SYSTEM_VOLUME, path));
       }
       return true;
     } catch (err) {
