@@ -82,6 +82,7 @@ export class DriveHandle implements StorageAPI {
   #reason = "not opened yet";
   #identity?: DriveIdentity;
   #lastErrorCheck = 0;
+  #healInterrupted = false;
   #checking?: Promise<boolean>;
   readonly #listeners = new Set<(change: StateChange) => void>();
   readonly timeoutMs: number;
@@ -114,6 +115,11 @@ export class DriveHandle implements StorageAPI {
   /** Online or healing: the drive takes reads and writes. */
   get available(): boolean {
     return this.#state !== "offline";
+  }
+
+  /** The drive went offline while healing: when it is back, its heal must go on. */
+  get healInterrupted(): boolean {
+    return this.#healInterrupted;
   }
 
   /** The drive was opened once at least (probe() can reach it). */
@@ -159,6 +165,7 @@ export class DriveHandle implements StorageAPI {
     if (to === "offline") this.#reason = reason || "unknown";
     if (from === to) return;
     this.#state = to;
+    if (from === "healing" || to === "healing") this.#healInterrupted = to === "offline";
     const why = reason ? `: ${reason}` : "";
     this.log(
       to === "offline"
