@@ -108,6 +108,20 @@ Deno.test("admin CLI progress line: bar, counts, rate and ETA", () => {
     "[#####...............]  25%  250/1000 objects  200 healed (300.0 MiB)  1 failed  " +
       "30.0 MiB/s, 25.0 objects/s  ETA 30s",
   );
+  assertStringIncludes(
+    progressLine({
+      id: "x",
+      kind: "drive",
+      state: "running",
+      started: new Date(),
+      objectsScanned: 1,
+      objectsHealed: 1,
+      objectsFailed: 0,
+      bytesHealed: 300 * 1024 * 1024,
+      bytesTotal: 1024 ** 3,
+    }, 1),
+    "1 healed (300.0 MiB of 1.0 GiB)",
+  );
   assertEquals(formatBytes(1023), "1023 B");
   assertEquals(formatBytes(5 * 1024 ** 4), "5.0 TiB");
 });

@@ -91,3 +91,28 @@ Deno.test("drive heal: a drive some objects could not be healed onto stays heali
     await env.close();
   }
 });
+
+Deno.test("drive heal: its bytesTotal is the scanner's usage once the scanner has counted", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const sizes = [1000, 300_000, 2 << 20];
+    for (const [i, size] of sizes.entries()) await put(env.layer, `u${i}`, testBytes(size, i));
+    const layer = await env.open();
+    assertEquals(layer.healDrive(0, 3).bytesTotal, undefined, "no usage counted yet");
+    await driveTask(layer);
+    layer.startScanner({
+      intervalMs: 10,
+      deepEvery: 0,
+      garbageAgeMs: 3_600_000,
+      uploadExpiryMs: 0,
+      busy: () => false,
+      log: () => {},
+    });
+    for (let i = 0; i < 200 && layer.usage().length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assertEquals(layer.healDrive(0, 3).bytesTotal, sizes.reduce((a, b) => a + b));
+  } finally {
+    await env.close();
+  }
+});

@@ -152,7 +152,8 @@ export function progressLine(p: HealProgress, elapsedSeconds: number, barWidth =
   }
   if (fraction !== undefined) parts.push(`${Math.floor(fraction * 100)}%`);
   parts.push(`${p.objectsScanned}${total !== undefined ? `/${total}` : ""} objects`);
-  parts.push(`${p.objectsHealed} healed (${formatBytes(p.bytesHealed)})`);
+  const ofTotal = p.bytesTotal !== undefined ? ` of ${formatBytes(p.bytesTotal)}` : "";
+  parts.push(`${p.objectsHealed} healed (${formatBytes(p.bytesHealed)}${ofTotal})`);
   if (p.objectsFailed > 0) parts.push(`${p.objectsFailed} failed`);
   if (elapsedSeconds > 0) {
     parts.push(

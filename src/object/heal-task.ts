@@ -85,6 +85,14 @@ export async function healedEverywhere(
   return keys.size === 1;
 }
 
+export interface HealTasksOptions {
+  /** Bytes of every object when known (the scanner's usage): a drive heal's bytesTotal. */
+  bytesIn?: () => number | undefined;
+  /** Whether the deployment has one set, so that a drive heal walks all of it. */
+  oneSet?: boolean;
+  log?: (line: string) => void;
+}
+
 interface Task {
   progress: HealProgress;
   done: Promise<void>;
@@ -97,7 +105,7 @@ export class HealTasks {
   readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   readonly totals: HealTotals = { healed: 0, failed: 0, clean: 0, bytes: 0 };
 
-  constructor(private readonly log: (line: string) => void = console.log) {}
+  constructor(private readonly options: HealTasksOptions = {}) {}
 
   list(): HealProgress[] {
     return [...this.#tasks.values()].map((t) => ({ ...t.progress }));
@@ -164,7 +172,9 @@ export class HealTasks {
     drive.setState("healing", from ? "resuming its heal" : "full heal started");
     const title = `heal of drive ${drive.endpoint} (${slot})` +
       (from ? `, resumed after ${from.bucket}/${from.object}` : "");
-    return this.#start({ kind: "drive", drive: drive.endpoint }, title, async (task) => {
+    const bytesTotal = this.options.oneSet ? this.options.bytesIn?.() : undefined;
+    const what = { kind: "drive" as const, drive: drive.endpoint, bytesTotal };
+    return this.#start(what, title, async (task) => {
       const progress = task.progress;
       const record: HealingRecord = from ?? {
         id: progress.id,
@@ -260,7 +270,7 @@ export class HealTasks {
   }
 
   #start(
-    what: Pick<HealProgress, "kind" | "request" | "drive">,
+    what: Pick<HealProgress, "kind" | "request" | "drive" | "bytesTotal">,
     title: string,
     run: (task: Task) => Promise<void>,
   ): HealProgress {
@@ -275,7 +285,8 @@ export class HealTasks {
       bytesHealed: 0,
     };
     const task: Task = { progress, abort: new AbortController(), done: Promise.resolve() };
-    this.log(`flashstor: ${title} started (${progress.id})`);
+    const log = this.options.log ?? console.log;
+    log(`flashstor: ${title} started (${progress.id})`);
     task.done = run(task).then(
       () => {
         progress.state = "done";
@@ -287,7 +298,7 @@ export class HealTasks {
     ).then(() => {
       progress.finished = new Date();
       const seconds = (progress.finished.getTime() - progress.started.getTime()) / 1000;
-      this.log(
+      log(
         `flashstor: ${title} ${progress.state === "done" ? "finished" : "stopped"}` +
           `${progress.error ? ` (${progress.error})` : ""}: ${progress.objectsScanned} objects ` +
           `scanned, ${progress.objectsHealed} healed (${progress.bytesHealed} bytes), ` +

@@ -66,7 +66,7 @@ const IDLE_SCANNER: ScannerTotals = {
 export class Pools implements ObjectLayer, Maintenance {
   readonly sets: ErasureSet[];
   readonly healQueue: HealQueue;
-  readonly #heals = new HealTasks();
+  readonly #heals: HealTasks;
   readonly #unsubscribe: (() => void)[] = [];
   #closing = false;
   readonly #locks = new NamespaceLocks();
@@ -82,6 +82,13 @@ export class Pools implements ObjectLayer, Maintenance {
         onDegraded: (bucket, object) => this.healQueue.enqueue(bucket, object),
       })
     );
+    this.#heals = new HealTasks({
+      bytesIn: () => {
+        const usage = this.usage();
+        return usage.length > 0 ? usage.reduce((n, u) => n + u.bytes, 0) : undefined;
+      },
+      oneSet: this.sets.length === 1,
+    });
     const journal = new HealJournal(this.sets, (object) => this.sets.indexOf(this.setOf(object)));
     this.healQueue = new HealQueue(
       (bucket, object) => this.#heals.healQueued(this.#object(bucket, object), bucket, object),
