@@ -249,19 +249,3 @@ Deno.test("a drive wiped while locked is locked again when reopened: no second s
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("a drive that goes offline while healing comes back healing, and its heal is asked for again", async () => {
-  await withRig(async ({ faulty, handles, formatted, monitor }) => {
-    const drive = handles[1];
-    drive.setState("healing", "full heal started");
-    faulty[1].inject({ kind: "hang" }, ["readAll"]);
-    await assertRejects(() => drive.readAll(SYSTEM_VOLUME, FORMAT_FILE), DiskTimeout);
-    assertEquals(drive.state, "offline");
-    faulty[1].heal();
-    await monitor.probeOffline();
-    assertEquals(drive.state, "healing");
-    assertEquals(formatted, [[0, 1]]);
-    drive.setState("online", "healed");
-    assert(!drive.healInterrupted);
-  });
-});

@@ -82,7 +82,6 @@ export class DriveHandle implements StorageAPI {
   #reason = "not opened yet";
   #identity?: DriveIdentity;
   #lastErrorCheck = 0;
-  #healInterrupted = false;
   #checking?: Promise<boolean>;
   readonly #listeners = new Set<(change: StateChange) => void>();
   readonly timeoutMs: number;
@@ -117,18 +116,9 @@ export class DriveHandle implements StorageAPI {
     return this.#state !== "offline";
   }
 
-  /** The drive went offline while healing: when it is back, its heal must go on. */
-  get healInterrupted(): boolean {
-    return this.#healInterrupted;
-  }
-
   /** The drive was opened once at least (probe() can reach it). */
   get opened(): boolean {
     return this.#drive !== undefined;
-  }
-
-  get identity(): DriveIdentity | undefined {
-    return this.#identity;
   }
 
   /**
@@ -165,7 +155,6 @@ export class DriveHandle implements StorageAPI {
     if (to === "offline") this.#reason = reason || "unknown";
     if (from === to) return;
     this.#state = to;
-    if (from === "healing" || to === "healing") this.#healInterrupted = to === "offline";
     const why = reason ? `: ${reason}` : "";
     this.log(
       to === "offline"
@@ -192,10 +181,10 @@ export class DriveHandle implements StorageAPI {
    * Runs `fn` on the drive whatever the state, under the deadline (the monitor's probes).
    * DiskNotFound when the drive was never opened.
    */
-  probe<T>(fn: (drive: OpenedDrive) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  probe<T>(fn: (drive: OpenedDrive) => Promise<T>): Promise<T> {
     const drive = this.#drive;
     if (!drive) return Promise.reject(new DiskNotFound(`${this.endpoint}: ${this.#reason}`));
-    return this.#deadline(() => fn(drive), "probe", this.timeoutMs, signal);
+    return this.#deadline(() => fn(drive), "probe", this.timeoutMs);
   }
 
   /**

@@ -4,8 +4,7 @@
  * few seconds it probes the offline ones. A drive that answers with its own format.json comes
  * back online; one that answers without format.json (wiped, or replaced by an empty disk) has
  * what it holds quarantined, is formatted into its old slot, set healing, and handed to
- * `onDriveFormatted` for a full heal, as is a drive that went offline while healing and comes
- * back. A drive of another deployment stays offline.
+ * `onDriveFormatted` for a full heal. A drive of another deployment stays offline.
  */
 import { DiskNotFound, FileNotFound } from "./errors.ts";
 import type { DriveHandle } from "./drive-handle.ts";
@@ -28,10 +27,7 @@ export const IDENTITY_INTERVAL_MS = 1_000;
 export interface DriveMonitorOptions {
   probeIntervalMs?: number;
   identityIntervalMs?: number;
-  /**
-   * A drive was formatted into its slot, or came back with its heal unfinished (set and drive
-   * index, 0-based): heal all of it.
-   */
+  /** A drive was formatted into its slot (set and drive index, 0-based): heal all of it. */
   onDriveFormatted: (setIndex: number, driveIndex: number) => void;
 }
 
@@ -109,10 +105,8 @@ export class DriveMonitor {
       if (state.kind === "offline") throw new DiskNotFound(state.reason);
       if (state.kind === "formatted") {
         // verify() compares the identity and takes the drive offline again when it differs.
-        if (!await drive.verify(true)) return;
-        if (!drive.healInterrupted) return drive.setState("online");
-        drive.setState("healing", "its heal was interrupted");
-        this.options.onDriveFormatted(set, index);
+        // A heal it had not finished resumes from its own record (Pools listens for this).
+        if (await drive.verify(true)) drive.setState("online");
         return;
       }
       // No format.json: the drive answers (its root is there), it was wiped or replaced.
