@@ -111,7 +111,6 @@ async function serve(args: string[]): Promise<void> {
   // Not errors: grants the launcher made too wide for Deno to take back.
   for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
   console.log(connectionHelp(config, server));
-  layer.startScanner({ ...config.scanner, busy: requestLoad.busy });
 
   let stopping = false;
   const stop = async () => {
@@ -127,6 +126,7 @@ async function serve(args: string[]): Promise<void> {
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  await layer.startScanner({ ...config.scanner, busy: requestLoad.busy });
   await server.finished;
 }
 

@@ -149,3 +149,24 @@ Deno.test("scanner: waits while the server is busy (bounded per object)", async 
     await d.close();
   }
 });
+
+Deno.test("scanner: bucket usage survives a restart until the first cycle counts again", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    await put(d.layer, "a", testBytes(100, 1));
+    await put(d.layer, "b", testBytes(SIZE, 2));
+    const first = scannerOf(d.layer.sets).scanner;
+    await first.cycle();
+    const counted = first.usage().map((u) => [u.bucket, u.objects, u.bytes]);
+    assertEquals(counted, [[BUCKET, 2, SIZE + 100]]);
+    const restarted = await d.open();
+    const next = scannerOf(restarted.sets).scanner;
+    assertEquals(next.usage(), []);
+    await next.start();
+    assertEquals(next.usage().map((u) => [u.bucket, u.objects, u.bytes]), counted);
+    assertEquals(next.usage()[0].updated.getTime(), first.usage()[0].updated.getTime());
+    await next.close();
+  } finally {
+    await d.close();
+  }
+});

@@ -385,9 +385,9 @@ export class Pools implements ObjectLayer, Maintenance {
   }
 
   /** Starts the background scanner over every set (main.ts; tests give short settings). */
-  startScanner(options: ScannerOptions): void {
+  startScanner(options: ScannerOptions): Promise<void> {
     this.#scanner ??= new Scanner(this.sets, options);
-    this.#scanner.start();
+    return this.#scanner.start();
   }
 
   scannerStatus(): ScannerTotals {

@@ -19,6 +19,7 @@ import { healObject } from "./heal.ts";
 import type { BucketUsage, HealResult, ScannerStatus } from "./layer.ts";
 import { type NamespaceObject, setBuckets, walkBucket } from "./namespace-walk.ts";
 import { Pacer, sleep } from "./pacer.ts";
+import { readRecord, writeRecord } from "./system-records.ts";
 
 /** What an operator sets (flags). */
 export interface ScannerSettings {
@@ -40,6 +41,8 @@ export interface ScannerOptions extends ScannerSettings {
   log?: (line: string) => void;
 }
 
+/** The last cycle's usage, in the system volume of the first set's drives, for the next start. */
+const USAGE_RECORD = "config/bucket-usage.json";
 /** MinIO's dynamic sleeper caps each wait at 1 s. */
 const MAX_SLEEP_MS = 1000;
 /**
@@ -101,8 +104,16 @@ export class Scanner {
     this.#log = options.log ?? ((line) => console.log(line));
   }
 
-  /** Starts the background cycles (none when intervalMs is 0). */
-  start(): void {
+  /**
+   * Starts the background cycles (none when intervalMs is 0). Usage counted before the last
+   * stop is served until the first cycle counts it again; resolves once it is loaded.
+   */
+  async start(): Promise<void> {
+    const saved = await readRecord<BucketUsage[]>(this.sets[0], USAGE_RECORD)
+      .catch(() => ({ value: undefined }));
+    if (Array.isArray(saved.value) && this.#status.cycles === 0) {
+      this.#usage = saved.value.map((u) => ({ ...u, updated: new Date(u.updated) }));
+    }
     if (this.options.intervalMs > 0) this.#loop ??= this.#run();
   }
 
@@ -183,6 +194,7 @@ export class Scanner {
     }
     report.durationMs = performance.now() - t0;
     this.#record(report, usage);
+    await writeRecord(this.sets[0], USAGE_RECORD, this.#usage).catch(() => {});
     return report;
   }
 
