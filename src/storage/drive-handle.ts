@@ -69,7 +69,7 @@ export interface DriveHandleOptions {
 
 /** "A few seconds": a drive that takes longer for one call is treated as failed. */
 export const DEFAULT_DRIVE_TIMEOUT_MS = 5_000;
-/** Calls that may walk a whole tree (deleting a bucket or a temp dir) get this many deadlines. */
+/** Calls whose work grows with the data (deleting a tree, fsyncing a shard) get this many deadlines. */
 const BULK_FACTOR = 12;
 /** Errors re-read the identity at most this often (the monitor reads it every second too). */
 const RECHECK_INTERVAL_MS = 1_000;
@@ -374,7 +374,7 @@ export class DriveHandle implements StorageAPI {
     );
   }
 
-  /** Each write and the close (fsync) get a deadline; abort never throws. */
+  /** Each write gets a deadline, the close (fsync) a bulk one; abort never throws. */
   async createFile(volume: string, path: string, options?: CallOptions): Promise<FileWriter> {
     const writer = await this.#call(
       "createFile",
@@ -383,7 +383,8 @@ export class DriveHandle implements StorageAPI {
     );
     return {
       write: (data) => this.#call("write", options, () => writer.write(data)),
-      close: () => this.#call("close", options, () => writer.close()),
+      // The fsync of a large shard flushes all of it: a bulk deadline, not a chunk's.
+      close: () => this.#call("close", options, () => writer.close(), true),
       abort: () => this.#deadline(() => writer.abort(), "abort", this.timeoutMs).catch(() => {}),
     };
   }
