@@ -69,7 +69,7 @@ export interface DriveHandleOptions {
 
 /** "A few seconds": a drive that takes longer for one call is treated as failed. */
 export const DEFAULT_DRIVE_TIMEOUT_MS = 5_000;
-/** Calls whose work grows with the data (deleting a tree, fsyncing a shard) get this many deadlines. */
+/** Calls whose work grows with the data (deleting a tree, fsyncing a shard): 12 deadlines. */
 const BULK_FACTOR = 12;
 /** Errors re-read the identity at most this often (the monitor reads it every second too). */
 const RECHECK_INTERVAL_MS = 1_000;
