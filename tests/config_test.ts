@@ -111,6 +111,23 @@ Deno.test("--drive-reserve: a percentage or a size; 1 % by default", () => {
   }
 });
 
+Deno.test("--drive-timeout and --drive-probe-interval (or FLASHSTOR_DRIVE_PROBE_INTERVAL): seconds, 5 by default", () => {
+  const defaults = parseServerArgs(["/d"], noEnv);
+  assertEquals([defaults.driveTimeoutMs, defaults.driveProbeIntervalMs], [5000, 5000]);
+  const env = (name: string) => name === "FLASHSTOR_DRIVE_PROBE_INTERVAL" ? "0.5" : undefined;
+  const set = parseServerArgs(["--drive-timeout", "2.5", "/d"], env);
+  assertEquals([set.driveTimeoutMs, set.driveProbeIntervalMs], [2500, 500]);
+  const flag = parseServerArgs(["--drive-probe-interval=30", "/d"], env);
+  assertEquals(flag.driveProbeIntervalMs, 30_000);
+  assertThrows(() => parseServerArgs(["--drive-timeout", "0", "/d"], noEnv), ConfigError);
+  assertThrows(
+    () =>
+      parseServerArgs(["/d"], (n) => n === "FLASHSTOR_DRIVE_PROBE_INTERVAL" ? "soon" : undefined),
+    ConfigError,
+    "FLASHSTOR_DRIVE_PROBE_INTERVAL",
+  );
+});
+
 Deno.test("FLASHSTOR_REGION pins the signing region; FLASHSTOR_SIGV2=off refuses SigV2", () => {
   const env = (vars: Record<string, string>) => (name: string) => vars[name];
   const unset = parseServerArgs(["/d"], env({}));
