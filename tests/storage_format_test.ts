@@ -140,6 +140,12 @@ Deno.test("a drive without format.json that holds data: quarantined and formatte
       const some = await openAll(fresh);
       await some[2].makeVolume("bucket");
       await assertRejects(() => loadOrInitFormat(some, layout), UnformattedDisk, "holds data");
+      // Refused before any drive was formatted: the next start must not see a deployment.
+      // (Writes the refusal did not wait for would land within moments: give them time.)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const drive of some) {
+        await assertRejects(() => drive.readAll(SYSTEM_VOLUME, FORMAT_FILE));
+      }
     });
   });
 });

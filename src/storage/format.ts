@@ -192,6 +192,9 @@ export async function loadOrInitFormat(
         `cannot format a new deployment while ${offline} of ${total} drives are unreachable`,
       );
     }
+    // Every drive is checked before any is formatted: a refusal must leave no drive formatted
+    // (a half-formatted new deployment would, at the next start, quarantine the drive refused).
+    await Promise.all(drives.map(ensureEmpty));
     reference = newFormat(layout);
   } else {
     reference = agreedFormat(formatted, total);
@@ -209,7 +212,6 @@ export async function loadOrInitFormat(
       return;
     }
     if (existing) await quarantine(drive, slotName(reference, i));
-    else await ensureEmpty(drive);
     await drive.writeAll(SYSTEM_VOLUME, FORMAT_FILE, serializeFormat(expected));
     if (existing) {
       drive.setState("healing", `formatted into ${slotName(reference, i)}`);
