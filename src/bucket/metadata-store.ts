@@ -1,0 +1,155 @@
+/**
+ * The bucket-metadata store: one JSON record per bucket (`buckets/<name>.json`) in the
+ * deployment's config store (erasure-coded in the system volume), cached in memory. Every change
+ * bumps `epoch`, the unit a cluster will announce to its peers and the decision cache keys on.
+ * Settings of later issues (versioning, lock, lifecycle, CORS, tags, encryption) join
+ * `BucketMetadata` as optional fields; a bucket with none set has no record.
+ */
+
+/** The config store's record operations this store uses (I's `ConfigStore`, object layer). */
+export interface BucketRecords {
+  readConfig(path: string): Promise<Uint8Array | undefined>;
+  writeConfig(path: string, data: Uint8Array): Promise<void>;
+  deleteConfig(path: string): Promise<void>;
+}
+
+/** S3's Object Ownership setting (PutBucketOwnershipControls). */
+export type ObjectOwnership = "BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter";
+
+/** The four switches of PutPublicAccessBlock. */
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+
+export type AclPermission = "FULL_CONTROL" | "READ" | "WRITE" | "READ_ACP" | "WRITE_ACP";
+
+export type AclGrantee =
+  | { type: "CanonicalUser"; id: string }
+  | { type: "Group"; uri: string };
+
+export interface AclGrant {
+  grantee: AclGrantee;
+  permission: AclPermission;
+}
+
+/** A bucket's access control list: its owner's canonical id and the grants. */
+export interface StoredAcl {
+  owner: string;
+  grants: AclGrant[];
+}
+
+export interface BucketMetadata {
+  /** The bucket policy, as put (JSON text; parsed by the authorizer). */
+  policy?: string;
+  ownership?: ObjectOwnership;
+  publicAccessBlock?: PublicAccessBlock;
+  acl?: StoredAcl;
+}
+
+export interface BucketMetadataStore {
+  /** Bumped by every change; never goes back. */
+  readonly epoch: number;
+  /** The bucket's metadata ({} when it has none); from memory after the first read. */
+  get(bucket: string): Promise<Readonly<BucketMetadata>>;
+  /**
+   * Applies `change` to a copy of the current metadata and stores the result before it
+   * resolves (changes of one bucket are serialised). Returns the stored metadata.
+   */
+  update(
+    bucket: string,
+    change: (current: BucketMetadata) => BucketMetadata,
+  ): Promise<Readonly<BucketMetadata>>;
+  /** Forgets the bucket's metadata (the bucket was deleted). */
+  remove(bucket: string): Promise<void>;
+}
+
+const EMPTY: Readonly<BucketMetadata> = Object.freeze({});
+/** Cached buckets; a bucket evicted is read again on its next request. */
+const MAX_CACHED = 10_000;
+const utf8 = new TextEncoder();
+
+function recordPath(bucket: string): string {
+  return `buckets/${bucket}.json`;
+}
+
+function isEmpty(metadata: BucketMetadata): boolean {
+  return Object.values(metadata).every((v) => v === undefined);
+}
+
+export class ConfigBucketMetadataStore implements BucketMetadataStore {
+  #records: BucketRecords;
+  #cache = new Map<string, Readonly<BucketMetadata>>();
+  /** Per bucket, the tail of its chain of changes. */
+  #pending = new Map<string, Promise<unknown>>();
+  #epoch = 0;
+
+  constructor(records: BucketRecords) {
+    this.#records = records;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** The cached metadata without a read: the authorizer's fast path. */
+  cached(bucket: string): Readonly<BucketMetadata> | undefined {
+    return this.#cache.get(bucket);
+  }
+
+  async get(bucket: string): Promise<Readonly<BucketMetadata>> {
+    const hit = this.#cache.get(bucket);
+    if (hit !== undefined) return hit;
+    const epoch = this.#epoch;
+    const data = await this.#records.readConfig(recordPath(bucket));
+    const metadata = data === undefined
+      ? EMPTY
+      : Object.freeze(JSON.parse(new TextDecoder().decode(data)) as BucketMetadata);
+    // A change that landed during the read is newer than what was read.
+    if (epoch === this.#epoch) this.#remember(bucket, metadata);
+    return this.#cache.get(bucket) ?? metadata;
+  }
+
+  update(
+    bucket: string,
+    change: (current: BucketMetadata) => BucketMetadata,
+  ): Promise<Readonly<BucketMetadata>> {
+    return this.#serialised(bucket, async () => {
+      const next = Object.freeze(change({ ...await this.get(bucket) }));
+      if (isEmpty(next)) await this.#records.deleteConfig(recordPath(bucket));
+      else await this.#records.writeConfig(recordPath(bucket), utf8.encode(JSON.stringify(next)));
+      this.#epoch++;
+      this.#remember(bucket, isEmpty(next) ? EMPTY : next);
+      return next;
+    });
+  }
+
+  remove(bucket: string): Promise<void> {
+    return this.#serialised(bucket, async () => {
+      await this.#records.deleteConfig(recordPath(bucket));
+      this.#epoch++;
+      this.#cache.delete(bucket);
+    });
+  }
+
+  #remember(bucket: string, metadata: Readonly<BucketMetadata>): void {
+    this.#cache.delete(bucket);
+    if (this.#cache.size >= MAX_CACHED) {
+      this.#cache.delete(this.#cache.keys().next().value as string);
+    }
+    this.#cache.set(bucket, metadata);
+  }
+
+  #serialised<T>(bucket: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#pending.get(bucket) ?? Promise.resolve();
+    const done = before.then(work, work);
+    const tail = done.catch(() => {});
+    this.#pending.set(bucket, tail);
+    tail.then(() => {
+      if (this.#pending.get(bucket) === tail) this.#pending.delete(bucket);
+    });
+    return done;
+  }
+}
