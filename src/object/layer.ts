@@ -255,6 +255,20 @@ export interface ObjectLayer {
   close(): Promise<void>;
 }
 
+/**
+ * Small server records (IAM, bucket metadata) by path, e.g. "iam/users/alice.json": kept
+ * erasure-coded through the object layer (quorum, bitrot checks, heal), each write atomic.
+ */
+export interface ConfigStore {
+  /** Undefined: no such record. */
+  readConfig(path: string): Promise<Uint8Array | undefined>;
+  writeConfig(path: string, data: Uint8Array): Promise<void>;
+  /** Deleting a missing record is not an error. */
+  deleteConfig(path: string): Promise<void>;
+  /** The paths of the records under `prefix`, in key order. */
+  listConfig(prefix: string): Promise<string[]>;
+}
+
 /** What an administrator asks to heal: everything, one bucket, or a prefix of one. */
 export interface HealRequest {
   bucket?: string;

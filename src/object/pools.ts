@@ -4,6 +4,7 @@
  */
 import { crc32 } from "../../ffi/isal.ts";
 import { SYSTEM_VOLUME } from "../storage/api.ts";
+import { ConfigRecords, isConfigRecord } from "./config-store.ts";
 import type { DriveHandle } from "../storage/drive-handle.ts";
 import { ErasureSet } from "./erasure-set.ts";
 import { BucketExists, BucketNotEmpty } from "./errors.ts";
@@ -14,6 +15,7 @@ import type {
   BucketUsage,
   CompleteMultipartOptions,
   CompletePart,
+  ConfigStore,
   CopyObjectOptions,
   DeleteResult,
   GetObjectOptions,
@@ -63,13 +65,14 @@ const IDLE_SCANNER: ScannerTotals = {
   uploadsExpired: 0,
 };
 
-export class Pools implements ObjectLayer, Maintenance {
+export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   readonly sets: ErasureSet[];
   readonly healQueue: HealQueue;
   readonly #heals: HealTasks;
   readonly #unsubscribe: (() => void)[] = [];
   #closing = false;
   readonly #locks = new NamespaceLocks();
+  readonly #config: ConfigRecords;
   #scanner?: Scanner;
 
   constructor(sets: DriveHandle[][], readonly options: PoolsOptions) {
@@ -91,9 +94,10 @@ export class Pools implements ObjectLayer, Maintenance {
     });
     const journal = new HealJournal(this.sets, (object) => this.sets.indexOf(this.setOf(object)));
     this.healQueue = new HealQueue(
-      (bucket, object) => this.#heals.healQueued(this.#object(bucket, object), bucket, object),
+      (bucket, object) => this.#heals.healQueued(this.#healed(bucket, object), bucket, object),
       { journal },
     );
+    this.#config = new ConfigRecords(this.sets, (object) => this.setOf(object));
   }
 
   /** The set that holds `object`. */
@@ -106,6 +110,29 @@ export class Pools implements ObjectLayer, Maintenance {
     checkBucketName(bucket);
     checkObjectName(object);
     return this.setOf(object);
+  }
+
+  /** The set of an object the heal queue holds: a bucket's, or a config record's. */
+  #healed(bucket: string, object: string): ErasureSet {
+    return bucket === SYSTEM_VOLUME && isConfigRecord(object)
+      ? this.setOf(object)
+      : this.#object(bucket, object);
+  }
+
+  readConfig(path: string): Promise<Uint8Array | undefined> {
+    return this.#config.readConfig(path);
+  }
+
+  writeConfig(path: string, data: Uint8Array): Promise<void> {
+    return this.#config.writeConfig(path, data);
+  }
+
+  deleteConfig(path: string): Promise<void> {
+    return this.#config.deleteConfig(path);
+  }
+
+  listConfig(prefix: string): Promise<string[]> {
+    return this.#config.listConfig(prefix);
   }
 
   async makeBucket(bucket: string): Promise<void> {
