@@ -1,8 +1,8 @@
 /**
  * S3 speaks a small, regular subset of XML: elements with text or child elements, no mixed
- * content, attributes only on the root. This module renders responses and parses request
- * bodies (DeleteObjects, CompleteMultipartUpload, CreateBucketConfiguration, ACLs) with
- * limits, rejecting anything malformed as S3's MalformedXML.
+ * content, few attributes (xmlns declarations, an ACL Grantee's xsi:type). This module renders
+ * responses and parses request bodies (DeleteObjects, CompleteMultipartUpload,
+ * CreateBucketConfiguration, ACLs) with limits, rejecting anything malformed as S3's MalformedXML.
  */
 
 import { S3Error } from "./errors.ts";
@@ -81,6 +81,8 @@ export interface XmlElement {
   name: string;
   children: XmlElement[];
   text: string;
+  /** Attribute values by namespace-free name (`xsi:type` → `type`); absent when none. */
+  attributes?: Record<string, string>;
 }
 
 /** Finds the first child element by (namespace-free) name. */
@@ -127,6 +129,16 @@ function malformed(detail: string): S3Error {
     "MalformedXML",
     `The XML you provided was not well-formed or did not validate against our published schema (${detail}).`,
   );
+}
+
+function parseAttributes(raw: string): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (
+    const [, name, double, single] of raw.matchAll(/([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)
+  ) {
+    attributes[name.replace(/^.*:/, "")] = decodeEntities(double ?? single);
+  }
+  return attributes;
 }
 
 /** One element being parsed: its text so far and the raw name its end tag must repeat. */
@@ -226,6 +238,7 @@ class XmlParser {
     if (!open) throw malformed(`expected an element at offset ${this.#pos}`);
     this.#pos += open[0].length;
     const element: XmlElement = { name: open[1].replace(/^.*:/, ""), children: [], text: "" };
+    if (open[2] !== "") element.attributes = parseAttributes(open[2]);
     const parent = this.#open[this.#open.length - 1];
     if (parent) parent.element.children.push(element);
     else this.#root = element;
