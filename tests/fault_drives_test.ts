@@ -14,6 +14,8 @@ import {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { ignoreWithout, mountsUnavailable } from "./helpers/capabilities.ts";
+import { mountTmpfs, unmount } from "./helpers/mounts.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
@@ -294,59 +296,50 @@ Deno.test("fault: drives lost while a PUT streams — 1 of 4: the PUT succeeds; 
   }
 });
 
-/** Mounts a tmpfs of `mib` MiB at `path` (root only); false when this host does not allow it. */
-async function mountSmall(path: string, mib: number): Promise<boolean> {
-  const out = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", `size=${mib}m`, "tmpfs", path],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => undefined);
-  return out?.success === true;
-}
+const fullDriveTest =
+  "fault: a full drive (ENOSPC) → PUTs succeed on the others, no partial files left on it, healed once space is back";
+Deno.test(
+  { name: fullDriveTest, ignore: ignoreWithout(fullDriveTest, await mountsUnavailable()) },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "flashstor-full-" });
+    const d4 = `${dir}/d4`;
+    await Deno.mkdir(d4);
+    await mountTmpfs(d4, 10);
+    let server: TestServer | undefined;
+    try {
+      server = await startServer({ dir });
+      const s3 = client(server);
+      await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+      const objects = new Map<string, Expected>();
+      for (let i = 0; i < 6; i++) {
+        const bytes = pattern(6 * MiB + i, 700 + i);
+        objects.set(`full/${i}`, { bytes, etag: await put(s3, BUCKET, `full/${i}`, bytes) });
+      }
+      await expectAll(s3, BUCKET, objects);
+      const lacking = [...objects.keys()].filter((k) => !existsSync(metaPath(d4, BUCKET, k)));
+      assert(lacking.length > 0, "d4 filled up");
+      // The heals those reads queued fail for lack of space: they must leave nothing behind.
+      await new Promise((r) => setTimeout(r, 1000));
+      assertEquals(await tmpEntries(d4), [], "temp area of the full drive");
 
-Deno.test("fault: a full drive (ENOSPC) → PUTs succeed on the others, no partial files left on it, healed once space is back", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flashstor-full-" });
-  const d4 = `${dir}/d4`;
-  await Deno.mkdir(d4);
-  if (!await mountSmall(d4, 10)) {
-    console.log("skipped: cannot mount a tmpfs here (needs root)");
-    await Deno.remove(dir, { recursive: true });
-    return;
-  }
-  let server: TestServer | undefined;
-  try {
-    server = await startServer({ dir });
-    const s3 = client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const objects = new Map<string, Expected>();
-    for (let i = 0; i < 6; i++) {
-      const bytes = pattern(6 * MiB + i, 700 + i);
-      objects.set(`full/${i}`, { bytes, etag: await put(s3, BUCKET, `full/${i}`, bytes) });
+      for (const key of [...objects.keys()].filter((k) => !lacking.includes(k))) {
+        await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+        objects.delete(key);
+      }
+      await healedOnto(server, objects, [d4]);
+      const [d1, d2] = server.drives;
+      for (const d of [d1, d2]) await loseBucket(d, BUCKET);
+      await expectAll(s3, BUCKET, objects);
+    } catch (err) {
+      console.error(server?.output().slice(-4000));
+      throw err;
+    } finally {
+      await server?.kill();
+      await unmount(d4);
+      await Deno.remove(dir, { recursive: true });
     }
-    await expectAll(s3, BUCKET, objects);
-    const lacking = [...objects.keys()].filter((k) => !existsSync(metaPath(d4, BUCKET, k)));
-    assert(lacking.length > 0, "d4 filled up");
-    // The heals those reads queued fail for lack of space: they must leave nothing behind.
-    await new Promise((r) => setTimeout(r, 1000));
-    assertEquals(await tmpEntries(d4), [], "temp area of the full drive");
-
-    for (const key of [...objects.keys()].filter((k) => !lacking.includes(k))) {
-      await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
-      objects.delete(key);
-    }
-    await healedOnto(server, objects, [d4]);
-    const [d1, d2] = server.drives;
-    for (const d of [d1, d2]) await loseBucket(d, BUCKET);
-    await expectAll(s3, BUCKET, objects);
-  } catch (err) {
-    console.error(server?.output().slice(-4000));
-    throw err;
-  } finally {
-    await server?.kill();
-    await new Deno.Command("umount", { args: [d4] }).output();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
 function existsSync(path: string): boolean {
   try {

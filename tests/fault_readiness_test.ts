@@ -5,39 +5,14 @@
  */
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { ignoreWithout, mountsUnavailable } from "./helpers/capabilities.ts";
+import { makeReadOnly } from "./helpers/mounts.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { client, expectExact, failure, MiB, pattern, put, waitUntil } from "./fault_util.ts";
 import { parseExposition } from "./helpers/prometheus.ts";
 
 const BUCKET = "ready";
 const TOKEN = "readiness-metrics-token";
-
-async function mount(args: string[]): Promise<boolean> {
-  return await new Deno.Command("mount", { args, stdout: "null", stderr: "null" }).output()
-    .then((o) => o.success, () => false);
-}
-
-/** Remounts `path` read-only over itself (a bind mount); false when mounts are not permitted. */
-async function makeReadOnly(path: string): Promise<boolean> {
-  if (!await mount(["--bind", path, path])) return false;
-  if (await mount(["-o", "remount,bind,ro", path])) return true;
-  await new Deno.Command("umount", { args: [path] }).output();
-  return false;
-}
-
-async function umount(path: string): Promise<void> {
-  await new Deno.Command("umount", { args: [path], stdout: "null", stderr: "null" }).output();
-}
-
-/** Bind mounts need CAP_SYS_ADMIN: checked once, on a scratch directory. */
-const canMount = await (async () => {
-  const dir = await Deno.makeTempDir({ prefix: "flashstor-mount-probe-" });
-  const ok = await makeReadOnly(dir);
-  if (ok) await umount(dir);
-  await Deno.remove(dir);
-  if (!ok) console.log("fault_readiness_test: ignored, read-only bind mounts are not permitted");
-  return ok;
-})();
 
 async function ready(server: TestServer): Promise<number> {
   const response = await fetch(`${server.endpoint}/flashstor/health/ready`);
@@ -61,16 +36,17 @@ async function drives(server: TestServer): Promise<Map<string, [number, string]>
   return out;
 }
 
+const readinessTest =
+  "defect 2: 2 of 4 drives remounted read-only → ready 503, drive metrics offline; writable again → ready 200, online";
 Deno.test({
-  name:
-    "defect 2: 2 of 4 drives remounted read-only → ready 503, drive metrics offline; writable again → ready 200, online",
-  ignore: !canMount,
+  name: readinessTest,
+  ignore: ignoreWithout(readinessTest, await mountsUnavailable()),
   async fn() {
     const server = await startServer({
       env: { FLASHSTOR_DRIVE_PROBE_INTERVAL: "0.5", FLASHSTOR_METRICS_TOKEN: TOKEN },
     });
     const [d1, d2, d3, d4] = server.drives;
-    const mounted: string[] = [];
+    const mounted: (() => Promise<void>)[] = [];
     try {
       const s3 = client(server);
       await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -79,8 +55,7 @@ Deno.test({
       assertEquals(await ready(server), 200);
 
       for (const d of [d1, d2]) {
-        assert(await makeReadOnly(d), `read-only mount of ${d}`);
-        mounted.push(d);
+        mounted.push(await makeReadOnly(d));
       }
       assertEquals((await failure(put(s3, BUCKET, "refused", pattern(1000, 2)))).status, 503);
       await waitUntil("ready to answer 503", async () => await ready(server) === 503, 15_000);
@@ -93,7 +68,7 @@ Deno.test({
       // Reads still have their quorum.
       await expectExact(s3, BUCKET, "kept", { bytes, etag });
 
-      for (const d of mounted.splice(0)) await umount(d);
+      for (const undo of mounted.splice(0)) await undo();
       await waitUntil("ready to answer 200 again", async () => await ready(server) === 200, 15_000);
       assertEquals((await drives(server)).get(d1), [1, "online"]);
       assert(server.output().includes(`drive ${d1} back online`));
@@ -106,7 +81,7 @@ Deno.test({
       console.error(server.output().slice(-4000));
       throw err;
     } finally {
-      for (const d of mounted) await umount(d);
+      for (const undo of mounted) await undo();
       await server.cleanup();
     }
   },

@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import { RawClient, request, startEcho } from "./http_client.ts";
-import { hasOpenssl, selfSignedCert } from "./helpers/tls.ts";
+import { ignoreWithout, opensslUnavailable } from "./helpers/capabilities.ts";
+import { selfSignedCert } from "./helpers/tls.ts";
 
 function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
   return selfSignedCert(`${dir}/${name}.crt`, `${dir}/${name}.key`, name);
 }
 
-Deno.test("http tls: round trip, and a certificate reload applies to new connections", async (t) => {
-  if (!await hasOpenssl()) {
-    console.log("skipped: openssl is not installed, no certificate can be made");
-    return;
-  }
+const tlsRoundTrip = "http tls: round trip, and a certificate reload applies to new connections";
+Deno.test({
+  name: tlsRoundTrip,
+  ignore: ignoreWithout(tlsRoundTrip, await opensslUnavailable()),
+}, async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "flashstor-tls-" });
   const first = await selfSigned(dir, "first");
   const second = await selfSigned(dir, "second");

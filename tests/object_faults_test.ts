@@ -4,6 +4,8 @@
  * must restore every shard, and beyond m drives nothing may be written or returned.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { ignoreWithout, mountsUnavailable } from "./helpers/capabilities.ts";
+import { makeReadOnly } from "./helpers/mounts.ts";
 import {
   BucketNotFound,
   InsufficientReadQuorum,
@@ -188,42 +190,25 @@ for (const [n, m] of LAYOUTS) {
   });
 }
 
-/** Makes a drive read-only with a bind mount; undefined when mounts are not permitted. */
-async function makeReadOnly(path: string): Promise<(() => Promise<void>) | undefined> {
-  const run = (args: string[]) =>
-    new Deno.Command("mount", { args, stdout: "null", stderr: "null" }).output()
-      .then((o) => o.success, () => false);
-  if (!await run(["--bind", path, path])) return undefined;
-  if (!await run(["-o", "remount,bind,ro", path])) {
-    await new Deno.Command("umount", { args: [path] }).output();
-    return undefined;
-  }
-  return async () => {
-    await new Deno.Command("umount", { args: [path] }).output();
-  };
-}
-
-Deno.test("unwritable drives: ≤ m tolerated and healed later, > m fails and keeps the old object", async () => {
+const unwritableTest =
+  "unwritable drives: ≤ m tolerated and healed later, > m fails and keeps the old object";
+Deno.test({
+  name: unwritableTest,
+  ignore: ignoreWithout(unwritableTest, await mountsUnavailable()),
+}, async () => {
   const env = await deployment(1, 4, 2);
   const restores: (() => Promise<void>)[] = [];
   try {
     const old = testBytes(3 * MiB, 5);
     await put(env.layer, "obj", old);
     await put(env.layer, "small", testBytes(100, 1));
-    const first = await makeReadOnly(env.paths[0][0]);
-    if (!first) {
-      console.log("skipped: read-only bind mounts are not permitted here (mount --bind failed)");
-      return;
-    }
-    restores.push(first);
+    restores.push(await makeReadOnly(env.paths[0][0]));
     const next = testBytes(2 * MiB, 6);
     await put(env.layer, "obj", next);
     assert(equalBytes(await get(env.layer, "obj"), next));
 
     for (const d of [1, 2]) {
-      const restore = await makeReadOnly(env.paths[0][d]);
-      assert(restore, "second mount failed");
-      restores.push(restore);
+      restores.push(await makeReadOnly(env.paths[0][d]));
     }
     const before = await Promise.all(env.paths[0].map((p) => snapshot(p)));
     await assertRejects(

@@ -12,43 +12,19 @@ import {
 } from "@aws-sdk/client-s3";
 import { statfs } from "node:fs/promises";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { ignoreWithout, mountsUnavailable } from "./helpers/capabilities.ts";
+import { mountTmpfs, unmount } from "./helpers/mounts.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { client, type Expected, expectExact, failure, MiB, pattern, put } from "./fault_util.ts";
 
 const DRIVE_MIB = 32;
 const RESERVE_MIB = 8;
 
-async function mount(path: string): Promise<boolean> {
-  const out = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", `size=${DRIVE_MIB}m`, "tmpfs", path],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => undefined);
-  return out?.success === true;
-}
-
-async function umount(path: string): Promise<void> {
-  await new Deno.Command("umount", { args: [path], stdout: "null", stderr: "null" }).output();
-}
-
-/** Whether this host lets the test mount a tmpfs (root, and not forbidden by a sandbox). */
-async function canMount(): Promise<boolean> {
-  const probe = await Deno.makeTempDir({ prefix: "flashstor-mount-probe-" });
-  try {
-    const mounted = await mount(probe);
-    if (mounted) await umount(probe);
-    return mounted;
-  } finally {
-    await Deno.remove(probe, { recursive: true });
-  }
-}
-
-const mountable = await canMount();
-if (!mountable) console.log("storage_full_test: cannot mount a tmpfs here (needs root): ignored");
-
+const fullDrivesTest =
+  "full drives: 507 XMinioStorageFull, the reserve holds, metadata writes and deletes work";
 Deno.test({
-  name: "full drives: 507 XMinioStorageFull, the reserve holds, metadata writes and deletes work",
-  ignore: !mountable,
+  name: fullDrivesTest,
+  ignore: ignoreWithout(fullDrivesTest, await mountsUnavailable()),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "flashstor-full-" });
     const drives = [1, 2, 3, 4].map((i) => `${dir}/d${i}`);
@@ -57,7 +33,7 @@ Deno.test({
     try {
       for (const d of drives) {
         await Deno.mkdir(d);
-        assert(await mount(d), `mount ${d}`);
+        await mountTmpfs(d, DRIVE_MIB);
         mounted.push(d);
       }
       server = await startServer({ drives, args: ["--drive-reserve", `${RESERVE_MIB}MiB`] });
@@ -101,7 +77,7 @@ Deno.test({
       throw err;
     } finally {
       await server?.cleanup();
-      for (const d of mounted) await umount(d);
+      for (const d of mounted) await unmount(d);
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -13,7 +13,8 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { assertEquals } from "./helpers/assert.ts";
-import { hasOpenssl, selfSignedCert } from "./helpers/tls.ts";
+import { ignoreWithout, opensslUnavailable } from "./helpers/capabilities.ts";
+import { selfSignedCert } from "./helpers/tls.ts";
 import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/server.ts";
 
 /** Writes a self-signed certificate for 127.0.0.1 as public.crt + private.key. */
@@ -44,12 +45,11 @@ async function waitLive(server: TestServer, cert: string): Promise<void> {
   throw new Error(`server not live over TLS:\n${server.output()}`);
 }
 
+const noOpenssl = await opensslUnavailable();
+
 for (const engine of ["flashstor", "deno"]) {
-  Deno.test(`tls: AWS SDK round trip over HTTPS (${engine} engine)`, async (t) => {
-    if (!await hasOpenssl()) {
-      console.log("skipped: openssl is not installed, no certificate can be made");
-      return;
-    }
+  const name = `tls: AWS SDK round trip over HTTPS (${engine} engine)`;
+  Deno.test({ name, ignore: ignoreWithout(name, noOpenssl) }, async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "flashstor-tls-" });
     const certsDir = `${dir}/certs`;
     const cert = await makeCert(certsDir, "first");
@@ -118,11 +118,9 @@ for (const engine of ["flashstor", "deno"]) {
   });
 }
 
-Deno.test("tls: with scoped read, the certs dir is revoked after loading; SIGHUP keeps the loaded certificate", async () => {
-  if (!await hasOpenssl()) {
-    console.log("skipped: openssl is not installed, no certificate can be made");
-    return;
-  }
+const scopedRead =
+  "tls: with scoped read, the certs dir is revoked after loading; SIGHUP keeps the loaded certificate";
+Deno.test({ name: scopedRead, ignore: ignoreWithout(scopedRead, noOpenssl) }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "flashstor-tls-scoped-" });
   const certsDir = `${dir}/certs`;
   const cert = await makeCert(certsDir, "first");

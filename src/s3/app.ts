@@ -10,7 +10,8 @@
 import { type Context, Hono } from "hono";
 import { ADMIN_PREFIX, type AdminLayer, adminResponse, isAdminTarget } from "../admin/api.ts";
 import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
-import type { CredentialLookup } from "../auth/credentials.ts";
+import { type CredentialLookup, rootPrincipal } from "../auth/credentials.ts";
+import { invalidToken } from "../auth/errors.ts";
 import type { Config } from "../config.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
 import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
@@ -117,9 +118,24 @@ function resourceOf(target: string, bucket: string, key: string): string {
 export function createApp(deps: AppDeps): App {
   const { config, layer } = deps;
   const observability = deps.observability ?? Observability.fromConfig(config, layer);
-  const lookup: CredentialLookup = (accessKey) =>
-    accessKey === config.rootUser ? { accessKey, secretKey: config.rootPassword } : undefined;
-  const authOptions: AuthOptions = { lookup, region: config.signingRegion, sigv2: config.sigv2 };
+  // Until the IAM store gives the account its id, its requests name none.
+  const accountId = "";
+  const lookup: CredentialLookup = (accessKey, sessionToken) => {
+    if (accessKey !== config.rootUser) return undefined;
+    // Root's key is long-term: a token with it was not issued for it.
+    if (sessionToken !== undefined) throw invalidToken();
+    return {
+      accessKey,
+      secretKey: config.rootPassword,
+      principal: rootPrincipal(accountId, accessKey),
+    };
+  };
+  const authOptions: AuthOptions = {
+    lookup,
+    accountId,
+    region: config.signingRegion,
+    sigv2: config.sigv2,
+  };
   // One stable host id per process, as S3 names the host that served a request.
   const hostId = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 
@@ -217,9 +233,7 @@ export function createApp(deps: AppDeps): App {
     METRICS_PATH,
     serverEndpoint((request) => metricsResponse(request, observability.metrics, metricsAccess)),
   );
-  const admin = serverEndpoint((request) =>
-    adminResponse(request, { layer, auth: authOptions, rootUser: config.rootUser })
-  );
+  const admin = serverEndpoint((request) => adminResponse(request, { layer, auth: authOptions }));
   // Matched on the raw path: "/b/../flashstor/admin/…" is an object key of bucket "b".
   hono.all(
     `${ADMIN_PREFIX}*`,
