@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import { assertEquals, assertRejects } from "./helpers/assert.ts";
+import { anonymousPrincipal } from "../src/auth/credentials.ts";
 import { AuthError } from "../src/auth/errors.ts";
 import { verifyPostPolicy } from "../src/auth/post-policy.ts";
 import { hmacHex, signingKey } from "../src/auth/signing.ts";
@@ -45,7 +46,11 @@ async function expectDenied(fields: Record<string, string>, code: string, bucket
 
 Deno.test("AWS example: browser POST policy signature and conditions", async () => {
   const result = await verifyPostPolicy(exampleFields(), BUCKET, at("2015-12-29T10:00:00Z"));
-  assertEquals(result, { accessKey: EXAMPLE.accessKey, contentLengthRange: undefined });
+  assertEquals(result, {
+    accessKey: EXAMPLE.accessKey,
+    principal: EXAMPLE.principal,
+    contentLengthRange: undefined,
+  });
 });
 
 Deno.test("POST policy: tampered, expired, or outside its conditions", async () => {
@@ -118,5 +123,6 @@ Deno.test("POST policy: content-length-range is returned; anonymous forms pass",
   assertEquals(result.contentLengthRange, { min: 1, max: 1048576 });
   assertEquals(await verifyPostPolicy({ key: "k" }, "b", at("2026-01-01T00:00:00Z")), {
     accessKey: "",
+    principal: anonymousPrincipal(""),
   });
 });

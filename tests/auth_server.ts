@@ -2,14 +2,16 @@
  * A tiny S3 endpoint for client round trips: Deno.serve on 127.0.0.1 running authenticate() and
  * the checksum verifier, keeping PUT bodies in memory and recording every request it accepted.
  */
+import { type Credentials, rootPrincipal } from "../src/auth/credentials.ts";
 import { AuthError } from "../src/auth/errors.ts";
 import { authenticate } from "../src/auth/sigv4.ts";
 import { checksumVerifier, requestChecksumSpec } from "../src/s3/checksum.ts";
 import { readAll } from "./auth_vectors.ts";
 
-export const KEYS = {
+export const KEYS: Credentials = {
   accessKey: "flashstortestkey",
   secretKey: "flashstor/test+secret/key0123456789",
+  principal: rootPrincipal("123456789012", "flashstortestkey"),
 };
 export const REGION = "us-east-1";
 

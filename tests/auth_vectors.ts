@@ -3,13 +3,14 @@
  * auth tests. Values are the ones printed in "Signature Calculations for the Authorization
  * Header" (single chunk and multiple chunks) and "Authenticating Requests: Using Query Parameters".
  */
-import type { Credentials } from "../src/auth/credentials.ts";
+import { type Credentials, rootPrincipal } from "../src/auth/credentials.ts";
 import type { SignedRequest } from "../src/auth/sigv4.ts";
 import { concatBytes } from "../src/bytes.ts";
 
 export const EXAMPLE: Credentials = {
   accessKey: "AKIAIOSFODNN7EXAMPLE",
   secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  principal: rootPrincipal("123456789012", "AKIAIOSFODNN7EXAMPLE"),
 };
 export const REGION = "us-east-1";
 export const EXAMPLE_NOW = new Date("2013-05-24T00:00:00Z");

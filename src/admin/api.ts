@@ -28,7 +28,6 @@ export type AdminLayer = ObjectLayer & Partial<Maintenance>;
 export interface AdminDeps {
   layer: AdminLayer;
   auth: AuthOptions;
-  rootUser: string;
 }
 
 /** Whether a raw request target is the admin API's (dot segments and all: as received). */
@@ -46,8 +45,8 @@ export async function adminResponse(request: Request, deps: AdminDeps): Promise<
       headers: request.headers,
       body: request.body,
     }, deps.auth);
-    // Signed by someone else than root (once IAM has users) or not at all.
-    if (auth.accessKey !== deps.rootUser) throw new S3Error("AccessDenied");
+    // Signed by someone else than the account root, or not at all.
+    if (auth.principal.kind !== "root") throw new S3Error("AccessDenied");
     const path = rawPath.slice(ADMIN_PREFIX.length);
     const query = new URLSearchParams(rawQuery);
     const maintenance = maintenanceOf(deps.layer);

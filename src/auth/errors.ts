@@ -46,3 +46,13 @@ export function unknownAccessKey(): AuthError {
     "The AWS Access Key Id you provided does not exist in our records.",
   );
 }
+
+/** Temporary credentials past their expiry (AWS's words). */
+export function expiredToken(): AuthError {
+  return new AuthError("ExpiredToken", "The provided token has expired.");
+}
+
+/** A session token that does not verify, or that belongs to another access key. */
+export function invalidToken(): AuthError {
+  return new AuthError("InvalidToken", "The provided token is malformed or otherwise invalid.");
+}

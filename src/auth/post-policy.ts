@@ -5,6 +5,8 @@
  * streams, so content-length-range is returned for the handler to enforce.
  */
 import { Buffer } from "node:buffer";
+import type { Principal } from "../iam/principal.ts";
+import { anonymousPrincipal, type Credentials } from "./credentials.ts";
 import { AuthError, signatureMismatch, sigV2Refused, unknownAccessKey } from "./errors.ts";
 import { checkScope, parseAmzDate, parseCredential } from "./scope.ts";
 import { hmacHex, hmacSha1Base64, signaturesEqual, signingKey } from "./signing.ts";
@@ -13,6 +15,8 @@ import type { AuthOptions } from "./sigv4.ts";
 export interface PostPolicyResult {
   /** "" for an anonymous form (no signature). */
   accessKey: string;
+  /** Who the upload acts as; kind "anonymous" for an unsigned form. */
+  principal: Principal;
   /** Allowed size of the file, from a content-length-range condition. */
   contentLengthRange?: { min: number; max: number };
 }
@@ -75,11 +79,22 @@ function parsePolicy(base64: string): { expiration: Date; conditions: Condition[
   return { expiration, conditions: document.conditions.map(parseCondition) };
 }
 
+/** The credentials of a form's access key; temporary ones come with x-amz-security-token. */
+async function lookupFormKey(
+  accessKey: string,
+  fields: Map<string, string>,
+  options: AuthOptions,
+): Promise<Credentials> {
+  const credentials = await options.lookup(accessKey, fields.get("x-amz-security-token"));
+  if (credentials === undefined) throw unknownAccessKey();
+  return credentials;
+}
+
 /** The SigV2 signature of the policy: base64 HMAC-SHA1 under the secret of AWSAccessKeyId. */
 async function checkSignatureV2(
   fields: Map<string, string>,
   options: AuthOptions,
-): Promise<string> {
+): Promise<Credentials> {
   if (options.sigv2 === false) throw sigV2Refused();
   const accessKey = fields.get("awsaccesskeyid");
   const signature = fields.get("signature");
@@ -90,19 +105,18 @@ async function checkSignatureV2(
       "A SigV2-signed POST needs the AWSAccessKeyId, Signature and Policy fields.",
     );
   }
-  const credentials = await options.lookup(accessKey);
-  if (credentials === undefined) throw unknownAccessKey();
+  const credentials = await lookupFormKey(accessKey, fields, options);
   if (!signaturesEqual(hmacSha1Base64(credentials.secretKey, policy), signature)) {
     throw signatureMismatch();
   }
-  return credentials.accessKey;
+  return credentials;
 }
 
 /** Checks the signature of the policy; undefined when the form is anonymous. */
 async function checkSignature(
   fields: Map<string, string>,
   options: AuthOptions,
-): Promise<string | undefined> {
+): Promise<Credentials | undefined> {
   const v2 = fields.has("awsaccesskeyid") || fields.has("signature");
   if (v2 && fields.has("x-amz-signature")) {
     throw new AuthError(
@@ -132,8 +146,7 @@ async function checkSignature(
     new AuthError("AuthorizationHeaderMalformed", `The X-Amz-Credential is malformed; ${message}`);
   const scope = parseCredential(credential, malformed);
   checkScope(scope, date, options.region, "s3", malformed);
-  const credentials = await options.lookup(scope.accessKey);
-  if (credentials === undefined) throw unknownAccessKey();
+  const credentials = await lookupFormKey(scope.accessKey, fields, options);
   const key = signingKey(
     credentials.accessKey,
     credentials.secretKey,
@@ -142,7 +155,7 @@ async function checkSignature(
     scope.service,
   );
   if (!signaturesEqual(hmacHex(key, policy), signature)) throw signatureMismatch();
-  return credentials.accessKey;
+  return credentials;
 }
 
 /**
@@ -157,11 +170,13 @@ export async function verifyPostPolicy(
   const fields = new Map(
     Object.entries(formFields).map(([name, value]) => [name.toLowerCase(), value]),
   );
-  const accessKey = await checkSignature(fields, options) ?? "";
+  const credentials = await checkSignature(fields, options);
+  const accessKey = credentials?.accessKey ?? "";
+  const principal = credentials?.principal ?? anonymousPrincipal(options.accountId ?? "");
   const policyText = fields.get("policy");
   if (policyText === undefined) {
     if (accessKey !== "") throw new AuthError("InvalidArgument", "A signed POST needs a Policy.");
-    return { accessKey };
+    return { accessKey, principal };
   }
   const policy = parsePolicy(policyText);
   if ((options.now?.() ?? new Date()).getTime() > policy.expiration.getTime()) {
@@ -191,5 +206,5 @@ export async function verifyPostPolicy(
     if (EXEMPT.has(name) || name.startsWith("x-ignore-") || covered.has(name)) continue;
     throw denied(`Extra input fields: ${name}`);
   }
-  return { accessKey, contentLengthRange };
+  return { accessKey, principal, contentLengthRange };
 }

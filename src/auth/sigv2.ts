@@ -118,6 +118,16 @@ function stringsToSign(
   return strings;
 }
 
+function withHeader(headers: Headers, name: string, value: string): Headers {
+  const copy = new Headers(headers);
+  try {
+    copy.set(name, utf8ByteString(value));
+  } catch {
+    throw new AuthError("InvalidArgument", `The query parameter ${name} is not a valid header.`);
+  }
+  return copy;
+}
+
 interface V2Signature {
   accessKey: string;
   signature: string;
@@ -189,11 +199,19 @@ export async function authenticateV2(
   const sig = presigned ? fromQuery(query, now) : fromHeader(authorization, req.headers, now);
   // A presigned URL's x-amz-* parameters are signed and applied like its x-amz-* headers.
   const headers = presigned ? withQueryHeaders(req.headers, params) : req.headers;
-  const credentials = await options.lookup(sig.accessKey);
+  // The session token of temporary credentials is signed as an x-amz-* header, also when a
+  // presigned URL carries it in its query (as botocore's HmacV1QueryAuth does).
+  const sessionToken = presigned
+    ? query.get("x-amz-security-token")
+    : headers.get("x-amz-security-token") ?? undefined;
+  const credentials = await options.lookup(sig.accessKey, sessionToken);
   if (credentials === undefined) throw unknownAccessKey();
   if (!SIGNATURE_PATTERN.test(sig.signature)) throw signatureMismatch();
+  const signedHeaders = presigned && sessionToken !== undefined
+    ? withHeader(headers, "x-amz-security-token", sessionToken)
+    : headers;
   const resource = canonicalResource(rawPath, params, req.hostBucket);
-  const candidates = stringsToSign(req.method, headers, sig.date, resource, presigned);
+  const candidates = stringsToSign(req.method, signedHeaders, sig.date, resource, presigned);
   // Every candidate is computed, so that the time taken does not tell which one came close.
   let matched = false;
   for (const stringToSign of candidates) {
@@ -204,6 +222,7 @@ export async function authenticateV2(
   const mode = payloadMode(headers.get("x-amz-content-sha256") ?? "UNSIGNED-PAYLOAD");
   return {
     accessKey: credentials.accessKey,
+    principal: credentials.principal,
     headers,
     ...decodePayload(headers, req.body, mode),
   };

@@ -8,7 +8,8 @@
 import { Buffer } from "node:buffer";
 import { refuseUnsignedHeaders, withQueryHeaders } from "./amz-headers.ts";
 import { canonicalHeaders, canonicalQuery, canonicalUri, parseQuery } from "./canonical.ts";
-import type { CredentialLookup } from "./credentials.ts";
+import type { Principal } from "../iam/principal.ts";
+import { anonymousPrincipal, type CredentialLookup } from "./credentials.ts";
 import { AuthError, signatureMismatch, unknownAccessKey, unsupportedSignature } from "./errors.ts";
 import { decodePayload, payloadMode } from "./payload.ts";
 import {
@@ -30,11 +31,15 @@ export interface SignedRequest {
   body: ReadableStream<Uint8Array> | null;
   /** The bucket named by the Host header (virtual-host style), which SigV2 signs. */
   hostBucket?: string;
+  /** SHA-256 of a body read whole (the Query API): outside S3, clients sign it without a header. */
+  payloadHash?: string;
 }
 
 export interface AuthResult {
   /** "" for anonymous requests (no Authorization header, no X-Amz-Signature). */
   accessKey: string;
+  /** Who the request acts as: the lookup's principal, or kind "anonymous" when unsigned. */
+  principal: Principal;
   /** The request headers the handler may act on: those of the request, plus the x-amz-*
    *  parameters a presigned URL signed in its query string (which S3 applies as headers). */
   headers: Headers;
@@ -50,6 +55,8 @@ export interface AuthResult {
 
 export interface AuthOptions {
   lookup: CredentialLookup;
+  /** The account id anonymous requests are attributed to ("" until the IAM store knows it). */
+  accountId?: string;
   /** The one region requests may be signed for; undefined accepts any (none configured). */
   region: string | undefined;
   /** The service this endpoint is (default s3). */
@@ -217,7 +224,12 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
   const contentSha256 = req.headers.get("x-amz-content-sha256");
   if (authorization === null && !presigned) {
     const mode = payloadMode(contentSha256 ?? "UNSIGNED-PAYLOAD");
-    return { accessKey: "", headers: req.headers, ...decodePayload(req.headers, req.body, mode) };
+    return {
+      accessKey: "",
+      principal: anonymousPrincipal(options.accountId ?? ""),
+      headers: req.headers,
+      ...decodePayload(req.headers, req.body, mode),
+    };
   }
 
   const sig = authorization !== null ? fromHeader(authorization, req.headers) : fromQuery(query);
@@ -228,7 +240,7 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
   // without x-amz-content-sha256 is taken to have an empty body, as MinIO does.
   const payloadHash = sig.presigned
     ? query.get("X-Amz-Content-Sha256") ?? contentSha256 ?? "UNSIGNED-PAYLOAD"
-    : contentSha256 ?? EMPTY_SHA256;
+    : contentSha256 ?? req.payloadHash ?? EMPTY_SHA256;
   const mode = payloadMode(payloadHash);
   checkScope(
     sig,
@@ -238,7 +250,11 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
     (m) => malformed(sig.presigned, m),
   );
   refuseUnsignedHeaders(req.headers, sig.signedHeaders, sig.presigned);
-  const credentials = await options.lookup(sig.accessKey);
+  // Temporary credentials: the token is a signed header, or a parameter of the signed query.
+  const sessionToken = sig.presigned
+    ? query.get("X-Amz-Security-Token")
+    : req.headers.get("x-amz-security-token") ?? undefined;
+  const credentials = await options.lookup(sig.accessKey, sessionToken);
   if (credentials === undefined) throw unknownAccessKey();
   checkTime(sig, options.now?.() ?? new Date());
 
@@ -267,6 +283,7 @@ export async function authenticate(req: SignedRequest, options: AuthOptions): Pr
   const signing = { context: { key, amzDate, scope }, seed: expected };
   return {
     accessKey: credentials.accessKey,
+    principal: credentials.principal,
     // A presigned URL's x-amz-* parameters are signed: S3 applies them as headers.
     headers: sig.presigned ? withQueryHeaders(req.headers, params) : req.headers,
     ...decodePayload(req.headers, req.body, mode, signing),

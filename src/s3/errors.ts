@@ -25,6 +25,7 @@ const STATUS: Record<string, number> = {
   InvalidArgument: 400,
   InvalidBucketName: 400,
   InvalidDigest: 400,
+  InvalidToken: 400,
   InvalidLocationConstraint: 400,
   InvalidObjectName: 400,
   InvalidPart: 400,
