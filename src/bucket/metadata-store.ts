@@ -6,12 +6,8 @@
  * `BucketMetadata` as optional fields; a bucket with none set has no record.
  */
 
-/** The config store's record operations this store uses (I's `ConfigStore`, object layer). */
-export interface BucketRecords {
-  readConfig(path: string): Promise<Uint8Array | undefined>;
-  writeConfig(path: string, data: Uint8Array): Promise<void>;
-  deleteConfig(path: string): Promise<void>;
-}
+import type { Acl } from "../iam/acl.ts";
+import type { ConfigStore } from "../object/layer.ts";
 
 /** S3's Object Ownership setting (PutBucketOwnershipControls). */
 export type ObjectOwnership = "BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter";
@@ -24,29 +20,12 @@ export interface PublicAccessBlock {
   restrictPublicBuckets: boolean;
 }
 
-export type AclPermission = "FULL_CONTROL" | "READ" | "WRITE" | "READ_ACP" | "WRITE_ACP";
-
-export type AclGrantee =
-  | { type: "CanonicalUser"; id: string }
-  | { type: "Group"; uri: string };
-
-export interface AclGrant {
-  grantee: AclGrantee;
-  permission: AclPermission;
-}
-
-/** A bucket's access control list: its owner's canonical id and the grants. */
-export interface StoredAcl {
-  owner: string;
-  grants: AclGrant[];
-}
-
 export interface BucketMetadata {
   /** The bucket policy, as put (JSON text; parsed by the authorizer). */
   policy?: string;
   ownership?: ObjectOwnership;
   publicAccessBlock?: PublicAccessBlock;
-  acl?: StoredAcl;
+  acl?: Acl;
 }
 
 export interface BucketMetadataStore {
@@ -80,13 +59,13 @@ function isEmpty(metadata: BucketMetadata): boolean {
 }
 
 export class ConfigBucketMetadataStore implements BucketMetadataStore {
-  #records: BucketRecords;
+  #records: ConfigStore;
   #cache = new Map<string, Readonly<BucketMetadata>>();
   /** Per bucket, the tail of its chain of changes. */
   #pending = new Map<string, Promise<unknown>>();
   #epoch = 0;
 
-  constructor(records: BucketRecords) {
+  constructor(records: ConfigStore) {
     this.#records = records;
   }
 
