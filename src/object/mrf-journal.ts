@@ -80,8 +80,7 @@ export class HealJournal {
 async function readSegment(set: ErasureSet, name: string): Promise<[string, string][]> {
   for (const drive of set.drives) {
     try {
-      const raw = await drive?.readAll(SYSTEM_VOLUME, `${JOURNAL_DIR}/${name}`);
-      if (!raw) continue;
+      const raw = await drive.readAll(SYSTEM_VOLUME, `${JOURNAL_DIR}/${name}`);
       const value = JSON.parse(new TextDecoder().decode(raw)) as Partial<Segment>;
       if (!Array.isArray(value.objects)) continue;
       return value.objects.filter((e): e is [string, string] =>
