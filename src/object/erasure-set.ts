@@ -362,14 +362,18 @@ export class ErasureSet {
     });
   }
 
-  /** Replaces the metadata of an object in place (a copy onto itself). */
+  /**
+   * Replaces the metadata of an object in place with `change` of the metadata it has (a copy
+   * onto itself, an ACL change), so a write between a caller's read and this one is not undone.
+   */
   async replaceMetadata(
     bucket: string,
     object: string,
-    metadata: ObjectMetadata,
+    change: (current: ObjectMetadata) => ObjectMetadata,
   ): Promise<ObjectInfo> {
     return await this.locks.withWrite(lockKey(bucket, object), async () => {
       const q = await this.agreed(bucket, object);
+      const metadata = change({ ...q.version.metadata });
       const version = { ...q.version, metadata, modTime: Date.now() };
       const inline: Uint8Array[] = [];
       for (const h of q.holders) if (h?.inline) inline[h.erasure.index - 1] = h.inline;

@@ -213,6 +213,15 @@ export interface ObjectLayer {
     dstObject: string,
     options: CopyObjectOptions,
   ): Promise<ObjectInfo>;
+  /**
+   * Replaces an object's metadata with `change(current)` under its write lock, its data left
+   * alone (PutObjectAcl). Last-Modified moves on: it is what tells drives' copies apart.
+   */
+  updateObjectMetadata(
+    bucket: string,
+    object: string,
+    change: (current: ObjectMetadata) => ObjectMetadata,
+  ): Promise<ObjectInfo>;
   listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult>;
 
   newMultipartUpload(bucket: string, object: string, metadata: ObjectMetadata): Promise<string>;

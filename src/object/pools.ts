@@ -226,14 +226,25 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     const src = this.#object(srcBucket, srcObject);
     const dst = this.#object(dstBucket, dstObject);
     if (srcBucket === dstBucket && srcObject === dstObject) {
-      const metadata = options.metadata ?? (await src.getObjectInfo(srcBucket, srcObject)).metadata;
-      return await src.replaceMetadata(srcBucket, srcObject, metadata);
+      return await this.updateObjectMetadata(
+        srcBucket,
+        srcObject,
+        (current) => options.metadata ?? current,
+      );
     }
     const { info, body } = await src.getObject(srcBucket, srcObject);
     return await dst.putObject(dstBucket, dstObject, body, {
       size: info.size,
       metadata: options.metadata ?? info.metadata,
     });
+  }
+
+  updateObjectMetadata(
+    bucket: string,
+    object: string,
+    change: (current: ObjectMetadata) => ObjectMetadata,
+  ): Promise<ObjectInfo> {
+    return this.#call(bucket, object, (s) => s.replaceMetadata(bucket, object, change));
   }
 
   async listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult> {
