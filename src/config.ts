@@ -9,6 +9,7 @@ import { DEFAULT_RESERVE, type ReservePolicy } from "./storage/space-reserve.ts"
 import type { ScannerSettings } from "./object/scanner.ts";
 import { DEFAULT_DRIVE_TIMEOUT_MS } from "./storage/drive-handle.ts";
 import { DEFAULT_PROBE_INTERVAL_MS } from "./storage/drive-monitor.ts";
+import type { ObjectOwnership } from "./bucket/metadata-store.ts";
 
 export const DEFAULT_ROOT_USER = "flashstoradmin";
 export const DEFAULT_ROOT_PASSWORD = "flashstoradmin";
@@ -57,6 +58,10 @@ export interface Config {
   scanner: ScannerSettings;
   runUser?: string;
   runGroup?: string;
+  /** The Object Ownership new buckets get (ObjectWriter: none stored, ACLs work). */
+  objectOwnership: ObjectOwnership;
+  /** New buckets get a public access block with its four switches on. */
+  blockPublicAccess: boolean;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +99,12 @@ Flags:
   --garbage-age T       unreferenced data dirs and temp entries are removed once seen that
                         long (default 1h)
   --upload-expiry T     multipart uploads older than this are aborted (default 7d; 0 never)
+  --object-ownership O  Object Ownership of new buckets: ObjectWriter (default),
+                        BucketOwnerPreferred or BucketOwnerEnforced (ACLs disabled); also
+                        FLASHSTOR_OBJECT_OWNERSHIP
+  --block-public-access  new buckets get a public access block with all four switches on
+                        (default off, so public ACLs and bucket policies work); also
+                        FLASHSTOR_BLOCK_PUBLIC_ACCESS=on
   -h, --help            this help
 
 Durations T: seconds, or a number with s, m, h or d (90s, 5m, 1h, 7d).
@@ -179,6 +190,19 @@ function seconds(flag: string, value: string): number {
   return Math.round(n * 1000);
 }
 
+const OWNERSHIPS: readonly ObjectOwnership[] = [
+  "ObjectWriter",
+  "BucketOwnerPreferred",
+  "BucketOwnerEnforced",
+];
+
+/** An on/off environment setting; unset is off. */
+function onOff(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === "off") return false;
+  if (value === "on") return true;
+  throw new ConfigError(`${name} is on or off, got "${value}"`);
+}
+
 /** Parses the arguments after `server`. */
 export function parseServerArgs(
   args: string[],
@@ -204,6 +228,11 @@ export function parseServerArgs(
     uploadExpiryMs: 7 * 86_400_000,
   };
   let driveTimeoutMs = DEFAULT_DRIVE_TIMEOUT_MS;
+  let objectOwnership = env("FLASHSTOR_OBJECT_OWNERSHIP") ?? "ObjectWriter";
+  let blockPublicAccess = onOff(
+    "FLASHSTOR_BLOCK_PUBLIC_ACCESS",
+    env("FLASHSTOR_BLOCK_PUBLIC_ACCESS"),
+  );
   const probeEnv = env("FLASHSTOR_DRIVE_PROBE_INTERVAL");
   let driveProbeIntervalMs = probeEnv
     ? seconds("FLASHSTOR_DRIVE_PROBE_INTERVAL", probeEnv)
@@ -284,6 +313,12 @@ export function parseServerArgs(
       case "--upload-expiry":
         scanner.uploadExpiryMs = duration(flag, value());
         break;
+      case "--object-ownership":
+        objectOwnership = value();
+        break;
+      case "--block-public-access":
+        blockPublicAccess = true;
+        break;
       default:
         throw new ConfigError(`unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -297,9 +332,11 @@ export function parseServerArgs(
   if (rootPassword.length < 8) {
     throw new ConfigError("FLASHSTOR_ROOT_PASSWORD needs 8 characters or more");
   }
-  const sigv2 = env("FLASHSTOR_SIGV2") ?? "on";
-  if (sigv2 !== "on" && sigv2 !== "off") {
-    throw new ConfigError(`FLASHSTOR_SIGV2 is on or off, got "${sigv2}"`);
+  const sigv2 = onOff("FLASHSTOR_SIGV2", env("FLASHSTOR_SIGV2") ?? "on");
+  if (!OWNERSHIPS.includes(objectOwnership as ObjectOwnership)) {
+    throw new ConfigError(
+      `--object-ownership is one of ${OWNERSHIPS.join(", ")}, got "${objectOwnership}"`,
+    );
   }
   const signingRegion = env("FLASHSTOR_REGION") || undefined;
   return {
@@ -311,7 +348,7 @@ export function parseServerArgs(
     defaultCredentials: rootUser === DEFAULT_ROOT_USER && rootPassword === DEFAULT_ROOT_PASSWORD,
     region: signingRegion ?? "us-east-1",
     signingRegion,
-    sigv2: sigv2 === "on",
+    sigv2,
     domains,
     certsDir,
     auditLog,
@@ -328,5 +365,7 @@ export function parseServerArgs(
     scanner,
     runUser: envEither(env, "FLASHSTOR_RUN_USER", "FLASHSTORE_RUN_USER"),
     runGroup: envEither(env, "FLASHSTOR_RUN_GROUP", "FLASHSTORE_RUN_GROUP"),
+    objectOwnership: objectOwnership as ObjectOwnership,
+    blockPublicAccess,
   };
 }
