@@ -10,6 +10,8 @@ import {
   AclError,
   aclFromHeaders,
   aclFromXml,
+  aclResourceOf,
+  aclVerdict,
   ALL_USERS,
   AUTHENTICATED_USERS,
   cannedAcl,
@@ -18,6 +20,7 @@ import {
   isOwnerOnly,
   isPublicAcl,
   LOG_DELIVERY,
+  OBJECT_ACL_KEY,
   renderAcl,
   withoutPublicGrants,
 } from "../src/iam/acl.ts";
@@ -250,4 +253,38 @@ Deno.test("aclAllows maps permissions to S3 actions for each grantee", () => {
 
   assert(!aclAllows(withoutPublicGrants(publicRead), anonymous, "s3:GetObject", false));
   assert(!aclAllows(cannedAcl("log-delivery-write", OWNER, true), user, "s3:PutObject", true));
+});
+
+Deno.test("aclVerdict: the bucket's ACL for bucket actions, the object's for object actions, as the bucket's settings let them count", () => {
+  const anonymous = principal("anonymous");
+  const readable = { [OBJECT_ACL_KEY]: encodeAcl(cannedAcl("public-read", OWNER, false)) };
+  const bucket = { acl: cannedAcl("public-read-write", OWNER, true) };
+  assertEquals(aclResourceOf("s3:ListBucket"), "bucket");
+  assertEquals(aclResourceOf("s3:PutObject"), "bucket");
+  assertEquals(aclResourceOf("s3:GetObject"), "object");
+  assertEquals(aclResourceOf("s3:PutBucketPolicy"), undefined);
+
+  assert(aclVerdict({}, readable, anonymous, "s3:GetObject"));
+  assert(!aclVerdict({}, {}, anonymous, "s3:GetObject"), "an object without ACL is private");
+  assert(!aclVerdict({}, undefined, anonymous, "s3:GetObject"));
+  assert(!aclVerdict(bucket, {}, anonymous, "s3:GetObject"), "bucket READ is not object READ");
+  assert(aclVerdict(bucket, undefined, anonymous, "s3:ListBucket"));
+  assert(aclVerdict(bucket, undefined, anonymous, "s3:PutObject"));
+  assert(!aclVerdict({}, readable, anonymous, "s3:ListBucket"));
+
+  const enforced = { ...bucket, ownership: "BucketOwnerEnforced" as const };
+  assert(!aclVerdict(enforced, readable, anonymous, "s3:GetObject"));
+  assert(!aclVerdict(enforced, undefined, anonymous, "s3:ListBucket"));
+  const ignoring = {
+    ...bucket,
+    publicAccessBlock: {
+      blockPublicAcls: false,
+      ignorePublicAcls: true,
+      blockPublicPolicy: false,
+      restrictPublicBuckets: false,
+    },
+  };
+  assert(!aclVerdict(ignoring, readable, anonymous, "s3:GetObject"));
+  assert(!aclVerdict(ignoring, undefined, anonymous, "s3:PutObject"));
+  assert(aclVerdict(ignoring, readable, principal("root"), "s3:GetObjectAcl"));
 });

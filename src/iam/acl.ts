@@ -6,6 +6,7 @@
  * the callers find the owner, store the ACL and decide what a verdict is worth.
  */
 
+import type { BucketMetadata } from "../bucket/metadata-store.ts";
 import type { Principal } from "./principal.ts";
 import { child, children, escapeXml, parseXml, S3_NAMESPACE, type XmlElement } from "../s3/xml.ts";
 
@@ -70,6 +71,12 @@ export class AclError extends Error {
     this.name = "AclError";
   }
 }
+
+/**
+ * The object metadata entry holding an object's ACL when it is not private (encodeAcl's form);
+ * the S3 layer never returns it as a header.
+ */
+export const OBJECT_ACL_KEY = "x-flashstor-acl";
 
 /** AWS refuses grants to more than 100 grantees. */
 const MAX_GRANTS = 100;
@@ -381,4 +388,35 @@ export function aclAllows(
         permissionAllows(grant.permission, action, false)
       : permissionAllows(grant.permission, action, isBucket))
   );
+}
+
+/** Whose ACL can grant `action`: the bucket's (listing, writing objects) or the object's. */
+export function aclResourceOf(action: string): "bucket" | "object" | undefined {
+  const granted = (table: typeof BUCKET_ACTIONS) =>
+    Object.values(table).some((actions) => actions.includes(action));
+  return granted(BUCKET_ACTIONS) ? "bucket" : granted(OBJECT_ACTIONS) ? "object" : undefined;
+}
+
+/**
+ * The ACL verdict of a request, for the authorizer: whether the bucket's ACL (bucket actions)
+ * or the object's, read from `objectMetadata` (object actions; undefined when there is no such
+ * object), allows `action` — as the bucket's settings let ACLs count: not at all under
+ * BucketOwnerEnforced, and without their public grants under IgnorePublicAcls.
+ */
+export function aclVerdict(
+  bucket: Readonly<BucketMetadata>,
+  objectMetadata: Readonly<Record<string, string>> | undefined,
+  principal: Principal,
+  action: string,
+): boolean {
+  if (bucket.ownership === "BucketOwnerEnforced") return false;
+  const resource = aclResourceOf(action);
+  const acl = resource === "bucket"
+    ? bucket.acl
+    : resource === "object"
+    ? decodeAcl(objectMetadata?.[OBJECT_ACL_KEY])
+    : undefined;
+  if (acl === undefined) return false;
+  const counted = bucket.publicAccessBlock?.ignorePublicAcls ? withoutPublicGrants(acl) : acl;
+  return aclAllows(counted, principal, action, resource === "bucket");
 }
