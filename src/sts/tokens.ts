@@ -93,13 +93,21 @@ export class SessionTokens {
   /** New temporary credentials for `identity`, good until `expiration`. */
   async issue(identity: SessionIdentity, expiration: Date): Promise<Session & { token: string }> {
     const accessKey = randomAccessKey();
+    // A JWT's exp is in whole seconds: the expiry reported is the one enforced.
+    const exp = Math.floor(expiration.getTime() / 1000);
     const token = await new SignJWT({ ak: accessKey, ...identity })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setIssuer(ISSUER)
       .setIssuedAt()
-      .setExpirationTime(Math.floor(expiration.getTime() / 1000))
+      .setExpirationTime(exp)
       .sign(this.#signingKey);
-    return { ...identity, accessKey, secretKey: this.#secretOf(accessKey), expiration, token };
+    return {
+      ...identity,
+      accessKey,
+      secretKey: this.#secretOf(accessKey),
+      expiration: new Date(exp * 1000),
+      token,
+    };
   }
 
   /**
