@@ -67,7 +67,12 @@ export class DecisionCache {
       entry = { variants: [], size: 0 };
       this.entries.set(base, entry);
     }
-    if (entry.size >= MAX_OUTCOMES_PER_ENTRY) return;
+    if (entry.size >= MAX_OUTCOMES_PER_ENTRY) {
+      // Start the entry over rather than keep only the first values ever seen.
+      this.count -= entry.size;
+      entry.variants = [];
+      entry.size = 0;
+    }
     const keys = [...evaluation.keysRead].sort();
     const signature = keys.join("\n");
     let variant = entry.variants.find((v) => v.keys.join("\n") === signature);
