@@ -8,8 +8,8 @@
 
 import type { Config } from "./config.ts";
 import { serveFrontDoor, type TlsFiles } from "./http/front-door.ts";
-import type { ObjectLayer } from "./object/layer.ts";
-import { type App, createApp } from "./s3/app.ts";
+import type { ConfigStore, ObjectLayer } from "./object/layer.ts";
+import { type App, type AppDeps, createApp } from "./s3/app.ts";
 import { loadCertificates } from "./security/certs.ts";
 import { installCrashGuard } from "./observe/crash-guard.ts";
 
@@ -164,14 +164,16 @@ function onHangup(config: Config, server: Engine): () => void {
   };
 }
 
-/** Serves `layer` with the certificate `tls` (from loadTls; undefined: plain HTTP). */
+/** Serves `layer` (and `services`: the IAM store …) with the certificate `tls` (from loadTls;
+ *  undefined: plain HTTP). */
 export function startServer(
   config: Config,
-  layer: ObjectLayer,
+  layer: ObjectLayer & ConfigStore,
   tls: TlsFiles | undefined,
+  services: Omit<AppDeps, "config" | "layer"> = {},
 ): RunningServer {
   installCrashGuard();
-  const app = createApp({ config, layer });
+  const app = createApp({ config, layer, ...services });
   const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
   let server: Engine;
   try {

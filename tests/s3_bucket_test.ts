@@ -159,8 +159,6 @@ Deno.test({
 
       await t.step("unsupported bucket subresources are NotImplemented", async () => {
         const cases: [string, string][] = [
-          ["GET", "policy"],
-          ["PUT", "policy"],
           ["GET", "lifecycle"],
           ["PUT", "cors"],
           ["DELETE", "tagging"],

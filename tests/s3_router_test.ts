@@ -56,6 +56,10 @@ Deno.test("router: every operation of the table", () => {
     ["POST", "/bucket/key?uploadId=abc", "CompleteMultipartUpload"],
     ["DELETE", "/bucket/key?uploadId=abc", "AbortMultipartUpload"],
     ["GET", "/bucket/key?uploadId=abc&max-parts=10", "ListParts"],
+    ["PUT", "/bucket?policy", "PutBucketPolicy"],
+    ["GET", "/bucket?policy", "GetBucketPolicy"],
+    ["DELETE", "/bucket?policy", "DeleteBucketPolicy"],
+    ["GET", "/bucket?policyStatus", "GetBucketPolicyStatus"],
   ];
   for (const [method, target, expected, headers] of cases) {
     assertEquals(op(method, target, headers), expected, `${method} ${target}`);
@@ -64,8 +68,8 @@ Deno.test("router: every operation of the table", () => {
 
 Deno.test("router: unsupported and unknown subresources are NotImplemented", () => {
   const cases: [string, string][] = [
-    ["GET", "/bucket?policy"],
-    ["PUT", "/bucket?policy"],
+    ["POST", "/bucket?policy"],
+    ["GET", "/bucket/key?policy"],
     ["GET", "/bucket?lifecycle"],
     ["PUT", "/bucket?cors"],
     ["DELETE", "/bucket?tagging"],

@@ -33,6 +33,8 @@ export interface BucketMetadataStore {
   readonly epoch: number;
   /** The bucket's metadata ({} when it has none); from memory after the first read. */
   get(bucket: string): Promise<Readonly<BucketMetadata>>;
+  /** The bucket's metadata if it is in memory, without a read (the authorizer's fast path). */
+  cached(bucket: string): Readonly<BucketMetadata> | undefined;
   /**
    * Applies `change` to a copy of the current metadata and stores the result before it
    * resolves (changes of one bucket are serialised). Returns the stored metadata.
@@ -73,7 +75,6 @@ export class ConfigBucketMetadataStore implements BucketMetadataStore {
     return this.#epoch;
   }
 
-  /** The cached metadata without a read: the authorizer's fast path. */
   cached(bucket: string): Readonly<BucketMetadata> | undefined {
     return this.#cache.get(bucket);
   }

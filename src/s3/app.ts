@@ -13,6 +13,9 @@ import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
 import { type CredentialLookup, rootPrincipal } from "../auth/credentials.ts";
 import { invalidToken } from "../auth/errors.ts";
 import type { Config } from "../config.ts";
+import { ConfigBucketMetadataStore } from "../bucket/metadata-store.ts";
+import { Authorizer, type Identities } from "../iam/authorize.ts";
+import type { ConfigStore } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
 import { METRICS_PATH, metricsResponse } from "../observe/metrics.ts";
 import { requestLoad } from "../observe/load.ts";
@@ -20,6 +23,7 @@ import { Observability, type RequestObserver, type RequestRecord } from "../obse
 import { REQUEST_ID_HEADER, RequestTrace, runInTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
 import { wholeBodyOf } from "../http/whole-body.ts";
+import { accessDenied, authorizeRoute, type RequestAccess, requestAccess } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
@@ -27,8 +31,11 @@ import { hostBucket, route } from "./router.ts";
 
 export interface AppDeps {
   config: Config;
-  /** The admin API also serves its maintenance (heals, scanner) when it has one. */
-  layer: AdminLayer;
+  /** The admin API also serves its maintenance (heals, scanner) when it has one; the config
+   *  store keeps the bucket metadata. */
+  layer: AdminLayer & ConfigStore;
+  /** Identity policies (the IAM store); without one only root and anonymous requests exist. */
+  identities?: Identities;
   /** Audit log and metrics; by default built from the config (--audit-log). */
   observability?: Observability;
 }
@@ -109,6 +116,13 @@ function observed(
   return new Response(body, response);
 }
 
+/** No IAM store: no identity has policies (only root and anonymous requests reach here). */
+const NO_IDENTITIES: Identities = { epoch: 0, identityPolicies: () => [] };
+
+async function mayList(access: RequestAccess, record: RequestRecord): Promise<boolean> {
+  return await access.allowed("s3:ListBucket", record.bucket);
+}
+
 /** The resource an error document names: the decoded path when routing got that far. */
 function resourceOf(target: string, bucket: string, key: string): string {
   if (bucket !== "") return key === "" ? `/${bucket}` : `/${bucket}/${key}`;
@@ -136,6 +150,11 @@ export function createApp(deps: AppDeps): App {
     region: config.signingRegion,
     sigv2: config.sigv2,
   };
+  const buckets = new ConfigBucketMetadataStore(layer);
+  // An object's ACL is read only when no policy decided; an unreadable object grants nothing.
+  const objectMetadata = (bucket: string, key: string) =>
+    layer.getObjectInfo(bucket, key).then((info) => info.metadata, () => undefined);
+  const authorizer = new Authorizer(deps.identities ?? NO_IDENTITIES, buckets, objectMetadata);
   // One stable host id per process, as S3 names the host that served a request.
   const hostId = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 
@@ -144,6 +163,7 @@ export function createApp(deps: AppDeps): App {
     const method = request.method;
     const trace = record.trace;
     let stage: "route" | "auth" | "handle" = "route";
+    let access: RequestAccess | undefined;
     try {
       const host = request.headers.get("host");
       let routed = route(method, target, host, config.domains, request.headers);
@@ -169,8 +189,15 @@ export function createApp(deps: AppDeps): App {
         if (routed instanceof S3Error) throw routed;
         record.operation = routed.op;
       }
-      // A form upload carries its signature in the form; post-object.ts checks it.
-      if (auth.accessKey === "" && routed.op !== "PostObject") throw new S3Error("AccessDenied");
+      access = requestAccess(authorizer, {
+        principal: auth.principal,
+        headers: auth.headers,
+        query: routed.query,
+        remoteAddr: record.remoteAddr,
+        secure: request.url.startsWith("https:"),
+        form: routed.op === "PostObject",
+      });
+      await authorizeRoute(routed, access, auth.headers);
       stage = "handle";
       const ctx: S3Context = {
         request,
@@ -178,6 +205,9 @@ export function createApp(deps: AppDeps): App {
         bucket: routed.bucket,
         key: routed.key,
         query: routed.query,
+        route: routed,
+        access,
+        buckets,
         auth,
         headers: auth.headers,
         authOptions,
@@ -188,7 +218,11 @@ export function createApp(deps: AppDeps): App {
       // receiving the body. Streaming a response body counts only in the total.
       return await trace.time("storage", () => HANDLERS[routed.op](ctx));
     } catch (err) {
-      const error = toS3Error(err);
+      let error = toS3Error(err);
+      // A missing key is told only to a caller who could list the bucket (AWS).
+      if (error.code === "NoSuchKey" && access && !await mayList(access, record)) {
+        error = accessDenied();
+      }
       // A bad chunk signature surfaces from the body, after the head was authenticated.
       record.authFailed = stage === "auth" || error.code === "SignatureDoesNotMatch";
       if (error.code === "InternalError") {

@@ -3,6 +3,8 @@
  * GetBucketVersioning (buckets are unversioned until versioning lands).
  */
 
+import type { BucketInfo } from "../object/layer.ts";
+import { accessDenied } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { checkUnsupportedHeaders } from "./headers.ts";
@@ -14,10 +16,21 @@ const MAX_CONFIGURATION_BYTES = 64 * 1024;
 /** The region whose LocationConstraint S3 reports as empty. */
 const DEFAULT_REGION = "us-east-1";
 
+/**
+ * Every bucket for a caller allowed s3:ListAllMyBuckets (AWS); otherwise the buckets it may
+ * list (MinIO), never an error, except for anonymous callers, whom AWS refuses.
+ */
+async function visibleBuckets(ctx: S3Context, all: BucketInfo[]): Promise<BucketInfo[]> {
+  if (await ctx.access.allowed("s3:ListAllMyBuckets", "")) return all;
+  if (ctx.auth.principal.kind === "anonymous") throw accessDenied();
+  const listable = await Promise.all(all.map((b) => ctx.access.allowed("s3:ListBucket", b.name)));
+  return all.filter((_, i) => listable[i]);
+}
+
 export async function listBuckets(ctx: S3Context): Promise<Response> {
   const prefix = ctx.query.get("prefix") ?? "";
-  const buckets = (await ctx.layer.listBuckets())
-    .filter((b) => b.name.startsWith(prefix))
+  const named = (await ctx.layer.listBuckets()).filter((b) => b.name.startsWith(prefix));
+  const buckets = (await visibleBuckets(ctx, named))
     .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   return xmlResponse("ListAllMyBucketsResult", {
     Owner: ownerOf(ctx.auth.accessKey),
@@ -61,6 +74,8 @@ export async function headBucket(ctx: S3Context): Promise<Response> {
 
 export async function deleteBucket(ctx: S3Context): Promise<Response> {
   await ctx.layer.deleteBucket(ctx.bucket);
+  // Its policy and settings go with it: a bucket created under the name starts bare.
+  await ctx.buckets.remove(ctx.bucket);
   return new Response(null, { status: 204 });
 }
 

@@ -3,6 +3,9 @@
 import type { AuthOptions, AuthResult } from "../auth/sigv4.ts";
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
+import type { BucketMetadataStore } from "../bucket/metadata-store.ts";
+import type { RequestAccess } from "./access.ts";
+import type { Route } from "./router.ts";
 
 export interface S3Context {
   request: Request;
@@ -13,6 +16,11 @@ export interface S3Context {
   key: string;
   /** Parsed query of the raw target (values decoded). */
   query: URLSearchParams;
+  /** The operation, its permissions and its parsed parameters (part number, upload id …). */
+  route: Route;
+  /** What the request may do (the route's own permissions were granted before the handler). */
+  access: RequestAccess;
+  buckets: BucketMetadataStore;
   auth: AuthResult;
   /** The headers to act on (auth.headers): never read request.headers for what a request does. */
   headers: Headers;

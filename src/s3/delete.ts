@@ -9,6 +9,7 @@ import type { S3Context } from "./context.ts";
 import { S3Error, toS3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
 import { emptyBody } from "./object.ts";
+import { accessDenied } from "./access.ts";
 import { checkKey } from "./router.ts";
 import { child, children, parseXmlYielding, xmlResponse, type XmlValue } from "./xml.ts";
 
@@ -60,6 +61,16 @@ function keyError(key: string, versionId: string | undefined): S3Error | undefin
   return undefined;
 }
 
+/** AccessDenied when the caller may not delete this key (DeleteObjects is authorized per key). */
+async function refusal(
+  ctx: S3Context,
+  key: string,
+  versionId: string | undefined,
+): Promise<S3Error | undefined> {
+  const action = versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion";
+  return await ctx.access.allowed(action, ctx.bucket, key) ? undefined : accessDenied();
+}
+
 export async function deleteObjects(ctx: S3Context): Promise<Response> {
   const headers = ctx.headers;
   const spec = requestChecksumSpec(headers, ctx.auth.trailers);
@@ -77,10 +88,10 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
   const request = await parseDeleteRequest(await readRequestText(body, MAX_BODY_BYTES));
 
   const errors = new Map<number, S3Error>();
-  request.objects.forEach(({ key, versionId }, i) => {
-    const error = keyError(key, versionId);
+  for (const [i, { key, versionId }] of request.objects.entries()) {
+    const error = keyError(key, versionId) ?? await refusal(ctx, key, versionId);
     if (error) errors.set(i, error);
-  });
+  }
   const attempted = request.objects.flatMap((o, i) => errors.has(i) ? [] : [o.key]);
   const results = await ctx.layer.deleteObjects(ctx.bucket, attempted);
   let next = 0;

@@ -19,6 +19,12 @@ import {
   putObject,
 } from "./object.ts";
 import { deleteObjects } from "./delete.ts";
+import {
+  deleteBucketPolicy,
+  getBucketPolicy,
+  getBucketPolicyStatus,
+  putBucketPolicy,
+} from "./bucket-policy.ts";
 import { postObject } from "./post-object.ts";
 import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
@@ -60,4 +66,8 @@ export const HANDLERS: Record<S3Operation, Handler> = {
   CompleteMultipartUpload: completeMultipartUpload,
   AbortMultipartUpload: abortMultipartUpload,
   ListParts: listParts,
+  PutBucketPolicy: putBucketPolicy,
+  GetBucketPolicy: getBucketPolicy,
+  DeleteBucketPolicy: deleteBucketPolicy,
+  GetBucketPolicyStatus: getBucketPolicyStatus,
 };

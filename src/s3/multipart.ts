@@ -23,7 +23,6 @@ import { ownerOf, parseLimit } from "./list.ts";
 import { emptyBody, parseCopySource } from "./object.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
 
-const MAX_PART_NUMBER = 10000;
 /** S3's limit on one part. */
 const MAX_PART_SIZE = 5 * 1024 ** 3;
 /**
@@ -55,21 +54,15 @@ const invalidArgument = (name: string, value: string, message: string) =>
   new S3Error("InvalidArgument", message, { ArgumentName: name, ArgumentValue: value });
 
 function uploadIdOf(ctx: S3Context): string {
-  const uploadId = ctx.query.get("uploadId");
+  const uploadId = ctx.route.uploadId;
   if (!uploadId) throw new S3Error("NoSuchUpload");
   return uploadId;
 }
 
+/** The route's part number: the rules of UploadPart and UploadPartCopy require one. */
 function partNumberOf(ctx: S3Context): number {
-  const raw = ctx.query.get("partNumber") ?? "";
-  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
-  if (!(number >= 1 && number <= MAX_PART_NUMBER)) {
-    throw invalidArgument(
-      "partNumber",
-      raw,
-      "Part number must be an integer between 1 and 10000, inclusive",
-    );
-  }
+  const number = ctx.route.partNumber;
+  if (number === undefined) throw new S3Error("InternalError", "route without a part number");
   return number;
 }
 

@@ -26,7 +26,6 @@ import { xmlResponse } from "./xml.ts";
 const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
 /** S3's limit on the source of a CopyObject (larger objects copy with UploadPartCopy). */
 const MAX_COPY_SIZE = 5 * 1024 ** 3;
-const MAX_PART_NUMBER = 10000;
 
 /** The response-* query parameters and the headers they override. */
 const OVERRIDES: [string, string][] = [
@@ -43,9 +42,8 @@ export function emptyBody(): ReadableStream<Uint8Array> {
 }
 
 /** Every object is version "null" until versioning lands; other ids name nothing. */
-function checkVersionId(query: URLSearchParams): void {
-  const versionId = query.get("versionId");
-  if (versionId !== null && versionId !== "null") {
+function checkVersionId(versionId: string | null | undefined): void {
+  if (versionId != null && versionId !== "null") {
     throw new S3Error("NoSuchVersion", "The specified version does not exist.");
   }
 }
@@ -78,15 +76,7 @@ export async function putObject(ctx: S3Context): Promise<Response> {
 }
 
 /** The byte range a GET ?partNumber=N selects, and how many parts the object has. */
-function partRange(raw: string, info: ObjectInfo): { range?: ByteRange; partsCount: number } {
-  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0;
-  if (number < 1 || number > MAX_PART_NUMBER) {
-    throw new S3Error(
-      "InvalidArgument",
-      "Part number must be an integer between 1 and 10000, inclusive",
-      { ArgumentName: "partNumber", ArgumentValue: raw },
-    );
-  }
+function partRange(number: number, info: ObjectInfo): { range?: ByteRange; partsCount: number } {
   const parts = info.parts.length > 0 ? info.parts : [{ number: 1, size: info.size }];
   if (number > parts.length) {
     throw new S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable");
@@ -105,9 +95,9 @@ interface Selection {
 }
 
 function select(ctx: S3Context, info: ObjectInfo): Selection {
-  const partNumber = ctx.query.get("partNumber");
+  const partNumber = ctx.route.partNumber;
   const rangeHeader = ctx.headers.get("range");
-  if (partNumber === null) return { range: parseRange(rangeHeader, info.size) };
+  if (partNumber === undefined) return { range: parseRange(rangeHeader, info.size) };
   if (rangeHeader !== null) {
     throw new S3Error(
       "InvalidRequest",
@@ -197,7 +187,7 @@ async function primed(
 }
 
 export async function getObject(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.query);
+  checkVersionId(ctx.route.versionId);
   overrides(ctx);
   const headers = ctx.headers;
   if (!headers.has("range") && !ctx.query.has("partNumber")) {
@@ -223,14 +213,14 @@ export async function getObject(ctx: S3Context): Promise<Response> {
 }
 
 export async function headObject(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.query);
+  checkVersionId(ctx.route.versionId);
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
   if (evaluateConditions(ctx.headers, info) === "not-modified") return notModified(info);
   return objectResponse(ctx, info, select(ctx, info), null);
 }
 
 export async function deleteObject(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.query);
+  checkVersionId(ctx.route.versionId);
   await ctx.layer.deleteObject(ctx.bucket, ctx.key);
   return new Response(null, { status: 204 });
 }
@@ -240,7 +230,7 @@ export async function deleteObject(ctx: S3Context): Promise<Response> {
  * truly empty; answering that lets clients that copy tags along (aws s3 cp) work.
  */
 export async function getObjectTagging(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.query);
+  checkVersionId(ctx.route.versionId);
   await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
   return xmlResponse("Tagging", { TagSet: {} });
 }
@@ -257,7 +247,9 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
       { ArgumentName: "x-amz-copy-source", ArgumentValue: value },
     );
   const questionMark = value.indexOf("?");
-  if (questionMark >= 0) checkVersionId(new URLSearchParams(value.slice(questionMark + 1)));
+  if (questionMark >= 0) {
+    checkVersionId(new URLSearchParams(value.slice(questionMark + 1)).get("versionId"));
+  }
   const decoded = decodePath(questionMark < 0 ? value.trim() : value.slice(0, questionMark));
   if (decoded === undefined) throw invalid();
   const path = decoded.startsWith("/") ? decoded.slice(1) : decoded;

@@ -12,6 +12,7 @@ import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { type Form, formBoundary, readForm } from "./form.ts";
 import { metadataFromHeaders, STORED_HEADERS } from "./headers.ts";
+import { accessDenied } from "./access.ts";
 import { checkKey } from "./router.ts";
 import { xmlResponse } from "./xml.ts";
 
@@ -166,8 +167,9 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     [...form.fields].map(([name, value]) => [name, name.toLowerCase() === "key" ? key : value]),
   );
   const policy = await verifyPostPolicy(signed, ctx.bucket, ctx.authOptions);
-  if (policy.accessKey === "") {
-    throw new S3Error("AccessDenied", "Anonymous POST uploads are not allowed: sign the policy.");
+  // Authorized once the form's signature names who uploads (unsigned: anonymous).
+  if (!await ctx.access.allowed("s3:PutObject", ctx.bucket, key, policy.principal)) {
+    throw accessDenied();
   }
   const headers = fieldHeaders(fields);
   const metadata = metadataFromHeaders(headers);

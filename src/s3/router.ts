@@ -3,11 +3,14 @@
  * routing subresource in its query and the presence of x-amz-copy-source select exactly one
  * operation; the table below is data, read top to bottom, first match wins. Anything it does
  * not name is answered NotImplemented (a known or unknown subresource) or MethodNotAllowed,
- * never a different operation.
+ * never a different operation. Each rule also names the IAM permissions its operation needs
+ * (the authorize step in app.ts checks them before the handler runs), and a route carries the
+ * parameters it was parsed with (upload id, part number, version id).
  */
 
 import { utf8LongerThan } from "../bytes.ts";
 import { S3Error } from "./errors.ts";
+import { MAX_PART_NUMBER } from "../object/multipart.ts";
 
 export type S3Operation =
   | "ListBuckets"
@@ -37,7 +40,56 @@ export type S3Operation =
   | "UploadPartCopy"
   | "CompleteMultipartUpload"
   | "AbortMultipartUpload"
-  | "ListParts";
+  | "ListParts"
+  | "PutBucketPolicy"
+  | "GetBucketPolicy"
+  | "DeleteBucketPolicy"
+  | "GetBucketPolicyStatus";
+
+/** The IAM actions S3 operations need (AWS's names; the policy language knows them all). */
+export type S3Action =
+  | "s3:ListAllMyBuckets"
+  | "s3:CreateBucket"
+  | "s3:DeleteBucket"
+  | "s3:ListBucket"
+  | "s3:ListBucketVersions"
+  | "s3:ListBucketMultipartUploads"
+  | "s3:GetBucketLocation"
+  | "s3:GetBucketVersioning"
+  | "s3:GetBucketAcl"
+  | "s3:PutBucketAcl"
+  | "s3:GetBucketPolicy"
+  | "s3:PutBucketPolicy"
+  | "s3:DeleteBucketPolicy"
+  | "s3:GetBucketPolicyStatus"
+  | "s3:GetObject"
+  | "s3:GetObjectVersion"
+  | "s3:PutObject"
+  | "s3:DeleteObject"
+  | "s3:DeleteObjectVersion"
+  | "s3:GetObjectAcl"
+  | "s3:GetObjectVersionAcl"
+  | "s3:PutObjectAcl"
+  | "s3:PutObjectVersionAcl"
+  | "s3:GetObjectTagging"
+  | "s3:GetObjectVersionTagging"
+  | "s3:AbortMultipartUpload"
+  | "s3:ListMultipartUploadParts";
+
+/**
+ * Which resource a permission is asked on: its ARN is `arn:aws:s3:::<bucket>` ("bucket"),
+ * `arn:aws:s3:::<bucket>/<key>` ("object", "copy-source": the x-amz-copy-source object), or the
+ * handler forms it ("account": ListBuckets filters by it; "each-key": each key of a
+ * DeleteObjects body; "form-key": the key of a POST form, once its signature is checked).
+ */
+export type ResourceOf = "bucket" | "object" | "copy-source" | "account" | "each-key" | "form-key";
+
+export interface Permission {
+  action: S3Action;
+  /** Asked instead when the request names a version (`?versionId=`), as AWS does. */
+  ofVersion?: S3Action;
+  on: ResourceOf;
+}
 
 export interface Route {
   op: S3Operation;
@@ -46,6 +98,14 @@ export interface Route {
   /** Decoded key, "" for service and bucket operations. */
   key: string;
   query: URLSearchParams;
+  /** What the operation needs allowed. */
+  permissions: readonly Permission[];
+  /** ?uploadId= ("" when present but empty). */
+  uploadId?: string;
+  /** ?partNumber=, for the operations that take one (checked: 1–10000). */
+  partNumber?: number;
+  /** ?versionId= ("" when present but empty). */
+  versionId?: string;
 }
 
 type Target = "service" | "bucket" | "object";
@@ -62,31 +122,163 @@ interface Rule {
   /** x-amz-copy-source must be present. */
   copy?: true;
   op: S3Operation;
+  permissions: readonly Permission[];
 }
 
+const on = (action: S3Action, resource: ResourceOf, ofVersion?: S3Action): Permission[] => [
+  ofVersion ? { action, on: resource, ofVersion } : { action, on: resource },
+];
+const READ_OBJECT = on("s3:GetObject", "object", "s3:GetObjectVersion");
+const WRITE_OBJECT = on("s3:PutObject", "object");
+const COPY_OBJECT = [...WRITE_OBJECT, ...on("s3:GetObject", "copy-source")];
+const LIST_BUCKET = on("s3:ListBucket", "bucket");
+
+/** Operations whose ?partNumber= selects something (validated by route()). */
+const PART_NUMBER_OPS: ReadonlySet<S3Operation> = new Set([
+  "GetObject",
+  "HeadObject",
+  "UploadPart",
+  "UploadPartCopy",
+]);
+
 export const ROUTES: readonly Rule[] = [
-  { method: "GET", target: "service", op: "ListBuckets" },
+  {
+    method: "GET",
+    target: "service",
+    op: "ListBuckets",
+    permissions: on("s3:ListAllMyBuckets", "account"),
+  },
 
-  { method: "GET", target: "bucket", sub: "location", op: "GetBucketLocation" },
-  { method: "GET", target: "bucket", sub: "versioning", op: "GetBucketVersioning" },
-  { method: "GET", target: "bucket", sub: "acl", op: "GetBucketAcl" },
-  { method: "GET", target: "bucket", sub: "uploads", op: "ListMultipartUploads" },
-  { method: "GET", target: "bucket", sub: "versions", op: "ListObjectVersions" },
-  { method: "GET", target: "bucket", sub: "list-type", value: "2", op: "ListObjectsV2" },
-  { method: "GET", target: "bucket", op: "ListObjects" },
-  { method: "HEAD", target: "bucket", op: "HeadBucket" },
-  { method: "PUT", target: "bucket", sub: "acl", op: "PutBucketAcl" },
-  { method: "PUT", target: "bucket", op: "CreateBucket" },
-  { method: "DELETE", target: "bucket", op: "DeleteBucket" },
-  { method: "POST", target: "bucket", sub: "delete", op: "DeleteObjects" },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "location",
+    op: "GetBucketLocation",
+    permissions: on("s3:GetBucketLocation", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "versioning",
+    op: "GetBucketVersioning",
+    permissions: on("s3:GetBucketVersioning", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "acl",
+    op: "GetBucketAcl",
+    permissions: on("s3:GetBucketAcl", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "policy",
+    op: "GetBucketPolicy",
+    permissions: on("s3:GetBucketPolicy", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "policyStatus",
+    op: "GetBucketPolicyStatus",
+    permissions: on("s3:GetBucketPolicyStatus", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "uploads",
+    op: "ListMultipartUploads",
+    permissions: on("s3:ListBucketMultipartUploads", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "versions",
+    op: "ListObjectVersions",
+    permissions: on("s3:ListBucketVersions", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "list-type",
+    value: "2",
+    op: "ListObjectsV2",
+    permissions: LIST_BUCKET,
+  },
+  { method: "GET", target: "bucket", op: "ListObjects", permissions: LIST_BUCKET },
+  { method: "HEAD", target: "bucket", op: "HeadBucket", permissions: LIST_BUCKET },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "acl",
+    op: "PutBucketAcl",
+    permissions: on("s3:PutBucketAcl", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "policy",
+    op: "PutBucketPolicy",
+    permissions: on("s3:PutBucketPolicy", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    op: "CreateBucket",
+    permissions: on("s3:CreateBucket", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "policy",
+    op: "DeleteBucketPolicy",
+    permissions: on("s3:DeleteBucketPolicy", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    op: "DeleteBucket",
+    permissions: on("s3:DeleteBucket", "bucket"),
+  },
+  {
+    method: "POST",
+    target: "bucket",
+    sub: "delete",
+    op: "DeleteObjects",
+    permissions: on("s3:DeleteObject", "each-key", "s3:DeleteObjectVersion"),
+  },
   // A browser form upload; its handler refuses bodies that are not multipart/form-data.
-  { method: "POST", target: "bucket", op: "PostObject" },
+  {
+    method: "POST",
+    target: "bucket",
+    op: "PostObject",
+    permissions: on("s3:PutObject", "form-key"),
+  },
 
-  { method: "GET", target: "object", sub: "acl", op: "GetObjectAcl" },
-  { method: "GET", target: "object", sub: "tagging", op: "GetObjectTagging" },
-  { method: "GET", target: "object", sub: "uploadId", op: "ListParts" },
-  { method: "GET", target: "object", op: "GetObject" },
-  { method: "HEAD", target: "object", op: "HeadObject" },
+  {
+    method: "GET",
+    target: "object",
+    sub: "acl",
+    op: "GetObjectAcl",
+    permissions: on("s3:GetObjectAcl", "object", "s3:GetObjectVersionAcl"),
+  },
+  {
+    method: "GET",
+    target: "object",
+    sub: "tagging",
+    op: "GetObjectTagging",
+    permissions: on("s3:GetObjectTagging", "object", "s3:GetObjectVersionTagging"),
+  },
+  {
+    method: "GET",
+    target: "object",
+    sub: "uploadId",
+    op: "ListParts",
+    permissions: on("s3:ListMultipartUploadParts", "object"),
+  },
+  { method: "GET", target: "object", op: "GetObject", permissions: READ_OBJECT },
+  { method: "HEAD", target: "object", op: "HeadObject", permissions: READ_OBJECT },
   {
     method: "PUT",
     target: "object",
@@ -94,15 +286,52 @@ export const ROUTES: readonly Rule[] = [
     param: "partNumber",
     copy: true,
     op: "UploadPartCopy",
+    permissions: COPY_OBJECT,
   },
-  { method: "PUT", target: "object", sub: "uploadId", param: "partNumber", op: "UploadPart" },
-  { method: "PUT", target: "object", sub: "acl", op: "PutObjectAcl" },
-  { method: "PUT", target: "object", copy: true, op: "CopyObject" },
-  { method: "PUT", target: "object", op: "PutObject" },
-  { method: "POST", target: "object", sub: "uploads", op: "CreateMultipartUpload" },
-  { method: "POST", target: "object", sub: "uploadId", op: "CompleteMultipartUpload" },
-  { method: "DELETE", target: "object", sub: "uploadId", op: "AbortMultipartUpload" },
-  { method: "DELETE", target: "object", op: "DeleteObject" },
+  {
+    method: "PUT",
+    target: "object",
+    sub: "uploadId",
+    param: "partNumber",
+    op: "UploadPart",
+    permissions: WRITE_OBJECT,
+  },
+  {
+    method: "PUT",
+    target: "object",
+    sub: "acl",
+    op: "PutObjectAcl",
+    permissions: on("s3:PutObjectAcl", "object", "s3:PutObjectVersionAcl"),
+  },
+  { method: "PUT", target: "object", copy: true, op: "CopyObject", permissions: COPY_OBJECT },
+  { method: "PUT", target: "object", op: "PutObject", permissions: WRITE_OBJECT },
+  {
+    method: "POST",
+    target: "object",
+    sub: "uploads",
+    op: "CreateMultipartUpload",
+    permissions: WRITE_OBJECT,
+  },
+  {
+    method: "POST",
+    target: "object",
+    sub: "uploadId",
+    op: "CompleteMultipartUpload",
+    permissions: WRITE_OBJECT,
+  },
+  {
+    method: "DELETE",
+    target: "object",
+    sub: "uploadId",
+    op: "AbortMultipartUpload",
+    permissions: on("s3:AbortMultipartUpload", "object"),
+  },
+  {
+    method: "DELETE",
+    target: "object",
+    op: "DeleteObject",
+    permissions: on("s3:DeleteObject", "object", "s3:DeleteObjectVersion"),
+  },
 ];
 
 /** Subresources that select an operation in ROUTES. */
@@ -128,8 +357,6 @@ const UNSUPPORTED = new Set([
   "notification",
   "object-lock",
   "ownershipControls",
-  "policy",
-  "policyStatus",
   "publicAccessBlock",
   "renameObject",
   "replication",
@@ -281,6 +508,37 @@ function matches(
   return rule.value === undefined || query.get(rule.sub) === rule.value;
 }
 
+/** The part number a ?partNumber= names, or InvalidArgument. */
+export function parsePartNumber(raw: string): number | S3Error {
+  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : 0;
+  if (number >= 1 && number <= MAX_PART_NUMBER) return number;
+  return new S3Error(
+    "InvalidArgument",
+    "Part number must be an integer between 1 and 10000, inclusive",
+    { ArgumentName: "partNumber", ArgumentValue: raw },
+  );
+}
+
+function parsedRoute(
+  rule: Rule,
+  bucket: string,
+  key: string,
+  query: URLSearchParams,
+): Route | S3Error {
+  const routed: Route = { op: rule.op, bucket, key, query, permissions: rule.permissions };
+  const uploadId = query.get("uploadId");
+  if (uploadId !== null) routed.uploadId = uploadId;
+  const versionId = query.get("versionId");
+  if (versionId !== null) routed.versionId = versionId;
+  const partNumber = query.get("partNumber");
+  if (partNumber !== null && PART_NUMBER_OPS.has(rule.op)) {
+    const number = parsePartNumber(partNumber);
+    if (number instanceof S3Error) return number;
+    routed.partNumber = number;
+  }
+  return routed;
+}
+
 const notImplemented = (what: string) =>
   new S3Error(
     "NotImplemented",
@@ -321,7 +579,7 @@ export function route(
   if (unknown.length > 0) return notImplemented(`?${unknown[0]}`);
   const copy = headers?.has("x-amz-copy-source") ?? false;
   const rule = ROUTES.find((r) => matches(r, method, kind, query, routing, copy));
-  if (rule) return { op: rule.op, bucket, key, query };
+  if (rule) return parsedRoute(rule, bucket, key, query);
   if (routing.length > 0) return notImplemented(`${method} ?${routing.join("&")}`);
   return new S3Error("MethodNotAllowed");
 }

@@ -1,0 +1,70 @@
+/**
+ * The authorize step of the S3 pipeline: the permissions a route names (router.ts) are asked of
+ * the authorizer before its handler runs; handlers ask for what only they can name (each key of
+ * a DeleteObjects, a POST form's key, the buckets ListBuckets shows) through the same access.
+ */
+import type { Authorizer } from "../iam/authorize.ts";
+import type { Principal } from "../iam/principal.ts";
+import { RequestConditions, type RequestSubject } from "../iam/request-conditions.ts";
+import { S3Error } from "./errors.ts";
+import { parseCopySource } from "./object.ts";
+import type { Route, S3Action } from "./router.ts";
+
+/** What a request may do, as its principal (or, for a POST form, the form's signer). */
+export interface RequestAccess {
+  allowed(
+    action: S3Action,
+    bucket: string,
+    key?: string,
+    principal?: Principal,
+  ): boolean | Promise<boolean>;
+}
+
+export function requestAccess(authorizer: Authorizer, subject: RequestSubject): RequestAccess {
+  let conditions: RequestConditions | undefined;
+  return {
+    allowed(action, bucket, key, principal = subject.principal) {
+      if (principal.kind === "root") return true;
+      conditions ??= new RequestConditions(subject);
+      const keys = principal === subject.principal
+        ? conditions
+        : new RequestConditions({ ...subject, principal });
+      return authorizer.allowed(principal, keys, action, bucket, key);
+    },
+  };
+}
+
+/** AccessDenied: the same answer whatever was refused, so a refusal reveals nothing. */
+export function accessDenied(): S3Error {
+  return new S3Error("AccessDenied");
+}
+
+/** Refuses the request unless every permission its route names in advance is allowed. */
+export async function authorizeRoute(
+  route: Route,
+  access: RequestAccess,
+  headers: Headers,
+): Promise<void> {
+  for (const permission of route.permissions) {
+    const action = route.versionId !== undefined && permission.ofVersion
+      ? permission.ofVersion
+      : permission.action;
+    let allowed: boolean | Promise<boolean>;
+    switch (permission.on) {
+      case "bucket":
+        allowed = access.allowed(action, route.bucket);
+        break;
+      case "object":
+        allowed = access.allowed(action, route.bucket, route.key);
+        break;
+      case "copy-source": {
+        const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
+        allowed = access.allowed(action, source.bucket, source.key);
+        break;
+      }
+      default:
+        continue;
+    }
+    if (!(allowed === true || await allowed)) throw accessDenied();
+  }
+}
