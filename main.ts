@@ -15,6 +15,7 @@ import { EndpointError } from "./src/cluster/endpoints.ts";
 import { loadOrInitFormat } from "./src/storage/format.ts";
 import { openLocalDrive } from "./src/storage/local-drive.ts";
 import { DriveMonitor } from "./src/storage/drive-monitor.ts";
+import { IamStore } from "./src/iam/store.ts";
 import { Pools } from "./src/object/pools.ts";
 import { checkListenAddress, loadTls, type RunningServer, startServer } from "./src/server.ts";
 import { CertificateError } from "./src/security/certs.ts";
@@ -99,7 +100,12 @@ async function serve(args: string[]): Promise<void> {
     group: config.runGroup,
     drives: config.drives,
   });
-  const server = startServer(config, layer, tls);
+  const iam = await IamStore.load(layer, {
+    accessKey: config.rootUser,
+    secretKey: config.rootPassword,
+  });
+  console.log(`flashstor: IAM account ${iam.accountId}, ${iam.list("user").length} user(s)`);
+  const server = startServer(config, layer, tls, { iam, identities: iam });
   if (runIdentity) {
     // Synchronous, right after binding: no request is served before the drop.
     const report = becomeRunUser(runIdentity);

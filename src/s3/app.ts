@@ -23,6 +23,15 @@ import { Observability, type RequestObserver, type RequestRecord } from "../obse
 import { REQUEST_ID_HEADER, RequestTrace, runInTrace } from "../observe/trace.ts";
 import { rawTarget } from "../http/raw-target.ts";
 import { wholeBodyOf } from "../http/whole-body.ts";
+import { iamResponse } from "../iam/api/iam.ts";
+import {
+  QueryError,
+  type QueryHandler,
+  queryService,
+  type QueryServiceName,
+  serveQuery,
+} from "../iam/query-protocol.ts";
+import type { IamStore } from "../iam/store.ts";
 import { accessDenied, authorizeRoute, type RequestAccess, requestAccess } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
@@ -38,6 +47,10 @@ export interface AppDeps {
   identities?: Identities;
   /** Audit log and metrics; by default built from the config (--audit-log). */
   observability?: Observability;
+  /** Users' keys and the IAM Query API; without it only root's key exists. */
+  iam?: IamStore;
+  /** The STS Query API. */
+  sts?: QueryHandler;
 }
 
 export interface App {
@@ -133,16 +146,17 @@ export function createApp(deps: AppDeps): App {
   const { config, layer } = deps;
   const observability = deps.observability ?? Observability.fromConfig(config, layer);
   // Until the IAM store gives the account its id, its requests name none.
-  const accountId = "";
+  const accountId = deps.iam?.accountId ?? "";
   const lookup: CredentialLookup = (accessKey, sessionToken) => {
-    if (accessKey !== config.rootUser) return undefined;
-    // Root's key is long-term: a token with it was not issued for it.
+    const found = deps.iam
+      ? deps.iam.credentialsFor(accessKey)
+      : accessKey === config.rootUser
+      ? { secretKey: config.rootPassword, principal: rootPrincipal(accountId, accessKey) }
+      : undefined;
+    if (!found) return undefined;
+    // These keys are long-term: a token with one was not issued for it.
     if (sessionToken !== undefined) throw invalidToken();
-    return {
-      accessKey,
-      secretKey: config.rootPassword,
-      principal: rootPrincipal(accountId, accessKey),
-    };
+    return { accessKey, ...found };
   };
   const authOptions: AuthOptions = {
     lookup,
@@ -244,17 +258,36 @@ export function createApp(deps: AppDeps): App {
   const health = async (request: Request) =>
     await healthResponse(request, ready) ?? new Response(null, { status: 404 });
   const metricsAccess = { token: config.metricsToken, isPublic: config.metricsPublic };
-  const s3Request = async (c: Context<Env>) => {
-    const record = c.env.record;
-    // In flight until its response body is sent: the scanner pauses meanwhile.
-    const done = requestLoad.begin();
-    return observed(record, await s3(c.req.raw, record), {
-      onRequest(r) {
-        done();
-        observability.onRequest(r);
-      },
-    });
+  const served =
+    (handle: (request: Request, record: RequestRecord) => Promise<Response>) =>
+    async (c: Context<Env>) => {
+      const record = c.env.record;
+      // In flight until its response body is sent: the scanner pauses meanwhile.
+      const done = requestLoad.begin();
+      return observed(record, await handle(c.req.raw, record), {
+        onRequest(r) {
+          done();
+          observability.onRequest(r);
+        },
+      });
+    };
+  const s3Request = served(s3);
+  const unavailable = (what: string): QueryHandler => () =>
+    Promise.reject(new QueryError("InvalidAction", `${what} is not available on this server.`));
+  const queryHandlers = {
+    iam: deps.iam ? ((call) => iamResponse(call, deps.iam!)) as QueryHandler : unavailable("IAM"),
+    sts: deps.sts ?? unavailable("STS"),
   };
+  const queryRequest = (service: QueryServiceName) =>
+    served((request, record) =>
+      serveQuery(request, rawTarget(request), service, {
+        auth: authOptions,
+        handlers: queryHandlers,
+        requestId: record.trace.id,
+        remoteAddr: record.remoteAddr,
+        record,
+      })
+    );
   // Server endpoints live in path-style space, where the bucket name "flashstor" is reserved;
   // under a virtual-host-style Host the same path is an object key of that bucket.
   const serverEndpoint = (handler: (request: Request) => Promise<Response>) => (c: Context<Env>) =>
@@ -273,6 +306,13 @@ export function createApp(deps: AppDeps): App {
     `${ADMIN_PREFIX}*`,
     (c) => isAdminTarget(rawTarget(c.req.raw)) ? admin(c) : s3Request(c),
   );
+  // The IAM and STS Query APIs: a POST of "/" signed for their service (S3 has no such call).
+  hono.post("/", (c) => {
+    const service = hostBucket(c.req.header("host") ?? null, config.domains) === undefined
+      ? queryService(c.req.raw, rawTarget(c.req.raw))
+      : undefined;
+    return service ? queryRequest(service)(c) : s3Request(c);
+  });
   hono.all("*", s3Request);
 
   return {
