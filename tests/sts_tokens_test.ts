@@ -58,6 +58,14 @@ Deno.test("past its expiry a token is ExpiredToken, within the clock tolerance s
   const expired = await tokens.issue(ROLE_SESSION, new Date(Date.now() - 3600_000));
   const err = await refused(tokens.verify(expired.accessKey, expired.token));
   assertEquals([err.code, err.message], ["ExpiredToken", "The provided token has expired."]);
+  // A token verified while good is not taken on trust later.
+  const good = await tokens.issue(ROLE_SESSION, inAnHour());
+  await tokens.verify(good.accessKey, good.token);
+  const later = new Date(Date.now() + 2 * 3600_000);
+  assertEquals(
+    (await refused(tokens.verify(good.accessKey, good.token, later))).code,
+    "ExpiredToken",
+  );
   const justExpired = await tokens.issue(ROLE_SESSION, new Date(Date.now() - 5_000));
   assert(CLOCK_TOLERANCE_SECONDS > 5);
   await tokens.verify(justExpired.accessKey, justExpired.token);
@@ -66,6 +74,7 @@ Deno.test("past its expiry a token is ExpiredToken, within the clock tolerance s
 Deno.test("altered, foreign or mismatched tokens are InvalidToken", async () => {
   const tokens = new SessionTokens(ROOT);
   const issued = await tokens.issue(ROLE_SESSION, inAnHour());
+  await tokens.verify(issued.accessKey, issued.token);
   const [header, payload, signature] = issued.token.split(".");
   const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
   const widened = Buffer.from(JSON.stringify({ ...claims, policy: undefined })).toString(

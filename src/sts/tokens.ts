@@ -38,6 +38,9 @@ export interface Session extends SessionIdentity {
 
 /** Seconds a token stays good past its expiry, for clocks of nodes that disagree a little. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
+/** Sessions already verified, by token: a request with a known token costs a map lookup
+ *  instead of an HMAC (about 100 µs through WebCrypto). Cleared when full. */
+const MAX_VERIFIED = 10_000;
 /** Longer than any token issued (a 2 KiB policy, ten ARNs): refused unread. */
 const MAX_TOKEN_BYTES = 16 * 1024;
 const ISSUER = "flashstor-sts";
@@ -78,6 +81,7 @@ function requiredString(value: unknown): string {
 export class SessionTokens {
   readonly #signingKey: Uint8Array;
   readonly #secretKey: Uint8Array;
+  readonly #verified = new Map<string, Session>();
 
   constructor(root: { accessKey: string; secretKey: string }) {
     this.#signingKey = derive(root, "session-token");
@@ -119,6 +123,17 @@ export class SessionTokens {
     if (!ACCESS_KEY_PATTERN.test(accessKey) || token.length > MAX_TOKEN_BYTES) {
       throw invalidToken();
     }
+    const known = this.#verified.get(token);
+    const goodUntil = (known?.expiration.getTime() ?? 0) + CLOCK_TOLERANCE_SECONDS * 1000;
+    // A known token past its expiry is verified again, which answers ExpiredToken.
+    if (known?.accessKey === accessKey && now.getTime() <= goodUntil) return known;
+    const session = await this.#verifyToken(accessKey, token, now);
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(token, session);
+    return session;
+  }
+
+  async #verifyToken(accessKey: string, token: string, now: Date): Promise<Session> {
     let claims: Record<string, unknown>;
     try {
       const verified = await jwtVerify(token, this.#signingKey, {
