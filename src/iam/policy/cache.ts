@@ -5,7 +5,12 @@
  * differing only in keys nobody reads shares the entry. Volatile evaluations (time, source IP …)
  * are never stored. Every entry belongs to an epoch (the IAM and bucket-metadata change counter):
  * a lookup or store under another epoch empties the cache, so a change takes effect on the very
- * next request. Bounded: the least recently used (principal, action, resource) goes first.
+ * next request.
+ *
+ * Bounded, least-recently-used-ish, without bookkeeping on a hit: entries live in two
+ * generations; new ones go to the current one, which becomes the previous one when it holds
+ * half the bound (the previous one is then dropped); an entry found in the previous generation
+ * moves to the current one. Lookups walk nested maps, so a hit builds no key string.
  */
 
 import type { Evaluation, RequestFacts } from "./evaluate.ts";
@@ -14,35 +19,50 @@ import type { Evaluation, RequestFacts } from "./evaluate.ts";
  *  Usually one key set; several when different values lead the evaluation down different
  *  statements. */
 interface Entry {
-  variants: { keys: readonly string[]; outcomes: Map<string, boolean> }[];
+  variants: Variant[];
   size: number;
 }
 
+/** Outcomes by the values of `keys`, one map level per key (no key string is built). */
+interface Variant {
+  keys: readonly string[];
+  outcomes: Trie | boolean | undefined;
+}
+type Trie = Map<string, Trie | boolean>;
+
+/** principal key → action → resource → entry. */
+type Generation = Map<string, Map<string, Map<string, Entry>>>;
+
 /** Outcomes kept per (principal, action, resource), so varying values (prefixes) stay bounded. */
 const MAX_OUTCOMES_PER_ENTRY = 64;
-const ABSENT = "\u0001";
 
 export class DecisionCache {
-  private entries = new Map<string, Entry>();
+  private current: Generation = new Map();
+  private previous: Generation = new Map();
+  private currentCount = 0;
+  private previousCount = 0;
   private epoch = Number.NaN;
-  private count = 0;
   private hitCount = 0;
   private missCount = 0;
+  private readonly generationSize: number;
 
-  constructor(private readonly maxEntries = 100_000) {}
+  /** `maxEntries`: outcomes held at most (over both generations). */
+  constructor(maxEntries = 100_000) {
+    this.generationSize = Math.max(1, Math.floor(maxEntries / 2));
+  }
 
-  /** The remembered outcome (true: allowed), or undefined when the request must be evaluated. */
+  /**
+   * The remembered outcome (true: allowed), or undefined when the request must be evaluated.
+   * `principalKey` must identify everything about the principal the policies may look at
+   * (its identity, its session policies): the access key does.
+   */
   lookup(epoch: number, principalKey: string, facts: RequestFacts): boolean | undefined {
     if (epoch !== this.epoch) this.reset(epoch);
-    const base = baseKey(principalKey, facts);
-    const entry = this.entries.get(base);
+    const entry = this.entry(principalKey, facts);
     if (entry !== undefined) {
       for (const variant of entry.variants) {
-        const outcome = variant.outcomes.get(valuesKey(variant.keys, facts));
+        const outcome = find(variant, facts);
         if (outcome !== undefined) {
-          // Re-inserting keeps the Map's order least-recently-used first.
-          this.entries.delete(base);
-          this.entries.set(base, entry);
           this.hitCount++;
           return outcome;
         }
@@ -61,31 +81,26 @@ export class DecisionCache {
   ): void {
     if (evaluation.volatile) return;
     if (epoch !== this.epoch) this.reset(epoch);
-    const base = baseKey(principalKey, facts);
-    let entry = this.entries.get(base);
-    if (entry === undefined) {
-      entry = { variants: [], size: 0 };
-      this.entries.set(base, entry);
-    }
+    const entry = this.entry(principalKey, facts, 1);
+    if (entry === undefined) return;
     if (entry.size >= MAX_OUTCOMES_PER_ENTRY) {
       // Start the entry over rather than keep only the first values ever seen.
-      this.count -= entry.size;
+      this.currentCount -= entry.size;
       entry.variants = [];
       entry.size = 0;
     }
-    const keys = [...evaluation.keysRead].sort();
-    const signature = keys.join("\n");
-    let variant = entry.variants.find((v) => v.keys.join("\n") === signature);
+    const read = evaluation.keysRead;
+    let variant = entry.variants.find((v) =>
+      v.keys.length === read.size && v.keys.every((k) => read.has(k))
+    );
     if (variant === undefined) {
-      variant = { keys, outcomes: new Map() };
+      variant = { keys: [...read], outcomes: undefined };
       entry.variants.push(variant);
     }
-    const values = valuesKey(keys, facts);
-    if (variant.outcomes.has(values)) return;
-    variant.outcomes.set(values, allowed);
-    entry.size++;
-    this.count++;
-    this.evict();
+    if (store(variant, facts, allowed)) {
+      entry.size++;
+      this.currentCount++;
+    }
   }
 
   get hits(): number {
@@ -96,38 +111,90 @@ export class DecisionCache {
     return this.missCount;
   }
 
-  /** Outcomes held. */
+  /** Outcomes held (an entry moved between generations counts in both until the older goes). */
   get size(): number {
-    return this.count;
+    return this.currentCount + this.previousCount;
   }
 
-  private evict(): void {
-    for (const [base, entry] of this.entries) {
-      if (this.count <= this.maxEntries) return;
-      this.entries.delete(base);
-      this.count -= entry.size;
+  /**
+   * The entry, in the current generation (moved there from the previous one). With `reserve`
+   * (room for that many more outcomes), created when missing; without, undefined when missing.
+   */
+  private entry(principalKey: string, facts: RequestFacts, reserve?: number): Entry | undefined {
+    const { action, resource } = facts;
+    const extra = reserve ?? 0;
+    let entry = this.current.get(principalKey)?.get(action)?.get(resource);
+    if (entry !== undefined) {
+      if (this.currentCount + extra <= this.generationSize) return entry;
+      this.rotate(); // the entry is in the previous generation now, and moves back below
     }
+    entry ??= this.previous.get(principalKey)?.get(action)?.get(resource);
+    if (entry === undefined) {
+      if (reserve === undefined) return undefined;
+      entry = { variants: [], size: 0 };
+    }
+    if (this.currentCount + entry.size + extra > this.generationSize) this.rotate();
+    let byAction = this.current.get(principalKey);
+    if (byAction === undefined) this.current.set(principalKey, byAction = new Map());
+    let byResource = byAction.get(action);
+    if (byResource === undefined) byAction.set(action, byResource = new Map());
+    byResource.set(resource, entry);
+    this.currentCount += entry.size;
+    return entry;
+  }
+
+  private rotate(): void {
+    this.previous = this.current;
+    this.previousCount = this.currentCount;
+    this.current = new Map();
+    this.currentCount = 0;
   }
 
   private reset(epoch: number): void {
     this.epoch = epoch;
-    this.entries = new Map();
-    this.count = 0;
+    this.current = new Map();
+    this.previous = new Map();
+    this.currentCount = 0;
+    this.previousCount = 0;
   }
 }
 
-function baseKey(principalKey: string, facts: RequestFacts): string {
-  return `${principalKey}\n${facts.action.toLowerCase()}\n${facts.resource}`;
+/** A key's values as one map key: the value itself when single (the common case), else a
+ *  form no single value takes (an absent key differs from an empty list). */
+function valueKey(facts: RequestFacts, key: string): string {
+  const values = facts.conditions.get(key);
+  if (values === undefined) return "\u0001";
+  if (values.length === 1 && values[0].charCodeAt(0) > 2) return values[0];
+  return `\u0002${JSON.stringify(values)}`;
 }
 
-/** The request's values of `keys`, one string: absent and empty-list differ, values are
- *  separated by a character keys and values cannot hold unescaped. */
-function valuesKey(keys: readonly string[], facts: RequestFacts): string {
-  let out = "";
-  for (const key of keys) {
-    const values = facts.conditions.get(key);
-    out += values === undefined ? ABSENT : JSON.stringify(values);
-    out += "\n";
+function find(variant: Variant, facts: RequestFacts): boolean | undefined {
+  let node = variant.outcomes;
+  for (const key of variant.keys) {
+    if (typeof node !== "object") return undefined;
+    node = node.get(valueKey(facts, key));
   }
-  return out;
+  return typeof node === "boolean" ? node : undefined;
+}
+
+/** Stores the outcome; false when the variant already held one for these values. */
+function store(variant: Variant, facts: RequestFacts, allowed: boolean): boolean {
+  if (variant.keys.length === 0) {
+    if (variant.outcomes !== undefined) return false;
+    variant.outcomes = allowed;
+    return true;
+  }
+  if (typeof variant.outcomes !== "object") variant.outcomes = new Map();
+  let node: Trie = variant.outcomes;
+  const last = variant.keys.length - 1;
+  for (let i = 0; i < last; i++) {
+    const value = valueKey(facts, variant.keys[i]);
+    let next = node.get(value);
+    if (typeof next !== "object") node.set(value, next = new Map());
+    node = next;
+  }
+  const value = valueKey(facts, variant.keys[last]);
+  if (node.has(value)) return false;
+  node.set(value, allowed);
+  return true;
 }
