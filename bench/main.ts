@@ -24,6 +24,7 @@ import { measureObjectLayer } from "./object-layer.ts";
 import { renderChart, renderMarkdown, type Results } from "./report.ts";
 import { measureEncode } from "./erasure.ts";
 import { measureScannerCost } from "./scanner-cost.ts";
+import { measureAuthorization } from "./authorize.ts";
 
 const quick = Deno.args.includes("--quick");
 const all = !quick && Deno.args.includes("--all");
@@ -365,6 +366,8 @@ function drives(dir: string, name: string, count: number): string[] {
 
 log("ISA-L encode");
 results.encode = await measureEncode();
+log("authorization (in process)");
+results.authorization = measureAuthorization();
 for (const location of plan.locations) await runLocation(location);
 results.notes.push(`Total benchmark time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 

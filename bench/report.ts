@@ -1,6 +1,7 @@
 /** Benchmark results → a Markdown report and one SVG chart of throughput by object size. */
 
 import type { ScannerCostRow } from "./scanner-cost.ts";
+import { type AuthorizationResult, renderAuthorization } from "./authorize.ts";
 
 export interface LargeRow {
   location: string;
@@ -47,6 +48,8 @@ export interface Results {
   amplification: { target: string; factor: string }[];
   /** Foreground throughput with the background scanner off and always working (tmpfs). */
   scannerCost?: ScannerCostRow[];
+  /** Policy evaluation and the decision cache, in process (bench/authorize.ts). */
+  authorization?: AuthorizationResult;
 }
 
 const fmt = (n: number, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : "–";
@@ -188,6 +191,7 @@ export function renderMarkdown(r: Results): string {
       out.push(`| ${c.case} | ${fmt(c.without)} ${c.unit} | ${fmt(c.with)} ${c.unit} | ${cost} |`);
     }
   }
+  if (r.authorization) out.push(...renderAuthorization(r.authorization));
   return out.join("\n") + "\n";
 }
 
