@@ -728,3 +728,51 @@ Deno.test("iam api: everything survives a restart and the loss of m drives", asy
     await server.cleanup();
   }
 });
+
+/** A client whose requests carry `body` instead of the SDK's own (signed as sent). */
+function rawBodyClient(server: TestServer, body: string): IAMClient {
+  const client = iamClient(server);
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { body: string; headers: Record<string, string> };
+      request.body = body;
+      request.headers["content-length"] = String(new TextEncoder().encode(body).byteLength);
+      return next(args);
+    },
+    { step: "build", priority: "low" },
+  );
+  return client;
+}
+
+Deno.test("iam api: the Query protocol's own errors", async () => {
+  const server = await startServer();
+  try {
+    assertEquals(
+      await failure(iamClient(server, ACCESS_KEY, "wrong-secret").send(new ListUsersCommand({}))),
+      ["SignatureDoesNotMatch", 403],
+    );
+    assertEquals(
+      await failure(iamClient(server, "AKIANOSUCHKEY0000000").send(new ListUsersCommand({}))),
+      ["InvalidClientTokenId", 403],
+    );
+    const send = (body: string) => rawBodyClient(server, body).send(new ListUsersCommand({}));
+    assertEquals(await failure(send("Action=TagUser&Version=2010-05-08")), ["InvalidAction", 400]);
+    assertEquals(await failure(send("Action=ListUsers&Version=2011-06-15")), [
+      "InvalidAction",
+      400,
+    ]);
+    assertEquals(await failure(send("Version=2010-05-08")), ["MissingAction", 400]);
+    assertEquals(
+      await failure(send(`Action=ListUsers&Version=2010-05-08&Pad=${"x".repeat(200_000)}`)),
+      ["RequestEntityTooLarge", 413],
+    );
+    assertEquals(
+      await failure(send("Action=ListUsers&Version=2010-05-08&MaxItems=0")),
+      ["ValidationError", 400],
+    );
+    // Still serving.
+    assertEquals((await iamClient(server).send(new ListUsersCommand({}))).Users, []);
+  } finally {
+    await server.cleanup();
+  }
+});

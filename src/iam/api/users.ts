@@ -86,9 +86,9 @@ export const USER_ACTIONS: IamActions = {
       const newPath = ctx.params.optional("NewPath") === undefined
         ? undefined
         : ctx.params.path("NewPath");
-      const clash = newName && ctx.store.get("user", newName);
       await ctx.store.change("user", name, (current) => {
         const user = current ?? existing(ctx, "user", name);
+        const clash = newName && ctx.store.get("user", newName);
         if (clash && clash !== user) {
           throw entityExists(`User with name ${newName} already exists.`);
         }
