@@ -166,7 +166,16 @@ Deno.test("actions: every catalogued s3: action and other services' actions are 
   parsePolicy(
     JSON.stringify(withStatement({
       ...ok,
-      Action: ["*", "s3:*", "s3:Get*", "S3:getobject", "s3:?etObject", "iam:*", "kms:Decrypt"],
+      Action: [
+        "*",
+        "s3:*",
+        "s3:Get*",
+        "S3:getobject",
+        "s3:?etObject",
+        "iam:*",
+        "kms:Decrypt",
+        "s3*:Get*",
+      ],
     })),
     "identity",
   );

@@ -165,7 +165,7 @@ function checkAwsPrincipal(value: string, where: string): void {
 
 function checkAction(name: string, where: string): void {
   if (name === "*") return;
-  const match = /^([a-z0-9-]+):([A-Za-z0-9*?-]+)$/i.exec(name);
+  const match = /^([a-z0-9*?-]+):([A-Za-z0-9*?-]+)$/i.exec(name);
   if (!match) throw new MalformedPolicy(`${where}: invalid action "${name}"`);
   if (match[1].toLowerCase() !== "s3") return;
   const lower = name.toLowerCase();
