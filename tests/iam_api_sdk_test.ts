@@ -122,6 +122,16 @@ Deno.test("iam api: users and access keys", async () => {
       (await failure(iam.send(new CreateUserCommand({ UserName: "p", Path: "no-slash" }))))[0],
       "ValidationError",
     );
+    // A permissions boundary is not enforced here: refused rather than ignored.
+    assertEquals(
+      await failure(iam.send(
+        new CreateUserCommand({
+          UserName: "bounded",
+          PermissionsBoundary: "arn:aws:iam::aws:policy/readonly",
+        }),
+      )),
+      ["InvalidInput", 400],
+    );
     assertEquals((await iam.send(new GetUserCommand({ UserName: "alice" }))).User!.Arn, arn);
     assertEquals(await failure(iam.send(new GetUserCommand({ UserName: "nobody" }))), [
       "NoSuchEntity",

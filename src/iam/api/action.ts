@@ -8,7 +8,7 @@ import { MalformedPolicy, parsePolicy } from "../policy/parse.ts";
 import type { PolicyKind } from "../policy/document.ts";
 import type { IamStore } from "../store.ts";
 import type { EntityKind, RecordOf } from "../store-records.ts";
-import { limitExceeded, malformedPolicy, noSuchEntity } from "./errors.ts";
+import { invalidInput, limitExceeded, malformedPolicy, noSuchEntity } from "./errors.ts";
 import type { Params } from "./params.ts";
 
 export interface IamContext {
@@ -25,6 +25,13 @@ export interface IamAction {
 }
 
 export type IamActions = Record<string, IamAction>;
+
+/** Permissions boundaries are not enforced: an entity created with one would get more than
+ *  its creator meant, so the call is refused. */
+export function refuseBoundary(ctx: IamContext): void {
+  if (ctx.params.optional("PermissionsBoundary") === undefined) return;
+  throw invalidInput("Permissions boundaries are not supported by this server.");
+}
 
 /** The entity named by a parameter, or NoSuchEntity in AWS's words. */
 export function existing<K extends Exclude<EntityKind, "policy">>(

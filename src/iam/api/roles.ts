@@ -13,6 +13,7 @@ import {
   type IamActions,
   type IamContext,
   iso,
+  refuseBoundary,
 } from "./action.ts";
 import { deleteConflict, entityExists, validationError } from "./errors.ts";
 import { page } from "./params.ts";
@@ -60,6 +61,7 @@ export const ROLE_ACTIONS: IamActions = {
   CreateRole: {
     resource: (ctx) => arnOf(ctx, "role", roleName(ctx), ctx.params.path()),
     async run(ctx) {
+      refuseBoundary(ctx);
       const name = roleName(ctx);
       const path = ctx.params.path();
       const trust = trustPolicy(ctx, "AssumeRolePolicyDocument");

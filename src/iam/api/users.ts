@@ -2,7 +2,14 @@
 import type { XmlFields } from "../query-protocol.ts";
 import type { IamStore } from "../store.ts";
 import { ID_PREFIX, newId, type UserRecord } from "../store-records.ts";
-import { arnOf, existing, type IamActions, type IamContext, iso } from "./action.ts";
+import {
+  arnOf,
+  existing,
+  type IamActions,
+  type IamContext,
+  iso,
+  refuseBoundary,
+} from "./action.ts";
 import { deleteConflict, entityExists, validationError } from "./errors.ts";
 import { page } from "./params.ts";
 
@@ -32,6 +39,7 @@ export const USER_ACTIONS: IamActions = {
   CreateUser: {
     resource: (ctx) => arnOf(ctx, "user", ctx.params.name("UserName"), ctx.params.path()),
     async run(ctx) {
+      refuseBoundary(ctx);
       const name = ctx.params.name("UserName");
       const path = ctx.params.path();
       const user = await ctx.store.change("user", name, (current) => {
