@@ -122,7 +122,12 @@ Deno.test("Principal is required in resource and trust policies, refused in iden
   refused(withStatement({ ...ok, Principal: "*", NotPrincipal: "*" }), "resource", "cannot both");
 });
 
-Deno.test("Resource is required except in trust policies", () => {
+Deno.test("Resource is required except in trust policies, where it is refused", () => {
+  refused(
+    withStatement({ ...ok, Action: "sts:AssumeRole", Principal: { AWS: "123456789012" } }),
+    "trust",
+    "has prohibited field Resource",
+  );
   for (const kind of ["identity", "session", "resource"] as const) {
     const statement: Record<string, unknown> = { Effect: "Allow", Action: "s3:GetObject" };
     if (kind === "resource") statement.Principal = "*";

@@ -2,7 +2,8 @@
  * The AWS policy language's JSON grammar → PolicyDocument, refusing what AWS refuses with the
  * reason (MalformedPolicy's message is shown to clients as is). Which elements a document must
  * or must not have depends on its kind: Principal/NotPrincipal only in resource (bucket) and
- * trust policies, where one of them is required; Resource/NotResource in all but trust policies.
+ * trust policies, where one of them is required; Resource/NotResource required in all but trust
+ * policies, where it is refused.
  */
 
 import { S3_ACTIONS } from "./actions.ts";
@@ -112,9 +113,14 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind): Statemen
   if (action === "Action") statement.action = actions;
   else statement.notAction = actions;
 
+  // A trust policy's resource is its role: IAM refuses the element there.
   const resource = either(raw, "Resource", "NotResource", where);
-  if (resource === undefined) {
-    if (kind !== "trust") throw new MalformedPolicy(`${where}: missing Resource`);
+  if (kind === "trust") {
+    if (resource !== undefined) {
+      throw new MalformedPolicy(`${where}: has prohibited field ${resource}`);
+    }
+  } else if (resource === undefined) {
+    throw new MalformedPolicy(`${where}: missing Resource`);
   } else {
     const resources = stringList(raw[resource], `${where}: ${resource}`);
     for (const name of resources) checkResource(name, `${where}: ${resource}`);
