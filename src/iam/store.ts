@@ -44,6 +44,8 @@ export interface RoleInfo {
 type Tables = { [K in EntityKind]: Map<string, RecordOf[K]> };
 
 const utf8 = new TextEncoder();
+/** Records read at once when loading (a drive may be slow, or a peer's). */
+const LOAD_BATCH = 32;
 
 export class IamStore {
   readonly #tables: Tables = {
@@ -88,11 +90,13 @@ export class IamStore {
     const store = new IamStore(config, root, account);
     for (const kind of Object.keys(RECORD_DIRS) as EntityKind[]) {
       const paths = await config.listConfig(RECORD_DIRS[kind]);
-      for (const path of paths) {
-        const bytes = await config.readConfig(path);
-        if (!bytes) continue;
-        const record = JSON.parse(new TextDecoder().decode(bytes)) as RecordOf[typeof kind];
-        store.#set(kind, record.name, record);
+      for (let i = 0; i < paths.length; i += LOAD_BATCH) {
+        const batch = paths.slice(i, i + LOAD_BATCH);
+        for (const bytes of await Promise.all(batch.map((p) => config.readConfig(p)))) {
+          if (!bytes) continue;
+          const record = JSON.parse(new TextDecoder().decode(bytes)) as RecordOf[typeof kind];
+          store.#set(kind, record.name, record);
+        }
       }
     }
     return store;
