@@ -1,8 +1,8 @@
 /**
  * Hand-made S3 requests for the tests that the SDK will not send: unknown subresources, bad
  * Content-Length values, Host headers of virtual-host-style addressing and keys with "..".
- * Requests are SigV4-signed (UNSIGNED-PAYLOAD) with the test server's root credentials and go
- * over fetch or, where fetch would rewrite them, a raw TCP connection.
+ * Requests are SigV4-signed (UNSIGNED-PAYLOAD) with the test server's root credentials (or the
+ * keys given) and go over fetch or, where fetch would rewrite them, a raw TCP connection.
  */
 
 import { createHash, createHmac } from "node:crypto";
@@ -37,6 +37,8 @@ export interface RawRequest {
   host?: string;
   /** Leave the request unsigned (anonymous). */
   anonymous?: boolean;
+  /** Sign with these keys instead of the test server's root credentials. */
+  credentials?: { accessKey: string; secretKey: string };
 }
 
 /** The request target and headers (Authorization included) of a signed request. */
@@ -75,12 +77,14 @@ export function signRequest(
     scope,
     createHash("sha256").update(canonical).digest("hex"),
   ].join("\n");
-  let key: Uint8Array = new TextEncoder().encode("AWS4" + SECRET_KEY);
+  const { accessKey, secretKey } = request.credentials ??
+    { accessKey: ACCESS_KEY, secretKey: SECRET_KEY };
+  let key: Uint8Array = new TextEncoder().encode("AWS4" + secretKey);
   for (const part of [amzDate.slice(0, 8), REGION, "s3", "aws4_request"]) {
     key = createHmac("sha256", key).update(part).digest();
   }
   const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
-  headers["authorization"] = `AWS4-HMAC-SHA256 Credential=${ACCESS_KEY}/${scope}, ` +
+  headers["authorization"] = `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, ` +
     `SignedHeaders=${names.join(";")}, Signature=${signature}`;
   return { target, headers };
 }
