@@ -32,6 +32,9 @@ import {
   serveQuery,
 } from "../iam/query-protocol.ts";
 import type { IamStore } from "../iam/store.ts";
+import { stsResponse } from "../sts/api.ts";
+import { credentialLookup } from "../sts/credentials.ts";
+import { SessionTokens } from "../sts/tokens.ts";
 import { accessDenied, authorizeRoute, type RequestAccess, requestAccess } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
@@ -47,10 +50,9 @@ export interface AppDeps {
   identities?: Identities;
   /** Audit log and metrics; by default built from the config (--audit-log). */
   observability?: Observability;
-  /** Users' keys and the IAM Query API; without it only root's key exists. */
+  /** Users' keys, temporary credentials, the IAM and STS Query APIs; without it only root's
+   *  key exists. */
   iam?: IamStore;
-  /** The STS Query API. */
-  sts?: QueryHandler;
 }
 
 export interface App {
@@ -147,17 +149,17 @@ export function createApp(deps: AppDeps): App {
   const observability = deps.observability ?? Observability.fromConfig(config, layer);
   // Until the IAM store gives the account its id, its requests name none.
   const accountId = deps.iam?.accountId ?? "";
-  const lookup: CredentialLookup = (accessKey, sessionToken) => {
-    const found = deps.iam
-      ? deps.iam.credentialsFor(accessKey)
-      : accessKey === config.rootUser
-      ? { secretKey: config.rootPassword, principal: rootPrincipal(accountId, accessKey) }
-      : undefined;
-    if (!found) return undefined;
-    // These keys are long-term: a token with one was not issued for it.
-    if (sessionToken !== undefined) throw invalidToken();
-    return { accessKey, ...found };
-  };
+  // Temporary credentials are signed under a key derived from root's: every node takes them.
+  const tokens = new SessionTokens({ accessKey: config.rootUser, secretKey: config.rootPassword });
+  const lookup: CredentialLookup = deps.iam
+    ? credentialLookup(deps.iam, tokens)
+    : (accessKey, sessionToken) => {
+      if (accessKey !== config.rootUser) return undefined;
+      // Root's key is long-term: a token with it was not issued for it.
+      if (sessionToken !== undefined) throw invalidToken();
+      const principal = rootPrincipal(accountId, accessKey);
+      return { accessKey, secretKey: config.rootPassword, principal };
+    };
   const authOptions: AuthOptions = {
     lookup,
     accountId,
@@ -276,7 +278,9 @@ export function createApp(deps: AppDeps): App {
     Promise.reject(new QueryError("InvalidAction", `${what} is not available on this server.`));
   const queryHandlers = {
     iam: deps.iam ? ((call) => iamResponse(call, deps.iam!)) as QueryHandler : unavailable("IAM"),
-    sts: deps.sts ?? unavailable("STS"),
+    sts: deps.iam
+      ? ((call) => stsResponse(call, { store: deps.iam!, tokens })) as QueryHandler
+      : unavailable("STS"),
   };
   const queryRequest = (service: QueryServiceName) =>
     served((request, record) =>
