@@ -4,6 +4,7 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { evaluatePolicies } from "../src/iam/policy/evaluate.ts";
 import { parseDate } from "../src/iam/policy/conditions.ts";
+import { parseCidr, parseIp } from "../src/iam/policy/ip.ts";
 import { parsePolicy } from "../src/iam/policy/parse.ts";
 import { allowIf, facts } from "./iam_policy_util.ts";
 
@@ -340,4 +341,41 @@ Deno.test("Version 2008-10-17 has no policy variables: ${…} is literal text", 
     ).verdict;
   assertEquals(verdict("alice"), "none");
   assertEquals(verdict("${aws:username}"), "allow");
+});
+
+Deno.test("IP parsing: IPv4, IPv6 with :: and an IPv4 tail, mapped IPv4; malformed forms refused", () => {
+  const v4 = (text: string) => parseIp(text);
+  assertEquals(v4("1.2.3.4"), { v6: false, value: 0x01020304n });
+  assertEquals(v4("::ffff:1.2.3.4"), { v6: false, value: 0x01020304n });
+  assertEquals(v4("::"), { v6: true, value: 0n });
+  assertEquals(v4("1::"), { v6: true, value: 1n << 112n });
+  assertEquals(v4("::1.2.3.4"), { v6: true, value: 0x01020304n });
+  assertEquals(v4("2001:DB8::1"), { v6: true, value: (0x20010db8n << 96n) | 1n });
+  for (
+    const bad of [
+      "1.2.3",
+      "1.2.3.4.5",
+      "256.1.1.1",
+      "1.2.3.-4",
+      "1:2:3:4:5:6:7:8:9",
+      "1::2::3",
+      "12345::",
+      "1:2:3:4:5:6:7",
+      ":::",
+      "",
+    ]
+  ) assertEquals(v4(bad), undefined, bad);
+  for (const bad of ["1.2.3.4/", "1.2.3.4/-1", "1.2.3.4/33", "::/129", "1.2.3.4/8/8", "x/8"]) {
+    assertEquals(parseCidr(bad), undefined, bad);
+  }
+  assertEquals(parseCidr("10.1.2.3/8"), { v6: false, network: 0x0a000000n, mask: 0xff000000n });
+  assertEquals(parseCidr("::/0")?.mask, 0n);
+});
+
+Deno.test("a policy variable needs exactly one request value: none or several match nothing", () => {
+  table({ StringEquals: { "s3:prefix": "${aws:username}" } }, [
+    [{ "s3:prefix": "alice", "aws:username": ["alice", "bob"] }, false],
+    [{ "s3:prefix": "alice", "aws:username": [] }, false],
+    [{ "s3:prefix": "alice", "aws:username": "alice" }, true],
+  ]);
 });
