@@ -487,6 +487,15 @@ Deno.test("iam api: managed policies, versions, attachments and inline policies"
       "readwrite",
       "writeonly",
     ]);
+    const paged: string[] = [];
+    let marker: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const page = await iam.send(new ListPoliciesCommand({ MaxItems: 1, Marker: marker }));
+      paged.push(...page.Policies!.map((p) => p.PolicyName!));
+      marker = page.Marker;
+      if (!page.IsTruncated) break;
+    }
+    assertEquals(paged, ["readonly", "readwrite", "writeonly", "reader"], "one page each");
     const readonly = await iam.send(
       new GetPolicyVersionCommand({
         PolicyArn: "arn:aws:iam::aws:policy/readonly",

@@ -106,9 +106,9 @@ export interface Page<T> {
 }
 
 /**
- * One page of `items` (in a stable order, each with a unique `key`) after the request's Marker,
- * at most MaxItems (1–1000, 100 by default). The marker is the next item's key, opaque to
- * clients.
+ * One page of `items` (a stable order, each with a unique `key`), at most MaxItems (1–1000, 100
+ * by default), from the request's Marker on: the key of the page's first item, opaque to
+ * clients. Should that item have gone meanwhile, the page starts at the next key up.
  */
 export function page<T>(params: Params, items: T[], key: (item: T) => string): Page<T> {
   const maxItems = params.integer("MaxItems", 1, 1000) ?? DEFAULT_MAX_ITEMS;
@@ -121,7 +121,9 @@ export function page<T>(params: Params, items: T[], key: (item: T) => string): P
     } catch {
       throw invalidInput("Invalid Marker.");
     }
-    start = items.findIndex((item) => key(item) >= after);
+    // The marked item, or (when it went away meanwhile) the first after it in key order.
+    start = items.findIndex((item) => key(item) === after);
+    if (start < 0) start = items.findIndex((item) => key(item) > after);
     if (start < 0) start = items.length;
   }
   const slice = items.slice(start, start + maxItems);
