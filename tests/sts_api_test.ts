@@ -2,9 +2,16 @@
  * STS against the real server with @aws-sdk/client-sts: AssumeRole (trust policy, session
  * policies, durations, refusals), GetSessionToken, GetCallerIdentity, and temporary credentials
  * used on S3 with the JS SDK (header-signed and presigned) until they expire, are altered, or
- * outlive their role. Users and roles are made through the IAM API, as an operator would.
+ * outlive their role, user or session policy, and across a restart. Users and roles are made through the IAM API, as an operator would.
  */
-import { DeleteRoleCommand, DetachRolePolicyCommand } from "@aws-sdk/client-iam";
+import {
+  CreatePolicyCommand,
+  DeleteAccessKeyCommand,
+  DeletePolicyCommand,
+  DeleteRoleCommand,
+  DeleteUserCommand,
+  DetachRolePolicyCommand,
+} from "@aws-sdk/client-iam";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
@@ -13,7 +20,7 @@ import {
   GetSessionTokenCommand,
 } from "@aws-sdk/client-sts";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { ACCESS_KEY, SECRET_KEY } from "./helpers/server.ts";
+import { ACCESS_KEY, SECRET_KEY, startServer } from "./helpers/server.ts";
 import { BUCKET, code, GET_ONLY, iam, keysOf, ROOT, s3, sts, world } from "./helpers/sts.ts";
 import { SessionTokens } from "../src/sts/tokens.ts";
 
@@ -21,7 +28,7 @@ Deno.test("STS through @aws-sdk/client-sts, temporary credentials on S3", async 
   const w = await world();
   const { server, account } = w;
   try {
-    await t.step("GetCallerIdentity names root, a user and a role session", async () => {
+    await t.step("GetCallerIdentity names the account root and a user", async () => {
       const root = await sts(server, ROOT).send(new GetCallerIdentityCommand({}));
       assert(/^\d{12}$/.test(account), account);
       assertEquals([root.Arn, root.UserId], [`arn:aws:iam::${account}:root`, account]);
@@ -284,5 +291,54 @@ Deno.test("STS through @aws-sdk/client-sts, temporary credentials on S3", async 
     });
   } finally {
     await server.cleanup();
+  }
+});
+
+Deno.test("temporary credentials outlive a restart, not their user or session policy", async () => {
+  const w = await world();
+  let server = w.server;
+  try {
+    const policy = await iam(server).send(
+      new CreatePolicyCommand({ PolicyName: "get-only", PolicyDocument: GET_ONLY }),
+    );
+    const narrowed = keysOf(
+      (await sts(server, w.alice).send(
+        new AssumeRoleCommand({
+          RoleArn: w.readerRoleArn,
+          RoleSessionName: "restart",
+          PolicyArns: [{ arn: policy.Policy!.Arn! }],
+        }),
+      )).Credentials,
+    );
+    const bobs = keysOf(
+      (await sts(server, w.bob).send(new GetSessionTokenCommand({}))).Credentials,
+    );
+    await server.stop();
+    server = await startServer({ dir: w.server.dir });
+    // Stateless tokens: the restarted server derives the same keys from the root credentials.
+    const got = await s3(server, narrowed).send(
+      new GetObjectCommand({ Bucket: BUCKET, Key: "a.txt" }),
+    );
+    assertEquals(await got.Body!.transformToString(), "a");
+    assertEquals((await sts(server, bobs).send(new GetCallerIdentityCommand({}))).Arn, w.bob.arn);
+    // The session's managed policy is resolved at each use: deleted, it allows nothing.
+    await iam(server).send(new DeletePolicyCommand({ PolicyArn: policy.Policy!.Arn! }));
+    assertEquals(
+      await code(() =>
+        s3(server, narrowed).send(new GetObjectCommand({ Bucket: BUCKET, Key: "a.txt" }))
+      ),
+      "AccessDenied",
+    );
+    await iam(server).send(
+      new DeleteAccessKeyCommand({ UserName: "bob", AccessKeyId: w.bob.accessKeyId }),
+    );
+    await iam(server).send(new DeleteUserCommand({ UserName: "bob" }));
+    assertEquals(
+      await code(() => sts(server, bobs).send(new GetCallerIdentityCommand({}))),
+      "InvalidToken",
+    );
+  } finally {
+    await server.cleanup();
+    await w.server.cleanup();
   }
 });
