@@ -119,10 +119,11 @@ export function statementApplies(
   resource: string,
   input: ConditionInput,
 ): boolean {
+  // The action first: the cheapest test, and the one that rules out most statements.
+  if (s.actions.matches(action, input.variable) === s.notAction) return false;
   if (s.principal !== undefined && s.principal.matches(principal) === s.notPrincipal) {
     return false;
   }
-  if (s.actions.matches(action, input.variable) === s.notAction) return false;
   if (
     s.resources !== undefined && s.resources.matches(resource, input.variable) === s.notResource
   ) {
