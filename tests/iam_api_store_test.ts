@@ -120,6 +120,14 @@ Deno.test("iam store: account, credentials, identity policies, epoch, reload", a
     assertEquals(reloaded.credentialsFor(key.id)?.principal.userName, "alicia");
     assertEquals(reloaded.identityPolicies(reloaded.credentialsFor(key.id)!.principal).length, 3);
     assertEquals(reloaded.role(roleArn)?.name, "r");
+
+    // Two of four drives gone: records still read, but a change misses its write quorum and
+    // is neither applied nor counted.
+    const degraded = await IamStore.load(await d.open((_set, drive) => drive < 2), ROOT);
+    assertEquals(degraded.credentialsFor(key.id)?.principal.userName, "alicia");
+    const epochBefore = degraded.epoch;
+    await assertRejects(() => degraded.change("user", "bob", () => user("bob")));
+    assertEquals([degraded.user("bob"), degraded.epoch], [undefined, epochBefore]);
   } finally {
     await d.close();
   }
