@@ -197,6 +197,18 @@ Deno.test("ArnEquals / ArnLike / ArnNotEquals / ArnNotLike: case-sensitive with 
       [{}, false],
     ]);
   }
+  // Components are matched one by one: a wildcard does not span a colon, the resource part
+  // takes the rest; a value that is no ARN is one pattern.
+  table({ ArnLike: { "aws:SourceArn": "arn:aws:*:us-east-1:*:bucket/*" } }, [
+    [{ "aws:SourceArn": "arn:aws:s3:us-east-1:123456789012:bucket/a:b" }, true],
+    [{ "aws:SourceArn": "arn:aws:s3:eu:x:us-east-1:1:bucket/a" }, false],
+    [{ "aws:SourceArn": "arn:aws:s3" }, false],
+  ]);
+  table({ ArnLike: { "aws:SourceArn": "arn:aws:iam::*" } }, [
+    [{ "aws:SourceArn": "arn:aws:iam::123456789012:user/alice" }, false],
+    [{ "aws:SourceArn": "arn:aws:iam::123456789012" }, false],
+  ]);
+  table({ ArnLike: { "aws:SourceArn": "*" } }, [[{ "aws:SourceArn": "arn:aws:s3:::b" }, true]]);
   for (const op of ["ArnNotEquals", "ArnNotLike"]) {
     table({ [op]: { "aws:PrincipalArn": "arn:aws:iam::*:user/alice" } }, [
       [{ "aws:PrincipalArn": arn }, false],

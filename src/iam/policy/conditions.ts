@@ -85,7 +85,42 @@ const le = (a: number, b: number) => a <= b;
 const gt = (a: number, b: number) => a > b;
 const ge = (a: number, b: number) => a >= b;
 
-const arnFamily = stringFamily(true, false, false);
+/**
+ * ArnEquals / ArnLike (AWS: the same operator): case-sensitive, each of the six colon-separated
+ * components matched on its own, so a wildcard never spans a colon (the sixth, the resource,
+ * takes the rest, colons included). A policy value that is not an ARN ("*") is one pattern.
+ */
+const arnFamily: Family<Pattern[]> = {
+  negated: false,
+  literal: (value, variables) => {
+    // An "arn:" value with fewer than six components names no ARN: it matches nothing.
+    const parts = arnComponents(value) ?? (value.startsWith("arn:") ? [] : [value]);
+    return parts.map((part) =>
+      new Pattern(part, { wildcards: true, variables, ignoreCase: false })
+    );
+  },
+  match: (request, patterns, variables) => {
+    const parts = patterns.length === 1 ? [request] : arnComponents(request);
+    return parts !== undefined && patterns.length > 0 &&
+      patterns.every((p, i) => p.matches(parts[i], variables));
+  },
+};
+
+const ARN_COMPONENTS = 6;
+
+/** An ARN's six components, or undefined when the text has fewer. */
+function arnComponents(text: string): string[] | undefined {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < ARN_COMPONENTS - 1; i++) {
+    const colon = text.indexOf(":", from);
+    if (colon < 0) return undefined;
+    parts.push(text.slice(from, colon));
+    from = colon + 1;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
 
 // Method syntax in Family makes Family<number> usable as Family<unknown> here.
 const FAMILIES: Record<string, Family<unknown>> = {
@@ -119,15 +154,11 @@ const FAMILIES: Record<string, Family<unknown>> = {
   },
   IpAddress: ipFamily(false),
   NotIpAddress: ipFamily(true),
-  // AWS: ArnEquals and ArnLike are the same operator (case-sensitive, with wildcards).
   ArnEquals: arnFamily,
   ArnLike: arnFamily,
   ArnNotEquals: negate(arnFamily),
   ArnNotLike: negate(arnFamily),
 };
-
-/** Every operator name the grammar accepts, without prefix or suffix. */
-export const CONDITION_OPERATORS: readonly string[] = [...Object.keys(FAMILIES), "Null"];
 
 /**
  * Compiles one operator entry of a Condition block (`"ForAnyValue:StringLikeIfExists": {key:
