@@ -45,13 +45,18 @@ import {
   ListPolicyVersionsCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
+  ListRoleTagsCommand,
   ListUserPoliciesCommand,
   ListUsersCommand,
+  ListUserTagsCommand,
   PutGroupPolicyCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
   SetDefaultPolicyVersionCommand,
+  TagRoleCommand,
+  TagUserCommand,
+  UntagUserCommand,
   UpdateAccessKeyCommand,
   UpdateAssumeRolePolicyCommand,
   UpdateRoleCommand,
@@ -775,7 +780,10 @@ Deno.test("iam api: the Query protocol's own errors", async () => {
       ["InvalidClientTokenId", 403],
     );
     const send = (body: string) => rawBodyClient(server, body).send(new ListUsersCommand({}));
-    assertEquals(await failure(send("Action=TagUser&Version=2010-05-08")), ["InvalidAction", 400]);
+    assertEquals(await failure(send("Action=CreateLoginProfile&Version=2010-05-08")), [
+      "InvalidAction",
+      400,
+    ]);
     assertEquals(await failure(send("Action=ListUsers&Version=2011-06-15")), [
       "InvalidAction",
       400,
@@ -791,6 +799,58 @@ Deno.test("iam api: the Query protocol's own errors", async () => {
     );
     // Still serving.
     assertEquals((await iamClient(server).send(new ListUsersCommand({}))).Users, []);
+  } finally {
+    await server.cleanup();
+  }
+});
+
+Deno.test("iam api: tags of users and roles", async () => {
+  const server = await startServer();
+  try {
+    const iam = iamClient(server);
+    const created = await iam.send(
+      new CreateUserCommand({ UserName: "tagged", Tags: [{ Key: "team", Value: "core" }] }),
+    );
+    assertEquals(created.User!.Tags, [{ Key: "team", Value: "core" }]);
+    await iam.send(
+      new TagUserCommand({
+        UserName: "tagged",
+        Tags: [{ Key: "team", Value: "infra" }, { Key: "cost-centre", Value: "42" }],
+      }),
+    );
+    assertEquals((await iam.send(new ListUserTagsCommand({ UserName: "tagged" }))).Tags, [
+      { Key: "team", Value: "infra" },
+      { Key: "cost-centre", Value: "42" },
+    ]);
+    await iam.send(new UntagUserCommand({ UserName: "tagged", TagKeys: ["team"] }));
+    assertEquals((await iam.send(new GetUserCommand({ UserName: "tagged" }))).User!.Tags, [
+      { Key: "cost-centre", Value: "42" },
+    ]);
+    const many = Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: "v" }));
+    assertEquals(
+      await failure(iam.send(new TagUserCommand({ UserName: "tagged", Tags: many }))),
+      ["LimitExceeded", 409],
+    );
+    assertEquals(
+      await failure(
+        iam.send(
+          new TagUserCommand({ UserName: "tagged", Tags: [{ Key: "bad<key>", Value: "" }] }),
+        ),
+      ),
+      ["InvalidInput", 400],
+    );
+    await iam.send(new CreateRoleCommand({ RoleName: "tr", AssumeRolePolicyDocument: TRUST }));
+    await iam.send(new TagRoleCommand({ RoleName: "tr", Tags: [{ Key: "env", Value: "prod" }] }));
+    assertEquals((await iam.send(new ListRoleTagsCommand({ RoleName: "tr" }))).Tags, [
+      { Key: "env", Value: "prod" },
+    ]);
+    assertEquals((await iam.send(new GetRoleCommand({ RoleName: "tr" }))).Role!.Tags, [
+      { Key: "env", Value: "prod" },
+    ]);
+    assertEquals(
+      (await failure(iam.send(new ListUserTagsCommand({ UserName: "ghost" }))))[0],
+      "NoSuchEntity",
+    );
   } finally {
     await server.cleanup();
   }

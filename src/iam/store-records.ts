@@ -41,8 +41,12 @@ export interface AccessKeyRecord {
   created: string;
 }
 
+/** A type, not an interface: it renders as XML fields as it is. */
+export type Tag = { Key: string; Value: string };
+
 export interface UserRecord extends PolicyHolder {
   keys: AccessKeyRecord[];
+  tags?: Tag[];
 }
 
 export interface GroupRecord extends PolicyHolder {
@@ -56,6 +60,7 @@ export interface RoleRecord extends PolicyHolder {
   /** Seconds, 3600–43200. */
   maxSessionDuration: number;
   description?: string;
+  tags?: Tag[];
 }
 
 export interface PolicyVersionRecord {

@@ -16,6 +16,7 @@ import { HOLDER_ACTIONS } from "./holders.ts";
 import { Params } from "./params.ts";
 import { POLICY_ACTIONS } from "./policies.ts";
 import { ROLE_ACTIONS } from "./roles.ts";
+import { TAG_ACTIONS } from "./tags.ts";
 import { USER_ACTIONS } from "./users.ts";
 
 export const IAM_VERSION = "2010-05-08";
@@ -27,6 +28,7 @@ const ACTIONS: IamActions = {
   ...POLICY_ACTIONS,
   ...HOLDER_ACTIONS,
   ...ROLE_ACTIONS,
+  ...TAG_ACTIONS,
 };
 
 /** Refuses the call unless the caller may perform `iam:<action>` on `resource`. */

@@ -85,6 +85,22 @@ export class Params {
     return text === "true";
   }
 
+  /** The members of a list parameter: `<name>.member.1`, `.2`, … (at most `max`). */
+  members(name: string, max: number): string[] {
+    const out: string[] = [];
+    for (let i = 1;; i++) {
+      const value = this.optional(`${name}.member.${i}`);
+      if (value === undefined) return out;
+      if (i > max) {
+        throw validationError(
+          `1 validation error detected: Value at '${member(name)}' failed to satisfy ` +
+            `constraint: Member must have length less than or equal to ${max}`,
+        );
+      }
+      out.push(value);
+    }
+  }
+
   /** One of `values`, if given. */
   choice<T extends string>(name: string, values: readonly T[]): T | undefined {
     const text = this.optional(name);

@@ -17,6 +17,7 @@ import {
 } from "./action.ts";
 import { deleteConflict, entityExists, validationError } from "./errors.ts";
 import { page } from "./params.ts";
+import { tagsField, tagsParam } from "./tags.ts";
 
 /** AWS's limit of a trust policy (characters, white space not counted). */
 const MAX_TRUST_POLICY = 2048;
@@ -32,6 +33,7 @@ function roleFields(store: IamStore, role: RoleRecord): XmlFields {
     AssumeRolePolicyDocument: encodeDocument(role.trustPolicy),
     Description: role.description,
     MaxSessionDuration: role.maxSessionDuration,
+    Tags: tagsField(role.tags),
   };
 }
 
@@ -67,6 +69,7 @@ export const ROLE_ACTIONS: IamActions = {
       const trust = trustPolicy(ctx, "AssumeRolePolicyDocument");
       const maxSessionDuration = sessionDuration(ctx) ?? DEFAULT_SESSION;
       const text = description(ctx);
+      const tags = tagsParam(ctx);
       const role = await ctx.store.change("role", name, (current) => {
         if (current) throw entityExists(`Role with name ${name} already exists.`);
         return {
@@ -79,6 +82,7 @@ export const ROLE_ACTIONS: IamActions = {
           trustPolicy: trust,
           maxSessionDuration,
           description: text,
+          tags: tags.length > 0 ? tags : undefined,
         };
       });
       return { Role: roleFields(ctx.store, role!) };

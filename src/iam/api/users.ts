@@ -12,6 +12,7 @@ import {
 } from "./action.ts";
 import { deleteConflict, entityExists, validationError } from "./errors.ts";
 import { page } from "./params.ts";
+import { tagsField, tagsParam } from "./tags.ts";
 
 export function userFields(store: IamStore, user: UserRecord): XmlFields {
   return {
@@ -20,6 +21,7 @@ export function userFields(store: IamStore, user: UserRecord): XmlFields {
     UserId: user.id,
     Arn: store.arn("user", user),
     CreateDate: iso(user.created),
+    Tags: tagsField(user.tags),
   };
 }
 
@@ -42,6 +44,7 @@ export const USER_ACTIONS: IamActions = {
       refuseBoundary(ctx);
       const name = ctx.params.name("UserName");
       const path = ctx.params.path();
+      const tags = tagsParam(ctx);
       const user = await ctx.store.change("user", name, (current) => {
         if (current) throw entityExists(`User with name ${name} already exists.`);
         return {
@@ -52,6 +55,7 @@ export const USER_ACTIONS: IamActions = {
           inline: {},
           attached: [],
           keys: [],
+          tags: tags.length > 0 ? tags : undefined,
         };
       });
       return { User: userFields(ctx.store, user!) };
