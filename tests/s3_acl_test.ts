@@ -1,7 +1,7 @@
 /**
  * Bucket and object ACLs through the AWS SDK against a real server: the owner holds
- * FULL_CONTROL, `private` is accepted (canned or as a policy), anything that would share data
- * is NotImplemented, and missing buckets or keys keep their S3 errors.
+ * FULL_CONTROL, `private` is accepted (canned or as a policy), and missing buckets or keys keep
+ * their S3 errors. ACLs that share data: tests/acl_server_test.ts.
  */
 
 import {
@@ -66,53 +66,6 @@ Deno.test({
             AccessControlPolicy: { Owner: bucketAcl.Owner, Grants: bucketAcl.Grants },
           }),
         );
-      });
-
-      await t.step("anything that shares data is NotImplemented", async () => {
-        await rejectsWith(
-          () => client.send(new PutBucketAclCommand({ Bucket, ACL: "public-read" })),
-          "NotImplemented",
-          501,
-        );
-        await rejectsWith(
-          () => client.send(new PutObjectAclCommand({ Bucket, Key: "doc", ACL: "public-read" })),
-          "NotImplemented",
-          501,
-        );
-        await rejectsWith(
-          () =>
-            client.send(
-              new PutBucketAclCommand({
-                Bucket,
-                GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"',
-              }),
-            ),
-          "NotImplemented",
-          501,
-        );
-        await rejectsWith(
-          () =>
-            client.send(
-              new PutObjectAclCommand({
-                Bucket,
-                Key: "doc",
-                AccessControlPolicy: {
-                  Owner: bucketAcl.Owner,
-                  Grants: [{
-                    Grantee: {
-                      Type: "Group",
-                      URI: "http://acs.amazonaws.com/groups/global/AllUsers",
-                    },
-                    Permission: "READ",
-                  }],
-                },
-              }),
-            ),
-          "NotImplemented",
-          501,
-        );
-        const unchanged = await client.send(new GetObjectAclCommand({ Bucket, Key: "doc" }));
-        assertEquals(unchanged.Grants, bucketAcl.Grants);
       });
 
       await t.step("missing buckets and keys", async () => {

@@ -63,8 +63,12 @@ export interface GetObjectResult {
 }
 
 export interface CopyObjectOptions {
-  /** Replaces the source's metadata when given (x-amz-metadata-directive: REPLACE). */
-  metadata?: ObjectMetadata;
+  /**
+   * The copy's metadata from the metadata of the source version being copied (the source's
+   * own when absent): computed from what is read with the data, so that a source overwritten
+   * meanwhile cannot lend its new metadata (checksums) to the old bytes.
+   */
+  metadata?: (source: ObjectMetadata) => ObjectMetadata;
 }
 
 export interface ListObjectsOptions {

@@ -225,17 +225,14 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   ): Promise<ObjectInfo> {
     const src = this.#object(srcBucket, srcObject);
     const dst = this.#object(dstBucket, dstObject);
+    const metadata = options.metadata ?? ((source: ObjectMetadata) => source);
     if (srcBucket === dstBucket && srcObject === dstObject) {
-      return await this.updateObjectMetadata(
-        srcBucket,
-        srcObject,
-        (current) => options.metadata ?? current,
-      );
+      return await this.updateObjectMetadata(srcBucket, srcObject, metadata);
     }
     const { info, body } = await src.getObject(srcBucket, srcObject);
     return await dst.putObject(dstBucket, dstObject, body, {
       size: info.size,
-      metadata: options.metadata ?? info.metadata,
+      metadata: metadata(info.metadata),
     });
   }
 

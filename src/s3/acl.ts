@@ -1,109 +1,186 @@
 /**
- * Bucket and object ACLs. Flashstor has no ACLs of its own (policies decide access), so, as
- * MinIO, it reports the owner holding FULL_CONTROL and accepts only requests that keep it that
- * way: the canned `private` ACL or a policy granting FULL_CONTROL to the owner alone. Anything
- * else answers NotImplemented rather than silently pretending to share data.
+ * ACLs over HTTP: Get/Put{Bucket,Object}Acl, and the ACL a write asks for with x-amz-acl or
+ * x-amz-grant-* (CreateBucket, PutObject, CopyObject, CreateMultipartUpload, POST). A bucket's
+ * ACL lives in the bucket-metadata store; an object's in its metadata under OBJECT_ACL_KEY,
+ * which is never returned as a header. Nothing stored means private (the owner's FULL_CONTROL).
+ * Every resource is owned by the account. The bucket's settings rule: BucketOwnerEnforced
+ * refuses all but owner-only ACLs (AccessControlListNotSupported), BlockPublicAcls refuses
+ * public ones (AccessDenied).
  */
 
+import type { BucketMetadata } from "../bucket/metadata-store.ts";
+import {
+  type Acl,
+  aclFromHeaders,
+  aclFromXml,
+  decodeAcl,
+  encodeAcl,
+  isOwnerOnly,
+  OBJECT_ACL_KEY,
+  privateAcl,
+  renderAcl,
+} from "../iam/acl.ts";
+import type { ObjectMetadata } from "../object/layer.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
-import { type Owner, ownerOf } from "./list.ts";
 import { readRequestText } from "./multipart.ts";
-import { children, escapeXml, parseXml, S3_NAMESPACE, type XmlElement } from "./xml.ts";
+import {
+  aclsDisabled,
+  invalidBucketAclWithObjectOwnership,
+  isObjectOwnership,
+} from "./ownership.ts";
+import { ALL_BLOCKED, checkAclNotBlocked } from "./public-access-block.ts";
 
-const XSI = "http://www.w3.org/2001/XMLSchema-instance";
 const MAX_ACL_BYTES = 64 * 1024;
-/** Canned ACLs that leave the owner alone in control. */
-const OWNER_ONLY_ACLS = new Set(["private", "bucket-owner-full-control"]);
 
-/** Hand-rendered because Grantee carries an xsi:type attribute, which the renderer omits. */
-function policyResponse(owner: Owner): Response {
-  const id = escapeXml(owner.ID);
-  const name = escapeXml(owner.DisplayName);
-  const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<AccessControlPolicy xmlns="${S3_NAMESPACE}">` +
-    `<Owner><ID>${id}</ID><DisplayName>${name}</DisplayName></Owner>` +
-    `<AccessControlList><Grant>` +
-    `<Grantee xmlns:xsi="${XSI}" xsi:type="CanonicalUser">` +
-    `<ID>${id}</ID><DisplayName>${name}</DisplayName></Grantee>` +
-    `<Permission>FULL_CONTROL</Permission>` +
-    `</Grant></AccessControlList></AccessControlPolicy>`;
-  return new Response(body, { headers: { "content-type": "application/xml" } });
+/** A type, not an interface: it renders as an XmlValue. */
+export type Owner = {
+  ID: string;
+  DisplayName: string;
+};
+
+/** The account: owner of every bucket and object, in listings and ACLs alike. */
+export function accountOwner(ctx: S3Context): Owner {
+  return { ID: ctx.canonicalUserId, DisplayName: ctx.config.rootUser };
+}
+
+function aclNotSupported(): S3Error {
+  return new S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs");
+}
+
+/** The bucket's settings allow setting `acl` on it or on its objects. */
+function checkAclAllowed(metadata: Readonly<BucketMetadata>, acl: Acl): void {
+  if (aclsDisabled(metadata) && !isOwnerOnly(acl)) throw aclNotSupported();
+  checkAclNotBlocked(metadata, acl);
+}
+
+/** The ACL a request asks for by header (undefined: none), allowed by the bucket's settings. */
+function requestedAcl(
+  ctx: S3Context,
+  metadata: Readonly<BucketMetadata>,
+  isBucket: boolean,
+): Acl | undefined {
+  const acl = aclFromHeaders(ctx.headers, accountOwner(ctx).ID, isBucket);
+  if (acl !== undefined) checkAclAllowed(metadata, acl);
+  return acl;
+}
+
+/**
+ * The metadata a new bucket starts with: the server's Object Ownership and public access
+ * block for new buckets (or x-amz-object-ownership), and the ACL CreateBucket asks for. It
+ * replaces whatever a former bucket of that name left.
+ */
+export function newBucketMetadata(ctx: S3Context): BucketMetadata {
+  const requested = ctx.headers.get("x-amz-object-ownership")?.trim();
+  if (requested !== undefined && !isObjectOwnership(requested)) {
+    throw new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", {
+      ArgumentName: "x-amz-object-ownership",
+      ArgumentValue: requested,
+    });
+  }
+  const ownership = requested ?? ctx.config.objectOwnership;
+  const metadata: BucketMetadata = {
+    ownership: ownership === "ObjectWriter" && requested === undefined ? undefined : ownership,
+    publicAccessBlock: ctx.config.blockPublicAccess ? { ...ALL_BLOCKED } : undefined,
+  };
+  const acl = aclFromHeaders(ctx.headers, accountOwner(ctx).ID, true);
+  if (acl === undefined || isOwnerOnly(acl)) return metadata;
+  if (aclsDisabled(metadata)) throw invalidBucketAclWithObjectOwnership();
+  checkAclNotBlocked(metadata, acl);
+  return { ...metadata, acl };
+}
+
+/** `metadata` with `acl` as an object's ACL (none stored when it is the default, private). */
+export function withObjectAcl(metadata: ObjectMetadata, acl: Acl | undefined): ObjectMetadata {
+  delete metadata[OBJECT_ACL_KEY];
+  if (acl !== undefined && !isOwnerOnly(acl)) metadata[OBJECT_ACL_KEY] = encodeAcl(acl);
+  return metadata;
+}
+
+/**
+ * The ACL a new object's write asks for by header (`headers`: the request's, or a POST form's
+ * fields), refused before any data is read when the bucket's settings forbid it.
+ */
+export async function requestedObjectAcl(
+  ctx: S3Context,
+  headers = ctx.headers,
+): Promise<Acl | undefined> {
+  const acl = aclFromHeaders(headers, accountOwner(ctx).ID, false);
+  if (acl !== undefined) checkAclAllowed(await ctx.buckets.get(ctx.bucket), acl);
+  return acl;
+}
+
+/** An object's ACL as its metadata holds it. */
+export function objectAcl(metadata: ObjectMetadata, owner: string): Acl {
+  return decodeAcl(metadata[OBJECT_ACL_KEY]) ?? privateAcl(owner);
+}
+
+function aclResponse(ctx: S3Context, acl: Acl): Response {
+  return new Response(renderAcl(acl, accountOwner(ctx).DisplayName), {
+    headers: { "content-type": "application/xml" },
+  });
+}
+
+/** With ACLs disabled, S3 reports the owner's FULL_CONTROL whatever was set before. */
+function effective(metadata: Readonly<BucketMetadata>, acl: Acl): Acl {
+  return aclsDisabled(metadata) ? privateAcl(acl.owner) : acl;
 }
 
 export async function getBucketAcl(ctx: S3Context): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
-  return policyResponse(ownerOf(ctx.auth.accessKey));
+  const metadata = await ctx.buckets.get(ctx.bucket);
+  const acl = metadata.acl ?? privateAcl(accountOwner(ctx).ID);
+  return aclResponse(ctx, effective(metadata, acl));
 }
 
 export async function getObjectAcl(ctx: S3Context): Promise<Response> {
-  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
-  return policyResponse(ownerOf(ctx.auth.accessKey));
+  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  const metadata = await ctx.buckets.get(ctx.bucket);
+  return aclResponse(ctx, effective(metadata, objectAcl(info.metadata, accountOwner(ctx).ID)));
+}
+
+/** The ACL a Put*Acl sets: by header, or else by its AccessControlPolicy body. */
+async function aclToPut(
+  ctx: S3Context,
+  metadata: Readonly<BucketMetadata>,
+  isBucket: boolean,
+): Promise<Acl> {
+  const byHeader = requestedAcl(ctx, metadata, isBucket);
+  const body = await readRequestText(ctx.auth.body, MAX_ACL_BYTES);
+  if (byHeader !== undefined) {
+    if (body.trim() !== "") {
+      throw new S3Error("UnexpectedContent", "This request does not support content");
+    }
+    return byHeader;
+  }
+  if (body.trim() === "") {
+    throw new S3Error("MissingSecurityHeader", "Your request was missing a required header", {
+      MissingHeaderName: "x-amz-acl",
+    });
+  }
+  const acl = aclFromXml(body, accountOwner(ctx).ID);
+  checkAclAllowed(metadata, acl);
+  return acl;
 }
 
 export async function putBucketAcl(ctx: S3Context): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
-  await requireOwnerOnly(ctx);
+  const acl = await aclToPut(ctx, await ctx.buckets.get(ctx.bucket), true);
+  await ctx.buckets.update(ctx.bucket, (current) => {
+    // Settings may have changed while the body was read.
+    checkAclAllowed(current, acl);
+    return { ...current, acl: isOwnerOnly(acl) ? undefined : acl };
+  });
   return new Response(null, { status: 200 });
 }
 
 export async function putObjectAcl(ctx: S3Context): Promise<Response> {
   await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
-  await requireOwnerOnly(ctx);
-  return new Response(null, { status: 200 });
-}
-
-const notImplemented = () =>
-  new S3Error("NotImplemented", "Only the private ACL (owner FULL_CONTROL) is supported.");
-
-/**
- * Accepts an owner-only canned ACL (`x-amz-acl: private`) or an AccessControlPolicy body whose
- * every grant is FULL_CONTROL to the owner.
- */
-async function requireOwnerOnly(ctx: S3Context): Promise<void> {
-  const headers = ctx.headers;
-  for (const name of headers.keys()) {
-    if (name.startsWith("x-amz-grant-")) throw notImplemented();
-  }
-  const canned = headers.get("x-amz-acl");
-  if (canned !== null) {
-    if (!OWNER_ONLY_ACLS.has(canned.trim())) throw notImplemented();
-    await ctx.auth.body?.cancel();
-    return;
-  }
-  const policy = parseAcl(await readRequestText(ctx.auth.body, MAX_ACL_BYTES));
-  const owner = ownerOf(ctx.auth.accessKey);
-  const grants = children(policy, "AccessControlList").flatMap((list) => children(list, "Grant"));
-  if (grants.length === 0) throw notImplemented();
-  for (const grant of grants) {
-    if (!grantsOwnerFullControl(grant, owner)) throw notImplemented();
-  }
-}
-
-function grantsOwnerFullControl(grant: XmlElement, owner: Owner): boolean {
-  const permission = grant.children.find((c) => c.name === "Permission")?.text.trim();
-  const grantee = grant.children.find((c) => c.name === "Grantee");
-  if (permission !== "FULL_CONTROL" || grantee === undefined) return false;
-  const fields = new Map(grantee.children.map((c) => [c.name, c.text.trim()]));
-  if (fields.has("URI") || fields.has("EmailAddress")) return false;
-  const id = fields.get("ID");
-  return id === undefined || id === owner.ID;
-}
-
-const malformedAcl = () =>
-  new S3Error(
-    "MalformedACLError",
-    "The XML you provided was not well-formed or did not validate against our published schema.",
+  const acl = await aclToPut(ctx, await ctx.buckets.get(ctx.bucket), false);
+  await ctx.layer.updateObjectMetadata(
+    ctx.bucket,
+    ctx.key,
+    (current) => withObjectAcl(current, acl),
   );
-
-/** An AccessControlPolicy document; S3 reports any defect in it as MalformedACLError. */
-function parseAcl(text: string): XmlElement {
-  let policy: XmlElement;
-  try {
-    policy = parseXml(text);
-  } catch {
-    throw malformedAcl();
-  }
-  if (policy.name !== "AccessControlPolicy") throw malformedAcl();
-  return policy;
+  return new Response(null, { status: 200 });
 }

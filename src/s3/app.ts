@@ -7,6 +7,7 @@
  * its response body has been sent.
  */
 
+import { createHash } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { ADMIN_PREFIX, type AdminLayer, adminResponse, isAdminTarget } from "../admin/api.ts";
 import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
@@ -171,6 +172,9 @@ export function createApp(deps: AppDeps): App {
   const objectMetadata = (bucket: string, key: string) =>
     layer.getObjectInfo(bucket, key).then((info) => info.metadata, () => undefined);
   const authorizer = new Authorizer(deps.identities ?? NO_IDENTITIES, buckets, objectMetadata);
+  // Without an IAM store (the app alone, in tests) an id derived from the root user stands in.
+  const canonicalUserId = deps.iam?.canonicalUserId ??
+    createHash("sha256").update(`flashstor-owner:${config.rootUser}`).digest("hex");
   // One stable host id per process, as S3 names the host that served a request.
   const hostId = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 
@@ -224,6 +228,7 @@ export function createApp(deps: AppDeps): App {
         route: routed,
         access,
         buckets,
+        canonicalUserId,
         auth,
         headers: auth.headers,
         authOptions,

@@ -8,7 +8,7 @@ import { accessDenied } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { checkUnsupportedHeaders } from "./headers.ts";
-import { ownerOf } from "./list.ts";
+import { accountOwner, newBucketMetadata } from "./acl.ts";
 import { readRequestText } from "./multipart.ts";
 import { child, escapeXml, parseXml, S3_NAMESPACE, xmlResponse } from "./xml.ts";
 
@@ -33,7 +33,7 @@ export async function listBuckets(ctx: S3Context): Promise<Response> {
   const buckets = (await visibleBuckets(ctx, named))
     .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   return xmlResponse("ListAllMyBucketsResult", {
-    Owner: ownerOf(ctx.auth.accessKey),
+    Owner: accountOwner(ctx),
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.created })) },
     Prefix: prefix === "" ? undefined : prefix,
   });
@@ -63,7 +63,10 @@ export async function createBucket(ctx: S3Context): Promise<Response> {
       { LocationConstraint: location },
     );
   }
+  const metadata = newBucketMetadata(ctx);
   await ctx.layer.makeBucket(ctx.bucket);
+  // Only once the bucket is ours: a name taken keeps its settings.
+  await ctx.buckets.update(ctx.bucket, () => metadata);
   return new Response(null, { headers: { location: `/${ctx.bucket}` } });
 }
 

@@ -21,6 +21,8 @@ export interface S3Context {
   /** What the request may do (the route's own permissions were granted before the handler). */
   access: RequestAccess;
   buckets: BucketMetadataStore;
+  /** The account's canonical user id: the owner of every bucket and object. */
+  canonicalUserId: string;
   auth: AuthResult;
   /** The headers to act on (auth.headers): never read request.headers for what a request does. */
   headers: Headers;

@@ -25,6 +25,16 @@ import {
   getBucketPolicyStatus,
   putBucketPolicy,
 } from "./bucket-policy.ts";
+import {
+  deleteBucketOwnershipControls,
+  getBucketOwnershipControls,
+  putBucketOwnershipControls,
+} from "./ownership.ts";
+import {
+  deletePublicAccessBlock,
+  getPublicAccessBlock,
+  putPublicAccessBlock,
+} from "./public-access-block.ts";
 import { postObject } from "./post-object.ts";
 import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
@@ -70,4 +80,10 @@ export const HANDLERS: Record<S3Operation, Handler> = {
   GetBucketPolicy: getBucketPolicy,
   DeleteBucketPolicy: deleteBucketPolicy,
   GetBucketPolicyStatus: getBucketPolicyStatus,
+  PutBucketOwnershipControls: putBucketOwnershipControls,
+  GetBucketOwnershipControls: getBucketOwnershipControls,
+  DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
+  PutPublicAccessBlock: putPublicAccessBlock,
+  GetPublicAccessBlock: getPublicAccessBlock,
+  DeletePublicAccessBlock: deletePublicAccessBlock,
 };

@@ -35,9 +35,6 @@ const UNSUPPORTED_HEADERS = [
   "x-amz-website-redirect-location",
 ];
 
-/** Canned ACLs that leave the owner alone in control, which is all Flashstor has. */
-const OWNER_ONLY_ACLS = new Set(["private", "bucket-owner-full-control"]);
-
 export function checkUnsupportedHeaders(headers: Headers): void {
   for (const name of UNSUPPORTED_HEADERS) {
     if (headers.has(name)) {
@@ -47,15 +44,6 @@ export function checkUnsupportedHeaders(headers: Headers): void {
       );
     }
   }
-  const acl = headers.get("x-amz-acl");
-  if (acl !== null && !OWNER_ONLY_ACLS.has(acl.trim())) {
-    throw new S3Error("NotImplemented", "Only the private canned ACL is supported.");
-  }
-  headers.forEach((_, name) => {
-    if (name.startsWith("x-amz-grant-")) {
-      throw new S3Error("NotImplemented", "Only the private canned ACL is supported.");
-    }
-  });
 }
 
 /**

@@ -5,27 +5,13 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import type { ObjectInfo } from "../object/layer.ts";
+import { accountOwner } from "./acl.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { xmlResponse, type XmlValue } from "./xml.ts";
 
 const MAX_KEYS = 1000;
-
-export type Owner = {
-  ID: string;
-  DisplayName: string;
-};
-
-/**
- * The canonical owner of everything an access key creates: a stable hex id and the key itself
- * as the display name, the same in listings, ACLs and ListBuckets.
- */
-export function ownerOf(accessKey: string): Owner {
-  const id = createHash("sha256").update(`flashstor-owner:${accessKey}`).digest("hex");
-  return { ID: id, DisplayName: accessKey };
-}
 
 /** An integer query parameter in [0, ∞), clamped to `max`; absent → `max`. */
 export function parseLimit(query: URLSearchParams, name: string, max = MAX_KEYS): number {
@@ -104,7 +90,7 @@ export async function listObjectsV1(ctx: S3Context): Promise<Response> {
     marker: marker || undefined,
     maxKeys,
   });
-  const owner = ownerOf(ctx.auth.accessKey);
+  const owner = accountOwner(ctx);
   return xmlResponse("ListBucketResult", {
     Name: ctx.bucket,
     Prefix: encode(prefix),
@@ -167,7 +153,7 @@ export async function listObjectsV2(ctx: S3Context): Promise<Response> {
     marker: marker || undefined,
     maxKeys,
   });
-  const owner = query.get("fetch-owner") === "true" ? ownerOf(ctx.auth.accessKey) : undefined;
+  const owner = query.get("fetch-owner") === "true" ? accountOwner(ctx) : undefined;
   return xmlResponse("ListBucketResult", {
     Name: ctx.bucket,
     Prefix: encode(prefix),
@@ -212,7 +198,7 @@ export async function listObjectVersions(ctx: S3Context): Promise<Response> {
     marker: keyMarker || undefined,
     maxKeys,
   });
-  const owner = ownerOf(ctx.auth.accessKey);
+  const owner = accountOwner(ctx);
   return xmlResponse("ListVersionsResult", {
     Name: ctx.bucket,
     Prefix: encode(prefix),
@@ -248,7 +234,7 @@ export async function listMultipartUploads(ctx: S3Context): Promise<Response> {
     uploadIdMarker: uploadIdMarker || undefined,
     maxUploads,
   });
-  const owner = ownerOf(ctx.auth.accessKey);
+  const owner = accountOwner(ctx);
   return xmlResponse("ListMultipartUploadsResult", {
     Bucket: ctx.bucket,
     KeyMarker: encode(keyMarker),

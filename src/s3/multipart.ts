@@ -19,7 +19,8 @@ import {
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { copySourceConditions, metadataFromHeaders, storedChecksums } from "./headers.ts";
-import { ownerOf, parseLimit } from "./list.ts";
+import { accountOwner, requestedObjectAcl, withObjectAcl } from "./acl.ts";
+import { parseLimit } from "./list.ts";
 import { emptyBody, parseCopySource } from "./object.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
 
@@ -76,7 +77,8 @@ const uploadAlgorithm = (upload: MultipartUploadInfo) =>
 
 export async function createMultipartUpload(ctx: S3Context): Promise<Response> {
   const headers = ctx.headers;
-  const metadata = metadataFromHeaders(headers);
+  // The ACL is kept with the upload and becomes the object's at Complete.
+  const metadata = withObjectAcl(metadataFromHeaders(headers), await requestedObjectAcl(ctx));
   const requested = headers.get(ALGORITHM_KEY);
   const algorithm = parseAlgorithm(requested ?? undefined);
   if (requested !== null && algorithm === undefined) {
@@ -307,7 +309,7 @@ export async function listParts(ctx: S3Context): Promise<Response> {
     partNumberMarker: partNumberMarker || undefined,
     maxParts,
   });
-  const owner = ownerOf(ctx.auth.accessKey);
+  const owner = accountOwner(ctx);
   return xmlResponse("ListPartsResult", {
     Bucket: ctx.bucket,
     Key: ctx.key,

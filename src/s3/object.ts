@@ -4,7 +4,8 @@
  * buffers object data.
  */
 
-import type { ByteRange, ObjectInfo } from "../object/layer.ts";
+import type { ByteRange, ObjectInfo, ObjectMetadata } from "../object/layer.ts";
+import { requestedObjectAcl, withObjectAcl } from "./acl.ts";
 import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
@@ -64,7 +65,7 @@ export async function putObject(ctx: S3Context): Promise<Response> {
   if (headers.has("if-match") || headers.has("if-none-match")) {
     throw new S3Error("NotImplemented", "Conditional writes (If-Match, If-None-Match) on PUT.");
   }
-  const metadata = metadataFromHeaders(headers);
+  const metadata = withObjectAcl(metadataFromHeaders(headers), await requestedObjectAcl(ctx));
   const verifier = checksumVerifier(requestChecksumSpec(headers, ctx.auth.trailers));
   const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
   const info = await ctx.layer.putObject(ctx.bucket, ctx.key, body, {
@@ -280,8 +281,9 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
         "encryption attributes.",
     );
   }
-  const metadata = replace ? metadataFromHeaders(headers) : undefined;
+  const replaced = replace ? metadataFromHeaders(headers) : undefined;
   if (!replace) checkUnsupportedHeaders(headers);
+  const acl = await requestedObjectAcl(ctx);
   const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
   copySourceConditions(headers, sourceInfo);
   if (sourceInfo.size > MAX_COPY_SIZE) {
@@ -290,8 +292,10 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SIZE}`,
     );
   }
-  // The bytes do not change, so their checksums stay true under new metadata.
-  if (metadata) Object.assign(metadata, storedChecksums(sourceInfo.metadata));
+  // The bytes do not change, so their checksums stay true under new metadata; the source's
+  // ACL stays behind, as on S3.
+  const metadata = (source: ObjectMetadata) =>
+    withObjectAcl({ ...(replaced ?? source), ...storedChecksums(source) }, acl);
   const info = await ctx.layer.copyObject(source.bucket, source.key, ctx.bucket, ctx.key, {
     metadata,
   });

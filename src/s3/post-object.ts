@@ -12,6 +12,7 @@ import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { type Form, formBoundary, readForm } from "./form.ts";
 import { metadataFromHeaders, STORED_HEADERS } from "./headers.ts";
+import { requestedObjectAcl, withObjectAcl } from "./acl.ts";
 import { accessDenied } from "./access.ts";
 import { checkKey } from "./router.ts";
 import { xmlResponse } from "./xml.ts";
@@ -172,7 +173,10 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     throw accessDenied();
   }
   const headers = fieldHeaders(fields);
-  const metadata = metadataFromHeaders(headers);
+  const metadata = withObjectAcl(
+    metadataFromHeaders(headers),
+    await requestedObjectAcl(ctx, headers),
+  );
   const verifier = checksumVerifier(requestChecksumSpec(headers, NO_TRAILERS));
   const range = policy.contentLengthRange;
   const { body, size } = await boundedBody(

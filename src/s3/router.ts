@@ -44,7 +44,13 @@ export type S3Operation =
   | "PutBucketPolicy"
   | "GetBucketPolicy"
   | "DeleteBucketPolicy"
-  | "GetBucketPolicyStatus";
+  | "GetBucketPolicyStatus"
+  | "PutBucketOwnershipControls"
+  | "GetBucketOwnershipControls"
+  | "DeleteBucketOwnershipControls"
+  | "PutPublicAccessBlock"
+  | "GetPublicAccessBlock"
+  | "DeletePublicAccessBlock";
 
 /** The IAM actions S3 operations need (AWS's names; the policy language knows them all). */
 export type S3Action =
@@ -62,6 +68,10 @@ export type S3Action =
   | "s3:PutBucketPolicy"
   | "s3:DeleteBucketPolicy"
   | "s3:GetBucketPolicyStatus"
+  | "s3:GetBucketOwnershipControls"
+  | "s3:PutBucketOwnershipControls"
+  | "s3:GetBucketPublicAccessBlock"
+  | "s3:PutBucketPublicAccessBlock"
   | "s3:GetObject"
   | "s3:GetObjectVersion"
   | "s3:PutObject"
@@ -241,6 +251,49 @@ export const ROUTES: readonly Rule[] = [
     op: "DeleteBucket",
     permissions: on("s3:DeleteBucket", "bucket"),
   },
+  // Deleting a setting takes the permission to put it, as AWS.
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "ownershipControls",
+    op: "GetBucketOwnershipControls",
+    permissions: on("s3:GetBucketOwnershipControls", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "ownershipControls",
+    op: "PutBucketOwnershipControls",
+    permissions: on("s3:PutBucketOwnershipControls", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "ownershipControls",
+    op: "DeleteBucketOwnershipControls",
+    permissions: on("s3:PutBucketOwnershipControls", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "publicAccessBlock",
+    op: "GetPublicAccessBlock",
+    permissions: on("s3:GetBucketPublicAccessBlock", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "publicAccessBlock",
+    op: "PutPublicAccessBlock",
+    permissions: on("s3:PutBucketPublicAccessBlock", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "publicAccessBlock",
+    op: "DeletePublicAccessBlock",
+    permissions: on("s3:PutBucketPublicAccessBlock", "bucket"),
+  },
   {
     method: "POST",
     target: "bucket",
@@ -356,8 +409,6 @@ const UNSUPPORTED = new Set([
   "metrics",
   "notification",
   "object-lock",
-  "ownershipControls",
-  "publicAccessBlock",
   "renameObject",
   "replication",
   "requestPayment",
