@@ -219,6 +219,20 @@ Deno.test("decide: session policies narrow — both the identity (or bucket) and
   });
   assertEquals(v({ identity: [], resource: bucketGrantsRole, session: [onlyOther] }), "none");
   assertEquals(v({ identity: [], resource: bucketGrantsRole, session: [onlyPhotos2026] }), "allow");
+  // A bucket policy naming the session itself (its assumed-role ARN) is not narrowed (AWS).
+  const bucketGrantsSession = policy("resource", {
+    Effect: "Allow",
+    Principal: { AWS: roleSession.arn },
+    Action: "s3:GetObject",
+    Resource: "*",
+  });
+  assertEquals(v({ identity: [], resource: bucketGrantsSession, session: [onlyOther] }), "allow");
+  assertEquals(v({ identity: [], resource: bucketGrantsSession, session: [deny("*")] }), "deny");
+  const otherAction = facts("s3:PutObject", OBJ, {}, roleSession);
+  assertEquals(
+    v({ identity: [], resource: bucketGrantsSession, session: [onlyOther] }, otherAction),
+    "none",
+  );
 });
 
 Deno.test("built-in policies: readonly reads and lists, readwrite does all of S3, writeonly only writes", () => {

@@ -55,6 +55,11 @@ export class PrincipalMatcher {
     // id is the account's (its root, which is allowed before any policy is read).
   }
 
+  /** Names this role session itself (its assumed-role ARN), not its role or everyone. */
+  namesSession(principal: Principal): boolean {
+    return principal.kind === "assumed-role" && this.arns.has(principal.arn);
+  }
+
   matches(principal: Principal): boolean {
     if (this.everyone) return true;
     if (principal.kind === "anonymous") return false;

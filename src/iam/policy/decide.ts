@@ -2,11 +2,18 @@
  * AWS's policy evaluation for requests within one account: an explicit deny in any policy wins;
  * otherwise the request is allowed when the identity's policies or the resource's (the bucket
  * policy, or an ACL grant) allow it — and, when the credentials carry session policies, those
- * allow it too. Root is not special here: the authorizer allows root before asking.
+ * allow it too, unless the bucket policy grants the role session by its own ARN. Root is not
+ * special here: the authorizer allows root before asking.
  */
 
 import type { PolicyDocument } from "./document.ts";
-import { type Evaluation, FactReader, type RequestFacts, verdictOf } from "./evaluate.ts";
+import {
+  type Evaluation,
+  FactReader,
+  grantsSessionItself,
+  type RequestFacts,
+  verdictOf,
+} from "./evaluate.ts";
 
 export interface PolicySources {
   /** The user's (inline, attached, its groups') or the role's. */
@@ -38,5 +45,8 @@ export function decide(sources: PolicySources, facts: RequestFacts): Evaluation 
   if (granted === "deny") return result("deny");
   const session = sources.session?.length ? verdictOf(sources.session, reader) : "allow";
   if (session === "deny") return result("deny");
-  return result(granted === "allow" && session === "allow" ? "allow" : "none");
+  if (granted !== "allow") return result("none");
+  if (session === "allow") return result("allow");
+  const direct = sources.resource !== undefined && grantsSessionItself(sources.resource, reader);
+  return result(direct ? "allow" : "none");
 }

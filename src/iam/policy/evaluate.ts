@@ -110,3 +110,16 @@ export function verdictOf(
   }
   return allowed ? "allow" : "none";
 }
+
+/**
+ * Does a resource policy allow the request by naming the role session itself? AWS adds such a
+ * grant after the session was created, so the session's policies do not narrow it (a grant to
+ * the role, or to everyone, they do).
+ */
+export function grantsSessionItself(policy: PolicyDocument, reader: FactReader): boolean {
+  const { principal, resource } = reader.facts;
+  return compiledStatements(policy).some((s) =>
+    !s.deny && !s.notPrincipal && s.principal?.namesSession(principal) === true &&
+    statementApplies(s, principal, reader.action, resource, reader)
+  );
+}
