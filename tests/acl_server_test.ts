@@ -16,7 +16,9 @@ import {
   GetBucketAclCommand,
   GetBucketOwnershipControlsCommand,
   GetObjectAclCommand,
+  GetObjectCommand,
   GetPublicAccessBlockCommand,
+  ListBucketsCommand,
   ListObjectsV2Command,
   PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
@@ -27,9 +29,16 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import {
+  AttachUserPolicyCommand,
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  IAMClient,
+} from "@aws-sdk/client-iam";
 import * as Minio from "minio";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { clientPresent, runOk } from "./helpers/clients.ts";
+import { signedFetch, xmlField } from "./s3_raw.ts";
 import {
   ACCESS_KEY,
   s3Client,
@@ -412,6 +421,44 @@ Deno.test({
         );
       });
 
+      await t.step("malformed settings and ACL requests get AWS's codes", async () => {
+        const refused = async (query: string, body: string, headers = {}) => {
+          const response = await signedFetch(server, {
+            method: "PUT",
+            path: `/${Bucket}`,
+            query: [[query, ""]],
+            headers,
+            body,
+          });
+          return [response.status, xmlField(await response.text(), "Code")];
+        };
+        const block = (value: string) =>
+          `<PublicAccessBlockConfiguration><BlockPublicAcls>${value}</BlockPublicAcls>` +
+          `</PublicAccessBlockConfiguration>`;
+        assertEquals(await refused("publicAccessBlock", block("yes")), [400, "MalformedXML"]);
+        assertEquals(await refused("publicAccessBlock", "<Nothing/>"), [400, "MalformedXML"]);
+        assertEquals(await refused("publicAccessBlock", "<PublicAccess"), [400, "MalformedXML"]);
+        assertEquals(await refused("ownershipControls", "<OwnershipControls/>"), [
+          400,
+          "MalformedXML",
+        ]);
+        assertEquals(await refused("acl", ""), [400, "MissingSecurityHeader"]);
+        assertEquals(await refused("acl", "<AccessControlPolicy/>", { "x-amz-acl": "private" }), [
+          400,
+          "UnexpectedContent",
+        ]);
+        assertEquals(await refused("acl", "", { "x-amz-acl": "world" }), [400, "InvalidArgument"]);
+        assertEquals(await refused("acl", "<AccessControlPolicy><Owner>"), [
+          400,
+          "MalformedACLError",
+        ]);
+        await rejectsWith(
+          () => s3.send(new GetPublicAccessBlockCommand({ Bucket })),
+          "NoSuchPublicAccessBlockConfiguration",
+          404,
+        );
+      });
+
       await t.step(
         "public access block: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy",
         async () => {
@@ -525,5 +572,83 @@ Deno.test({
         }
       },
     );
+  },
+});
+
+Deno.test({
+  name: "ACLs and IAM users: the owner is the account whoever asks; grants reach users; restart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const server = await startServer();
+    const root = s3Client(server);
+    const iam = new IAMClient({
+      endpoint: server.endpoint,
+      region: "us-east-1",
+      maxAttempts: 1,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+    });
+    const Bucket = "acl-users";
+    let user: S3Client | undefined;
+    try {
+      await root.send(new CreateBucketCommand({ Bucket }));
+      await root.send(
+        new PutObjectCommand({ Bucket, Key: "open", Body: "open", ACL: "authenticated-read" }),
+      );
+      await root.send(new PutObjectCommand({ Bucket, Key: "closed", Body: "closed" }));
+      const owner = (await root.send(new GetBucketAclCommand({ Bucket }))).Owner!;
+
+      await iam.send(new CreateUserCommand({ UserName: "reader" }));
+      const key = (await iam.send(new CreateAccessKeyCommand({ UserName: "reader" }))).AccessKey!;
+      user = new S3Client({
+        endpoint: server.endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        maxAttempts: 1,
+        credentials: { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! },
+      });
+      // A user without any policy: an ACL grant to AuthenticatedUsers is all it has.
+      const got = await user.send(new GetObjectCommand({ Bucket, Key: "open" }));
+      assertEquals(await got.Body?.transformToString(), "open");
+      await rejectsWith(
+        () => user!.send(new GetObjectCommand({ Bucket, Key: "closed" })),
+        "AccessDenied",
+        403,
+      );
+      assertEquals((await anonymous(server, "GET", `/${Bucket}/open`))[0], 403);
+
+      await iam.send(
+        new AttachUserPolicyCommand({
+          UserName: "reader",
+          PolicyArn: "arn:aws:iam::aws:policy/readonly",
+        }),
+      );
+      const listed = await user.send(new ListObjectsV2Command({ Bucket, FetchOwner: true }));
+      assertEquals(listed.Contents?.map((o) => o.Owner?.ID), [owner.ID, owner.ID]);
+      assertEquals((await user.send(new ListBucketsCommand({}))).Owner?.ID, owner.ID);
+
+      await root.send(new PutBucketAclCommand({ Bucket, ACL: "public-read" }));
+      await server.stop();
+      const again = await startServer({ dir: server.dir });
+      try {
+        assertEquals((await anonymous(again, "GET", `/${Bucket}?list-type=2`))[0], 200);
+        assertEquals((await anonymous(again, "GET", `/${Bucket}/open`))[0], 403);
+        const restarted = s3Client(again);
+        const after = await restarted.send(new GetObjectAclCommand({ Bucket, Key: "open" }));
+        assertEquals(after.Owner?.ID, owner.ID, "the account's id is kept across restarts");
+        assertEquals(after.Grants?.map((g) => [g.Grantee?.URI, g.Permission]), [
+          [undefined, "FULL_CONTROL"],
+          ["http://acs.amazonaws.com/groups/global/AuthenticatedUsers", "READ"],
+        ]);
+        restarted.destroy();
+      } finally {
+        await again.cleanup();
+      }
+    } finally {
+      user?.destroy();
+      root.destroy();
+      iam.destroy();
+      await server.cleanup();
+    }
   },
 });
