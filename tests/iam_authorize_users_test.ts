@@ -5,7 +5,7 @@
  * policy; ${aws:username} home folders (boto3 too); a bucket policy granting a second user one
  * prefix; ListBuckets without s3:ListAllMyBuckets; NoSuchKey only with s3:ListBucket; a disabled
  * key, a deleted key and a detached policy refused on the next request of an open keep-alive
- * connection; all of it after a restart that lost m drives.
+ * connection; the admin API refuses users; all of it after a restart that lost m drives.
  */
 
 import {
@@ -43,10 +43,11 @@ import {
   type TestServer,
 } from "./helpers/server.ts";
 import { RawClient } from "./http_client.ts";
-import { signRequest } from "./s3_raw.ts";
+import { signedFetch, signRequest, xmlField } from "./s3_raw.ts";
 
 const REGION = "us-east-1";
 const READONLY = "arn:aws:iam::aws:policy/readonly";
+const READWRITE = "arn:aws:iam::aws:policy/readwrite";
 const AWS = "/usr/bin/aws";
 const awsPresent = clientPresent("iam_authorize_users_test", AWS);
 const botoPresent = await run("python3", ["-c", "import boto3"], {
@@ -161,6 +162,15 @@ Deno.test("users: readonly can GET and LIST, not PUT or DELETE; ListBuckets; 404
     // Without s3:ListAllMyBuckets: the buckets the user may list (readonly: all of them).
     const buckets = await s3.send(new ListBucketsCommand({}));
     assertEquals(buckets.Buckets?.map((b) => b.Name), ["data", "other"]);
+
+    // The admin API stays root's, whatever a user's policies allow.
+    await d.iam.send(new AttachUserPolicyCommand({ UserName: "alice", PolicyArn: READWRITE }));
+    const admin = await signedFetch(d.server, {
+      method: "GET",
+      path: "/flashstor/admin/v1/info",
+      credentials: { accessKey: alice.accessKey, secretKey: alice.secretKey },
+    });
+    assertEquals([admin.status, xmlField(await admin.text(), "Code")], [403, "AccessDenied"]);
 
     // A user who may only read one prefix: a missing key is AccessDenied, ListBuckets empty.
     const bob = await d.user("bob");
