@@ -623,8 +623,25 @@ Deno.test({
           PolicyArn: "arn:aws:iam::aws:policy/readonly",
         }),
       );
+      // Setting an ACL with a write takes s3:PutObjectAcl too, which writeonly does not give.
+      await iam.send(
+        new AttachUserPolicyCommand({
+          UserName: "reader",
+          PolicyArn: "arn:aws:iam::aws:policy/writeonly",
+        }),
+      );
+      await user.send(new PutObjectCommand({ Bucket, Key: "written", Body: "w" }));
+      await rejectsWith(
+        () =>
+          user!.send(
+            new PutObjectCommand({ Bucket, Key: "written", Body: "w2", ACL: "public-read" }),
+          ),
+        "AccessDenied",
+        403,
+      );
+      assertEquals((await anonymous(server, "GET", `/${Bucket}/written`))[0], 403);
       const listed = await user.send(new ListObjectsV2Command({ Bucket, FetchOwner: true }));
-      assertEquals(listed.Contents?.map((o) => o.Owner?.ID), [owner.ID, owner.ID]);
+      assertEquals(listed.Contents?.map((o) => o.Owner?.ID), [owner.ID, owner.ID, owner.ID]);
       assertEquals((await user.send(new ListBucketsCommand({}))).Owner?.ID, owner.ID);
 
       await root.send(new PutBucketAclCommand({ Bucket, ACL: "public-read" }));

@@ -21,7 +21,11 @@ import {
   renderAcl,
 } from "../iam/acl.ts";
 import type { ObjectMetadata } from "../object/layer.ts";
+import type { Principal } from "../iam/principal.ts";
+import { accessDenied } from "./access.ts";
 import type { S3Context } from "./context.ts";
+import { checkVersionId } from "./object.ts";
+import type { S3Action } from "./router.ts";
 import { S3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
 import {
@@ -70,7 +74,7 @@ function requestedAcl(
  * block for new buckets (or x-amz-object-ownership), and the ACL CreateBucket asks for. It
  * replaces whatever a former bucket of that name left.
  */
-export function newBucketMetadata(ctx: S3Context): BucketMetadata {
+export async function newBucketMetadata(ctx: S3Context): Promise<BucketMetadata> {
   const requested = ctx.headers.get("x-amz-object-ownership")?.trim();
   if (requested !== undefined && !isObjectOwnership(requested)) {
     throw new S3Error("InvalidArgument", "Invalid x-amz-object-ownership header", {
@@ -78,13 +82,16 @@ export function newBucketMetadata(ctx: S3Context): BucketMetadata {
       ArgumentValue: requested,
     });
   }
+  if (requested !== undefined) await requirePermission(ctx, "s3:PutBucketOwnershipControls");
   const ownership = requested ?? ctx.config.objectOwnership;
   const metadata: BucketMetadata = {
     ownership: ownership === "ObjectWriter" && requested === undefined ? undefined : ownership,
     publicAccessBlock: ctx.config.blockPublicAccess ? { ...ALL_BLOCKED } : undefined,
   };
   const acl = aclFromHeaders(ctx.headers, accountOwner(ctx).ID, true);
-  if (acl === undefined || isOwnerOnly(acl)) return metadata;
+  if (acl === undefined) return metadata;
+  await requirePermission(ctx, "s3:PutBucketAcl");
+  if (isOwnerOnly(acl)) return metadata;
   if (aclsDisabled(metadata)) throw invalidBucketAclWithObjectOwnership();
   checkAclNotBlocked(metadata, acl);
   return { ...metadata, acl };
@@ -97,16 +104,29 @@ export function withObjectAcl(metadata: ObjectMetadata, acl: Acl | undefined): O
   return metadata;
 }
 
+/** Setting an ACL with a write takes the permission to set it too, as on AWS. */
+async function requirePermission(
+  ctx: S3Context,
+  action: S3Action,
+  key?: string,
+  principal?: Principal,
+): Promise<void> {
+  if (!await ctx.access.allowed(action, ctx.bucket, key, principal)) throw accessDenied();
+}
+
 /**
- * The ACL a new object's write asks for by header (`headers`: the request's, or a POST form's
- * fields), refused before any data is read when the bucket's settings forbid it.
+ * The ACL a new object's write asks for by header, refused before any data is read when the
+ * bucket's settings forbid it or the writer may not set ACLs (s3:PutObjectAcl). A POST names
+ * its key, its fields as headers and its signer.
  */
 export async function requestedObjectAcl(
   ctx: S3Context,
-  headers = ctx.headers,
+  form?: { key: string; headers: Headers; principal: Principal },
 ): Promise<Acl | undefined> {
-  const acl = aclFromHeaders(headers, accountOwner(ctx).ID, false);
-  if (acl !== undefined) checkAclAllowed(await ctx.buckets.get(ctx.bucket), acl);
+  const acl = aclFromHeaders(form?.headers ?? ctx.headers, accountOwner(ctx).ID, false);
+  if (acl === undefined) return undefined;
+  checkAclAllowed(await ctx.buckets.get(ctx.bucket), acl);
+  await requirePermission(ctx, "s3:PutObjectAcl", form?.key ?? ctx.key, form?.principal);
   return acl;
 }
 
@@ -134,6 +154,7 @@ export async function getBucketAcl(ctx: S3Context): Promise<Response> {
 }
 
 export async function getObjectAcl(ctx: S3Context): Promise<Response> {
+  checkVersionId(ctx.route.versionId);
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
   const metadata = await ctx.buckets.get(ctx.bucket);
   return aclResponse(ctx, effective(metadata, objectAcl(info.metadata, accountOwner(ctx).ID)));
@@ -175,6 +196,7 @@ export async function putBucketAcl(ctx: S3Context): Promise<Response> {
 }
 
 export async function putObjectAcl(ctx: S3Context): Promise<Response> {
+  checkVersionId(ctx.route.versionId);
   await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
   const acl = await aclToPut(ctx, await ctx.buckets.get(ctx.bucket), false);
   await ctx.layer.updateObjectMetadata(

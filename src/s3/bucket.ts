@@ -63,7 +63,7 @@ export async function createBucket(ctx: S3Context): Promise<Response> {
       { LocationConstraint: location },
     );
   }
-  const metadata = newBucketMetadata(ctx);
+  const metadata = await newBucketMetadata(ctx);
   await ctx.layer.makeBucket(ctx.bucket);
   // Only once the bucket is ours: a name taken keeps its settings.
   await ctx.buckets.update(ctx.bucket, () => metadata);

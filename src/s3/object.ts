@@ -43,7 +43,7 @@ export function emptyBody(): ReadableStream<Uint8Array> {
 }
 
 /** Every object is version "null" until versioning lands; other ids name nothing. */
-function checkVersionId(versionId: string | null | undefined): void {
+export function checkVersionId(versionId: string | null | undefined): void {
   if (versionId != null && versionId !== "null") {
     throw new S3Error("NoSuchVersion", "The specified version does not exist.");
   }

@@ -175,7 +175,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
   const headers = fieldHeaders(fields);
   const metadata = withObjectAcl(
     metadataFromHeaders(headers),
-    await requestedObjectAcl(ctx, headers),
+    await requestedObjectAcl(ctx, { key, headers, principal: policy.principal }),
   );
   const verifier = checksumVerifier(requestChecksumSpec(headers, NO_TRAILERS));
   const range = policy.contentLengthRange;
