@@ -366,12 +366,18 @@ Deno.test({
           "OwnershipControlsNotFoundError",
           404,
         );
-        await s3.send(
-          new PutBucketOwnershipControlsCommand({
-            Bucket,
-            OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
-          }),
-        );
+        const enforce = () =>
+          s3.send(
+            new PutBucketOwnershipControlsCommand({
+              Bucket,
+              OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+            }),
+          );
+        // A bucket ACL that shares the bucket must go before ACLs can be disabled.
+        await s3.send(new PutBucketAclCommand({ Bucket, ACL: "public-read" }));
+        await rejectsWith(enforce, "InvalidBucketAclWithObjectOwnership", 400);
+        await s3.send(new PutBucketAclCommand({ Bucket, ACL: "private" }));
+        await enforce();
         const got = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket }));
         assertEquals(got.OwnershipControls?.Rules?.[0].ObjectOwnership, "BucketOwnerEnforced");
         assertEquals((await anonymous(server, "GET", `/${Bucket}/public`))[0], 403);
