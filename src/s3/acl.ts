@@ -58,17 +58,6 @@ function checkAclAllowed(metadata: Readonly<BucketMetadata>, acl: Acl): void {
   checkAclNotBlocked(metadata, acl);
 }
 
-/** The ACL a request asks for by header (undefined: none), allowed by the bucket's settings. */
-function requestedAcl(
-  ctx: S3Context,
-  metadata: Readonly<BucketMetadata>,
-  isBucket: boolean,
-): Acl | undefined {
-  const acl = aclFromHeaders(ctx.headers, accountOwner(ctx).ID, isBucket);
-  if (acl !== undefined) checkAclAllowed(metadata, acl);
-  return acl;
-}
-
 /**
  * The metadata a new bucket starts with: the server's Object Ownership and public access
  * block for new buckets (or x-amz-object-ownership), and the ACL CreateBucket asks for. It
@@ -131,7 +120,7 @@ export async function requestedObjectAcl(
 }
 
 /** An object's ACL as its metadata holds it. */
-export function objectAcl(metadata: ObjectMetadata, owner: string): Acl {
+function objectAcl(metadata: ObjectMetadata, owner: string): Acl {
   return decodeAcl(metadata[OBJECT_ACL_KEY]) ?? privateAcl(owner);
 }
 
@@ -161,12 +150,8 @@ export async function getObjectAcl(ctx: S3Context): Promise<Response> {
 }
 
 /** The ACL a Put*Acl sets: by header, or else by its AccessControlPolicy body. */
-async function aclToPut(
-  ctx: S3Context,
-  metadata: Readonly<BucketMetadata>,
-  isBucket: boolean,
-): Promise<Acl> {
-  const byHeader = requestedAcl(ctx, metadata, isBucket);
+async function aclToPut(ctx: S3Context, isBucket: boolean): Promise<Acl> {
+  const byHeader = aclFromHeaders(ctx.headers, accountOwner(ctx).ID, isBucket);
   const body = await readRequestText(ctx.auth.body, MAX_ACL_BYTES);
   if (byHeader !== undefined) {
     if (body.trim() !== "") {
@@ -179,16 +164,13 @@ async function aclToPut(
       MissingHeaderName: "x-amz-acl",
     });
   }
-  const acl = aclFromXml(body, accountOwner(ctx).ID);
-  checkAclAllowed(metadata, acl);
-  return acl;
+  return aclFromXml(body, accountOwner(ctx).ID);
 }
 
 export async function putBucketAcl(ctx: S3Context): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
-  const acl = await aclToPut(ctx, await ctx.buckets.get(ctx.bucket), true);
+  const acl = await aclToPut(ctx, true);
   await ctx.buckets.update(ctx.bucket, (current) => {
-    // Settings may have changed while the body was read.
     checkAclAllowed(current, acl);
     return { ...current, acl: isOwnerOnly(acl) ? undefined : acl };
   });
@@ -198,7 +180,8 @@ export async function putBucketAcl(ctx: S3Context): Promise<Response> {
 export async function putObjectAcl(ctx: S3Context): Promise<Response> {
   checkVersionId(ctx.route.versionId);
   await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
-  const acl = await aclToPut(ctx, await ctx.buckets.get(ctx.bucket), false);
+  const acl = await aclToPut(ctx, false);
+  checkAclAllowed(await ctx.buckets.get(ctx.bucket), acl);
   await ctx.layer.updateObjectMetadata(
     ctx.bucket,
     ctx.key,
