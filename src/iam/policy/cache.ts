@@ -10,44 +10,45 @@
  * Bounded, least-recently-used-ish, without bookkeeping on a hit: entries live in two
  * generations; new ones go to the current one, which becomes the previous one when it holds
  * half the bound (the previous one is then dropped); an entry found in the previous generation
- * moves to the current one. Lookups walk nested maps, so a hit builds no key string.
+ * moves to the current one. Lookups walk nested maps and compare the request's values with the
+ * remembered ones, so a hit of a decision that read one key (the common case) builds no string.
  */
 
 import type { Evaluation, RequestFacts } from "./evaluate.ts";
 
-/** The decisions for one (principal, action, resource): per set of keys read, by their values.
- *  Usually one key set; several when different values lead the evaluation down different
- *  statements. */
-interface Entry {
-  variants: Variant[];
-  size: number;
-}
-
-/** Outcomes by the values of `keys`, one map level per key (no key string is built). */
-interface Variant {
+/** One remembered outcome: the keys its evaluation read, and their values as one string. */
+interface Outcome {
+  /** Shared by the outcomes that read the same keys (interned). */
   keys: readonly string[];
-  outcomes: Trie | boolean | undefined;
+  values: string;
+  allowed: boolean;
 }
-type Trie = Map<string, Trie | boolean>;
 
-/** principal key → action → resource → entry. */
-type Generation = Map<string, Map<string, Map<string, Entry>>>;
+/** principal key → action → resource → outcomes (usually one; several when values differ). */
+type Generation = Map<string, Map<string, Map<string, Outcome[]>>>;
 
 /** Outcomes kept per (principal, action, resource), so varying values (prefixes) stay bounded. */
 const MAX_OUTCOMES_PER_ENTRY = 64;
+/** Distinct key sets interned before the table starts over (it only saves memory). */
+const MAX_KEY_SETS = 10_000;
 
 export class DecisionCache {
   private current: Generation = new Map();
   private previous: Generation = new Map();
   private currentCount = 0;
   private previousCount = 0;
+  private keySets = new Map<string, readonly string[]>();
   private epoch = Number.NaN;
   private hitCount = 0;
   private missCount = 0;
   private readonly generationSize: number;
 
-  /** `maxEntries`: outcomes held at most (over both generations). */
-  constructor(maxEntries = 100_000) {
+  /**
+   * `maxEntries`: outcomes held at most (over both generations). An outcome costs ~200 bytes
+   * of heap with its resource ARN (measured: 50,000 of them), so the default bounds the cache
+   * to ~10 MiB; a miss costs one evaluation, a microsecond or two.
+   */
+  constructor(maxEntries = 50_000) {
     this.generationSize = Math.max(1, Math.floor(maxEntries / 2));
   }
 
@@ -58,13 +59,18 @@ export class DecisionCache {
    */
   lookup(epoch: number, principalKey: string, facts: RequestFacts): boolean | undefined {
     if (epoch !== this.epoch) this.reset(epoch);
-    const entry = this.entry(principalKey, facts);
-    if (entry !== undefined) {
-      for (const variant of entry.variants) {
-        const outcome = find(variant, facts);
-        if (outcome !== undefined) {
+    const outcomes = this.entry(principalKey, facts);
+    if (outcomes !== undefined) {
+      let keys: readonly string[] | undefined;
+      let values = "";
+      for (const outcome of outcomes) {
+        if (outcome.keys !== keys) {
+          keys = outcome.keys;
+          values = valuesOf(keys, facts);
+        }
+        if (outcome.values === values) {
           this.hitCount++;
-          return outcome;
+          return outcome.allowed;
         }
       }
     }
@@ -81,26 +87,26 @@ export class DecisionCache {
   ): void {
     if (evaluation.volatile) return;
     if (epoch !== this.epoch) this.reset(epoch);
-    const entry = this.entry(principalKey, facts, 1);
-    if (entry === undefined) return;
-    if (entry.size >= MAX_OUTCOMES_PER_ENTRY) {
+    const outcomes = this.entry(principalKey, facts, 1);
+    if (outcomes !== undefined && outcomes.length >= MAX_OUTCOMES_PER_ENTRY) {
       // Start the entry over rather than keep only the first values ever seen.
-      this.currentCount -= entry.size;
-      entry.variants = [];
-      entry.size = 0;
+      this.currentCount -= outcomes.length;
+      outcomes.length = 0;
     }
     const read = evaluation.keysRead;
-    let variant = entry.variants.find((v) =>
-      v.keys.length === read.size && v.keys.every((k) => read.has(k))
-    );
-    if (variant === undefined) {
-      variant = { keys: [...read], outcomes: undefined };
-      entry.variants.push(variant);
+    const keys =
+      outcomes?.find((o) => o.keys.length === read.size && o.keys.every((k) => read.has(k)))
+        ?.keys ?? this.intern(read);
+    const outcome = { keys, values: valuesOf(keys, facts), allowed };
+    if (outcomes === undefined) {
+      if (this.currentCount + 1 > this.generationSize) this.rotate();
+      this.place(principalKey, facts, [outcome]);
+    } else if (outcomes.some((o) => o.keys === keys && o.values === outcome.values)) {
+      return;
+    } else {
+      outcomes.push(outcome);
     }
-    if (store(variant, facts, allowed)) {
-      entry.size++;
-      this.currentCount++;
-    }
+    this.currentCount++;
   }
 
   get hits(): number {
@@ -117,30 +123,41 @@ export class DecisionCache {
   }
 
   /**
-   * The entry, in the current generation (moved there from the previous one). With `reserve`
-   * (room for that many more outcomes), created when missing; without, undefined when missing.
+   * The entry, in the current generation (moved there from the previous one, with room for
+   * `reserve` more outcomes), or undefined.
    */
-  private entry(principalKey: string, facts: RequestFacts, reserve?: number): Entry | undefined {
+  private entry(principalKey: string, facts: RequestFacts, reserve = 0): Outcome[] | undefined {
     const { action, resource } = facts;
-    const extra = reserve ?? 0;
-    let entry = this.current.get(principalKey)?.get(action)?.get(resource);
-    if (entry !== undefined) {
-      if (this.currentCount + extra <= this.generationSize) return entry;
+    let outcomes = this.current.get(principalKey)?.get(action)?.get(resource);
+    if (outcomes !== undefined) {
+      if (this.currentCount + reserve <= this.generationSize) return outcomes;
       this.rotate(); // the entry is in the previous generation now, and moves back below
     }
-    entry ??= this.previous.get(principalKey)?.get(action)?.get(resource);
-    if (entry === undefined) {
-      if (reserve === undefined) return undefined;
-      entry = { variants: [], size: 0 };
-    }
-    if (this.currentCount + entry.size + extra > this.generationSize) this.rotate();
+    outcomes ??= this.previous.get(principalKey)?.get(action)?.get(resource);
+    if (outcomes === undefined) return undefined;
+    if (this.currentCount + outcomes.length + reserve > this.generationSize) this.rotate();
+    this.place(principalKey, facts, outcomes);
+    this.currentCount += outcomes.length;
+    return outcomes;
+  }
+
+  private place(principalKey: string, facts: RequestFacts, outcomes: Outcome[]): void {
     let byAction = this.current.get(principalKey);
     if (byAction === undefined) this.current.set(principalKey, byAction = new Map());
-    let byResource = byAction.get(action);
-    if (byResource === undefined) byAction.set(action, byResource = new Map());
-    byResource.set(resource, entry);
-    this.currentCount += entry.size;
-    return entry;
+    let byResource = byAction.get(facts.action);
+    if (byResource === undefined) byAction.set(facts.action, byResource = new Map());
+    byResource.set(facts.resource, outcomes);
+  }
+
+  /** One shared array per distinct set of keys (sorted, so the order of reading is moot). */
+  private intern(read: ReadonlySet<string>): readonly string[] {
+    const keys = [...read].sort();
+    const signature = JSON.stringify(keys);
+    const known = this.keySets.get(signature);
+    if (known !== undefined) return known;
+    if (this.keySets.size >= MAX_KEY_SETS) this.keySets = new Map();
+    this.keySets.set(signature, keys);
+    return keys;
   }
 
   private rotate(): void {
@@ -156,45 +173,28 @@ export class DecisionCache {
     this.previous = new Map();
     this.currentCount = 0;
     this.previousCount = 0;
+    this.keySets = new Map();
   }
 }
 
-/** A key's values as one map key: the value itself when single (the common case), else a
- *  form no single value takes (an absent key differs from an empty list). */
-function valueKey(facts: RequestFacts, key: string): string {
+/**
+ * The request's values of `keys` as one string, unambiguously: with one key of one value (the
+ * common case) the value itself, else each key's form length-prefixed. A key's form: its value
+ * when single, else one no single value takes (an absent key differs from an empty list).
+ */
+function valuesOf(keys: readonly string[], facts: RequestFacts): string {
+  if (keys.length === 1) return valueOf(facts, keys[0]);
+  let out = "";
+  for (const key of keys) {
+    const value = valueOf(facts, key);
+    out += `${value.length}:${value}`;
+  }
+  return out;
+}
+
+function valueOf(facts: RequestFacts, key: string): string {
   const values = facts.conditions.get(key);
   if (values === undefined) return "\u0001";
   if (values.length === 1 && values[0].charCodeAt(0) > 2) return values[0];
   return `\u0002${JSON.stringify(values)}`;
-}
-
-function find(variant: Variant, facts: RequestFacts): boolean | undefined {
-  let node = variant.outcomes;
-  for (const key of variant.keys) {
-    if (typeof node !== "object") return undefined;
-    node = node.get(valueKey(facts, key));
-  }
-  return typeof node === "boolean" ? node : undefined;
-}
-
-/** Stores the outcome; false when the variant already held one for these values. */
-function store(variant: Variant, facts: RequestFacts, allowed: boolean): boolean {
-  if (variant.keys.length === 0) {
-    if (variant.outcomes !== undefined) return false;
-    variant.outcomes = allowed;
-    return true;
-  }
-  if (typeof variant.outcomes !== "object") variant.outcomes = new Map();
-  let node: Trie = variant.outcomes;
-  const last = variant.keys.length - 1;
-  for (let i = 0; i < last; i++) {
-    const value = valueKey(facts, variant.keys[i]);
-    let next = node.get(value);
-    if (typeof next !== "object") node.set(value, next = new Map());
-    node = next;
-  }
-  const value = valueKey(facts, variant.keys[last]);
-  if (node.has(value)) return false;
-  node.set(value, allowed);
-  return true;
 }
