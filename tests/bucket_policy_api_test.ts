@@ -3,7 +3,8 @@
  * with the JS SDK, the AWS CLI and boto3; what a public-read policy lets anonymous callers do
  * with plain curl (GET, not PUT or LIST); a missing key is 404 only to a caller who may list;
  * AWS's errors for malformed, oversized and foreign-resource policies; the policy goes with its
- * bucket, and survives a restart and the loss of m drives.
+ * bucket, and survives a restart and the loss of m drives; the public access block's
+ * BlockPublicPolicy and RestrictPublicBuckets.
  */
 
 import {
@@ -15,6 +16,7 @@ import {
   GetBucketPolicyStatusCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
+  PutPublicAccessBlockCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
@@ -317,5 +319,37 @@ Deno.test({
     } finally {
       await server.cleanup();
     }
+  },
+});
+
+Deno.test({
+  name: "bucket policy: BlockPublicPolicy refuses a public one, RestrictPublicBuckets voids it",
+  ignore: !curlPresent,
+  async fn() {
+    await withServer(async (server, s3) => {
+      await s3.send(new CreateBucketCommand({ Bucket: "blocked" }));
+      await s3.send(new PutObjectCommand({ Bucket: "blocked", Key: "k", Body: "v" }));
+      const block = (switches: { BlockPublicPolicy?: boolean; RestrictPublicBuckets?: boolean }) =>
+        s3.send(
+          new PutPublicAccessBlockCommand({
+            Bucket: "blocked",
+            PublicAccessBlockConfiguration: switches,
+          }),
+        );
+      await block({ BlockPublicPolicy: true });
+      await rejectsWith(
+        () =>
+          s3.send(new PutBucketPolicyCommand({ Bucket: "blocked", Policy: publicRead("blocked") })),
+        "AccessDenied",
+        403,
+      );
+      await block({ BlockPublicPolicy: false, RestrictPublicBuckets: true });
+      await s3.send(
+        new PutBucketPolicyCommand({ Bucket: "blocked", Policy: publicRead("blocked") }),
+      );
+      assertEquals((await curl(server, "GET", "/blocked/k"))[0], 403);
+      await block({ RestrictPublicBuckets: false });
+      assertEquals(await curl(server, "GET", "/blocked/k"), [200, "v"]);
+    });
   },
 });
