@@ -156,3 +156,47 @@ Deno.test("bounded per (principal, action, resource): a stream of distinct prefi
   }
   assertEquals(cache.size <= 64, true, `${cache.size} outcomes`);
 });
+
+Deno.test("values are told apart however they are split between keys, and absent from present", () => {
+  const cache = new DecisionCache();
+  const sources: PolicySources = {
+    // Both keys are read whatever the values: the allow reads the prefix, the deny the delimiter.
+    identity: [policy("identity", {
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: "*",
+      Condition: { StringLike: { "s3:prefix": "a*" } },
+    }, {
+      Effect: "Deny",
+      Action: "s3:ListBucket",
+      Resource: "*",
+      Condition: { StringEquals: { "s3:delimiter": "1:b" } },
+    })],
+  };
+  const list = (conditions: Record<string, string | string[]>) =>
+    authorize(cache, 1, sources, facts("s3:ListBucket", "arn:aws:s3:::b", conditions));
+  // Joined without lengths, both would read "b:a:1" (keys in sorted order: delimiter, prefix).
+  assertEquals(list({ "s3:prefix": "a:1", "s3:delimiter": "b" }), [true, false]);
+  assertEquals(list({ "s3:prefix": "1", "s3:delimiter": "b:a" }), [false, false]);
+  assertEquals(list({ "s3:prefix": "a:1", "s3:delimiter": "b" }), [true, true]);
+  assertEquals(list({ "s3:prefix": "1", "s3:delimiter": "b:a" }), [false, true]);
+  assertEquals(list({ "s3:prefix": "a", "s3:delimiter": "1:b" }), [false, false]);
+  // One key: absent, empty, a value that looks like the absent marker, two values.
+  const one: PolicySources = {
+    identity: [policy("identity", {
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: "*",
+      Condition: { Null: { "s3:prefix": "true" } },
+    })],
+  };
+  const probe = (conditions: Record<string, string | string[]>) =>
+    authorize(cache, 1, one, facts("s3:ListBucket", "arn:aws:s3:::c", conditions));
+  assertEquals(probe({}), [true, false]);
+  assertEquals(probe({ "s3:prefix": "\u0001" }), [false, false]);
+  assertEquals(probe({ "s3:prefix": ["x", "y"] }), [false, false]);
+  assertEquals(probe({}), [true, true]);
+  assertEquals(probe({ "s3:prefix": "\u0001" }), [false, true]);
+  assertEquals(probe({ "s3:prefix": ["x", "y"] }), [false, true]);
+  assertEquals(probe({ "s3:prefix": "x" }), [false, false]);
+});
