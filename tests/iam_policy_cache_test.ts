@@ -199,4 +199,7 @@ Deno.test("values are told apart however they are split between keys, and absent
   assertEquals(probe({ "s3:prefix": "\u0001" }), [false, true]);
   assertEquals(probe({ "s3:prefix": ["x", "y"] }), [false, true]);
   assertEquals(probe({ "s3:prefix": "x" }), [false, false]);
+  // An empty list is an entry of its own (Null counts it as absent: allowed too).
+  assertEquals(probe({ "s3:prefix": [] }), [true, false]);
+  assertEquals(probe({ "s3:prefix": [] }), [true, true]);
 });
