@@ -55,7 +55,8 @@ export class DecisionCache {
   /**
    * The remembered outcome (true: allowed), or undefined when the request must be evaluated.
    * `principalKey` must identify everything about the principal the policies may look at
-   * (its identity, its session policies): the access key does.
+   * (its identity, its session policies): the access key does. The action is compared as
+   * spelled (the router spells each one way).
    */
   lookup(epoch: number, principalKey: string, facts: RequestFacts): boolean | undefined {
     if (epoch !== this.epoch) this.reset(epoch);
