@@ -5,6 +5,7 @@
  * dot segments, other methods) gets a 4xx S3 error document and leaves the server serving.
  */
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
+import { filesBelow } from "./fixtures/object_env.ts";
 import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/server.ts";
 import { client, pattern, put, waitUntil } from "./fault_util.ts";
 import { rawRequest, xmlField } from "./s3_raw.ts";
@@ -131,10 +132,14 @@ Deno.test("admin API: root-signed info and heals with progress; anything else is
     assertEquals(deep.status, 200, deep.text);
     const deepHeal = await healToEnd(server, JSON.parse(deep.text));
     assertEquals(deepHeal.request, { deep: true });
+    // Everything is the five objects and the server's config records (the IAM account, …).
+    const records = (await filesBelow(`${server.drives[0]}/.flashstor.sys/config/records`))
+      .filter((path) => path.endsWith("/xl.meta")).length;
+    assert(records > 0, "the server keeps config records");
     assertEquals([deepHeal.objectsScanned, deepHeal.objectsHealed, deepHeal.objectsTotal], [
-      5,
+      5 + records,
       1,
-      5,
+      5 + records,
     ]);
     assertEquals(deepHeal.bytesHealed, 3 << 20);
     const listed = JSON.parse((await admin(server, "heal")).text).tasks as HealProgress[];
@@ -213,12 +218,13 @@ Deno.test("admin API: root-signed info and heals with progress; anything else is
     ]);
     assert(huge.status === 400, `${huge.status} ${huge.body}`);
 
-    // The heals in the metrics: 3 + 1 objects healed, 4 found whole, 3 tasks done.
+    // The heals in the metrics: 3 + 1 objects healed, 4 objects and the records found whole,
+    // 3 tasks done.
     const metrics = parseExposition(
       await (await fetch(`${server.endpoint}/flashstor/v1/metrics`)).text(),
     );
     const heal = (result: string) => value(metrics, "flashstor_heal_objects_total", { result });
-    assertEquals([heal("healed"), heal("failed"), heal("clean")], [4, 0, 4]);
+    assertEquals([heal("healed"), heal("failed"), heal("clean")], [4, 0, 4 + records]);
     assertEquals(value(metrics, "flashstor_heal_bytes_total"), 3003 + (3 << 20));
     assertEquals(value(metrics, "flashstor_heal_tasks", { state: "done" }), 3);
     assertEquals(value(metrics, "flashstor_heal_tasks", { state: "running" }), 0);

@@ -5,9 +5,11 @@
  * than the inline limit; records spread over several sets.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { deployment, equalBytes, testBytes } from "./fixtures/object_env.ts";
-import { resealMeta } from "./fault_util.ts";
+import { BUCKET, deployment, equalBytes, testBytes } from "./fixtures/object_env.ts";
+import { exists, resealMeta } from "./fault_util.ts";
 import { CONFIG_RECORDS } from "../src/object/config-store.ts";
+import { HEALING_FILE } from "../src/object/heal-task.ts";
+import { Scanner } from "../src/object/scanner.ts";
 import type { Pools } from "../src/object/pools.ts";
 import { SYSTEM_VOLUME } from "../src/storage/api.ts";
 
@@ -123,6 +125,49 @@ Deno.test("config store: records larger than the inline limit, spread over two s
     const degraded = await d.open((set, drive) => set === 1 && drive >= 2);
     assert(equalBytes((await degraded.readConfig("iam/policies/big.json"))!, big));
     for (const n of names) assertEquals(text(await degraded.readConfig(n)), n);
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("config store: a scanner cycle and a replaced drive's heal put records back on the drives that lost them", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    const paths = ["iam/users/fred.json", "buckets/photos.json"];
+    const records = paths.map((p) => utf8.encode(JSON.stringify({ p, pad: "y".repeat(500) })));
+    for (const [i, path] of paths.entries()) await d.layer.writeConfig(path, records[i]);
+    const [d1, , , d4] = d.paths[0];
+
+    // A drive lost one record's files: the scanner, not a read, finds and restores them.
+    await Deno.remove(metaFile(d1, paths[0]));
+    const scanner = new Scanner(d.layer.sets, {
+      intervalMs: 0,
+      deepEvery: 1,
+      garbageAgeMs: 0,
+      uploadExpiryMs: 0,
+      busy: () => false,
+      sleepFactor: 0,
+      log: () => {},
+    });
+    const report = await scanner.cycle();
+    assertEquals(report.repaired, 1);
+    assert(await exists(metaFile(d1, paths[0])), "the scanner restored the record");
+    assertEquals(scanner.usage().map((u) => u.bucket), [BUCKET], "records are no bucket's usage");
+
+    // A drive being rebuilt (its heal record says so) gets every record back from its heal.
+    await d.layer.close();
+    await Deno.remove(`${d4}/${SYSTEM_VOLUME}/config`, { recursive: true });
+    await Deno.writeTextFile(`${d4}/${SYSTEM_VOLUME}/${HEALING_FILE}`, "{}");
+    const layer = await d.open();
+    await layer.resumeMaintenance();
+    await eventually(
+      "the drive heal done",
+      async () => layer.healTasks().some((t) => t.kind === "drive" && t.state === "done"),
+    );
+    for (const path of paths) assert(await exists(metaFile(d4, path)), `${path} on the new drive`);
+    for (const [i, path] of paths.entries()) {
+      assert(equalBytes((await layer.readConfig(path))!, records[i]));
+    }
   } finally {
     await d.close();
   }

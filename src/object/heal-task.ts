@@ -13,7 +13,7 @@ import { TooManyHeals } from "./errors.ts";
 import { healObject } from "./heal.ts";
 import type { HealProgress, HealRequest, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
-import { setBuckets, walkBucket } from "./namespace-walk.ts";
+import { setScopes, walkBucket, walkSet } from "./namespace-walk.ts";
 import { isMissing, readVersions } from "./quorum.ts";
 import { decodeXlMeta, latestVersion, versionKey } from "./xl-meta.ts";
 
@@ -135,9 +135,11 @@ export class HealTasks {
       const { signal } = task.abort;
       const scope = async function* () {
         for (const set of sets) {
-          const buckets = request.bucket ? [request.bucket] : await setBuckets(set);
-          for (const bucket of buckets) {
-            for await (const o of walkBucket(set, bucket, { prefix: request.prefix, signal })) {
+          const scopes = request.bucket
+            ? [{ bucket: request.bucket, prefix: request.prefix ?? "" }]
+            : await setScopes(set);
+          for (const { bucket, prefix } of scopes) {
+            for await (const o of walkBucket(set, bucket, { prefix, signal })) {
               yield { set, bucket, name: o.name };
             }
           }
@@ -192,24 +194,22 @@ export class HealTasks {
           new TextEncoder().encode(JSON.stringify({ ...record, ...counts(progress) })),
         );
       await save();
-      const buckets = await setBuckets(set);
+      const scopes = await setScopes(set);
       const { signal } = task.abort;
       this.#countTotal(
         task,
-        (async function* () {
-          for (const bucket of buckets) yield* walkBucket(set, bucket, { signal });
-        })(),
+        walkSet(set, { signal }),
         record.objectsScanned,
         { bucket: record.bucket, object: record.object },
       );
       let saved = Date.now();
-      for (const bucket of buckets) {
+      for (const { bucket, prefix } of scopes) {
         if (bucket < record.bucket) continue;
         await drive.makeVolume(bucket).catch((err) => {
           if (!(err instanceof VolumeExists)) throw err;
         });
         const startAfter = bucket === record.bucket ? record.object : "";
-        const walk = walkBucket(set, bucket, { startAfter, signal });
+        const walk = walkBucket(set, bucket, { prefix, startAfter, signal });
         await healAll(walk, (o) => {
           if (!drive.available) throw new Error(`drive ${drive.endpoint} went offline`);
           return this.#healOne(

@@ -6,6 +6,8 @@
  * drive's walk reads no metadata: the heal reads it under the object's lock anyway), streamed
  * with one entry per drive in memory, and resumable from any (bucket, object) position.
  */
+import { SYSTEM_VOLUME } from "../storage/api.ts";
+import { CONFIG_RECORDS } from "./config-store.ts";
 import { DriveWalk } from "./drive-walk.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import { isBucketName } from "./names.ts";
@@ -71,21 +73,38 @@ export async function setBuckets(set: ErasureSet): Promise<string[]> {
   return [...names].sort();
 }
 
+/** A part of a set's namespace that maintenance walks: a bucket, or names under a prefix. */
+export interface WalkScope {
+  bucket: string;
+  prefix: string;
+}
+
+/**
+ * What maintenance (scanner, heals) walks in `set`: the config records of the system volume
+ * (IAM, bucket metadata: objects like any other, which a replaced drive must get back too),
+ * then every bucket. The system volume's name sorts before every bucket's, so positions
+ * (bucket, object) keep their order across scopes.
+ */
+export async function setScopes(set: ErasureSet): Promise<WalkScope[]> {
+  const buckets = (await setBuckets(set)).map((bucket) => ({ bucket, prefix: "" }));
+  return [{ bucket: SYSTEM_VOLUME, prefix: CONFIG_RECORDS }, ...buckets];
+}
+
 /** A position in a set's namespace: the walk resumes after this object of this bucket. */
 export interface NamespacePosition {
   bucket: string;
   object: string;
 }
 
-/** Every object of every bucket of `set`, bucket by bucket in name order, then key order. */
+/** Every object of every scope of `set` (setScopes), scope by scope, then in key order. */
 export async function* walkSet(
   set: ErasureSet,
   options: { after?: NamespacePosition; signal?: AbortSignal } = {},
 ): AsyncGenerator<NamespaceObject> {
   const { after, signal } = options;
-  for (const bucket of await setBuckets(set)) {
+  for (const { bucket, prefix } of await setScopes(set)) {
     if (after && bucket < after.bucket) continue;
     const startAfter = after?.bucket === bucket ? after.object : "";
-    yield* walkBucket(set, bucket, { startAfter, signal });
+    yield* walkBucket(set, bucket, { prefix, startAfter, signal });
   }
 }

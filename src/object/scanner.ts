@@ -11,13 +11,14 @@
  * object, so lifecycle rules can join the same walk later as one more per-object step.
  */
 import { crc32 } from "../../ffi/isal.ts";
+import { SYSTEM_VOLUME } from "../storage/api.ts";
 import { sweepCompletedUploads } from "./completed-uploads.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import { BucketNotFound, ObjectNotFound } from "./errors.ts";
 import { GarbageCollector, type GarbageCounts, noGarbage } from "./garbage.ts";
 import { healObject } from "./heal.ts";
 import type { BucketUsage, HealResult, ScannerStatus } from "./layer.ts";
-import { type NamespaceObject, setBuckets, walkBucket } from "./namespace-walk.ts";
+import { type NamespaceObject, setScopes, walkBucket } from "./namespace-walk.ts";
 import { Pacer, sleep } from "./pacer.ts";
 import { readRecord, writeRecord } from "./system-records.ts";
 
@@ -169,14 +170,17 @@ export class Scanner {
     this.#garbage.beginCycle();
     try {
       for (const set of this.sets) {
-        for (const bucket of await setBuckets(set)) {
-          const counted = usage.get(bucket) ?? { objects: 0, bytes: 0 };
-          usage.set(bucket, counted);
-          for await (const object of walkBucket(set, bucket, { signal })) {
+        for (const { bucket, prefix } of await setScopes(set)) {
+          // Config records are healed and collected like objects, but are no bucket's usage.
+          const counted = bucket === SYSTEM_VOLUME
+            ? undefined
+            : usage.get(bucket) ?? { objects: 0, bytes: 0 };
+          if (counted) usage.set(bucket, counted);
+          for await (const object of walkBucket(set, bucket, { prefix, signal })) {
             const t = performance.now();
             const size = await this.#object(set, object, report);
             report.objects++;
-            if (size !== undefined) {
+            if (size !== undefined && counted) {
               counted.objects++;
               counted.bytes += size;
             }
