@@ -21,6 +21,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
 import { clientPresent, run, runOk } from "./helpers/clients.ts";
+import { signedFetch, xmlField } from "./s3_raw.ts";
 import {
   ACCESS_KEY,
   s3Client,
@@ -226,6 +227,18 @@ Deno.test("bucket policy: Get/Delete, NoSuchBucketPolicy, PolicyStatus, errors",
       );
       assertStringIncludes(err.message, reason);
     }
+    // A body that does not match its Content-MD5 is refused too.
+    const mismatched = await signedFetch(server, {
+      method: "PUT",
+      path: "/pol",
+      query: [["policy", ""]],
+      headers: { "content-md5": "1B2M2Y8AsgTpgAmY7PhCfg==" },
+      body: publicRead("pol"),
+    });
+    assertEquals(
+      [mismatched.status, xmlField(await mismatched.text(), "Code")],
+      [400, "BadDigest"],
+    );
     // None of them replaced the stored policy.
     assertEquals((await s3.send(new GetBucketPolicyCommand({ Bucket: "pol" }))).Policy, pinned);
 

@@ -7,6 +7,7 @@
 import { isPublicPolicy } from "../iam/public-policy.ts";
 import type { PolicyDocument } from "../iam/policy/document.ts";
 import { MalformedPolicy, parsePolicy } from "../iam/policy/parse.ts";
+import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
@@ -20,8 +21,11 @@ const tooLarge = () =>
 
 async function policyText(ctx: S3Context): Promise<string> {
   if (ctx.auth.contentLength > MAX_POLICY_BYTES) throw tooLarge();
+  // Content-MD5 / x-amz-checksum-* the SDKs send are checked as for any body.
+  const verifier = checksumVerifier(requestChecksumSpec(ctx.headers, ctx.auth.trailers));
+  const body = ctx.auth.body?.pipeThrough(verifier.transform) ?? null;
   try {
-    return await readRequestText(ctx.auth.body, MAX_POLICY_BYTES);
+    return await readRequestText(body, MAX_POLICY_BYTES);
   } catch (err) {
     // The helper's only refusal of a readable body is its size.
     if (err instanceof S3Error && err.code === "MalformedXML") throw tooLarge();
