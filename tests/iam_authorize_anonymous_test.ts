@@ -113,7 +113,9 @@ Deno.test("authorize: CopyObject needs s3:GetObject on its source too", async ()
   await withBucket(async (server, s3, put) => {
     const copy = (source: string, target: string) =>
       anonymous(server, "PUT", target, { headers: { "x-amz-copy-source": source } });
-    await put(policy({ Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::bkt/in/*" }));
+    await put(
+      policy({ Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::bkt/in/*" }),
+    );
     assertEquals((await copy("/bkt/public/a", "/bkt/in/copied"))[0], 403);
     await put(policy(
       { Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::bkt/in/*" },
@@ -122,6 +124,26 @@ Deno.test("authorize: CopyObject needs s3:GetObject on its source too", async ()
     assertEquals((await copy("/bkt/public/a", "/bkt/in/copied"))[0], 200);
     assertEquals((await copy("/bkt/other/c", "/bkt/in/copied2"))[0], 403);
     assertEquals((await copy("/bkt/public/a", "/bkt/out/copied"))[0], 403);
+    // A missing source is told apart only with s3:ListBucket on the source's bucket.
+    await s3.send(new CreateBucketCommand({ Bucket: "srcb" }));
+    const sourcePolicy = (...actions: string[]) =>
+      s3.send(
+        new PutBucketPolicyCommand({
+          Bucket: "srcb",
+          Policy: policy(
+            { Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::srcb/*" },
+            ...actions.map((action): Statement => ({
+              Effect: "Allow",
+              Action: action,
+              Resource: "arn:aws:s3:::srcb",
+            })),
+          ),
+        }),
+      );
+    await sourcePolicy();
+    assertEquals((await copy("/srcb/none", "/bkt/in/none"))[0], 403);
+    await sourcePolicy("s3:ListBucket");
+    assertEquals((await copy("/srcb/none", "/bkt/in/none"))[0], 404);
     const copied = await s3.send(new GetObjectCommand({ Bucket: "bkt", Key: "in/copied" }));
     assertEquals(await copied.Body?.transformToString(), "public/a");
   });

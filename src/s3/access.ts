@@ -68,3 +68,18 @@ export async function authorizeRoute(
     if (!(allowed === true || await allowed)) throw accessDenied();
   }
 }
+
+/**
+ * Whether a NoSuchKey may be told: only to a caller allowed s3:ListBucket on the bucket the key
+ * was looked for in (a copy's source bucket), as AWS; others get AccessDenied.
+ */
+export async function mayTellMissingKey(
+  request: { route: Route; access: RequestAccess; headers: Headers },
+): Promise<boolean> {
+  const { route, access, headers } = request;
+  const copies = route.permissions.some((p) => p.on === "copy-source");
+  const bucket = copies
+    ? parseCopySource(headers.get("x-amz-copy-source") ?? "").bucket
+    : route.bucket;
+  return await access.allowed("s3:ListBucket", bucket);
+}

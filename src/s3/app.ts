@@ -36,11 +36,17 @@ import type { IamStore } from "../iam/store.ts";
 import { stsResponse } from "../sts/api.ts";
 import { credentialLookup } from "../sts/credentials.ts";
 import { SessionTokens } from "../sts/tokens.ts";
-import { accessDenied, authorizeRoute, type RequestAccess, requestAccess } from "./access.ts";
+import {
+  accessDenied,
+  authorizeRoute,
+  mayTellMissingKey,
+  type RequestAccess,
+  requestAccess,
+} from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
-import { hostBucket, route } from "./router.ts";
+import { hostBucket, type Route, route } from "./router.ts";
 
 export interface AppDeps {
   config: Config;
@@ -135,10 +141,6 @@ function observed(
 /** No IAM store: no identity has policies (only root and anonymous requests reach here). */
 const NO_IDENTITIES: Identities = { epoch: 0, identityPolicies: () => [] };
 
-async function mayList(access: RequestAccess, record: RequestRecord): Promise<boolean> {
-  return await access.allowed("s3:ListBucket", record.bucket);
-}
-
 /** The resource an error document names: the decoded path when routing got that far. */
 function resourceOf(target: string, bucket: string, key: string): string {
   if (bucket !== "") return key === "" ? `/${bucket}` : `/${bucket}/${key}`;
@@ -183,7 +185,8 @@ export function createApp(deps: AppDeps): App {
     const method = request.method;
     const trace = record.trace;
     let stage: "route" | "auth" | "handle" = "route";
-    let access: RequestAccess | undefined;
+    /** Set once the request passed the authorize step. */
+    let authorized: { route: Route; access: RequestAccess; headers: Headers } | undefined;
     try {
       const host = request.headers.get("host");
       let routed = route(method, target, host, config.domains, request.headers);
@@ -209,7 +212,7 @@ export function createApp(deps: AppDeps): App {
         if (routed instanceof S3Error) throw routed;
         record.operation = routed.op;
       }
-      access = requestAccess(authorizer, {
+      const access = requestAccess(authorizer, {
         principal: auth.principal,
         headers: auth.headers,
         query: routed.query,
@@ -218,6 +221,7 @@ export function createApp(deps: AppDeps): App {
         form: routed.op === "PostObject",
       });
       await authorizeRoute(routed, access, auth.headers);
+      authorized = { route: routed, access, headers: auth.headers };
       stage = "handle";
       const ctx: S3Context = {
         request,
@@ -240,8 +244,7 @@ export function createApp(deps: AppDeps): App {
       return await trace.time("storage", () => HANDLERS[routed.op](ctx));
     } catch (err) {
       let error = toS3Error(err);
-      // A missing key is told only to a caller who could list the bucket (AWS).
-      if (error.code === "NoSuchKey" && access && !await mayList(access, record)) {
+      if (error.code === "NoSuchKey" && authorized && !await mayTellMissingKey(authorized)) {
         error = accessDenied();
       }
       // A bad chunk signature surfaces from the body, after the head was authenticated.
