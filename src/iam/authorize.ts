@@ -30,7 +30,7 @@ export type ObjectMetadataLookup = (
 ) => Promise<Readonly<Record<string, string>> | undefined>;
 
 /** The ARN of a bucket, or of an object in it. */
-export function s3Arn(bucket: string, key?: string): string {
+function s3Arn(bucket: string, key?: string): string {
   return key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
 }
 
@@ -44,7 +44,7 @@ export class Authorizer {
   readonly #identities: Identities;
   readonly #buckets: BucketMetadataStore;
   readonly #objectMetadata: ObjectMetadataLookup | undefined;
-  readonly #cache: DecisionCache;
+  readonly #cache = new DecisionCache();
   /** Parsed bucket policies, by the metadata record holding them (records are immutable). */
   readonly #policies = new WeakMap<Readonly<BucketMetadata>, BucketPolicy | null>();
 
@@ -52,16 +52,10 @@ export class Authorizer {
     identities: Identities,
     buckets: BucketMetadataStore,
     objectMetadata?: ObjectMetadataLookup,
-    cache: DecisionCache = new DecisionCache(),
   ) {
     this.#identities = identities;
     this.#buckets = buckets;
     this.#objectMetadata = objectMetadata;
-    this.#cache = cache;
-  }
-
-  get cache(): DecisionCache {
-    return this.#cache;
   }
 
   /**

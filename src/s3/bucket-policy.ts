@@ -14,7 +14,7 @@ import { readRequestText } from "./multipart.ts";
 import { xmlResponse } from "./xml.ts";
 
 /** AWS's limit on a bucket policy's size. */
-export const MAX_POLICY_BYTES = 20 * 1024;
+const MAX_POLICY_BYTES = 20 * 1024;
 
 const tooLarge = () =>
   new S3Error("PolicyTooLarge", `Policies must be no larger than ${MAX_POLICY_BYTES} bytes.`);
@@ -46,7 +46,7 @@ function checkResources(policy: PolicyDocument, bucket: string): void {
 }
 
 /** The parsed policy of a PUT; MalformedPolicy with the reason when it is not acceptable. */
-export function parseBucketPolicy(text: string, bucket: string): PolicyDocument {
+function parseBucketPolicy(text: string, bucket: string): PolicyDocument {
   try {
     const policy = parsePolicy(text, "resource");
     checkResources(policy, bucket);
