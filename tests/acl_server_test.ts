@@ -69,7 +69,7 @@ async function anonymous(
   return [response.status, await response.text()];
 }
 
-function awsEnv(server: TestServer): Record<string, string> {
+function awsEnv(): Record<string, string> {
   return {
     AWS_ACCESS_KEY_ID: ACCESS_KEY,
     AWS_SECRET_ACCESS_KEY: SECRET_KEY,
@@ -140,7 +140,7 @@ Deno.test({
             `s3://${Bucket}/site/page.html`,
             "--acl",
             "public-read",
-          ], awsEnv(server));
+          ], awsEnv());
           assertEquals(await anonymous(server, "GET", `/${Bucket}/site/page.html`), [
             200,
             "<h1>public</h1>",

@@ -162,7 +162,8 @@ Deno.test("config store: a scanner cycle and a replaced drive's heal put records
     await layer.resumeMaintenance();
     await eventually(
       "the drive heal done",
-      async () => layer.healTasks().some((t) => t.kind === "drive" && t.state === "done"),
+      () =>
+        Promise.resolve(layer.healTasks().some((t) => t.kind === "drive" && t.state === "done")),
     );
     for (const path of paths) assert(await exists(metaFile(d4, path)), `${path} on the new drive`);
     for (const [i, path] of paths.entries()) {
