@@ -89,22 +89,26 @@ async function expectDriveHealed(
   const count = objects.length + populated.records.length;
   const bytes = objects.reduce((n, o) => n + o.bytes.byteLength, 0) +
     populated.records.reduce((n, size) => n + size, 0);
+  // A config record may be healed first by the read that loads it at start (the drive heal
+  // then finds it whole): every object is the drive heal's, records may not be.
+  const recordBytes = populated.records.reduce((n, size) => n + size, 0);
   assertEquals(
-    [
-      task!.state,
-      task!.objectsScanned,
-      task!.objectsHealed,
-      task!.objectsFailed,
-      task!.objectsTotal,
-    ],
-    ["done", count, count, 0, count],
+    [task!.state, task!.objectsScanned, task!.objectsFailed, task!.objectsTotal],
+    ["done", count, 0, count],
   );
-  assertEquals(task!.bytesHealed, bytes);
+  const healedRecords = task!.objectsHealed - objects.length;
+  assert(healedRecords >= 0 && healedRecords <= populated.records.length, `${healedRecords}`);
+  assert(
+    task!.bytesHealed >= bytes - recordBytes && task!.bytesHealed <= bytes,
+    `${task!.bytesHealed} bytes healed`,
+  );
   assertEquals((await info(server)).drives.map((d) => d.state), Array(4).fill("online"));
   assertStringIncludes(server.output(), `heal of drive ${drive} (set 1, drive 4) started`);
   assertStringIncludes(
     server.output(),
-    `finished: ${count} objects scanned, ${count} healed (${bytes} bytes), 0 failed`,
+    `finished: ${count} objects scanned, ${task!.objectsHealed} healed (${
+      task!.bytesHealed
+    } bytes), 0 failed`,
   );
   assert(!(await exists(`${drive}/.flashstor.sys/healing.json`)), "the heal's record is removed");
 }
