@@ -37,7 +37,7 @@ import {
 } from "@aws-sdk/client-iam";
 import * as Minio from "minio";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { clientPresent, runOk } from "./helpers/clients.ts";
+import { awsEnv, clientPresent, runOk } from "./helpers/clients.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
 import {
   ACCESS_KEY,
@@ -67,17 +67,6 @@ async function anonymous(
 ): Promise<[number, string]> {
   const response = await fetch(`${server.endpoint}${path}`, { method, body });
   return [response.status, await response.text()];
-}
-
-function awsEnv(): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: ACCESS_KEY,
-    AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-    AWS_DEFAULT_REGION: "us-east-1",
-    AWS_CONFIG_FILE: "/dev/null",
-    AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-    AWS_PAGER: "",
-  };
 }
 
 async function s3cmdConfig(server: TestServer): Promise<string> {

@@ -7,8 +7,8 @@
 
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { readTree, TREE, writeTree } from "./helpers/clients.ts";
-import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/server.ts";
+import { awsEnv, readTree, TREE, writeTree } from "./helpers/clients.ts";
+import { startServer, type TestServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
 const MiB = 1024 * 1024;
@@ -26,12 +26,7 @@ async function aws(server: TestServer, home: string, ...args: string[]): Promise
       PATH: "/usr/bin:/bin",
       HOME: home,
       LANG: "C.UTF-8",
-      AWS_ACCESS_KEY_ID: ACCESS_KEY,
-      AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-      AWS_DEFAULT_REGION: "us-east-1",
-      AWS_CONFIG_FILE: "/dev/null",
-      AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-      AWS_PAGER: "",
+      ...awsEnv(),
     },
     stdout: "piped",
     stderr: "piped",

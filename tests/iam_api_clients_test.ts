@@ -5,8 +5,8 @@
  * AWS's codes.
  */
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
-import { clientPresent, run, runOk } from "./helpers/clients.ts";
-import { ACCESS_KEY, SECRET_KEY, startServer } from "./helpers/server.ts";
+import { awsEnv, clientPresent, run, runOk } from "./helpers/clients.ts";
+import { startServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
 const PYTHON = "/usr/bin/python3";
@@ -14,14 +14,7 @@ const hasCli = clientPresent("iam_api_clients_test (aws cli)", AWS);
 const hasBoto = clientPresent("iam_api_clients_test (boto3)", PYTHON) &&
   (await run(PYTHON, ["-c", "import boto3"], {})).code === 0;
 
-const ENV = {
-  AWS_ACCESS_KEY_ID: ACCESS_KEY,
-  AWS_SECRET_ACCESS_KEY: SECRET_KEY,
-  AWS_DEFAULT_REGION: "us-east-1",
-  AWS_CONFIG_FILE: "/dev/null",
-  AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-  AWS_PAGER: "",
-};
+const ENV = awsEnv();
 
 const POLICY = JSON.stringify({
   Version: "2012-10-17",

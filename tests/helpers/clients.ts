@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { AssertionError } from "node:assert";
+import { ACCESS_KEY, SECRET_KEY } from "./server.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -17,6 +18,18 @@ export function clientPresent(test: string, path: string): boolean {
     console.log(`${test}: skipped, ${path} is absent (run scripts/setup --test to install it)`);
     return false;
   }
+}
+
+/** The environment of an AWS CLI or boto3 run: these credentials, none of the machine's files. */
+export function awsEnv(accessKey = ACCESS_KEY, secretKey = SECRET_KEY): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: accessKey,
+    AWS_SECRET_ACCESS_KEY: secretKey,
+    AWS_DEFAULT_REGION: "us-east-1",
+    AWS_CONFIG_FILE: "/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+    AWS_PAGER: "",
+  };
 }
 
 export interface RunResult {
