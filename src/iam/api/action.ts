@@ -9,7 +9,7 @@ import type { PolicyKind } from "../policy/document.ts";
 import type { IamStore } from "../store.ts";
 import type { EntityKind, RecordOf } from "../store-records.ts";
 import { invalidInput, limitExceeded, malformedPolicy, noSuchEntity } from "./errors.ts";
-import type { Params } from "./params.ts";
+import { page, type Params } from "./params.ts";
 
 export interface IamContext {
   store: IamStore;
@@ -31,6 +31,30 @@ export type IamActions = Record<string, IamAction>;
 export function refuseBoundary(ctx: IamContext): void {
   if (ctx.params.optional("PermissionsBoundary") === undefined) return;
   throw invalidInput("Permissions boundaries are not supported by this server.");
+}
+
+/**
+ * List{Users,Groups,Roles}: the entities of a kind under PathPrefix, a Marker/MaxItems page of
+ * them, each rendered by `fields`, as the member list `element`.
+ */
+export function listByPath<K extends "user" | "group" | "role">(
+  kind: K,
+  element: string,
+  fields: (store: IamStore, record: RecordOf[K]) => XmlFields,
+): IamAction {
+  return {
+    resource: (ctx) => ctx.store.arn(kind, { name: "*", path: "/", id: "", created: "" }),
+    run(ctx) {
+      const prefix = ctx.params.path("PathPrefix");
+      const records = ctx.store.list(kind).filter((r) => r.path.startsWith(prefix));
+      const p = page(ctx.params, records, (r) => r.name.toLowerCase());
+      return {
+        [element]: { member: p.items.map((r) => fields(ctx.store, r)) },
+        IsTruncated: p.isTruncated,
+        Marker: p.marker,
+      };
+    },
+  };
 }
 
 /** The entity named by a parameter, or NoSuchEntity in AWS's words. */

@@ -5,7 +5,7 @@
 import type { XmlFields } from "../query-protocol.ts";
 import type { IamStore } from "../store.ts";
 import { type GroupRecord, ID_PREFIX, newId } from "../store-records.ts";
-import { arnOf, existing, type IamActions, type IamContext, iso } from "./action.ts";
+import { arnOf, existing, type IamActions, type IamContext, iso, listByPath } from "./action.ts";
 import { deleteConflict, entityExists, limitExceeded } from "./errors.ts";
 import { page } from "./params.ts";
 import { userFields } from "./users.ts";
@@ -80,19 +80,7 @@ export const GROUP_ACTIONS: IamActions = {
       };
     },
   },
-  ListGroups: {
-    resource: (ctx) => ctx.store.arn("group", { name: "*", path: "/", id: "", created: "" }),
-    run(ctx) {
-      const prefix = ctx.params.path("PathPrefix");
-      const groups = ctx.store.list("group").filter((g) => g.path.startsWith(prefix));
-      const p = page(ctx.params, groups, (g) => g.name.toLowerCase());
-      return {
-        Groups: { member: p.items.map((g) => groupFields(ctx.store, g)) },
-        IsTruncated: p.isTruncated,
-        Marker: p.marker,
-      };
-    },
-  },
+  ListGroups: listByPath("group", "Groups", groupFields),
   DeleteGroup: {
     resource: groupArn,
     async run(ctx) {

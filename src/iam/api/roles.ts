@@ -13,10 +13,10 @@ import {
   type IamActions,
   type IamContext,
   iso,
+  listByPath,
   refuseBoundary,
 } from "./action.ts";
 import { deleteConflict, entityExists, validationError } from "./errors.ts";
-import { page } from "./params.ts";
 import { tagsField, tagsParam } from "./tags.ts";
 
 /** AWS's limit of a trust policy (characters, white space not counted). */
@@ -92,19 +92,7 @@ export const ROLE_ACTIONS: IamActions = {
     resource: roleArn,
     run: (ctx) => ({ Role: roleFields(ctx.store, existing(ctx, "role", roleName(ctx))) }),
   },
-  ListRoles: {
-    resource: (ctx) => ctx.store.arn("role", { name: "*", path: "/", id: "", created: "" }),
-    run(ctx) {
-      const prefix = ctx.params.path("PathPrefix");
-      const roles = ctx.store.list("role").filter((r) => r.path.startsWith(prefix));
-      const p = page(ctx.params, roles, (r) => r.name.toLowerCase());
-      return {
-        Roles: { member: p.items.map((r) => roleFields(ctx.store, r)) },
-        IsTruncated: p.isTruncated,
-        Marker: p.marker,
-      };
-    },
-  },
+  ListRoles: listByPath("role", "Roles", roleFields),
   UpdateRole: {
     resource: roleArn,
     async run(ctx) {

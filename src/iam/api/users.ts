@@ -8,10 +8,10 @@ import {
   type IamActions,
   type IamContext,
   iso,
+  listByPath,
   refuseBoundary,
 } from "./action.ts";
 import { deleteConflict, entityExists, validationError } from "./errors.ts";
-import { page } from "./params.ts";
 import { tagsField, tagsParam } from "./tags.ts";
 
 export function userFields(store: IamStore, user: UserRecord): XmlFields {
@@ -77,19 +77,7 @@ export const USER_ACTIONS: IamActions = {
       };
     },
   },
-  ListUsers: {
-    resource: (ctx) => ctx.store.arn("user", { name: "*", path: "/", id: "", created: "" }),
-    run(ctx) {
-      const prefix = ctx.params.path("PathPrefix");
-      const users = ctx.store.list("user").filter((u) => u.path.startsWith(prefix));
-      const p = page(ctx.params, users, (u) => u.name.toLowerCase());
-      return {
-        Users: { member: p.items.map((u) => userFields(ctx.store, u)) },
-        IsTruncated: p.isTruncated,
-        Marker: p.marker,
-      };
-    },
-  },
+  ListUsers: listByPath("user", "Users", userFields),
   UpdateUser: {
     resource: (ctx) => arnOf(ctx, "user", ctx.params.name("UserName")),
     async run(ctx) {
