@@ -14,12 +14,15 @@ import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
   CreateGroupCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
   CreateUserCommand,
   DeleteAccessKeyCommand,
   DetachUserPolicyCommand,
   IAMClient,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
+  SetDefaultPolicyVersionCommand,
   UpdateAccessKeyCommand,
 } from "@aws-sdk/client-iam";
 import {
@@ -370,7 +373,7 @@ Deno.test("users: a bucket policy grants a second user one prefix", async () => 
   });
 });
 
-Deno.test("users: a disabled key, a deleted key and a detached policy fail the next keep-alive request", async () => {
+Deno.test("users: a detached policy, a managed policy's new default version, a disabled key and a deleted key hold on the next keep-alive request", async () => {
   await withDeployment(async (d) => {
     const alice = await d.user("alice");
     await d.iam.send(new AttachUserPolicyCommand({ UserName: "alice", PolicyArn: READONLY }));
@@ -397,6 +400,32 @@ Deno.test("users: a disabled key, a deleted key and a detached policy fail the n
       assertEquals(await get(alice), 403);
       await d.iam.send(new AttachUserPolicyCommand({ UserName: "alice", PolicyArn: READONLY }));
       assertEquals(await get(alice), 200);
+
+      // A managed policy edited through a new default version: it holds on the next request.
+      const allowShared = (effect: string) =>
+        identityPolicy({ Effect: effect, Action: "s3:GetObject", Resource: "arn:aws:s3:::data/*" });
+      const created = await d.iam.send(
+        new CreatePolicyCommand({
+          PolicyName: "shared-reader",
+          PolicyDocument: allowShared("Allow"),
+        }),
+      );
+      const policyArn = created.Policy!.Arn!;
+      await d.iam.send(new AttachUserPolicyCommand({ UserName: "alice", PolicyArn: policyArn }));
+      await d.iam.send(
+        new CreatePolicyVersionCommand({
+          PolicyArn: policyArn,
+          PolicyDocument: allowShared("Deny"),
+          SetAsDefault: true,
+        }),
+      );
+      assertEquals(await get(alice), 403, "the new default version denies");
+      await d.iam.send(
+        new SetDefaultPolicyVersionCommand({ PolicyArn: policyArn, VersionId: "v1" }),
+      );
+      assertEquals(await get(alice), 200, "back to v1");
+      await d.iam.send(new DetachUserPolicyCommand({ UserName: "alice", PolicyArn: policyArn }));
+
       await d.iam.send(
         new UpdateAccessKeyCommand({
           UserName: "alice",
