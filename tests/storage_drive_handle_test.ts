@@ -20,7 +20,13 @@ import { type Format, FORMAT_FILE, loadOrInitFormat, parseFormat } from "../src/
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { FaultyDrive } from "./helpers/faulty-drive.ts";
 
-const TIMEOUT_MS = 200;
+/** Short, so hangs fail fast; the drives sit on tmpfs where there is one, so that no real
+ *  fsync of a busy disk outlasts it (the CI run once timed out formatting the rig). */
+const TIMEOUT_MS = 500;
+const SCRATCH = await Deno.stat("/dev/shm").then(
+  (s) => s.isDirectory ? "/dev/shm" : undefined,
+  () => undefined,
+);
 const enc = new TextEncoder();
 
 interface Rig {
@@ -35,7 +41,7 @@ interface Rig {
 
 /** Four formatted drives (one set of 4) behind faulty drives and handles, with a monitor. */
 async function withRig(fn: (rig: Rig) => Promise<void>): Promise<void> {
-  const root = await Deno.makeTempDir({ prefix: "flashstor-handle-" });
+  const root = await Deno.makeTempDir({ dir: SCRATCH, prefix: "flashstor-handle-" });
   const log: string[] = [];
   const dirs = [0, 1, 2, 3].map((i) => join(root, `d${i}`));
   const faulty = await Promise.all(dirs.map(async (d) => new FaultyDrive(await XlStorage.open(d))));
