@@ -69,7 +69,10 @@ Deno.test("deleteObjects reports per key; storage info and writability", async (
   try {
     await put(env.layer, "a", testBytes(10));
     await put(env.layer, "b/c", testBytes(10));
-    const results = await env.layer.deleteObjects(BUCKET, ["a", "b/c", "missing", "bad//name"]);
+    const results = await env.layer.deleteObjects(
+      BUCKET,
+      ["a", "b/c", "missing", "bad//name"].map((name) => ({ name })),
+    );
     assertEquals(results.map((r) => [r.name, r.error?.name]), [
       ["a", undefined],
       ["b/c", undefined],

@@ -7,7 +7,10 @@
  */
 
 import type { Acl } from "../iam/acl.ts";
-import type { ConfigStore } from "../object/layer.ts";
+import type { ConfigStore, VersioningState } from "../object/layer.ts";
+import type { CorsConfiguration } from "./cors.ts";
+import type { LifecycleConfiguration } from "./lifecycle.ts";
+import type { ObjectLockConfiguration } from "./object-lock.ts";
 
 /** S3's Object Ownership setting (PutBucketOwnershipControls). */
 export type ObjectOwnership = "BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter";
@@ -26,6 +29,14 @@ export interface BucketMetadata {
   ownership?: ObjectOwnership;
   publicAccessBlock?: PublicAccessBlock;
   acl?: Acl;
+  /** Absent: never enabled; once set it never goes back to absent. */
+  versioning?: VersioningState;
+  /** Present only on buckets created with object lock (which is then for good). */
+  objectLock?: ObjectLockConfiguration;
+  /** The bucket's tag set (PutBucketTagging), in the order given. */
+  tags?: { key: string; value: string }[];
+  lifecycle?: LifecycleConfiguration;
+  cors?: CorsConfiguration;
 }
 
 export interface BucketMetadataStore {

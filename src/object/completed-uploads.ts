@@ -100,6 +100,8 @@ export async function repeatedCompletion(
     etag: value.etag,
     modTime: new Date(value.modTime),
     versionId: value.versionId,
+    isLatest: true,
+    deleteMarker: false,
     metadata: value.metadata,
     parts: value.parts,
   };

@@ -402,6 +402,8 @@ export function objectInfo(bucket: string, name: string, v: ObjectVersion): Obje
     etag: v.etag,
     modTime: new Date(v.modTime),
     versionId: v.versionId,
+    isLatest: true,
+    deleteMarker: false,
     metadata: v.metadata,
     parts: v.etag.includes("-")
       ? v.parts.map((p) => ({ number: p.number, size: p.size, etag: p.etag }))

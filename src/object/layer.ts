@@ -20,8 +20,12 @@ export interface ObjectInfo {
   /** Hex MD5 for single-part objects, "<md5 of md5s>-N" for multipart ones; no quotes. */
   etag: string;
   modTime: Date;
-  /** "null" until versioning lands. */
+  /** The version's id; "null" for the null version (written while versioning was off or suspended). */
   versionId: string;
+  /** The object's current version (GET/HEAD without versionId always see it). */
+  isLatest: boolean;
+  /** A delete marker: no data, size 0 (listings of versions, and DeleteObject's result). */
+  deleteMarker: boolean;
   /** content-type, content-encoding, cache-control, …, x-amz-meta-*, x-amz-checksum-* … */
   metadata: ObjectMetadata;
   /** Multipart objects: the size of each part, in order (for part-number GETs and checksums). */
@@ -34,6 +38,37 @@ export interface PartSummary {
   etag: string;
 }
 
+/** A bucket's versioning state; undefined: never enabled (unversioned). */
+export type VersioningState = "Enabled" | "Suspended";
+
+/**
+ * Where the object layer learns a bucket's versioning state on every write path (the
+ * bucket-metadata store implements it; without one every bucket is unversioned).
+ */
+export interface BucketVersioning {
+  versioning(bucket: string): Promise<VersioningState | undefined>;
+}
+
+/** What every object call may carry. */
+export interface ObjectOptions {
+  /** A version of the object ("null": the null version); absent: the current version. */
+  versionId?: string;
+  /** Abandons the call (client gone): drive calls still in flight are cancelled. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Conditional writes (AWS, 2024), checked against the current version under the object's write
+ * lock. Failing before the write: PreconditionFailed; passing then, but not at the commit (a
+ * concurrent write won): ConditionalRequestConflict.
+ */
+export interface WritePreconditions {
+  /** If-None-Match: "*": fail when a current version exists (a delete marker is none). */
+  ifNoneMatch?: "*";
+  /** If-Match: the current version's ETag (quotes ignored); fails when there is none. */
+  ifMatch?: string;
+}
+
 export interface PutObjectOptions {
   /** Exact body length in bytes, or -1 when unknown (streamed). */
   size: number;
@@ -44,6 +79,8 @@ export interface PutObjectOptions {
    * Verification failures are raised by the body stream itself erroring, which aborts the put.
    */
   finalMetadata?: () => ObjectMetadata;
+  preconditions?: WritePreconditions;
+  signal?: AbortSignal;
 }
 
 /** Inclusive byte range, already resolved against the object size by the caller. */
@@ -52,7 +89,7 @@ export interface ByteRange {
   end: number;
 }
 
-export interface GetObjectOptions {
+export interface GetObjectOptions extends ObjectOptions {
   range?: ByteRange;
 }
 
@@ -63,6 +100,11 @@ export interface GetObjectResult {
 }
 
 export interface CopyObjectOptions {
+  /** The source's version (x-amz-copy-source ?versionId=); absent: its current version. */
+  srcVersionId?: string;
+  /** Conditions on the destination's current version. */
+  preconditions?: WritePreconditions;
+  signal?: AbortSignal;
   /**
    * The copy's metadata from the metadata of the source version being copied (the source's
    * own when absent): computed from what is read with the data, so that a source overwritten
@@ -89,10 +131,51 @@ export interface ListObjectsResult {
   nextMarker?: string;
 }
 
+export interface DeleteObjectOptions extends ObjectOptions {
+  /** x-amz-bypass-governance-retention, granted: a GOVERNANCE retention does not protect. */
+  bypassGovernance?: boolean;
+}
+
+/** What a delete did. Deleting a missing object (or version) is not an error. */
+export interface DeletedObject {
+  /** The version removed, or the delete marker created; absent in an unversioned bucket. */
+  versionId?: string;
+  /** A delete marker was created, or the version removed was one. */
+  deleteMarker: boolean;
+}
+
+export interface ObjectToDelete {
+  name: string;
+  versionId?: string;
+}
+
 export interface DeleteResult {
   name: string;
-  /** Set when this object could not be deleted; deleting a missing object is not an error. */
+  /** As asked. */
+  versionId?: string;
+  /** Set when it was deleted. */
+  deleted?: DeletedObject;
+  /** Set when this object could not be deleted. */
   error?: Error;
+}
+
+export interface ListVersionsOptions {
+  prefix?: string;
+  delimiter?: string;
+  /** Start after this key (with versionIdMarker: after that version of it). */
+  keyMarker?: string;
+  versionIdMarker?: string;
+  /** 0–1000; the caller clamps. */
+  maxKeys: number;
+}
+
+export interface ListVersionsResult {
+  /** Versions and delete markers, by key, each key's newest first (isLatest on the current one). */
+  versions: ObjectInfo[];
+  prefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: string;
 }
 
 export interface MultipartUploadInfo {
@@ -148,6 +231,8 @@ export interface CompleteMultipartOptions {
    * Complete of a completed upload does not call it: it gets the first one's result.
    */
   finalMetadata?: (upload: MultipartUploadInfo, parts: PartInfo[]) => ObjectMetadata;
+  preconditions?: WritePreconditions;
+  signal?: AbortSignal;
 }
 
 export interface CompletePart {
@@ -206,10 +291,22 @@ export interface ObjectLayer {
     options: PutObjectOptions,
   ): Promise<ObjectInfo>;
   getObject(bucket: string, object: string, options?: GetObjectOptions): Promise<GetObjectResult>;
-  getObjectInfo(bucket: string, object: string): Promise<ObjectInfo>;
-  /** Missing objects are not an error (S3 answers 204 either way). */
-  deleteObject(bucket: string, object: string): Promise<void>;
-  deleteObjects(bucket: string, objects: string[]): Promise<DeleteResult[]>;
+  getObjectInfo(bucket: string, object: string, options?: ObjectOptions): Promise<ObjectInfo>;
+  /**
+   * Without versionId: removes the object (unversioned bucket) or adds a delete marker
+   * (versioning enabled or suspended). With one: removes that version, unless object lock
+   * protects it (ObjectLocked). Missing objects and versions are not an error.
+   */
+  deleteObject(
+    bucket: string,
+    object: string,
+    options?: DeleteObjectOptions,
+  ): Promise<DeletedObject>;
+  deleteObjects(
+    bucket: string,
+    objects: ObjectToDelete[],
+    options?: { bypassGovernance?: boolean },
+  ): Promise<DeleteResult[]>;
   copyObject(
     srcBucket: string,
     srcObject: string,
@@ -218,15 +315,19 @@ export interface ObjectLayer {
     options: CopyObjectOptions,
   ): Promise<ObjectInfo>;
   /**
-   * Replaces an object's metadata with `change(current)` under its write lock, its data left
-   * alone (PutObjectAcl). Last-Modified moves on: it is what tells drives' copies apart.
+   * Replaces a version's metadata with `change(current)` under the object's write lock, its
+   * data and Last-Modified left alone (ACL, tags, retention, legal hold); `change` may throw
+   * to refuse. A delete marker has no metadata to change (MethodNotAllowed).
    */
   updateObjectMetadata(
     bucket: string,
     object: string,
     change: (current: ObjectMetadata) => ObjectMetadata,
+    options?: ObjectOptions,
   ): Promise<ObjectInfo>;
+  /** The current versions that are not delete markers. */
   listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult>;
+  listObjectVersions(bucket: string, options: ListVersionsOptions): Promise<ListVersionsResult>;
 
   newMultipartUpload(bucket: string, object: string, metadata: ObjectMetadata): Promise<string>;
   putObjectPart(

@@ -17,6 +17,8 @@ import type {
   CompletePart,
   ConfigStore,
   CopyObjectOptions,
+  DeletedObject,
+  DeleteObjectOptions,
   DeleteResult,
   GetObjectOptions,
   GetObjectResult,
@@ -29,11 +31,14 @@ import type {
   ListPartsResult,
   ListUploadsOptions,
   ListUploadsResult,
+  ListVersionsOptions,
+  ListVersionsResult,
   Maintenance,
   MultipartUploadInfo,
   ObjectInfo,
   ObjectLayer,
   ObjectMetadata,
+  ObjectToDelete,
   PartInfo,
   PutObjectOptions,
   StorageInfo,
@@ -198,18 +203,30 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     return this.#call(bucket, object, (s) => s.getObjectInfo(bucket, object));
   }
 
-  deleteObject(bucket: string, object: string): Promise<void> {
-    return this.#call(bucket, object, (s) => s.deleteObject(bucket, object));
+  deleteObject(
+    bucket: string,
+    object: string,
+    _options?: DeleteObjectOptions,
+  ): Promise<DeletedObject> {
+    return this.#call(
+      bucket,
+      object,
+      (s) => s.deleteObject(bucket, object).then(() => ({ deleteMarker: false })),
+    );
   }
 
-  async deleteObjects(bucket: string, objects: string[]): Promise<DeleteResult[]> {
+  async deleteObjects(
+    bucket: string,
+    objects: ObjectToDelete[],
+    options: { bypassGovernance?: boolean } = {},
+  ): Promise<DeleteResult[]> {
     await this.getBucketInfo(bucket);
     const results: DeleteResult[] = [];
-    for (const name of objects) {
+    for (const { name, versionId } of objects) {
       results.push(
-        await this.deleteObject(bucket, name).then(
-          () => ({ name }),
-          (error: Error) => ({ name, error }),
+        await this.deleteObject(bucket, name, { versionId, ...options }).then(
+          (deleted) => ({ name, versionId, deleted }),
+          (error: Error) => ({ name, versionId, error }),
         ),
       );
     }
@@ -247,6 +264,10 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   async listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult> {
     await this.getBucketInfo(bucket);
     return await listObjects(this.sets, bucket, options);
+  }
+
+  listObjectVersions(_bucket: string, _options: ListVersionsOptions): Promise<ListVersionsResult> {
+    return Promise.reject(new Error("TODO(issue 13, helper A2): listObjectVersions"));
   }
 
   newMultipartUpload(bucket: string, object: string, metadata: ObjectMetadata): Promise<string> {

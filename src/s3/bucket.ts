@@ -95,3 +95,7 @@ export async function getBucketVersioning(ctx: S3Context): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
   return xmlResponse("VersioningConfiguration", {});
 }
+
+export function putBucketVersioning(ctx: S3Context): Promise<Response> {
+  return Promise.reject(new S3Error("NotImplemented", `${ctx.route.op} is being built (issue 13)`));
+}

@@ -92,7 +92,9 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
     const error = keyError(key, versionId) ?? await refusal(ctx, key, versionId);
     if (error) errors.set(i, error);
   }
-  const attempted = request.objects.flatMap((o, i) => errors.has(i) ? [] : [o.key]);
+  const attempted = request.objects.flatMap((o, i) =>
+    errors.has(i) ? [] : [{ name: o.key, versionId: o.versionId }]
+  );
   const results = await ctx.layer.deleteObjects(ctx.bucket, attempted);
   let next = 0;
   const deleted: XmlValue[] = [];

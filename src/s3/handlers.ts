@@ -9,6 +9,7 @@ import {
   getBucketVersioning,
   headBucket,
   listBuckets,
+  putBucketVersioning,
 } from "./bucket.ts";
 import {
   copyObject,
@@ -36,6 +37,27 @@ import {
   putPublicAccessBlock,
 } from "./public-access-block.ts";
 import { postObject } from "./post-object.ts";
+import {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  putBucketTagging,
+  putObjectTagging,
+} from "./tagging.ts";
+import {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from "./object-lock.ts";
+import {
+  deleteBucketLifecycle,
+  getBucketLifecycleConfiguration,
+  putBucketLifecycleConfiguration,
+} from "./lifecycle.ts";
+import { deleteBucketCors, getBucketCors, putBucketCors } from "./cors.ts";
 import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
 import {
@@ -86,4 +108,22 @@ export const HANDLERS: Record<S3Operation, Handler> = {
   PutPublicAccessBlock: putPublicAccessBlock,
   GetPublicAccessBlock: getPublicAccessBlock,
   DeletePublicAccessBlock: deletePublicAccessBlock,
+  PutBucketVersioning: putBucketVersioning,
+  PutObjectTagging: putObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+  GetBucketTagging: getBucketTagging,
+  PutBucketTagging: putBucketTagging,
+  DeleteBucketTagging: deleteBucketTagging,
+  GetObjectLockConfiguration: getObjectLockConfiguration,
+  PutObjectLockConfiguration: putObjectLockConfiguration,
+  GetObjectRetention: getObjectRetention,
+  PutObjectRetention: putObjectRetention,
+  GetObjectLegalHold: getObjectLegalHold,
+  PutObjectLegalHold: putObjectLegalHold,
+  GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
+  DeleteBucketLifecycle: deleteBucketLifecycle,
+  GetBucketCors: getBucketCors,
+  PutBucketCors: putBucketCors,
+  DeleteBucketCors: deleteBucketCors,
 };

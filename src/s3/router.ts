@@ -50,7 +50,25 @@ export type S3Operation =
   | "DeleteBucketOwnershipControls"
   | "PutPublicAccessBlock"
   | "GetPublicAccessBlock"
-  | "DeletePublicAccessBlock";
+  | "DeletePublicAccessBlock"
+  | "PutBucketVersioning"
+  | "PutObjectTagging"
+  | "DeleteObjectTagging"
+  | "GetBucketTagging"
+  | "PutBucketTagging"
+  | "DeleteBucketTagging"
+  | "GetObjectLockConfiguration"
+  | "PutObjectLockConfiguration"
+  | "GetObjectRetention"
+  | "PutObjectRetention"
+  | "GetObjectLegalHold"
+  | "PutObjectLegalHold"
+  | "GetBucketLifecycleConfiguration"
+  | "PutBucketLifecycleConfiguration"
+  | "DeleteBucketLifecycle"
+  | "GetBucketCors"
+  | "PutBucketCors"
+  | "DeleteBucketCors";
 
 /** The IAM actions S3 operations need (AWS's names; the policy language knows them all). */
 export type S3Action =
@@ -84,7 +102,25 @@ export type S3Action =
   | "s3:GetObjectTagging"
   | "s3:GetObjectVersionTagging"
   | "s3:AbortMultipartUpload"
-  | "s3:ListMultipartUploadParts";
+  | "s3:ListMultipartUploadParts"
+  | "s3:PutBucketVersioning"
+  | "s3:PutObjectTagging"
+  | "s3:PutObjectVersionTagging"
+  | "s3:DeleteObjectTagging"
+  | "s3:DeleteObjectVersionTagging"
+  | "s3:GetBucketTagging"
+  | "s3:PutBucketTagging"
+  | "s3:GetBucketObjectLockConfiguration"
+  | "s3:PutBucketObjectLockConfiguration"
+  | "s3:GetObjectRetention"
+  | "s3:PutObjectRetention"
+  | "s3:GetObjectLegalHold"
+  | "s3:PutObjectLegalHold"
+  | "s3:BypassGovernanceRetention"
+  | "s3:GetLifecycleConfiguration"
+  | "s3:PutLifecycleConfiguration"
+  | "s3:GetBucketCORS"
+  | "s3:PutBucketCORS";
 
 /**
  * Which resource a permission is asked on: its ARN is `arn:aws:s3:::<bucket>` ("bucket"),
@@ -253,6 +289,90 @@ export const ROUTES: readonly Rule[] = [
   },
   // Deleting a setting takes the permission to put it, as AWS.
   {
+    method: "PUT",
+    target: "bucket",
+    sub: "versioning",
+    op: "PutBucketVersioning",
+    permissions: on("s3:PutBucketVersioning", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "tagging",
+    op: "GetBucketTagging",
+    permissions: on("s3:GetBucketTagging", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "tagging",
+    op: "PutBucketTagging",
+    permissions: on("s3:PutBucketTagging", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "tagging",
+    op: "DeleteBucketTagging",
+    permissions: on("s3:PutBucketTagging", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "object-lock",
+    op: "GetObjectLockConfiguration",
+    permissions: on("s3:GetBucketObjectLockConfiguration", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "object-lock",
+    op: "PutObjectLockConfiguration",
+    permissions: on("s3:PutBucketObjectLockConfiguration", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "lifecycle",
+    op: "GetBucketLifecycleConfiguration",
+    permissions: on("s3:GetLifecycleConfiguration", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "lifecycle",
+    op: "PutBucketLifecycleConfiguration",
+    permissions: on("s3:PutLifecycleConfiguration", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "lifecycle",
+    op: "DeleteBucketLifecycle",
+    permissions: on("s3:PutLifecycleConfiguration", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
+    sub: "cors",
+    op: "GetBucketCors",
+    permissions: on("s3:GetBucketCORS", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "cors",
+    op: "PutBucketCors",
+    permissions: on("s3:PutBucketCORS", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "cors",
+    op: "DeleteBucketCors",
+    permissions: on("s3:PutBucketCORS", "bucket"),
+  },
+  {
     method: "GET",
     target: "bucket",
     sub: "ownershipControls",
@@ -322,6 +442,48 @@ export const ROUTES: readonly Rule[] = [
     sub: "tagging",
     op: "GetObjectTagging",
     permissions: on("s3:GetObjectTagging", "object", "s3:GetObjectVersionTagging"),
+  },
+  {
+    method: "PUT",
+    target: "object",
+    sub: "tagging",
+    op: "PutObjectTagging",
+    permissions: on("s3:PutObjectTagging", "object", "s3:PutObjectVersionTagging"),
+  },
+  {
+    method: "DELETE",
+    target: "object",
+    sub: "tagging",
+    op: "DeleteObjectTagging",
+    permissions: on("s3:DeleteObjectTagging", "object", "s3:DeleteObjectVersionTagging"),
+  },
+  {
+    method: "GET",
+    target: "object",
+    sub: "retention",
+    op: "GetObjectRetention",
+    permissions: on("s3:GetObjectRetention", "object"),
+  },
+  {
+    method: "PUT",
+    target: "object",
+    sub: "retention",
+    op: "PutObjectRetention",
+    permissions: on("s3:PutObjectRetention", "object"),
+  },
+  {
+    method: "GET",
+    target: "object",
+    sub: "legal-hold",
+    op: "GetObjectLegalHold",
+    permissions: on("s3:GetObjectLegalHold", "object"),
+  },
+  {
+    method: "PUT",
+    target: "object",
+    sub: "legal-hold",
+    op: "PutObjectLegalHold",
+    permissions: on("s3:PutObjectLegalHold", "object"),
   },
   {
     method: "GET",
@@ -398,22 +560,17 @@ const UNSUPPORTED = new Set([
   "accelerate",
   "analytics",
   "attributes",
-  "cors",
   "encryption",
   "intelligent-tiering",
   "inventory",
-  "legal-hold",
-  "lifecycle",
   "logging",
   "metadataTable",
   "metrics",
   "notification",
-  "object-lock",
   "renameObject",
   "replication",
   "requestPayment",
   "restore",
-  "retention",
   "select",
   "select-type",
   "session",

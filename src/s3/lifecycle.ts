@@ -1,0 +1,12 @@
+/**
+ * Bucket lifecycle configuration (issue 13, helper D).
+ */
+import type { S3Context } from "./context.ts";
+import { S3Error } from "./errors.ts";
+
+const pending = (ctx: S3Context) =>
+  Promise.reject(new S3Error("NotImplemented", `${ctx.route.op} is being built (issue 13)`));
+
+export const getBucketLifecycleConfiguration = pending;
+export const putBucketLifecycleConfiguration = pending;
+export const deleteBucketLifecycle = pending;
