@@ -14,11 +14,13 @@ import {
   StorageFull,
 } from "./errors.ts";
 import {
+  compareVersions,
   CorruptMeta,
   decodeXlMeta,
   latestVersion,
   type ObjectVersion,
   versionKey,
+  type XlMeta,
 } from "./xl-meta.ts";
 
 /** The drives of a set, in format order; an offline one is a handle that answers DiskNotFound. */
@@ -119,6 +121,60 @@ export function agreedVersion(
     const holders = outcomes.map((o, i) => o.ok && keys[i] === bestKey ? o.value : undefined);
     return { version: best, holders };
   }
+  throw noAgreement(outcomes, readQuorum, what, bestCount);
+}
+
+/** Each drive's xl.meta of an object (every version), or why it has none. */
+export function readMetas(
+  drives: Drives,
+  bucket: string,
+  path: string,
+  signal?: AbortSignal,
+): Promise<Outcome<XlMeta>[]> {
+  return fanOut(
+    drives,
+    async (drive) => decodeXlMeta(await drive.readAll(bucket, `${path}/${META_FILE}`, { signal })),
+  );
+}
+
+/**
+ * The versions of an object that at least `readQuorum` drives agree on (by versionKey), newest
+ * first, each with its per-drive holders: the first is the current version. A version fewer
+ * drives hold is left out (a write that did not reach quorum, or one to heal later). Throws
+ * BucketNotFound / ObjectNotFound when that many drives lack the bucket / object, otherwise
+ * InsufficientReadQuorum when no version is agreed.
+ */
+export function agreedVersions(
+  outcomes: Outcome<XlMeta>[],
+  readQuorum: number,
+  what: string,
+): QuorumVersion[] {
+  const byKey = new Map<string, QuorumVersion>();
+  outcomes.forEach((o, i) => {
+    if (!o.ok) return;
+    for (const v of o.value.versions) {
+      const key = versionKey(v);
+      let q = byKey.get(key);
+      if (!q) {
+        q = { version: v, holders: outcomes.map(() => undefined) };
+        byKey.set(key, q);
+      }
+      q.holders[i] = v;
+    }
+  });
+  const count = (q: QuorumVersion) => q.holders.filter(Boolean).length;
+  const agreed = [...byKey.values()].filter((q) => count(q) >= readQuorum);
+  if (agreed.length > 0) return agreed.sort((a, b) => compareVersions(a.version, b.version));
+  throw noAgreement(outcomes, readQuorum, what, Math.max(0, ...[...byKey.values()].map(count)));
+}
+
+/** Why no version is agreed: the bucket or object absent on a read quorum, or too few drives. */
+function noAgreement<T>(
+  outcomes: Outcome<T>[],
+  readQuorum: number,
+  what: string,
+  bestCount: number,
+): Error {
   // Drives that lost the bucket directory do not outvote a read quorum that has the bucket.
   const bucketSeen =
     outcomes.filter((o) => o.ok || (isMissing(o.error) && !(o.error instanceof VolumeNotFound)))
@@ -127,13 +183,13 @@ export function agreedVersion(
     bucketSeen < readQuorum &&
     countErrors(outcomes, (e) => e instanceof VolumeNotFound) >= readQuorum
   ) {
-    throw new BucketNotFound(what.split("/")[0]);
+    return new BucketNotFound(what.split("/")[0]);
   }
   // Corrupt metadata is not absence: the object may be there, unreadable, and its remnants
   // must not be purged as dangling.
   const absent = (e: Error) => isMissing(e) && !(e instanceof CorruptMeta);
-  if (countErrors(outcomes, absent) >= readQuorum) throw new ObjectNotFound(what);
-  throw new InsufficientReadQuorum(`${what}: ${bestCount} drives agree, ${readQuorum} needed`);
+  if (countErrors(outcomes, absent) >= readQuorum) return new ObjectNotFound(what);
+  return new InsufficientReadQuorum(`${what}: ${bestCount} drives agree, ${readQuorum} needed`);
 }
 
 /**

@@ -3,10 +3,11 @@
  *
  * Layout: magic "FSXL", u32 format version, u32 JSON header length, JSON header, then per
  * version its u32 shard index on this drive and its inline data, then u32 CRC32 of everything
- * before it (all integers little endian). The header lists versions; only versionId "null"
- * exists until versioning lands. It holds nothing drive-specific, so every drive of a set has
- * the same header bytes and a read of all drives parses it once (see parseHeader). Inline data
- * is this drive's framed shard of a small object, so a small GET reads one file per drive.
+ * before it (all integers little endian). The header lists every version of the object, delete
+ * markers included, newest first (see sortVersions). It holds nothing drive-specific, so every
+ * drive of a set has the same header bytes and a read of all drives parses it once (see
+ * parseHeader). Inline data is this drive's framed shard of a small object, so a small GET
+ * reads one file per drive.
  *
  * Parsing is strict: any deviation throws CorruptMeta, and callers treat the drive as lacking
  * the object (it gets healed). Decoded inline data is a view of the bytes given to decode;
@@ -55,14 +56,22 @@ export interface ChecksumInfo {
 }
 
 export interface ObjectVersion {
+  /** A UUID, or "null" for the version written while versioning was off or suspended. */
   versionId: string;
   size: number;
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch: Last-Modified, which metadata changes keep. */
   modTime: number;
+  /**
+   * When the metadata last changed (ms, increasing per version; absent: never). It joins
+   * versionKey, so that drives holding the version before and after a change are told apart.
+   */
+  metadataModTime?: number;
+  /** A delete marker: no data (size 0, no parts, dataDir ""). */
+  deleteMarker?: true;
   etag: string;
   metadata: Record<string, string>;
   erasure: ErasureLayout;
-  /** Directory of the part files; unused ("" is not allowed) when data is inline. */
+  /** Directory of the part files; unused (but not "") when data is inline; "" for a marker. */
   dataDir: string;
   parts: PartMeta[];
   checksums: ChecksumInfo[];
@@ -160,6 +169,9 @@ function parseHeader(bytes: Uint8Array): readonly HeaderVersion[] {
     throw new CorruptMeta("xl.meta: no versions");
   }
   const versions = deepFreeze(header.versions.map(checkVersion));
+  if (new Set(versions.map((v) => v.versionId)).size !== versions.length) {
+    throw new CorruptMeta("xl.meta: a version id twice");
+  }
   lastHeader = { bytes: bytes.slice(), versions };
   return versions;
 }
@@ -180,25 +192,63 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The version a GET without versionId sees. */
+/** The version a GET without versionId sees (it may be a delete marker). */
 export function latestVersion(meta: XlMeta): ObjectVersion {
   return meta.versions[0];
 }
 
 /** Versions with the same key hold the same object (compared across drives for quorum). */
 export function versionKey(v: ObjectVersion): string {
-  return `${v.versionId}|${v.modTime}|${v.etag}|${v.dataDir}|${v.size}`;
+  return `${v.versionId}|${v.modTime}|${v.metadataModTime ?? 0}|${v.etag}|${v.dataDir}|${v.size}`;
+}
+
+/** Newest first: by modTime, ties by versionId (descending), the same order on every drive. */
+export function compareVersions(a: ObjectVersion, b: ObjectVersion): number {
+  if (a.modTime !== b.modTime) return b.modTime - a.modTime;
+  return a.versionId < b.versionId ? 1 : a.versionId > b.versionId ? -1 : 0;
+}
+
+/**
+ * `meta` (undefined: no object yet) with `added` in place of the versions of the same ids, the
+ * others kept, newest first. What renameData does on a drive.
+ */
+export function mergeVersions(meta: XlMeta | undefined, added: ObjectVersion[]): XlMeta {
+  const ids = new Set(added.map((v) => v.versionId));
+  const kept = (meta?.versions ?? []).filter((v) => !ids.has(v.versionId));
+  return { versions: [...kept, ...added].sort(compareVersions) };
+}
+
+/** `meta` without the version `versionId`; undefined when none is left. */
+export function removeVersion(meta: XlMeta, versionId: string): XlMeta | undefined {
+  const versions = meta.versions.filter((v) => v.versionId !== versionId);
+  return versions.length > 0 ? { versions } : undefined;
+}
+
+/**
+ * The data dirs of `before`'s versions that no version of `after` refers to (freed by a
+ * replaced or removed version). Inline versions and markers have none on the drive.
+ */
+export function freedDataDirs(before: XlMeta, after: XlMeta | undefined): string[] {
+  const kept = new Set(after?.versions.map((v) => v.dataDir) ?? []);
+  const onDisk = before.versions.filter((v) => !v.inline && !v.deleteMarker);
+  return [...new Set(onDisk.map((v) => v.dataDir))].filter((d) => !kept.has(d));
 }
 
 function checkVersion(raw: unknown): HeaderVersion {
-  const ok = isRecord(raw) && typeof raw.versionId === "string" && isCount(raw.size) &&
-    isCount(raw.modTime) && typeof raw.etag === "string" && isStringMap(raw.metadata) &&
-    isErasure(raw.erasure) && typeof raw.dataDir === "string" && raw.dataDir !== "" &&
+  const ok = isRecord(raw) && typeof raw.versionId === "string" && raw.versionId !== "" &&
+    isCount(raw.size) && isCount(raw.modTime) &&
+    (raw.metadataModTime === undefined || isCount(raw.metadataModTime)) &&
+    (raw.deleteMarker === undefined || raw.deleteMarker === true) &&
+    typeof raw.etag === "string" && isStringMap(raw.metadata) && isErasure(raw.erasure) &&
+    typeof raw.dataDir === "string" && (raw.dataDir === "") === (raw.deleteMarker === true) &&
     Array.isArray(raw.parts) && raw.parts.every(isPart) && Array.isArray(raw.checksums) &&
     raw.checksums.every(isChecksum) && Number.isSafeInteger(raw.inlineLength) &&
     (raw.inlineLength as number) >= -1;
   if (!ok) throw new CorruptMeta("xl.meta: malformed version");
   const v = raw as unknown as HeaderVersion;
+  if (v.deleteMarker && (v.parts.length > 0 || v.inlineLength >= 0)) {
+    throw new CorruptMeta("xl.meta: a delete marker with data");
+  }
   const partsTotal = v.parts.reduce((n, p) => n + p.size, 0);
   if (partsTotal !== v.size) throw new CorruptMeta("xl.meta: parts do not add up to size");
   return v;

@@ -113,11 +113,13 @@ export interface StorageAPI {
   statFile(volume: string, path: string, options?: CallOptions): Promise<{ size: number }>;
 
   /**
-   * The commit point of a write: moves directory `srcVolume/srcPath` ("" for none, for objects
-   * stored inline) to `dstVolume/object/dataDir` and writes `metadata` as the object's
-   * META_FILE, fsynced, so that readers see the old object or the new one. FileNotFound, and
-   * nothing written, when `srcPath` names a directory that is not there. A
-   * previous data directory named by `replacedDataDir` is removed afterwards. Resolves to
+   * The commit point of a write: moves directory `srcVolume/srcPath` ("" for none: inline data,
+   * a delete marker) to `dstVolume/object/dataDir` and merges `metadata`, an xl.meta holding
+   * the version written, into the object's META_FILE: it replaces the version with the same id
+   * and keeps the others (written atomically, fsynced), so that readers see the old object or
+   * the new one. FileNotFound, and nothing written, when `srcPath` names a directory that is
+   * not there; CorruptMeta when `metadata` does not parse. A previous data directory named by
+   * `replacedDataDir` is removed afterwards unless a version still refers to it. Resolves to
    * the META_FILE it replaced (undefined if none), for the caller to roll back or clean up.
    */
   renameData(
@@ -139,6 +141,18 @@ export interface StorageAPI {
     volume: string,
     object: string,
     dataDir?: string,
+    options?: CallOptions,
+  ): Promise<void>;
+
+  /**
+   * Removes one version from the object's META_FILE, and the data dir no remaining version
+   * refers to; with no version left, the object as deleteObject does. One round trip.
+   * FileNotFound when the drive lacks the version (or its META_FILE does not parse).
+   */
+  deleteVersion(
+    volume: string,
+    object: string,
+    versionId: string,
     options?: CallOptions,
   ): Promise<void>;
 

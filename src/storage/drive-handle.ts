@@ -456,6 +456,19 @@ export class DriveHandle implements StorageAPI {
     );
   }
 
+  deleteVersion(
+    volume: string,
+    object: string,
+    versionId: string,
+    options?: CallOptions,
+  ): Promise<void> {
+    return this.#call(
+      "deleteVersion",
+      options,
+      (d, signal) => d.deleteVersion(volume, object, versionId, { signal }),
+    );
+  }
+
   delete(volume: string, path: string, recursive?: boolean, options?: CallOptions): Promise<void> {
     return this.#call(
       "delete",

@@ -24,6 +24,7 @@ import {
   FileCorrupt,
   FileNotFound,
   VolumeExists,
+  VolumeNotFound,
 } from "./errors.ts";
 import { type CachedReadMode, cachedReadModeOf, readCachedFile } from "../../ffi/cached-read.ts";
 import { DirCache, readListing } from "./dir-cache.ts";
@@ -43,6 +44,14 @@ import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, sortKeys } from "./paths.ts";
 import { DEFAULT_RESERVE, type ReservePolicy, SpaceReserve } from "./space-reserve.ts";
 import { walkObjects } from "./walk.ts";
+import {
+  decodeXlMeta,
+  encodeXlMeta,
+  freedDataDirs,
+  mergeVersions,
+  removeVersion,
+  type XlMeta,
+} from "../object/xl-meta.ts";
 
 export interface DriveOptions {
   /** Free space kept back from object data (DEFAULT_RESERVE when omitted). */
@@ -346,15 +355,18 @@ export class XlStorage implements StorageAPI {
     metadata: Uint8Array,
     replacedDataDir?: string,
   ): Promise<Uint8Array | undefined> {
-    // "" names no data directory at all (inline data): no need to look for one.
+    // "" names no data directory at all (inline data, delete markers): no need to look for one.
     const src = srcPath === "" ? undefined : this.#path(srcVolume, srcPath);
     const objectDir = this.#path(dstVolume, object);
-    checkPath(dataDir);
+    if (src !== undefined) checkPath(dataDir);
     if (replacedDataDir !== undefined) checkPath(replacedDataDir);
+    const added = decodeXlMeta(metadata).versions;
     const dst = join(objectDir, dataDir);
     let previous: Uint8Array | undefined;
+    let merged: XlMeta | undefined;
     try {
-      if (src === undefined) await this.#claimInline(join(objectDir, META_FILE), metadata.length);
+      const metaFile = join(objectDir, META_FILE);
+      if (src === undefined) await this.#claimInline(metaFile, metadata.length);
       // A missing data directory (emptied by a crash sweep, or never written) must fail the
       // commit: metadata pointing at nothing would be an acknowledged, unreadable object.
       if (src !== undefined) {
@@ -368,15 +380,16 @@ export class XlStorage implements StorageAPI {
       await this.#intoDir(dstVolume, objectDir, async (created) => {
         if (toMove) await this.#moveDir(src!, dst);
         toMove = false;
-        const metaFile = join(objectDir, META_FILE);
         if (created.includes(objectDir)) {
           // A directory made just now replaces nothing: the metadata is written in place (a
           // torn file fails its checksum and reads as absent, which it was).
           previous = undefined;
-          await writeNew(metaFile, metadata);
+          merged = mergeVersions(undefined, added);
+          await writeNew(metaFile, encodeXlMeta(merged));
         } else {
           previous = await readIfExists(metaFile);
-          await writeAtomic(this.#tmpName(), metaFile, metadata);
+          merged = mergeVersions(decodedOrNone(previous), added);
+          await writeAtomic(this.#tmpName(), metaFile, encodeXlMeta(merged));
         }
         await fsyncParents(created);
         await fsyncDir(objectDir);
@@ -387,12 +400,43 @@ export class XlStorage implements StorageAPI {
       this.#changed(dst);
       if (src !== undefined) this.#changed(src);
     }
-    if (replacedDataDir !== undefined && replacedDataDir !== dataDir) {
+    if (
+      replacedDataDir !== undefined && !merged!.versions.some((v) => v.dataDir === replacedDataDir)
+    ) {
       // Unreferenced from now on; a failure only leaves garbage behind.
       await removeQuietly(join(objectDir, replacedDataDir));
       this.#changed(objectDir);
     }
     return previous;
+  }
+
+  async deleteVersion(volume: string, object: string, versionId: string): Promise<void> {
+    const objectDir = this.#path(volume, object);
+    const metaFile = join(objectDir, META_FILE);
+    let remaining: XlMeta | undefined;
+    try {
+      const raw = await readIfExists(metaFile);
+      const meta = decodedOrNone(raw);
+      if (!meta?.versions.some((v) => v.versionId === versionId)) {
+        if (raw === undefined) await this.statVolume(volume);
+        throw new FileNotFound(`${volume}/${object}: no version ${versionId}`);
+      }
+      remaining = removeVersion(meta, versionId);
+      if (remaining) await writeAtomic(this.#tmpName(), metaFile, encodeXlMeta(remaining));
+      else await Deno.remove(metaFile);
+      for (const dir of freedDataDirs(meta, remaining)) {
+        await Deno.remove(join(objectDir, dir), { recursive: true }).catch(notFoundIsFalse);
+      }
+      await fsyncDir(objectDir);
+    } catch (err) {
+      throw err instanceof FileNotFound || err instanceof VolumeNotFound
+        ? err
+        : await this.#error(err, volume, object);
+    } finally {
+      this.#changed(metaFile);
+    }
+    if (!remaining) await this.#pruneEmpty(join(this.root, volume), objectDir);
+    this.#changed(objectDir);
   }
 
   /**
@@ -523,6 +567,16 @@ export class XlStorage implements StorageAPI {
     }
     if (!await exists(this.root)) return new DiskNotFound(`${this.root} is gone`);
     return toStorageError(err, "volume", volume);
+  }
+}
+
+/** The versions of an existing xl.meta; none when absent, torn or corrupt (it gets healed). */
+function decodedOrNone(raw: Uint8Array | undefined): XlMeta | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return decodeXlMeta(raw);
+  } catch {
+    return undefined;
   }
 }
 

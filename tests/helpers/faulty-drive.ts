@@ -232,6 +232,16 @@ export class FaultyDrive implements OpenedDrive {
     await this.inner.deleteObject(volume, object, dataDir);
   }
 
+  async deleteVersion(
+    volume: string,
+    object: string,
+    versionId: string,
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.#enter("deleteVersion", `${volume}/${object}`, options?.signal);
+    await this.inner.deleteVersion(volume, object, versionId);
+  }
+
   async delete(
     volume: string,
     path: string,
