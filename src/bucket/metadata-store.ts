@@ -7,7 +7,7 @@
  */
 
 import type { Acl } from "../iam/acl.ts";
-import type { ConfigStore, VersioningState } from "../object/layer.ts";
+import type { BucketVersioning, ConfigStore, VersioningState } from "../object/layer.ts";
 import type { CorsConfiguration } from "./cors.ts";
 import type { LifecycleConfiguration } from "./lifecycle.ts";
 import type { ObjectLockConfiguration } from "./object-lock.ts";
@@ -39,7 +39,8 @@ export interface BucketMetadata {
   cors?: CorsConfiguration;
 }
 
-export interface BucketMetadataStore {
+/** Also the object layer's source of each bucket's versioning state (its `versioning` field). */
+export interface BucketMetadataStore extends BucketVersioning {
   /** Bumped by every change; never goes back. */
   readonly epoch: number;
   /** The bucket's metadata ({} when it has none); from memory after the first read. */
@@ -88,6 +89,10 @@ export class ConfigBucketMetadataStore implements BucketMetadataStore {
 
   cached(bucket: string): Readonly<BucketMetadata> | undefined {
     return this.#cache.get(bucket);
+  }
+
+  async versioning(bucket: string): Promise<VersioningState | undefined> {
+    return (this.#cache.get(bucket) ?? await this.get(bucket)).versioning;
   }
 
   async get(bucket: string): Promise<Readonly<BucketMetadata>> {

@@ -24,7 +24,6 @@ import type { ObjectMetadata } from "../object/layer.ts";
 import type { Principal } from "../iam/principal.ts";
 import { accessDenied } from "./access.ts";
 import type { S3Context } from "./context.ts";
-import { checkVersionId } from "./object.ts";
 import type { S3Action } from "./router.ts";
 import { S3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
@@ -34,6 +33,7 @@ import {
   isObjectOwnership,
 } from "./ownership.ts";
 import { ALL_BLOCKED, checkAclNotBlocked } from "./public-access-block.ts";
+import { requestedVersionId, versionHeader } from "./versioning.ts";
 
 const MAX_ACL_BYTES = 64 * 1024;
 
@@ -124,9 +124,9 @@ function objectAcl(metadata: ObjectMetadata, owner: string): Acl {
   return decodeAcl(metadata[OBJECT_ACL_KEY]) ?? privateAcl(owner);
 }
 
-function aclResponse(ctx: S3Context, acl: Acl): Response {
+function aclResponse(ctx: S3Context, acl: Acl, headers: Record<string, string> = {}): Response {
   return new Response(renderAcl(acl, accountOwner(ctx).DisplayName), {
-    headers: { "content-type": "application/xml" },
+    headers: { "content-type": "application/xml", ...headers },
   });
 }
 
@@ -143,10 +143,11 @@ export async function getBucketAcl(ctx: S3Context): Promise<Response> {
 }
 
 export async function getObjectAcl(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.route.versionId);
-  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  const versionId = requestedVersionId(ctx);
+  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId });
   const metadata = await ctx.buckets.get(ctx.bucket);
-  return aclResponse(ctx, effective(metadata, objectAcl(info.metadata, accountOwner(ctx).ID)));
+  const acl = effective(metadata, objectAcl(info.metadata, accountOwner(ctx).ID));
+  return aclResponse(ctx, acl, await versionHeader(ctx, info.versionId));
 }
 
 /** The ACL a Put*Acl sets: by header, or else by its AccessControlPolicy body. */
@@ -178,14 +179,15 @@ export async function putBucketAcl(ctx: S3Context): Promise<Response> {
 }
 
 export async function putObjectAcl(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.route.versionId);
-  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  const versionId = requestedVersionId(ctx);
+  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId });
   const acl = await aclToPut(ctx, false);
   checkAclAllowed(await ctx.buckets.get(ctx.bucket), acl);
-  await ctx.layer.updateObjectMetadata(
+  const info = await ctx.layer.updateObjectMetadata(
     ctx.bucket,
     ctx.key,
     (current) => withObjectAcl(current, acl),
+    { versionId },
   );
-  return new Response(null, { status: 200 });
+  return new Response(null, { status: 200, headers: await versionHeader(ctx, info.versionId) });
 }

@@ -14,7 +14,7 @@ import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
 import { type CredentialLookup, rootPrincipal } from "../auth/credentials.ts";
 import { invalidToken } from "../auth/errors.ts";
 import type { Config } from "../config.ts";
-import { ConfigBucketMetadataStore } from "../bucket/metadata-store.ts";
+import { type BucketMetadataStore, ConfigBucketMetadataStore } from "../bucket/metadata-store.ts";
 import { Authorizer, type Identities } from "../iam/authorize.ts";
 import type { ConfigStore } from "../object/layer.ts";
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, healthResponse } from "../observe/health.ts";
@@ -60,6 +60,9 @@ export interface AppDeps {
   /** Users' keys, temporary credentials, the IAM and STS Query APIs; without it only root's
    *  key exists. */
   iam?: IamStore;
+  /** The bucket-metadata store, shared with the object layer (versioning); by default one over
+   *  `layer`'s config store. */
+  buckets?: BucketMetadataStore;
 }
 
 export interface App {
@@ -169,7 +172,7 @@ export function createApp(deps: AppDeps): App {
     region: config.signingRegion,
     sigv2: config.sigv2,
   };
-  const buckets = new ConfigBucketMetadataStore(layer);
+  const buckets = deps.buckets ?? new ConfigBucketMetadataStore(layer);
   // An object's ACL is read only when no policy decided; an unreadable object grants nothing.
   const objectMetadata = (bucket: string, key: string) =>
     layer.getObjectInfo(bucket, key).then((info) => info.metadata, () => undefined);

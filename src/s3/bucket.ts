@@ -1,7 +1,4 @@
-/**
- * Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation and
- * GetBucketVersioning (buckets are unversioned until versioning lands).
- */
+/** Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket and GetBucketLocation. */
 
 import type { BucketInfo } from "../object/layer.ts";
 import { accessDenied } from "./access.ts";
@@ -89,13 +86,4 @@ export async function getBucketLocation(ctx: S3Context): Promise<Response> {
   const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<LocationConstraint xmlns="${S3_NAMESPACE}">${escapeXml(region)}</LocationConstraint>`;
   return new Response(body, { headers: { "content-type": "application/xml" } });
-}
-
-export async function getBucketVersioning(ctx: S3Context): Promise<Response> {
-  await ctx.layer.getBucketInfo(ctx.bucket);
-  return xmlResponse("VersioningConfiguration", {});
-}
-
-export function putBucketVersioning(ctx: S3Context): Promise<Response> {
-  return Promise.reject(new S3Error("NotImplemented", `${ctx.route.op} is being built (issue 13)`));
 }

@@ -4,6 +4,7 @@
  * succeeds or fails on its own; Quiet mode reports only the failures.
  */
 
+import type { DeletedObject, DeleteResult } from "../object/layer.ts";
 import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error, toS3Error } from "./errors.ts";
@@ -47,11 +48,11 @@ async function parseDeleteRequest(text: string): Promise<DeleteRequest> {
   return { quiet: quietText === "true", objects };
 }
 
-/** Why one key cannot even be attempted, if so. */
+/** Why one key cannot even be attempted, if so (a malformed version id is the layer's to say). */
 function keyError(key: string, versionId: string | undefined): S3Error | undefined {
   if (key === "") return new S3Error("InvalidArgument", "The key must not be empty.");
-  if (versionId !== undefined && versionId !== "null") {
-    return new S3Error("NoSuchVersion", "The specified version does not exist.");
+  if (versionId === "") {
+    return new S3Error("InvalidArgument", "Version id cannot be the empty string");
   }
   try {
     checkKey(key);
@@ -69,6 +70,24 @@ async function refusal(
 ): Promise<S3Error | undefined> {
   const action = versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion";
   return await ctx.access.allowed(action, ctx.bucket, key) ? undefined : accessDenied();
+}
+
+/**
+ * One Deleted element, as AWS: the version asked for, and whether a delete marker was removed
+ * (asked by its id) or created (asked without one: DeleteMarkerVersionId names it).
+ */
+function deletedEntry(
+  key: string,
+  versionId: string | undefined,
+  deleted: DeletedObject | undefined,
+): XmlValue {
+  const marker = deleted?.deleteMarker === true;
+  return {
+    Key: key,
+    VersionId: versionId,
+    DeleteMarker: marker ? true : undefined,
+    DeleteMarkerVersionId: marker ? deleted?.versionId : undefined,
+  };
 }
 
 export async function deleteObjects(ctx: S3Context): Promise<Response> {
@@ -95,14 +114,17 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
   const attempted = request.objects.flatMap((o, i) =>
     errors.has(i) ? [] : [{ name: o.key, versionId: o.versionId }]
   );
-  const results = await ctx.layer.deleteObjects(ctx.bucket, attempted);
+  const results = await ctx.layer.deleteObjects(ctx.bucket, attempted, {
+    bypassGovernance: false,
+  });
   let next = 0;
   const deleted: XmlValue[] = [];
   const failed: XmlValue[] = [];
   request.objects.forEach(({ key, versionId }, i) => {
     let error = errors.get(i);
+    let result: DeleteResult | undefined;
     if (error === undefined) {
-      const result = results[next++];
+      result = results[next++];
       if (result?.error) {
         error = toS3Error(result.error);
         if (error.code === "InternalError") {
@@ -112,7 +134,7 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
     }
     if (error) {
       failed.push({ Key: key, VersionId: versionId, Code: error.code, Message: error.message });
-    } else if (!request.quiet) deleted.push({ Key: key, VersionId: versionId });
+    } else if (!request.quiet) deleted.push(deletedEntry(key, versionId, result?.deleted));
   });
   return xmlResponse("DeleteResult", { Deleted: deleted, Error: failed });
 }

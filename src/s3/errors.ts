@@ -10,12 +10,15 @@ import { renderXml } from "./xml.ts";
 const STATUS: Record<string, number> = {
   AccessControlListNotSupported: 400,
   AccessDenied: 403,
+  AccessForbidden: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
+  BadRequest: 400,
   BadDigest: 400,
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
+  ConditionalRequestConflict: 409,
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   ExpiredToken: 400,
@@ -25,6 +28,7 @@ const STATUS: Record<string, number> = {
   InvalidArgument: 400,
   InvalidBucketAclWithObjectOwnership: 400,
   InvalidBucketName: 400,
+  InvalidBucketState: 409,
   InvalidDigest: 400,
   InvalidToken: 400,
   InvalidLocationConstraint: 400,
@@ -47,6 +51,7 @@ const STATUS: Record<string, number> = {
   MissingSecurityHeader: 400,
   NoSuchBucket: 404,
   NoSuchBucketPolicy: 404,
+  NoSuchCORSConfiguration: 404,
   NoSuchPublicAccessBlockConfiguration: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
@@ -73,6 +78,8 @@ const MESSAGES: Record<string, string> = {
   BucketAlreadyOwnedByYou:
     "Your previous request to create the named bucket succeeded and you already own it.",
   BucketNotEmpty: "The bucket you tried to delete is not empty.",
+  ConditionalRequestConflict:
+    "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part.",
   EntityTooSmall: "Your proposed upload is smaller than the minimum allowed object size.",
   IncompleteBody:
     "You did not provide the number of bytes specified by the Content-Length HTTP header.",
@@ -90,6 +97,7 @@ const MESSAGES: Record<string, string> = {
   MethodNotAllowed: "The specified method is not allowed against this resource.",
   NoSuchBucket: "The specified bucket does not exist",
   NoSuchKey: "The specified key does not exist.",
+  NoSuchVersion: "The specified version does not exist.",
   NoSuchUpload:
     "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
   NotImplemented: "A header or query you provided implies functionality that is not implemented.",
@@ -121,7 +129,11 @@ const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
   [objectErrors.BucketExists, "BucketAlreadyOwnedByYou"],
   [objectErrors.BucketNotEmpty, "BucketNotEmpty"],
   [objectErrors.InvalidBucketName, "InvalidBucketName"],
+  [objectErrors.ObjectDeleted, "NoSuchKey"],
   [objectErrors.ObjectNotFound, "NoSuchKey"],
+  [objectErrors.VersionNotFound, "NoSuchVersion"],
+  [objectErrors.InvalidVersionId, "InvalidArgument"],
+  [objectErrors.ObjectLocked, "AccessDenied"],
   [objectErrors.InvalidObjectName, "InvalidObjectName"],
   [objectErrors.ObjectNameTooLong, "KeyTooLongError"],
   [objectErrors.InvalidRange, "InvalidRange"],
@@ -132,6 +144,7 @@ const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
   [objectErrors.EntityTooLarge, "EntityTooLarge"],
   [objectErrors.IncompleteBody, "IncompleteBody"],
   [objectErrors.PreconditionFailed, "PreconditionFailed"],
+  [objectErrors.ConditionalRequestConflict, "ConditionalRequestConflict"],
   [objectErrors.InsufficientReadQuorum, "ServiceUnavailable"],
   [objectErrors.StorageFull, "XMinioStorageFull"],
   [objectErrors.InsufficientWriteQuorum, "ServiceUnavailable"],
@@ -149,6 +162,30 @@ const LAYER_MESSAGES = new Set([
   "SlowDown",
 ]);
 
+/** The S3 error of an object-layer error, with the response headers some of them carry. */
+function objectLayerError(err: Error, code: string): S3Error {
+  if (err instanceof objectErrors.ObjectDeleted) {
+    // A delete marker: named by the request it is a resource without GET/HEAD (405).
+    const error = err.named ? new S3Error("MethodNotAllowed") : new S3Error("NoSuchKey");
+    error.headers["x-amz-delete-marker"] = "true";
+    error.headers["x-amz-version-id"] = err.versionId;
+    return error;
+  }
+  if (err instanceof objectErrors.InvalidVersionId) {
+    return new S3Error("InvalidArgument", "Invalid version id specified", {
+      ArgumentName: "versionId",
+    });
+  }
+  if (err instanceof objectErrors.ObjectLocked) {
+    return new S3Error("AccessDenied", "Access Denied because object protected by object lock.");
+  }
+  const error = new S3Error(code, LAYER_MESSAGES.has(code) ? err.message : undefined);
+  if (err instanceof objectErrors.InvalidRange) {
+    error.headers["content-range"] = `bytes */${err.objectSize}`;
+  }
+  return error;
+}
+
 /**
  * Maps any thrown value to an S3Error. Typed errors from the object layer and errors carrying
  * a known S3 `code` (auth, checksums) keep their meaning; the rest become InternalError.
@@ -157,12 +194,7 @@ export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   for (const [type, code] of OBJECT_LAYER_CODES) {
     if (err instanceof type) {
-      const message = LAYER_MESSAGES.has(code) ? err.message : undefined;
-      const error = new S3Error(code, message);
-      if (err instanceof objectErrors.InvalidRange) {
-        error.headers["content-range"] = `bytes */${err.objectSize}`;
-      }
-      return error;
+      return objectLayerError(err, code);
     }
   }
   if (err instanceof Error) {
@@ -172,6 +204,21 @@ export function toS3Error(err: unknown): S3Error {
     }
   }
   return new S3Error("InternalError");
+}
+
+/**
+ * An error reading a copy's source. A source that names a delete marker is a bad request (AWS);
+ * a source whose current version is one is NoSuchKey, without the delete-marker headers, which
+ * would describe the copy's destination.
+ */
+export function copySourceError(err: unknown): unknown {
+  if (!(err instanceof objectErrors.ObjectDeleted)) return err;
+  return err.named
+    ? new S3Error(
+      "InvalidRequest",
+      "The source of a copy request may not specifically refer to a delete marker by version id.",
+    )
+    : new S3Error("NoSuchKey");
 }
 
 /** S3's error document; HEAD responses carry no body, as S3. */

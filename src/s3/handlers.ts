@@ -6,11 +6,10 @@ import {
   createBucket,
   deleteBucket,
   getBucketLocation,
-  getBucketVersioning,
   headBucket,
   listBuckets,
-  putBucketVersioning,
 } from "./bucket.ts";
+import { getBucketVersioning, putBucketVersioning } from "./versioning.ts";
 import {
   copyObject,
   deleteObject,

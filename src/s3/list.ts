@@ -9,7 +9,7 @@ import type { ObjectInfo } from "../object/layer.ts";
 import { accountOwner } from "./acl.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
-import { xmlResponse, type XmlValue } from "./xml.ts";
+import { xmlResponse, XmlSequence, type XmlValue } from "./xml.ts";
 
 const MAX_KEYS = 1000;
 
@@ -170,7 +170,20 @@ export async function listObjectsV2(ctx: S3Context): Promise<Response> {
   });
 }
 
-/** Until versioning lands every object has exactly one version, "null", which is the latest. */
+/** One Version or DeleteMarker element of a ListVersionsResult. */
+function versionEntry(
+  info: ObjectInfo,
+  encode: (name: string) => string,
+  owner: XmlValue,
+): [string, XmlValue] {
+  const identity = { Key: encode(info.name), VersionId: info.versionId, IsLatest: info.isLatest };
+  if (info.deleteMarker) {
+    return ["DeleteMarker", { ...identity, LastModified: info.modTime, Owner: owner }];
+  }
+  const { Key: _, ...rest } = objectEntry(info, encode, owner);
+  return ["Version", { ...identity, ...rest }];
+}
+
 export async function listObjectVersions(ctx: S3Context): Promise<Response> {
   const { query } = ctx;
   const maxKeys = parseLimit(query, "max-keys");
@@ -186,16 +199,11 @@ export async function listObjectVersions(ctx: S3Context): Promise<Response> {
       { ArgumentName: "version-id-marker", ArgumentValue: versionIdMarker },
     );
   }
-  if (versionIdMarker !== "" && versionIdMarker !== "null") {
-    throw new S3Error("InvalidArgument", "Invalid version id specified", {
-      ArgumentName: "version-id-marker",
-      ArgumentValue: versionIdMarker,
-    });
-  }
-  const result = await ctx.layer.listObjects(ctx.bucket, {
+  const result = await ctx.layer.listObjectVersions(ctx.bucket, {
     prefix,
     delimiter: delimiter || undefined,
-    marker: keyMarker || undefined,
+    keyMarker: keyMarker || undefined,
+    versionIdMarker: versionIdMarker || undefined,
     maxKeys,
   });
   const owner = accountOwner(ctx);
@@ -204,15 +212,12 @@ export async function listObjectVersions(ctx: S3Context): Promise<Response> {
     Prefix: encode(prefix),
     KeyMarker: encode(keyMarker),
     VersionIdMarker: versionIdMarker,
-    NextKeyMarker: result.isTruncated ? encode(nextMarkerOf(result)) : undefined,
-    NextVersionIdMarker: result.isTruncated ? "null" : undefined,
+    NextKeyMarker: optional(result.nextKeyMarker ?? null, encode),
+    NextVersionIdMarker: result.nextVersionIdMarker,
     MaxKeys: maxKeys,
     Delimiter: optional(delimiter, encode),
     IsTruncated: result.isTruncated,
-    Version: result.objects.map((info) => {
-      const { Key, ...rest } = objectEntry(info, encode, owner);
-      return { Key, VersionId: "null", IsLatest: true, ...rest };
-    }),
+    Versions: new XmlSequence(result.versions.map((info) => versionEntry(info, encode, owner))),
     CommonPrefixes: commonPrefixes(result.prefixes, encode),
     EncodingType: encodingType,
   });

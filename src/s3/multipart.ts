@@ -18,10 +18,17 @@ import {
 } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
-import { copySourceConditions, metadataFromHeaders, storedChecksums } from "./headers.ts";
+import { metadataFromHeaders, storedChecksums } from "./headers.ts";
 import { accountOwner, requestedObjectAcl, withObjectAcl } from "./acl.ts";
 import { parseLimit } from "./list.ts";
-import { emptyBody, parseCopySource } from "./object.ts";
+import {
+  copySourceInfo,
+  copySourceVersionHeader,
+  emptyBody,
+  parseCopySource,
+  writePreconditions,
+} from "./object.ts";
+import { versionHeader } from "./versioning.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
 
 /** S3's limit on one part. */
@@ -155,8 +162,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
   const headers = ctx.headers;
   const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
   const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
-  const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
-  copySourceConditions(headers, sourceInfo);
+  const sourceInfo = await copySourceInfo(ctx, source);
   const rangeHeader = headers.get("x-amz-copy-source-range");
   const range = rangeHeader === null ? undefined : parseCopyRange(rangeHeader, sourceInfo.size);
   const size = range ? range.end - range.start + 1 : sourceInfo.size;
@@ -166,9 +172,13 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PART_SIZE}`,
     );
   }
-  const { body, info } = await ctx.layer.getObject(source.bucket, source.key, { range });
+  // The version checked; its id pins it (a versioned source), the ETag check catches a null
+  // version replaced between the checks and the read.
+  const { body, info } = await ctx.layer.getObject(source.bucket, source.key, {
+    versionId: sourceInfo.versionId,
+    range,
+  });
   if (info.etag !== sourceInfo.etag) {
-    // Replaced between the checks and the read: the conditions judged another object.
     await body.cancel();
     throw new S3Error("PreconditionFailed");
   }
@@ -185,7 +195,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
     ETag: `"${part.etag}"`,
     LastModified: part.modTime,
     ...checksumElements(part.metadata),
-  });
+  }, { headers: await copySourceVersionHeader(ctx, source, sourceInfo) });
 }
 
 /** ChecksumCRC32 etc. elements from stored x-amz-checksum-* metadata. */
@@ -268,6 +278,7 @@ function objectLocation(ctx: S3Context): string {
 
 export async function completeMultipartUpload(ctx: S3Context): Promise<Response> {
   const uploadId = uploadIdOf(ctx);
+  const preconditions = writePreconditions(ctx.headers);
   const parts = await parseCompleteParts(
     await readRequestText(ctx.auth.body, MAX_COMPLETE_XML_BYTES),
   );
@@ -277,7 +288,10 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<Response>
     ctx.key,
     uploadId,
     parts.map(({ number, etag }) => ({ number, etag })),
-    { finalMetadata: (upload, stored) => compositeChecksum(upload, parts, stored) },
+    {
+      finalMetadata: (upload, stored) => compositeChecksum(upload, parts, stored),
+      preconditions,
+    },
   );
   return xmlResponse("CompleteMultipartUploadResult", {
     Location: objectLocation(ctx),
@@ -285,7 +299,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<Response>
     Key: ctx.key,
     ETag: `"${info.etag}"`,
     ...checksumElements(info.metadata),
-  });
+  }, { headers: await versionHeader(ctx, info.versionId) });
 }
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<Response> {

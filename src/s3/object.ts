@@ -4,11 +4,11 @@
  * buffers object data.
  */
 
-import type { ByteRange, ObjectInfo, ObjectMetadata } from "../object/layer.ts";
+import type { ByteRange, ObjectInfo, ObjectMetadata, WritePreconditions } from "../object/layer.ts";
 import { requestedObjectAcl, withObjectAcl } from "./acl.ts";
 import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
-import { S3Error } from "./errors.ts";
+import { copySourceError, S3Error } from "./errors.ts";
 import {
   checkUnsupportedHeaders,
   copySourceConditions,
@@ -22,6 +22,7 @@ import { checkBucketName, checkKey, decodePath } from "./router.ts";
 import { concatBytes } from "../bytes.ts";
 import { wholeBodyResponse } from "../http/whole-body.ts";
 import { xmlResponse } from "./xml.ts";
+import { requestedVersionId, versionHeader } from "./versioning.ts";
 
 /** MinIO's limit for a single PUT; S3's own is 5 GiB. */
 const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
@@ -42,11 +43,27 @@ export function emptyBody(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.close() });
 }
 
-/** Every object is version "null" until versioning lands; other ids name nothing. */
-export function checkVersionId(versionId: string | null | undefined): void {
-  if (versionId != null && versionId !== "null") {
-    throw new S3Error("NoSuchVersion", "The specified version does not exist.");
+/**
+ * The conditions of a conditional write (PutObject, CompleteMultipartUpload, CopyObject):
+ * If-None-Match takes only "*" (AWS answers anything else NotImplemented); If-Match an ETag.
+ */
+export function writePreconditions(headers: Headers): WritePreconditions | undefined {
+  const ifNoneMatch = headers.get("if-none-match")?.trim();
+  const ifMatch = headers.get("if-match")?.trim();
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch !== "*") {
+    throw new S3Error(
+      "NotImplemented",
+      "A header you provided implies functionality that is not implemented (If-None-Match other than *).",
+    );
   }
+  if (ifMatch === "") {
+    throw new S3Error("InvalidArgument", "If-Match must name an ETag.", {
+      ArgumentName: "If-Match",
+      ArgumentValue: "",
+    });
+  }
+  return { ifNoneMatch, ifMatch };
 }
 
 export async function putObject(ctx: S3Context): Promise<Response> {
@@ -61,10 +78,7 @@ export async function putObject(ctx: S3Context): Promise<Response> {
       "Your proposed upload exceeds the maximum allowed object size.",
     );
   }
-  // Conditional writes need an atomic check-and-put in the object layer; refuse rather than race.
-  if (headers.has("if-match") || headers.has("if-none-match")) {
-    throw new S3Error("NotImplemented", "Conditional writes (If-Match, If-None-Match) on PUT.");
-  }
+  const preconditions = writePreconditions(headers);
   const metadata = withObjectAcl(metadataFromHeaders(headers), await requestedObjectAcl(ctx));
   const verifier = checksumVerifier(requestChecksumSpec(headers, ctx.auth.trailers));
   const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
@@ -72,8 +86,15 @@ export async function putObject(ctx: S3Context): Promise<Response> {
     size,
     metadata,
     finalMetadata: verifier.result,
+    preconditions,
   });
-  return new Response(null, { headers: { etag: `"${info.etag}"`, ...verifier.result() } });
+  return new Response(null, {
+    headers: {
+      etag: `"${info.etag}"`,
+      ...verifier.result(),
+      ...await versionHeader(ctx, info.versionId),
+    },
+  });
 }
 
 /** The byte range a GET ?partNumber=N selects, and how many parts the object has. */
@@ -136,15 +157,16 @@ function bodyLength(range: Selection["range"], size: number): number {
   return range ? range.end - range.start + 1 : size;
 }
 
-function objectResponse(
+async function objectResponse(
   ctx: S3Context,
   info: ObjectInfo,
   selection: Selection,
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
-): Response {
+): Promise<Response> {
   const { range, partsCount } = selection;
   const checksums = ctx.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
+  Object.assign(headers, await versionHeader(ctx, info.versionId));
   for (const [name, value] of overrides(ctx)) headers[name] = value;
   headers["content-length"] = String(bodyLength(range, info.size));
   if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
@@ -188,12 +210,12 @@ async function primed(
 }
 
 export async function getObject(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.route.versionId);
+  const versionId = requestedVersionId(ctx);
   overrides(ctx);
   const headers = ctx.headers;
   if (!headers.has("range") && !ctx.query.has("partNumber")) {
     // The common case: one metadata read, conditions checked on what the read returned.
-    const { info, body } = await ctx.layer.getObject(ctx.bucket, ctx.key);
+    const { info, body } = await ctx.layer.getObject(ctx.bucket, ctx.key, { versionId });
     try {
       if (evaluateConditions(headers, info) === "not-modified") {
         await body.cancel();
@@ -203,27 +225,35 @@ export async function getObject(ctx: S3Context): Promise<Response> {
       await body.cancel();
       throw err;
     }
-    return objectResponse(ctx, info, {}, await primed(body, info.size));
+    return await objectResponse(ctx, info, {}, await primed(body, info.size));
   }
-  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId });
   if (evaluateConditions(headers, info) === "not-modified") return notModified(info);
   const selection = select(ctx, info);
-  const result = await ctx.layer.getObject(ctx.bucket, ctx.key, { range: selection.range });
+  // The version read first: a newer one written meanwhile must not lend its bytes to the range.
+  const result = await ctx.layer.getObject(ctx.bucket, ctx.key, {
+    versionId: info.versionId,
+    range: selection.range,
+  });
   const length = bodyLength(selection.range, result.info.size);
-  return objectResponse(ctx, result.info, selection, await primed(result.body, length));
+  return await objectResponse(ctx, result.info, selection, await primed(result.body, length));
 }
 
 export async function headObject(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.route.versionId);
-  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  const versionId = requestedVersionId(ctx);
+  const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId });
   if (evaluateConditions(ctx.headers, info) === "not-modified") return notModified(info);
-  return objectResponse(ctx, info, select(ctx, info), null);
+  return await objectResponse(ctx, info, select(ctx, info), null);
 }
 
 export async function deleteObject(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.route.versionId);
-  await ctx.layer.deleteObject(ctx.bucket, ctx.key);
-  return new Response(null, { status: 204 });
+  const deleted = await ctx.layer.deleteObject(ctx.bucket, ctx.key, {
+    versionId: requestedVersionId(ctx),
+    bypassGovernance: false,
+  });
+  const headers = await versionHeader(ctx, deleted.versionId);
+  if (deleted.deleteMarker) headers["x-amz-delete-marker"] = "true";
+  return new Response(null, { status: 204, headers });
 }
 
 /**
@@ -231,16 +261,20 @@ export async function deleteObject(ctx: S3Context): Promise<Response> {
  * truly empty; answering that lets clients that copy tags along (aws s3 cp) work.
  */
 export async function getObjectTagging(ctx: S3Context): Promise<Response> {
-  checkVersionId(ctx.route.versionId);
-  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key);
+  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId: requestedVersionId(ctx) });
   return xmlResponse("Tagging", { TagSet: {} });
 }
 
-/**
- * x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optionally with
- * "?versionId=" ("null" is the only version there is).
- */
-export function parseCopySource(value: string): { bucket: string; key: string } {
+/** What x-amz-copy-source names: an object, and maybe one of its versions. */
+export interface CopySource {
+  bucket: string;
+  key: string;
+  /** Absent: the source's current version. */
+  versionId?: string;
+}
+
+/** x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optionally "?versionId=". */
+export function parseCopySource(value: string): CopySource {
   const invalid = () =>
     new S3Error(
       "InvalidArgument",
@@ -248,18 +282,49 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
       { ArgumentName: "x-amz-copy-source", ArgumentValue: value },
     );
   const questionMark = value.indexOf("?");
-  if (questionMark >= 0) {
-    checkVersionId(new URLSearchParams(value.slice(questionMark + 1)).get("versionId"));
+  const versionId = questionMark < 0
+    ? undefined
+    : new URLSearchParams(value.slice(questionMark + 1)).get("versionId") ?? undefined;
+  if (versionId === "") {
+    throw new S3Error("InvalidArgument", "Version id cannot be the empty string", {
+      ArgumentName: "x-amz-copy-source",
+      ArgumentValue: value,
+    });
   }
   const decoded = decodePath(questionMark < 0 ? value.trim() : value.slice(0, questionMark));
   if (decoded === undefined) throw invalid();
   const path = decoded.startsWith("/") ? decoded.slice(1) : decoded;
   const slash = path.indexOf("/");
   if (slash <= 0 || slash === path.length - 1) throw invalid();
-  const source = { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
+  const source = { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
   checkBucketName(source.bucket);
   checkKey(source.key);
   return source;
+}
+
+/**
+ * The source version a copy reads, checked against the x-amz-copy-source-if-* conditions; a
+ * delete marker is no source (errors.ts: copySourceError).
+ */
+export async function copySourceInfo(ctx: S3Context, source: CopySource): Promise<ObjectInfo> {
+  const info = await ctx.layer.getObjectInfo(source.bucket, source.key, {
+    versionId: source.versionId,
+  }).catch((err) => {
+    throw copySourceError(err);
+  });
+  copySourceConditions(ctx.headers, info);
+  return info;
+}
+
+/** x-amz-copy-source-version-id: the version copied, when its bucket has versions. */
+export async function copySourceVersionHeader(
+  ctx: S3Context,
+  source: CopySource,
+  info: ObjectInfo,
+): Promise<Record<string, string>> {
+  const header = await versionHeader(ctx, info.versionId, source.bucket);
+  const versionId = header["x-amz-version-id"];
+  return versionId === undefined ? {} : { "x-amz-copy-source-version-id": versionId };
 }
 
 export async function copyObject(ctx: S3Context): Promise<Response> {
@@ -273,7 +338,9 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
     });
   }
   const replace = directive === "REPLACE";
-  if (!replace && source.bucket === ctx.bucket && source.key === ctx.key) {
+  // Copying a named version onto its key restores it: that changes the object.
+  const self = source.bucket === ctx.bucket && source.key === ctx.key;
+  if (!replace && self && source.versionId === undefined) {
     throw new S3Error(
       "InvalidRequest",
       "This copy request is illegal because it is trying to copy an object to itself without " +
@@ -284,8 +351,8 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
   const replaced = replace ? metadataFromHeaders(headers) : undefined;
   if (!replace) checkUnsupportedHeaders(headers);
   const acl = await requestedObjectAcl(ctx);
-  const sourceInfo = await ctx.layer.getObjectInfo(source.bucket, source.key);
-  copySourceConditions(headers, sourceInfo);
+  const preconditions = writePreconditions(headers);
+  const sourceInfo = await copySourceInfo(ctx, source);
   if (sourceInfo.size > MAX_COPY_SIZE) {
     throw new S3Error(
       "InvalidRequest",
@@ -296,11 +363,19 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
   // ACL stays behind, as on S3.
   const metadata = (source: ObjectMetadata) =>
     withObjectAcl({ ...(replaced ?? source), ...storedChecksums(source) }, acl);
+  // The version checked above, not one written since.
   const info = await ctx.layer.copyObject(source.bucket, source.key, ctx.bucket, ctx.key, {
+    srcVersionId: sourceInfo.versionId,
+    preconditions,
     metadata,
   });
   return xmlResponse("CopyObjectResult", {
     LastModified: info.modTime,
     ETag: `"${info.etag}"`,
+  }, {
+    headers: {
+      ...await copySourceVersionHeader(ctx, source, sourceInfo),
+      ...await versionHeader(ctx, info.versionId),
+    },
   });
 }

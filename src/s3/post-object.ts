@@ -16,6 +16,8 @@ import { requestedObjectAcl, withObjectAcl } from "./acl.ts";
 import { accessDenied } from "./access.ts";
 import { checkKey } from "./router.ts";
 import { xmlResponse } from "./xml.ts";
+import { versionHeader } from "./versioning.ts";
+import type { ObjectInfo } from "../object/layer.ts";
 
 /** S3's limit for a POST upload. */
 const MAX_POST_SIZE = 5 * 1024 ** 3;
@@ -122,8 +124,14 @@ function objectLocation(request: Request, key: string): string {
 }
 
 /** success_action_redirect (303), else success_action_status 200, 201 (PostResponse) or 204. */
-function success(ctx: S3Context, fields: Map<string, string>, key: string, etag: string) {
-  const quoted = `"${etag}"`;
+async function success(
+  ctx: S3Context,
+  fields: Map<string, string>,
+  key: string,
+  info: ObjectInfo,
+): Promise<Response> {
+  const quoted = `"${info.etag}"`;
+  const version = await versionHeader(ctx, info.versionId);
   const location = objectLocation(ctx.request, key);
   const redirect = fields.get("success_action_redirect") ?? fields.get("redirect");
   // As S3, a redirect that is not a URL is ignored in favour of the status.
@@ -133,10 +141,10 @@ function success(ctx: S3Context, fields: Map<string, string>, key: string, etag:
     const separator = redirect.includes("?") ? "&" : "?";
     return new Response(null, {
       status: 303,
-      headers: { location: `${redirect}${separator}${query}`, etag: quoted },
+      headers: { location: `${redirect}${separator}${query}`, etag: quoted, ...version },
     });
   }
-  const headers = { etag: quoted, location };
+  const headers = { etag: quoted, location, ...version };
   const status = fields.get("success_action_status");
   if (status === "201") {
     return xmlResponse("PostResponse", {
@@ -189,7 +197,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     metadata,
     finalMetadata: verifier.result,
   });
-  return success(ctx, fields, key, info.etag);
+  return await success(ctx, fields, key, info);
 }
 
 export async function postObject(ctx: S3Context): Promise<Response> {

@@ -10,7 +10,10 @@ import { S3Error } from "./errors.ts";
 export const S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/";
 const encoder = new TextEncoder();
 
-/** A value renders as text; an array repeats its element; an object nests elements in order. */
+/**
+ * A value renders as text; an array repeats its element; an object nests elements in order; a
+ * sequence renders its own elements in place of the one it is the value of.
+ */
 export type XmlValue =
   | string
   | number
@@ -19,8 +22,14 @@ export type XmlValue =
   | Date
   | undefined
   | null
+  | XmlSequence
   | XmlValue[]
   | { [element: string]: XmlValue };
+
+/** Elements of different names in a given order (ListObjectVersions' Version and DeleteMarker). */
+export class XmlSequence {
+  constructor(readonly elements: [name: string, value: XmlValue][]) {}
+}
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -41,6 +50,10 @@ function renderElement(name: string, value: XmlValue, out: string[]): void {
   if (value === undefined || value === null) return;
   if (Array.isArray(value)) {
     for (const item of value) renderElement(name, item, out);
+    return;
+  }
+  if (value instanceof XmlSequence) {
+    for (const [element, v] of value.elements) renderElement(element, v, out);
     return;
   }
   out.push(`<${name}>`);
