@@ -46,7 +46,8 @@ import {
 import type { S3Context } from "./context.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
-import { hostBucket, type Route, route } from "./router.ts";
+import { addressOf, hostBucket, type Route, route } from "./router.ts";
+import { corsPreflight, withCorsHeaders } from "./cors.ts";
 
 export interface AppDeps {
   config: Config;
@@ -192,6 +193,14 @@ export function createApp(deps: AppDeps): App {
     let authorized: { route: Route; access: RequestAccess; headers: Headers } | undefined;
     try {
       const host = request.headers.get("host");
+      if (method === "OPTIONS") {
+        record.operation = "CorsPreflight";
+        const address = addressOf(target, host, config.domains);
+        if (address instanceof S3Error) throw address;
+        record.bucket = address.bucket;
+        record.key = address.key;
+        return await corsPreflight({ ...address, headers: request.headers }, { layer, buckets });
+      }
       let routed = route(method, target, host, config.domains, request.headers);
       if (routed instanceof S3Error) throw routed;
       record.operation = routed.op;
@@ -284,7 +293,15 @@ export function createApp(deps: AppDeps): App {
         },
       });
     };
-  const s3Request = served(s3);
+  // Browsers read a response of another origin only with the bucket's CORS grant on it.
+  const s3Request = served(async (request, record) => {
+    const { method, headers } = request;
+    return withCorsHeaders(
+      await s3(request, record),
+      { method, headers, bucket: record.bucket },
+      buckets,
+    );
+  });
   const unavailable = (what: string): QueryHandler => () =>
     Promise.reject(new QueryError("InvalidAction", `${what} is not available on this server.`));
   const queryHandlers = {

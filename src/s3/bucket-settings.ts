@@ -5,6 +5,7 @@
  */
 
 import type { BucketMetadata } from "../bucket/metadata-store.ts";
+import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
@@ -24,6 +25,10 @@ export interface BucketSetting<K extends keyof BucketMetadata> {
   render(value: NonNullable<BucketMetadata[K]>): { [element: string]: XmlValue };
   /** Checks a PUT against the bucket's other settings before it is stored. */
   check?(value: NonNullable<BucketMetadata[K]>, current: BucketMetadata): void;
+  /** The largest document a PUT may send (16 KiB when unset). */
+  maxBytes?: number;
+  /** S3 requires the PUT's integrity through Content-MD5 or an x-amz-checksum-* (verified). */
+  checksumRequired?: true;
 }
 
 export function malformedXml(detail: string): S3Error {
@@ -33,12 +38,27 @@ export function malformedXml(detail: string): S3Error {
   );
 }
 
+/** The request body, checked against its Content-MD5 or x-amz-checksum-* as it is read. */
+export function checksummedBody(ctx: S3Context): ReadableStream<Uint8Array> | null {
+  const spec = requestChecksumSpec(ctx.headers, ctx.auth.trailers);
+  if (spec.contentMd5 === undefined && spec.expected === undefined) {
+    throw new S3Error(
+      "InvalidRequest",
+      "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+    );
+  }
+  return ctx.auth.body && ctx.auth.body.pipeThrough(checksumVerifier(spec).transform);
+}
+
 export async function putBucketSetting<K extends keyof BucketMetadata>(
   ctx: S3Context,
   setting: BucketSetting<K>,
 ): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
-  const root = parseXml(await readRequestText(ctx.auth.body, MAX_SETTING_BYTES), 64);
+  const maxBytes = setting.maxBytes ?? MAX_SETTING_BYTES;
+  const body = setting.checksumRequired ? checksummedBody(ctx) : ctx.auth.body;
+  // Every element takes at least 7 bytes ("<a></a>"): the size bounds the element count.
+  const root = parseXml(await readRequestText(body, maxBytes), Math.ceil(maxBytes / 7));
   if (root.name !== setting.root) throw malformedXml(`the root element is not ${setting.root}`);
   const value = setting.parse(root);
   await ctx.buckets.update(ctx.bucket, (current) => {

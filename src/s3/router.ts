@@ -753,17 +753,12 @@ const notImplemented = (what: string) =>
     `A header or query you provided implies functionality that is not implemented (${what}).`,
   );
 
-/**
- * Resolves a request to its operation. `target` is the raw request target (path and query as
- * sent); `host` the Host header; `headers` are consulted only for x-amz-copy-source.
- */
-export function route(
-  method: string,
+/** The decoded bucket and key a raw request target names (by addressing style), and its query. */
+export function addressOf(
   target: string,
   host: string | null,
   domains: readonly string[],
-  headers?: Headers,
-): Route | S3Error {
+): { bucket: string; key: string; rawQuery: string } | S3Error {
   if (!target.startsWith("/")) {
     return new S3Error("InvalidURI", "Couldn't parse the specified URI.");
   }
@@ -778,6 +773,23 @@ export function route(
   if (bucket === undefined || key === undefined) {
     return new S3Error("InvalidURI", "Couldn't parse the specified URI.");
   }
+  return { bucket, key, rawQuery };
+}
+
+/**
+ * Resolves a request to its operation. `target` is the raw request target (path and query as
+ * sent); `host` the Host header; `headers` are consulted only for x-amz-copy-source.
+ */
+export function route(
+  method: string,
+  target: string,
+  host: string | null,
+  domains: readonly string[],
+  headers?: Headers,
+): Route | S3Error {
+  const address = addressOf(target, host, domains);
+  if (address instanceof S3Error) return address;
+  const { bucket, key, rawQuery } = address;
   const kind: Target = bucket === "" ? "service" : key === "" ? "bucket" : "object";
   if (kind !== "service" && !isValidBucketName(bucket)) return new S3Error("InvalidBucketName");
   if (utf8LongerThan(key, MAX_KEY_BYTES)) return new S3Error("KeyTooLongError");
