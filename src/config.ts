@@ -56,6 +56,8 @@ export interface Config {
   driveProbeIntervalMs: number;
   /** The background scanner: heal, deep scan, garbage, upload expiry, usage. */
   scanner: ScannerSettings;
+  /** A lifecycle rule's "day" (ms): 86400 s, shortened for tests as Ceph's rgw_lc_debug_interval. */
+  lifecycleDayMs: number;
   runUser?: string;
   runGroup?: string;
   /** The Object Ownership new buckets get (ObjectWriter: none stored, ACLs work). */
@@ -99,6 +101,8 @@ Flags:
   --garbage-age T       unreferenced data dirs and temp entries are removed once seen that
                         long (default 1h)
   --upload-expiry T     multipart uploads older than this are aborted (default 7d; 0 never)
+  --lifecycle-day T     the length of a lifecycle rule's day (default 1d; shorter for tests;
+                        also FLASHSTOR_LIFECYCLE_DAY)
   --object-ownership O  Object Ownership of new buckets: ObjectWriter (default),
                         BucketOwnerPreferred or BucketOwnerEnforced (ACLs disabled); also
                         FLASHSTOR_OBJECT_OWNERSHIP
@@ -184,6 +188,12 @@ function duration(flag: string, value: string): number {
   return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
 }
 
+function positiveDuration(flag: string, value: string): number {
+  const ms = duration(flag, value);
+  if (ms <= 0) throw new ConfigError(`${flag} takes a duration longer than 0`);
+  return ms;
+}
+
 function seconds(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${flag} takes a positive number`);
@@ -228,6 +238,10 @@ export function parseServerArgs(
     uploadExpiryMs: 7 * 86_400_000,
   };
   let driveTimeoutMs = DEFAULT_DRIVE_TIMEOUT_MS;
+  const lifecycleDay = env("FLASHSTOR_LIFECYCLE_DAY");
+  let lifecycleDayMs = lifecycleDay
+    ? positiveDuration("FLASHSTOR_LIFECYCLE_DAY", lifecycleDay)
+    : DURATION_UNITS.d;
   let objectOwnership = env("FLASHSTOR_OBJECT_OWNERSHIP") ?? "ObjectWriter";
   let blockPublicAccess = onOff(
     "FLASHSTOR_BLOCK_PUBLIC_ACCESS",
@@ -313,6 +327,9 @@ export function parseServerArgs(
       case "--upload-expiry":
         scanner.uploadExpiryMs = duration(flag, value());
         break;
+      case "--lifecycle-day":
+        lifecycleDayMs = positiveDuration(flag, value());
+        break;
       case "--object-ownership":
         objectOwnership = value();
         break;
@@ -363,6 +380,7 @@ export function parseServerArgs(
     driveTimeoutMs,
     driveProbeIntervalMs,
     scanner,
+    lifecycleDayMs,
     runUser: envEither(env, "FLASHSTOR_RUN_USER", "FLASHSTORE_RUN_USER"),
     runGroup: envEither(env, "FLASHSTOR_RUN_GROUP", "FLASHSTORE_RUN_GROUP"),
     objectOwnership: objectOwnership as ObjectOwnership,
