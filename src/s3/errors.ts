@@ -54,6 +54,7 @@ const STATUS: Record<string, number> = {
   NoSuchCORSConfiguration: 404,
   NoSuchPublicAccessBlockConfiguration: 404,
   NoSuchKey: 404,
+  NoSuchLifecycleConfiguration: 404,
   NoSuchUpload: 404,
   NoSuchVersion: 404,
   NotImplemented: 501,
