@@ -76,8 +76,9 @@ export class GarbageCollector {
   }
 
   /**
-   * Removes the data directories of `object` that no drive's metadata names, once ripe, and
-   * returns the latest version a read quorum of drives agree on (for usage counts).
+   * Removes the data directories of `object` that no version in any drive's metadata names,
+   * once ripe, and returns the current version a read quorum of drives agree on, for usage
+   * counts (none when it is a delete marker: the object is deleted).
    */
   object(
     set: ErasureSet,
@@ -116,7 +117,8 @@ export class GarbageCollector {
           counts.bytes += bytes;
         }
       });
-      return [...latest.values()].find((e) => e.count >= set.readQuorum)?.version;
+      const current = [...latest.values()].find((e) => e.count >= set.readQuorum)?.version;
+      return current?.deleteMarker ? undefined : current;
     });
   }
 

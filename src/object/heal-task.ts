@@ -14,8 +14,8 @@ import { healObject } from "./heal.ts";
 import type { HealProgress, HealRequest, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import { setScopes, walkBucket, walkSet } from "./namespace-walk.ts";
-import { isMissing, readVersions } from "./quorum.ts";
-import { decodeXlMeta, latestVersion, versionKey } from "./xl-meta.ts";
+import { isMissing, readMetas } from "./quorum.ts";
+import { decodeXlMeta, versionKey } from "./xl-meta.ts";
 
 /** The drive heal's position, in the system volume of the drive being healed. */
 export const HEALING_FILE = "healing.json";
@@ -70,19 +70,19 @@ export interface HealTotals {
   bytes: number;
 }
 
-/** True when every drive of the set holds the same version of the object, or none does. */
+/** True when every drive of the set holds the same versions of the object, or none does. */
 export async function healedEverywhere(
   set: ErasureSet,
   bucket: string,
   object: string,
 ): Promise<boolean> {
-  const outcomes = await readVersions(set.drives, bucket, encodeObjectName(object));
-  const keys = new Set<string>();
+  const outcomes = await readMetas(set.drives, bucket, encodeObjectName(object));
+  const lists = new Set<string>();
   for (const o of outcomes) {
     if (!o.ok && !isMissing(o.error)) return false;
-    keys.add(o.ok ? versionKey(o.value) : "");
+    lists.add(o.ok ? o.value.versions.map(versionKey).join("\n") : "");
   }
-  return keys.size === 1;
+  return lists.size === 1;
 }
 
 export interface HealTasksOptions {
@@ -345,10 +345,10 @@ export class HealTasks {
         this.totals.clean++;
         return;
       }
-      // The size from the metadata just written (none for the remnants of a purged object).
+      // The size of every version in the metadata just written (none for purged remnants).
       const drive = set.drives.find((d) => d.endpoint === result.healedDrives[0]);
       const size = await drive?.readAll(bucket, `${encodeObjectName(name)}/${META_FILE}`)
-        .then((raw) => latestVersion(decodeXlMeta(raw)).size, () => 0) ?? 0;
+        .then((raw) => decodeXlMeta(raw).versions.reduce((n, v) => n + v.size, 0), () => 0) ?? 0;
       progress.objectsHealed++;
       progress.bytesHealed += size;
       this.totals.healed++;

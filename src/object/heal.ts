@@ -1,15 +1,17 @@
 /**
- * Healing: bringing every drive of a set back to holding its shard of an object.
+ * Healing: bringing every drive of a set back to holding its shard of every version of an
+ * object.
  *
- * healObject finds the drives whose metadata is missing, stale or corrupt, or whose shards are
+ * healObject takes the versions a read quorum of drives agree on and, for each, finds the
+ * drives whose metadata lacks it (or holds a stale or corrupt copy), or whose shards are
  * missing or truncated (a shallow heal: one stat per shard file) or, in a deep heal, fail their
  * bitrot checksums (every block of every shard, parity included, is read and verified: reads
- * prefer data shards, so nothing else ever finds rot in parity). It then decodes the object
+ * prefer data shards, so nothing else ever finds rot in parity). It then decodes the version
  * from the healthy drives and encodes it again, writing only to the lacking drives (into the
- * temp area, committed with renameData). Remnants of an object that can never
- * reach read quorum again are removed. The heal queue (mrf.ts) runs it in the background for
- * objects that reads, writes and listings found degraded; heal tasks (heal-task.ts) for whole
- * namespaces.
+ * temp area, committed with renameData, which merges the version into the drive's xl.meta).
+ * Versions, and whole objects, that can never reach read quorum again are removed. The heal
+ * queue (mrf.ts) runs it in the background for objects that reads, writes and listings found
+ * degraded; heal tasks (heal-task.ts) for whole namespaces; the scanner for everything.
  */
 import { openFrame } from "../erasure/bitrot.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
@@ -23,22 +25,28 @@ import { InsufficientReadQuorum, ObjectNotFound } from "./errors.ts";
 import type { HealReason, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import {
-  agreedVersion,
+  agreedVersions,
   fanOut,
   isMissing,
   type Outcome,
   type QuorumVersion,
-  readVersions,
+  readMetas,
   withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
-import { CorruptMeta, encodeXlMeta, type ObjectVersion } from "./xl-meta.ts";
+import { CorruptMeta, encodeXlMeta, type ObjectVersion, type XlMeta } from "./xl-meta.ts";
 
 export interface HealOptions {
   /** Read and verify every block of every shard; otherwise check each shard file's size. */
   deep: boolean;
 }
 
+/**
+ * Heals every version of an object that a read quorum of drives agree on (delete markers
+ * included) onto the drives lacking it, merging it into their xl.meta, and removes the versions
+ * (or the whole object) that too many drives lack to ever be read again. A version that cannot
+ * be healed now does not keep the others from being healed; its error is thrown afterwards.
+ */
 export async function healObject(
   set: ErasureSet,
   bucket: string,
@@ -50,101 +58,166 @@ export async function healObject(
     // A drive that lost its format is offline: its "no such bucket" must not look like loss.
     const outcomes = await withoutUnformatted(
       set.drives,
-      await readVersions(set.drives, bucket, path),
+      await readMetas(set.drives, bucket, path),
     );
-    let agreed: QuorumVersion;
+    let agreed: QuorumVersion[];
     try {
-      agreed = agreedVersion(outcomes, set.readQuorum, `${bucket}/${object}`);
+      agreed = agreedVersions(outcomes, set.readQuorum, `${bucket}/${object}`);
     } catch (err) {
       if (err instanceof ObjectNotFound) {
         return await purgeDangling(set, bucket, object, outcomes, err);
       }
       throw err;
     }
-    const { version, holders } = agreed;
-    const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
-    const damage = await Promise.all(holders.map((h, i): Promise<HealReason | undefined> => {
-      const drive = set.drives[i];
-      if (!drive.available) return Promise.resolve(undefined);
-      if (!h) return Promise.resolve("metadata");
-      return shardDamage(codec, drive, h, bucket, path, options.deep);
-    }));
-    const lacking = damage.map((d) => d !== undefined);
-    if (!lacking.includes(true)) return { bucket, object, healedDrives: [] };
-    const clean = holders.map((h, i) => (lacking[i] ? undefined : h));
-    // Too few clean shards: damaged ones still serve their good blocks, stripe by stripe. Then
-    // only one drive is rewritten per pass, so a crash while its data dir is being swapped
-    // costs at most that drive's shard; the next pass has one more clean drive.
-    const fallback = clean.filter(Boolean).length < codec.dataShards;
-    const sources = fallback ? holders : clean;
-    if (sources.filter(Boolean).length < codec.dataShards) {
-      throw new InsufficientReadQuorum(`${bucket}/${object}: too few healthy shards to heal`);
+    const reasons: Record<string, HealReason> = {};
+    const note = (drive: StorageAPI, reason: HealReason) => reasons[drive.endpoint] ??= reason;
+    await purgeDanglingVersions(set, bucket, path, outcomes, agreed, note);
+    let failure: unknown;
+    for (const q of agreed) {
+      await healVersion(set, bucket, path, q, outcomes, options.deep, note).catch((err) => {
+        failure ??= err;
+      });
     }
-    const decodePart = (number: number, size: number) =>
-      decodeStream(
-        codec,
-        size,
-        0,
-        size,
-        partSources(codec, set.drives, sources, bucket, path, number),
-      );
-    const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
-    const first = lacking.indexOf(true);
-    const rebuild = lacking.map((l, i) => l && (!fallback || i === first));
-    try {
-      let written = rebuild;
-      let inline: Uint8Array[] | undefined;
-      if (version.inline) {
-        inline = await encodeInline(codec, decodePart(1, version.size), version.size);
-      } else {
-        for (const part of version.parts) {
-          const done = await writeShardFiles(
-            codec,
-            set.drives,
-            version.erasure.distribution,
-            SYSTEM_VOLUME,
-            `${tmp}/${version.dataDir}/part.${part.number}`,
-            decodePart(part.number, part.size),
-            1,
-            rebuild,
-          );
-          written = written.map((w, i) => w && done[i]);
-        }
-      }
-      const committed = await fanOut(set.drives, async (drive, i) => {
-        if (!written[i]) throw new Error("shards not rebuilt");
-        const index = version.erasure.distribution[i];
-        const healed: ObjectVersion = {
-          ...version,
-          erasure: { ...version.erasure, index },
-          inline: inline?.[index - 1],
-        };
-        await drive.makeVolume(bucket).catch((err) => {
-          if (!(err instanceof VolumeExists)) throw err;
-        });
-        const old = outcomes[i];
-        const replaced = old.ok && !old.value.inline ? old.value.dataDir : undefined;
-        await drive.renameData(
+    if (failure !== undefined) throw failure;
+    const healedDrives = set.drives.map((d) => d.endpoint).filter((e) => e in reasons);
+    return { bucket, object, healedDrives, reasons };
+  });
+}
+
+/**
+ * Rebuilds one agreed version on the drives that lack it or hold it damaged: decodes it from
+ * the healthy drives and encodes it again, writing only to those (into the temp area,
+ * committed with renameData, which merges it into the drive's xl.meta). A delete marker has no
+ * data: its metadata is all there is to copy.
+ */
+async function healVersion(
+  set: ErasureSet,
+  bucket: string,
+  path: string,
+  q: QuorumVersion,
+  outcomes: Outcome<XlMeta>[],
+  deep: boolean,
+  note: (drive: StorageAPI, reason: HealReason) => void,
+): Promise<void> {
+  const { version, holders } = q;
+  const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
+  const damage = await Promise.all(holders.map((h, i): Promise<HealReason | undefined> => {
+    const drive = set.drives[i];
+    if (!drive.available) return Promise.resolve(undefined);
+    if (!h) return Promise.resolve("metadata");
+    if (version.deleteMarker) return Promise.resolve(undefined);
+    return shardDamage(codec, drive, h, bucket, path, deep);
+  }));
+  const lacking = damage.map((d) => d !== undefined);
+  if (!lacking.includes(true)) return;
+  const clean = holders.map((h, i) => (lacking[i] ? undefined : h));
+  // Too few clean shards: damaged ones still serve their good blocks, stripe by stripe. Then
+  // only one drive is rewritten per pass, so a crash while its data dir is being swapped
+  // costs at most that drive's shard; the next pass has one more clean drive.
+  const fallback = clean.filter(Boolean).length < codec.dataShards;
+  const sources = fallback ? holders : clean;
+  if (!version.deleteMarker && sources.filter(Boolean).length < codec.dataShards) {
+    throw new InsufficientReadQuorum(`${bucket}/${path}: too few healthy shards to heal`);
+  }
+  const decodePart = (number: number, size: number) =>
+    decodeStream(
+      codec,
+      size,
+      0,
+      size,
+      partSources(codec, set.drives, sources, bucket, path, number),
+    );
+  const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
+  const first = lacking.indexOf(true);
+  const rebuild = lacking.map((l, i) => l && (!fallback || i === first));
+  const onDisk = !version.deleteMarker && !version.inline;
+  try {
+    let written = rebuild;
+    let inline: Uint8Array[] | undefined;
+    if (version.inline) {
+      inline = await encodeInline(codec, decodePart(1, version.size), version.size);
+    } else if (onDisk) {
+      for (const part of version.parts) {
+        const done = await writeShardFiles(
+          codec,
+          set.drives,
+          version.erasure.distribution,
           SYSTEM_VOLUME,
-          inline ? "" : `${tmp}/${version.dataDir}`,
-          bucket,
-          path,
-          version.dataDir,
-          encodeXlMeta({ versions: [healed] }),
-          replaced,
+          `${tmp}/${version.dataDir}/part.${part.number}`,
+          decodePart(part.number, part.size),
+          1,
+          rebuild,
         );
-        return drive.endpoint;
+        written = written.map((w, i) => w && done[i]);
+      }
+    }
+    await fanOut(set.drives, async (drive, i) => {
+      if (!written[i]) return;
+      const index = version.erasure.distribution[i];
+      const healed: ObjectVersion = {
+        ...version,
+        erasure: { ...version.erasure, index },
+        inline: inline?.[index - 1],
+      };
+      await drive.makeVolume(bucket).catch((err) => {
+        if (!(err instanceof VolumeExists)) throw err;
       });
-      const healedDrives = committed.flatMap((c) => (c.ok ? [c.value] : []));
-      const reasons: Record<string, HealReason> = {};
-      committed.forEach((c, i) => {
-        if (c.ok) reasons[c.value] = damage[i]!;
-      });
-      return { bucket, object, healedDrives, reasons };
-    } finally {
+      await drive.renameData(
+        SYSTEM_VOLUME,
+        onDisk ? `${tmp}/${version.dataDir}` : "",
+        bucket,
+        path,
+        version.dataDir,
+        encodeXlMeta({ versions: [healed] }),
+        staleDataDir(outcomes[i], version),
+      );
+      note(drive, damage[i]!);
+    });
+  } finally {
+    if (onDisk) {
       await fanOut(set.drives, async (d, i) => {
         if (rebuild[i]) await d.delete(SYSTEM_VOLUME, tmp, true);
       });
+    }
+  }
+}
+
+/** The data dir of a drive's older copy of `version` (same id) that the healed one replaces. */
+function staleDataDir(outcome: Outcome<XlMeta>, version: ObjectVersion): string | undefined {
+  if (!outcome.ok) return undefined;
+  const old = outcome.value.versions.find((v) => v.versionId === version.versionId);
+  if (!old || old.inline || old.deleteMarker || old.dataDir === version.dataDir) return undefined;
+  return old.dataDir;
+}
+
+/**
+ * Removes, from the drives holding them, the versions that are not agreed and that too many
+ * drives lack to ever be (a write that crashed before reaching quorum, or a version removed
+ * while these drives were away). A version whose id is agreed in another form is not one: its
+ * heal replaces it. While the offline drives could still make up a read quorum, nothing goes.
+ */
+async function purgeDanglingVersions(
+  set: ErasureSet,
+  bucket: string,
+  path: string,
+  outcomes: Outcome<XlMeta>[],
+  agreed: QuorumVersion[],
+  note: (drive: StorageAPI, reason: HealReason) => void,
+): Promise<void> {
+  const agreedIds = new Set(agreed.map((q) => q.version.versionId));
+  const held = (o: Outcome<XlMeta>, id: string) =>
+    o.ok && o.value.versions.some((v) => v.versionId === id);
+  const lacks = (o: Outcome<XlMeta>, id: string) =>
+    o.ok ? !held(o, id) : isMissing(o.error) && !(o.error instanceof CorruptMeta);
+  await fanOut(set.drives, async (drive, i) => {
+    const o = outcomes[i];
+    if (!o.ok) return;
+    for (const { versionId } of o.value.versions) {
+      if (agreedIds.has(versionId)) continue;
+      const missing = outcomes.filter((other) => lacks(other, versionId)).length;
+      if (missing <= set.drives.length - set.readQuorum) continue;
+      await drive.deleteVersion(bucket, path, versionId);
+      note(drive, "metadata");
     }
   });
 }
@@ -158,7 +231,7 @@ async function purgeDangling(
   set: ErasureSet,
   bucket: string,
   object: string,
-  outcomes: Outcome<ObjectVersion>[],
+  outcomes: Outcome<XlMeta>[],
   notFound: ObjectNotFound,
 ): Promise<HealResult> {
   // A drive whose xl.meta is corrupt may still hold the object (MinIO does not count it either).
@@ -169,7 +242,8 @@ async function purgeDangling(
   const purged = await fanOut(set.drives, async (drive, i) => {
     const o = outcomes[i];
     if (!o.ok) throw notFound;
-    await drive.deleteObject(bucket, path, o.value.dataDir);
+    // The last version removed takes the object's directory with it.
+    for (const v of o.value.versions) await drive.deleteVersion(bucket, path, v.versionId);
     return drive.endpoint;
   });
   return { bucket, object, healedDrives: purged.flatMap((p) => (p.ok ? [p.value] : [])) };

@@ -44,6 +44,7 @@ import type {
   StorageInfo,
 } from "./layer.ts";
 import { listObjects } from "./list.ts";
+import { listObjectVersions } from "./list-versions.ts";
 import * as multipart from "./multipart.ts";
 import { listUploads, pageUploads } from "./upload-list.ts";
 import { checkBucketName, checkObjectName, isBucketName } from "./names.ts";
@@ -176,8 +177,9 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   async deleteBucket(bucket: string, force = false): Promise<void> {
     await this.getBucketInfo(bucket);
     if (!force) {
-      const page = await listObjects(this.sets, bucket, { maxKeys: 1 });
-      if (page.objects.length > 0) throw new BucketNotEmpty(bucket);
+      // Versions and delete markers alone keep a bucket from being empty (AWS).
+      const page = await listObjectVersions(this.sets, bucket, { maxKeys: 1 });
+      if (page.versions.length > 0) throw new BucketNotEmpty(bucket);
     }
     for (const s of this.sets) await s.deleteBucket(bucket);
   }
@@ -266,8 +268,12 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     return await listObjects(this.sets, bucket, options);
   }
 
-  listObjectVersions(_bucket: string, _options: ListVersionsOptions): Promise<ListVersionsResult> {
-    return Promise.reject(new Error("TODO(issue 13, helper A2): listObjectVersions"));
+  async listObjectVersions(
+    bucket: string,
+    options: ListVersionsOptions,
+  ): Promise<ListVersionsResult> {
+    await this.getBucketInfo(bucket);
+    return await listObjectVersions(this.sets, bucket, options);
   }
 
   newMultipartUpload(bucket: string, object: string, metadata: ObjectMetadata): Promise<string> {
