@@ -14,6 +14,8 @@ import type { RequestFacts } from "./policy/evaluate.ts";
 import { parsePolicy } from "./policy/parse.ts";
 import type { Principal } from "./principal.ts";
 import { isPublicPolicy } from "./public-policy.ts";
+import { readsExistingObjectTags, withExistingObjectTags } from "./request-conditions.ts";
+import { TAGGING } from "../object/object-lock.ts";
 
 /** What the authorizer needs of the IAM store (IamStore). */
 export interface Identities {
@@ -112,17 +114,19 @@ export class Authorizer {
       aclAllows: aclOf === "bucket" && aclVerdict(metadata, undefined, principal, facts.action),
     };
     const evaluation = decide(sources, facts);
-    // An object's ACL changes with no epoch: a decision it could turn is never cached.
+    // An object's ACL and tags change with no epoch: a decision they could turn is never cached.
     if (
-      evaluation.verdict === "none" && aclOf === "object" && key !== undefined &&
-      this.#objectMetadata !== undefined
-    ) return this.#objectAclAllows(this.#objectMetadata, sources, facts, metadata, bucket, key);
+      key !== undefined && this.#objectMetadata !== undefined &&
+      (readsExistingObjectTags(evaluation.keysRead) ||
+        evaluation.verdict === "none" && aclOf === "object")
+    ) return this.#objectAllows(this.#objectMetadata, sources, facts, metadata, bucket, key);
     const allowed = evaluation.verdict === "allow";
     this.#cache.remember(epoch, principal.accessKey, facts, evaluation, allowed);
     return allowed;
   }
 
-  async #objectAclAllows(
+  /** The decision with the object's stored tags as condition keys and its ACL's grant. */
+  async #objectAllows(
     objectMetadata: ObjectMetadataLookup,
     sources: PolicySources,
     facts: RequestFacts,
@@ -131,8 +135,14 @@ export class Authorizer {
     key: string,
   ): Promise<boolean> {
     const stored = await objectMetadata(bucket, key);
+    const tagged = {
+      ...facts,
+      conditions: withExistingObjectTags(facts.conditions, stored?.[TAGGING]),
+    };
+    const verdict = decide(sources, tagged).verdict;
+    if (verdict !== "none" || aclResourceOf(facts.action) !== "object") return verdict === "allow";
     if (!aclVerdict(metadata, stored, facts.principal, facts.action)) return false;
-    return decide({ ...sources, aclAllows: true }, facts).verdict === "allow";
+    return decide({ ...sources, aclAllows: true }, tagged).verdict === "allow";
   }
 
   #policyOf(metadata: Readonly<BucketMetadata>): BucketPolicy | undefined {

@@ -2,7 +2,9 @@
  * The condition keys of an S3 request (AWS's global `aws:` keys and S3's `s3:` keys), as the
  * policy evaluator reads them: a map from lower-case key to values, where a key the request
  * does not carry is absent. Values are computed when first asked for, so a cached decision
- * costs only the keys its statements read.
+ * costs only the keys its statements read. The tags a request gives an object are the keys
+ * s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys; the object's own tags
+ * (s3:ExistingObjectTag/<key>) are added by the authorizer, which reads them when asked.
  */
 import type { Principal } from "./principal.ts";
 
@@ -18,6 +20,36 @@ export interface RequestSubject {
   secure: boolean;
   /** A browser form upload (POST Object): s3:authType "POST". */
   form: boolean;
+  /** The tags the request gives an object when they come in its body (PutObjectTagging);
+   *  otherwise they are read from the x-amz-tagging header. */
+  requestTags?: readonly { key: string; value: string }[];
+}
+
+const REQUEST_TAG = "s3:requestobjecttag/";
+const REQUEST_TAG_KEYS = "s3:requestobjecttagkeys";
+const EXISTING_TAG = "s3:existingobjecttag/";
+
+/** Tag keys as condition keys: lower case, as the evaluator asks for every key. */
+function tagKeys(prefix: string, tags: readonly { key: string; value: string }[]) {
+  return tags.map(({ key, value }): [string, readonly string[]] => [
+    prefix + key.toLowerCase(),
+    [value],
+  ]);
+}
+
+/** Whether an evaluation that read `keys` depends on the object's stored tags. */
+export function readsExistingObjectTags(keys: Iterable<string>): boolean {
+  for (const key of keys) if (key.startsWith(EXISTING_TAG)) return true;
+  return false;
+}
+
+/** `conditions` with the object's stored tags (x-amz-tagging form) as s3:ExistingObjectTag keys. */
+export function withExistingObjectTags(
+  conditions: ReadonlyMap<string, readonly string[]>,
+  stored: string | undefined,
+): ReadonlyMap<string, readonly string[]> {
+  const tags = [...new URLSearchParams(stored ?? "")].map(([key, value]) => ({ key, value }));
+  return new Map([...conditions, ...tagKeys(EXISTING_TAG, tags)]);
 }
 
 const PRINCIPAL_TYPES: Record<Principal["kind"], string> = {
@@ -81,6 +113,13 @@ function signing(subject: RequestSubject): [string, string] | undefined {
   return [v4 ? "AWS4-HMAC-SHA256" : "AWS", type];
 }
 
+/** The tags of an x-amz-tagging header (the handler refuses a malformed one). */
+function headerTags(headers: Headers): { key: string; value: string }[] {
+  const header = headers.get("x-amz-tagging");
+  if (header === null) return [];
+  return [...new URLSearchParams(header)].map(([key, value]) => ({ key, value }));
+}
+
 /** aws:CurrentTime in AWS's form: ISO 8601 in UTC, whole seconds. */
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19) + "Z";
@@ -96,12 +135,13 @@ export class RequestConditions implements ReadonlyMap<string, readonly string[]>
   }
 
   get(key: string): readonly string[] | undefined {
+    if (key.startsWith(REQUEST_TAG) || key === REQUEST_TAG_KEYS) return this.#tagKeys().get(key);
     const value = this.#value(key);
     return value === undefined ? undefined : [value];
   }
 
   has(key: string): boolean {
-    return this.#value(key) !== undefined;
+    return this.get(key) !== undefined;
   }
 
   get size(): number {
@@ -135,10 +175,23 @@ export class RequestConditions implements ReadonlyMap<string, readonly string[]>
   }
 
   #present(): [string, readonly string[]][] {
-    return KEYS.flatMap((key): [string, readonly string[]][] => {
+    const keys = KEYS.flatMap((key): [string, readonly string[]][] => {
       const value = this.#value(key);
       return value === undefined ? [] : [[key, [value]]];
     });
+    return [...keys, ...this.#tagKeys()];
+  }
+
+  #requestTags: ReadonlyMap<string, readonly string[]> | undefined;
+
+  /** s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys (absent without tags). */
+  #tagKeys(): ReadonlyMap<string, readonly string[]> {
+    if (this.#requestTags !== undefined) return this.#requestTags;
+    const tags = this.#subject.requestTags ?? headerTags(this.#subject.headers);
+    const keys = new Map(tagKeys(REQUEST_TAG, tags));
+    if (tags.length > 0) keys.set(REQUEST_TAG_KEYS, tags.map((t) => t.key));
+    this.#requestTags = keys;
+    return keys;
   }
 
   /** The value of a lower-case key, undefined when the request does not carry it. */

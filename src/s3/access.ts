@@ -8,7 +8,7 @@ import type { Principal } from "../iam/principal.ts";
 import { RequestConditions, type RequestSubject } from "../iam/request-conditions.ts";
 import { S3Error } from "./errors.ts";
 import { parseCopySource } from "./object.ts";
-import type { Route, S3Action } from "./router.ts";
+import type { Route, S3Action, S3Operation } from "./router.ts";
 
 /** What a request may do, as its principal (or, for a POST form, the form's signer). */
 export interface RequestAccess {
@@ -18,6 +18,8 @@ export interface RequestAccess {
     key?: string,
     principal?: Principal,
   ): boolean | Promise<boolean>;
+  /** The same request giving its object these tags (read from its body: PutObjectTagging). */
+  withRequestTags(tags: readonly { key: string; value: string }[]): RequestAccess;
 }
 
 export function requestAccess(authorizer: Authorizer, subject: RequestSubject): RequestAccess {
@@ -31,20 +33,29 @@ export function requestAccess(authorizer: Authorizer, subject: RequestSubject): 
         : new RequestConditions({ ...subject, principal });
       return authorizer.allowed(principal, keys, action, bucket, key);
     },
+    withRequestTags: (requestTags) => requestAccess(authorizer, { ...subject, requestTags }),
   };
 }
+
+/** Operations whose request tags come in the body: their handler authorizes once it has them. */
+const TAGS_IN_BODY: ReadonlySet<S3Operation> = new Set(["PutObjectTagging"]);
 
 /** AccessDenied: the same answer whatever was refused, so a refusal reveals nothing. */
 export function accessDenied(): S3Error {
   return new S3Error("AccessDenied");
 }
 
-/** Refuses the request unless every permission its route names in advance is allowed. */
+/**
+ * Refuses the request unless every permission its route names in advance is allowed. A route
+ * whose tags come in its body is authorized by its handler, with `bodyRead`, once it has them.
+ */
 export async function authorizeRoute(
   route: Route,
   access: RequestAccess,
   headers: Headers,
+  bodyRead = false,
 ): Promise<void> {
+  if (TAGS_IN_BODY.has(route.op) && !bodyRead) return;
   for (const permission of route.permissions) {
     const action = route.versionId !== undefined && permission.ofVersion
       ? permission.ofVersion

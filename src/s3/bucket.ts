@@ -47,9 +47,8 @@ async function requestedLocation(ctx: S3Context): Promise<string> {
 
 export async function createBucket(ctx: S3Context): Promise<Response> {
   checkUnsupportedHeaders(ctx.headers);
-  if (ctx.headers.get("x-amz-bucket-object-lock-enabled")?.toLowerCase() === "true") {
-    throw new S3Error("NotImplemented", "Object lock is not implemented.");
-  }
+  // Object lock needs versioning, which then can never be suspended.
+  const locked = ctx.headers.get("x-amz-bucket-object-lock-enabled")?.toLowerCase() === "true";
   const location = await requestedLocation(ctx);
   // With no region configured every region is accepted, for signing and for new buckets alike.
   const pinned = ctx.config.signingRegion !== undefined;
@@ -60,7 +59,10 @@ export async function createBucket(ctx: S3Context): Promise<Response> {
       { LocationConstraint: location },
     );
   }
-  const metadata = await newBucketMetadata(ctx);
+  const created = await newBucketMetadata(ctx);
+  const metadata = locked
+    ? { ...created, objectLock: { enabled: true } as const, versioning: "Enabled" as const }
+    : created;
   await ctx.layer.makeBucket(ctx.bucket);
   // Only once the bucket is ours: a name taken keeps its settings.
   await ctx.buckets.update(ctx.bucket, () => metadata);

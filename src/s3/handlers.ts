@@ -10,14 +10,7 @@ import {
   listBuckets,
 } from "./bucket.ts";
 import { getBucketVersioning, putBucketVersioning } from "./versioning.ts";
-import {
-  copyObject,
-  deleteObject,
-  getObject,
-  getObjectTagging,
-  headObject,
-  putObject,
-} from "./object.ts";
+import { copyObject, deleteObject, getObject, headObject, putObject } from "./object.ts";
 import { deleteObjects } from "./delete.ts";
 import {
   deleteBucketPolicy,
@@ -40,6 +33,7 @@ import {
   deleteBucketTagging,
   deleteObjectTagging,
   getBucketTagging,
+  getObjectTagging,
   putBucketTagging,
   putObjectTagging,
 } from "./tagging.ts";

@@ -5,7 +5,9 @@
  */
 
 import type { ByteRange, ObjectInfo, ObjectMetadata } from "../object/layer.ts";
+import { LOCK_LEGAL_HOLD, LOCK_MODE, LOCK_RETAIN_UNTIL, TAGGING } from "../object/object-lock.ts";
 import { S3Error } from "./errors.ts";
+import { decodeTags } from "./tag-set.ts";
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = [
@@ -20,6 +22,8 @@ export const STORED_HEADERS = [
 export const DEFAULT_CONTENT_TYPE = "binary/octet-stream";
 const USER_META = "x-amz-meta-";
 const CHECKSUM = "x-amz-checksum-";
+/** A version's object lock, stored under the names of the headers that report it. */
+const LOCK_HEADERS = [LOCK_MODE, LOCK_RETAIN_UNTIL, LOCK_LEGAL_HOLD];
 /** S3's limit on the user-defined part of an object's metadata (names plus values). */
 const MAX_USER_METADATA_BYTES = 2048;
 
@@ -28,10 +32,6 @@ const UNSUPPORTED_HEADERS = [
   "x-amz-server-side-encryption",
   "x-amz-server-side-encryption-customer-algorithm",
   "x-amz-server-side-encryption-aws-kms-key-id",
-  "x-amz-tagging",
-  "x-amz-object-lock-mode",
-  "x-amz-object-lock-retain-until-date",
-  "x-amz-object-lock-legal-hold",
   "x-amz-website-redirect-location",
 ];
 
@@ -109,6 +109,12 @@ export function objectHeaders(info: ObjectInfo, withChecksums: boolean): Record<
     }
   }
   if (withChecksums) Object.assign(headers, storedChecksums(info.metadata));
+  const tagging = info.metadata[TAGGING];
+  if (tagging !== undefined) headers["x-amz-tagging-count"] = String(decodeTags(tagging).length);
+  for (const name of LOCK_HEADERS) {
+    const value = info.metadata[name];
+    if (value !== undefined) headers[name] = value;
+  }
   return headers;
 }
 

@@ -30,6 +30,7 @@ import {
 } from "./object.ts";
 import { versionHeader } from "./versioning.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
+import { requestedObjectSettings } from "./object-settings.ts";
 
 /** S3's limit on one part. */
 const MAX_PART_SIZE = 5 * 1024 ** 3;
@@ -85,7 +86,11 @@ const uploadAlgorithm = (upload: MultipartUploadInfo) =>
 export async function createMultipartUpload(ctx: S3Context): Promise<Response> {
   const headers = ctx.headers;
   // The ACL is kept with the upload and becomes the object's at Complete.
-  const metadata = withObjectAcl(metadataFromHeaders(headers), await requestedObjectAcl(ctx));
+  const settings = await requestedObjectSettings(ctx, "multipart");
+  const metadata = withObjectAcl(
+    settings(metadataFromHeaders(headers)),
+    await requestedObjectAcl(ctx),
+  );
   const requested = headers.get(ALGORITHM_KEY);
   const algorithm = parseAlgorithm(requested ?? undefined);
   if (requested !== null && algorithm === undefined) {

@@ -22,7 +22,9 @@ import { checkBucketName, checkKey, decodePath } from "./router.ts";
 import { concatBytes } from "../bytes.ts";
 import { wholeBodyResponse } from "../http/whole-body.ts";
 import { xmlResponse } from "./xml.ts";
+import { requestedObjectSettings } from "./object-settings.ts";
 import { requestedVersionId, versionHeader } from "./versioning.ts";
+import { expirationHeader } from "./lifecycle.ts";
 
 /** MinIO's limit for a single PUT; S3's own is 5 GiB. */
 const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
@@ -79,7 +81,11 @@ export async function putObject(ctx: S3Context): Promise<Response> {
     );
   }
   const preconditions = writePreconditions(headers);
-  const metadata = withObjectAcl(metadataFromHeaders(headers), await requestedObjectAcl(ctx));
+  const settings = await requestedObjectSettings(ctx, "put");
+  const metadata = withObjectAcl(
+    settings(metadataFromHeaders(headers)),
+    await requestedObjectAcl(ctx),
+  );
   const verifier = checksumVerifier(requestChecksumSpec(headers, ctx.auth.trailers));
   const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
   const info = await ctx.layer.putObject(ctx.bucket, ctx.key, body, {
@@ -93,6 +99,7 @@ export async function putObject(ctx: S3Context): Promise<Response> {
       etag: `"${info.etag}"`,
       ...verifier.result(),
       ...await versionHeader(ctx, info.versionId),
+      ...await expirationHeader(ctx, info),
     },
   });
 }
@@ -167,6 +174,7 @@ async function objectResponse(
   const checksums = ctx.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
   Object.assign(headers, await versionHeader(ctx, info.versionId));
+  Object.assign(headers, await expirationHeader(ctx, info));
   for (const [name, value] of overrides(ctx)) headers[name] = value;
   headers["content-length"] = String(bodyLength(range, info.size));
   if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
@@ -256,15 +264,6 @@ export async function deleteObject(ctx: S3Context): Promise<Response> {
   return new Response(null, { status: 204, headers });
 }
 
-/**
- * Tags cannot be set (x-amz-tagging and PUT ?tagging are refused), so every object's tag set is
- * truly empty; answering that lets clients that copy tags along (aws s3 cp) work.
- */
-export async function getObjectTagging(ctx: S3Context): Promise<Response> {
-  await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId: requestedVersionId(ctx) });
-  return xmlResponse("Tagging", { TagSet: {} });
-}
-
 /** What x-amz-copy-source names: an object, and maybe one of its versions. */
 export interface CopySource {
   bucket: string;
@@ -351,6 +350,7 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
   const replaced = replace ? metadataFromHeaders(headers) : undefined;
   if (!replace) checkUnsupportedHeaders(headers);
   const acl = await requestedObjectAcl(ctx);
+  const settings = await requestedObjectSettings(ctx, "copy");
   const preconditions = writePreconditions(headers);
   const sourceInfo = await copySourceInfo(ctx, source);
   if (sourceInfo.size > MAX_COPY_SIZE) {
@@ -362,7 +362,7 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
   // The bytes do not change, so their checksums stay true under new metadata; the source's
   // ACL stays behind, as on S3.
   const metadata = (source: ObjectMetadata) =>
-    withObjectAcl({ ...(replaced ?? source), ...storedChecksums(source) }, acl);
+    withObjectAcl(settings({ ...(replaced ?? source), ...storedChecksums(source) }, source), acl);
   // The version checked above, not one written since.
   const info = await ctx.layer.copyObject(source.bucket, source.key, ctx.bucket, ctx.key, {
     srcVersionId: sourceInfo.versionId,

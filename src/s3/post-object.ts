@@ -18,6 +18,7 @@ import { checkKey } from "./router.ts";
 import { xmlResponse } from "./xml.ts";
 import { versionHeader } from "./versioning.ts";
 import type { ObjectInfo } from "../object/layer.ts";
+import { requestedObjectSettings } from "./object-settings.ts";
 
 /** S3's limit for a POST upload. */
 const MAX_POST_SIZE = 5 * 1024 ** 3;
@@ -181,8 +182,9 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     throw accessDenied();
   }
   const headers = fieldHeaders(fields);
+  const settings = await requestedObjectSettings(ctx, "post", headers);
   const metadata = withObjectAcl(
-    metadataFromHeaders(headers),
+    settings(metadataFromHeaders(headers)),
     await requestedObjectAcl(ctx, { key, headers, principal: policy.principal }),
   );
   const verifier = checksumVerifier(requestChecksumSpec(headers, NO_TRAILERS));
