@@ -10,6 +10,7 @@ import type { S3Context } from "./context.ts";
 import { S3Error, toS3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
 import { emptyBody } from "./object.ts";
+import { governanceBypass } from "./object-lock.ts";
 import { accessDenied } from "./access.ts";
 import { checkKey } from "./router.ts";
 import { child, children, parseXmlYielding, xmlResponse, type XmlValue } from "./xml.ts";
@@ -114,8 +115,9 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
   const attempted = request.objects.flatMap((o, i) =>
     errors.has(i) ? [] : [{ name: o.key, versionId: o.versionId }]
   );
+  // The header is the batch's; the permission to bypass is asked on the bucket's objects.
   const results = await ctx.layer.deleteObjects(ctx.bucket, attempted, {
-    bypassGovernance: false,
+    bypassGovernance: await governanceBypass(ctx, ""),
   });
   let next = 0;
   const deleted: XmlValue[] = [];

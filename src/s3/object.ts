@@ -24,6 +24,7 @@ import { wholeBodyResponse } from "../http/whole-body.ts";
 import { xmlResponse } from "./xml.ts";
 import { requestedObjectSettings } from "./object-settings.ts";
 import { requestedVersionId, versionHeader } from "./versioning.ts";
+import { governanceBypass } from "./object-lock.ts";
 import { expirationHeader } from "./lifecycle.ts";
 
 /** MinIO's limit for a single PUT; S3's own is 5 GiB. */
@@ -257,7 +258,7 @@ export async function headObject(ctx: S3Context): Promise<Response> {
 export async function deleteObject(ctx: S3Context): Promise<Response> {
   const deleted = await ctx.layer.deleteObject(ctx.bucket, ctx.key, {
     versionId: requestedVersionId(ctx),
-    bypassGovernance: false,
+    bypassGovernance: await governanceBypass(ctx),
   });
   const headers = await versionHeader(ctx, deleted.versionId);
   if (deleted.deleteMarker) headers["x-amz-delete-marker"] = "true";
