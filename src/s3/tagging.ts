@@ -23,8 +23,9 @@ import { xmlResponse } from "./xml.ts";
 
 /** Room for the largest legal document (50 tags of 128 + 256 characters, 4 bytes each). */
 const MAX_TAGGING_BYTES = 256 * 1024;
-/** Root, TagSet and three elements per tag. */
-const maxElements = (tags: number) => 2 + 3 * tags;
+/** Root, TagSet and three elements per tag, for twice the tags any set may have: a set over
+ *  the limit is told InvalidTag, as AWS answers, not MalformedXML. */
+const MAX_TAGGING_ELEMENTS = 2 + 3 * 2 * MAX_BUCKET_TAGS;
 
 /** The metadata with the version's tag set replaced (no entry for none). */
 function withTags(metadata: ObjectMetadata, tags: readonly Tag[]): ObjectMetadata {
@@ -59,7 +60,7 @@ async function setObjectTags(
 export async function putObjectTagging(ctx: S3Context): Promise<Response> {
   const root = await readDocument(ctx, {
     bytes: MAX_TAGGING_BYTES,
-    elements: maxElements(MAX_OBJECT_TAGS),
+    elements: MAX_TAGGING_ELEMENTS,
     digestRequired: false,
   });
   const tags = parseTagging(root, MAX_OBJECT_TAGS);
@@ -85,7 +86,7 @@ export async function putBucketTagging(ctx: S3Context): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
   const root = await readDocument(ctx, {
     bytes: MAX_TAGGING_BYTES,
-    elements: maxElements(MAX_BUCKET_TAGS),
+    elements: MAX_TAGGING_ELEMENTS,
     digestRequired: true,
   });
   const tags = BUCKET_TAGGING.parse(root);
