@@ -17,6 +17,8 @@ import {
 import { compareKeys } from "../src/storage/paths.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { FaultyDrive } from "./helpers/faulty-drive.ts";
+import { labels, versionMeta } from "./helpers/xl-meta.ts";
+import { CorruptMeta } from "../src/object/xl-meta.ts";
 
 /** Makes one implementation over a fresh directory. */
 interface DriveFactory {
@@ -39,6 +41,8 @@ export const DRIVES: DriveFactory[] = [
 ];
 
 const enc = new TextEncoder();
+const meta = (label: string, versionId: string, dataDir: string) =>
+  versionMeta(label, { versionId, dataDir });
 const dec = new TextDecoder();
 
 async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -85,7 +89,7 @@ const CASES: Record<string, (drive: StorageAPI) => Promise<void>> = {
     await assertRejects(() => d.writeAll("gone", "obj/xl.meta", enc.encode("x")), VolumeNotFound);
     await assertRejects(() => d.createFile("gone", "obj/part.1"));
     await assertRejects(
-      () => d.renameData(SYSTEM_VOLUME, "", "gone", "obj", "dd", enc.encode("m")),
+      () => d.renameData(SYSTEM_VOLUME, "", "gone", "obj", "dd", versionMeta("m")),
       VolumeNotFound,
     );
     assertEquals(await d.listVolumes(), []);
@@ -109,38 +113,85 @@ const CASES: Record<string, (drive: StorageAPI) => Promise<void>> = {
     await d.makeVolume("b");
     const first = await stage(d, "v1");
     assertEquals(
-      await d.renameData(SYSTEM_VOLUME, first, "b", "k", "dd1", enc.encode("m1")),
+      await d.renameData(SYSTEM_VOLUME, first, "b", "k", "dd1", meta("m1", "null", "dd1")),
       undefined,
     );
     const second = await stage(d, "v2");
-    const old = await d.renameData(SYSTEM_VOLUME, second, "b", "k", "dd2", enc.encode("m2"), "dd1");
-    assertEquals(dec.decode(old!), "m1");
-    assertEquals(dec.decode(await d.readAll("b", `k/${META_FILE}`)), "m2");
+    const m2 = meta("m2", "null", "dd2");
+    const old = await d.renameData(SYSTEM_VOLUME, second, "b", "k", "dd2", m2, "dd1");
+    assertEquals(labels(old!), ["m1"]);
+    assertEquals(labels(await d.readAll("b", `k/${META_FILE}`)), ["m2"]);
     assertEquals(dec.decode(await d.readAll("b", "k/dd2/part.1")), "v2");
     await assertRejects(() => d.statFile("b", "k/dd1/part.1"), FileNotFound);
     // A data directory that is not there: nothing is written.
     await assertRejects(
-      () => d.renameData(SYSTEM_VOLUME, `${TMP_DIR}/none`, "b", "new", "dd", enc.encode("m")),
+      () => d.renameData(SYSTEM_VOLUME, `${TMP_DIR}/none`, "b", "new", "dd", versionMeta("m")),
       FileNotFound,
     );
     await assertRejects(() => d.readAll("b", `new/${META_FILE}`), FileNotFound);
   },
+  "renameData merges: a new id is added, the same id replaced, the others kept": async (d) => {
+    await d.makeVolume("b");
+    const put = async (label: string, versionId: string, dataDir: string) =>
+      await d.renameData(
+        SYSTEM_VOLUME,
+        await stage(d, label),
+        "b",
+        "k",
+        dataDir,
+        meta(label, versionId, dataDir),
+      );
+    await put("null v1", "null", "dn1");
+    await put("a", "id-a", "da");
+    assertEquals(labels(await d.readAll("b", `k/${META_FILE}`)), ["a", "null v1"]);
+    // The null version replaced: its old data dir is left to the caller (no replacedDataDir).
+    await put("null v2", "null", "dn2");
+    assertEquals(labels(await d.readAll("b", `k/${META_FILE}`)), ["null v2", "a"]);
+    assertEquals(dec.decode(await d.readAll("b", "k/da/part.1")), "a");
+    // A delete marker: no data to move.
+    await d.renameData(SYSTEM_VOLUME, "", "b", "k", "", meta("marker", "id-m", ""));
+    assertEquals(labels(await d.readAll("b", `k/${META_FILE}`)), ["marker", "null v2", "a"]);
+    // replacedDataDir still referred to by a version stays.
+    await d.renameData(SYSTEM_VOLUME, "", "b", "k", "", meta("marker 2", "id-m", ""), "da");
+    assertEquals(dec.decode(await d.readAll("b", "k/da/part.1")), "a");
+    await assertRejects(
+      () => d.renameData(SYSTEM_VOLUME, "", "b", "k", "", enc.encode("not xl.meta")),
+      CorruptMeta,
+    );
+  },
+  "deleteVersion removes one version and its data dir, the object with the last": async (d) => {
+    await d.makeVolume("b");
+    await d.renameData(SYSTEM_VOLUME, await stage(d, "x"), "b", "k", "dx", meta("x", "id-x", "dx"));
+    await d.renameData(SYSTEM_VOLUME, await stage(d, "y"), "b", "k", "dy", meta("y", "id-y", "dy"));
+    await d.renameData(SYSTEM_VOLUME, "", "b", "k/nested", "dd", meta("n", "null", "dd"));
+    await d.deleteVersion("b", "k", "id-y");
+    assertEquals(labels(await d.readAll("b", `k/${META_FILE}`)), ["x"]);
+    await assertRejects(() => d.statFile("b", "k/dy/part.1"), FileNotFound);
+    assertEquals(dec.decode(await d.readAll("b", "k/dx/part.1")), "x");
+    await assertRejects(() => d.deleteVersion("b", "k", "id-y"), FileNotFound);
+    await d.deleteVersion("b", "k", "id-x");
+    assertEquals(await d.listDir("b", "k"), ["nested/"]);
+    await d.deleteVersion("b", "k/nested", "null");
+    assertEquals(await d.listDir("b", ""), []);
+    await assertRejects(() => d.deleteVersion("b", "k", "id-x"), FileNotFound);
+    await assertRejects(() => d.deleteVersion("none", "k", "id-x"), VolumeNotFound);
+  },
   "deleteObject removes metadata and data dir, keeps nested objects": async (d) => {
     await d.makeVolume("b");
-    await d.renameData(SYSTEM_VOLUME, await stage(d, "x"), "b", "a", "dd", enc.encode("m"));
-    await d.renameData(SYSTEM_VOLUME, "", "b", "a/b", "dd", enc.encode("inline"));
+    await d.renameData(SYSTEM_VOLUME, await stage(d, "x"), "b", "a", "dd", versionMeta("m"));
+    await d.renameData(SYSTEM_VOLUME, "", "b", "a/b", "dd", versionMeta("inline"));
     await d.deleteObject("b", "a", "dd");
     await assertRejects(() => d.readAll("b", `a/${META_FILE}`), FileNotFound);
-    assertEquals(dec.decode(await d.readAll("b", `a/b/${META_FILE}`)), "inline");
+    assertEquals(labels(await d.readAll("b", `a/b/${META_FILE}`)), ["inline"]);
     await assertRejects(() => d.deleteObject("b", "a"), FileNotFound);
     await assertRejects(() => d.deleteObject("none", "a"), VolumeNotFound);
   },
   "walkDir: every object in key order, from a marker, with or without metadata": async (d) => {
     await d.makeVolume("b");
     const names = ["a/2", "a/10", "b", "a/1/x", "c\u00e9", "c~"];
-    for (const n of names) await d.renameData(SYSTEM_VOLUME, "", "b", n, "dd", enc.encode(n));
+    for (const n of names) await d.renameData(SYSTEM_VOLUME, "", "b", n, "dd", versionMeta(n));
     const walked = [];
-    for await (const e of d.walkDir("b", {})) walked.push([e.name, dec.decode(e.metadata!)]);
+    for await (const e of d.walkDir("b", {})) walked.push([e.name, labels(e.metadata!)[0]]);
     const sorted = [...names].sort(compareKeys);
     assertEquals(walked, sorted.map((n) => [n, n]));
     const after = [];

@@ -4,6 +4,7 @@ import { META_FILE } from "../src/storage/api.ts";
 import { DirCache } from "../src/storage/dir-cache.ts";
 import { compareKeys } from "../src/storage/paths.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
+import { versionMeta } from "./helpers/xl-meta.ts";
 
 const enc = new TextEncoder();
 /** A directory mtime old enough for its listing to be cached. */
@@ -19,7 +20,7 @@ async function withDrive(fn: (drive: XlStorage, root: string) => Promise<void>):
 }
 
 const put = (drive: XlStorage, key: string) =>
-  drive.renameData("", "", "b", key, "data", enc.encode(key));
+  drive.renameData("", "", "b", key, "data", versionMeta(key));
 
 async function names(drive: XlStorage, prefix = "", startAfter = ""): Promise<string[]> {
   const out: string[] = [];

@@ -13,6 +13,7 @@ import {
   VolumeNotFound,
 } from "../src/storage/errors.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
+import { labels, versionMeta } from "./helpers/xl-meta.ts";
 import { compareKeys } from "../src/storage/paths.ts";
 
 const enc = new TextEncoder();
@@ -56,7 +57,7 @@ async function putObject(drive: XlStorage, volume: string, key: string, meta: st
     volume,
     key,
     dataDir,
-    enc.encode(meta),
+    versionMeta(meta, { dataDir }),
   );
   await drive.delete(SYSTEM_VOLUME, `${TMP_DIR}/${staging}`, true);
   return dataDir;
@@ -196,7 +197,7 @@ Deno.test("renameData commits data + metadata and removes the replaced data dir"
   await withDrive(async (drive, dir) => {
     await drive.makeVolume("b");
     const first = await putObject(drive, "b", "a/obj", "meta v1");
-    assertEquals(dec.decode(await drive.readAll("b", `a/obj/${META_FILE}`)), "meta v1");
+    assertEquals(labels(await drive.readAll("b", `a/obj/${META_FILE}`)), ["meta v1"]);
     assertEquals(dec.decode(await drive.readAll("b", `a/obj/${first}/part.1`)), "data of a/obj");
 
     const staging = crypto.randomUUID();
@@ -210,19 +211,19 @@ Deno.test("renameData commits data + metadata and removes the replaced data dir"
       "b",
       "a/obj",
       second,
-      enc.encode("meta v2"),
+      versionMeta("meta v2", { dataDir: second }),
       first,
     );
-    assertEquals(dec.decode(await drive.readAll("b", `a/obj/${META_FILE}`)), "meta v2");
+    assertEquals(labels(await drive.readAll("b", `a/obj/${META_FILE}`)), ["meta v2"]);
     assertEquals(dec.decode(await drive.readAll("b", `a/obj/${second}/part.1`)), "new data");
     assertEquals((await drive.listDir("b", "a/obj")).sort(), [`${second}/`, META_FILE].sort());
     assertEquals(await tmpEntries(dir), []);
 
     // Inline object: no data dir to move, only the metadata is written.
-    await drive.renameData(SYSTEM_VOLUME, "", "b", "inline", "dd", enc.encode("m"));
+    await drive.renameData(SYSTEM_VOLUME, "", "b", "inline", "dd", versionMeta("m"));
     assertEquals(await drive.listDir("b", "inline"), [META_FILE]);
     await assertRejects(
-      () => drive.renameData(SYSTEM_VOLUME, "", "nob", "o", "dd", enc.encode("m")),
+      () => drive.renameData(SYSTEM_VOLUME, "", "nob", "o", "dd", versionMeta("m")),
       VolumeNotFound,
     );
   });
@@ -246,16 +247,23 @@ Deno.test("renameData whose data dir vanished fails and leaves the old object re
           "b",
           "obj",
           "dd2",
-          enc.encode("v2"),
+          versionMeta("v2"),
         ),
       FileNotFound,
     );
-    assertEquals(dec.decode(await drive.readAll("b", `obj/${META_FILE}`)), "meta v1");
+    assertEquals(labels(await drive.readAll("b", `obj/${META_FILE}`)), ["meta v1"]);
     assertEquals(dec.decode(await drive.readAll("b", `obj/${first}/part.1`)), "data of obj");
     // Nor does a new object come into being pointing at nothing.
     await assertRejects(
       () =>
-        drive.renameData(SYSTEM_VOLUME, `${TMP_DIR}/${staging}`, "b", "new", "dd", enc.encode("m")),
+        drive.renameData(
+          SYSTEM_VOLUME,
+          `${TMP_DIR}/${staging}`,
+          "b",
+          "new",
+          "dd",
+          versionMeta("m"),
+        ),
       FileNotFound,
     );
     await assertRejects(() => drive.listDir("b", "new"), FileNotFound);
@@ -270,21 +278,21 @@ Deno.test("the free-space reserve refuses object data, keeps metadata writes and
     const roomy = await open(0);
     await roomy.makeVolume("b");
     const old = await putObject(roomy, "b", "old", "meta of old");
-    await roomy.renameData(SYSTEM_VOLUME, "", "b", "small", "dd", enc.encode("inline v1"));
+    await roomy.renameData(SYSTEM_VOLUME, "", "b", "small", "dd", versionMeta("inline v1"));
     // A reserve larger than the file system: no object data fits any more.
     const full = await open(Number.MAX_SAFE_INTEGER);
     const w = await full.createFile(SYSTEM_VOLUME, `${TMP_DIR}/s/part.1`);
     await assertRejects(() => w.write(enc.encode("shard")), DiskFull);
     await w.abort();
     await assertRejects(
-      () => full.renameData(SYSTEM_VOLUME, "", "b", "new-small", "dd", enc.encode("inline")),
+      () => full.renameData(SYSTEM_VOLUME, "", "b", "new-small", "dd", versionMeta("inline")),
       DiskFull,
     );
     await assertRejects(() => full.listDir("b", "new-small"), FileNotFound);
     // Metadata: small files, an existing object's metadata, deletes.
     await full.writeAll(SYSTEM_VOLUME, "multipart/record.json", enc.encode("{}"));
-    await full.renameData(SYSTEM_VOLUME, "", "b", "small", "dd", enc.encode("inline v2"));
-    assertEquals(dec.decode(await full.readAll("b", `small/${META_FILE}`)), "inline v2");
+    await full.renameData(SYSTEM_VOLUME, "", "b", "small", "dd", versionMeta("inline v2"));
+    assertEquals(labels(await full.readAll("b", `small/${META_FILE}`)), ["inline v2"]);
     await full.deleteObject("b", "old", old);
     await assertRejects(() => full.readAll("b", `old/${META_FILE}`), FileNotFound);
   } finally {
@@ -302,7 +310,7 @@ Deno.test("deleteObject removes metadata and data, prunes empty dirs, keeps nest
     await drive.deleteObject("b", "x/a", outer);
     await assertRejects(() => drive.readAll("b", `x/a/${META_FILE}`), FileNotFound);
     assertEquals(await drive.listDir("b", "x/a"), ["b/"]);
-    assertEquals(dec.decode(await drive.readAll("b", `x/a/b/c/${META_FILE}`)), "nested");
+    assertEquals(labels(await drive.readAll("b", `x/a/b/c/${META_FILE}`)), ["nested"]);
 
     await drive.deleteObject("b", "y/z/lone", lone);
     assertEquals(await drive.listDir("b", ""), ["x/"]);
@@ -340,7 +348,7 @@ Deno.test("walkDir yields objects in UTF-8 byte order, with prefix and startAfte
       (await collect(drive.walkDir("b", { prefix, startAfter }))).map((e) => e.name);
     const all = await collect(drive.walkDir("b", {}));
     assertEquals(all.map((e) => e.name), sorted);
-    assertEquals(all.map((e) => dec.decode(e.metadata)), sorted.map((k) => `meta:${k}`));
+    assertEquals(all.map((e) => labels(e.metadata!)[0]), sorted.map((k) => `meta:${k}`));
 
     assertEquals(await names("a"), ["a", "a-c", "a.b", "a/b", "a/b/c", "ab"]);
     assertEquals(await names("a/"), ["a/b", "a/b/c"]);
@@ -420,7 +428,7 @@ Deno.test(
         await assertRejects(() => drive.writeAll("b", "f", enc.encode("x")), DiskAccessDenied);
         await assertRejects(() => drive.createFile("b", "o/part.1"), DiskAccessDenied);
         await assertRejects(
-          () => drive.renameData(SYSTEM_VOLUME, "", "b", "o", "dd", enc.encode("m")),
+          () => drive.renameData(SYSTEM_VOLUME, "", "b", "o", "dd", versionMeta("m")),
           DiskAccessDenied,
         );
         await assertRejects(() => XlStorage.open(blocked), DiskAccessDenied);
@@ -483,12 +491,12 @@ Deno.test("renameData survives deleteObject pruning the directory it writes into
   await withDrive(async (drive) => {
     await drive.makeVolume("b");
     const inline = (key: string, meta: string) =>
-      drive.renameData(SYSTEM_VOLUME, "", "b", key, "dd", enc.encode(meta));
+      drive.renameData(SYSTEM_VOLUME, "", "b", key, "dd", versionMeta(meta));
     for (let round = 0; round < 50; round++) {
       await inline("p/q/old", "old");
       // Deleting p/q/old prunes p/q while it is empty, i.e. before the new p/q/xl.meta lands.
       await Promise.all([drive.deleteObject("b", "p/q/old"), inline("p/q", "new")]);
-      assertEquals(dec.decode(await drive.readAll("b", `p/q/${META_FILE}`)), "new");
+      assertEquals(labels(await drive.readAll("b", `p/q/${META_FILE}`)), ["new"]);
       await drive.deleteObject("b", "p/q");
       assertEquals(await drive.listDir("b", ""), []);
     }

@@ -12,6 +12,7 @@ import { ObjectNotFound } from "./errors.ts";
 import type { ConfigStore } from "./layer.ts";
 import { listObjects } from "./list.ts";
 import { checkObjectName } from "./names.ts";
+import { deleteObject } from "./versions.ts";
 
 /** Where records live in the system volume; a record path is relative to it. */
 export const CONFIG_RECORDS = "config/records/";
@@ -50,7 +51,7 @@ export class ConfigRecords implements ConfigStore {
 
   async deleteConfig(path: string): Promise<void> {
     const object = recordObject(path);
-    await this.setOf(object).deleteObject(SYSTEM_VOLUME, object);
+    await deleteObject(this.setOf(object), SYSTEM_VOLUME, object, {});
   }
 
   async listConfig(prefix: string): Promise<string[]> {

@@ -10,11 +10,13 @@ import { META_FILE, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
 import { FileNotFound, VolumeExists, VolumeNotFound } from "../storage/errors.ts";
 import type {
   BucketInfo,
-  ByteRange,
+  GetObjectOptions,
   GetObjectResult,
   ObjectInfo,
   ObjectMetadata,
+  ObjectOptions,
   PutObjectOptions,
+  VersioningState,
 } from "./layer.ts";
 import {
   BucketExists,
@@ -22,19 +24,26 @@ import {
   InsufficientReadQuorum,
   InsufficientWriteQuorum,
   InvalidRange,
+  ObjectDeleted,
   ObjectNotFound,
+  VersionNotFound,
 } from "./errors.ts";
 import { checkBucketName, encodeObjectName, newDataDir } from "./names.ts";
 import type { NamespaceLocks } from "./ns-lock.ts";
 import {
-  agreedVersion,
+  agreedOrNone,
+  checkAtCommit,
+  checkBeforeWrite,
+  type WriteOptions,
+} from "./preconditions.ts";
+import {
+  agreedVersions,
   type Drives,
   fanOut,
   hashOrder,
-  isMissing,
   type Outcome,
   type QuorumVersion,
-  readVersions,
+  readMetas,
   requireWriteQuorum,
   successes,
   withoutUnformatted,
@@ -42,9 +51,10 @@ import {
 import { encodeInline, measure, readObject, writeShardFiles } from "./shard-io.ts";
 import {
   BITROT_ALGORITHM,
-  decodeXlMeta,
+  decodeIfValid,
   encodeXlMeta,
-  latestVersion,
+  freedDataDirs,
+  mergeVersions,
   type ObjectVersion,
 } from "./xl-meta.ts";
 
@@ -162,19 +172,19 @@ export class ErasureSet {
     bucket: string,
     object: string,
     body: ReadableStream<Uint8Array>,
-    options: PutObjectOptions,
+    options: PutObjectOptions & WriteOptions,
   ): Promise<ObjectInfo> {
     const small = options.size >= 0 && this.codec.shardSize(options.size) <= INLINE_SHARD_LIMIT;
+    const refuse = async (err: unknown) => {
+      await body.cancel(err).catch(() => {});
+      // Too few drives to tell whether the bucket exists are too few to write to.
+      if (err instanceof InsufficientReadQuorum) throw new InsufficientWriteQuorum(err.message);
+      throw err;
+    };
+    await checkBeforeWrite(this, bucket, object, options).catch(refuse);
     // A small body is read before anything is written, and its commit meets a missing bucket
     // anyway (BucketNotFound from requireWriteQuorum): only large ones check first.
-    if (!small) {
-      await this.bucketInfo(bucket).catch(async (err) => {
-        await body.cancel(err).catch(() => {});
-        // Too few drives to tell whether the bucket exists are too few to write to.
-        if (err instanceof InsufficientReadQuorum) throw new InsufficientWriteQuorum(err.message);
-        throw err;
-      });
-    }
+    if (!small) await this.bucketInfo(bucket).catch(refuse);
     const distribution = this.distribution(object);
     const dataDir = newDataDir();
     const tmp = `${TMP_DIR}/${crypto.randomUUID()}`;
@@ -200,7 +210,7 @@ export class ErasureSet {
       const version = this.newVersion(distribution, dataDir, size, md5, {
         ...options.metadata,
         ...options.finalMetadata?.(),
-      });
+      }, versionIdFor(options.versioning));
       const request = {
         bucket,
         object,
@@ -209,7 +219,10 @@ export class ErasureSet {
         inline,
         participants,
       };
-      await this.locks.withWrite(lockKey(bucket, object), () => this.commit(request));
+      await this.locks.withWrite(lockKey(bucket, object), async () => {
+        await checkAtCommit(this, bucket, object, version.versionId, options);
+        await this.commit(request);
+      });
       return objectInfo(bucket, object, version);
     } finally {
       measured.discard();
@@ -224,9 +237,10 @@ export class ErasureSet {
     size: number,
     etag: string,
     metadata: ObjectMetadata,
+    versionId: string,
   ): ObjectVersion {
     return {
-      versionId: "null",
+      versionId,
       size,
       modTime: Date.now(),
       etag,
@@ -245,14 +259,14 @@ export class ErasureSet {
   }
 
   /**
-   * Moves a written object into place on the participating drives; the caller holds the
-   * object's write lock. Below write quorum the drives that committed get their previous
-   * metadata back and InsufficientWriteQuorum is thrown; above it, replaced data dirs are
-   * removed and drives that missed the write are reported for healing.
+   * Merges a written version into the object on the participating drives; the caller holds
+   * the object's write lock. Below write quorum the drives that committed get their previous
+   * metadata back and InsufficientWriteQuorum is thrown; above it, data dirs no version refers
+   * to any more are removed and drives that missed the write are reported for healing.
    */
   async commit(req: CommitRequest): Promise<void> {
     const path = encodeObjectName(req.object);
-    const metaPath = `${path}/${META_FILE}`;
+    const { dataDir } = req.version;
     // Each drive answers with the metadata it replaced (undefined: none).
     const outcomes = await fanOut(this.drives, (d, i) => {
       if (!req.participants[i]) return Promise.reject(new FileNotFound("shard not written"));
@@ -263,26 +277,29 @@ export class ErasureSet {
         inline: req.inline?.[index - 1],
       };
       const meta = encodeXlMeta({ versions: [version] });
-      return d.renameData(SYSTEM_VOLUME, req.srcPath, req.bucket, path, req.version.dataDir, meta);
+      return d.renameData(SYSTEM_VOLUME, req.srcPath, req.bucket, path, dataDir, meta);
     });
-    const { dataDir } = req.version;
     if (successes(outcomes) < this.writeQuorum) {
       await fanOut(this.drives, async (d, i) => {
         const outcome = outcomes[i];
         if (!outcome.ok) return;
         const old = outcome.value;
-        if (old) await d.writeAll(req.bucket, metaPath, old);
-        if (old && dataDirOf(old) === dataDir) return;
-        await (old
-          ? d.delete(req.bucket, `${path}/${dataDir}`, true)
-          : d.deleteObject(req.bucket, path, dataDir));
+        if (!old) return await d.deleteVersion(req.bucket, path, req.version.versionId);
+        await d.writeAll(req.bucket, `${path}/${META_FILE}`, old);
+        const stillUsed = decodeIfValid(old)?.versions.some((v) => v.dataDir === dataDir);
+        if (req.srcPath !== "" && !stillUsed) {
+          await d.delete(req.bucket, `${path}/${dataDir}`, true);
+        }
       });
       await this.checkWrite(outcomes, `${req.bucket}/${req.object}`);
     }
     await fanOut(this.drives, async (d, i) => {
       const outcome = outcomes[i];
-      const oldDir = outcome.ok && outcome.value ? dataDirOf(outcome.value) : undefined;
-      if (oldDir && oldDir !== dataDir) await d.delete(req.bucket, `${path}/${oldDir}`, true);
+      const before = outcome.ok ? decodeIfValid(outcome.value) : undefined;
+      if (!before) return;
+      for (const freed of freedDataDirs(before, mergeVersions(before, [req.version]))) {
+        await d.delete(req.bucket, `${path}/${freed}`, true);
+      }
     });
     if (successes(outcomes) < this.drives.length) this.options.onDegraded(req.bucket, req.object);
   }
@@ -293,33 +310,85 @@ export class ErasureSet {
     requireWriteQuorum(await withoutUnformatted(this.drives, outcomes), this.writeQuorum, what);
   }
 
-  /** The version a read quorum agrees on; drives lacking it are reported for healing. */
-  async agreed(bucket: string, object: string): Promise<QuorumVersion> {
+  /**
+   * The versions a read quorum agrees on, newest first (see agreedVersions); drives lacking
+   * one are reported for healing.
+   */
+  async versions(bucket: string, object: string, signal?: AbortSignal): Promise<QuorumVersion[]> {
     const what = `${bucket}/${object}`;
-    const outcomes = await readVersions(this.drives, bucket, encodeObjectName(object));
-    let q: QuorumVersion;
+    const outcomes = await readMetas(this.drives, bucket, encodeObjectName(object), signal);
+    let versions: QuorumVersion[];
     try {
-      q = agreedVersion(outcomes, this.readQuorum, what);
+      versions = agreedVersions(outcomes, this.readQuorum, what);
     } catch (err) {
       if (!(err instanceof BucketNotFound || err instanceof ObjectNotFound)) throw err;
-      q = agreedVersion(await withoutUnformatted(this.drives, outcomes), this.readQuorum, what);
+      versions = agreedVersions(
+        await withoutUnformatted(this.drives, outcomes),
+        this.readQuorum,
+        what,
+      );
     }
-    if (q.holders.some((h, i) => !h && this.drives[i].available)) {
-      this.options.onDegraded(bucket, object);
-    }
-    return q;
+    const lacking = (q: QuorumVersion) => q.holders.some((h, i) => !h && this.drives[i].available);
+    if (versions.some(lacking)) this.options.onDegraded(bucket, object);
+    return versions;
   }
 
-  async getObjectInfo(bucket: string, object: string): Promise<ObjectInfo> {
-    const q = await this.locks.withRead(lockKey(bucket, object), () => this.agreed(bucket, object));
-    return objectInfo(bucket, object, q.version);
+  /**
+   * The version a read names (the current one without versionId): VersionNotFound when there
+   * is no such version (or object), ObjectDeleted when it is a delete marker.
+   */
+  async version(
+    bucket: string,
+    object: string,
+    options: ObjectOptions = {},
+  ): Promise<QuorumVersion & { isLatest: boolean }> {
+    const { versionId } = options;
+    const what = `${bucket}/${object}`;
+    const versions = await this.versions(bucket, object, options.signal).catch((err) => {
+      if (versionId === undefined || !(err instanceof ObjectNotFound)) throw err;
+      throw new VersionNotFound(`${what}: no version ${versionId}`);
+    });
+    const q = versionId === undefined
+      ? versions[0]
+      : versions.find((v) => v.version.versionId === versionId);
+    if (!q) throw new VersionNotFound(`${what}: no version ${versionId}`);
+    if (q.version.deleteMarker) {
+      throw new ObjectDeleted(`${what}: a delete marker`, q.version.versionId, !!versionId);
+    }
+    return { ...q, isLatest: q === versions[0] };
+  }
+
+  /** The agreed versions of an object, newest first (none when it does not exist). */
+  async objectVersions(bucket: string, object: string): Promise<ObjectInfo[]> {
+    const versions = await this.locks.withRead(
+      lockKey(bucket, object),
+      () => agreedOrNone(this, bucket, object),
+    );
+    return versions.map((q, i) => objectInfo(bucket, object, q.version, i === 0));
+  }
+
+  async getObjectInfo(
+    bucket: string,
+    object: string,
+    options: ObjectOptions = {},
+  ): Promise<ObjectInfo> {
+    const q = await this.locks.withRead(
+      lockKey(bucket, object),
+      () => this.version(bucket, object, options),
+    );
+    return objectInfo(bucket, object, q.version, q.isLatest);
   }
 
   /** Holds the object's read lock until the body is consumed, cancelled or fails. */
-  async getObject(bucket: string, object: string, range?: ByteRange): Promise<GetObjectResult> {
+  async getObject(
+    bucket: string,
+    object: string,
+    options: GetObjectOptions = {},
+  ): Promise<GetObjectResult> {
+    const { range } = options;
     const release = await this.locks.read(lockKey(bucket, object));
     try {
-      const q = await this.agreed(bucket, object);
+      const q = await this.version(bucket, object, options);
       const { size } = q.version;
       const start = range?.start ?? 0;
       const end = range ? range.end + 1 : size;
@@ -333,68 +402,29 @@ export class ErasureSet {
         onShardError,
         onEnd: release,
       });
-      return { info: objectInfo(bucket, object, q.version), body };
+      return { info: objectInfo(bucket, object, q.version, q.isLatest), body };
     } catch (err) {
       release();
       throw err;
     }
   }
+}
 
-  /** Deleting a missing object succeeds; a missing bucket does not. */
-  async deleteObject(bucket: string, object: string): Promise<void> {
-    const path = encodeObjectName(object);
-    await this.locks.withWrite(lockKey(bucket, object), async () => {
-      const versions = await withoutUnformatted(
-        this.drives,
-        await readVersions(this.drives, bucket, path),
-      );
-      // Too few drives answering to reach write quorum: delete nowhere rather than somewhere.
-      const answering = versions.filter((v) => v.ok || isMissing(v.error)).length;
-      if (answering < this.writeQuorum) await this.checkWrite(versions, `${bucket}/${object}`);
-      const outcomes = await fanOut(this.drives, (d, i) => {
-        const v = versions[i];
-        const dataDir = v.ok && !v.value.inline ? v.value.dataDir : undefined;
-        return d.deleteObject(bucket, path, dataDir).catch((err) => {
-          if (!(err instanceof FileNotFound)) throw err;
-        });
-      });
-      await this.checkWrite(outcomes, `${bucket}/${object}`);
-    });
-  }
-
-  /**
-   * Replaces the metadata of an object in place with `change` of the metadata it has (a copy
-   * onto itself, an ACL change), so a write between a caller's read and this one is not undone.
-   */
-  async replaceMetadata(
-    bucket: string,
-    object: string,
-    change: (current: ObjectMetadata) => ObjectMetadata,
-  ): Promise<ObjectInfo> {
-    return await this.locks.withWrite(lockKey(bucket, object), async () => {
-      const q = await this.agreed(bucket, object);
-      const metadata = change({ ...q.version.metadata });
-      const version = { ...q.version, metadata, modTime: Date.now() };
-      const inline: Uint8Array[] = [];
-      for (const h of q.holders) if (h?.inline) inline[h.erasure.index - 1] = h.inline;
-      await this.commit({
-        bucket,
-        object,
-        srcPath: "",
-        version,
-        inline: version.inline ? inline : undefined,
-        participants: q.holders.map((h) => h !== undefined),
-      });
-      return objectInfo(bucket, object, version);
-    });
-  }
+/** The id of a version written now: a new one while versioning is Enabled, else "null". */
+export function versionIdFor(versioning: VersioningState | undefined): string {
+  return versioning === "Enabled" ? crypto.randomUUID() : "null";
 }
 
 export function lockKey(bucket: string, object: string): string {
   return `${bucket}/${object}`;
 }
 
-export function objectInfo(bucket: string, name: string, v: ObjectVersion): ObjectInfo {
+export function objectInfo(
+  bucket: string,
+  name: string,
+  v: ObjectVersion,
+  isLatest = true,
+): ObjectInfo {
   return {
     bucket,
     name,
@@ -402,21 +432,11 @@ export function objectInfo(bucket: string, name: string, v: ObjectVersion): Obje
     etag: v.etag,
     modTime: new Date(v.modTime),
     versionId: v.versionId,
-    isLatest: true,
-    deleteMarker: false,
+    isLatest,
+    deleteMarker: v.deleteMarker === true,
     metadata: v.metadata,
     parts: v.etag.includes("-")
       ? v.parts.map((p) => ({ number: p.number, size: p.size, etag: p.etag }))
       : [],
   };
-}
-
-/** The data dir an existing xl.meta refers to, if it parses and is not inline. */
-function dataDirOf(raw: Uint8Array): string | undefined {
-  try {
-    const v = latestVersion(decodeXlMeta(raw));
-    return v.inline ? undefined : v.dataDir;
-  } catch {
-    return undefined;
-  }
 }

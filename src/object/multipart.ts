@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { SYSTEM_VOLUME } from "../storage/api.ts";
-import { type ErasureSet, lockKey, objectInfo } from "./erasure-set.ts";
+import { type ErasureSet, lockKey, objectInfo, versionIdFor } from "./erasure-set.ts";
 import {
   EntityTooSmall,
   InsufficientReadQuorum,
@@ -32,6 +32,7 @@ import type {
   PutObjectOptions,
 } from "./layer.ts";
 import { newDataDir } from "./names.ts";
+import { checkAtCommit, checkBeforeWrite, type WriteOptions } from "./preconditions.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
 import { readRecord, writeRecord } from "./system-records.ts";
 import { measure, type Measured, writeShardFiles } from "./shard-io.ts";
@@ -227,7 +228,7 @@ export async function completeMultipartUpload(
   object: string,
   uploadId: string,
   parts: CompletePart[],
-  options: CompleteMultipartOptions,
+  options: CompleteMultipartOptions & WriteOptions,
 ): Promise<ObjectInfo> {
   return await set.locks.withWrite(uploadKey(uploadId), async () => {
     const upload = await readUpload(set, bucket, object, uploadId).catch((err) => {
@@ -237,6 +238,7 @@ export async function completeMultipartUpload(
     // Gone: completed already (the client retries a lost answer) or never there.
     if (!upload) return await repeatedCompletion(set, bucket, object, uploadId, parts);
     if (parts.length === 0) throw new InvalidPart("no parts listed");
+    await checkBeforeWrite(set, bucket, object, options);
     for (let i = 1; i < parts.length; i++) {
       if (parts[i].number <= parts[i - 1].number) {
         throw new InvalidPartOrder(`part ${parts[i].number} listed after ${parts[i - 1].number}`);
@@ -270,7 +272,7 @@ export async function completeMultipartUpload(
     const version = set.newVersion(set.distribution(object), upload.dataDir, size, etag, {
       ...upload.metadata,
       ...finalMetadata,
-    });
+    }, versionIdFor(options.versioning));
     version.parts = records.map((r) => ({
       number: r.number,
       size: r.size,
@@ -286,13 +288,13 @@ export async function completeMultipartUpload(
       }
     });
     const info = await set.locks.withWrite(lockKey(bucket, object), async () => {
-      // A Complete that stopped (a crash) between its commit and its cleanup left the object
+      // A Complete that stopped (a crash) between its commit and its cleanup left a version
       // holding this upload's data: finish that one rather than write the object again. An
       // object that cannot be read is replaced, as before.
-      const current = await set.agreed(bucket, object).catch(() => undefined);
-      if (current?.version.dataDir === upload.dataDir) {
-        return objectInfo(bucket, object, current.version);
-      }
+      const versions = await set.versions(bucket, object).catch(() => []);
+      const done = versions.find((q) => q.version.dataDir === upload.dataDir);
+      if (done) return objectInfo(bucket, object, done.version, done === versions[0]);
+      await checkAtCommit(set, bucket, object, version.versionId, options);
       await set.commit({ bucket, object, srcPath: dataPath, version, participants });
       return objectInfo(bucket, object, version);
     });

@@ -13,6 +13,7 @@ import { HEALING_FILE, HealTasks, parseHealingRecord } from "./heal-task.ts";
 import type {
   BucketInfo,
   BucketUsage,
+  BucketVersioning,
   CompleteMultipartOptions,
   CompletePart,
   ConfigStore,
@@ -38,16 +39,19 @@ import type {
   ObjectInfo,
   ObjectLayer,
   ObjectMetadata,
+  ObjectOptions,
   ObjectToDelete,
   PartInfo,
   PutObjectOptions,
   StorageInfo,
+  VersioningState,
 } from "./layer.ts";
 import { listObjects } from "./list.ts";
 import { listObjectVersions } from "./list-versions.ts";
 import * as multipart from "./multipart.ts";
+import * as versions from "./versions.ts";
 import { listUploads, pageUploads } from "./upload-list.ts";
-import { checkBucketName, checkObjectName, isBucketName } from "./names.ts";
+import { checkBucketName, checkObjectName, checkVersionId, isBucketName } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
 import { fanOut } from "./quorum.ts";
 import { Scanner, type ScannerOptions, type ScannerTotals } from "./scanner.ts";
@@ -77,6 +81,7 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   readonly #heals: HealTasks;
   readonly #unsubscribe: (() => void)[] = [];
   #closing = false;
+  #versioning?: BucketVersioning;
   readonly #locks = new NamespaceLocks();
   readonly #config: ConfigRecords;
   #scanner?: Scanner;
@@ -184,37 +189,54 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     for (const s of this.sets) await s.deleteBucket(bucket);
   }
 
-  putObject(
+  /** Where every write path learns a bucket's versioning state (the bucket-metadata store). */
+  setBucketVersioning(source: BucketVersioning): void {
+    this.#versioning = source;
+  }
+
+  async #versioningOf(bucket: string): Promise<VersioningState | undefined> {
+    return await this.#versioning?.versioning(bucket);
+  }
+
+  async putObject(
     bucket: string,
     object: string,
     body: ReadableStream<Uint8Array>,
     options: PutObjectOptions,
   ): Promise<ObjectInfo> {
+    let set: ErasureSet;
+    let versioning: VersioningState | undefined;
     try {
-      return this.#object(bucket, object).putObject(bucket, object, body, options);
+      set = this.#object(bucket, object);
+      versioning = await this.#versioningOf(bucket);
     } catch (err) {
-      return body.cancel(err).catch(() => {}).then(() => Promise.reject(err));
+      await body.cancel(err).catch(() => {});
+      throw err;
     }
+    return await set.putObject(bucket, object, body, { ...options, versioning });
   }
 
-  getObject(bucket: string, object: string, options?: GetObjectOptions): Promise<GetObjectResult> {
-    return this.#call(bucket, object, (s) => s.getObject(bucket, object, options?.range));
+  getObject(
+    bucket: string,
+    object: string,
+    options: GetObjectOptions = {},
+  ): Promise<GetObjectResult> {
+    return this.#call(bucket, object, (s) => s.getObject(bucket, object, options), options);
   }
 
-  getObjectInfo(bucket: string, object: string): Promise<ObjectInfo> {
-    return this.#call(bucket, object, (s) => s.getObjectInfo(bucket, object));
+  getObjectInfo(bucket: string, object: string, options: ObjectOptions = {}): Promise<ObjectInfo> {
+    return this.#call(bucket, object, (s) => s.getObjectInfo(bucket, object, options), options);
   }
 
   deleteObject(
     bucket: string,
     object: string,
-    _options?: DeleteObjectOptions,
+    options: DeleteObjectOptions = {},
   ): Promise<DeletedObject> {
-    return this.#call(
-      bucket,
-      object,
-      (s) => s.deleteObject(bucket, object).then(() => ({ deleteMarker: false })),
-    );
+    return this.#call(bucket, object, async (s) => {
+      const versioning = await this.#versioningOf(bucket);
+      return await versions.deleteObject(s, bucket, object, { ...options, versioning });
+    }, options);
   }
 
   async deleteObjects(
@@ -244,14 +266,30 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   ): Promise<ObjectInfo> {
     const src = this.#object(srcBucket, srcObject);
     const dst = this.#object(dstBucket, dstObject);
+    const { srcVersionId, preconditions, signal } = options;
+    checkVersionId(srcVersionId);
     const metadata = options.metadata ?? ((source: ObjectMetadata) => source);
-    if (srcBucket === dstBucket && srcObject === dstObject) {
-      return await this.updateObjectMetadata(srcBucket, srcObject, metadata);
+    const versioning = await this.#versioningOf(dstBucket);
+    // An unversioned object copied onto itself keeps its data: only its metadata is rewritten.
+    // Anywhere else a copy is a new version (restoring an old version is a copy of it).
+    const inPlace = srcBucket === dstBucket && srcObject === dstObject &&
+      versioning === undefined && (srcVersionId ?? "null") === "null" && !preconditions;
+    if (inPlace) {
+      return await versions.updateObjectMetadata(src, srcBucket, srcObject, metadata, {
+        touch: true,
+        signal,
+      });
     }
-    const { info, body } = await src.getObject(srcBucket, srcObject);
+    const { info, body } = await src.getObject(srcBucket, srcObject, {
+      versionId: srcVersionId,
+      signal,
+    });
     return await dst.putObject(dstBucket, dstObject, body, {
       size: info.size,
       metadata: metadata(info.metadata),
+      preconditions,
+      signal,
+      versioning,
     });
   }
 
@@ -259,8 +297,14 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     bucket: string,
     object: string,
     change: (current: ObjectMetadata) => ObjectMetadata,
+    options: ObjectOptions = {},
   ): Promise<ObjectInfo> {
-    return this.#call(bucket, object, (s) => s.replaceMetadata(bucket, object, change));
+    return this.#call(
+      bucket,
+      object,
+      (s) => versions.updateObjectMetadata(s, bucket, object, change, options),
+      options,
+    );
   }
 
   async listObjects(bucket: string, options: ListObjectsOptions): Promise<ListObjectsResult> {
@@ -332,11 +376,13 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     parts: CompletePart[],
     options: CompleteMultipartOptions = {},
   ): Promise<ObjectInfo> {
-    return this.#call(
-      bucket,
-      object,
-      (s) => multipart.completeMultipartUpload(s, bucket, object, uploadId, parts, options),
-    );
+    return this.#call(bucket, object, async (s) => {
+      const versioning = await this.#versioningOf(bucket);
+      return await multipart.completeMultipartUpload(s, bucket, object, uploadId, parts, {
+        ...options,
+        versioning,
+      });
+    });
   }
 
   abortMultipartUpload(bucket: string, object: string, uploadId: string): Promise<void> {
@@ -468,9 +514,15 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     await this.healQueue.close();
   }
 
-  /** Validates the names, then runs `fn` on the object's set (errors as rejections). */
-  #call<T>(bucket: string, object: string, fn: (set: ErasureSet) => Promise<T>): Promise<T> {
+  /** Validates the names (and version id), then runs `fn` on the object's set (errors as rejections). */
+  #call<T>(
+    bucket: string,
+    object: string,
+    fn: (set: ErasureSet) => Promise<T>,
+    options: ObjectOptions = {},
+  ): Promise<T> {
     try {
+      checkVersionId(options.versionId);
       return fn(this.#object(bucket, object));
     } catch (err) {
       return Promise.reject(err);

@@ -151,6 +151,16 @@ export function decodeXlMeta(bytes: Uint8Array): XlMeta {
   return { versions };
 }
 
+/** An existing xl.meta's contents; undefined when absent, torn or corrupt (it gets healed). */
+export function decodeIfValid(raw: Uint8Array | undefined): XlMeta | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return decodeXlMeta(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The versions of a header. Every drive holds the same header bytes and a GET's or HEAD's reads
  * of its drives are decoded one after another, so the header just parsed is most often the

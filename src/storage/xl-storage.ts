@@ -45,6 +45,7 @@ import { checkPath, checkVolume, sortKeys } from "./paths.ts";
 import { DEFAULT_RESERVE, type ReservePolicy, SpaceReserve } from "./space-reserve.ts";
 import { walkObjects } from "./walk.ts";
 import {
+  decodeIfValid,
   decodeXlMeta,
   encodeXlMeta,
   freedDataDirs,
@@ -388,7 +389,7 @@ export class XlStorage implements StorageAPI {
           await writeNew(metaFile, encodeXlMeta(merged));
         } else {
           previous = await readIfExists(metaFile);
-          merged = mergeVersions(decodedOrNone(previous), added);
+          merged = mergeVersions(decodeIfValid(previous), added);
           await writeAtomic(this.#tmpName(), metaFile, encodeXlMeta(merged));
         }
         await fsyncParents(created);
@@ -416,7 +417,7 @@ export class XlStorage implements StorageAPI {
     let remaining: XlMeta | undefined;
     try {
       const raw = await readIfExists(metaFile);
-      const meta = decodedOrNone(raw);
+      const meta = decodeIfValid(raw);
       if (!meta?.versions.some((v) => v.versionId === versionId)) {
         if (raw === undefined) await this.statVolume(volume);
         throw new FileNotFound(`${volume}/${object}: no version ${versionId}`);
@@ -567,16 +568,6 @@ export class XlStorage implements StorageAPI {
     }
     if (!await exists(this.root)) return new DiskNotFound(`${this.root} is gone`);
     return toStorageError(err, "volume", volume);
-  }
-}
-
-/** The versions of an existing xl.meta; none when absent, torn or corrupt (it gets healed). */
-function decodedOrNone(raw: Uint8Array | undefined): XlMeta | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return decodeXlMeta(raw);
-  } catch {
-    return undefined;
   }
 }
 
