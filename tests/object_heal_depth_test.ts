@@ -1,11 +1,25 @@
 /**
  * Shallow and deep heals: a shallow heal checks metadata and each shard file's presence and
  * size (no block is read), a deep heal reads every block of every shard, parity included.
- * Rot inside a parity shard keeps its size, so only the deep heal finds and rewrites it.
+ * Rot inside a parity shard keeps its size, so only the deep heal finds and rewrites it. Heals
+ * cover every version of an object, delete markers included, and remove the versions a drive
+ * kept after the others removed them.
  */
-import { assert, assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { ObjectDeleted } from "../src/object/errors.ts";
 import { healObject } from "../src/object/heal.ts";
-import { BUCKET, deployment, equalBytes, get, put, testBytes } from "./fixtures/object_env.ts";
+import type { BucketVersioning } from "../src/object/layer.ts";
+import type { Pools } from "../src/object/pools.ts";
+import { decodeXlMeta } from "../src/object/xl-meta.ts";
+import {
+  BUCKET,
+  deployment,
+  equalBytes,
+  get,
+  put,
+  readAll,
+  testBytes,
+} from "./fixtures/object_env.ts";
 import { partPath, resealMeta } from "./fault_util.ts";
 
 const SIZE = 3 * 1024 * 1024 + 5;
@@ -77,6 +91,123 @@ Deno.test("heal depth: an inline object's rotted shard is rewritten by a deep he
     const deep = await healObject(set, BUCKET, "small", { deep: true });
     assertEquals(deep.reasons, { [d.paths[0][drive]]: "bitrot" });
     assert(equalBytes(await get(d.layer, "small"), data));
+  } finally {
+    await d.close();
+  }
+});
+
+const ENABLED: BucketVersioning = { versioning: () => Promise.resolve("Enabled") };
+
+/** The version ids of `key` in a drive's own xl.meta, newest first ([] when it has none). */
+async function driveVersions(drive: string, key: string): Promise<string[]> {
+  const raw = await Deno.readFile(`${drive}/${BUCKET}/${key}/xl.meta`).catch(() => undefined);
+  return raw ? decodeXlMeta(raw).versions.map((v) => v.versionId) : [];
+}
+
+/** A version's data dir, from a drive's xl.meta. */
+async function dataDirOf(drive: string, key: string, versionId: string): Promise<string> {
+  const meta = decodeXlMeta(await Deno.readFile(`${drive}/${BUCKET}/${key}/xl.meta`));
+  return meta.versions.find((v) => v.versionId === versionId)!.dataDir;
+}
+
+async function getVersion(layer: Pools, key: string, versionId: string): Promise<Uint8Array> {
+  return await readAll((await layer.getObject(BUCKET, key, { versionId })).body);
+}
+
+Deno.test("heal: every version and delete marker comes back on a wiped drive", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    d.layer.setBucketVersioning(ENABLED);
+    const written = new Map<string, Uint8Array>();
+    for (const [i, size] of [600_000, 3000, 0, 700_001].entries()) {
+      const data = testBytes(size, i + 1);
+      written.set((await put(d.layer, "doc", data)).versionId, data);
+      if (i === 1) await d.layer.deleteObject(BUCKET, "doc");
+    }
+    const ids = await driveVersions(d.paths[0][0], "doc");
+    assertEquals(ids.length, 5);
+    const wiped = d.paths[0][3];
+    await Deno.remove(`${wiped}/${BUCKET}`, { recursive: true });
+    await Deno.mkdir(`${wiped}/${BUCKET}`);
+    const healed = await healObject(d.layer.sets[0], BUCKET, "doc", { deep: false });
+    assertEquals(healed.reasons, { [wiped]: "metadata" });
+    assertEquals(await driveVersions(wiped, "doc"), ids);
+    assertEquals(
+      (await healObject(d.layer.sets[0], BUCKET, "doc", { deep: true })).healedDrives,
+      [],
+    );
+    // Two drives away: every version reads back from the healed drive and one other.
+    const view = await d.open((_s, i) => i === 0 || i === 1);
+    for (const [versionId, data] of written) {
+      assert(equalBytes(await getVersion(view, "doc", versionId), data), versionId);
+    }
+    const marker = ids.find((id) => !written.has(id))!;
+    const err = await assertRejects(
+      () => view.getObjectInfo(BUCKET, "doc", { versionId: marker }),
+      ObjectDeleted,
+    );
+    assertEquals([err.versionId, err.named], [marker, true]);
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("heal depth: rot in an old version's parity shards is found by a deep heal only", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    d.layer.setBucketVersioning(ENABLED);
+    const set = d.layer.sets[0];
+    const old = testBytes(SIZE, 11);
+    const { versionId } = await put(d.layer, "obj", old);
+    await put(d.layer, "obj", testBytes(SIZE, 12));
+    const parity = parityDrives(set.distribution("obj"));
+    const files = await Promise.all(parity.map(async (i) => {
+      const drive = d.paths[0][i];
+      return `${drive}/${BUCKET}/obj/${await dataDirOf(drive, "obj", versionId)}/part.1`;
+    }));
+    const originals = await Promise.all(files.map((f) => Deno.readFile(f)));
+    for (const f of files) {
+      const bytes = await Deno.readFile(f);
+      bytes[70_000] ^= 0x0f;
+      await Deno.writeFile(f, bytes);
+    }
+    assertEquals((await healObject(set, BUCKET, "obj", { deep: false })).healedDrives, []);
+    const deep = await healObject(set, BUCKET, "obj", { deep: true });
+    assertEquals(deep.reasons, Object.fromEntries(parity.map((i) => [d.paths[0][i], "bitrot"])));
+    for (const [i, f] of files.entries()) {
+      assert(equalBytes(await Deno.readFile(f), originals[i]), `${f} rewritten as encoded`);
+    }
+    // The data drives away: the old version reads from the rewritten parity alone.
+    const view = await d.open((_s, i) => !parity.includes(i));
+    assert(equalBytes(await getVersion(view, "obj", versionId), old));
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("heal: a version removed while a drive was away goes from it; one written meanwhile comes", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    d.layer.setBucketVersioning(ENABLED);
+    const first = await put(d.layer, "k", testBytes(600_000, 1));
+    const second = await put(d.layer, "k", testBytes(100, 2));
+    const away = d.paths[0][3];
+    const firstDir = `${away}/${BUCKET}/k/${await dataDirOf(away, "k", first.versionId)}`;
+    const view = await d.open((_s, i) => i === 3);
+    view.setBucketVersioning(ENABLED);
+    await view.deleteObject(BUCKET, "k", { versionId: first.versionId });
+    const third = await put(view, "k", testBytes(200, 3));
+    assertEquals(await driveVersions(away, "k"), [second.versionId, first.versionId]);
+    const listed = async () =>
+      (await d.layer.listObjectVersions(BUCKET, { maxKeys: 10 })).versions.map((v) => v.versionId);
+    assertEquals(await listed(), [third.versionId, second.versionId]);
+
+    const healed = await healObject(d.layer.sets[0], BUCKET, "k", { deep: false });
+    assertEquals(healed.healedDrives, [away]);
+    assertEquals(await driveVersions(away, "k"), [third.versionId, second.versionId]);
+    assertEquals(await Deno.stat(firstDir).then(() => true, () => false), false);
+    assertEquals(await listed(), [third.versionId, second.versionId]);
+    assertEquals((await healObject(d.layer.sets[0], BUCKET, "k", { deep: true })).healedDrives, []);
   } finally {
     await d.close();
   }
