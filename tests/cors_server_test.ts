@@ -228,6 +228,13 @@ Deno.test("cors preflight: answered unsigned from the bucket's rules, AWS's refu
         "CORSResponse: Bucket not found",
       ],
       [
+        "/a%2F..%2F..%2Fweb/k",
+        { origin: APP, "access-control-request-method": "GET" },
+        403,
+        "AccessForbidden",
+        "CORSResponse: Bucket not found",
+      ],
+      [
         "/web/k",
         { origin: APP, "access-control-request-method": "GET" },
         403,

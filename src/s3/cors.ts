@@ -19,6 +19,7 @@ import type { ObjectLayer } from "../object/layer.ts";
 import { BucketNotFound } from "../object/errors.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
+import { isValidBucketName } from "./router.ts";
 import {
   type BucketSetting,
   deleteBucketSetting,
@@ -97,7 +98,7 @@ export async function corsPreflight(
   const method = target.headers.get("access-control-request-method");
   let config: CorsConfiguration | undefined;
   try {
-    if (target.bucket === "") throw new BucketNotFound(target.bucket);
+    if (!isValidBucketName(target.bucket)) throw new BucketNotFound(target.bucket);
     await deps.layer.getBucketInfo(target.bucket);
     config = (await deps.buckets.get(target.bucket)).cors;
   } catch (err) {
@@ -135,7 +136,7 @@ export async function withCorsHeaders(
   buckets: BucketMetadataStore,
 ): Promise<Response> {
   const origin = request.headers.get("origin");
-  if (origin === null || request.bucket === "") return response;
+  if (origin === null || !isValidBucketName(request.bucket)) return response;
   const config = (await buckets.get(request.bucket).catch(() => undefined))?.cors;
   if (config === undefined) return response;
   const rule = matchCorsRule(config, { origin, method: request.method, headers: [] });
