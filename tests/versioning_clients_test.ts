@@ -53,48 +53,48 @@ def error(call):
                 headers.get("x-amz-delete-marker")]
     return None
 
-s3.create_bucket(Bucket="py")
-s3.put_bucket_versioning(Bucket="py", VersioningConfiguration={"Status": "Enabled"})
-out["status"] = s3.get_bucket_versioning(Bucket="py").get("Status")
+s3.create_bucket(Bucket="pyver")
+s3.put_bucket_versioning(Bucket="pyver", VersioningConfiguration={"Status": "Enabled"})
+out["status"] = s3.get_bucket_versioning(Bucket="pyver").get("Status")
 out["mfa"] = error(lambda: s3.put_bucket_versioning(
-    Bucket="py", MFA="arn:aws:iam::123456789012:mfa/root 123456",
+    Bucket="pyver", MFA="arn:aws:iam::123456789012:mfa/root 123456",
     VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"}))
-ids = [s3.put_object(Bucket="py", Key="k", Body=b"v%d" % i)["VersionId"] for i in range(3)]
+ids = [s3.put_object(Bucket="pyver", Key="k", Body=b"v%d" % i)["VersionId"] for i in range(3)]
 out["ids"] = ids
-out["first"] = s3.get_object(Bucket="py", Key="k", VersionId=ids[0])["Body"].read().decode()
-marker = s3.delete_object(Bucket="py", Key="k")
+out["first"] = s3.get_object(Bucket="pyver", Key="k", VersionId=ids[0])["Body"].read().decode()
+marker = s3.delete_object(Bucket="pyver", Key="k")
 out["marker"] = [marker.get("DeleteMarker"), marker.get("VersionId")]
-out["head_deleted"] = error(lambda: s3.head_object(Bucket="py", Key="k"))
-out["get_marker"] = error(lambda: s3.get_object(Bucket="py", Key="k", VersionId=marker["VersionId"]))
+out["head_deleted"] = error(lambda: s3.head_object(Bucket="pyver", Key="k"))
+out["get_marker"] = error(lambda: s3.get_object(Bucket="pyver", Key="k", VersionId=marker["VersionId"]))
 for key in ["a", "b"]:
-    s3.put_object(Bucket="py", Key=key, Body=b"x")
+    s3.put_object(Bucket="pyver", Key=key, Body=b"x")
 listed = []
 for page in s3.get_paginator("list_object_versions").paginate(
-        Bucket="py", PaginationConfig={"PageSize": 2}):
+        Bucket="pyver", PaginationConfig={"PageSize": 2}):
     for entry in page.get("Versions", []):
         listed.append(["V", entry["Key"], entry["VersionId"], entry["IsLatest"]])
     for entry in page.get("DeleteMarkers", []):
         listed.append(["M", entry["Key"], entry["VersionId"], entry["IsLatest"]])
 out["listed"] = listed
-copied = s3.copy_object(Bucket="py", Key="copy",
-                        CopySource={"Bucket": "py", "Key": "k", "VersionId": ids[1]})
+copied = s3.copy_object(Bucket="pyver", Key="copy",
+                        CopySource={"Bucket": "pyver", "Key": "k", "VersionId": ids[1]})
 out["copied"] = [copied.get("CopySourceVersionId"),
-                 s3.get_object(Bucket="py", Key="copy")["Body"].read().decode()]
-deleted = s3.delete_objects(Bucket="py", Delete={"Objects": [
+                 s3.get_object(Bucket="pyver", Key="copy")["Body"].read().decode()]
+deleted = s3.delete_objects(Bucket="pyver", Delete={"Objects": [
     {"Key": "k", "VersionId": ids[2]}, {"Key": "k", "VersionId": marker["VersionId"]},
     {"Key": "a"}]})
-out["deleted"] = sorted([d["Key"], d.get("VersionId"), d.get("DeleteMarker", False)]
-                        for d in deleted.get("Deleted", []))
-out["now"] = s3.get_object(Bucket="py", Key="k")["Body"].read().decode()
+out["deleted"] = sorted(([d["Key"], d.get("VersionId"), d.get("DeleteMarker", False)]
+                         for d in deleted.get("Deleted", [])), key=lambda d: (d[0], not d[2]))
+out["now"] = s3.get_object(Bucket="pyver", Key="k")["Body"].read().decode()
 
-s3.put_object(Bucket="py", Key="once", Body=b"1", IfNoneMatch="*")
-out["put_again"] = error(lambda: s3.put_object(Bucket="py", Key="once", Body=b"2", IfNoneMatch="*"))
-upload = s3.create_multipart_upload(Bucket="py", Key="once")["UploadId"]
-etag = s3.upload_part(Bucket="py", Key="once", UploadId=upload, PartNumber=1, Body=b"mp")["ETag"]
+s3.put_object(Bucket="pyver", Key="once", Body=b"1", IfNoneMatch="*")
+out["put_again"] = error(lambda: s3.put_object(Bucket="pyver", Key="once", Body=b"2", IfNoneMatch="*"))
+upload = s3.create_multipart_upload(Bucket="pyver", Key="once")["UploadId"]
+etag = s3.upload_part(Bucket="pyver", Key="once", UploadId=upload, PartNumber=1, Body=b"mp")["ETag"]
 parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
 out["complete_again"] = error(lambda: s3.complete_multipart_upload(
-    Bucket="py", Key="once", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"))
-out["once"] = s3.get_object(Bucket="py", Key="once")["Body"].read().decode()
+    Bucket="pyver", Key="once", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"))
+out["once"] = s3.get_object(Bucket="pyver", Key="once")["Body"].read().decode()
 print(json.dumps(out))
 `;
 
