@@ -1,0 +1,458 @@
+/**
+ * Object lock against a real server with the JS SDK v3 (signed raw requests for what the SDK
+ * would not send): CreateBucket with object lock (versioning Enabled for good), Put/Get
+ * ObjectLockConfiguration with default retention and its errors, lock headers on PUT and
+ * CreateMultipartUpload (a digest required on PUT), Put/GetObjectRetention (COMPLIANCE only
+ * extended, GOVERNANCE weakened only with the bypass), Put/GetObjectLegalHold, and the lock
+ * headers on GET/HEAD.
+ */
+
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  GetObjectLegalHoldCommand,
+  GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
+  HeadObjectCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectLockConfigurationCommand,
+  PutObjectRetentionCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
+import { signedFetch, xmlField } from "./s3_raw.ts";
+
+const DAY = 24 * 3600 * 1000;
+
+async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
+  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
+  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
+}
+
+async function withServer(fn: (server: TestServer, client: S3Client) => Promise<void>) {
+  const server = await startServer();
+  const client = s3Client(server);
+  try {
+    await fn(server, client);
+  } finally {
+    client.destroy();
+    await server.cleanup();
+  }
+}
+
+const inDays = (days: number) => new Date(Date.now() + days * DAY);
+const md5 = (text: string) => createHash("md5").update(text).digest("base64");
+
+Deno.test("object lock: bucket configuration, default retention and its errors", async () => {
+  await withServer(async (server, client) => {
+    await client.send(
+      new CreateBucketCommand({ Bucket: "locked", ObjectLockEnabledForBucket: true }),
+    );
+    const versioning = await client.send(new GetBucketVersioningCommand({ Bucket: "locked" }));
+    assertEquals(versioning.Status, "Enabled");
+    await rejectsWith(
+      () =>
+        client.send(
+          new PutBucketVersioningCommand({
+            Bucket: "locked",
+            VersioningConfiguration: { Status: "Suspended" },
+          }),
+        ),
+      "InvalidBucketState",
+      409,
+    );
+    const bare = await client.send(new GetObjectLockConfigurationCommand({ Bucket: "locked" }));
+    assertEquals(bare.ObjectLockConfiguration, { ObjectLockEnabled: "Enabled" });
+
+    await client.send(
+      new PutObjectLockConfigurationCommand({
+        Bucket: "locked",
+        ObjectLockConfiguration: {
+          ObjectLockEnabled: "Enabled",
+          Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 2 } },
+        },
+      }),
+    );
+    const set = await client.send(new GetObjectLockConfigurationCommand({ Bucket: "locked" }));
+    assertEquals(set.ObjectLockConfiguration?.Rule?.DefaultRetention, {
+      Mode: "GOVERNANCE",
+      Days: 2,
+    });
+
+    // A new version gets the default retention from when it was written.
+    const before = Date.now();
+    await client.send(new PutObjectCommand({ Bucket: "locked", Key: "k", Body: "data" }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: "locked", Key: "k" }));
+    assertEquals(head.ObjectLockMode, "GOVERNANCE");
+    const until = head.ObjectLockRetainUntilDate!.getTime();
+    assert(until >= before + 2 * DAY - 1000 && until <= Date.now() + 2 * DAY + 1000, `${until}`);
+    assertEquals(head.ObjectLockLegalHoldStatus, undefined);
+
+    await client.send(new CreateBucketCommand({ Bucket: "plain" }));
+    await rejectsWith(
+      () => client.send(new GetObjectLockConfigurationCommand({ Bucket: "plain" })),
+      "ObjectLockConfigurationNotFoundError",
+      404,
+    );
+    const enable = (Bucket: string) =>
+      client.send(
+        new PutObjectLockConfigurationCommand({
+          Bucket,
+          ObjectLockConfiguration: { ObjectLockEnabled: "Enabled" },
+        }),
+      );
+    await rejectsWith(() => enable("plain"), "InvalidBucketState", 409);
+    await rejectsWith(() => enable("no-such-bucket"), "NoSuchBucket", 404);
+    // As AWS: a bucket whose versioning is Enabled may have object lock turned on.
+    await client.send(
+      new PutBucketVersioningCommand({
+        Bucket: "plain",
+        VersioningConfiguration: { Status: "Enabled" },
+      }),
+    );
+    await enable("plain");
+    assertEquals(
+      (await client.send(new GetObjectLockConfigurationCommand({ Bucket: "plain" })))
+        .ObjectLockConfiguration?.ObjectLockEnabled,
+      "Enabled",
+    );
+
+    const put = (body: string, headers: Record<string, string> = { "content-md5": md5(body) }) =>
+      signedFetch(server, {
+        method: "PUT",
+        path: "/locked",
+        query: [["object-lock", ""]],
+        body,
+        headers,
+      });
+    const config = (rule: string, enabled = "Enabled") =>
+      `<ObjectLockConfiguration><ObjectLockEnabled>${enabled}</ObjectLockEnabled>${rule}</ObjectLockConfiguration>`;
+    const retention = (inner: string) =>
+      `<Rule><DefaultRetention>${inner}</DefaultRetention></Rule>`;
+    const cases: [string, string][] = [
+      ["", "MalformedXML"],
+      ["<ObjectLockConfiguration>", "MalformedXML"],
+      [config("", "Disabled"), "MalformedXML"],
+      [config("<Rule></Rule>"), "MalformedXML"],
+      [config(retention("<Mode>WORM</Mode><Days>1</Days>")), "MalformedXML"],
+      [config(retention("<Mode>GOVERNANCE</Mode>")), "MalformedXML"],
+      [config(retention("<Mode>GOVERNANCE</Mode><Days>1</Days><Years>1</Years>")), "MalformedXML"],
+      [config(retention("<Mode>GOVERNANCE</Mode><Days>0</Days>")), "InvalidArgument"],
+      [config(retention("<Mode>GOVERNANCE</Mode><Days>-3</Days>")), "InvalidArgument"],
+      [config(retention("<Mode>GOVERNANCE</Mode><Years>1.5</Years>")), "InvalidArgument"],
+      [config(retention("<Mode>COMPLIANCE</Mode><Years>101</Years>")), "InvalidArgument"],
+    ];
+    for (const [body, code] of cases) {
+      const response = await put(body);
+      assertEquals([response.status, xmlField(await response.text(), "Code")], [400, code], body);
+    }
+    const noDigest = await put(config(""), {});
+    assertEquals([noDigest.status, xmlField(await noDigest.text(), "Code")], [
+      400,
+      "InvalidRequest",
+    ]);
+    // Nothing refused was stored.
+    const kept = await client.send(new GetObjectLockConfigurationCommand({ Bucket: "locked" }));
+    assertEquals(kept.ObjectLockConfiguration?.Rule?.DefaultRetention?.Days, 2);
+  });
+});
+
+Deno.test("object lock: lock headers on PUT and multipart, shown on GET/HEAD", async () => {
+  await withServer(async (server, client) => {
+    const Bucket = "locked";
+    await client.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+    const until = inDays(3);
+    until.setUTCMilliseconds(0);
+    await client.send(
+      new PutObjectCommand({
+        Bucket,
+        Key: "c",
+        Body: "compliance",
+        ObjectLockMode: "COMPLIANCE",
+        ObjectLockRetainUntilDate: until,
+        ObjectLockLegalHoldStatus: "ON",
+      }),
+    );
+    const got = await client.send(new GetObjectCommand({ Bucket, Key: "c" }));
+    await got.Body!.transformToString();
+    assertEquals(
+      [got.ObjectLockMode, got.ObjectLockRetainUntilDate, got.ObjectLockLegalHoldStatus],
+      [
+        "COMPLIANCE",
+        until,
+        "ON",
+      ],
+    );
+
+    const upload = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket,
+        Key: "mp",
+        ObjectLockMode: "GOVERNANCE",
+        ObjectLockRetainUntilDate: until,
+      }),
+    );
+    const part = await client.send(
+      new UploadPartCommand({
+        Bucket,
+        Key: "mp",
+        UploadId: upload.UploadId,
+        PartNumber: 1,
+        Body: "p",
+      }),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: "mp",
+        UploadId: upload.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    const retention = await client.send(new GetObjectRetentionCommand({ Bucket, Key: "mp" }));
+    assertEquals(retention.Retention, { Mode: "GOVERNANCE", RetainUntilDate: until });
+
+    const put = (key: string, headers: Record<string, string>, path = `/${Bucket}/${key}`) =>
+      signedFetch(server, {
+        method: "PUT",
+        path,
+        body: "x",
+        headers: { "content-md5": md5("x"), ...headers },
+      });
+    const date = until.toISOString();
+    const cases: [Record<string, string>, string][] = [
+      [{ "x-amz-object-lock-mode": "GOVERNANCE" }, "InvalidArgument"],
+      [{ "x-amz-object-lock-retain-until-date": date }, "InvalidArgument"],
+      [
+        { "x-amz-object-lock-mode": "WORM", "x-amz-object-lock-retain-until-date": date },
+        "InvalidArgument",
+      ],
+      [{
+        "x-amz-object-lock-mode": "GOVERNANCE",
+        "x-amz-object-lock-retain-until-date": "tomorrow",
+      }, "InvalidArgument"],
+      [{
+        "x-amz-object-lock-mode": "GOVERNANCE",
+        "x-amz-object-lock-retain-until-date": inDays(-1).toISOString(),
+      }, "InvalidArgument"],
+      [{ "x-amz-object-lock-legal-hold": "MAYBE" }, "InvalidArgument"],
+    ];
+    for (const [headers, code] of cases) {
+      const response = await put("bad", headers);
+      assertEquals(
+        [response.status, xmlField(await response.text(), "Code")],
+        [400, code],
+        JSON.stringify(headers),
+      );
+    }
+    // A locked body must come with its digest.
+    const noDigest = await signedFetch(server, {
+      method: "PUT",
+      path: `/${Bucket}/bad`,
+      body: "x",
+      headers: { "x-amz-object-lock-legal-hold": "ON" },
+    });
+    assertEquals([noDigest.status, xmlField(await noDigest.text(), "Code")], [
+      400,
+      "InvalidRequest",
+    ]);
+    await rejectsWith(
+      () => client.send(new HeadObjectCommand({ Bucket, Key: "bad" })),
+      "NotFound",
+      404,
+    );
+
+    await client.send(new CreateBucketCommand({ Bucket: "plain" }));
+    const unlocked = await put("k", { "x-amz-object-lock-legal-hold": "ON" }, "/plain/k");
+    assertEquals([unlocked.status, xmlField(await unlocked.text(), "Code")], [
+      400,
+      "InvalidRequest",
+    ]);
+    await client.send(new PutObjectCommand({ Bucket: "plain", Key: "k", Body: "k" }));
+    for (
+      const call of [
+        () => client.send(new GetObjectRetentionCommand({ Bucket: "plain", Key: "k" })),
+        () => client.send(new GetObjectLegalHoldCommand({ Bucket: "plain", Key: "k" })),
+        () =>
+          client.send(
+            new PutObjectLegalHoldCommand({
+              Bucket: "plain",
+              Key: "k",
+              LegalHold: { Status: "ON" },
+            }),
+          ),
+      ]
+    ) await rejectsWith(call, "InvalidRequest", 400);
+  });
+});
+
+Deno.test("object lock: retention and legal hold of a version, and who may weaken them", async () => {
+  await withServer(async (server, client) => {
+    const Bucket = "locked";
+    await client.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+    const v1 = (await client.send(new PutObjectCommand({ Bucket, Key: "k", Body: "one" })))
+      .VersionId!;
+    const v2 = (await client.send(new PutObjectCommand({ Bucket, Key: "k", Body: "two" })))
+      .VersionId!;
+    await rejectsWith(
+      () => client.send(new GetObjectRetentionCommand({ Bucket, Key: "k" })),
+      "NoSuchObjectLockConfiguration",
+      404,
+    );
+    await rejectsWith(
+      () => client.send(new GetObjectLegalHoldCommand({ Bucket, Key: "k" })),
+      "NoSuchObjectLockConfiguration",
+      404,
+    );
+    const retain = (
+      VersionId: string,
+      Mode: "GOVERNANCE" | "COMPLIANCE",
+      days: number,
+      bypass?: boolean,
+    ) =>
+      client.send(
+        new PutObjectRetentionCommand({
+          Bucket,
+          Key: "k",
+          VersionId,
+          Retention: { Mode, RetainUntilDate: inDays(days) },
+          BypassGovernanceRetention: bypass,
+        }),
+      );
+    const retention = async (VersionId: string) =>
+      (await client.send(new GetObjectRetentionCommand({ Bucket, Key: "k", VersionId }))).Retention;
+
+    const headBefore = await client.send(
+      new HeadObjectCommand({ Bucket, Key: "k", VersionId: v1 }),
+    );
+    await retain(v1, "COMPLIANCE", 5);
+    assertEquals((await retention(v1))?.Mode, "COMPLIANCE");
+    await rejectsWith(
+      () => client.send(new GetObjectRetentionCommand({ Bucket, Key: "k" })),
+      "NoSuchObjectLockConfiguration",
+      404,
+    );
+    // COMPLIANCE: only extended, whoever asks (root with the bypass included).
+    await retain(v1, "COMPLIANCE", 6);
+    await rejectsWith(() => retain(v1, "COMPLIANCE", 4, true), "AccessDenied", 403);
+    await rejectsWith(() => retain(v1, "GOVERNANCE", 10, true), "AccessDenied", 403);
+    const empty = await signedFetch(server, {
+      method: "PUT",
+      path: `/${Bucket}/k`,
+      query: [["retention", ""], ["versionId", v1]],
+      body: "<Retention/>",
+      headers: { "content-md5": md5("<Retention/>"), "x-amz-bypass-governance-retention": "true" },
+    });
+    assertEquals([empty.status, xmlField(await empty.text(), "Code")], [403, "AccessDenied"]);
+    const kept = (await retention(v1))!.RetainUntilDate!.getTime();
+    assert(Math.abs(kept - inDays(6).getTime()) < 60_000, `${kept}`);
+    // Retention changes no data and no Last-Modified.
+    const headAfter = await client.send(new HeadObjectCommand({ Bucket, Key: "k", VersionId: v1 }));
+    assertEquals([headAfter.ETag, headAfter.LastModified], [
+      headBefore.ETag,
+      headBefore.LastModified,
+    ]);
+
+    // GOVERNANCE: extended by anyone, shortened, switched or removed only with the bypass.
+    await retain(v2, "GOVERNANCE", 5);
+    await retain(v2, "GOVERNANCE", 7);
+    await rejectsWith(() => retain(v2, "GOVERNANCE", 3), "AccessDenied", 403);
+    await retain(v2, "GOVERNANCE", 3, true);
+    await retain(v2, "COMPLIANCE", 4);
+    assertEquals((await retention(v2))?.Mode, "COMPLIANCE");
+
+    const hold = (VersionId: string, Status: "ON" | "OFF") =>
+      client.send(
+        new PutObjectLegalHoldCommand({ Bucket, Key: "k", VersionId, LegalHold: { Status } }),
+      );
+    await hold(v1, "ON");
+    const held = await client.send(
+      new GetObjectLegalHoldCommand({ Bucket, Key: "k", VersionId: v1 }),
+    );
+    assertEquals(held.LegalHold?.Status, "ON");
+    await hold(v1, "OFF");
+    const released = await client.send(
+      new GetObjectLegalHoldCommand({ Bucket, Key: "k", VersionId: v1 }),
+    );
+    assertEquals(released.LegalHold?.Status, "OFF");
+    await rejectsWith(
+      () => client.send(new GetObjectLegalHoldCommand({ Bucket, Key: "k", VersionId: v2 })),
+      "NoSuchObjectLockConfiguration",
+      404,
+    );
+
+    const raw = (
+      sub: string,
+      body: string,
+      headers: Record<string, string> = { "content-md5": md5(body) },
+    ) =>
+      signedFetch(server, {
+        method: "PUT",
+        path: `/${Bucket}/k`,
+        query: [[sub, ""]],
+        body,
+        headers,
+      });
+    const cases: [string, string, string][] = [
+      ["retention", "", "MalformedXML"],
+      ["retention", "<Retention><Mode>GOVERNANCE</Mode></Retention>", "MalformedXML"],
+      [
+        "retention",
+        "<Retention><Mode>WORM</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>",
+        "MalformedXML",
+      ],
+      [
+        "retention",
+        "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>soon</RetainUntilDate></Retention>",
+        "MalformedXML",
+      ],
+      [
+        "retention",
+        "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2001-01-01T00:00:00Z</RetainUntilDate></Retention>",
+        "InvalidArgument",
+      ],
+      ["legal-hold", "<LegalHold><Status>MAYBE</Status></LegalHold>", "MalformedXML"],
+      ["legal-hold", "<LegalHold/>", "MalformedXML"],
+      ["legal-hold", "<Other><Status>ON</Status></Other>", "MalformedXML"],
+    ];
+    for (const [sub, body, code] of cases) {
+      const response = await raw(sub, body);
+      assertEquals([response.status, xmlField(await response.text(), "Code")], [400, code], body);
+    }
+    for (const sub of ["retention", "legal-hold"]) {
+      const response = await raw(sub, "<LegalHold><Status>ON</Status></LegalHold>", {});
+      assertEquals([response.status, xmlField(await response.text(), "Code")], [
+        400,
+        "InvalidRequest",
+      ]);
+    }
+    await rejectsWith(
+      () =>
+        client.send(
+          new PutObjectLegalHoldCommand({ Bucket, Key: "missing", LegalHold: { Status: "ON" } }),
+        ),
+      "NoSuchKey",
+      404,
+    );
+    await rejectsWith(
+      () =>
+        client.send(
+          new GetObjectRetentionCommand({
+            Bucket,
+            Key: "k",
+            VersionId: "00000000-0000-4000-8000-000000000000",
+          }),
+        ),
+      "NoSuchVersion",
+      404,
+    );
+  });
+});
