@@ -104,6 +104,37 @@ Deno.test("scanner: unreferenced data dirs and stale temp entries go on the seco
   }
 });
 
+Deno.test("scanner: the data dirs of every version stay, only an unreferenced one goes", async () => {
+  const d = await deployment(1, 4, 2);
+  try {
+    d.layer.setBucketVersioning({ versioning: () => Promise.resolve("Enabled") });
+    const versions: [string, Uint8Array][] = [];
+    for (let i = 0; i < 3; i++) {
+      const data = testBytes(SIZE, 20 + i);
+      versions.push([(await put(d.layer, "history", data)).versionId, data]);
+    }
+    await d.layer.deleteObject(BUCKET, "history");
+    const drive = d.paths[0][2];
+    const orphan = `${drive}/${BUCKET}/history/${crypto.randomUUID()}__XLDATA__`;
+    await Deno.mkdir(orphan);
+    await Deno.writeFile(`${orphan}/part.1`, testBytes(1000, 3));
+    const before = await filesBelow(`${drive}/${BUCKET}`);
+    const { scanner } = scannerOf(d.layer.sets, { garbageAgeMs: 0 });
+    for (let cycle = 0; cycle < 3; cycle++) await scanner.cycle();
+    assertEquals(scanner.status().garbageDataDirs, 1);
+    const after = await filesBelow(`${drive}/${BUCKET}`);
+    assertEquals(after, before.filter((f) => !f.startsWith(orphan.slice(drive.length + 8))));
+    for (const [versionId, data] of versions) {
+      const { body } = await d.layer.getObject(BUCKET, "history", { versionId });
+      assert(equalBytes(new Uint8Array(await new Response(body).arrayBuffer()), data));
+    }
+    // The current version is a delete marker: the object counts for no usage.
+    assertEquals(scanner.usage().map((u) => [u.bucket, u.objects]), [[BUCKET, 0]]);
+  } finally {
+    await d.close();
+  }
+});
+
 Deno.test("scanner: uploads older than the expiry are aborted on every drive, fresh ones survive", async () => {
   const d = await deployment(1, 4, 2);
   try {
