@@ -160,7 +160,6 @@ Deno.test({
       await t.step("unsupported bucket subresources are NotImplemented", async () => {
         const cases: [string, string][] = [
           ["GET", "lifecycle"],
-          ["PUT", "cors"],
           ["DELETE", "tagging"],
           ["GET", "encryption"],
           ["PUT", "versioning"],
