@@ -5,6 +5,7 @@
  */
 
 import { InvalidLifecycle, type LifecycleRule, parseLifecycle } from "../src/bucket/lifecycle.ts";
+import { ConfigError, parseServerArgs } from "../src/config.ts";
 import {
   abortingRule,
   dueTime,
@@ -299,4 +300,16 @@ Deno.test("lifecycle evaluate: uploads are aborted by prefix and age only", () =
     abortingRule(rules, { ...upload, object: "keep/big" }, T0 + 9 * HOUR, HOUR),
     undefined,
   );
+});
+
+Deno.test("lifecycle day: a day by default, shortened by --lifecycle-day or FLASHSTOR_LIFECYCLE_DAY", () => {
+  const noEnv = () => undefined;
+  assertEquals(parseServerArgs(["/d"], noEnv).lifecycleDayMs, 86_400_000);
+  assertEquals(parseServerArgs(["--lifecycle-day", "2s", "/d"], noEnv).lifecycleDayMs, 2000);
+  const env = (name: string) => name === "FLASHSTOR_LIFECYCLE_DAY" ? "1m" : undefined;
+  assertEquals(parseServerArgs(["/d"], env).lifecycleDayMs, 60_000);
+  assertEquals(parseServerArgs(["--lifecycle-day=10", "/d"], env).lifecycleDayMs, 10_000);
+  for (const bad of ["0", "-1", "soon"]) {
+    assertThrows(() => parseServerArgs(["--lifecycle-day", bad, "/d"], noEnv), ConfigError);
+  }
 });

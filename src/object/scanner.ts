@@ -8,7 +8,7 @@
  * multipart uploads and completed-upload records. Paced behind foreground requests (pacer.ts).
  *
  * The walk is the union of the drives' namespaces (namespace-walk.ts) and every step is per
- * object, so lifecycle rules can join the same walk later as one more per-object step.
+ * object; lifecycle rules join it through a hook given the object's versions once it is healed.
  */
 import { crc32 } from "../../ffi/isal.ts";
 import { SYSTEM_VOLUME } from "../storage/api.ts";
@@ -17,7 +17,7 @@ import type { ErasureSet } from "./erasure-set.ts";
 import { BucketNotFound, ObjectNotFound } from "./errors.ts";
 import { GarbageCollector, type GarbageCounts, noGarbage } from "./garbage.ts";
 import { healObject } from "./heal.ts";
-import type { BucketUsage, HealResult, ScannerStatus } from "./layer.ts";
+import type { BucketUsage, HealResult, ObjectInfo, ScannerStatus } from "./layer.ts";
 import { type NamespaceObject, setScopes, walkBucket } from "./namespace-walk.ts";
 import { Pacer, sleep } from "./pacer.ts";
 import { readRecord, writeRecord } from "./system-records.ts";
@@ -34,12 +34,21 @@ export interface ScannerSettings {
   uploadExpiryMs: number;
 }
 
+/** Lifecycle's part of the walk (implemented above the object layer, acting through it). */
+export interface LifecycleHook {
+  /** The step for each object of `bucket` this cycle (its versions, newest first), if any. */
+  bucket(bucket: string): Promise<((versions: ObjectInfo[]) => Promise<void>) | undefined>;
+  /** Once per cycle, after the walk: what is not per object (stale multipart uploads). */
+  afterWalk(signal: AbortSignal): Promise<void>;
+}
+
 export interface ScannerOptions extends ScannerSettings {
   /** True while foreground requests are in flight: the scanner waits. */
   busy: () => boolean;
   /** Wait this multiple of each object's scan time (MinIO's default speed: 2). */
   sleepFactor?: number;
   log?: (line: string) => void;
+  lifecycle?: LifecycleHook;
 }
 
 /** The last cycle's usage, in the system volume of the first set's drives, for the next start. */
@@ -176,9 +185,12 @@ export class Scanner {
             ? undefined
             : usage.get(bucket) ?? { objects: 0, bytes: 0 };
           if (counted) usage.set(bucket, counted);
+          const lifecycle = bucket === SYSTEM_VOLUME
+            ? undefined
+            : await this.options.lifecycle?.bucket(bucket);
           for await (const object of walkBucket(set, bucket, { prefix, signal })) {
             const t = performance.now();
-            const size = await this.#object(set, object, report);
+            const size = await this.#object(set, object, report, lifecycle);
             report.objects++;
             if (size !== undefined && counted) {
               counted.objects++;
@@ -192,6 +204,7 @@ export class Scanner {
         await this.#garbage.uploads(set, report);
         await sweepCompletedUploads(set);
       }
+      await this.options.lifecycle?.afterWalk(signal);
       this.#garbage.endCycle();
     } finally {
       this.#status.running = false;
@@ -202,11 +215,12 @@ export class Scanner {
     return report;
   }
 
-  /** Heals and collects one object; its size when a read quorum agrees on it. */
+  /** Heals one object, applies lifecycle rules, collects it; its size when a quorum agrees. */
   async #object(
     set: ErasureSet,
     object: NamespaceObject,
     report: CycleReport,
+    lifecycle?: (versions: ObjectInfo[]) => Promise<void>,
   ): Promise<number | undefined> {
     const { bucket, name } = object;
     const deep = this.#deep(`${bucket}/${name}`, report.cycle);
@@ -224,6 +238,13 @@ export class Scanner {
         this.#status.objectsDamaged++;
         this.#log(`flashstor: scanner: ${bucket}/${name}: cannot heal: ${(err as Error).message}`);
       }
+    }
+    if (lifecycle) {
+      await set.objectVersions(bucket, name).then(lifecycle).catch((err: Error) => {
+        if (!(err instanceof ObjectNotFound)) {
+          this.#log(`flashstor: scanner: ${bucket}/${name}: lifecycle: ${err.message}`);
+        }
+      });
     }
     const version = await this.#garbage.object(set, bucket, name, report).catch(() => undefined);
     return version?.size;

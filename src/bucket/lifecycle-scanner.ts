@@ -1,0 +1,143 @@
+/**
+ * Lifecycle rules applied by the background scanner (its LifecycleHook): per object, the
+ * actions the rules make due (lifecycle-evaluate.ts); after each walk, stale multipart uploads.
+ * Every action goes through the ObjectLayer, so object lock is enforced where it always is: a
+ * version it protects is refused there, logged here and left alone.
+ */
+
+import { ObjectLocked, ObjectNotFound } from "../object/errors.ts";
+import type { ObjectInfo, ObjectLayer } from "../object/layer.ts";
+import type { LifecycleHook } from "../object/scanner.ts";
+import type { LifecycleRule } from "./lifecycle.ts";
+import { abortingRule, type LifecycleAction, objectActions } from "./lifecycle-evaluate.ts";
+import type { BucketMetadataStore } from "./metadata-store.ts";
+
+const UPLOAD_PAGE = 1000;
+
+export interface LifecycleOptions {
+  /** A rule's day in ms (86,400,000 unless shortened for tests). */
+  dayMs: number;
+  log?: (line: string) => void;
+  /** The clock (tests may move it). */
+  now?: () => number;
+}
+
+export class BucketLifecycle implements LifecycleHook {
+  readonly #log: (line: string) => void;
+  readonly #now: () => number;
+
+  constructor(
+    readonly buckets: BucketMetadataStore,
+    readonly layer: ObjectLayer,
+    readonly options: LifecycleOptions,
+  ) {
+    this.#log = options.log ?? ((line) => console.log(line));
+    this.#now = options.now ?? Date.now;
+  }
+
+  async bucket(
+    bucket: string,
+  ): Promise<((versions: ObjectInfo[]) => Promise<void>) | undefined> {
+    const rules = await this.#rules(bucket);
+    const perObject = rules.filter((r) => r.expiration || r.noncurrentVersionExpiration);
+    if (perObject.length === 0) return undefined;
+    return (versions) => this.#apply(bucket, perObject, versions);
+  }
+
+  async afterWalk(signal: AbortSignal): Promise<void> {
+    // A bucket that cannot be listed now is tried again next cycle; the others go on.
+    const buckets = await this.layer.listBuckets().catch((err: Error) => {
+      this.#log(`flashstor: lifecycle: buckets not listed: ${err.message}`);
+      return [];
+    });
+    for (const { name: bucket } of buckets) {
+      signal.throwIfAborted();
+      const rules = (await this.#rules(bucket)).filter((r) => r.abortIncompleteUploadDays);
+      if (rules.length === 0) continue;
+      await this.#abortUploads(bucket, rules, signal).catch((err: Error) => {
+        if (signal.aborted) throw err;
+        this.#log(`flashstor: lifecycle: ${bucket}: uploads not listed: ${err.message}`);
+      });
+    }
+  }
+
+  /** The bucket's enabled rules ([] when it has none or its metadata cannot be read now). */
+  async #rules(bucket: string): Promise<LifecycleRule[]> {
+    try {
+      return (await this.buckets.get(bucket)).lifecycle?.rules.filter((r) => r.enabled) ?? [];
+    } catch (err) {
+      this.#log(`flashstor: lifecycle: ${bucket}: rules not read: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  async #apply(bucket: string, rules: LifecycleRule[], versions: ObjectInfo[]): Promise<void> {
+    const [current] = versions;
+    for (const action of objectActions(rules, versions, this.#now(), this.options.dayMs)) {
+      const what = `${bucket}/${current.name}`;
+      try {
+        if (await this.#act(bucket, current, action)) {
+          this.#log(`flashstor: lifecycle: ${what}: ${describe(action)} (rule ${action.rule})`);
+        }
+      } catch (err) {
+        const reason = err instanceof ObjectLocked ? "kept by object lock" : "failed";
+        this.#log(
+          `flashstor: lifecycle: ${what}: rule ${action.rule}: ${attempt(action)} ${reason}: ` +
+            (err as Error).message,
+        );
+      }
+    }
+  }
+
+  /** Carries out one action; false when the object changed since its versions were read. */
+  async #act(bucket: string, current: ObjectInfo, action: LifecycleAction): Promise<boolean> {
+    if (action.kind === "removeVersion") {
+      await this.layer.deleteObject(bucket, current.name, { versionId: action.versionId });
+      return true;
+    }
+    // Expiring deletes (or hides) whatever is current: it must still be the version judged.
+    const now = await this.layer.getObjectInfo(bucket, current.name).catch((err) => {
+      if (err instanceof ObjectNotFound) return undefined;
+      throw err;
+    });
+    if (
+      now?.versionId !== current.versionId || now.modTime.getTime() !== current.modTime.getTime()
+    ) return false;
+    await this.layer.deleteObject(bucket, current.name);
+    return true;
+  }
+
+  async #abortUploads(bucket: string, rules: LifecycleRule[], signal: AbortSignal): Promise<void> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      signal.throwIfAborted();
+      const page = await this.layer.listMultipartUploads(bucket, {
+        keyMarker,
+        uploadIdMarker,
+        maxUploads: UPLOAD_PAGE,
+      });
+      for (const upload of page.uploads) {
+        const rule = abortingRule(rules, upload, this.#now(), this.options.dayMs);
+        if (rule === undefined) continue;
+        const what = `${bucket}/${upload.object}: upload ${upload.uploadId}`;
+        try {
+          await this.layer.abortMultipartUpload(bucket, upload.object, upload.uploadId);
+          this.#log(`flashstor: lifecycle: ${what} aborted (rule ${rule})`);
+        } catch (err) {
+          this.#log(`flashstor: lifecycle: ${what}: abort failed: ${(err as Error).message}`);
+        }
+      }
+      ({ nextKeyMarker: keyMarker, nextUploadIdMarker: uploadIdMarker } = page);
+      if (!page.isTruncated) break;
+    } while (keyMarker !== undefined);
+  }
+}
+
+function describe(action: LifecycleAction): string {
+  return action.kind === "expire" ? "expired" : `version ${action.versionId} removed`;
+}
+
+function attempt(action: LifecycleAction): string {
+  return action.kind === "expire" ? "expiry" : `removal of version ${action.versionId}`;
+}
