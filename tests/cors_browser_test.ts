@@ -74,6 +74,8 @@ Deno.test({
         // A free port may be one Chromium refuses by default (its "unsafe ports").
         `--explicitly-allowed-ports=${server.port},${page.addr.port}`,
       ],
+      // Generous: the suite runs in parallel on two shared cores.
+      timeout: 120_000,
       protocolTimeout: 120_000,
     });
     try {
