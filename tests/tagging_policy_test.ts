@@ -1,0 +1,111 @@
+/**
+ * Tags as policy condition keys against a real server (JS SDK v3, an IAM user, a bucket
+ * policy): s3:RequestObjectTag/<key> on PutObject's x-amz-tagging, s3:RequestObjectTagKeys on
+ * PutObjectTagging's body, and s3:ExistingObjectTag/<key> read from the object's stored tags on
+ * every request (a retag takes effect at once).
+ */
+
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { assertEquals, assertRejects } from "./helpers/assert.ts";
+import { s3Client } from "./helpers/server.ts";
+import { s3, world } from "./helpers/sts.ts";
+
+async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
+  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
+  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
+}
+
+function policy(statements: Record<string, unknown>[]): string {
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+Deno.test("tag condition keys: a bucket policy over request tags and the object's stored tags", async () => {
+  const w = await world();
+  const root = s3Client(w.server);
+  const alice = s3(w.server, w.alice);
+  const Bucket = "tagged";
+  try {
+    await root.send(new CreateBucketCommand({ Bucket }));
+    const objects = `arn:aws:s3:::${Bucket}/*`;
+    await root.send(
+      new PutBucketPolicyCommand({
+        Bucket,
+        Policy: policy([
+          {
+            Effect: "Allow",
+            Principal: { AWS: w.alice.arn },
+            Action: "s3:PutObject",
+            Resource: objects,
+            Condition: { StringEquals: { "s3:RequestObjectTag/project": "blue" } },
+          },
+          {
+            Effect: "Allow",
+            Principal: { AWS: w.alice.arn },
+            Action: "s3:PutObjectTagging",
+            Resource: objects,
+            Condition: {
+              "ForAllValues:StringEquals": { "s3:RequestObjectTagKeys": ["project", "team"] },
+            },
+          },
+          {
+            Effect: "Allow",
+            Principal: { AWS: w.alice.arn },
+            Action: "s3:GetObject",
+            Resource: objects,
+          },
+          {
+            Effect: "Deny",
+            Principal: { AWS: w.alice.arn },
+            Action: "s3:GetObject",
+            Resource: objects,
+            Condition: { StringEquals: { "s3:ExistingObjectTag/class": "secret" } },
+          },
+        ]),
+      }),
+    );
+    const putAs = (client: S3Client, Key: string, Tagging?: string) =>
+      client.send(new PutObjectCommand({ Bucket, Key, Body: Key, Tagging }));
+    await putAs(alice, "blue", "project=blue");
+    await rejectsWith(() => putAs(alice, "red", "project=red"), "AccessDenied", 403);
+    await rejectsWith(() => putAs(alice, "untagged"), "AccessDenied", 403);
+
+    const tag = (client: S3Client, Key: string, tags: Record<string, string>) =>
+      client.send(
+        new PutObjectTaggingCommand({
+          Bucket,
+          Key,
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+    await tag(alice, "blue", { project: "blue", team: "core" });
+    await rejectsWith(
+      () => tag(alice, "blue", { project: "blue", class: "x" }),
+      "AccessDenied",
+      403,
+    );
+
+    const read = async (Key: string) => {
+      const got = await alice.send(new GetObjectCommand({ Bucket, Key }));
+      return await got.Body!.transformToString();
+    };
+    assertEquals(await read("blue"), "blue");
+    await tag(root, "blue", { class: "secret" });
+    await rejectsWith(() => read("blue"), "AccessDenied", 403);
+    // The stored tags are read afresh: no decision about them is remembered.
+    await tag(root, "blue", { class: "open" });
+    assertEquals(await read("blue"), "blue");
+    await tag(root, "blue", { class: "secret" });
+    await rejectsWith(() => read("blue"), "AccessDenied", 403);
+  } finally {
+    root.destroy();
+    alice.destroy();
+    await w.server.cleanup();
+  }
+});
