@@ -17,7 +17,6 @@ import {
   compareVersions,
   CorruptMeta,
   decodeXlMeta,
-  latestVersion,
   type ObjectVersion,
   versionKey,
   type XlMeta,
@@ -73,55 +72,10 @@ export function withoutUnformatted<T>(
   }));
 }
 
-/** Each drive's current version of an object, or why it has none. */
-export function readVersions(
-  drives: Drives,
-  bucket: string,
-  path: string,
-): Promise<Outcome<ObjectVersion>[]> {
-  return fanOut(
-    drives,
-    async (drive) =>
-      latestVersion(decodeXlMeta(await drive.readAll(bucket, `${path}/${META_FILE}`))),
-  );
-}
-
 export interface QuorumVersion {
   version: ObjectVersion;
   /** Per drive: its copy of the agreed version, or undefined when it lacks it (to heal). */
   holders: (ObjectVersion | undefined)[];
-}
-
-/**
- * The version at least `readQuorum` drives agree on (the most agreed, then the newest). Throws
- * BucketNotFound / ObjectNotFound when that many drives lack the bucket / object, otherwise
- * InsufficientReadQuorum.
- */
-export function agreedVersion(
-  outcomes: Outcome<ObjectVersion>[],
-  readQuorum: number,
-  what: string,
-): QuorumVersion {
-  const keys = outcomes.map((o) => o.ok ? versionKey(o.value) : undefined);
-  const groups = new Map<string, number>();
-  for (const key of keys) if (key !== undefined) groups.set(key, (groups.get(key) ?? 0) + 1);
-  let best: ObjectVersion | undefined;
-  let bestKey: string | undefined;
-  let bestCount = 0;
-  outcomes.forEach((o, i) => {
-    if (!o.ok) return;
-    const count = groups.get(keys[i]!)!;
-    if (count > bestCount || (count === bestCount && best && o.value.modTime > best.modTime)) {
-      best = o.value;
-      bestKey = keys[i];
-      bestCount = count;
-    }
-  });
-  if (best && bestCount >= readQuorum) {
-    const holders = outcomes.map((o, i) => o.ok && keys[i] === bestKey ? o.value : undefined);
-    return { version: best, holders };
-  }
-  throw noAgreement(outcomes, readQuorum, what, bestCount);
 }
 
 /** Each drive's xl.meta of an object (every version), or why it has none. */
