@@ -79,7 +79,7 @@ Deno.test({
             304,
           ],
           ["412", { method: "GET", path: `/${BUCKET}/key`, headers: { "if-match": '"x"' } }, 412],
-          ["501", { method: "GET", path: `/${BUCKET}`, query: [["lifecycle", ""]] }, 501],
+          ["501", { method: "GET", path: `/${BUCKET}`, query: [["encryption", ""]] }, 501],
           ["405", { method: "PATCH", path: `/${BUCKET}/key` }, 405],
           ["anonymous", { method: "GET", path: "/", anonymous: true }, 403],
           ["live", "/flashstor/health/live", 200],
@@ -205,10 +205,6 @@ Deno.test({
 
       await t.step("object subresources we lack are NotImplemented, not a write", async () => {
         const cases: [string, string][] = [
-          ["PUT", "tagging"],
-          ["DELETE", "tagging"],
-          ["PUT", "retention"],
-          ["PUT", "legal-hold"],
           ["POST", "restore"],
           ["POST", "select"],
           ["GET", "torrent"],
@@ -305,6 +301,15 @@ Deno.test({
               method: "GET",
               path: `/${BUCKET}/key`,
               query: [["versionId", "123"]],
+            },
+            400,
+            "InvalidArgument",
+          ],
+          [
+            {
+              method: "GET",
+              path: `/${BUCKET}/key`,
+              query: [["versionId", crypto.randomUUID()]],
             },
             404,
             "NoSuchVersion",

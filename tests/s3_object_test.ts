@@ -19,7 +19,6 @@ import {
   type HeadObjectCommandInput,
   ListObjectsV2Command,
   PutObjectCommand,
-  PutObjectTaggingCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -366,7 +365,7 @@ Deno.test({
       });
 
       await t.step(
-        "GetObjectTagging: objects carry no tags; PutObjectTagging is refused",
+        "GetObjectTagging: an untagged object's tag set is empty",
         async () => {
           const tags = await client.send(
             new GetObjectTaggingCommand({ Bucket: BUCKET, Key: "doc.txt" }),
@@ -376,18 +375,6 @@ Deno.test({
             () => client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: "missing" })),
             "NoSuchKey",
             404,
-          );
-          await rejectsWith(
-            () =>
-              client.send(
-                new PutObjectTaggingCommand({
-                  Bucket: BUCKET,
-                  Key: "doc.txt",
-                  Tagging: { TagSet: [{ Key: "k", Value: "v" }] },
-                }),
-              ),
-            "NotImplemented",
-            501,
           );
         },
       );
@@ -456,7 +443,8 @@ Deno.test({
           }),
         );
         assertEquals(out.Deleted, undefined);
-        assertEquals(out.Errors?.map((e) => [e.Key, e.Code]), [["b", "NoSuchVersion"]]);
+        // A version id of another server's form names nothing here: it is malformed.
+        assertEquals(out.Errors?.map((e) => [e.Key, e.Code]), [["b", "InvalidArgument"]]);
         assertEquals(await keys(client), ["b"]);
       });
 
@@ -613,6 +601,11 @@ Deno.test({
         assertEquals(await got.Body!.transformToString(), TEXT);
         await rejectsWith(
           () => copy({ Key: "v", CopySource: `${encodedSource}?versionId=abc` }),
+          "InvalidArgument",
+          400,
+        );
+        await rejectsWith(
+          () => copy({ Key: "v", CopySource: `${encodedSource}?versionId=${crypto.randomUUID()}` }),
           "NoSuchVersion",
           404,
         );
