@@ -17,6 +17,7 @@ import { openLocalDrive } from "./src/storage/local-drive.ts";
 import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { IamStore } from "./src/iam/store.ts";
 import { Pools } from "./src/object/pools.ts";
+import { ConfigBucketMetadataStore } from "./src/bucket/metadata-store.ts";
 import { checkListenAddress, loadTls, type RunningServer, startServer } from "./src/server.ts";
 import { CertificateError } from "./src/security/certs.ts";
 import { VERSION } from "./src/version.ts";
@@ -80,6 +81,9 @@ async function serve(args: string[]): Promise<void> {
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
+  // One store of bucket settings: the object layer reads versioning where the S3 API sets it.
+  const buckets = new ConfigBucketMetadataStore(layer);
+  layer.setBucketVersioning(buckets);
   // A drive formatted into its slot (at start, or by the monitor) is rebuilt by a full heal.
   const healDrive = (set: number, drive: number) => void layer.healDrive(set, drive);
   const monitor = new DriveMonitor(format.sets, format.reference, {
@@ -105,7 +109,7 @@ async function serve(args: string[]): Promise<void> {
     secretKey: config.rootPassword,
   });
   console.log(`flashstor: IAM account ${iam.accountId}, ${iam.list("user").length} user(s)`);
-  const server = startServer(config, layer, tls, { iam, identities: iam });
+  const server = startServer(config, layer, tls, { iam, identities: iam, buckets });
   if (runIdentity) {
     // Synchronous, right after binding: no request is served before the drop.
     const report = becomeRunUser(runIdentity);
