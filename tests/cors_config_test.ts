@@ -8,6 +8,7 @@ import {
   type CorsConfiguration,
   matchCorsRule,
   MAX_CORS_RULES,
+  MAX_REQUESTED_HEADERS,
   parseCorsConfiguration,
   renderCorsConfiguration,
 } from "../src/bucket/cors.ts";
@@ -143,4 +144,13 @@ Deno.test("cors match: origin, method and every requested header; the first rule
   assertEquals(id("http://elsewhere.net", "OPTIONS"), undefined);
   // Origins compare exactly.
   assertEquals(id("https://APP.example.com", "PUT"), undefined);
+});
+
+Deno.test("cors match: a preflight asking for more than 100 headers is allowed by no rule", () => {
+  const config = parse(`<CORSRule>${RULE}<AllowedHeader>*</AllowedHeader></CORSRule>`);
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `x-h${i}`);
+  const match = (n: number) =>
+    matchCorsRule(config, { origin: "http://a.com", method: "GET", headers: names(n) });
+  assertEquals(match(MAX_REQUESTED_HEADERS)?.allowedOrigins, ["*"]);
+  assertEquals(match(MAX_REQUESTED_HEADERS + 1), undefined);
 });

@@ -3,7 +3,7 @@
  * CLI and AWS's errors (no checksum, bad XML, oversized, unsupported method, two wildcards,
  * missing bucket), which leave the stored rules as they were; the unsigned OPTIONS preflight
  * (allowed, refused, no CORS, no bucket, missing headers); the Access-Control-* headers of
- * actual requests, error responses included.
+ * actual requests, error responses included; users without the CORS actions are refused.
  */
 
 import {
@@ -12,6 +12,7 @@ import {
   DeleteBucketCorsCommand,
   GetBucketCorsCommand,
   PutBucketCorsCommand,
+  PutBucketPolicyCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -20,6 +21,7 @@ import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { awsEnv, clientPresent, run, runOk } from "./helpers/clients.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
 import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
+import { BUCKET, s3 as userS3, world } from "./helpers/sts.ts";
 
 const AWS = "/usr/bin/aws";
 const awsPresent = clientPresent("cors_server_test", AWS);
@@ -370,4 +372,44 @@ Deno.test("cors headers: on allowed actual requests, their errors too; none othe
     assertEquals(plain.status, 200);
     assertEquals(corsHeaders(plain), {});
   });
+});
+
+Deno.test("cors api: a user needs s3:GetBucketCORS / s3:PutBucketCORS (delete too)", async () => {
+  const w = await world();
+  const root = s3Client(w.server);
+  const alice = userS3(w.server, w.alice);
+  try {
+    await root.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: RULES }));
+    const denied = (call: () => Promise<unknown>) => rejectsWith(call, "AccessDenied", 403);
+    await denied(() => alice.send(new GetBucketCorsCommand({ Bucket: BUCKET })));
+    await root.send(
+      new PutBucketPolicyCommand({
+        Bucket: BUCKET,
+        Policy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{
+            Effect: "Allow",
+            Principal: { AWS: w.alice.arn },
+            Action: "s3:GetBucketCORS",
+            Resource: `arn:aws:s3:::${BUCKET}`,
+          }],
+        }),
+      }),
+    );
+    const got = await alice.send(new GetBucketCorsCommand({ Bucket: BUCKET }));
+    assertEquals(got.CORSRules?.length, 2);
+    const open = { CORSRules: [{ AllowedOrigins: ["*"], AllowedMethods: ["PUT" as const] }] };
+    await denied(() =>
+      alice.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: open }))
+    );
+    await denied(() => alice.send(new DeleteBucketCorsCommand({ Bucket: BUCKET })));
+    assertEquals(
+      (await root.send(new GetBucketCorsCommand({ Bucket: BUCKET }))).CORSRules?.[0].ID,
+      "app",
+    );
+  } finally {
+    alice.destroy();
+    root.destroy();
+    await w.server.cleanup();
+  }
 });

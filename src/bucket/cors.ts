@@ -28,6 +28,12 @@ export const MAX_CORS_RULES = 100;
 /** AWS's limit on the size of a CORS configuration. */
 export const MAX_CORS_BYTES = 64 * 1024;
 const MAX_ID_CHARS = 255;
+/**
+ * A preflight asking for more headers than this is allowed by no rule. Browsers ask only for the
+ * few non-safelisted headers a script sets; an unsigned request naming thousands would otherwise
+ * cost each × every pattern of every rule (6000 names × 100 rules × 10 patterns: 0.3 s of CPU).
+ */
+export const MAX_REQUESTED_HEADERS = 100;
 const RULE_ELEMENTS = new Set([
   "ID",
   "AllowedMethod",
@@ -163,6 +169,7 @@ export function matchCorsRule(
   config: CorsConfiguration,
   request: CorsRequest,
 ): CorsRule | undefined {
+  if (request.headers.length > MAX_REQUESTED_HEADERS) return undefined;
   return config.rules.find((rule) =>
     (rule.allowedMethods as readonly string[]).includes(request.method) &&
     rule.allowedOrigins.some((pattern) => wildcardMatch(pattern, request.origin)) &&
