@@ -486,6 +486,7 @@ Deno.test("versioning API: the s3:versionid condition key in a bucket policy", a
     await versionedBucket(root, "pinned");
     const v1 = await put(root, "pinned", "k", "one");
     const v2 = await put(root, "pinned", "k", "two");
+    const source = await put(root, "pinned", "src", "source");
     await root.send(
       new PutBucketPolicyCommand({
         Bucket: "pinned",
@@ -497,6 +498,11 @@ Deno.test("versioning API: the s3:versionid condition key in a bucket policy", a
             Action: "s3:GetObjectVersion",
             Resource: "arn:aws:s3:::pinned/k",
             Condition: { StringEquals: { "s3:versionid": v1 } },
+          }, {
+            Effect: "Allow",
+            Principal: { AWS: w.alice.arn },
+            Action: ["s3:GetObjectVersion", "s3:PutObject"],
+            Resource: ["arn:aws:s3:::pinned/src", "arn:aws:s3:::pinned/copy"],
           }],
         }),
       }),
@@ -507,6 +513,14 @@ Deno.test("versioning API: the s3:versionid condition key in a bucket policy", a
       await rejectsWith(() => text(alice, "pinned", "k", v2), "AccessDenied", 403);
       // Without a version id the action is s3:GetObject, which the policy does not grant.
       await rejectsWith(() => text(alice, "pinned", "k"), "AccessDenied", 403);
+      // A copy's source read is s3:GetObjectVersion when it names a version, else s3:GetObject.
+      const copy = (copySource: string) =>
+        alice.send(
+          new CopyObjectCommand({ Bucket: "pinned", Key: "copy", CopySource: copySource }),
+        );
+      await copy(`pinned/src?versionId=${source}`);
+      assertEquals((await text(root, "pinned", "copy"))[0], "source");
+      await rejectsWith(() => copy("pinned/src"), "AccessDenied", 403);
     } finally {
       alice.destroy();
     }

@@ -69,8 +69,12 @@ export async function authorizeRoute(
         allowed = access.allowed(action, route.bucket, route.key);
         break;
       case "copy-source": {
+        // The source names its own version (x-amz-copy-source: /b/k?versionId=…).
         const source = parseCopySource(headers.get("x-amz-copy-source") ?? "");
-        allowed = access.allowed(action, source.bucket, source.key);
+        const read = source.versionId !== undefined && permission.ofVersion
+          ? permission.ofVersion
+          : permission.action;
+        allowed = access.allowed(read, source.bucket, source.key);
         break;
       }
       default:

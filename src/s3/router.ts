@@ -176,7 +176,10 @@ const on = (action: S3Action, resource: ResourceOf, ofVersion?: S3Action): Permi
 ];
 const READ_OBJECT = on("s3:GetObject", "object", "s3:GetObjectVersion");
 const WRITE_OBJECT = on("s3:PutObject", "object");
-const COPY_OBJECT = [...WRITE_OBJECT, ...on("s3:GetObject", "copy-source")];
+const COPY_OBJECT = [
+  ...WRITE_OBJECT,
+  ...on("s3:GetObject", "copy-source", "s3:GetObjectVersion"),
+];
 const LIST_BUCKET = on("s3:ListBucket", "bucket");
 
 /** Operations whose ?partNumber= selects something (validated by route()). */
