@@ -57,8 +57,8 @@ export async function putBucketSetting<K extends keyof BucketMetadata>(
   await ctx.layer.getBucketInfo(ctx.bucket);
   const maxBytes = setting.maxBytes ?? MAX_SETTING_BYTES;
   const body = setting.checksumRequired ? checksummedBody(ctx) : ctx.auth.body;
-  // Every element takes at least 7 bytes ("<a></a>"): the size bounds the element count.
-  const root = parseXml(await readRequestText(body, maxBytes), Math.ceil(maxBytes / 7));
+  // Every element takes at least 4 bytes ("<a/>"): the size bounds the element count.
+  const root = parseXml(await readRequestText(body, maxBytes), Math.ceil(maxBytes / 4));
   if (root.name !== setting.root) throw malformedXml(`the root element is not ${setting.root}`);
   const value = setting.parse(root);
   await ctx.buckets.update(ctx.bucket, (current) => {
