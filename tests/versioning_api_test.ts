@@ -172,6 +172,17 @@ Deno.test("versioning API: the JS SDK against a real server", async (t) => {
         "NoSuchBucket",
         404,
       );
+      // Object lock keeps versioning on for good.
+      await client.send(
+        new CreateBucketCommand({ Bucket: "locked", ObjectLockEnabledForBucket: true }),
+      );
+      await rejectsWith(
+        () => setVersioning(client, "locked", "Suspended"),
+        "InvalidBucketState",
+        409,
+      );
+      const locked = await client.send(new GetBucketVersioningCommand({ Bucket: "locked" }));
+      assertEquals(locked.Status, "Enabled");
     });
 
     await t.step("versions by id, delete markers and their errors", async () => {
