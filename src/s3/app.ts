@@ -193,6 +193,7 @@ export function createApp(deps: AppDeps): App {
     let authorized: { route: Route; access: RequestAccess; headers: Headers } | undefined;
     try {
       const host = request.headers.get("host");
+      // A browser's CORS preflight is unsigned: the bucket's rules alone answer it.
       if (method === "OPTIONS") {
         record.operation = "CorsPreflight";
         const address = addressOf(target, host, config.domains);
