@@ -6,25 +6,13 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
-import { awsEnv, clientPresent, run, runOk } from "./helpers/clients.ts";
+import { awsEnv, clientPresent, modernBoto3, run, runOk } from "./helpers/clients.ts";
 import { startServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
 const hasCli = clientPresent("tagging_clients_test (aws cli)", AWS);
 
-/** The python3 on PATH if its boto3 is new enough to send what current SDKs send. */
-async function boto3Python(): Promise<string | undefined> {
-  const found = await run("python3", [
-    "-c",
-    "import sys, boto3; print(sys.executable, boto3.__version__)",
-  ], { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }).catch(() => undefined);
-  const [python, version] = found?.code === 0 ? found.stdout.trim().split(" ") : [];
-  const [major, minor] = (version ?? "0.0").split(".").map(Number);
-  if (python !== undefined && (major > 1 || major === 1 && minor >= 36)) return python;
-  console.log("tagging_clients_test (boto3): skipped, no python3 with boto3 ≥ 1.36 on PATH");
-  return undefined;
-}
-const PYTHON = await boto3Python();
+const PYTHON = await modernBoto3("tagging_clients_test");
 
 const SCRIPT = String.raw`
 import json, sys, boto3

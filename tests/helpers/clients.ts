@@ -135,3 +135,23 @@ export const TREE: Record<string, string> = {
   "a/b/with space.txt": "spaces in names\n",
   "c/ü.txt": "unicode name\n",
 };
+
+/**
+ * The interpreter of the first python3 on PATH (the pyenv one here) whose boto3 is at least
+ * 1.`minor`, or undefined with the reason printed for `test` (Debian's boto3 1.26 predates
+ * the checksums and conditional writes of current SDKs).
+ */
+export async function modernBoto3(test: string, minor = 36): Promise<string | undefined> {
+  const probe = "import sys, boto3; print(sys.executable, boto3.__version__)";
+  const result = await run("python3", ["-c", probe], {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/root",
+  }).catch(() => undefined);
+  const [executable, version] = result?.code === 0 ? result.stdout.trim().split(" ") : [];
+  const [major, found] = (version ?? "0.0").split(".").map(Number);
+  if (executable !== undefined && (major > 1 || (major === 1 && found >= minor))) {
+    return executable;
+  }
+  console.log(`${test}: boto3 skipped, no python3 on PATH with boto3 >= 1.${minor}`);
+  return undefined;
+}
