@@ -6,8 +6,8 @@
  */
 import { BLOCK_SIZE, ErasureCodec } from "../erasure/codec.ts";
 import { crc32 } from "../../ffi/isal.ts";
-import { META_FILE, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
-import { FileNotFound, VolumeExists, VolumeNotFound } from "../storage/errors.ts";
+import { SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
+import { VolumeExists, VolumeNotFound } from "../storage/errors.ts";
 import type {
   BucketInfo,
   GetObjectOptions,
@@ -28,6 +28,7 @@ import {
   ObjectNotFound,
   VersionNotFound,
 } from "./errors.ts";
+import { commitVersion } from "./commit.ts";
 import { checkBucketName, encodeObjectName, newDataDir } from "./names.ts";
 import type { NamespaceLocks } from "./ns-lock.ts";
 import {
@@ -49,14 +50,7 @@ import {
   withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, measure, readObject, writeShardFiles } from "./shard-io.ts";
-import {
-  BITROT_ALGORITHM,
-  decodeIfValid,
-  encodeXlMeta,
-  freedDataDirs,
-  mergeVersions,
-  type ObjectVersion,
-} from "./xl-meta.ts";
+import { BITROT_ALGORITHM, type ObjectVersion } from "./xl-meta.ts";
 
 /** Objects whose shard is at most this big live inline in xl.meta. */
 export const INLINE_SHARD_LIMIT = 128 * 1024;
@@ -68,19 +62,6 @@ export interface SetOptions {
   locks: NamespaceLocks;
   /** Called for objects some drive lacks or served badly; they get healed in the background. */
   onDegraded: (bucket: string, object: string) => void;
-}
-
-/** What commit() moves into place: the version (per-drive fields are filled in) and its data. */
-export interface CommitRequest {
-  bucket: string;
-  object: string;
-  /** Directory of the system volume holding the new data dir's files ("" when there is none). */
-  srcPath: string;
-  version: ObjectVersion;
-  /** Inline shards by shard index (small objects). */
-  inline?: Uint8Array[];
-  /** Drives that hold their shard and may commit. */
-  participants: boolean[];
 }
 
 const utf8 = new TextEncoder();
@@ -221,7 +202,7 @@ export class ErasureSet {
       };
       await this.locks.withWrite(lockKey(bucket, object), async () => {
         await checkAtCommit(this, bucket, object, version.versionId, options);
-        await this.commit(request);
+        await commitVersion(this, request);
       });
       return objectInfo(bucket, object, version);
     } finally {
@@ -256,52 +237,6 @@ export class ErasureSet {
       parts: [{ number: 1, size, etag, actualSize: size }],
       checksums: [{ part: 1, algorithm: BITROT_ALGORITHM }],
     };
-  }
-
-  /**
-   * Merges a written version into the object on the participating drives; the caller holds
-   * the object's write lock. Below write quorum the drives that committed get their previous
-   * metadata back and InsufficientWriteQuorum is thrown; above it, data dirs no version refers
-   * to any more are removed and drives that missed the write are reported for healing.
-   */
-  async commit(req: CommitRequest): Promise<void> {
-    const path = encodeObjectName(req.object);
-    const { dataDir } = req.version;
-    // Each drive answers with the metadata it replaced (undefined: none).
-    const outcomes = await fanOut(this.drives, (d, i) => {
-      if (!req.participants[i]) return Promise.reject(new FileNotFound("shard not written"));
-      const index = req.version.erasure.distribution[i];
-      const version: ObjectVersion = {
-        ...req.version,
-        erasure: { ...req.version.erasure, index },
-        inline: req.inline?.[index - 1],
-      };
-      const meta = encodeXlMeta({ versions: [version] });
-      return d.renameData(SYSTEM_VOLUME, req.srcPath, req.bucket, path, dataDir, meta);
-    });
-    if (successes(outcomes) < this.writeQuorum) {
-      await fanOut(this.drives, async (d, i) => {
-        const outcome = outcomes[i];
-        if (!outcome.ok) return;
-        const old = outcome.value;
-        if (!old) return await d.deleteVersion(req.bucket, path, req.version.versionId);
-        await d.writeAll(req.bucket, `${path}/${META_FILE}`, old);
-        const stillUsed = decodeIfValid(old)?.versions.some((v) => v.dataDir === dataDir);
-        if (req.srcPath !== "" && !stillUsed) {
-          await d.delete(req.bucket, `${path}/${dataDir}`, true);
-        }
-      });
-      await this.checkWrite(outcomes, `${req.bucket}/${req.object}`);
-    }
-    await fanOut(this.drives, async (d, i) => {
-      const outcome = outcomes[i];
-      const before = outcome.ok ? decodeIfValid(outcome.value) : undefined;
-      if (!before) return;
-      for (const freed of freedDataDirs(before, mergeVersions(before, [req.version]))) {
-        await d.delete(req.bucket, `${path}/${freed}`, true);
-      }
-    });
-    if (successes(outcomes) < this.drives.length) this.options.onDegraded(req.bucket, req.object);
   }
 
   /** Throws unless a write quorum of drives succeeded (see requireWriteQuorum). */

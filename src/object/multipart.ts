@@ -31,6 +31,7 @@ import type {
   PartInfo,
   PutObjectOptions,
 } from "./layer.ts";
+import { commitVersion } from "./commit.ts";
 import { newDataDir } from "./names.ts";
 import { checkAtCommit, checkBeforeWrite, type WriteOptions } from "./preconditions.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
@@ -295,7 +296,7 @@ export async function completeMultipartUpload(
       const done = versions.find((q) => q.version.dataDir === upload.dataDir);
       if (done) return objectInfo(bucket, object, done.version, done === versions[0]);
       await checkAtCommit(set, bucket, object, version.versionId, options);
-      await set.commit({ bucket, object, srcPath: dataPath, version, participants });
+      await commitVersion(set, { bucket, object, srcPath: dataPath, version, participants });
       return objectInfo(bucket, object, version);
     });
     await recordCompletion(set, uploadId, info);

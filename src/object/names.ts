@@ -37,15 +37,15 @@ export function newDataDir(): string {
   return crypto.randomUUID() + DATA_DIR_SUFFIX;
 }
 
-/** S3's rules; they also keep a bucket name one short path segment (≤ 63 bytes). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A version id names the null version ("null") or one this server made (a UUID); absent is fine. */
+/** A version id names the null version ("null") or one made here (a UUID); absent is fine. */
 export function checkVersionId(versionId: string | undefined): void {
   if (versionId === undefined || versionId === "null" || UUID.test(versionId)) return;
   throw new InvalidVersionId(`invalid version id: ${versionId.slice(0, 64)}`);
 }
 
+/** S3's rules; they also keep a bucket name one short path segment (≤ 63 bytes). */
 export function checkBucketName(bucket: string): void {
   const bad = !BUCKET_NAME.test(bucket) || bucket.includes("..") || IP_LIKE.test(bucket) ||
     bucket.startsWith("xn--") || bucket.endsWith("-s3alias") || bucket.includes(".-") ||

@@ -514,7 +514,7 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     await this.healQueue.close();
   }
 
-  /** Validates the names (and version id), then runs `fn` on the object's set (errors as rejections). */
+  /** Checks the names and version id, then runs `fn` on the object's set (errors: rejections). */
   #call<T>(
     bucket: string,
     object: string,

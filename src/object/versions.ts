@@ -7,6 +7,7 @@ import { type ErasureSet, lockKey, objectInfo, versionIdFor } from "./erasure-se
 import { InsufficientReadQuorum, ObjectDeleted, ObjectNotFound } from "./errors.ts";
 import type { DeletedObject, ObjectInfo, ObjectMetadata } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
+import { commitVersion } from "./commit.ts";
 import { checkRemovable } from "./object-lock.ts";
 import { checkAtCommit, type WriteOptions } from "./preconditions.ts";
 import {
@@ -52,7 +53,7 @@ export async function deleteObject(
   await set.locks.withWrite(lockKey(bucket, object), async () => {
     await checkAtCommit(set, bucket, object, marker.versionId, options);
     const participants = set.drives.map((d) => d.available);
-    await set.commit({ bucket, object, srcPath: "", version: marker, participants });
+    await commitVersion(set, { bucket, object, srcPath: "", version: marker, participants });
   });
   return { versionId: marker.versionId, deleteMarker: true };
 }
@@ -131,7 +132,7 @@ export async function updateObjectMetadata(
     };
     const inline: Uint8Array[] = [];
     for (const h of q.holders) if (h?.inline) inline[h.erasure.index - 1] = h.inline;
-    await set.commit({
+    await commitVersion(set, {
       bucket,
       object,
       srcPath: "",
