@@ -495,6 +495,35 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
+    name: "PutBucketCors",
+    modes: PAYLOAD_MODES,
+    prepare: (_target, mode, random) => {
+      const id = `rule-${Math.floor(random() * 1e9)}`;
+      const payload = encoder.encode(
+        `<CORSConfiguration><CORSRule><ID>${id}</ID><AllowedMethod>GET</AllowedMethod>` +
+          `<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>`,
+      );
+      return Promise.resolve({
+        method: "PUT",
+        path: `/${BUCKET}`,
+        query: [["cors", ""]],
+        payload,
+        headers: xmlHeaders(payload, mode),
+        mode,
+      });
+    },
+    verify: async (target, status, sent) => {
+      const cors = await send(target, { method: "GET", path: `/${BUCKET}`, query: [["cors", ""]] });
+      if (status === 200) {
+        const sentId = /<ID>([^<]*)<\/ID>/.exec(new TextDecoder().decode(sent.payload))?.[1];
+        assertEquals(xmlField(cors.body, "ID"), sentId, "the rules sent are the rules stored");
+        await send(target, { method: "DELETE", path: `/${BUCKET}`, query: [["cors", ""]] });
+      } else {
+        assertEquals(cors.status, 404, `no rules stored by a failed PutBucketCors: ${cors.body}`);
+      }
+    },
+  },
+  {
     name: "CreateBucket",
     modes: PAYLOAD_MODES,
     prepare: (_target, mode) => {
@@ -646,7 +675,7 @@ Deno.test("attack: the reported aws-chunked trailer bodies are refused, the serv
   try {
     await seedState(target);
     const random = prng(SEED);
-    for (const name of ["PutObject", "UploadPart", "DeleteObjects"]) {
+    for (const name of ["PutObject", "UploadPart", "DeleteObjects", "PutBucketCors"]) {
       const operation = OPERATIONS.find((o) => o.name === name)!;
       for (const mode of ["chunked-trailer", "unsigned-trailer"] as const) {
         for (const [defect, edit] of TRAILER_DEFECTS) {
