@@ -18,6 +18,7 @@ import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { IamStore } from "./src/iam/store.ts";
 import { Pools } from "./src/object/pools.ts";
 import { ConfigBucketMetadataStore } from "./src/bucket/metadata-store.ts";
+import { BucketLifecycle } from "./src/bucket/lifecycle-scanner.ts";
 import { checkListenAddress, loadTls, type RunningServer, startServer } from "./src/server.ts";
 import { CertificateError } from "./src/security/certs.ts";
 import { VERSION } from "./src/version.ts";
@@ -136,7 +137,11 @@ async function serve(args: string[]): Promise<void> {
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
-  await layer.startScanner({ ...config.scanner, busy: requestLoad.busy });
+  await layer.startScanner({
+    ...config.scanner,
+    busy: requestLoad.busy,
+    lifecycle: new BucketLifecycle(buckets, layer, { dayMs: config.lifecycleDayMs }),
+  });
   await server.finished;
 }
 
