@@ -5,7 +5,13 @@
  * every removal, metadata updates that keep Last-Modified, copies and Completes as versions,
  * and versions read across lost drives.
  */
-import { assert, assertEquals, assertNotEquals, assertRejects } from "./helpers/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertThrows,
+} from "./helpers/assert.ts";
 import {
   InvalidVersionId,
   ObjectDeleted,
@@ -21,6 +27,16 @@ import {
   TAGGING,
 } from "../src/object/object-lock.ts";
 import type { Pools } from "../src/object/pools.ts";
+import {
+  CorruptMeta,
+  decodeXlMeta,
+  encodeXlMeta,
+  freedDataDirs,
+  mergeVersions,
+  type ObjectVersion,
+  removeVersion,
+  versionKey,
+} from "../src/object/xl-meta.ts";
 import {
   BUCKET,
   type Deployment,
@@ -78,6 +94,54 @@ async function dataDirs(env: Deployment, name: string): Promise<string[]> {
   const files = await filesBelow(`${env.paths[set][0]}/${BUCKET}/${name}`);
   return [...new Set(files.filter((f) => f.includes("/")).map((f) => f.split("/")[0]))];
 }
+
+function version(versionId: string, modTime: number, dataDir: string): ObjectVersion {
+  return {
+    versionId,
+    size: 0,
+    modTime,
+    etag: "",
+    metadata: {},
+    erasure: { dataShards: 1, parityShards: 1, blockSize: 1024, index: 2, distribution: [2, 1] },
+    dataDir,
+    parts: [],
+    checksums: [],
+    ...(dataDir === "" ? { deleteMarker: true as const } : {}),
+  };
+}
+
+Deno.test("xl.meta: merge and removal keep versions newest first, free only unreferenced data dirs", () => {
+  const a = version("a", 1000, "da");
+  const b = version("b", 2000, "db");
+  const nul = version("null", 1500, "dn");
+  const merged = mergeVersions(mergeVersions(mergeVersions(undefined, [a]), [nul]), [b]);
+  assertEquals(merged.versions.map((v) => v.versionId), ["b", "null", "a"]);
+  // The null version replaced by a newer one (a suspended PUT) moves to the front.
+  const replaced = mergeVersions(merged, [version("null", 3000, "dn2")]);
+  assertEquals(replaced.versions.map((v) => v.versionId), ["null", "b", "a"]);
+  assertEquals(freedDataDirs(merged, replaced), ["dn"]);
+  // Ties on modTime: by id, the same order on every drive.
+  const tie = mergeVersions(undefined, [version("x", 5, "dx"), version("y", 5, "dy")]);
+  assertEquals(tie.versions.map((v) => v.versionId), ["y", "x"]);
+  const marker = version("m", 4000, "");
+  const withMarker = mergeVersions(replaced, [marker]);
+  assertEquals(decodeXlMeta(encodeXlMeta(withMarker)), withMarker);
+  assertEquals(freedDataDirs(withMarker, removeVersion(withMarker, "m")), []);
+  assertEquals(freedDataDirs(withMarker, removeVersion(withMarker, "b")), ["db"]);
+  assertEquals(removeVersion({ versions: [a] }, "a"), undefined);
+  // A metadata change is a different version key, with the same Last-Modified.
+  assertNotEquals(versionKey(a), versionKey({ ...a, metadataModTime: 7 }));
+});
+
+Deno.test("xl.meta: a marker with data, an empty data dir on a version, a repeated id are corrupt", () => {
+  const bad = (versions: ObjectVersion[]) =>
+    assertThrows(() => decodeXlMeta(encodeXlMeta({ versions })), CorruptMeta);
+  bad([{ ...version("m", 1, ""), parts: [{ number: 1, size: 0, etag: "", actualSize: 0 }] }]);
+  bad([{ ...version("m", 1, ""), inline: new Uint8Array(1) }]);
+  bad([{ ...version("v", 1, "dv"), dataDir: "" }]);
+  bad([version("v", 1, "d1"), version("v", 2, "d2")]);
+  bad([version("", 1, "d1")]);
+});
 
 Deno.test("Enabled: every PUT is a new version, each readable by id, the newest current", async () => {
   await withVersioned("Enabled", async ({ layer }) => {
