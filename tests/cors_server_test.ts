@@ -19,7 +19,7 @@ import {
 import { createHash } from "node:crypto";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { awsEnv, clientPresent, run, runOk } from "./helpers/clients.ts";
-import { signedFetch, xmlField } from "./s3_raw.ts";
+import { rawRequest, signedFetch, xmlField } from "./s3_raw.ts";
 import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
 import { BUCKET, s3 as userS3, world } from "./helpers/sts.ts";
 
@@ -45,8 +45,11 @@ const RULES = {
 };
 const VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 
-async function withServer(fn: (server: TestServer, s3: S3Client) => Promise<void>) {
-  const server = await startServer();
+async function withServer(
+  fn: (server: TestServer, s3: S3Client) => Promise<void>,
+  args: string[] = [],
+) {
+  const server = await startServer({ args });
   const s3 = s3Client(server);
   try {
     await fn(server, s3);
@@ -317,7 +320,18 @@ Deno.test("cors preflight: answered unsigned from the bucket's rules, AWS's refu
       "access-control-allow-methods": "GET, HEAD",
       vary: VARY,
     });
-  });
+
+    // Virtual-host-style addressing names the bucket in Host.
+    const hosted = await rawRequest(server, {
+      method: "OPTIONS",
+      path: "/dir/k",
+      host: `web.s3.test:${server.port}`,
+      anonymous: true,
+      headers: { origin: APP, "access-control-request-method": "GET" },
+    });
+    assertEquals(hosted.status, 200, hosted.body);
+    assertEquals(hosted.headers.get("access-control-allow-origin"), APP);
+  }, ["--domain", "s3.test"]);
 });
 
 Deno.test("cors headers: on allowed actual requests, their errors too; none otherwise", async () => {
