@@ -11,6 +11,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutBucketLifecycleConfigurationCommand,
+  PutBucketPolicyCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -18,6 +19,7 @@ import { createHash } from "node:crypto";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
 import { awsEnv, clientPresent, run, runOk } from "./helpers/clients.ts";
 import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
+import { BUCKET, code, s3, world } from "./helpers/sts.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
 
 const AWS = "/usr/bin/aws";
@@ -338,4 +340,44 @@ Deno.test({
       assertStringIncludes(gone.stderr, "NoSuchLifecycleConfiguration");
     });
   },
+});
+
+Deno.test("lifecycle API: a user needs s3:GetLifecycleConfiguration to read the rules and s3:PutLifecycleConfiguration to put or delete them", async () => {
+  const w = await world();
+  const root = s3Client(w.server);
+  const alice = s3(w.server, w.alice);
+  try {
+    const rules = {
+      Bucket: BUCKET,
+      LifecycleConfiguration: {
+        Rules: [{ ID: "r", Status: "Enabled" as const, Filter: {}, Expiration: { Days: 9 } }],
+      },
+    };
+    await root.send(new PutBucketLifecycleConfigurationCommand(rules));
+    const get = () => alice.send(new GetBucketLifecycleConfigurationCommand({ Bucket: BUCKET }));
+    const put = () => alice.send(new PutBucketLifecycleConfigurationCommand(rules));
+    const remove = () => alice.send(new DeleteBucketLifecycleCommand({ Bucket: BUCKET }));
+    for (const call of [get, put, remove]) assertEquals(await code(call), "AccessDenied");
+    await root.send(
+      new PutBucketPolicyCommand({
+        Bucket: BUCKET,
+        Policy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{
+            Effect: "Allow",
+            Principal: { AWS: w.alice.arn },
+            Action: "s3:GetLifecycleConfiguration",
+            Resource: `arn:aws:s3:::${BUCKET}`,
+          }],
+        }),
+      }),
+    );
+    assertEquals((await get()).Rules?.[0].Expiration?.Days, 9);
+    for (const call of [put, remove]) assertEquals(await code(call), "AccessDenied");
+    assertEquals((await get()).Rules?.[0].ID, "r");
+  } finally {
+    alice.destroy();
+    root.destroy();
+    await w.server.cleanup();
+  }
 });
