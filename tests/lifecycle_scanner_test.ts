@@ -2,9 +2,10 @@
  * Lifecycle rules applied by the background scanner of a real server whose "day" is 2 s
  * (--lifecycle-day) and whose scanner pauses 1 s between cycles: current versions expire
  * (gone when unversioned, hidden by a delete marker when versioned), noncurrent versions go
- * with NewerNoncurrentVersions kept, a lone delete marker is cleaned up, a stale multipart
- * upload is aborted, prefix/tag/size filters and a disabled rule spare what they do not select,
- * and a version under object lock (legal hold, GOVERNANCE retention) is never removed.
+ * with NewerNoncurrentVersions kept, a lone delete marker is cleaned up, a suspended bucket's
+ * null version is replaced by a null marker, a stale multipart upload is aborted, prefix/tag/size
+ * filters and a disabled rule spare what they do not select, and a version under object lock
+ * (legal hold, GOVERNANCE retention) is never removed.
  */
 
 import {
@@ -146,6 +147,21 @@ Deno.test("lifecycle scanner: expiry of current and noncurrent versions, markers
     await put(client, "ver", "size/big", new Uint8Array(2000));
     const small = await put(client, "ver", "size/small", "small");
 
+    // Suspended: expiry replaces the null version with a null marker; older versions stay.
+    await client.send(new CreateBucketCommand({ Bucket: "susp" }));
+    const versioning = (Status: "Enabled" | "Suspended") =>
+      client.send(
+        new PutBucketVersioningCommand({ Bucket: "susp", VersioningConfiguration: { Status } }),
+      );
+    await versioning("Enabled");
+    await put(client, "susp", "k", "kept version");
+    await versioning("Suspended");
+    const enabledVersion = (await history(client, "susp", "k"))[0];
+    await put(client, "susp", "k", "null version");
+    await setRules(client, "susp", [
+      { ID: "all", Status: "Enabled", Filter: {}, Expiration: { Days: 1 } },
+    ]);
+
     // Object lock: the rules run into versions it protects, which stay.
     await client.send(
       new CreateBucketCommand({ Bucket: "locked", ObjectLockEnabledForBucket: true }),
@@ -207,6 +223,9 @@ Deno.test("lifecycle scanner: expiry of current and noncurrent versions, markers
     );
     await eventually(server, "size/big hidden by a marker", async () => {
       return (await history(client, "ver", "size/big"))[0]?.startsWith("m:") ?? false;
+    });
+    await eventually(server, "susp/k's null version replaced by a null marker", async () => {
+      return (await history(client, "susp", "k")).join() === ["m:null", enabledVersion].join();
     });
     await eventually(server, "tmp/u aborted", async () => {
       return (await uploadsOf(client, "uploads")).join() === "keep/u";
