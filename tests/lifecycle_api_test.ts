@@ -1,11 +1,15 @@
 /**
  * Put/Get/DeleteBucketLifecycleConfiguration against a real server with the JS SDK v3, boto3
  * and the AWS CLI; AWS's errors for bad documents sent raw (signed, with Content-MD5), which
- * leave the stored configuration as it was; x-amz-expiration on PUT, HEAD and GET.
+ * leave the stored configuration as it was; x-amz-expiration on PUT, HEAD, GET, CopyObject and
+ * CompleteMultipartUpload; the IAM actions that guard the configuration.
  */
 
 import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
   GetBucketLifecycleConfigurationCommand,
   GetObjectCommand,
@@ -14,6 +18,7 @@ import {
   PutBucketPolicyCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
@@ -75,7 +80,7 @@ const document = (rules: string) =>
 const rule = (inner: string) =>
   `<Rule><ID>r</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status>${inner}</Rule>`;
 
-Deno.test("lifecycle API: JS SDK put, get and delete; x-amz-expiration on PUT, HEAD and GET", async () => {
+Deno.test("lifecycle API: JS SDK put, get and delete; x-amz-expiration on PUT, HEAD, GET, copy and Complete", async () => {
   await withServer(async (_server, client) => {
     const Bucket = "lifecycle-sdk";
     await client.send(new CreateBucketCommand({ Bucket }));
@@ -143,6 +148,26 @@ Deno.test("lifecycle API: JS SDK put, get and delete; x-amz-expiration on PUT, H
     assertEquals(got.Expiration, expected);
     const other = await client.send(new PutObjectCommand({ Bucket, Key: "data/a", Body: "x" }));
     assertEquals(other.Expiration, undefined);
+    // Copies and completed uploads say when the version they wrote expires too.
+    const copied = await client.send(
+      new CopyObjectCommand({ Bucket, Key: "logs/copy", CopySource: `${Bucket}/data/a` }),
+    );
+    assertStringIncludes(copied.Expiration ?? "", 'rule-id="logs"');
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket, Key: "logs/multi" }),
+    );
+    const part = await client.send(
+      new UploadPartCommand({ Bucket, Key: "logs/multi", UploadId, PartNumber: 1, Body: "p" }),
+    );
+    const completed = await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: "logs/multi",
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    assertStringIncludes(completed.Expiration ?? "", 'rule-id="logs"');
 
     await client.send(new DeleteBucketLifecycleCommand({ Bucket }));
     await rejectsWith(

@@ -29,6 +29,7 @@ import {
   writePreconditions,
 } from "./object.ts";
 import { versionHeader } from "./versioning.ts";
+import { expirationHeader } from "./lifecycle.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
 import { requestedObjectSettings } from "./object-settings.ts";
 
@@ -304,7 +305,12 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<Response>
     Key: ctx.key,
     ETag: `"${info.etag}"`,
     ...checksumElements(info.metadata),
-  }, { headers: await versionHeader(ctx, info.versionId) });
+  }, {
+    headers: {
+      ...await versionHeader(ctx, info.versionId),
+      ...await expirationHeader(ctx, info),
+    },
+  });
 }
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<Response> {

@@ -377,6 +377,7 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
     headers: {
       ...await copySourceVersionHeader(ctx, source, sourceInfo),
       ...await versionHeader(ctx, info.versionId),
+      ...await expirationHeader(ctx, info),
     },
   });
 }
