@@ -4,7 +4,9 @@
  * x-amz-bypass-governance-retention, except GOVERNANCE by a principal allowed
  * s3:BypassGovernanceRetention who asks for the bypass; a legal hold blocks even that. A DELETE
  * without a version id only adds a delete marker (as AWS), overwrites add versions, versioning
- * cannot be suspended, and the bucket is not empty.
+ * cannot be suspended, and the bucket is not empty. The lock shows on HEAD only to readers
+ * allowed s3:GetObjectRetention / s3:GetObjectLegalHold, and setting one on a PUT needs the
+ * matching Put permission.
  */
 
 import {
@@ -13,6 +15,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
@@ -63,7 +66,11 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
           {
             Effect: "Allow",
             Principal: { AWS: w.bob.arn },
-            Action: "s3:BypassGovernanceRetention",
+            Action: [
+              "s3:BypassGovernanceRetention",
+              "s3:GetObjectRetention",
+              "s3:GetObjectLegalHold",
+            ],
             Resource: `arn:aws:s3:::${BUCKET}/*`,
           },
         ]),
@@ -93,6 +100,29 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
       ["h", held],
       ["hg", heldGovernance],
     ];
+    // The lock shows on HEAD only to readers allowed to read it; setting one takes permission.
+    const lockOf = async (client: S3Client) => {
+      const head = await client.send(
+        new HeadObjectCommand({ Bucket: BUCKET, Key: "hg", VersionId: heldGovernance }),
+      );
+      return [head.ObjectLockMode, head.ObjectLockLegalHoldStatus];
+    };
+    assertEquals(await lockOf(alice), [undefined, undefined]);
+    assertEquals(await lockOf(bob), ["GOVERNANCE", "ON"]);
+    await alice.send(new PutObjectCommand({ Bucket: BUCKET, Key: "alices", Body: "a" }));
+    await rejectsWith(
+      () =>
+        alice.send(
+          new PutObjectCommand({
+            Bucket: BUCKET,
+            Key: "alices",
+            Body: "a",
+            ObjectLockLegalHoldStatus: "ON",
+          }),
+        ),
+      "AccessDenied",
+      403,
+    );
     const remove = (client: S3Client, Key: string, VersionId: string, bypass?: boolean) =>
       client.send(
         new DeleteObjectCommand({

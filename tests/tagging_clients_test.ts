@@ -1,6 +1,6 @@
 /**
  * Tagging with boto3 1.43 (the pyenv python3 first on PATH) and the AWS CLI 2.9 against a real
- * server: object tags on PUT and by the tagging calls, counts on HEAD, copies with the
+ * server: object tags on PUT, POST Object and by the tagging calls, counts on HEAD, copies with the
  * directive (and the CLI's s3-to-s3 copy, which carries tags along), bucket tags, and AWS's
  * error codes as the clients report them.
  */
@@ -15,7 +15,7 @@ const hasCli = clientPresent("tagging_clients_test (aws cli)", AWS);
 const PYTHON = await modernBoto3("tagging_clients_test");
 
 const SCRIPT = String.raw`
-import json, sys, boto3
+import json, sys, urllib.request, boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -64,6 +64,22 @@ out["bucket"] = s3.get_bucket_tagging(Bucket="boto")["TagSet"]
 out["bucket_51"] = code(lambda: s3.put_bucket_tagging(Bucket="boto", Tagging=tag_set(51)))
 s3.delete_bucket_tagging(Bucket="boto")
 out["bucket_deleted"] = code(lambda: s3.get_bucket_tagging(Bucket="boto"))
+
+# POST Object: the form's tagging field is a Tagging document.
+xml = "<Tagging><TagSet><Tag><Key>via</Key><Value>form</Value></Tag></TagSet></Tagging>"
+signer = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+form = signer.generate_presigned_post(Bucket="boto", Key="posted", Fields={"tagging": xml},
+                                      Conditions=[{"tagging": xml}])
+boundary = "----flashstor-form"
+body = b"".join(('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+                 % (boundary, k, v)).encode() for k, v in form["fields"].items())
+body += ('--%s\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+         % boundary).encode() + b"posted" + ("\r\n--%s--\r\n" % boundary).encode()
+request = urllib.request.Request(form["url"], data=body, method="POST",
+                                 headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
+out["post_status"] = urllib.request.urlopen(request).status
+out["post"] = tags("posted")
 print(json.dumps(out))
 `;
 
@@ -94,6 +110,8 @@ Deno.test({
         bucket: [{ Key: "team", Value: "core" }],
         bucket_51: ["InvalidTag", 400],
         bucket_deleted: ["NoSuchTagSet", 404],
+        post_status: 204,
+        post: [["via", "form"]],
       });
     } finally {
       await server.cleanup();

@@ -2,12 +2,14 @@
  * Tags as policy condition keys against a real server (JS SDK v3, an IAM user, a bucket
  * policy): s3:RequestObjectTag/<key> on PutObject's x-amz-tagging, s3:RequestObjectTagKeys on
  * PutObjectTagging's body, and s3:ExistingObjectTag/<key> read from the object's stored tags on
- * every request (a retag takes effect at once).
+ * every request (a retag takes effect at once); tags on a write need s3:PutObjectTagging, and
+ * the tag count on HEAD shows only to readers allowed s3:GetObjectTagging.
  */
 
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
@@ -30,6 +32,7 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
   const w = await world();
   const root = s3Client(w.server);
   const alice = s3(w.server, w.alice);
+  const bob = s3(w.server, w.bob);
   const Bucket = "tagged";
   try {
     await root.send(new CreateBucketCommand({ Bucket }));
@@ -61,6 +64,12 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
             Resource: objects,
           },
           {
+            Effect: "Allow",
+            Principal: { AWS: w.bob.arn },
+            Action: ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging"],
+            Resource: objects,
+          },
+          {
             Effect: "Deny",
             Principal: { AWS: w.alice.arn },
             Action: "s3:GetObject",
@@ -75,6 +84,9 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
     await putAs(alice, "blue", "project=blue");
     await rejectsWith(() => putAs(alice, "red", "project=red"), "AccessDenied", 403);
     await rejectsWith(() => putAs(alice, "untagged"), "AccessDenied", 403);
+    // Tags on a write take s3:PutObjectTagging besides s3:PutObject, as AWS.
+    await putAs(bob, "bobs");
+    await rejectsWith(() => putAs(bob, "bobs", "project=blue"), "AccessDenied", 403);
 
     const tag = (client: S3Client, Key: string, tags: Record<string, string>) =>
       client.send(
@@ -96,6 +108,10 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
       return await got.Body!.transformToString();
     };
     assertEquals(await read("blue"), "blue");
+    // The tag count shows only to a reader allowed s3:GetObjectTagging.
+    const count = async (client: S3Client) =>
+      (await client.send(new HeadObjectCommand({ Bucket, Key: "blue" }))).TagCount;
+    assertEquals([await count(alice), await count(bob), await count(root)], [undefined, 2, 2]);
     await tag(root, "blue", { class: "secret" });
     await rejectsWith(() => read("blue"), "AccessDenied", 403);
     // The stored tags are read afresh: no decision about them is remembered.
@@ -106,6 +122,7 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
   } finally {
     root.destroy();
     alice.destroy();
+    bob.destroy();
     await w.server.cleanup();
   }
 });

@@ -6,15 +6,43 @@
  */
 
 import { defaultRetainUntil } from "../bucket/object-lock.ts";
+import type { Principal } from "../iam/principal.ts";
 import type { ObjectMetadata } from "../object/layer.ts";
 import { LOCK_LEGAL_HOLD, LOCK_MODE, LOCK_RETAIN_UNTIL, TAGGING } from "../object/object-lock.ts";
+import { accessDenied } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { isRetentionMode, parseIsoDate } from "./object-lock.ts";
+import type { S3Action } from "./router.ts";
 import { hasBodyDigest } from "./request-document.ts";
-import { encodeTags, parseTaggingHeader } from "./tag-set.ts";
+import { encodeTags, MAX_OBJECT_TAGS, parseTagging, parseTaggingHeader } from "./tag-set.ts";
+import { parseXml } from "./xml.ts";
 
 export type Upload = "put" | "post" | "multipart" | "copy";
+
+/** Who may read each setting on GET/HEAD (AWS): the rest is left out of the response. */
+const READ_PERMISSIONS: [string, S3Action, S3Action][] = [
+  ["x-amz-tagging-count", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+  [LOCK_MODE, "s3:GetObjectRetention", "s3:GetObjectRetention"],
+  [LOCK_RETAIN_UNTIL, "s3:GetObjectRetention", "s3:GetObjectRetention"],
+  [LOCK_LEGAL_HOLD, "s3:GetObjectLegalHold", "s3:GetObjectLegalHold"],
+];
+
+/**
+ * Removes from GET/HEAD response headers the settings the caller may not read: the tag count
+ * without s3:GetObject(Version)Tagging, the retention without s3:GetObjectRetention, the legal
+ * hold without s3:GetObjectLegalHold. Objects without settings cost no permission check.
+ */
+export async function hideUnreadableSettings(
+  ctx: S3Context,
+  headers: Record<string, string>,
+): Promise<void> {
+  for (const [header, action, ofVersion] of READ_PERMISSIONS) {
+    if (headers[header] === undefined) continue;
+    const asked = ctx.route.versionId === undefined ? action : ofVersion;
+    if (!await ctx.access.allowed(asked, ctx.bucket, ctx.key)) delete headers[header];
+  }
+}
 
 /**
  * The stored metadata of the new version from the one the upload computed (and, for a copy,
@@ -41,7 +69,12 @@ function requestedTagging(headers: Headers, upload: Upload): string | undefined 
     if (directive !== "REPLACE") return undefined;
   }
   const header = headers.get("x-amz-tagging");
-  return header === null ? null : encodeTags(parseTaggingHeader(header)) ?? null;
+  if (header === null) return null;
+  // A POST form's tagging field is a Tagging document, a header its URL-encoded form.
+  const tags = upload === "post"
+    ? parseTagging(parseXml(header, 2 + 3 * 2 * MAX_OBJECT_TAGS), MAX_OBJECT_TAGS)
+    : parseTaggingHeader(header);
+  return encodeTags(tags) ?? null;
 }
 
 /** The lock entries the request's headers ask for (checked), or the bucket's default retention. */
@@ -108,18 +141,35 @@ async function requestedLock(
   return entries;
 }
 
+/** The permissions setting them takes besides the write's own (AWS). */
+function permissionsOf(tagging: string | null | undefined, lock: ObjectMetadata, asked: Headers) {
+  const needed: S3Action[] = [];
+  if (typeof tagging === "string") needed.push("s3:PutObjectTagging");
+  if (asked.has(LOCK_MODE)) needed.push("s3:PutObjectRetention");
+  if (lock[LOCK_LEGAL_HOLD] !== undefined) needed.push("s3:PutObjectLegalHold");
+  return needed;
+}
+
 /**
- * The settings the upload's headers (a POST form's fields as headers) ask for, checked: a
- * malformed or over-limit tag set, lock headers on a bucket without object lock, an unknown
- * mode or a past date are refused here, before the body is read.
+ * The settings the upload's headers ask for, checked: a malformed or over-limit tag set, lock
+ * headers on a bucket without object lock, an unknown mode or a past date, or a writer not
+ * allowed to set them (s3:PutObjectTagging, s3:PutObjectRetention, s3:PutObjectLegalHold) are
+ * refused here, before the body is read. A POST names its key, its fields as headers and its
+ * signer.
  */
 export async function requestedObjectSettings(
   ctx: S3Context,
   upload: Upload,
-  headers: Headers = ctx.headers,
+  form?: { key: string; headers: Headers; principal: Principal },
 ): Promise<ObjectSettings> {
+  const headers = form?.headers ?? ctx.headers;
   const tagging = requestedTagging(headers, upload);
   const lock = await requestedLock(ctx, headers, upload);
+  for (const action of permissionsOf(tagging, lock, headers)) {
+    if (!await ctx.access.allowed(action, ctx.bucket, form?.key ?? ctx.key, form?.principal)) {
+      throw accessDenied();
+    }
+  }
   return (metadata, source) => {
     const out = { ...metadata };
     for (const name of SETTINGS) delete out[name];

@@ -22,7 +22,7 @@ import { checkBucketName, checkKey, decodePath } from "./router.ts";
 import { concatBytes } from "../bytes.ts";
 import { wholeBodyResponse } from "../http/whole-body.ts";
 import { xmlResponse } from "./xml.ts";
-import { requestedObjectSettings } from "./object-settings.ts";
+import { hideUnreadableSettings, requestedObjectSettings } from "./object-settings.ts";
 import { requestedVersionId, versionHeader } from "./versioning.ts";
 import { governanceBypass } from "./object-lock.ts";
 import { expirationHeader } from "./lifecycle.ts";
@@ -174,6 +174,7 @@ async function objectResponse(
   const { range, partsCount } = selection;
   const checksums = ctx.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
+  await hideUnreadableSettings(ctx, headers);
   Object.assign(headers, await versionHeader(ctx, info.versionId));
   Object.assign(headers, await expirationHeader(ctx, info));
   for (const [name, value] of overrides(ctx)) headers[name] = value;

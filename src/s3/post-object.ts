@@ -182,7 +182,11 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     throw accessDenied();
   }
   const headers = fieldHeaders(fields);
-  const settings = await requestedObjectSettings(ctx, "post", headers);
+  const settings = await requestedObjectSettings(ctx, "post", {
+    key,
+    headers,
+    principal: policy.principal,
+  });
   const metadata = withObjectAcl(
     settings(metadataFromHeaders(headers)),
     await requestedObjectAcl(ctx, { key, headers, principal: policy.principal }),
