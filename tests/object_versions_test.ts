@@ -26,6 +26,7 @@ import {
   LOCK_RETAIN_UNTIL,
   TAGGING,
 } from "../src/object/object-lock.ts";
+import { nextModTime } from "../src/object/erasure-set.ts";
 import type { Pools } from "../src/object/pools.ts";
 import {
   CorruptMeta,
@@ -203,6 +204,12 @@ Deno.test("Enabled: DELETE adds a marker; removing it or the latest version prom
     await assertRejects(() => layer.getObjectInfo(BUCKET, "k"), ObjectNotFound);
     assertEquals(await versionIds(layer, "k"), []);
   });
+});
+
+Deno.test("versions written one after the other get increasing modTimes, within a millisecond too", () => {
+  const times = Array.from({ length: 1000 }, () => nextModTime());
+  assert(times.every((t, i) => i === 0 || t > times[i - 1]));
+  assert(times[0] >= Date.now() - 1000);
 });
 
 Deno.test("version ids: malformed → InvalidVersionId; unknown or of a missing object → VersionNotFound; deleting one is no error", async () => {

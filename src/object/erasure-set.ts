@@ -223,7 +223,7 @@ export class ErasureSet {
     return {
       versionId,
       size,
-      modTime: Date.now(),
+      modTime: nextModTime(),
       etag,
       metadata,
       erasure: {
@@ -343,6 +343,17 @@ export class ErasureSet {
       throw err;
     }
   }
+}
+
+let lastModTime = 0;
+
+/**
+ * Now (ms), strictly after every modTime this process handed out before: versions written one
+ * after the other (a PUT, then a DELETE's marker) sort in that order within a millisecond too.
+ */
+export function nextModTime(): number {
+  lastModTime = Math.max(Date.now(), lastModTime + 1);
+  return lastModTime;
 }
 
 /** The id of a version written now: a new one while versioning is Enabled, else "null". */

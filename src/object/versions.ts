@@ -3,7 +3,7 @@
  * marker, or the removal of one version, object lock permitting) and metadata updates that keep
  * a version's data and Last-Modified (tags, retention, legal hold, ACL).
  */
-import { type ErasureSet, lockKey, objectInfo, versionIdFor } from "./erasure-set.ts";
+import { type ErasureSet, lockKey, nextModTime, objectInfo, versionIdFor } from "./erasure-set.ts";
 import { InsufficientReadQuorum, ObjectDeleted, ObjectNotFound } from "./errors.ts";
 import type { DeletedObject, ObjectInfo, ObjectMetadata } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
@@ -123,7 +123,7 @@ export async function updateObjectMetadata(
       }
       throw err;
     });
-    const now = Date.now();
+    const now = nextModTime();
     const version: ObjectVersion = {
       ...q.version,
       metadata: change({ ...q.version.metadata }),
