@@ -19,17 +19,13 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { assert, assertEquals } from "./helpers/assert.ts";
 import { md5Hex, patterned } from "./helpers/clients.ts";
 import { s3Client, startServer } from "./helpers/server.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
+import { rejectsWith } from "./helpers/versioning.ts";
 
 type ServiceError = Error & { $metadata?: { httpStatusCode?: number } };
-
-async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
-  const err: ServiceError = await assertRejects(call);
-  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
-}
 
 async function body(client: S3Client, bucket: string, key: string): Promise<string> {
   const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
