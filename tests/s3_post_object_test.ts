@@ -9,7 +9,12 @@
 
 import { Buffer } from "node:buffer";
 import { createHash, createHmac } from "node:crypto";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutBucketVersioningCommand,
+} from "@aws-sdk/client-s3";
 import * as Minio from "minio";
 import { assertEquals } from "./helpers/assert.ts";
 import { md5Hex, MiB, patterned, sha256Hex } from "./helpers/clients.ts";
@@ -590,6 +595,30 @@ Deno.test({
           ], { filename: "f", data: patterned(10, 9) }),
         });
         assertEquals((await errorOf(response)).slice(0, 2), [404, "NoSuchBucket"]);
+      });
+
+      await t.step("in a versioned bucket each POST answers its version id", async () => {
+        const unversioned = await post(server, form("v.bin", patterned(10, 1)));
+        assertEquals([unversioned.status, unversioned.headers.get("x-amz-version-id")], [
+          204,
+          null,
+        ]);
+        await s3.send(
+          new PutBucketVersioningCommand({
+            Bucket: BUCKET,
+            VersioningConfiguration: { Status: "Enabled" },
+          }),
+        );
+        const ids = [];
+        for (const seed of [2, 3]) {
+          const response = await post(server, form("v.bin", patterned(10, seed)));
+          assertEquals(response.status, 204);
+          ids.push(response.headers.get("x-amz-version-id"));
+        }
+        const latest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "v.bin" }));
+        await latest.Body!.transformToByteArray();
+        assertEquals(latest.VersionId, ids[1]);
+        assertEquals(new Set([...ids, "null"]).size, 3);
       });
     } finally {
       await server.cleanup();
