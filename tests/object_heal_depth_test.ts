@@ -185,7 +185,7 @@ Deno.test("heal depth: rot in an old version's parity shards is found by a deep 
   }
 });
 
-Deno.test("heal: a version removed while a drive was away goes from it; one written meanwhile comes", async () => {
+Deno.test("heal: a version removed while a drive was away goes from it; one written or changed meanwhile comes", async () => {
   const d = await deployment(1, 4, 2);
   try {
     d.layer.setBucketVersioning(ENABLED);
@@ -197,6 +197,8 @@ Deno.test("heal: a version removed while a drive was away goes from it; one writ
     view.setBucketVersioning(ENABLED);
     await view.deleteObject(BUCKET, "k", { versionId: first.versionId });
     const third = await put(view, "k", testBytes(200, 3));
+    const tag = (m: Record<string, string>) => ({ ...m, "x-amz-tagging": "k=v" });
+    await view.updateObjectMetadata(BUCKET, "k", tag, { versionId: second.versionId });
     assertEquals(await driveVersions(away, "k"), [second.versionId, first.versionId]);
     const listed = async () =>
       (await d.layer.listObjectVersions(BUCKET, { maxKeys: 10 })).versions.map((v) => v.versionId);
@@ -206,6 +208,9 @@ Deno.test("heal: a version removed while a drive was away goes from it; one writ
     assertEquals(healed.healedDrives, [away]);
     assertEquals(await driveVersions(away, "k"), [third.versionId, second.versionId]);
     assertEquals(await Deno.stat(firstDir).then(() => true, () => false), false);
+    // The version whose metadata changed meanwhile is replaced by the changed one.
+    const meta = decodeXlMeta(await Deno.readFile(`${away}/${BUCKET}/k/xl.meta`));
+    assertEquals(meta.versions[1].metadata["x-amz-tagging"], "k=v");
     assertEquals(await listed(), [third.versionId, second.versionId]);
     assertEquals((await healObject(d.layer.sets[0], BUCKET, "k", { deep: true })).healedDrives, []);
   } finally {

@@ -3,12 +3,14 @@
  * versions and delete markers per key (inline, data-dir and multipart versions) survive a drive
  * wiped under the running server (the drive heal rebuilds every version, found on the drive
  * itself), rot in the shards of an old version (a deep heal through the admin API rewrites them
- * byte for byte), and SIGKILL + restart on the same drives. Finally two of the four drives are
+ * byte for byte), and SIGKILL + restart on the same drives (where a bucket holding only a
+ * delete marker still refuses DeleteBucket). Finally two of the four drives are
  * pulled and every version still reads back exact from the wiped drive and one other. The
  * scanner is off: only the heals can have done it.
  */
 import {
   CreateBucketCommand,
+  DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -221,6 +223,19 @@ Deno.test("versions: a bucket's whole history survives a wiped drive, rotten old
     server = await startServer({ dir: server.dir, args: QUIET });
     s3 = client(server);
     await expectHistory(s3, history, listing);
+    // A bucket holding nothing but a delete marker is not empty.
+    await s3.send(new CreateBucketCommand({ Bucket: "markers" }));
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: "markers",
+        VersioningConfiguration: { Status: "Enabled" },
+      }),
+    );
+    await s3.send(new DeleteObjectCommand({ Bucket: "markers", Key: "never-written" }));
+    assertEquals(
+      await failure(s3.send(new DeleteBucketCommand({ Bucket: "markers" }))),
+      { status: 409, code: "BucketNotEmpty" },
+    );
 
     // 4. Two drives pulled: everything from the wiped drive and the one never touched.
     await server.stop();
