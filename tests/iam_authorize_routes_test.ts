@@ -40,11 +40,14 @@ Deno.test("routes: the actions and resources AWS documents per operation", () =>
     ["GET", "/bkt?versions", ["s3:ListBucketVersions on bucket"]],
     ["GET", "/bkt?uploads", ["s3:ListBucketMultipartUploads on bucket"]],
     ["PUT", "/bkt/k", ["s3:PutObject on object"]],
-    ["PUT", "/bkt/k", ["s3:PutObject on object", "s3:GetObject on copy-source"], COPY],
+    ["PUT", "/bkt/k", [
+      "s3:PutObject on object",
+      "s3:GetObject on copy-source (s3:GetObjectVersion)",
+    ], COPY],
     [
       "PUT",
       "/bkt/k?partNumber=2&uploadId=u",
-      ["s3:PutObject on object", "s3:GetObject on copy-source"],
+      ["s3:PutObject on object", "s3:GetObject on copy-source (s3:GetObjectVersion)"],
       COPY,
     ],
     ["PUT", "/bkt/k?partNumber=2&uploadId=u", ["s3:PutObject on object"]],

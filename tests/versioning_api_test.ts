@@ -2,7 +2,8 @@
  * Versioning over S3 against a real server, with the JS SDK v3 (and signed raw requests where
  * the headers of an error are the point): Put/GetBucketVersioning and their AWS errors, versions
  * by id on GET/HEAD/DELETE, delete markers (404 and 405 with x-amz-delete-marker), the null
- * version of unversioned and Suspended buckets, and the ACL of one version.
+ * version of unversioned and Suspended buckets, and the ACL of one version (anonymous reads of
+ * that version are judged by it).
  */
 
 import {
@@ -239,6 +240,14 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
         ))
           .Grants?.length;
       assertEquals([await grants(v1), await grants(v2), await grants()], [2, 1, 1]);
+      // Anonymous callers are judged by the ACL of the version they name.
+      const publicVersion = await fetch(`${server.endpoint}/acls/k?versionId=${v1}`);
+      assertEquals([publicVersion.status, await publicVersion.text()], [200, "one"]);
+      for (const path of [`/acls/k?versionId=${v2}`, "/acls/k"]) {
+        const privateVersion = await fetch(server.endpoint + path);
+        await privateVersion.body?.cancel();
+        assertEquals(privateVersion.status, 403, path);
+      }
     });
   } finally {
     client.destroy();

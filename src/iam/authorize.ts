@@ -25,10 +25,14 @@ export interface Identities {
   identityPolicies(principal: Principal): PolicyDocument[];
 }
 
-/** An object's stored metadata, where its ACL is kept (undefined: no such object). */
+/**
+ * The stored metadata of an object's version (absent: its current one), where its ACL and tags
+ * are kept (undefined: no such object).
+ */
 export type ObjectMetadataLookup = (
   bucket: string,
   key: string,
+  versionId?: string,
 ) => Promise<Readonly<Record<string, string>> | undefined>;
 
 /** The ARN of a bucket, or of an object in it. */
@@ -134,7 +138,8 @@ export class Authorizer {
     bucket: string,
     key: string,
   ): Promise<boolean> {
-    const stored = await objectMetadata(bucket, key);
+    // A request naming a version (?versionId=) is judged by that version's ACL and tags.
+    const stored = await objectMetadata(bucket, key, facts.conditions.get("s3:versionid")?.[0]);
     const tagged = {
       ...facts,
       conditions: withExistingObjectTags(facts.conditions, stored?.[TAGGING]),

@@ -175,8 +175,8 @@ export function createApp(deps: AppDeps): App {
   };
   const buckets = deps.buckets ?? new ConfigBucketMetadataStore(layer);
   // An object's ACL is read only when no policy decided; an unreadable object grants nothing.
-  const objectMetadata = (bucket: string, key: string) =>
-    layer.getObjectInfo(bucket, key).then((info) => info.metadata, () => undefined);
+  const objectMetadata = (bucket: string, key: string, versionId?: string) =>
+    layer.getObjectInfo(bucket, key, { versionId }).then((info) => info.metadata, () => undefined);
   const authorizer = new Authorizer(deps.identities ?? NO_IDENTITIES, buckets, objectMetadata);
   // Without an IAM store (the app alone, in tests) an id derived from the root user stands in.
   const canonicalUserId = deps.iam?.canonicalUserId ??
