@@ -51,7 +51,7 @@ class Model {
     this.#add({ key, versionId: info.versionId, deleteMarker: false, etag: info.etag });
   }
 
-  /** Without versionId: a delete marker (versioning on or suspended); with one: that version goes. */
+  /** Without versionId: a delete marker (versioning on or suspended); with one: it goes. */
   async delete(key: string, versionId?: string): Promise<void> {
     await this.#tick();
     const deleted = await this.layer.deleteObject(this.bucket, key, { versionId });

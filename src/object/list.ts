@@ -29,7 +29,7 @@ export interface ListedObject {
   versions: ObjectVersion[];
 }
 
-/** What a listing walk yields, in key order: objects, and common prefixes (ending with the delimiter). */
+/** What a listing walk yields, in key order: objects, and common prefixes (ending with it). */
 export type ListingEntry = ListedObject | { prefix: string };
 
 export interface ListingWalkOptions {
