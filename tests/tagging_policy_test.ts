@@ -2,7 +2,7 @@
  * Tags as policy condition keys against a real server (JS SDK v3, an IAM user, a bucket
  * policy): s3:RequestObjectTag/<key> on PutObject's x-amz-tagging, s3:RequestObjectTagKeys on
  * PutObjectTagging's body, and s3:ExistingObjectTag/<key> read from the object's stored tags on
- * every request (a retag takes effect at once); tags on a write need s3:PutObjectTagging, and
+ * every request (a retag takes effect at once; a version named by id is judged by its own); tags on a write need s3:PutObjectTagging, and
  * the tag count on HEAD shows only to readers allowed s3:GetObjectTagging.
  */
 
@@ -11,6 +11,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
@@ -36,6 +37,9 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
   const Bucket = "tagged";
   try {
     await root.send(new CreateBucketCommand({ Bucket }));
+    await root.send(
+      new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
     const objects = `arn:aws:s3:::${Bucket}/*`;
     await root.send(
       new PutBucketPolicyCommand({
@@ -60,7 +64,7 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
           {
             Effect: "Allow",
             Principal: { AWS: w.alice.arn },
-            Action: "s3:GetObject",
+            Action: ["s3:GetObject", "s3:GetObjectVersion"],
             Resource: objects,
           },
           {
@@ -72,7 +76,7 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
           {
             Effect: "Deny",
             Principal: { AWS: w.alice.arn },
-            Action: "s3:GetObject",
+            Action: ["s3:GetObject", "s3:GetObjectVersion"],
             Resource: objects,
             Condition: { StringEquals: { "s3:ExistingObjectTag/class": "secret" } },
           },
@@ -119,6 +123,15 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
     assertEquals(await read("blue"), "blue");
     await tag(root, "blue", { class: "secret" });
     await rejectsWith(() => read("blue"), "AccessDenied", 403);
+    // A version named by id is judged by its own tags, not the current version's.
+    const secret = (await root.send(new HeadObjectCommand({ Bucket, Key: "blue" }))).VersionId!;
+    await putAs(root, "blue", "class=open");
+    assertEquals(await read("blue"), "blue");
+    await rejectsWith(
+      () => alice.send(new GetObjectCommand({ Bucket, Key: "blue", VersionId: secret })),
+      "AccessDenied",
+      403,
+    );
   } finally {
     root.destroy();
     alice.destroy();
