@@ -104,7 +104,7 @@ Deno.test("scanner: unreferenced data dirs and stale temp entries go on the seco
   }
 });
 
-Deno.test("scanner: the data dirs of every version stay, only an unreferenced one goes", async () => {
+Deno.test("scanner: the data dirs of every version stay, only an unreferenced one goes; usage counts every version's bytes", async () => {
   const d = await deployment(1, 4, 2);
   try {
     d.layer.setBucketVersioning({ versioning: () => Promise.resolve("Enabled") });
@@ -128,8 +128,10 @@ Deno.test("scanner: the data dirs of every version stay, only an unreferenced on
       const { body } = await d.layer.getObject(BUCKET, "history", { versionId });
       assert(equalBytes(new Uint8Array(await new Response(body).arrayBuffer()), data));
     }
-    // The current version is a delete marker: the object counts for no usage.
-    assertEquals(scanner.usage().map((u) => [u.bucket, u.objects]), [[BUCKET, 0]]);
+    // The current version is a delete marker: no object, but the bytes of every version.
+    assertEquals(scanner.usage().map((u) => [u.bucket, u.objects, u.bytes]), [
+      [BUCKET, 0, 3 * SIZE],
+    ]);
   } finally {
     await d.close();
   }

@@ -17,15 +17,9 @@ import { FileNotFound } from "../storage/errors.ts";
 import { type ErasureSet, lockKey } from "./erasure-set.ts";
 import { expireUpload, UPLOAD_ID, uploadCreated } from "./multipart.ts";
 import { DATA_DIR_SUFFIX, encodeObjectName } from "./names.ts";
-import { fanOut } from "./quorum.ts";
+import { agreedVersions, fanOut, type Outcome } from "./quorum.ts";
 import { listOrNone } from "./system-records.ts";
-import {
-  decodeXlMeta,
-  latestVersion,
-  type ObjectVersion,
-  versionKey,
-  type XlMeta,
-} from "./xl-meta.ts";
+import { decodeXlMeta, type XlMeta } from "./xl-meta.ts";
 
 export interface GarbageOptions {
   /** How long garbage must have been seen unreferenced (temp: unchanged) before removal. */
@@ -77,15 +71,15 @@ export class GarbageCollector {
 
   /**
    * Removes the data directories of `object` that no version in any drive's metadata names,
-   * once ripe, and returns the current version a read quorum of drives agree on, for usage
-   * counts (none when it is a delete marker: the object is deleted).
+   * once ripe, and returns its usage from the versions a read quorum of drives agree on
+   * (undefined when none is).
    */
   object(
     set: ErasureSet,
     bucket: string,
     object: string,
     counts: GarbageCounts,
-  ): Promise<ObjectVersion | undefined> {
+  ): Promise<ObjectUsage | undefined> {
     const path = encodeObjectName(object);
     return set.locks.withWrite(lockKey(bucket, object), async () => {
       const found = await fanOut(set.drives, async (drive) => {
@@ -94,15 +88,8 @@ export class GarbageCollector {
         return { dirs, meta: await readMeta(drive, bucket, path) };
       });
       const referenced = new Set<string>();
-      const latest = new Map<string, { version: ObjectVersion; count: number }>();
       for (const f of found) {
-        if (!f.ok) continue;
-        for (const v of f.value.meta.versions) referenced.add(v.dataDir);
-        if (f.value.meta.versions.length === 0) continue;
-        const version = latestVersion(f.value.meta);
-        const entry = latest.get(versionKey(version)) ?? { version, count: 0 };
-        entry.count++;
-        latest.set(versionKey(version), entry);
+        if (f.ok) { for (const v of f.value.meta.versions) referenced.add(v.dataDir); }
       }
       await fanOut(set.drives, async (drive, i) => {
         const f = found[i];
@@ -117,8 +104,8 @@ export class GarbageCollector {
           counts.bytes += bytes;
         }
       });
-      const current = [...latest.values()].find((e) => e.count >= set.readQuorum)?.version;
-      return current?.deleteMarker ? undefined : current;
+      const metas = found.map((f): Outcome<XlMeta> => f.ok ? { ok: true, value: f.value.meta } : f);
+      return usageOf(metas, set.readQuorum, `${bucket}/${object}`);
     });
   }
 
@@ -183,6 +170,31 @@ export class GarbageCollector {
     this.#sightings.delete(key);
     return true;
   }
+}
+
+/** What one object adds to its bucket's usage. */
+export interface ObjectUsage {
+  /** 1 when its current version is not a delete marker, else 0. */
+  objects: number;
+  /** Of every version, noncurrent ones included (AWS's bucket size counts them). */
+  bytes: number;
+}
+
+function usageOf(
+  metas: Outcome<XlMeta>[],
+  readQuorum: number,
+  what: string,
+): ObjectUsage | undefined {
+  let agreed;
+  try {
+    agreed = agreedVersions(metas, readQuorum, what);
+  } catch {
+    return undefined;
+  }
+  return {
+    objects: agreed[0].version.deleteMarker ? 0 : 1,
+    bytes: agreed.reduce((n, q) => n + q.version.size, 0),
+  };
 }
 
 /** A drive's xl.meta of an object: no versions when the file is absent; throws when corrupt. */

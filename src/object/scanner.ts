@@ -15,7 +15,7 @@ import { SYSTEM_VOLUME } from "../storage/api.ts";
 import { sweepCompletedUploads } from "./completed-uploads.ts";
 import type { ErasureSet } from "./erasure-set.ts";
 import { BucketNotFound, ObjectNotFound } from "./errors.ts";
-import { GarbageCollector, type GarbageCounts, noGarbage } from "./garbage.ts";
+import { GarbageCollector, type GarbageCounts, noGarbage, type ObjectUsage } from "./garbage.ts";
 import { healObject } from "./heal.ts";
 import type { BucketUsage, HealResult, ObjectInfo, ScannerStatus } from "./layer.ts";
 import { type NamespaceObject, setScopes, walkBucket } from "./namespace-walk.ts";
@@ -190,11 +190,11 @@ export class Scanner {
             : await this.options.lifecycle?.bucket(bucket);
           for await (const object of walkBucket(set, bucket, { prefix, signal })) {
             const t = performance.now();
-            const size = await this.#object(set, object, report, lifecycle);
+            const objectUsage = await this.#object(set, object, report, lifecycle);
             report.objects++;
-            if (size !== undefined && counted) {
-              counted.objects++;
-              counted.bytes += size;
+            if (objectUsage && counted) {
+              counted.objects += objectUsage.objects;
+              counted.bytes += objectUsage.bytes;
             }
             await this.#pacer.after(t, signal);
           }
@@ -215,13 +215,13 @@ export class Scanner {
     return report;
   }
 
-  /** Heals one object, applies lifecycle rules, collects it; its size when a quorum agrees. */
+  /** Heals one object, applies lifecycle rules, collects it; its usage when a quorum agrees. */
   async #object(
     set: ErasureSet,
     object: NamespaceObject,
     report: CycleReport,
     lifecycle?: (versions: ObjectInfo[]) => Promise<void>,
-  ): Promise<number | undefined> {
+  ): Promise<ObjectUsage | undefined> {
     const { bucket, name } = object;
     const deep = this.#deep(`${bucket}/${name}`, report.cycle);
     try {
@@ -246,8 +246,7 @@ export class Scanner {
         }
       });
     }
-    const version = await this.#garbage.object(set, bucket, name, report).catch(() => undefined);
-    return version?.size;
+    return await this.#garbage.object(set, bucket, name, report).catch(() => undefined);
   }
 
   #deep(name: string, cycle: number): boolean {
