@@ -2,12 +2,14 @@
  * The object layer over a 2+2 set whose drives misbehave (tests/helpers/faulty-drive.ts), in
  * process: a drive that hangs does not stall PUT/GET/HEAD/LIST/DELETE past its handle's
  * deadline; corrupt reads, streams cut midway, full and read-only drives give exact data or
- * the right error.
+ * the right error; a commit refused by too many drives is rolled back, other versions kept.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { join } from "node:path";
 import { Pools } from "../src/object/pools.ts";
-import { InsufficientWriteQuorum, StorageFull } from "../src/object/errors.ts";
+import { InsufficientWriteQuorum, ObjectNotFound, StorageFull } from "../src/object/errors.ts";
+import { decodeXlMeta } from "../src/object/xl-meta.ts";
+import { META_FILE } from "../src/storage/api.ts";
 import { DriveHandle } from "../src/storage/drive-handle.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
@@ -193,3 +195,33 @@ for (const { name, fault, on, error } of cases) {
     });
   });
 }
+
+Deno.test("2 of 4 drives fail the commit in a versioned bucket: the new version and marker are rolled back, the others stay", async () => {
+  await withFaultySet(async ({ layer, drives }) => {
+    layer.setBucketVersioning({ versioning: () => Promise.resolve("Enabled") });
+    const first = await put(layer, "obj", testBytes(2 * MiB, 8));
+    const second = await put(layer, "obj", testBytes(10, 9));
+    const onDrives = async () => {
+      const metas = await Promise.all(
+        drives.map((d) => d.inner.readAll(BUCKET, `obj/${META_FILE}`).then(decodeXlMeta)),
+      );
+      return metas.map((m) => m.versions.map((v) => v.versionId));
+    };
+    const before = await onDrives();
+    assertEquals(before, drives.map(() => [second.versionId, first.versionId]));
+    const files = await Promise.all(drives.map((d) => d.inner.listDir(BUCKET, "obj")));
+    for (const d of [drives[1], drives[2]]) {
+      d.inject({ kind: "error", errno: "ENOSPC" }, ["renameData"]);
+    }
+    await assertRejects(() => put(layer, "obj", testBytes(3 * MiB, 10)), StorageFull);
+    await assertRejects(() => layer.deleteObject(BUCKET, "obj"), StorageFull);
+    await assertRejects(() => put(layer, "new", testBytes(10, 11)), StorageFull);
+    for (const d of drives) d.heal();
+    assertEquals(await onDrives(), before);
+    assertEquals(await Promise.all(drives.map((d) => d.inner.listDir(BUCKET, "obj"))), files);
+    await assertRejects(() => layer.getObjectInfo(BUCKET, "new"), ObjectNotFound);
+    assert(equalBytes(await get(layer, "obj"), testBytes(10, 9)));
+    const old = await layer.getObject(BUCKET, "obj", { versionId: first.versionId });
+    assert(equalBytes(await readAll(old.body), testBytes(2 * MiB, 8)));
+  });
+});
