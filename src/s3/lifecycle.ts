@@ -7,7 +7,6 @@
 import {
   InvalidLifecycle,
   type LifecycleConfiguration,
-  type LifecycleFilter,
   type LifecycleRule,
   parseLifecycle,
 } from "../bucket/lifecycle.ts";
@@ -27,7 +26,7 @@ import type { XmlValue } from "./xml.ts";
 const MAX_LIFECYCLE_BYTES = 1024 * 1024;
 
 function renderFilter(rule: LifecycleRule): { [element: string]: XmlValue } {
-  const f: LifecycleFilter = rule.filter;
+  const f = rule.filter;
   const tags = f.tags.map((t) => ({ Key: t.key, Value: t.value }));
   if (rule.form === "prefix") return { Prefix: f.prefix };
   if (rule.form === "and") {
