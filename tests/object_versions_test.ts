@@ -364,7 +364,8 @@ Deno.test("updateObjectMetadata changes one version in place, keeps Last-Modifie
 
 Deno.test("copy from a version is a new version; a multipart Complete is one, repeated alike", async () => {
   await withVersioned("Enabled", async ({ layer }) => {
-    const old = testBytes(1000, 1);
+    // Large: the copy reads the source under its read lock and commits under the write lock.
+    const old = testBytes(3 * MiB, 1);
     const v1 = await put(layer, "k", old);
     await put(layer, "k", testBytes(1000, 2));
     const v2 = await layer.getObjectInfo(BUCKET, "k");
