@@ -3,7 +3,8 @@
  * the headers of an error are the point): Put/GetBucketVersioning and their AWS errors, versions
  * by id on GET/HEAD/DELETE, delete markers (404 and 405 with x-amz-delete-marker), the null
  * version of unversioned and Suspended buckets, and the ACL of one version (anonymous reads of
- * that version are judged by it).
+ * that version are judged by it); the state, persisted, is what the object layer reads after a
+ * restart.
  */
 
 import {
@@ -17,7 +18,7 @@ import {
   PutObjectAclCommand,
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { s3Client, startServer } from "./helpers/server.ts";
+import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
 import {
   listing,
   put,
@@ -251,6 +252,43 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
     });
   } finally {
     client.destroy();
+    await server.cleanup();
+  }
+});
+
+Deno.test("versioning API: the bucket's state is the object layer's after a restart", async () => {
+  const server = await startServer();
+  let again: TestServer | undefined;
+  try {
+    const client = s3Client(server);
+    await versionedBucket(client, "lasting");
+    const v1 = await put(client, "lasting", "k", "one");
+    await setVersioning(client, "lasting", "Suspended");
+    await put(client, "lasting", "k", "null one");
+    client.destroy();
+    await server.stop();
+
+    again = await startServer({ dir: server.dir });
+    const restarted = s3Client(again);
+    try {
+      const state = await restarted.send(new GetBucketVersioningCommand({ Bucket: "lasting" }));
+      assertEquals(state.Status, "Suspended");
+      // The first write after the start replaces the null version: the layer read the state.
+      assertEquals(await put(restarted, "lasting", "k", "null two"), "null");
+      await setVersioning(restarted, "lasting", "Enabled");
+      const v3 = await put(restarted, "lasting", "k", "three");
+      assert(UUID.test(v3), v3);
+      assertEquals((await listing(again, "lasting")).entries, [
+        ["k", v3, true, false],
+        ["k", "null", false, false],
+        ["k", v1, false, false],
+      ]);
+      assertEquals(await text(restarted, "lasting", "k", "null"), ["null two", "null"]);
+    } finally {
+      restarted.destroy();
+    }
+  } finally {
+    await again?.cleanup();
     await server.cleanup();
   }
 });
