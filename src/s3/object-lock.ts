@@ -12,7 +12,12 @@ import {
 } from "../bucket/object-lock.ts";
 import type { ObjectMetadata } from "../object/layer.ts";
 import { LOCK_LEGAL_HOLD, LOCK_MODE, LOCK_RETAIN_UNTIL } from "../object/object-lock.ts";
-import { type BucketSetting, getBucketSetting, malformedXml } from "./bucket-settings.ts";
+import {
+  type BucketSetting,
+  getBucketSetting,
+  malformedXml,
+  putBucketSetting,
+} from "./bucket-settings.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { readDocument } from "./request-document.ts";
@@ -113,6 +118,15 @@ const OBJECT_LOCK: BucketSetting<"objectLock"> = {
   notFound: "ObjectLockConfigurationNotFoundError",
   notFoundMessage: "Object Lock configuration does not exist for this bucket",
   parse: parseLockConfiguration,
+  check(_lock, current) {
+    if (current.objectLock === undefined && current.versioning !== "Enabled") {
+      throw new S3Error(
+        "InvalidBucketState",
+        "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
+      );
+    }
+  },
+  checksumRequired: true,
   render: (lock) => ({
     ObjectLockEnabled: "Enabled",
     Rule: lock.defaultRetention && {
@@ -130,27 +144,8 @@ export function getObjectLockConfiguration(ctx: S3Context): Promise<Response> {
 }
 
 /** Sets the default retention; enables object lock on a bucket whose versioning is Enabled. */
-export async function putObjectLockConfiguration(ctx: S3Context): Promise<Response> {
-  await ctx.layer.getBucketInfo(ctx.bucket);
-  const root = await readDocument(ctx, {
-    bytes: MAX_DOCUMENT_BYTES,
-    elements: MAX_DOCUMENT_ELEMENTS,
-    digestRequired: true,
-  });
-  if (root.name !== OBJECT_LOCK.root) {
-    throw malformedXml("the root element is not ObjectLockConfiguration");
-  }
-  const lock = OBJECT_LOCK.parse(root);
-  await ctx.buckets.update(ctx.bucket, (current) => {
-    if (current.objectLock === undefined && current.versioning !== "Enabled") {
-      throw new S3Error(
-        "InvalidBucketState",
-        "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
-      );
-    }
-    return { ...current, objectLock: lock };
-  });
-  return new Response(null, { status: 200 });
+export function putObjectLockConfiguration(ctx: S3Context): Promise<Response> {
+  return putBucketSetting(ctx, OBJECT_LOCK);
 }
 
 interface Retention {
