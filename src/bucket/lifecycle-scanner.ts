@@ -2,7 +2,9 @@
  * Lifecycle rules applied by the background scanner (its LifecycleHook): per object, the
  * actions the rules make due (lifecycle-evaluate.ts); after each walk, stale multipart uploads.
  * Every action goes through the ObjectLayer, so object lock is enforced where it always is: a
- * version it protects is refused there, logged here and left alone.
+ * version it protects is refused there and left alone. What a cycle did is one log line (a
+ * bucket of backups under lock would otherwise log each of its versions every cycle); what
+ * failed otherwise is logged by object.
  */
 
 import { ObjectLocked, ObjectNotFound } from "../object/errors.ts";
@@ -22,9 +24,25 @@ export interface LifecycleOptions {
   now?: () => number;
 }
 
+/** What the rules did in one cycle. */
+interface CycleCounts {
+  expired: number;
+  versionsRemoved: number;
+  uploadsAborted: number;
+  keptByLock: number;
+}
+
+const NOTHING_DONE: Readonly<CycleCounts> = {
+  expired: 0,
+  versionsRemoved: 0,
+  uploadsAborted: 0,
+  keptByLock: 0,
+};
+
 export class BucketLifecycle implements LifecycleHook {
   readonly #log: (line: string) => void;
   readonly #now: () => number;
+  #done: CycleCounts = { ...NOTHING_DONE };
 
   constructor(
     readonly buckets: BucketMetadataStore,
@@ -59,6 +77,14 @@ export class BucketLifecycle implements LifecycleHook {
         this.#log(`flashstor: lifecycle: ${bucket}: uploads not listed: ${err.message}`);
       });
     }
+    const done = this.#done;
+    this.#done = { ...NOTHING_DONE };
+    if (Object.values(done).some((n) => n > 0)) {
+      this.#log(
+        `flashstor: lifecycle: ${done.expired} expired, ${done.versionsRemoved} versions ` +
+          `removed, ${done.uploadsAborted} uploads aborted, ${done.keptByLock} kept by object lock`,
+      );
+    }
   }
 
   /** The bucket's enabled rules ([] when it has none or its metadata cannot be read now). */
@@ -74,16 +100,19 @@ export class BucketLifecycle implements LifecycleHook {
   async #apply(bucket: string, rules: LifecycleRule[], versions: ObjectInfo[]): Promise<void> {
     const [current] = versions;
     for (const action of objectActions(rules, versions, this.#now(), this.options.dayMs)) {
-      const what = `${bucket}/${current.name}`;
       try {
-        if (await this.#act(bucket, current, action)) {
-          this.#log(`flashstor: lifecycle: ${what}: ${describe(action)} (rule ${action.rule})`);
-        }
+        if (!await this.#act(bucket, current, action)) continue;
+        if (action.kind === "expire") this.#done.expired++;
+        else this.#done.versionsRemoved++;
       } catch (err) {
-        const reason = err instanceof ObjectLocked ? "kept by object lock" : "failed";
+        if (err instanceof ObjectLocked) {
+          this.#done.keptByLock++;
+          continue;
+        }
+        const what = action.kind === "expire" ? "expiry" : `removal of ${action.versionId}`;
         this.#log(
-          `flashstor: lifecycle: ${what}: rule ${action.rule}: ${attempt(action)} ${reason}: ` +
-            (err as Error).message,
+          `flashstor: lifecycle: ${bucket}/${current.name}: ${what} (rule ${action.rule}) ` +
+            `failed: ${(err as Error).message}`,
         );
       }
     }
@@ -123,21 +152,15 @@ export class BucketLifecycle implements LifecycleHook {
         const what = `${bucket}/${upload.object}: upload ${upload.uploadId}`;
         try {
           await this.layer.abortMultipartUpload(bucket, upload.object, upload.uploadId);
-          this.#log(`flashstor: lifecycle: ${what} aborted (rule ${rule})`);
+          this.#done.uploadsAborted++;
         } catch (err) {
-          this.#log(`flashstor: lifecycle: ${what}: abort failed: ${(err as Error).message}`);
+          this.#log(
+            `flashstor: lifecycle: ${what}: abort (rule ${rule}) failed: ${(err as Error).message}`,
+          );
         }
       }
       ({ nextKeyMarker: keyMarker, nextUploadIdMarker: uploadIdMarker } = page);
       if (!page.isTruncated) break;
     } while (keyMarker !== undefined);
   }
-}
-
-function describe(action: LifecycleAction): string {
-  return action.kind === "expire" ? "expired" : `version ${action.versionId} removed`;
-}
-
-function attempt(action: LifecycleAction): string {
-  return action.kind === "expire" ? "expiry" : `removal of version ${action.versionId}`;
 }
