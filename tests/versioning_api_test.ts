@@ -17,6 +17,7 @@ import {
   ListObjectsV2Command,
   PutObjectAclCommand,
 } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
 import {
@@ -29,6 +30,8 @@ import {
   UUID,
   versionedBucket,
 } from "./helpers/versioning.ts";
+
+const md5Base64 = (text: string) => createHash("md5").update(text).digest("base64");
 
 Deno.test("versioning API: bucket state, versions, delete markers, the null version", async (t) => {
   const server = await startServer();
@@ -75,12 +78,16 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
         ],
       ];
       for (const [body, code, httpStatus] of refused) {
-        const answer = await raw(server, "PUT", "/state", [["versioning", ""]], body);
+        const answer = await raw(server, "PUT", "/state", [["versioning", ""]], body, {
+          "content-md5": md5Base64(body),
+        });
         assertEquals([answer.status, answer.code], [httpStatus, code], body.slice(0, 80));
       }
-      // A document whose digest does not match is not applied.
+      // A document without a digest, or whose digest does not match, is not applied.
       const suspend =
         "<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>";
+      const undigested = await raw(server, "PUT", "/state", [["versioning", ""]], suspend);
+      assertEquals([undigested.status, undigested.code], [400, "InvalidRequest"]);
       const digest = await raw(server, "PUT", "/state", [["versioning", ""]], suspend, {
         "content-md5": btoa("0123456789abcdef"),
       });
@@ -89,10 +96,10 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
       assertEquals(await status(), "Enabled");
       const disabled =
         "<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>";
-      assertEquals(
-        (await raw(server, "PUT", "/state", [["versioning", ""]], disabled)).status,
-        200,
-      );
+      const accepted = await raw(server, "PUT", "/state", [["versioning", ""]], disabled, {
+        "content-md5": md5Base64(disabled),
+      });
+      assertEquals(accepted.status, 200);
       assertEquals(await status(), "Suspended");
       await rejectsWith(
         () => client.send(new GetBucketVersioningCommand({ Bucket: "no-such-bucket" })),

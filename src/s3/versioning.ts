@@ -5,11 +5,10 @@
  */
 
 import type { VersioningState } from "../object/layer.ts";
-import { checksumVerifier, requestChecksumSpec } from "./checksum.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
-import { emptyBody } from "./object.ts";
+import { checksummedBody } from "./bucket-settings.ts";
 import { child, parseXml, xmlResponse } from "./xml.ts";
 
 /** Far more than the largest legal document (a root, Status and MfaDelete). */
@@ -49,10 +48,8 @@ function parseVersioning(text: string): VersioningState | undefined {
 
 export async function putBucketVersioning(ctx: S3Context): Promise<Response> {
   await ctx.layer.getBucketInfo(ctx.bucket);
-  // Content-MD5 or an x-amz-checksum-* is verified when sent (the SDKs send one).
-  const verifier = checksumVerifier(requestChecksumSpec(ctx.headers, ctx.auth.trailers));
-  const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
-  const text = await readRequestText(body, MAX_VERSIONING_BYTES);
+  // AWS requires Content-MD5 or an x-amz-checksum-* (the SDKs and the CLI send one).
+  const text = await readRequestText(checksummedBody(ctx), MAX_VERSIONING_BYTES);
   if (text.trim() === "") throw new S3Error("MalformedXML");
   const state = parseVersioning(text);
   if (state === undefined) return new Response(null, { status: 200 });
