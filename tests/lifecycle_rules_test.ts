@@ -270,6 +270,16 @@ Deno.test("lifecycle evaluate: tag and size filters select versions; markers mat
     [],
   );
   assertEquals(objectActions(rules, [{ ...tagged, metadata: {} }], later, HOUR), []);
+  // Stored tags are URL-encoded (encodeURIComponent), compared decoded.
+  const odd = rulesOf(rule(
+    "<Expiration><Days>1</Days></Expiration>",
+    "<Filter><Tag><Key>a b</Key><Value>x+y&amp;z</Value></Tag></Filter>",
+  ));
+  const oddTags = {
+    "x-amz-tagging": `${encodeURIComponent("a b")}=${encodeURIComponent("x+y&z")}`,
+  };
+  assertEquals(objectActions(odd, [{ ...tagged, metadata: oddTags }], later, HOUR).length, 1);
+  assertEquals(objectActions(odd, [tagged], later, HOUR), []);
   const small = rulesOf(
     rule(
       "<Expiration><Days>1</Days></Expiration>",
