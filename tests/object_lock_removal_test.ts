@@ -73,6 +73,12 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
             ],
             Resource: `arn:aws:s3:::${BUCKET}/*`,
           },
+          {
+            Effect: "Deny",
+            Principal: { AWS: w.bob.arn },
+            Action: "s3:BypassGovernanceRetention",
+            Resource: `arn:aws:s3:::${BUCKET}/kept/*`,
+          },
         ]),
       }),
     );
@@ -192,6 +198,25 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
       409,
     );
 
+    // DeleteObjects asks the bypass permission of every key: one denied withholds it from all.
+    const kept = await put("kept/g", "kept", {
+      ObjectLockMode: "GOVERNANCE",
+      ObjectLockRetainUntilDate: until,
+    });
+    const batch = await bob.send(
+      new DeleteObjectsCommand({
+        Bucket: BUCKET,
+        BypassGovernanceRetention: true,
+        Delete: {
+          Objects: [{ Key: "g", VersionId: governance }, { Key: "kept/g", VersionId: kept }],
+        },
+      }),
+    );
+    assertEquals(batch.Errors?.map((e) => [e.Key, e.Code]), [
+      ["g", "AccessDenied"],
+      ["kept/g", "AccessDenied"],
+    ]);
+    await rejectsWith(() => remove(bob, "kept/g", kept, true), "AccessDenied", 403);
     // GOVERNANCE gives way to a principal allowed the bypass who asks for it, and only then.
     await rejectsWith(() => remove(bob, "g", governance), "AccessDenied", 403);
     const removed = await remove(bob, "g", governance, true);

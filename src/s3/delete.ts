@@ -115,9 +115,9 @@ export async function deleteObjects(ctx: S3Context): Promise<Response> {
   const attempted = request.objects.flatMap((o, i) =>
     errors.has(i) ? [] : [{ name: o.key, versionId: o.versionId }]
   );
-  // The header is the batch's; the permission to bypass is asked on the bucket's objects.
+  // The header is the batch's; the permission to bypass is asked on each of its objects.
   const results = await ctx.layer.deleteObjects(ctx.bucket, attempted, {
-    bypassGovernance: await governanceBypass(ctx, ""),
+    bypassGovernance: await governanceBypass(ctx, attempted.map((o) => o.name)),
   });
   let next = 0;
   const deleted: XmlValue[] = [];

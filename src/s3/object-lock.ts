@@ -49,13 +49,19 @@ export function objectLockedError(): S3Error {
 /**
  * Whether the request may shorten or remove a GOVERNANCE retention (and remove a version it
  * protects): it says so with x-amz-bypass-governance-retention: true and its principal is
- * allowed s3:BypassGovernanceRetention on the object (on `<bucket>/*` for a request naming
- * no one key, as DeleteObjects).
+ * allowed s3:BypassGovernanceRetention on the object — on each of them for a request naming
+ * several (DeleteObjects: one refusal withholds the bypass from the whole batch).
  */
-export async function governanceBypass(ctx: S3Context, key = ctx.key): Promise<boolean> {
+export async function governanceBypass(
+  ctx: S3Context,
+  keys: string | readonly string[] = ctx.key,
+): Promise<boolean> {
   const header = ctx.headers.get("x-amz-bypass-governance-retention");
   if (header?.trim().toLowerCase() !== "true") return false;
-  return await ctx.access.allowed("s3:BypassGovernanceRetention", ctx.bucket, key || "*");
+  for (const key of typeof keys === "string" ? [keys] : keys) {
+    if (!await ctx.access.allowed("s3:BypassGovernanceRetention", ctx.bucket, key)) return false;
+  }
+  return true;
 }
 
 /** The bucket's object lock; InvalidRequest when it has none, as AWS answers. */
