@@ -42,7 +42,7 @@ export function parseIsoDate(text: string): Date | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
-export function objectLockedError(): S3Error {
+function objectLockedError(): S3Error {
   return new S3Error("AccessDenied", "Access Denied because object protected by object lock.");
 }
 
@@ -65,7 +65,7 @@ export async function governanceBypass(
 }
 
 /** The bucket's object lock; InvalidRequest when it has none, as AWS answers. */
-export async function bucketObjectLock(ctx: S3Context): Promise<ObjectLockConfiguration> {
+async function bucketObjectLock(ctx: S3Context): Promise<ObjectLockConfiguration> {
   await ctx.layer.getBucketInfo(ctx.bucket);
   const lock = (await ctx.buckets.get(ctx.bucket)).objectLock;
   if (lock === undefined) {

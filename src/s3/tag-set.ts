@@ -38,7 +38,7 @@ function chars(text: string): number {
 }
 
 /** Checks a tag set against AWS's rules; `limit`: MAX_OBJECT_TAGS or MAX_BUCKET_TAGS. */
-export function checkTagSet(tags: readonly Tag[], limit: number): void {
+function checkTagSet(tags: readonly Tag[], limit: number): void {
   if (tags.length > limit) {
     throw invalidTag(
       limit === MAX_OBJECT_TAGS
