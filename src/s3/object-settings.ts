@@ -15,7 +15,13 @@ import { S3Error } from "./errors.ts";
 import { isRetentionMode, parseIsoDate } from "./object-lock.ts";
 import type { S3Action } from "./router.ts";
 import { hasBodyDigest } from "./request-document.ts";
-import { encodeTags, MAX_OBJECT_TAGS, parseTagging, parseTaggingHeader } from "./tag-set.ts";
+import {
+  encodeTags,
+  MAX_OBJECT_TAGS,
+  MAX_TAGGING_ELEMENTS,
+  parseTagging,
+  parseTaggingHeader,
+} from "./tag-set.ts";
 import { parseXml } from "./xml.ts";
 
 export type Upload = "put" | "post" | "multipart" | "copy";
@@ -72,7 +78,7 @@ function requestedTagging(headers: Headers, upload: Upload): string | undefined 
   if (header === null) return null;
   // A POST form's tagging field is a Tagging document, a header its URL-encoded form.
   const tags = upload === "post"
-    ? parseTagging(parseXml(header, 2 + 3 * 2 * MAX_OBJECT_TAGS), MAX_OBJECT_TAGS)
+    ? parseTagging(parseXml(header, MAX_TAGGING_ELEMENTS), MAX_OBJECT_TAGS)
     : parseTaggingHeader(header);
   return encodeTags(tags) ?? null;
 }

@@ -14,6 +14,10 @@ export interface Tag {
 /** AWS's limits: tags per object and per bucket, characters per key and per value. */
 export const MAX_OBJECT_TAGS = 10;
 export const MAX_BUCKET_TAGS = 50;
+/** Elements a Tagging document may have: root, TagSet and three per tag, for twice the tags any
+ *  set may have, so that a set over the limit is told InvalidTag, as AWS answers, not
+ *  MalformedXML. */
+export const MAX_TAGGING_ELEMENTS = 2 + 3 * 2 * MAX_BUCKET_TAGS;
 const MAX_KEY_CHARS = 128;
 const MAX_VALUE_CHARS = 256;
 /** Letters, digits and white space in any script, and + - = . _ : / @ (AWS's tag alphabet). */

@@ -14,6 +14,7 @@ import {
   encodeTags,
   MAX_BUCKET_TAGS,
   MAX_OBJECT_TAGS,
+  MAX_TAGGING_ELEMENTS,
   parseTagging,
   renderTagSet,
   type Tag,
@@ -23,9 +24,6 @@ import { xmlResponse } from "./xml.ts";
 
 /** Room for the largest legal document (50 tags of 128 + 256 characters, 4 bytes each). */
 const MAX_TAGGING_BYTES = 256 * 1024;
-/** Root, TagSet and three elements per tag, for twice the tags any set may have: a set over
- *  the limit is told InvalidTag, as AWS answers, not MalformedXML. */
-const MAX_TAGGING_ELEMENTS = 2 + 3 * 2 * MAX_BUCKET_TAGS;
 
 /** The metadata with the version's tag set replaced (no entry for none). */
 function withTags(metadata: ObjectMetadata, tags: readonly Tag[]): ObjectMetadata {
