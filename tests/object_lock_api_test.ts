@@ -9,6 +9,7 @@
 
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetBucketVersioningCommand,
@@ -219,6 +220,21 @@ Deno.test("object lock: lock headers on PUT and multipart, shown on GET/HEAD", a
     );
     const retention = await client.send(new GetObjectRetentionCommand({ Bucket, Key: "mp" }));
     assertEquals(retention.Retention, { Mode: "GOVERNANCE", RetainUntilDate: until });
+
+    // A copy does not inherit its source's lock; it takes the lock its own headers ask for.
+    await client.send(new CopyObjectCommand({ Bucket, Key: "copy", CopySource: `${Bucket}/c` }));
+    const copy = await client.send(new HeadObjectCommand({ Bucket, Key: "copy" }));
+    assertEquals([copy.ObjectLockMode, copy.ObjectLockLegalHoldStatus], [undefined, undefined]);
+    await client.send(
+      new CopyObjectCommand({
+        Bucket,
+        Key: "copy",
+        CopySource: `${Bucket}/c`,
+        ObjectLockLegalHoldStatus: "ON",
+      }),
+    );
+    const held = await client.send(new HeadObjectCommand({ Bucket, Key: "copy" }));
+    assertEquals([held.ObjectLockMode, held.ObjectLockLegalHoldStatus], [undefined, "ON"]);
 
     const put = (key: string, headers: Record<string, string>, path = `/${Bucket}/${key}`) =>
       signedFetch(server, {
