@@ -8,25 +8,18 @@ import type { VersioningState } from "../object/layer.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { readRequestText } from "./multipart.ts";
-import { checksummedBody } from "./bucket-settings.ts";
+import { checksummedBody, malformedXml } from "./bucket-settings.ts";
 import { child, parseXml, xmlResponse } from "./xml.ts";
 
 /** Far more than the largest legal document (a root, Status and MfaDelete). */
 const MAX_VERSIONING_BYTES = 4096;
 const MAX_VERSIONING_ELEMENTS = 8;
 
-function malformed(detail: string): S3Error {
-  return new S3Error(
-    "MalformedXML",
-    `The XML you provided was not well-formed or did not validate against our published schema (${detail}).`,
-  );
-}
-
 /** The state a VersioningConfiguration asks for; undefined: no Status (nothing to change). */
 function parseVersioning(text: string): VersioningState | undefined {
   const root = parseXml(text, MAX_VERSIONING_ELEMENTS);
   if (root.name !== "VersioningConfiguration") {
-    throw malformed("the root element is not VersioningConfiguration");
+    throw malformedXml("the root element is not VersioningConfiguration");
   }
   const mfaDelete = child(root, "MfaDelete")?.text.trim();
   if (mfaDelete === "Enabled") {
@@ -36,12 +29,12 @@ function parseVersioning(text: string): VersioningState | undefined {
     );
   }
   if (mfaDelete !== undefined && mfaDelete !== "Disabled") {
-    throw malformed(`MfaDelete is ${mfaDelete.slice(0, 32)}, not Enabled or Disabled`);
+    throw malformedXml(`MfaDelete is ${mfaDelete.slice(0, 32)}, not Enabled or Disabled`);
   }
   const status = child(root, "Status")?.text.trim();
   if (status === undefined) return undefined;
   if (status !== "Enabled" && status !== "Suspended") {
-    throw malformed(`Status is ${status.slice(0, 32)}, not Enabled or Suspended`);
+    throw malformedXml(`Status is ${status.slice(0, 32)}, not Enabled or Suspended`);
   }
   return status;
 }
