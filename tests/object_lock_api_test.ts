@@ -219,6 +219,23 @@ Deno.test("object lock: lock headers on PUT and multipart, shown on GET/HEAD", a
       }),
     );
     const retention = await client.send(new GetObjectRetentionCommand({ Bucket, Key: "mp" }));
+    // Each part of an upload that will be locked comes with its digest.
+    const held = await client.send(
+      new CreateMultipartUploadCommand({ Bucket, Key: "held", ObjectLockLegalHoldStatus: "ON" }),
+    );
+    const rawPart = (headers: Record<string, string>) =>
+      signedFetch(server, {
+        method: "PUT",
+        path: `/${Bucket}/held`,
+        query: [["partNumber", "1"], ["uploadId", held.UploadId!]],
+        body: "part",
+        headers,
+      });
+    const bare = await rawPart({});
+    assertEquals([bare.status, xmlField(await bare.text(), "Code")], [400, "InvalidRequest"]);
+    const digested = await rawPart({ "content-md5": md5("part") });
+    assertEquals(digested.status, 200);
+    await digested.body?.cancel();
     assertEquals(retention.Retention, { Mode: "GOVERNANCE", RetainUntilDate: until });
 
     // A copy does not inherit its source's lock; it takes the lock its own headers ask for.
@@ -233,8 +250,8 @@ Deno.test("object lock: lock headers on PUT and multipart, shown on GET/HEAD", a
         ObjectLockLegalHoldStatus: "ON",
       }),
     );
-    const held = await client.send(new HeadObjectCommand({ Bucket, Key: "copy" }));
-    assertEquals([held.ObjectLockMode, held.ObjectLockLegalHoldStatus], [undefined, "ON"]);
+    const copyHeld = await client.send(new HeadObjectCommand({ Bucket, Key: "copy" }));
+    assertEquals([copyHeld.ObjectLockMode, copyHeld.ObjectLockLegalHoldStatus], [undefined, "ON"]);
 
     const put = (key: string, headers: Record<string, string>, path = `/${Bucket}/${key}`) =>
       signedFetch(server, {

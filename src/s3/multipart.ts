@@ -31,7 +31,7 @@ import {
 import { versionHeader } from "./versioning.ts";
 import { expirationHeader } from "./lifecycle.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
-import { requestedObjectSettings } from "./object-settings.ts";
+import { checkLockedBodyDigest, requestedObjectSettings } from "./object-settings.ts";
 
 /** S3's limit on one part. */
 const MAX_PART_SIZE = 5 * 1024 ** 3;
@@ -117,6 +117,7 @@ export async function uploadPart(ctx: S3Context): Promise<Response> {
     throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.");
   }
   const upload = await ctx.layer.getMultipartUpload(ctx.bucket, ctx.key, uploadId);
+  checkLockedBodyDigest(upload.metadata, ctx.headers);
   const spec = requestChecksumSpec(ctx.headers, ctx.auth.trailers);
   const required = uploadAlgorithm(upload);
   if (required && spec.algorithm && spec.algorithm !== required) {

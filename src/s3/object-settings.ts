@@ -137,14 +137,22 @@ async function requestedLock(
     }
     entries[LOCK_LEGAL_HOLD] = hold;
   }
-  // A body that will be locked must come with its digest (AWS).
-  if (upload === "put" && Object.keys(entries).length > 0 && !hasBodyDigest(headers)) {
+  if (upload === "put") checkLockedBodyDigest(entries, headers);
+  return entries;
+}
+
+/**
+ * A body that will be locked must come with its digest (AWS): PutObject's, and each part of an
+ * upload whose metadata (`settings`) locks its object.
+ */
+export function checkLockedBodyDigest(settings: ObjectMetadata, headers: Headers): void {
+  const locked = settings[LOCK_MODE] !== undefined || settings[LOCK_LEGAL_HOLD] !== undefined;
+  if (locked && !hasBodyDigest(headers)) {
     throw new S3Error(
       "InvalidRequest",
       "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
     );
   }
-  return entries;
 }
 
 /** The permissions setting them takes besides the write's own (AWS). */
