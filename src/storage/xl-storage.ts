@@ -8,7 +8,6 @@ import { dirname, join, resolve } from "node:path";
 import {
   type DiskInfo,
   type FileWriter,
-  META_FILE,
   QUARANTINE_DIR,
   type StorageAPI,
   SYSTEM_VOLUME,
@@ -19,40 +18,22 @@ import {
 } from "./api.ts";
 import {
   DiskAccessDenied,
-  DiskFull,
   DiskNotFound,
   FileCorrupt,
   FileNotFound,
   VolumeExists,
-  VolumeNotFound,
 } from "./errors.ts";
 import { type CachedReadMode, cachedReadModeOf, readCachedFile } from "../../ffi/cached-read.ts";
 import { DirCache, readListing } from "./dir-cache.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
 import { LOCK_FILE } from "./drive-lock.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
-import {
-  fsyncDir,
-  fsyncParents,
-  makeDirs,
-  readIfExists,
-  removeQuietly,
-  writeAtomic,
-  writeNew,
-} from "./fs-util.ts";
+import { fsyncDir, fsyncParents, makeDirs, removeQuietly, writeAtomic } from "./fs-util.ts";
 import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, sortKeys } from "./paths.ts";
 import { DEFAULT_RESERVE, type ReservePolicy, SpaceReserve } from "./space-reserve.ts";
+import { ObjectFiles } from "./object-files.ts";
 import { walkObjects } from "./walk.ts";
-import {
-  decodeIfValid,
-  decodeXlMeta,
-  encodeXlMeta,
-  freedDataDirs,
-  mergeVersions,
-  removeVersion,
-  type XlMeta,
-} from "../object/xl-meta.ts";
 
 export interface DriveOptions {
   /** Free space kept back from object data (DEFAULT_RESERVE when omitted). */
@@ -72,11 +53,22 @@ export class XlStorage implements StorageAPI {
   /** How small files (xl.meta) may be read without the thread pool (ffi/cached-read.ts). */
   #cachedReads: CachedReadMode = "off";
   readonly #space: SpaceReserve;
+  readonly #objects: ObjectFiles;
 
   private constructor(readonly root: string, reserve: ReservePolicy) {
     this.endpoint = root;
     this.#tmp = join(root, SYSTEM_VOLUME, TMP_DIR);
     this.#space = new SpaceReserve(root, reserve);
+    this.#objects = new ObjectFiles({
+      root,
+      space: this.#space,
+      path: (volume, path) => this.#path(volume, path),
+      tmpName: () => this.#tmpName(),
+      changed: (path) => this.#changed(path),
+      error: (err, volume, path) => this.#error(err, volume, path),
+      statVolume: (volume) => this.statVolume(volume),
+      intoDir: (volume, dir, fill) => this.#intoDir(volume, dir, fill),
+    });
   }
 
   /**
@@ -347,7 +339,7 @@ export class XlStorage implements StorageAPI {
     }
   }
 
-  async renameData(
+  renameData(
     srcVolume: string,
     srcPath: string,
     dstVolume: string,
@@ -356,100 +348,23 @@ export class XlStorage implements StorageAPI {
     metadata: Uint8Array,
     replacedDataDir?: string,
   ): Promise<Uint8Array | undefined> {
-    // "" names no data directory at all (inline data, delete markers): no need to look for one.
-    const src = srcPath === "" ? undefined : this.#path(srcVolume, srcPath);
-    const objectDir = this.#path(dstVolume, object);
-    if (src !== undefined) checkPath(dataDir);
-    if (replacedDataDir !== undefined) checkPath(replacedDataDir);
-    const added = decodeXlMeta(metadata).versions;
-    const dst = join(objectDir, dataDir);
-    let previous: Uint8Array | undefined;
-    let merged: XlMeta | undefined;
-    try {
-      const metaFile = join(objectDir, META_FILE);
-      if (src === undefined) await this.#claimInline(metaFile, metadata.length);
-      // A missing data directory (emptied by a crash sweep, or never written) must fail the
-      // commit: metadata pointing at nothing would be an acknowledged, unreadable object.
-      if (src !== undefined) {
-        await fsyncDir(src).catch((err) => {
-          throw isNotFound(err)
-            ? new FileNotFound(`${srcVolume}/${srcPath}: no data to commit`)
-            : err;
-        });
-      }
-      let toMove = src !== undefined;
-      await this.#intoDir(dstVolume, objectDir, async (created) => {
-        if (toMove) await this.#moveDir(src!, dst);
-        toMove = false;
-        if (created.includes(objectDir)) {
-          // A directory made just now replaces nothing: the metadata is written in place (a
-          // torn file fails its checksum and reads as absent, which it was).
-          previous = undefined;
-          merged = mergeVersions(undefined, added);
-          await writeNew(metaFile, encodeXlMeta(merged));
-        } else {
-          previous = await readIfExists(metaFile);
-          merged = mergeVersions(decodeIfValid(previous), added);
-          await writeAtomic(this.#tmpName(), metaFile, encodeXlMeta(merged));
-        }
-        await fsyncParents(created);
-        await fsyncDir(objectDir);
-      });
-    } catch (err) {
-      throw await this.#error(err, dstVolume, object);
-    } finally {
-      this.#changed(dst);
-      if (src !== undefined) this.#changed(src);
-    }
-    if (
-      replacedDataDir !== undefined && !merged!.versions.some((v) => v.dataDir === replacedDataDir)
-    ) {
-      // Unreferenced from now on; a failure only leaves garbage behind.
-      await removeQuietly(join(objectDir, replacedDataDir));
-      this.#changed(objectDir);
-    }
-    return previous;
+    return this.#objects.renameData(
+      srcVolume,
+      srcPath,
+      dstVolume,
+      object,
+      dataDir,
+      metadata,
+      replacedDataDir,
+    );
   }
 
-  async deleteVersion(volume: string, object: string, versionId: string): Promise<void> {
-    const objectDir = this.#path(volume, object);
-    const metaFile = join(objectDir, META_FILE);
-    let remaining: XlMeta | undefined;
-    try {
-      const raw = await readIfExists(metaFile);
-      const meta = decodeIfValid(raw);
-      if (!meta?.versions.some((v) => v.versionId === versionId)) {
-        if (raw === undefined) await this.statVolume(volume);
-        throw new FileNotFound(`${volume}/${object}: no version ${versionId}`);
-      }
-      remaining = removeVersion(meta, versionId);
-      if (remaining) await writeAtomic(this.#tmpName(), metaFile, encodeXlMeta(remaining));
-      else await Deno.remove(metaFile);
-      for (const dir of freedDataDirs(meta, remaining)) {
-        await Deno.remove(join(objectDir, dir), { recursive: true }).catch(notFoundIsFalse);
-      }
-      await fsyncDir(objectDir);
-    } catch (err) {
-      throw err instanceof FileNotFound || err instanceof VolumeNotFound
-        ? err
-        : await this.#error(err, volume, object);
-    } finally {
-      this.#changed(metaFile);
-    }
-    if (!remaining) await this.#pruneEmpty(join(this.root, volume), objectDir);
-    this.#changed(objectDir);
+  deleteVersion(volume: string, object: string, versionId: string): Promise<void> {
+    return this.#objects.deleteVersion(volume, object, versionId);
   }
 
-  /**
-   * Inline data is object data: a new object's may not eat into the free-space reserve. An
-   * existing object's metadata may still be rewritten (about as large as before).
-   */
-  async #claimInline(metaFile: string, bytes: number): Promise<void> {
-    try {
-      await this.#space.claim(bytes);
-    } catch (err) {
-      if (!(err instanceof DiskFull) || await readIfExists(metaFile) === undefined) throw err;
-    }
+  deleteObject(volume: string, object: string, dataDir?: string): Promise<void> {
+    return this.#objects.deleteObject(volume, object, dataDir);
   }
 
   /**
@@ -468,59 +383,6 @@ export class XlStorage implements StorageAPI {
         return await fill(created);
       } catch (err) {
         if (attempt === 3 || !isNotFound(err)) throw err;
-      }
-    }
-  }
-
-  /** Renames a directory, replacing a leftover one of the same name (a healed data dir). */
-  async #moveDir(src: string, dst: string): Promise<void> {
-    try {
-      await Deno.rename(src, dst);
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-      const trash = this.#tmpName();
-      await Deno.rename(dst, trash);
-      await Deno.rename(src, dst);
-      await removeQuietly(trash);
-    }
-  }
-
-  async deleteObject(volume: string, object: string, dataDir?: string): Promise<void> {
-    const objectDir = this.#path(volume, object);
-    if (dataDir !== undefined) checkPath(dataDir);
-    let found = false;
-    try {
-      found = await Deno.remove(join(objectDir, META_FILE)).then(() => true, notFoundIsFalse);
-      if (dataDir !== undefined) {
-        const removed = await Deno.remove(join(objectDir, dataDir), { recursive: true })
-          .then(() => true, notFoundIsFalse);
-        found ||= removed;
-      }
-      // The object's own directory, not its parent: a concurrent delete of a sibling may
-      // prune the parent before our fsync, leaving the removal of xl.meta not durable.
-      if (found) await fsyncDir(objectDir);
-    } catch (err) {
-      throw await this.#error(err, volume, object);
-    } finally {
-      this.#changed(join(objectDir, dataDir ?? META_FILE));
-    }
-    await this.#pruneEmpty(join(this.root, volume), objectDir);
-    this.#changed(objectDir);
-    if (!found) {
-      await this.statVolume(volume);
-      throw new FileNotFound(`${volume}/${object}`);
-    }
-  }
-
-  /** Removes `dir` and its parents while they are empty, stopping below `base`. */
-  async #pruneEmpty(base: string, dir: string): Promise<void> {
-    for (let d = dir; d.length > base.length && d.startsWith(base + "/"); d = dirname(d)) {
-      try {
-        await Deno.remove(d);
-      } catch {
-        // Not empty (a nested object, a concurrent write) or already gone: stop here.
-        return;
       }
     }
   }
@@ -569,9 +431,4 @@ export class XlStorage implements StorageAPI {
     if (!await exists(this.root)) return new DiskNotFound(`${this.root} is gone`);
     return toStorageError(err, "volume", volume);
   }
-}
-
-function notFoundIsFalse(err: unknown): false {
-  if (isNotFound(err)) return false;
-  throw err;
 }
