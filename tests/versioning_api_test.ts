@@ -76,6 +76,16 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
           "MalformedXML",
           400,
         ],
+        [
+          "<VersioningConfiguration><Status>Suspended</Status><Status>Enabled</Status></VersioningConfiguration>",
+          "MalformedXML",
+          400,
+        ],
+        [
+          "<VersioningConfiguration><Status>Suspended</Status><Mode>x</Mode></VersioningConfiguration>",
+          "MalformedXML",
+          400,
+        ],
       ];
       for (const [body, code, httpStatus] of refused) {
         const answer = await raw(server, "PUT", "/state", [["versioning", ""]], body, {

@@ -14,6 +14,8 @@ import { child, parseXml, xmlResponse } from "./xml.ts";
 /** Far more than the largest legal document (a root, Status and MfaDelete). */
 const MAX_VERSIONING_BYTES = 4096;
 const MAX_VERSIONING_ELEMENTS = 8;
+/** What a VersioningConfiguration may hold, each at most once. */
+const ELEMENTS = new Set(["Status", "MfaDelete"]);
 
 /** The state a VersioningConfiguration asks for; undefined: no Status (nothing to change). */
 function parseVersioning(text: string): VersioningState | undefined {
@@ -21,6 +23,9 @@ function parseVersioning(text: string): VersioningState | undefined {
   if (root.name !== "VersioningConfiguration") {
     throw malformedXml("the root element is not VersioningConfiguration");
   }
+  const names = root.children.map((element) => element.name);
+  const unknown = names.find((name, i) => !ELEMENTS.has(name) || names.indexOf(name) !== i);
+  if (unknown !== undefined) throw malformedXml(`unexpected or repeated element ${unknown}`);
   const mfaDelete = child(root, "MfaDelete")?.text.trim();
   if (mfaDelete === "Enabled") {
     throw new S3Error(
