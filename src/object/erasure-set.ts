@@ -202,6 +202,8 @@ export class ErasureSet {
       };
       await this.locks.withWrite(lockKey(bucket, object), async () => {
         await checkAtCommit(this, bucket, object, version.versionId, options);
+        // Stamped under the lock: versions sort in the order they were committed.
+        version.modTime = nextModTime();
         await commitVersion(this, request);
       });
       return objectInfo(bucket, object, version);

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { SYSTEM_VOLUME } from "../storage/api.ts";
-import { type ErasureSet, lockKey, objectInfo, versionIdFor } from "./erasure-set.ts";
+import { type ErasureSet, lockKey, nextModTime, objectInfo, versionIdFor } from "./erasure-set.ts";
 import {
   EntityTooSmall,
   InsufficientReadQuorum,
@@ -296,6 +296,7 @@ export async function completeMultipartUpload(
       const done = versions.find((q) => q.version.dataDir === upload.dataDir);
       if (done) return objectInfo(bucket, object, done.version, done === versions[0]);
       await checkAtCommit(set, bucket, object, version.versionId, options);
+      version.modTime = nextModTime();
       await commitVersion(set, { bucket, object, srcPath: dataPath, version, participants });
       return objectInfo(bucket, object, version);
     });

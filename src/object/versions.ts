@@ -44,18 +44,20 @@ export async function deleteObject(
     await removeVersion(set, bucket, object, "null", options);
     return { deleteMarker: false };
   }
-  const marker: ObjectVersion = {
-    ...set.newVersion(set.distribution(object), "", 0, "", {}, versionIdFor(options.versioning)),
-    deleteMarker: true,
-    parts: [],
-    checksums: [],
-  };
+  const versionId = versionIdFor(options.versioning);
   await set.locks.withWrite(lockKey(bucket, object), async () => {
-    await checkAtCommit(set, bucket, object, marker.versionId, options);
+    await checkAtCommit(set, bucket, object, versionId, options);
+    // Made under the lock, so that its modTime orders it after every version committed before.
+    const marker: ObjectVersion = {
+      ...set.newVersion(set.distribution(object), "", 0, "", {}, versionId),
+      deleteMarker: true,
+      parts: [],
+      checksums: [],
+    };
     const participants = set.drives.map((d) => d.available);
     await commitVersion(set, { bucket, object, srcPath: "", version: marker, participants });
   });
-  return { versionId: marker.versionId, deleteMarker: true };
+  return { versionId, deleteMarker: true };
 }
 
 /** Removes one version from every drive holding it, unless object lock protects it. */
