@@ -29,6 +29,11 @@ const REQUEST_TAG = "s3:requestobjecttag/";
 const REQUEST_TAG_KEYS = "s3:requestobjecttagkeys";
 const EXISTING_TAG = "s3:existingobjecttag/";
 
+/** The tags of a tag set in x-amz-tagging form (URL-encoded `k1=v1&k2=v2`), as stored too. */
+function tagsOf(query: string): { key: string; value: string }[] {
+  return [...new URLSearchParams(query)].map(([key, value]) => ({ key, value }));
+}
+
 /** Tag keys as condition keys: lower case, as the evaluator asks for every key. */
 function tagKeys(prefix: string, tags: readonly { key: string; value: string }[]) {
   return tags.map(({ key, value }): [string, readonly string[]] => [
@@ -48,8 +53,7 @@ export function withExistingObjectTags(
   conditions: ReadonlyMap<string, readonly string[]>,
   stored: string | undefined,
 ): ReadonlyMap<string, readonly string[]> {
-  const tags = [...new URLSearchParams(stored ?? "")].map(([key, value]) => ({ key, value }));
-  return new Map([...conditions, ...tagKeys(EXISTING_TAG, tags)]);
+  return new Map([...conditions, ...tagKeys(EXISTING_TAG, tagsOf(stored ?? ""))]);
 }
 
 const PRINCIPAL_TYPES: Record<Principal["kind"], string> = {
@@ -115,9 +119,7 @@ function signing(subject: RequestSubject): [string, string] | undefined {
 
 /** The tags of an x-amz-tagging header (the handler refuses a malformed one). */
 function headerTags(headers: Headers): { key: string; value: string }[] {
-  const header = headers.get("x-amz-tagging");
-  if (header === null) return [];
-  return [...new URLSearchParams(header)].map(([key, value]) => ({ key, value }));
+  return tagsOf(headers.get("x-amz-tagging") ?? "");
 }
 
 /** aws:CurrentTime in AWS's form: ISO 8601 in UTC, whole seconds. */
