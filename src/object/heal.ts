@@ -34,7 +34,13 @@ import {
   withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, partSources, writeShardFiles } from "./shard-io.ts";
-import { CorruptMeta, encodeXlMeta, type ObjectVersion, type XlMeta } from "./xl-meta.ts";
+import {
+  compareVersions,
+  CorruptMeta,
+  encodeXlMeta,
+  type ObjectVersion,
+  type XlMeta,
+} from "./xl-meta.ts";
 
 export interface HealOptions {
   /** Read and verify every block of every shard; otherwise check each shard file's size. */
@@ -72,12 +78,14 @@ export async function healObject(
     const reasons: Record<string, HealReason> = {};
     const note = (drive: StorageAPI, reason: HealReason) => reasons[drive.endpoint] ??= reason;
     await purgeDanglingVersions(set, bucket, path, outcomes, agreed, note);
+    const batch = new MetadataBatch(set, bucket, path, note);
     let failure: unknown;
     for (const q of agreed) {
-      await healVersion(set, bucket, path, q, outcomes, options.deep, note).catch((err) => {
+      await healVersion(set, bucket, path, q, outcomes, options.deep, batch).catch((err) => {
         failure ??= err;
       });
     }
+    await batch.flush();
     if (failure !== undefined) throw failure;
     const healedDrives = set.drives.map((d) => d.endpoint).filter((e) => e in reasons);
     return { bucket, object, healedDrives, reasons };
@@ -88,7 +96,7 @@ export async function healObject(
  * Rebuilds one agreed version on the drives that lack it or hold it damaged: decodes it from
  * the healthy drives and encodes it again, writing only to those (into the temp area,
  * committed with renameData, which merges it into the drive's xl.meta). A delete marker has no
- * data: its metadata is all there is to copy.
+ * data: its metadata is all there is to copy. Versions without a data dir go through `batch`.
  */
 async function healVersion(
   set: ErasureSet,
@@ -97,7 +105,7 @@ async function healVersion(
   q: QuorumVersion,
   outcomes: Outcome<XlMeta>[],
   deep: boolean,
-  note: (drive: StorageAPI, reason: HealReason) => void,
+  batch: MetadataBatch,
 ): Promise<void> {
   const { version, holders } = q;
   const codec = new ErasureCodec(version.erasure.dataShards, version.erasure.parityShards);
@@ -159,9 +167,9 @@ async function healVersion(
         erasure: { ...version.erasure, index },
         inline: inline?.[index - 1],
       };
-      await drive.makeVolume(bucket).catch((err) => {
-        if (!(err instanceof VolumeExists)) throw err;
-      });
+      const stale = staleDataDir(outcomes[i], version);
+      if (!onDisk && stale === undefined) return await batch.add(i, healed, damage[i]!);
+      await makeBucket(drive, bucket);
       await drive.renameData(
         SYSTEM_VOLUME,
         onDisk ? `${tmp}/${version.dataDir}` : "",
@@ -169,9 +177,9 @@ async function healVersion(
         path,
         version.dataDir,
         encodeXlMeta({ versions: [healed] }),
-        staleDataDir(outcomes[i], version),
+        stale,
       );
-      note(drive, damage[i]!);
+      batch.note(drive, damage[i]!);
     });
   } finally {
     if (onDisk) {
@@ -180,6 +188,58 @@ async function healVersion(
       });
     }
   }
+}
+
+/** Inline shards a drive's batch holds at most before it is committed. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The healed versions that have no data dir to move (delete markers, inline versions), kept
+ * per drive and committed together, one renameData per drive: an object with a long history
+ * gets its xl.meta rewritten once, not once per version. A drive whose commit fails is not
+ * noted as healed (its heal runs again later).
+ */
+class MetadataBatch {
+  #pending: { versions: ObjectVersion[]; reason?: HealReason; bytes: number }[];
+
+  constructor(
+    readonly set: ErasureSet,
+    readonly bucket: string,
+    readonly path: string,
+    readonly note: (drive: StorageAPI, reason: HealReason) => void,
+  ) {
+    this.#pending = set.drives.map(() => ({ versions: [], bytes: 0 }));
+  }
+
+  async add(drive: number, version: ObjectVersion, reason: HealReason): Promise<void> {
+    const p = this.#pending[drive];
+    p.versions.push(version);
+    p.reason ??= reason;
+    p.bytes += version.inline?.byteLength ?? 0;
+    if (p.bytes >= BATCH_BYTES) await this.#commit(drive);
+  }
+
+  async flush(): Promise<void> {
+    await fanOut(this.set.drives, (_, i) => this.#commit(i));
+  }
+
+  async #commit(i: number): Promise<void> {
+    const { versions, reason } = this.#pending[i];
+    this.#pending[i] = { versions: [], bytes: 0 };
+    if (versions.length === 0) return;
+    const drive = this.set.drives[i];
+    await makeBucket(drive, this.bucket);
+    const meta = encodeXlMeta({ versions: versions.sort(compareVersions) });
+    await drive.renameData(SYSTEM_VOLUME, "", this.bucket, this.path, "", meta);
+    this.note(drive, reason!);
+  }
+}
+
+/** A drive that lost the bucket's directory gets it back before a version is healed into it. */
+async function makeBucket(drive: StorageAPI, bucket: string): Promise<void> {
+  await drive.makeVolume(bucket).catch((err) => {
+    if (!(err instanceof VolumeExists)) throw err;
+  });
 }
 
 /** The data dir of a drive's older copy of `version` (same id) that the healed one replaces. */
