@@ -6,7 +6,7 @@
  * are not delete markers; a bucket holding only versions or markers is not empty.
  */
 import { assertEquals, assertRejects } from "./helpers/assert.ts";
-import { BucketNotEmpty } from "../src/object/errors.ts";
+import { BucketNotEmpty, InvalidVersionId } from "../src/object/errors.ts";
 import type {
   BucketVersioning,
   ListVersionsOptions,
@@ -235,7 +235,7 @@ Deno.test("listObjectVersions pages like the model, also with m drives of every 
   }
 });
 
-Deno.test("listObjectVersions: version-id-marker null, one that is gone, key-marker alone", async () => {
+Deno.test("listObjectVersions: version-id-marker null, one that is gone, a malformed one, key-marker alone", async () => {
   const env = await deployment(1, 4, 2);
   try {
     const states = new States();
@@ -254,6 +254,11 @@ Deno.test("listObjectVersions: version-id-marker null, one that is gone, key-mar
       { maxKeys: 0 },
     ];
     for (const c of cases) assertEquals(await listed(env.layer, c), reference(model, c));
+    await assertRejects(
+      () =>
+        env.layer.listObjectVersions(BUCKET, { keyMarker: "x", versionIdMarker: "v1", maxKeys: 5 }),
+      InvalidVersionId,
+    );
     const gone = await listed(env.layer, cases[3]);
     assertEquals(gone.items.map((i) => i.versionId), x.map((v) => v.versionId));
     assertEquals(

@@ -316,6 +316,7 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     bucket: string,
     options: ListVersionsOptions,
   ): Promise<ListVersionsResult> {
+    checkVersionId(options.versionIdMarker);
     await this.getBucketInfo(bucket);
     return await listObjectVersions(this.sets, bucket, options);
   }
