@@ -6,7 +6,15 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
-import { awsEnv, clientPresent, modernBoto3, run, runOk } from "./helpers/clients.ts";
+import {
+  awsEnv,
+  clientPresent,
+  MiB,
+  modernBoto3,
+  patterned,
+  run,
+  runOk,
+} from "./helpers/clients.ts";
 import { startServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
@@ -119,6 +127,9 @@ Deno.test({
   },
 });
 
+const ENV_TAGS = [{ Key: "env", Value: "prod" }, { Key: "team", Value: "core" }];
+const BIG = [{ Key: "size", Value: "big" }];
+
 Deno.test({
   name: "aws cli: s3api tagging calls and an s3-to-s3 copy that carries tags",
   ignore: !hasCli,
@@ -152,17 +163,40 @@ Deno.test({
       // CLI 2.9's model reads x-amz-tagging-count from GET only.
       const got = await aws("s3api", "get-object", "--bucket", "cli", "--key", "k", `${file}.out`);
       assertEquals(got.TagCount, 2);
-      await runOk(AWS, [
-        "--endpoint-url",
-        server.endpoint,
-        "s3",
-        "cp",
-        "--no-progress",
-        "s3://cli/k",
-        "s3://cli/copied",
-      ], env);
-      const copied = await aws("s3api", "get-object-tagging", "--bucket", "cli", "--key", "copied");
-      assertEquals(copied.TagSet, [{ Key: "env", Value: "prod" }, { Key: "team", Value: "core" }]);
+      // Above its 8 MiB threshold the CLI copies in parts and carries the tags itself
+      // (GetObjectTagging, then x-amz-tagging on CreateMultipartUpload).
+      await Deno.writeFile(`${file}.big`, patterned(9 * MiB, 13));
+      await aws(
+        "s3api",
+        "put-object",
+        "--bucket",
+        "cli",
+        "--key",
+        "big",
+        "--body",
+        `${file}.big`,
+        "--tagging",
+        "size=big",
+      );
+      const copies: [string, string, typeof BIG][] = [
+        ["k", "copied", ENV_TAGS],
+        ["big", "big-copy", BIG],
+      ];
+      for (const [source, target, tags] of copies) {
+        await runOk(AWS, [
+          "--endpoint-url",
+          server.endpoint,
+          "s3",
+          "cp",
+          "--no-progress",
+          `s3://cli/${source}`,
+          `s3://cli/${target}`,
+        ], env);
+        const copied = await aws("s3api", "get-object-tagging", "--bucket", "cli", "--key", target);
+        assertEquals(copied.TagSet, tags, target);
+      }
+      const big = await aws("s3api", "head-object", "--bucket", "cli", "--key", "big-copy");
+      assert(/-\d+"$/.test(big.ETag), `a multipart copy's ETag: ${big.ETag}`);
       await aws(
         "s3api",
         "put-object-tagging",
