@@ -24,17 +24,12 @@ import {
   PutObjectRetentionCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { assert, assertEquals, assertS3Error } from "./helpers/assert.ts";
 import { s3Client } from "./helpers/server.ts";
 import { s3, world } from "./helpers/sts.ts";
 
 const BUCKET = "vault";
 const DAY = 24 * 3600 * 1000;
-
-async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
-  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
-  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
-}
 
 async function body(client: S3Client, Key: string, VersionId?: string): Promise<string> {
   const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key, VersionId }));
@@ -116,7 +111,7 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
     assertEquals(await lockOf(alice), [undefined, undefined]);
     assertEquals(await lockOf(bob), ["GOVERNANCE", "ON"]);
     await alice.send(new PutObjectCommand({ Bucket: BUCKET, Key: "alices", Body: "a" }));
-    await rejectsWith(
+    await assertS3Error(
       () =>
         alice.send(
           new PutObjectCommand({
@@ -141,14 +136,14 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
 
     // Root itself, with and without the bypass: only GOVERNANCE without a hold would give way.
     for (const [Key, VersionId] of locked) {
-      await rejectsWith(() => remove(root, Key, VersionId), "AccessDenied", 403);
-      await rejectsWith(() => remove(alice, Key, VersionId, true), "AccessDenied", 403);
+      await assertS3Error(() => remove(root, Key, VersionId), "AccessDenied", 403);
+      await assertS3Error(() => remove(alice, Key, VersionId, true), "AccessDenied", 403);
       if (Key !== "g") {
-        await rejectsWith(() => remove(root, Key, VersionId, true), "AccessDenied", 403);
+        await assertS3Error(() => remove(root, Key, VersionId, true), "AccessDenied", 403);
       }
     }
-    await rejectsWith(() => remove(bob, "c", compliance, true), "AccessDenied", 403);
-    await rejectsWith(() => remove(bob, "hg", heldGovernance, true), "AccessDenied", 403);
+    await assertS3Error(() => remove(bob, "c", compliance, true), "AccessDenied", 403);
+    await assertS3Error(() => remove(bob, "hg", heldGovernance, true), "AccessDenied", 403);
     for (const client of [root, alice, bob]) {
       const result = await client.send(
         new DeleteObjectsCommand({
@@ -171,7 +166,7 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
     // A DELETE without a version id adds a marker; the locked version stays.
     const marker = await alice.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "c" }));
     assertEquals(marker.DeleteMarker, true);
-    await rejectsWith(() => body(root, "c"), "NoSuchKey", 404);
+    await assertS3Error(() => body(root, "c"), "NoSuchKey", 404);
     assertEquals(await body(root, "c", compliance), "compliance");
     // Removing the marker brings the locked version back as current.
     await root.send(
@@ -181,7 +176,7 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
     // An overwrite adds a version above it.
     await put("c", "newer");
     assertEquals(await body(root, "c", compliance), "compliance");
-    await rejectsWith(
+    await assertS3Error(
       () =>
         root.send(
           new PutBucketVersioningCommand({
@@ -192,7 +187,7 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
       "InvalidBucketState",
       409,
     );
-    await rejectsWith(
+    await assertS3Error(
       () => root.send(new DeleteBucketCommand({ Bucket: BUCKET })),
       "BucketNotEmpty",
       409,
@@ -216,12 +211,12 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
       ["g", "AccessDenied"],
       ["kept/g", "AccessDenied"],
     ]);
-    await rejectsWith(() => remove(bob, "kept/g", kept, true), "AccessDenied", 403);
+    await assertS3Error(() => remove(bob, "kept/g", kept, true), "AccessDenied", 403);
     // GOVERNANCE gives way to a principal allowed the bypass who asks for it, and only then.
-    await rejectsWith(() => remove(bob, "g", governance), "AccessDenied", 403);
+    await assertS3Error(() => remove(bob, "g", governance), "AccessDenied", 403);
     const removed = await remove(bob, "g", governance, true);
     assertEquals(removed.VersionId, governance);
-    await rejectsWith(() => body(root, "g", governance), "NoSuchVersion", 404);
+    await assertS3Error(() => body(root, "g", governance), "NoSuchVersion", 404);
 
     // A released hold, then an expired or absent retention, no longer protects.
     await root.send(
@@ -241,7 +236,7 @@ Deno.test("object lock: no S3 API removes a locked version", async () => {
         LegalHold: { Status: "OFF" },
       }),
     );
-    await rejectsWith(() => remove(alice, "hg", heldGovernance), "AccessDenied", 403);
+    await assertS3Error(() => remove(alice, "hg", heldGovernance), "AccessDenied", 403);
     await root.send(
       new PutObjectRetentionCommand({
         Bucket: BUCKET,

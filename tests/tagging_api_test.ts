@@ -25,14 +25,9 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
-import { assertEquals, assertRejects } from "./helpers/assert.ts";
-import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
+import { assertEquals, assertS3Error } from "./helpers/assert.ts";
+import { withServer } from "./helpers/server.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
-
-async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
-  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
-  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
-}
 
 async function tagsOf(client: S3Client, bucket: string, key: string, versionId?: string) {
   const { TagSet } = await client.send(
@@ -43,17 +38,6 @@ async function tagsOf(client: S3Client, bucket: string, key: string, versionId?:
 
 const tagSet = (n: number, value = "v"): Tag[] =>
   Array.from({ length: n }, (_, i) => ({ Key: `k${i}`, Value: value }));
-
-async function withServer(fn: (server: TestServer, client: S3Client) => Promise<void>) {
-  const server = await startServer();
-  const client = s3Client(server);
-  try {
-    await fn(server, client);
-  } finally {
-    client.destroy();
-    await server.cleanup();
-  }
-}
 
 Deno.test("tagging: object tags through PUT, HEAD/GET counts, Put/Get/DeleteObjectTagging", async () => {
   await withServer(async (_server, client) => {
@@ -118,19 +102,19 @@ Deno.test("tagging: object tags through PUT, HEAD/GET counts, Put/Get/DeleteObje
       [{ Key: "semi;colon", Value: "v" }],
     ];
     for (const TagSet of bad) {
-      await rejectsWith(
+      await assertS3Error(
         () => client.send(new PutObjectTaggingCommand({ Bucket, Key: "a", Tagging: { TagSet } })),
         "InvalidTag",
         400,
       );
     }
     assertEquals((await tagsOf(client, Bucket, "a")).length, 10);
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new PutObjectCommand({ Bucket, Key: "b", Body: "b", Tagging: "a=1&a=2" })),
       "InvalidArgument",
       400,
     );
-    await rejectsWith(
+    await assertS3Error(
       () =>
         client.send(
           new PutObjectCommand({
@@ -143,13 +127,13 @@ Deno.test("tagging: object tags through PUT, HEAD/GET counts, Put/Get/DeleteObje
       "InvalidTag",
       400,
     );
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new HeadObjectCommand({ Bucket, Key: "b" })),
       "NotFound",
       404,
     );
-    await rejectsWith(() => tagsOf(client, Bucket, "missing"), "NoSuchKey", 404);
-    await rejectsWith(
+    await assertS3Error(() => tagsOf(client, Bucket, "missing"), "NoSuchKey", 404);
+    await assertS3Error(
       () =>
         client.send(
           new PutObjectTaggingCommand({ Bucket, Key: "missing", Tagging: { TagSet: [] } }),
@@ -157,7 +141,7 @@ Deno.test("tagging: object tags through PUT, HEAD/GET counts, Put/Get/DeleteObje
       "NoSuchKey",
       404,
     );
-    await rejectsWith(() => tagsOf(client, "no-such-bucket", "a"), "NoSuchBucket", 404);
+    await assertS3Error(() => tagsOf(client, "no-such-bucket", "a"), "NoSuchBucket", 404);
   });
 });
 
@@ -201,7 +185,7 @@ Deno.test("tagging: malformed and oversized documents over raw requests", async 
       "InvalidRequest",
     ]);
     assertEquals(await tagsOf(client, Bucket, "k"), [["keep", "me"]]);
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new GetBucketTaggingCommand({ Bucket })),
       "NoSuchTagSet",
       404,
@@ -242,12 +226,12 @@ Deno.test("tagging: tags of each version, multipart uploads and copies", async (
     assertEquals(tagged.VersionId, v2);
     await client.send(new DeleteObjectTaggingCommand({ Bucket, Key: "k", VersionId: v1 }));
     assertEquals(await tagsOf(client, Bucket, "k", v1), []);
-    await rejectsWith(
+    await assertS3Error(
       () => tagsOf(client, Bucket, "k", "00000000-0000-4000-8000-000000000000"),
       "NoSuchVersion",
       404,
     );
-    await rejectsWith(() => tagsOf(client, Bucket, "k", "not-a-version"), "InvalidArgument", 400);
+    await assertS3Error(() => tagsOf(client, Bucket, "k", "not-a-version"), "InvalidArgument", 400);
 
     const upload = await client.send(
       new CreateMultipartUploadCommand({ Bucket, Key: "mp", Tagging: "from=multipart" }),
@@ -306,7 +290,7 @@ Deno.test("tagging: tags of each version, multipart uploads and copies", async (
       }),
     );
     assertEquals(await tagsOf(client, Bucket, "bare"), []);
-    await rejectsWith(
+    await assertS3Error(
       () =>
         client.send(
           new CopyObjectCommand({
@@ -327,7 +311,7 @@ Deno.test("tagging: bucket tags, 50 at most, NoSuchTagSet when none", async () =
   await withServer(async (_server, client) => {
     const Bucket = "bucket-tags";
     await client.send(new CreateBucketCommand({ Bucket }));
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new GetBucketTaggingCommand({ Bucket })),
       "NoSuchTagSet",
       404,
@@ -338,12 +322,12 @@ Deno.test("tagging: bucket tags, 50 at most, NoSuchTagSet when none", async () =
     assertEquals(put.$metadata.httpStatusCode, 204);
     const got = await client.send(new GetBucketTaggingCommand({ Bucket }));
     assertEquals(got.TagSet, tagSet(50));
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: tagSet(51) } })),
       "InvalidTag",
       400,
     );
-    await rejectsWith(
+    await assertS3Error(
       () =>
         client.send(
           new PutBucketTaggingCommand({
@@ -357,12 +341,12 @@ Deno.test("tagging: bucket tags, 50 at most, NoSuchTagSet when none", async () =
     assertEquals((await client.send(new GetBucketTaggingCommand({ Bucket }))).TagSet?.length, 50);
     const deleted = await client.send(new DeleteBucketTaggingCommand({ Bucket }));
     assertEquals(deleted.$metadata.httpStatusCode, 204);
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new GetBucketTaggingCommand({ Bucket })),
       "NoSuchTagSet",
       404,
     );
-    await rejectsWith(
+    await assertS3Error(
       () => client.send(new GetBucketTaggingCommand({ Bucket: "no-such-bucket" })),
       "NoSuchBucket",
       404,

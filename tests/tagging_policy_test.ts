@@ -16,14 +16,9 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { assertEquals, assertRejects } from "./helpers/assert.ts";
+import { assertEquals, assertS3Error } from "./helpers/assert.ts";
 import { s3Client } from "./helpers/server.ts";
 import { s3, world } from "./helpers/sts.ts";
-
-async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
-  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
-  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
-}
 
 function policy(statements: Record<string, unknown>[]): string {
   return JSON.stringify({ Version: "2012-10-17", Statement: statements });
@@ -86,11 +81,11 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
     const putAs = (client: S3Client, Key: string, Tagging?: string) =>
       client.send(new PutObjectCommand({ Bucket, Key, Body: Key, Tagging }));
     await putAs(alice, "blue", "project=blue");
-    await rejectsWith(() => putAs(alice, "red", "project=red"), "AccessDenied", 403);
-    await rejectsWith(() => putAs(alice, "untagged"), "AccessDenied", 403);
+    await assertS3Error(() => putAs(alice, "red", "project=red"), "AccessDenied", 403);
+    await assertS3Error(() => putAs(alice, "untagged"), "AccessDenied", 403);
     // Tags on a write take s3:PutObjectTagging besides s3:PutObject, as AWS.
     await putAs(bob, "bobs");
-    await rejectsWith(() => putAs(bob, "bobs", "project=blue"), "AccessDenied", 403);
+    await assertS3Error(() => putAs(bob, "bobs", "project=blue"), "AccessDenied", 403);
 
     const tag = (client: S3Client, Key: string, tags: Record<string, string>) =>
       client.send(
@@ -101,7 +96,7 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
         }),
       );
     await tag(alice, "blue", { project: "blue", team: "core" });
-    await rejectsWith(
+    await assertS3Error(
       () => tag(alice, "blue", { project: "blue", class: "x" }),
       "AccessDenied",
       403,
@@ -117,17 +112,17 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
       (await client.send(new HeadObjectCommand({ Bucket, Key: "blue" }))).TagCount;
     assertEquals([await count(alice), await count(bob), await count(root)], [undefined, 2, 2]);
     await tag(root, "blue", { class: "secret" });
-    await rejectsWith(() => read("blue"), "AccessDenied", 403);
+    await assertS3Error(() => read("blue"), "AccessDenied", 403);
     // The stored tags are read afresh: no decision about them is remembered.
     await tag(root, "blue", { class: "open" });
     assertEquals(await read("blue"), "blue");
     await tag(root, "blue", { class: "secret" });
-    await rejectsWith(() => read("blue"), "AccessDenied", 403);
+    await assertS3Error(() => read("blue"), "AccessDenied", 403);
     // A version named by id is judged by its own tags, not the current version's.
     const secret = (await root.send(new HeadObjectCommand({ Bucket, Key: "blue" }))).VersionId!;
     await putAs(root, "blue", "class=open");
     assertEquals(await read("blue"), "blue");
-    await rejectsWith(
+    await assertS3Error(
       () => alice.send(new GetObjectCommand({ Bucket, Key: "blue", VersionId: secret })),
       "AccessDenied",
       403,

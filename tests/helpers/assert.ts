@@ -71,3 +71,13 @@ export async function assertRejects<E extends Error = Error>(
   }
   throw new AssertionError({ message: "expected a rejection" });
 }
+
+/** An AWS SDK call fails with this S3 error code and HTTP status. */
+export async function assertS3Error(
+  call: () => Promise<unknown>,
+  code: string,
+  status: number,
+): Promise<void> {
+  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
+  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
+}

@@ -149,3 +149,18 @@ export function s3Client(server: TestServer, options: { pathStyle?: boolean } = 
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
   });
 }
+
+/** Runs `fn` against a fresh server and an SDK client for it, then removes both. */
+export async function withServer(
+  fn: (server: TestServer, client: S3Client) => Promise<void>,
+  options: ServerOptions = {},
+): Promise<void> {
+  const server = await startServer(options);
+  const client = s3Client(server);
+  try {
+    await fn(server, client);
+  } finally {
+    client.destroy();
+    await server.cleanup();
+  }
+}
