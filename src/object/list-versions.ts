@@ -80,9 +80,5 @@ function versionInfos(
   bucket: string,
   object: { name: string; versions: ObjectVersion[] },
 ): ObjectInfo[] {
-  return object.versions.map((v, i) => ({
-    ...objectInfo(bucket, object.name, v),
-    isLatest: i === 0,
-    deleteMarker: v.deleteMarker === true,
-  }));
+  return object.versions.map((v, i) => objectInfo(bucket, object.name, v, i === 0));
 }
