@@ -158,6 +158,11 @@ const CASES: Record<string, (drive: StorageAPI) => Promise<void>> = {
       () => d.renameData(SYSTEM_VOLUME, "", "b", "k", "", enc.encode("not xl.meta")),
       CorruptMeta,
     );
+    // A corrupt xl.meta on the drive holds nothing to keep: the version replaces it.
+    await d.writeAll("b", `rotten/${META_FILE}`, enc.encode("rotten"));
+    const rotten = await d.renameData(SYSTEM_VOLUME, "", "b", "rotten", "", meta("m", "id", ""));
+    assertEquals(dec.decode(rotten!), "rotten");
+    assertEquals(labels(await d.readAll("b", `rotten/${META_FILE}`)), ["m"]);
   },
   "deleteVersion removes one version and its data dir, the object with the last": async (d) => {
     await d.makeVolume("b");
