@@ -19,11 +19,10 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { assert, assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals, assertS3Error } from "./helpers/assert.ts";
 import { md5Hex, patterned } from "./helpers/clients.ts";
-import { s3Client, startServer } from "./helpers/server.ts";
+import { withServer } from "./helpers/server.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
-import { rejectsWith } from "./helpers/versioning.ts";
 
 type ServiceError = Error & { $metadata?: { httpStatusCode?: number } };
 
@@ -39,15 +38,13 @@ const putIf = (
   condition: { IfNoneMatch?: string; IfMatch?: string },
 ) => client.send(new PutObjectCommand({ Bucket: "cond", Key: key, Body: content, ...condition }));
 
-Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
-  const server = await startServer();
-  const client = s3Client(server);
-  try {
+Deno.test("conditional writes: the JS SDK against a real server", (t) =>
+  withServer(async (server, client) => {
     await client.send(new CreateBucketCommand({ Bucket: "cond" }));
 
     await t.step("PutObject: If-None-Match: * and If-Match", async () => {
       const first = await putIf(client, "k", "first", { IfNoneMatch: "*" });
-      await rejectsWith(
+      await assertS3Error(
         () => putIf(client, "k", "second", { IfNoneMatch: "*" }),
         "PreconditionFailed",
         412,
@@ -55,7 +52,7 @@ Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
       assertEquals(await body(client, "cond", "k"), "first");
       const second = await putIf(client, "k", "second", { IfMatch: first.ETag });
       assertEquals(await body(client, "cond", "k"), "second");
-      await rejectsWith(
+      await assertS3Error(
         () => putIf(client, "k", "third", { IfMatch: first.ETag }),
         "PreconditionFailed",
         412,
@@ -63,7 +60,7 @@ Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
       // Unquoted ETags match as well.
       await putIf(client, "k", "third", { IfMatch: second.ETag!.replaceAll('"', "") });
       assertEquals(await body(client, "cond", "k"), "third");
-      await rejectsWith(
+      await assertS3Error(
         () => putIf(client, "absent", "x", { IfMatch: first.ETag }),
         "NoSuchKey",
         404,
@@ -91,7 +88,7 @@ Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
       await putIf(client, "marked", "old", {});
       await client.send(new DeleteObjectCommand({ Bucket: "cond", Key: "marked" }));
       const old = md5Hex(new TextEncoder().encode("old"));
-      await rejectsWith(
+      await assertS3Error(
         () => putIf(client, "marked", "x", { IfMatch: `"${old}"` }),
         "NoSuchKey",
         404,
@@ -124,8 +121,8 @@ Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
             ...condition,
           }),
         );
-      await rejectsWith(() => complete({ IfNoneMatch: "*" }), "PreconditionFailed", 412);
-      await rejectsWith(
+      await assertS3Error(() => complete({ IfNoneMatch: "*" }), "PreconditionFailed", 412);
+      await assertS3Error(
         () => complete({ IfMatch: '"0123456789abcdef0123456789abcdef"' }),
         "PreconditionFailed",
         412,
@@ -151,8 +148,8 @@ Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
             ...condition,
           }),
         );
-      await rejectsWith(() => copy({ IfNoneMatch: "*" }), "PreconditionFailed", 412);
-      await rejectsWith(
+      await assertS3Error(() => copy({ IfNoneMatch: "*" }), "PreconditionFailed", 412);
+      await assertS3Error(
         () => copy({ IfMatch: '"0123456789abcdef0123456789abcdef"' }),
         "PreconditionFailed",
         412,
@@ -195,8 +192,4 @@ Deno.test("conditional writes: the JS SDK against a real server", async (t) => {
         assertEquals(md5Hex(stored), md5Hex(bodies[winners[0]]));
       }
     });
-  } finally {
-    client.destroy();
-    await server.cleanup();
-  }
-});
+  }));

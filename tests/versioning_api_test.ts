@@ -18,13 +18,12 @@ import {
   PutObjectAclCommand,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
-import { assert, assertEquals } from "./helpers/assert.ts";
-import { s3Client, startServer, type TestServer } from "./helpers/server.ts";
+import { assert, assertEquals, assertS3Error } from "./helpers/assert.ts";
+import { s3Client, startServer, type TestServer, withServer } from "./helpers/server.ts";
 import {
   listing,
   put,
   raw,
-  rejectsWith,
   setVersioning,
   text,
   UUID,
@@ -33,10 +32,8 @@ import {
 
 const md5Base64 = (text: string) => createHash("md5").update(text).digest("base64");
 
-Deno.test("versioning API: bucket state, versions, delete markers, the null version", async (t) => {
-  const server = await startServer();
-  const client = s3Client(server);
-  try {
+Deno.test("versioning API: bucket state, versions, delete markers, the null version", (t) =>
+  withServer(async (server, client) => {
     await t.step("PutBucketVersioning: states and AWS's errors", async () => {
       await client.send(new CreateBucketCommand({ Bucket: "state" }));
       const status = async () =>
@@ -111,12 +108,12 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
       });
       assertEquals(accepted.status, 200);
       assertEquals(await status(), "Suspended");
-      await rejectsWith(
+      await assertS3Error(
         () => client.send(new GetBucketVersioningCommand({ Bucket: "no-such-bucket" })),
         "NoSuchBucket",
         404,
       );
-      await rejectsWith(
+      await assertS3Error(
         () => setVersioning(client, "no-such-bucket", "Enabled"),
         "NoSuchBucket",
         404,
@@ -125,7 +122,7 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
       await client.send(
         new CreateBucketCommand({ Bucket: "locked", ObjectLockEnabledForBucket: true }),
       );
-      await rejectsWith(
+      await assertS3Error(
         () => setVersioning(client, "locked", "Suspended"),
         "InvalidBucketState",
         409,
@@ -176,7 +173,7 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
         ["k", v1, false, false],
       ]);
       // A bucket holding only versions and markers is not empty.
-      await rejectsWith(
+      await assertS3Error(
         () => client.send(new DeleteBucketCommand({ Bucket: "vers" })),
         "BucketNotEmpty",
         409,
@@ -194,9 +191,13 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
       assertEquals([removed.DeleteMarker, removed.VersionId], [undefined, v2]);
       assertEquals(await text(client, "vers", "k"), ["one", v1]);
 
-      await rejectsWith(() => text(client, "vers", "k", v2), "NoSuchVersion", 404);
-      await rejectsWith(() => text(client, "vers", "k", crypto.randomUUID()), "NoSuchVersion", 404);
-      await rejectsWith(
+      await assertS3Error(() => text(client, "vers", "k", v2), "NoSuchVersion", 404);
+      await assertS3Error(
+        () => text(client, "vers", "k", crypto.randomUUID()),
+        "NoSuchVersion",
+        404,
+      );
+      await assertS3Error(
         () => text(client, "vers", "absent", crypto.randomUUID()),
         "NoSuchVersion",
         404,
@@ -267,11 +268,7 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
         assertEquals(privateVersion.status, 403, path);
       }
     });
-  } finally {
-    client.destroy();
-    await server.cleanup();
-  }
-});
+  }));
 
 Deno.test("versioning API: the bucket's state is the object layer's after a restart", async () => {
   const server = await startServer();

@@ -9,29 +9,13 @@
  */
 
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { awsEnv, clientPresent, run, runOk } from "./helpers/clients.ts";
+import { awsEnv, clientPresent, modernBoto3, run, runOk } from "./helpers/clients.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
 const awsPresent = clientPresent("versioning_clients_test", AWS);
 
-/** The interpreter of the first python3 on PATH whose boto3 knows IfNoneMatch (≥ 1.35). */
-async function modernPython(): Promise<string | undefined> {
-  const probe = "import sys, boto3; print(sys.executable, boto3.__version__)";
-  const result = await run("python3", ["-c", probe], {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: Deno.env.get("HOME") ?? "/root",
-  }).catch(() => undefined);
-  const [executable, version] = result?.code === 0 ? result.stdout.trim().split(" ") : [];
-  const [major, minor] = (version ?? "0.0").split(".").map(Number);
-  if (executable !== undefined && (major > 1 || (major === 1 && minor >= 35))) return executable;
-  console.log(
-    `versioning_clients_test: boto3 tests skipped, no python3 on PATH with boto3 >= 1.35 ` +
-      `(found ${version ?? "none"})`,
-  );
-  return undefined;
-}
-const python = await modernPython();
+const python = await modernBoto3("versioning_clients_test", 35);
 
 const SCRIPT = String.raw`
 import json, sys

@@ -17,15 +17,13 @@ import {
   PutBucketVersioningCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { assert, assertEquals } from "./helpers/assert.ts";
-import { s3Client, startServer } from "./helpers/server.ts";
+import { assert, assertEquals, assertS3Error } from "./helpers/assert.ts";
+import { s3Client, withServer } from "./helpers/server.ts";
 import { s3, world } from "./helpers/sts.ts";
-import { put, rejectsWith, text, UUID, versionedBucket } from "./helpers/versioning.ts";
+import { put, text, UUID, versionedBucket } from "./helpers/versioning.ts";
 
-Deno.test("versioning: copies from a source version", async (t) => {
-  const server = await startServer();
-  const client = s3Client(server);
-  try {
+Deno.test("versioning: copies from a source version", (t) =>
+  withServer(async (_server, client) => {
     await t.step("CopyObject and UploadPartCopy from a source version", async () => {
       await versionedBucket(client, "copies");
       const v1 = await put(client, "copies", "src", "version one");
@@ -77,7 +75,7 @@ Deno.test("versioning: copies from a source version", async (t) => {
 
       const marker = (await client.send(new DeleteObjectCommand({ Bucket: "copies", Key: "src" })))
         .VersionId;
-      await rejectsWith(
+      await assertS3Error(
         () =>
           client.send(
             new CopyObjectCommand({ Bucket: "copies", Key: "x", CopySource: "copies/src" }),
@@ -85,7 +83,7 @@ Deno.test("versioning: copies from a source version", async (t) => {
         "NoSuchKey",
         404,
       );
-      await rejectsWith(
+      await assertS3Error(
         () =>
           client.send(
             new CopyObjectCommand({
@@ -97,7 +95,7 @@ Deno.test("versioning: copies from a source version", async (t) => {
         "InvalidRequest",
         400,
       );
-      await rejectsWith(
+      await assertS3Error(
         () =>
           client.send(
             new CopyObjectCommand({
@@ -110,11 +108,7 @@ Deno.test("versioning: copies from a source version", async (t) => {
         404,
       );
     });
-  } finally {
-    client.destroy();
-    await server.cleanup();
-  }
-});
+  }));
 
 Deno.test("versioning API: the s3:versionid condition key in a bucket policy", async () => {
   const w = await world();
@@ -147,9 +141,9 @@ Deno.test("versioning API: the s3:versionid condition key in a bucket policy", a
     const alice = s3(w.server, w.alice);
     try {
       assertEquals(await text(alice, "pinned", "k", v1), ["one", v1]);
-      await rejectsWith(() => text(alice, "pinned", "k", v2), "AccessDenied", 403);
+      await assertS3Error(() => text(alice, "pinned", "k", v2), "AccessDenied", 403);
       // Without a version id the action is s3:GetObject, which the policy does not grant.
-      await rejectsWith(() => text(alice, "pinned", "k"), "AccessDenied", 403);
+      await assertS3Error(() => text(alice, "pinned", "k"), "AccessDenied", 403);
       // A copy's source read is s3:GetObjectVersion when it names a version, else s3:GetObject.
       const copy = (copySource: string) =>
         alice.send(
@@ -157,7 +151,7 @@ Deno.test("versioning API: the s3:versionid condition key in a bucket policy", a
         );
       await copy(`pinned/src?versionId=${source}`);
       assertEquals((await text(root, "pinned", "copy"))[0], "source");
-      await rejectsWith(() => copy("pinned/src"), "AccessDenied", 403);
+      await assertS3Error(() => copy("pinned/src"), "AccessDenied", 403);
       // Nothing else is granted: the bucket's versioning, its versions, removing one.
       const refusals = [
         () =>
@@ -171,7 +165,7 @@ Deno.test("versioning API: the s3:versionid condition key in a bucket policy", a
         () => alice.send(new ListObjectVersionsCommand({ Bucket: "pinned" })),
         () => alice.send(new DeleteObjectCommand({ Bucket: "pinned", Key: "k", VersionId: v1 })),
       ];
-      for (const refused of refusals) await rejectsWith(refused, "AccessDenied", 403);
+      for (const refused of refusals) await assertS3Error(refused, "AccessDenied", 403);
       const state = await root.send(new GetBucketVersioningCommand({ Bucket: "pinned" }));
       assertEquals(state.Status, "Enabled");
       assertEquals(await text(root, "pinned", "k", v1), ["one", v1]);

@@ -11,14 +11,12 @@ import {
   type ListObjectVersionsCommandOutput,
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { s3Client, startServer } from "./helpers/server.ts";
+import { withServer } from "./helpers/server.ts";
 import { xmlField } from "./s3_raw.ts";
 import { listing, put, raw, text, UUID, versionedBucket } from "./helpers/versioning.ts";
 
-Deno.test("versioning: ListObjectVersions and DeleteObjects", async (t) => {
-  const server = await startServer();
-  const client = s3Client(server);
-  try {
+Deno.test("versioning: ListObjectVersions and DeleteObjects", (t) =>
+  withServer(async (server, client) => {
     await t.step("ListObjectVersions: paging, delimiter, encoding-type", async () => {
       await versionedBucket(client, "pages");
       const expected: [string, string, boolean, boolean][] = [];
@@ -62,6 +60,12 @@ Deno.test("versioning: ListObjectVersions and DeleteObjects", async (t) => {
         ["version-id-marker", "null"],
       ]);
       assertEquals([badMarker.status, badMarker.code], [400, "InvalidArgument"]);
+      const garbage = await raw(server, "GET", "/pages", [
+        ["versions", ""],
+        ["key-marker", "a"],
+        ["version-id-marker", "not-a-version"],
+      ]);
+      assertEquals([garbage.status, garbage.code], [400, "InvalidArgument"]);
       const badMax = await raw(server, "GET", "/pages", [["versions", ""], ["max-keys", "-1"]]);
       assertEquals([badMax.status, badMax.code], [400, "InvalidArgument"]);
     });
@@ -107,8 +111,4 @@ Deno.test("versioning: ListObjectVersions and DeleteObjects", async (t) => {
       );
       assertEquals(await text(client, "batch", "a"), ["a1", a1]);
     });
-  } finally {
-    client.destroy();
-    await server.cleanup();
-  }
-});
+  }));

@@ -11,16 +11,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { assertEquals, assertRejects } from "./assert.ts";
+import { assertEquals } from "./assert.ts";
 import type { TestServer } from "./server.ts";
 import { signedFetch, xmlField } from "../s3_raw.ts";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export async function rejectsWith(call: () => Promise<unknown>, code: string, status: number) {
-  const err: Error & { $metadata?: { httpStatusCode?: number } } = await assertRejects(call);
-  assertEquals([err.name, err.$metadata?.httpStatusCode], [code, status], err.message);
-}
 
 export async function text(client: S3Client, bucket: string, key: string, versionId?: string) {
   const got = await client.send(
