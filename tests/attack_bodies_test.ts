@@ -31,6 +31,8 @@ import { prng } from "./erasure_util.ts";
 
 const REGION = "us-east-1";
 const BUCKET = "attack";
+/** PutBucketVersioning's bucket: versioning the others' would change what they verify. */
+const VERSIONED = "attack-versions";
 const ORIGINAL = new TextEncoder().encode("the previous version, intact");
 const PART_ONE = new TextEncoder().encode("part one as first uploaded");
 const RESPONSE_TIMEOUT_MS = 20_000;
@@ -293,6 +295,18 @@ async function assertWhole(target: Target, key: string, stored: boolean, size: n
 }
 
 let uploadId = "";
+/** The versioning state before the damaged PutBucketVersioning (Status; undefined: none). */
+let versioningBefore: string | undefined;
+
+async function versioningStatus(target: Target): Promise<string | undefined> {
+  const got = await send(target, {
+    method: "GET",
+    path: `/${VERSIONED}`,
+    query: [["versioning", ""]],
+  });
+  assertEquals(got.status, 200, got.body);
+  return xmlField(got.body, "Status");
+}
 
 async function createUpload(target: Target, key: string): Promise<string> {
   const created = await send(target, {
@@ -524,6 +538,31 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
+    name: "PutBucketVersioning",
+    modes: PAYLOAD_MODES,
+    prepare: async (target, mode, random) => {
+      versioningBefore = await versioningStatus(target);
+      const status = random() < 0.5 ? "Enabled" : "Suspended";
+      const payload = encoder.encode(
+        `<VersioningConfiguration><Status>${status}</Status></VersioningConfiguration>`,
+      );
+      return {
+        method: "PUT",
+        path: `/${VERSIONED}`,
+        query: [["versioning", ""]],
+        payload,
+        headers: xmlHeaders(payload, mode),
+        mode,
+      };
+    },
+    verify: async (target, status, sent) => {
+      const sentStatus = /<Status>([^<]*)<\/Status>/.exec(new TextDecoder().decode(sent.payload))
+        ?.[1];
+      const expected = status === 200 ? sentStatus : versioningBefore;
+      assertEquals(await versioningStatus(target), expected, "changed only when answered 200");
+    },
+  },
+  {
     name: "CreateBucket",
     modes: PAYLOAD_MODES,
     prepare: (_target, mode) => {
@@ -575,6 +614,7 @@ async function startTarget(tls: boolean, engine = "flashstor"): Promise<Target> 
 
 async function seedState(target: Target): Promise<void> {
   assertEquals((await send(target, { method: "PUT", path: `/${BUCKET}` })).status, 200);
+  assertEquals((await send(target, { method: "PUT", path: `/${VERSIONED}` })).status, 200);
   for (const key of ["victim-put", "victim-del", "victim-post"]) {
     await putObject(target, key, ORIGINAL);
   }
@@ -669,13 +709,22 @@ const TRAILER_DEFECTS: [string, (body: string) => string][] = [
   ["cut before the trailer", (b) => b.slice(0, b.indexOf("x-amz-checksum-crc32"))],
 ];
 
+/** Operations whose bodies the trailer defects are tried on. */
+const TRAILER_OPERATIONS = [
+  "PutObject",
+  "UploadPart",
+  "DeleteObjects",
+  "PutBucketCors",
+  "PutBucketVersioning",
+];
+
 Deno.test("attack: the reported aws-chunked trailer bodies are refused, the server lives", async () => {
   const target = await startTarget(false);
   const latin1 = new TextDecoder("latin1");
   try {
     await seedState(target);
     const random = prng(SEED);
-    for (const name of ["PutObject", "UploadPart", "DeleteObjects", "PutBucketCors"]) {
+    for (const name of TRAILER_OPERATIONS) {
       const operation = OPERATIONS.find((o) => o.name === name)!;
       for (const mode of ["chunked-trailer", "unsigned-trailer"] as const) {
         for (const [defect, edit] of TRAILER_DEFECTS) {
