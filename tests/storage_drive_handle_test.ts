@@ -95,6 +95,19 @@ Deno.test("a call that hangs fails with DiskTimeout at the deadline; the drive i
   });
 });
 
+Deno.test("a stall of the process itself (a blocked event loop) is not counted against a drive's deadline", async () => {
+  await withRig(async ({ faulty, handles }) => {
+    const [drive] = handles;
+    faulty[0].inject({ kind: "delay", ms: 50 }, ["readAll"]);
+    const read = drive.readAll(SYSTEM_VOLUME, FORMAT_FILE);
+    // The drive answers after 50 ms, but the process runs nothing for 3 deadlines.
+    const until = Date.now() + 3 * TIMEOUT_MS;
+    while (Date.now() < until) { /* busy: no timer, no I/O callback runs */ }
+    assert((await read).byteLength > 0);
+    assertEquals(drive.state, "online");
+  });
+});
+
 Deno.test("streams have an idle deadline, not a total one: a slow but steady stream passes, a stalled one is cut", async () => {
   await withRig(async ({ faulty, handles }) => {
     const [drive] = handles;

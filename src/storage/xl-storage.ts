@@ -83,7 +83,8 @@ export class XlStorage implements StorageAPI {
       await Deno.remove(drive.#tmp, { recursive: true }).catch((err) => {
         if (!isNotFound(err)) throw err;
       });
-      await Deno.mkdir(drive.#tmp);
+      // Recursive: a stale handle's probe may have put its file there meanwhile (harmless).
+      await Deno.mkdir(drive.#tmp, { recursive: true });
       drive.#cachedReads = await cachedReadModeOf(drive.#tmp);
     } catch (err) {
       throw toStorageError(err, "file", drive.root);
