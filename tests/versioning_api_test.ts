@@ -29,6 +29,7 @@ import {
   UUID,
   versionedBucket,
 } from "./helpers/versioning.ts";
+import { signedFetch } from "./s3_raw.ts";
 
 const md5Base64 = (text: string) => createHash("md5").update(text).digest("base64");
 
@@ -165,6 +166,11 @@ Deno.test("versioning API: bucket state, versions, delete markers, the null vers
         versionId: marker,
         deleteMarker: "true",
       });
+      // As AWS, the marker's answers say when it was written.
+      const markerHead = await signedFetch(server, { method: "HEAD", path: "/vers/k" });
+      await markerHead.body?.cancel();
+      const written = Date.parse(markerHead.headers.get("last-modified") ?? "");
+      assert(Math.abs(written - Date.now()) < 600_000, `Last-Modified ${written}`);
       const current = await client.send(new ListObjectsV2Command({ Bucket: "vers" }));
       assertEquals(current.KeyCount, 0);
       assertEquals((await listing(server, "vers")).entries, [

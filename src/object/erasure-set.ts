@@ -290,7 +290,12 @@ export class ErasureSet {
       : versions.find((v) => v.version.versionId === versionId);
     if (!q) throw new VersionNotFound(`${what}: no version ${versionId}`);
     if (q.version.deleteMarker) {
-      throw new ObjectDeleted(`${what}: a delete marker`, q.version.versionId, !!versionId);
+      throw new ObjectDeleted(
+        `${what}: a delete marker`,
+        q.version.versionId,
+        !!versionId,
+        new Date(q.version.modTime),
+      );
     }
     return { ...q, isLatest: q === versions[0] };
   }

@@ -20,7 +20,13 @@ export class ObjectNotFound extends ObjectLayerError {}
  * the one named (405 MethodNotAllowed). Either way S3 answers with x-amz-delete-marker: true.
  */
 export class ObjectDeleted extends ObjectNotFound {
-  constructor(message: string, readonly versionId: string, readonly named: boolean) {
+  constructor(
+    message: string,
+    readonly versionId: string,
+    readonly named: boolean,
+    /** When the marker was written (S3 answers it as Last-Modified). */
+    readonly modTime: Date,
+  ) {
     super(message);
   }
 }

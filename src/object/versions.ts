@@ -121,7 +121,7 @@ export async function updateObjectMetadata(
     const q = await set.version(bucket, object, options).catch((err) => {
       // A delete marker has no metadata to change (MethodNotAllowed), named or current.
       if (err instanceof ObjectDeleted && !options.touch) {
-        throw new ObjectDeleted(err.message, err.versionId, true);
+        throw new ObjectDeleted(err.message, err.versionId, true, err.modTime);
       }
       throw err;
     });

@@ -173,6 +173,7 @@ function objectLayerError(err: Error, code: string): S3Error {
     const error = err.named ? new S3Error("MethodNotAllowed") : new S3Error("NoSuchKey");
     error.headers["x-amz-delete-marker"] = "true";
     error.headers["x-amz-version-id"] = err.versionId;
+    error.headers["last-modified"] = err.modTime.toUTCString();
     return error;
   }
   if (err instanceof objectErrors.InvalidVersionId) {
