@@ -17,6 +17,7 @@ import {
   ObjectDeleted,
   ObjectLocked,
   ObjectNotFound,
+  PreconditionFailed,
   VersionNotFound,
 } from "../src/object/errors.ts";
 import type { BucketVersioning, VersioningState } from "../src/object/layer.ts";
@@ -276,6 +277,30 @@ Deno.test("unversioned: a PUT replaces the null version, DELETE removes the obje
     assertEquals(await filesBelow(`${env.paths[0][0]}/${BUCKET}`), []);
     assertEquals(await layer.deleteObject(BUCKET, "a/k"), { deleteMarker: false });
   });
+});
+
+Deno.test("a delete expecting a version judged earlier refuses once it changed (lifecycle's guard)", async () => {
+  for (const state of [undefined, "Suspended", "Enabled"] as const) {
+    await withVersioned(state, async (env) => {
+      const { layer } = env;
+      const old = await put(layer, "k", testBytes(10, 1));
+      const expected = { versionId: old.versionId, modTime: old.modTime };
+      const fresh = await put(layer, "k", testBytes(10, 2));
+      // Hiding or deleting the current version, or removing the judged one by id: refused
+      // whenever a write since replaced what was judged.
+      await assertRejects(() => layer.deleteObject(BUCKET, "k", { expected }), PreconditionFailed);
+      if (state !== "Enabled") {
+        await assertRejects(
+          () => layer.deleteObject(BUCKET, "k", { versionId: "null", expected }),
+          PreconditionFailed,
+        );
+      }
+      assertEquals((await layer.getObjectInfo(BUCKET, "k")).etag, fresh.etag);
+      const current = { versionId: fresh.versionId, modTime: fresh.modTime };
+      await layer.deleteObject(BUCKET, "k", { expected: current });
+      await assertRejects(() => layer.getObjectInfo(BUCKET, "k"), ObjectNotFound);
+    });
+  }
 });
 
 Deno.test("object lock: a protected version is refused to every removal; bypass lifts GOVERNANCE only", async () => {

@@ -7,7 +7,7 @@
  * failed otherwise is logged by object.
  */
 
-import { ObjectLocked, ObjectNotFound } from "../object/errors.ts";
+import { ObjectLocked, PreconditionFailed } from "../object/errors.ts";
 import type { ObjectInfo, ObjectLayer } from "../object/layer.ts";
 import type { LifecycleHook } from "../object/scanner.ts";
 import type { LifecycleRule } from "./lifecycle.ts";
@@ -101,7 +101,7 @@ export class BucketLifecycle implements LifecycleHook {
     const [current] = versions;
     for (const action of objectActions(rules, versions, this.#now(), this.options.dayMs)) {
       try {
-        if (!await this.#act(bucket, current, action)) continue;
+        await this.#act(bucket, versions, action);
         if (action.kind === "expire") this.#done.expired++;
         else this.#done.versionsRemoved++;
       } catch (err) {
@@ -109,6 +109,8 @@ export class BucketLifecycle implements LifecycleHook {
           this.#done.keptByLock++;
           continue;
         }
+        // Written or removed since its versions were read: judged again next cycle.
+        if (err instanceof PreconditionFailed) continue;
         const what = action.kind === "expire" ? "expiry" : `removal of ${action.versionId}`;
         this.#log(
           `flashstor: lifecycle: ${bucket}/${current.name}: ${what} (rule ${action.rule}) ` +
@@ -118,22 +120,19 @@ export class BucketLifecycle implements LifecycleHook {
     }
   }
 
-  /** Carries out one action; false when the object changed since its versions were read. */
-  async #act(bucket: string, current: ObjectInfo, action: LifecycleAction): Promise<boolean> {
-    if (action.kind === "removeVersion") {
-      await this.layer.deleteObject(bucket, current.name, { versionId: action.versionId });
-      return true;
-    }
-    // Expiring deletes (or hides) whatever is current: it must still be the version judged.
-    const now = await this.layer.getObjectInfo(bucket, current.name).catch((err) => {
-      if (err instanceof ObjectNotFound) return undefined;
-      throw err;
+  /**
+   * Carries out one action on the version judged (the current one for an expiry): the object
+   * layer refuses (PreconditionFailed) when that version changed since it was read.
+   */
+  async #act(bucket: string, versions: ObjectInfo[], action: LifecycleAction): Promise<void> {
+    const [current] = versions;
+    const judged = action.kind === "expire"
+      ? current
+      : versions.find((v) => v.versionId === action.versionId)!;
+    await this.layer.deleteObject(bucket, current.name, {
+      versionId: action.kind === "expire" ? undefined : action.versionId,
+      expected: { versionId: judged.versionId, modTime: judged.modTime },
     });
-    if (
-      now?.versionId !== current.versionId || now.modTime.getTime() !== current.modTime.getTime()
-    ) return false;
-    await this.layer.deleteObject(bucket, current.name);
-    return true;
   }
 
   async #abortUploads(bucket: string, rules: LifecycleRule[], signal: AbortSignal): Promise<void> {

@@ -134,6 +134,18 @@ export interface ListObjectsResult {
 export interface DeleteObjectOptions extends ObjectOptions {
   /** x-amz-bypass-governance-retention, granted: a GOVERNANCE retention does not protect. */
   bypassGovernance?: boolean;
+  /**
+   * Delete only while the version acted on (versionId's, else the current one) is still this
+   * one, as judged earlier (lifecycle); PreconditionFailed otherwise. Checked under the
+   * object's write lock, so a version written meanwhile is never the one removed or hidden.
+   */
+  expected?: ExpectedVersion;
+}
+
+/** A version as it was read: its id and Last-Modified tell it from any written later. */
+export interface ExpectedVersion {
+  versionId: string;
+  modTime: Date;
 }
 
 /** What a delete did. Deleting a missing object (or version) is not an error. */

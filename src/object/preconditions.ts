@@ -7,7 +7,7 @@
  */
 import type { ErasureSet } from "./erasure-set.ts";
 import { ConditionalRequestConflict, ObjectNotFound, PreconditionFailed } from "./errors.ts";
-import type { VersioningState, WritePreconditions } from "./layer.ts";
+import type { ExpectedVersion, VersioningState, WritePreconditions } from "./layer.ts";
 import { checkRemovable } from "./object-lock.ts";
 import type { QuorumVersion } from "./quorum.ts";
 import type { ObjectVersion } from "./xl-meta.ts";
@@ -19,6 +19,8 @@ export interface WriteOptions {
   preconditions?: WritePreconditions;
   /** Lets a delete marker replace a null version under GOVERNANCE retention. */
   bypassGovernance?: boolean;
+  /** The current version must still be this one (see DeleteObjectOptions.expected). */
+  expected?: ExpectedVersion;
   signal?: AbortSignal;
 }
 
@@ -49,9 +51,10 @@ export async function checkAtCommit(
   // Unversioned buckets cannot hold locked versions (object lock needs versioning enabled),
   // and Enabled ones get a new id: only a suspended write replaces something lockable.
   const replacesNull = versionId === "null" && options.versioning === "Suspended";
-  if (!options.preconditions && !replacesNull) return;
+  if (!options.preconditions && !replacesNull && !options.expected) return;
   const versions = await agreedOrNone(set, bucket, object, options.signal);
   checkPreconditions(options.preconditions, versions[0]?.version, `${bucket}/${object}`, true);
+  checkExpected(options.expected, versions[0]?.version, `${bucket}/${object}`);
   const replaced = replacesNull
     ? versions.find((q) => q.version.versionId === "null")?.version
     : undefined;
@@ -71,6 +74,20 @@ export function agreedOrNone(
     if (err instanceof ObjectNotFound) return [];
     throw err;
   });
+}
+
+/** PreconditionFailed unless `version` (undefined: none) is the one `expected` names. */
+export function checkExpected(
+  expected: ExpectedVersion | undefined,
+  version: ObjectVersion | undefined,
+  what: string,
+): void {
+  if (!expected) return;
+  if (
+    version?.versionId !== expected.versionId || version.modTime !== expected.modTime.getTime()
+  ) {
+    throw new PreconditionFailed(`${what}: version ${expected.versionId} changed meanwhile`);
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import type { DeletedObject, ObjectInfo, ObjectMetadata } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import { commitVersion } from "./commit.ts";
 import { checkRemovable } from "./object-lock.ts";
-import { checkAtCommit, type WriteOptions } from "./preconditions.ts";
+import { checkAtCommit, checkExpected, type WriteOptions } from "./preconditions.ts";
 import {
   agreedVersions,
   fanOut,
@@ -84,6 +84,7 @@ async function removeVersion(
       const unreadable = err instanceof InsufficientReadQuorum && options.versionId === undefined;
       if (!(err instanceof ObjectNotFound || unreadable)) throw err;
     }
+    checkExpected(options.expected, found?.version, what);
     const deleted = { versionId: options.versionId, deleteMarker: !!found?.version.deleteMarker };
     if (found && !found.version.deleteMarker) {
       checkRemovable(found.version.metadata, Date.now(), options.bypassGovernance);
