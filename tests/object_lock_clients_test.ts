@@ -7,27 +7,21 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
-import { awsEnv, clientPresent, modernBoto3, run, runOk } from "./helpers/clients.ts";
+import {
+  awsEnv,
+  BOTO3_PRELUDE,
+  clientPresent,
+  modernBoto3,
+  run,
+  runOk,
+} from "./helpers/clients.ts";
 import { startServer } from "./helpers/server.ts";
 
 const AWS = "/usr/bin/aws";
 const hasCli = clientPresent("object_lock_clients_test (aws cli)", AWS);
 const PYTHON = await modernBoto3("object_lock_clients_test");
 
-const SCRIPT = String.raw`
-import datetime, json, sys, boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
-                  config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
-
-def code(call):
-    try:
-        call()
-        return None
-    except ClientError as e:
-        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
+const SCRIPT = BOTO3_PRELUDE + String.raw`
 
 now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 later = now + datetime.timedelta(days=2)

@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import {
   awsEnv,
+  BOTO3_PRELUDE,
   clientPresent,
   MiB,
   modernBoto3,
@@ -22,20 +23,7 @@ const hasCli = clientPresent("tagging_clients_test (aws cli)", AWS);
 
 const PYTHON = await modernBoto3("tagging_clients_test");
 
-const SCRIPT = String.raw`
-import json, sys, urllib.request, boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
-                  config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
-
-def code(call):
-    try:
-        call()
-        return None
-    except ClientError as e:
-        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
+const SCRIPT = BOTO3_PRELUDE + String.raw`
 
 def tags(key, **kw):
     return [[t["Key"], t["Value"]] for t in s3.get_object_tagging(Bucket="boto", Key=key, **kw)["TagSet"]]

@@ -137,6 +137,27 @@ export const TREE: Record<string, string> = {
 };
 
 /**
+ * The start of a boto3 script: `s3`, a path-style client of the endpoint in argv[1] that does
+ * not retry, and `code(call)`, the [code, status] of the S3 error a call fails with (None if
+ * it succeeds).
+ */
+export const BOTO3_PRELUDE = String.raw`
+import datetime, json, sys, urllib.request, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+
+def code(call):
+    try:
+        call()
+        return None
+    except ClientError as e:
+        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
+`;
+
+/**
  * The interpreter of the first python3 on PATH (the pyenv one here) whose boto3 is at least
  * 1.`minor`, or undefined with the reason printed for `test` (Debian's boto3 1.26 predates
  * the checksums and conditional writes of current SDKs).
