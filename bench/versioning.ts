@@ -1,0 +1,126 @@
+/**
+ * Versioning's cost on the hot path: 4 KiB PUT, GET and DELETE (c16, keep-alive) on one
+ * flashstor 2+2 server, in an unversioned bucket and in one with versioning Enabled (each PUT a
+ * new version id, each DELETE a delete marker), in alternating rounds, the best round of each
+ * kept. Target: the versioned bucket's throughput ≥ 0.9× the unversioned one's.
+ *
+ *   .deno/bin/deno run -A bench/versioning.ts [--rounds 4] [--phase-ms 3000] [--dir /tmp]
+ */
+import { parseArgs } from "node:util";
+import { PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
+import { BenchClient } from "./signer.ts";
+import { smallObjects, type SmallOp } from "./load.ts";
+import { type RunningTarget, startFlashstor } from "./servers.ts";
+
+const OPS: SmallOp[] = ["PUT", "GET", "DELETE"];
+type Bucket = "plain" | "versioned";
+
+export interface VersioningRow {
+  bucket: Bucket;
+  op: SmallOp;
+  opsPerSecond: number;
+  cpuPerOpUs: number;
+}
+
+async function enableVersioning(target: RunningTarget, bucket: string): Promise<void> {
+  const s3 = new S3Client({
+    endpoint: target.endpoint,
+    region: target.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: target.accessKey, secretAccessKey: target.secretKey },
+  });
+  try {
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: bucket,
+        VersioningConfiguration: { Status: "Enabled" },
+      }),
+    );
+  } finally {
+    s3.destroy();
+  }
+}
+
+export async function measureVersioning(
+  dir: string,
+  plan: { rounds: number; phaseMs: number; count: number },
+  log: (message: string) => void,
+): Promise<VersioningRow[]> {
+  const drives = Array.from({ length: 4 }, (_, i) => `${dir}/versioning/d${i + 1}`);
+  const target = await startFlashstor("flashstor 2+2", drives);
+  try {
+    const client = new BenchClient(target);
+    await client.createBucket("plain");
+    await client.createBucket("versioned");
+    await enableVersioning(target, "versioned");
+    const best = new Map<string, VersioningRow>();
+    for (let round = 1; round <= plan.rounds; round++) {
+      // Alternating order: whichever goes second on this shared machine may run slower.
+      const turns: Bucket[] = round % 2 === 1 ? ["plain", "versioned"] : ["versioned", "plain"];
+      for (const bucket of turns) {
+        log(`versioning: ${bucket}, round ${round}`);
+        const figures = await smallObjects(
+          client,
+          target,
+          bucket,
+          4096,
+          16,
+          plan.count,
+          plan.phaseMs,
+          round,
+          OPS,
+        );
+        for (const op of OPS) {
+          const figure = figures[op];
+          if (!figure) throw new Error(`no ${op} figures`);
+          const key = `${bucket} ${op}`;
+          const seen = best.get(key);
+          best.set(key, {
+            bucket,
+            op,
+            opsPerSecond: Math.max(seen?.opsPerSecond ?? 0, figure.opsPerSecond),
+            cpuPerOpUs: Math.min(seen?.cpuPerOpUs ?? Infinity, figure.cpuPerOp ?? Infinity),
+          });
+        }
+      }
+    }
+    return [...best.values()];
+  } finally {
+    await target.stop();
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "4" },
+      "phase-ms": { type: "string", default: "3000" },
+      count: { type: "string", default: "2000" },
+      dir: { type: "string" },
+    },
+  });
+  const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "flashstor-versioning-" });
+  try {
+    const rows = await measureVersioning(dir, {
+      rounds: Number(values.rounds),
+      phaseMs: Number(values["phase-ms"]),
+      count: Number(values.count),
+    }, (m) => console.error(m));
+    const row = (bucket: Bucket, op: SmallOp) =>
+      rows.find((r) => r.bucket === bucket && r.op === op)!;
+    console.log("| 4 KiB × c16 | unversioned ops/s (µs CPU) | versioned ops/s (µs CPU) | ratio |");
+    console.log("|---|---|---|---|");
+    for (const op of OPS) {
+      const [plain, versioned] = [row("plain", op), row("versioned", op)];
+      console.log(
+        `| ${op} | ${plain.opsPerSecond.toFixed(0)} (${plain.cpuPerOpUs.toFixed(0)}) | ` +
+          `${versioned.opsPerSecond.toFixed(0)} (${versioned.cpuPerOpUs.toFixed(0)}) | ` +
+          `${(versioned.opsPerSecond / plain.opsPerSecond).toFixed(3)}× throughput, ` +
+          `${(versioned.cpuPerOpUs / plain.cpuPerOpUs).toFixed(3)}× CPU |`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
