@@ -98,15 +98,17 @@ export async function processRss(pid: number): Promise<number> {
   return kb ? Number(kb) * 1024 : 0;
 }
 
+/** `checkout`: another Flashstor checkout to run (a baseline revision), this one by default. */
 export function startFlashstor(
   name: string,
   drives: string[],
   extraArgs: string[] = [],
+  checkout = ROOT,
 ): Promise<RunningTarget> {
   const credentials = { accessKey: "benchadmin", secretKey: "benchsecret-1234" };
   return spawnListening(
     name,
-    `${ROOT}scripts/flashstor`,
+    `${checkout.replace(/\/?$/, "/")}scripts/flashstor`,
     ["server", "--address", "127.0.0.1:0", ...extraArgs, ...drives],
     { FLASHSTOR_ROOT_USER: credentials.accessKey, FLASHSTOR_ROOT_PASSWORD: credentials.secretKey },
     credentials,

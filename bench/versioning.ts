@@ -2,9 +2,13 @@
  * Versioning's cost on the hot path: 4 KiB PUT, GET and DELETE (c16, keep-alive) on one
  * flashstor 2+2 server, in an unversioned bucket and in one with versioning Enabled (each PUT a
  * new version id, each DELETE a delete marker), in alternating rounds, the best round of each
- * kept. Target: the versioned bucket's throughput ≥ 0.9× the unversioned one's.
+ * kept. Target: the versioned bucket's throughput ≥ 0.9× the unversioned one's. With
+ * `--baseline DIR` (a checkout of another revision, e.g. `git worktree add /tmp/base <rev>`,
+ * with its `.deno` and `node_modules`), the unversioned bucket is also measured on that
+ * revision's server, in the same rounds: what the versioned object format costs everyone.
  *
  *   .deno/bin/deno run -A bench/versioning.ts [--rounds 4] [--phase-ms 3000] [--dir /tmp]
+ *     [--baseline DIR]
  */
 import { parseArgs } from "node:util";
 import { PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
@@ -13,7 +17,8 @@ import { smallObjects, type SmallOp } from "./load.ts";
 import { type RunningTarget, startFlashstor } from "./servers.ts";
 
 const OPS: SmallOp[] = ["PUT", "GET", "DELETE"];
-type Bucket = "plain" | "versioned";
+/** The unversioned and the versioned bucket, and the unversioned one on the baseline. */
+type Bucket = "plain" | "versioned" | "baseline";
 
 export interface VersioningRow {
   bucket: Bucket;
@@ -43,26 +48,35 @@ async function enableVersioning(target: RunningTarget, bucket: string): Promise<
 
 export async function measureVersioning(
   dir: string,
-  plan: { rounds: number; phaseMs: number; count: number },
+  plan: { rounds: number; phaseMs: number; count: number; baseline?: string },
   log: (message: string) => void,
 ): Promise<VersioningRow[]> {
-  const drives = Array.from({ length: 4 }, (_, i) => `${dir}/versioning/d${i + 1}`);
-  const target = await startFlashstor("flashstor 2+2", drives);
+  const drives = (name: string) => Array.from({ length: 4 }, (_, i) => `${dir}/${name}/d${i + 1}`);
+  const target = await startFlashstor("flashstor 2+2", drives("versioning"));
+  const baseline = plan.baseline === undefined
+    ? undefined
+    : await startFlashstor("baseline 2+2", drives("baseline"), [], plan.baseline);
   try {
     const client = new BenchClient(target);
     await client.createBucket("plain");
     await client.createBucket("versioned");
     await enableVersioning(target, "versioned");
+    const baselineClient = baseline && new BenchClient(baseline);
+    await baselineClient?.createBucket("plain");
+    const buckets: Bucket[] = baseline
+      ? ["plain", "versioned", "baseline"]
+      : ["plain", "versioned"];
     const best = new Map<string, VersioningRow>();
     for (let round = 1; round <= plan.rounds; round++) {
-      // Alternating order: whichever goes second on this shared machine may run slower.
-      const turns: Bucket[] = round % 2 === 1 ? ["plain", "versioned"] : ["versioned", "plain"];
+      // Rotating order: whichever goes last on this shared machine may run slower.
+      const turns = buckets.map((_, i) => buckets[(i + round) % buckets.length]);
       for (const bucket of turns) {
         log(`versioning: ${bucket}, round ${round}`);
+        const onBaseline = bucket === "baseline";
         const figures = await smallObjects(
-          client,
-          target,
-          bucket,
+          onBaseline ? baselineClient! : client,
+          onBaseline ? baseline! : target,
+          onBaseline ? "plain" : bucket,
           4096,
           16,
           plan.count,
@@ -87,6 +101,7 @@ export async function measureVersioning(
     return [...best.values()];
   } finally {
     await target.stop();
+    await baseline?.stop();
   }
 }
 
@@ -98,6 +113,7 @@ if (import.meta.main) {
       "phase-ms": { type: "string", default: "3000" },
       count: { type: "string", default: "2000" },
       dir: { type: "string" },
+      baseline: { type: "string" },
     },
   });
   const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "flashstor-versioning-" });
@@ -106,18 +122,28 @@ if (import.meta.main) {
       rounds: Number(values.rounds),
       phaseMs: Number(values["phase-ms"]),
       count: Number(values.count),
+      baseline: values.baseline,
     }, (m) => console.error(m));
     const row = (bucket: Bucket, op: SmallOp) =>
       rows.find((r) => r.bucket === bucket && r.op === op)!;
-    console.log("| 4 KiB × c16 | unversioned ops/s (µs CPU) | versioned ops/s (µs CPU) | ratio |");
-    console.log("|---|---|---|---|");
+    const figure = (r: VersioningRow) =>
+      `${r.opsPerSecond.toFixed(0)} (${r.cpuPerOpUs.toFixed(0)})`;
+    const ratio = (a: VersioningRow, b: VersioningRow) =>
+      `${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}× throughput, ` +
+      `${(a.cpuPerOpUs / b.cpuPerOpUs).toFixed(3)}× CPU`;
+    const withBaseline = values.baseline !== undefined;
+    console.log(
+      "| 4 KiB × c16 | unversioned ops/s (µs CPU) | versioned ops/s (µs CPU) | " +
+        "versioned / unversioned |" +
+        (withBaseline ? " baseline unversioned | unversioned / baseline |" : ""),
+    );
+    console.log(`|---|---|---|---|${withBaseline ? "---|---|" : ""}`);
     for (const op of OPS) {
       const [plain, versioned] = [row("plain", op), row("versioned", op)];
+      const base = withBaseline ? row("baseline", op) : undefined;
       console.log(
-        `| ${op} | ${plain.opsPerSecond.toFixed(0)} (${plain.cpuPerOpUs.toFixed(0)}) | ` +
-          `${versioned.opsPerSecond.toFixed(0)} (${versioned.cpuPerOpUs.toFixed(0)}) | ` +
-          `${(versioned.opsPerSecond / plain.opsPerSecond).toFixed(3)}× throughput, ` +
-          `${(versioned.cpuPerOpUs / plain.cpuPerOpUs).toFixed(3)}× CPU |`,
+        `| ${op} | ${figure(plain)} | ${figure(versioned)} | ${ratio(versioned, plain)} |` +
+          (base ? ` ${figure(base)} | ${ratio(plain, base)} |` : ""),
       );
     }
   } finally {

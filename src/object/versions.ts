@@ -94,13 +94,24 @@ async function removeVersion(
     // Too few drives answering to reach write quorum: delete nowhere rather than somewhere.
     const answering = metas.filter((m) => m.ok || isMissing(m.error)).length;
     if (answering < set.writeQuorum) await set.checkWrite(metas, what);
-    const outcomes = await fanOut(
-      set.drives,
-      (d) =>
-        d.deleteVersion(bucket, path, versionId, { signal: options.signal }).catch((err) => {
-          if (!(err instanceof FileNotFound)) throw err;
-        }),
-    );
+    const outcomes = await fanOut(set.drives, (d, i) => {
+      const call = { signal: options.signal };
+      // Under the lock a drive's xl.meta is as just read: holding only this version, the
+      // object goes whole, without the drive reading xl.meta again (an unversioned DELETE).
+      const meta = metas[i];
+      const only = meta.ok && meta.value.versions.length === 1 ? meta.value.versions[0] : undefined;
+      const removal = only?.versionId === versionId
+        ? d.deleteObject(
+          bucket,
+          path,
+          only.inline || only.deleteMarker ? undefined : only.dataDir,
+          call,
+        )
+        : d.deleteVersion(bucket, path, versionId, call);
+      return removal.catch((err) => {
+        if (!(err instanceof FileNotFound)) throw err;
+      });
+    });
     await set.checkWrite(outcomes, what);
     return deleted;
   });
