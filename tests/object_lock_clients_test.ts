@@ -10,6 +10,7 @@ import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts"
 import {
   awsEnv,
   BOTO3_PRELUDE,
+  boto3Json,
   clientPresent,
   modernBoto3,
   run,
@@ -79,9 +80,7 @@ Deno.test({
   async fn() {
     const server = await startServer();
     try {
-      const out = JSON.parse(
-        await runOk(PYTHON!, ["-c", SCRIPT, server.endpoint], { ...awsEnv(), HOME: server.dir }),
-      );
+      const out = await boto3Json(PYTHON!, SCRIPT, server);
       assertEquals(out, {
         versioning: "Enabled",
         config: {

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts"
 import {
   awsEnv,
   BOTO3_PRELUDE,
+  boto3Json,
   clientPresent,
   MiB,
   modernBoto3,
@@ -85,9 +86,7 @@ Deno.test({
   async fn() {
     const server = await startServer();
     try {
-      const out = JSON.parse(
-        await runOk(PYTHON!, ["-c", SCRIPT, server.endpoint], { ...awsEnv(), HOME: server.dir }),
-      );
+      const out = await boto3Json(PYTHON!, SCRIPT, server);
       assertEquals(out, {
         put: [["a", "1"], ["b", "two words"]],
         count: 2,

@@ -157,6 +157,16 @@ def code(call):
         return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
 `;
 
+/** Runs a boto3 script (after BOTO3_PRELUDE) against `endpoint`; what it printed, as JSON. */
+export async function boto3Json(
+  python: string,
+  script: string,
+  server: { endpoint: string; dir: string },
+): Promise<unknown> {
+  const env = { ...awsEnv(), HOME: server.dir };
+  return JSON.parse(await runOk(python, ["-c", script, server.endpoint], env));
+}
+
 /**
  * The interpreter of the first python3 on PATH (the pyenv one here) whose boto3 is at least
  * 1.`minor`, or undefined with the reason printed for `test` (Debian's boto3 1.26 predates
