@@ -2,11 +2,13 @@
  * Tags as policy condition keys against a real server (JS SDK v3, an IAM user, a bucket
  * policy): s3:RequestObjectTag/<key> on PutObject's x-amz-tagging, s3:RequestObjectTagKeys on
  * PutObjectTagging's body, and s3:ExistingObjectTag/<key> read from the object's stored tags on
- * every request (a retag takes effect at once; a version named by id is judged by its own); tags on a write need s3:PutObjectTagging, and
+ * every request (a retag takes effect at once; a version named by id, also as a copy's source, is
+ * judged by its own); tags on a write need s3:PutObjectTagging, and
  * the tag count on HEAD shows only to readers allowed s3:GetObjectTagging.
  */
 
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -65,8 +67,15 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
           {
             Effect: "Allow",
             Principal: { AWS: w.bob.arn },
-            Action: ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging"],
+            Action: ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
             Resource: objects,
+          },
+          {
+            Effect: "Deny",
+            Principal: { AWS: w.bob.arn },
+            Action: "s3:GetObjectVersion",
+            Resource: objects,
+            Condition: { StringEquals: { "s3:ExistingObjectTag/class": "secret" } },
           },
           {
             Effect: "Deny",
@@ -127,6 +136,14 @@ Deno.test("tag condition keys: a bucket policy over request tags and the object'
       "AccessDenied",
       403,
     );
+    // So is a copy's source version: its tags, not the current version's, decide.
+    const copyAs = (CopySource: string) =>
+      bob.send(
+        new CopyObjectCommand({ Bucket, Key: "copy", CopySource, TaggingDirective: "REPLACE" }),
+      );
+    await assertS3Error(() => copyAs(`${Bucket}/blue?versionId=${secret}`), "AccessDenied", 403);
+    const open = (await root.send(new HeadObjectCommand({ Bucket, Key: "blue" }))).VersionId!;
+    await copyAs(`${Bucket}/blue?versionId=${open}`);
   } finally {
     root.destroy();
     alice.destroy();

@@ -20,6 +20,11 @@ export interface RequestAccess {
   ): boolean | Promise<boolean>;
   /** The same request giving its object these tags (read from its body: PutObjectTagging). */
   withRequestTags(tags: readonly { key: string; value: string }[]): RequestAccess;
+  /**
+   * The same request naming this version of the object it asks about (a copy's source): its
+   * s3:versionid, and the version whose ACL and tags are read.
+   */
+  withVersion(versionId: string | undefined): RequestAccess;
 }
 
 export function requestAccess(authorizer: Authorizer, subject: RequestSubject): RequestAccess {
@@ -34,6 +39,12 @@ export function requestAccess(authorizer: Authorizer, subject: RequestSubject): 
       return authorizer.allowed(principal, keys, action, bucket, key);
     },
     withRequestTags: (requestTags) => requestAccess(authorizer, { ...subject, requestTags }),
+    withVersion(versionId) {
+      const query = new URLSearchParams(subject.query);
+      if (versionId === undefined) query.delete("versionId");
+      else query.set("versionId", versionId);
+      return requestAccess(authorizer, { ...subject, query });
+    },
   };
 }
 
@@ -74,7 +85,7 @@ export async function authorizeRoute(
         const read = source.versionId !== undefined && permission.ofVersion
           ? permission.ofVersion
           : permission.action;
-        allowed = access.allowed(read, source.bucket, source.key);
+        allowed = access.withVersion(source.versionId).allowed(read, source.bucket, source.key);
         break;
       }
       default:
