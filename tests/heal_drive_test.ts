@@ -23,7 +23,7 @@ import {
 } from "./fault_util.ts";
 import { signRequest } from "../src/auth/sign-request.ts";
 import type { HealProgress } from "../src/object/layer.ts";
-import { decodeXlMeta, latestVersion } from "../src/object/xl-meta.ts";
+import { decodeXlMeta, latestVersion } from "../src/storage/xl-meta.ts";
 
 const BUCKETS = ["healme", "healtoo"];
 const EMPTY_BUCKET = "healempty";

@@ -8,7 +8,7 @@ import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { join } from "node:path";
 import { Pools } from "../src/object/pools.ts";
 import { InsufficientWriteQuorum, ObjectNotFound, StorageFull } from "../src/object/errors.ts";
-import { decodeXlMeta } from "../src/object/xl-meta.ts";
+import { decodeXlMeta } from "../src/storage/xl-meta.ts";
 import { META_FILE } from "../src/storage/api.ts";
 import { DriveHandle } from "../src/storage/drive-handle.ts";
 import { loadOrInitFormat } from "../src/storage/format.ts";

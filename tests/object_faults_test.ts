@@ -12,7 +12,7 @@ import {
   InsufficientWriteQuorum,
   ObjectNotFound,
 } from "../src/object/errors.ts";
-import { decodeXlMeta } from "../src/object/xl-meta.ts";
+import { decodeXlMeta } from "../src/storage/xl-meta.ts";
 import {
   BUCKET,
   type Deployment,

@@ -10,7 +10,7 @@ import { ObjectDeleted } from "../src/object/errors.ts";
 import { healObject } from "../src/object/heal.ts";
 import type { BucketVersioning } from "../src/object/layer.ts";
 import type { Pools } from "../src/object/pools.ts";
-import { decodeXlMeta } from "../src/object/xl-meta.ts";
+import { decodeXlMeta } from "../src/storage/xl-meta.ts";
 import {
   BUCKET,
   deployment,

@@ -10,7 +10,7 @@ import {
   encodeObjectName,
   newDataDir,
 } from "../src/object/names.ts";
-import { CorruptMeta, decodeXlMeta, encodeXlMeta, type XlMeta } from "../src/object/xl-meta.ts";
+import { CorruptMeta, decodeXlMeta, encodeXlMeta, type XlMeta } from "../src/storage/xl-meta.ts";
 import { BUCKET, deployment, get, put, streamOf, testBytes } from "./fixtures/object_env.ts";
 
 Deno.test("bucket names follow the S3 rules", () => {

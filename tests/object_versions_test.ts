@@ -38,7 +38,7 @@ import {
   type ObjectVersion,
   removeVersion,
   versionKey,
-} from "../src/object/xl-meta.ts";
+} from "../src/storage/xl-meta.ts";
 import {
   BUCKET,
   type Deployment,

@@ -18,7 +18,7 @@ import { compareKeys } from "../src/storage/paths.ts";
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { FaultyDrive } from "./helpers/faulty-drive.ts";
 import { labels, versionMeta } from "./helpers/xl-meta.ts";
-import { CorruptMeta } from "../src/object/xl-meta.ts";
+import { CorruptMeta } from "../src/storage/xl-meta.ts";
 
 /** Makes one implementation over a fresh directory. */
 interface DriveFactory {

@@ -32,7 +32,7 @@ import {
 } from "./fault_util.ts";
 import { signRequest } from "../src/auth/sign-request.ts";
 import type { HealProgress } from "../src/object/layer.ts";
-import { decodeXlMeta } from "../src/object/xl-meta.ts";
+import { decodeXlMeta } from "../src/storage/xl-meta.ts";
 
 const BUCKET = "history";
 const QUIET = ["--scanner-interval", "0", "--drive-probe-interval", "1"];

@@ -14,7 +14,7 @@ import {
   freedDataDirs,
   mergeVersions,
   type ObjectVersion,
-} from "./xl-meta.ts";
+} from "../storage/xl-meta.ts";
 
 /** What commitVersion() moves into place: the version (per-drive fields filled in), its data. */
 export interface CommitRequest {

@@ -50,7 +50,7 @@ import {
   withoutUnformatted,
 } from "./quorum.ts";
 import { encodeInline, measure, readObject, writeShardFiles } from "./shard-io.ts";
-import { BITROT_ALGORITHM, type ObjectVersion } from "./xl-meta.ts";
+import { BITROT_ALGORITHM, type ObjectVersion } from "../storage/xl-meta.ts";
 
 /** Objects whose shard is at most this big live inline in xl.meta. */
 export const INLINE_SHARD_LIMIT = 128 * 1024;

@@ -19,7 +19,7 @@ import { expireUpload, UPLOAD_ID, uploadCreated } from "./multipart.ts";
 import { DATA_DIR_SUFFIX, encodeObjectName } from "./names.ts";
 import { agreedVersions, fanOut, type Outcome } from "./quorum.ts";
 import { listOrNone } from "./system-records.ts";
-import { decodeXlMeta, type XlMeta } from "./xl-meta.ts";
+import { decodeXlMeta, type XlMeta } from "../storage/xl-meta.ts";
 
 export interface GarbageOptions {
   /** How long garbage must have been seen unreferenced (temp: unchanged) before removal. */

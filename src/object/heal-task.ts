@@ -15,7 +15,7 @@ import type { HealProgress, HealRequest, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import { setScopes, walkBucket, walkSet } from "./namespace-walk.ts";
 import { isMissing, readMetas } from "./quorum.ts";
-import { decodeXlMeta, versionKey } from "./xl-meta.ts";
+import { decodeXlMeta, versionKey } from "../storage/xl-meta.ts";
 
 /** The drive heal's position, in the system volume of the drive being healed. */
 export const HEALING_FILE = "healing.json";

@@ -40,7 +40,7 @@ import {
   encodeXlMeta,
   type ObjectVersion,
   type XlMeta,
-} from "./xl-meta.ts";
+} from "../storage/xl-meta.ts";
 
 export interface HealOptions {
   /** Read and verify every block of every shard; otherwise check each shard file's size. */

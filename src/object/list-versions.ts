@@ -9,7 +9,7 @@
 import { type ErasureSet, objectInfo } from "./erasure-set.ts";
 import type { ListVersionsOptions, ListVersionsResult, ObjectInfo } from "./layer.ts";
 import { readListedObject, walkListing } from "./list.ts";
-import type { ObjectVersion } from "./xl-meta.ts";
+import type { ObjectVersion } from "../storage/xl-meta.ts";
 
 /** One page of a bucket's versions over all its sets (the caller checked the bucket). */
 export async function listObjectVersions(

@@ -16,7 +16,7 @@ import type { ListObjectsOptions, ListObjectsResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
 import { MergedWalk } from "./walk-merge.ts";
 import { agreedVersions, type Outcome, type QuorumVersion } from "./quorum.ts";
-import { CorruptMeta, decodeXlMeta, type ObjectVersion, type XlMeta } from "./xl-meta.ts";
+import { CorruptMeta, decodeXlMeta, type ObjectVersion, type XlMeta } from "../storage/xl-meta.ts";
 
 /** Entries of one common prefix skipped one by one before the walks jump past it. */
 const SKIP_BEFORE_SEEK = 8;

@@ -37,7 +37,7 @@ import { checkAtCommit, checkBeforeWrite, type WriteOptions } from "./preconditi
 import { fanOut, type Outcome } from "./quorum.ts";
 import { readRecord, writeRecord } from "./system-records.ts";
 import { measure, type Measured, writeShardFiles } from "./shard-io.ts";
-import { BITROT_ALGORITHM } from "./xl-meta.ts";
+import { BITROT_ALGORITHM } from "../storage/xl-meta.ts";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_NUMBER = 10_000;

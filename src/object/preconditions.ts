@@ -10,7 +10,7 @@ import { ConditionalRequestConflict, ObjectNotFound, PreconditionFailed } from "
 import type { ExpectedVersion, VersioningState, WritePreconditions } from "./layer.ts";
 import { checkRemovable } from "./object-lock.ts";
 import type { QuorumVersion } from "./quorum.ts";
-import type { ObjectVersion } from "./xl-meta.ts";
+import type { ObjectVersion } from "../storage/xl-meta.ts";
 
 /** What a write of a new version (or delete marker) carries besides its data. */
 export interface WriteOptions {

@@ -20,7 +20,7 @@ import {
   type ObjectVersion,
   versionKey,
   type XlMeta,
-} from "./xl-meta.ts";
+} from "../storage/xl-meta.ts";
 
 /** The drives of a set, in format order; an offline one is a handle that answers DiskNotFound. */
 export type Drives = readonly DriveHandle[];

@@ -16,7 +16,7 @@ import type { FileWriter, StorageAPI } from "../storage/api.ts";
 import { IncompleteBody, InsufficientWriteQuorum } from "./errors.ts";
 import { md5Hasher } from "./md5.ts";
 import type { Drives, QuorumVersion } from "./quorum.ts";
-import type { ObjectVersion } from "./xl-meta.ts";
+import type { ObjectVersion } from "../storage/xl-meta.ts";
 
 export interface Measured {
   stream: ReadableStream<Uint8Array>;

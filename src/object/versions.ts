@@ -19,7 +19,7 @@ import {
   withoutUnformatted,
 } from "./quorum.ts";
 import { FileNotFound } from "../storage/errors.ts";
-import type { ObjectVersion } from "./xl-meta.ts";
+import type { ObjectVersion } from "../storage/xl-meta.ts";
 
 export interface SetDeleteOptions extends WriteOptions {
   /** Remove this version; absent: the object (unversioned) or a new delete marker. */

@@ -26,7 +26,7 @@ import {
   mergeVersions,
   removeVersion,
   type XlMeta,
-} from "../object/xl-meta.ts";
+} from "./xl-meta.ts";
 
 /** What the object files need of their drive (XlStorage). */
 export interface DriveContext {

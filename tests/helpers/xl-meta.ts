@@ -2,7 +2,7 @@
  * xl.meta files for storage tests: renameData merges the versions it is given, so what a test
  * commits must parse. A label in each version's metadata tells them apart.
  */
-import { decodeXlMeta, encodeXlMeta, type ObjectVersion } from "../../src/object/xl-meta.ts";
+import { decodeXlMeta, encodeXlMeta, type ObjectVersion } from "../../src/storage/xl-meta.ts";
 
 export interface TestVersion {
   versionId?: string;

@@ -13,7 +13,7 @@
  * the object (it gets healed). Decoded inline data is a view of the bytes given to decode;
  * the rest of a decoded version is frozen, as it may be shared with other decodes.
  */
-import { FileNotFound } from "../storage/errors.ts";
+import { FileNotFound } from "./errors.ts";
 import { crc32 } from "../../ffi/isal.ts";
 
 const MAGIC = [0x46, 0x53, 0x58, 0x4c]; // "FSXL"
