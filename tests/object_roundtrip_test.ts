@@ -10,6 +10,7 @@ import {
   md5hex,
   put,
   readAll,
+  streamOf,
   testBytes,
 } from "./fixtures/object_env.ts";
 
@@ -126,3 +127,32 @@ function ranges(size: number): [number, number][] {
   if (size > MiB + 10) out.push([MiB - 5, MiB + 5], [3 * MiB + 17, size - 1]);
   return out;
 }
+
+Deno.test("every file a drive holds (shards, xl.meta, upload records) is its server's user's alone (0600)", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    await put(env.layer, "docs/inline", testBytes(100));
+    await put(env.layer, "docs/large", testBytes(3 * 1024 * 1024));
+    const id = await env.layer.newMultipartUpload(BUCKET, "docs/multi", {});
+    await env.layer.putObjectPart(BUCKET, "docs/multi", id, 1, streamOf(testBytes(10)), {
+      size: 10,
+      metadata: {},
+    });
+    const open: string[] = [];
+    const walk = async (dir: string) => {
+      for await (const entry of Deno.readDir(dir)) {
+        const path = `${dir}/${entry.name}`;
+        if (entry.isDirectory) {
+          await walk(path);
+          continue;
+        }
+        const mode = (await Deno.lstat(path)).mode!;
+        if ((mode & 0o077) !== 0) open.push(`${path} ${mode.toString(8)}`);
+      }
+    };
+    for (const drive of env.paths.flat()) await walk(drive);
+    assertEquals(open, []);
+  } finally {
+    await env.close();
+  }
+});

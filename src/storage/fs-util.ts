@@ -2,6 +2,12 @@
 import { dirname } from "node:path";
 import { errnoOf } from "./os-errors.ts";
 
+/**
+ * The mode of every file a drive holds (shards, xl.meta, records): readable by the server's
+ * user only (the umask may narrow it further, never widen it).
+ */
+export const PRIVATE_FILE = 0o600;
+
 /** Per directory: the fsync running now and the one queued behind it (shared by its waiters). */
 const dirSyncs = new Map<string, { running: Promise<void>; queued?: Promise<void> }>();
 
@@ -112,7 +118,7 @@ export async function writeAtomic(tmpFile: string, target: string, data: Uint8Ar
  */
 export async function writeNew(path: string, data: Uint8Array) {
   try {
-    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    const file = await Deno.open(path, { write: true, createNew: true, mode: PRIVATE_FILE });
     try {
       await writeFully(file, data);
       await file.sync();

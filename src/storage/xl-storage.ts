@@ -28,7 +28,14 @@ import { DirCache, readListing } from "./dir-cache.ts";
 import { LocalFileWriter, rangeStream } from "./file-io.ts";
 import { LOCK_FILE } from "./drive-lock.ts";
 import { FORMAT_FILE, parseFormat } from "./format.ts";
-import { fsyncDir, fsyncParents, makeDirs, removeQuietly, writeAtomic } from "./fs-util.ts";
+import {
+  fsyncDir,
+  fsyncParents,
+  makeDirs,
+  PRIVATE_FILE,
+  removeQuietly,
+  writeAtomic,
+} from "./fs-util.ts";
 import { errnoOf, isNotFound, toStorageError } from "./os-errors.ts";
 import { checkPath, checkVolume, sortKeys } from "./paths.ts";
 import { DEFAULT_RESERVE, type ReservePolicy, SpaceReserve } from "./space-reserve.ts";
@@ -278,7 +285,8 @@ export class XlStorage implements StorageAPI {
 
   async createFile(volume: string, path: string): Promise<FileWriter> {
     const target = this.#path(volume, path);
-    const open = () => Deno.open(target, { write: true, create: true, truncate: true });
+    const open = () =>
+      Deno.open(target, { write: true, create: true, truncate: true, mode: PRIVATE_FILE });
     try {
       let file: Deno.FsFile;
       try {
