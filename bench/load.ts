@@ -3,6 +3,7 @@
  * is bounded in count and in time.
  */
 
+import { parseArgs } from "node:util";
 import type { BenchClient } from "./signer.ts";
 import { KeepAliveConnection } from "./http1.ts";
 import { processCpuSeconds, type RunningTarget } from "./servers.ts";
@@ -284,4 +285,57 @@ export async function rssPerIdleConnection(
       } catch { /* closed by the server */ }
     }
   }
+}
+
+/** The plan of a standalone A/B bench: rounds of timed phases over `count` objects. */
+export interface RoundsPlan {
+  rounds: number;
+  phaseMs: number;
+  count: number;
+}
+
+/**
+ * The command line the standalone A/B benches share (--rounds, --phase-ms, --count, --dir and
+ * the string options named in `extra`), and a scratch directory removed afterwards.
+ */
+export async function roundsBench(
+  prefix: string,
+  defaultCount: number,
+  extra: string[],
+  run: (
+    dir: string,
+    plan: RoundsPlan,
+    options: Record<string, string | undefined>,
+  ) => Promise<void>,
+): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "4" },
+      "phase-ms": { type: "string", default: "3000" },
+      count: { type: "string", default: String(defaultCount) },
+      dir: { type: "string" },
+      ...Object.fromEntries(extra.map((name) => [name, { type: "string" as const }])),
+    },
+  });
+  const options = values as Record<string, string | undefined>;
+  const dir = await Deno.makeTempDir({ dir: options.dir, prefix });
+  try {
+    await run(dir, {
+      rounds: Number(options.rounds),
+      phaseMs: Number(options["phase-ms"]),
+      count: Number(options.count),
+    }, options);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** "A× throughput, B× CPU" of `a` against `b`. */
+export function ratioOf(
+  a: { opsPerSecond: number; cpuPerOpUs: number },
+  b: { opsPerSecond: number; cpuPerOpUs: number },
+): string {
+  return `${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}× throughput, ` +
+    `${(a.cpuPerOpUs / b.cpuPerOpUs).toFixed(3)}× CPU`;
 }

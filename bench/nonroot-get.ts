@@ -6,7 +6,6 @@
  *
  *   .deno/bin/deno run -A bench/nonroot-get.ts [--rounds 4] [--phase-ms 3000] [--dir /tmp]
  */
-import { parseArgs } from "node:util";
 import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
@@ -14,7 +13,7 @@ import {
   IAMClient,
 } from "@aws-sdk/client-iam";
 import { BenchClient } from "./signer.ts";
-import { smallObjects } from "./load.ts";
+import { ratioOf, roundsBench, smallObjects } from "./load.ts";
 import { type RunningTarget, startFlashstor } from "./servers.ts";
 
 export interface NonRootGetRow {
@@ -92,33 +91,14 @@ export async function measureNonRootGet(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string", default: "4" },
-      "phase-ms": { type: "string", default: "3000" },
-      count: { type: "string", default: "400" },
-      dir: { type: "string" },
-    },
-  });
-  const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "flashstor-nonroot-get-" });
-  try {
-    const rows = await measureNonRootGet(dir, {
-      rounds: Number(values.rounds),
-      phaseMs: Number(values["phase-ms"]),
-      count: Number(values.count),
-    }, (m) => console.error(m));
+  await roundsBench("flashstor-nonroot-get-", 400, [], async (dir, plan) => {
+    const rows = await measureNonRootGet(dir, plan, (m) => console.error(m));
     const [root, user] = rows;
     console.log("| 4 KiB GET × c16 | ops/s | server CPU per request (µs) |");
     console.log("|---|---|---|");
     for (const row of rows) {
       console.log(`| ${row.who} | ${row.opsPerSecond.toFixed(0)} | ${row.cpuPerOpUs.toFixed(0)} |`);
     }
-    console.log(
-      `user / root: throughput ${(user.opsPerSecond / root.opsPerSecond).toFixed(3)}×, ` +
-        `CPU per request ${(user.cpuPerOpUs / root.cpuPerOpUs).toFixed(3)}×`,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    console.log(`user / root: ${ratioOf(user, root)}`);
+  });
 }

@@ -10,10 +10,9 @@
  *   .deno/bin/deno run -A bench/versioning.ts [--rounds 4] [--phase-ms 3000] [--dir /tmp]
  *     [--baseline DIR]
  */
-import { parseArgs } from "node:util";
 import { PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import { BenchClient } from "./signer.ts";
-import { smallObjects, type SmallOp } from "./load.ts";
+import { ratioOf, roundsBench, smallObjects, type SmallOp } from "./load.ts";
 import { type RunningTarget, startFlashstor } from "./servers.ts";
 
 const OPS: SmallOp[] = ["PUT", "GET", "DELETE"];
@@ -106,32 +105,17 @@ export async function measureVersioning(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string", default: "4" },
-      "phase-ms": { type: "string", default: "3000" },
-      count: { type: "string", default: "2000" },
-      dir: { type: "string" },
-      baseline: { type: "string" },
-    },
-  });
-  const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "flashstor-versioning-" });
-  try {
-    const rows = await measureVersioning(dir, {
-      rounds: Number(values.rounds),
-      phaseMs: Number(values["phase-ms"]),
-      count: Number(values.count),
-      baseline: values.baseline,
-    }, (m) => console.error(m));
+  await roundsBench("flashstor-versioning-", 2000, ["baseline"], async (dir, plan, options) => {
+    const rows = await measureVersioning(
+      dir,
+      { ...plan, baseline: options.baseline },
+      (m) => console.error(m),
+    );
     const row = (bucket: Bucket, op: SmallOp) =>
       rows.find((r) => r.bucket === bucket && r.op === op)!;
     const figure = (r: VersioningRow) =>
       `${r.opsPerSecond.toFixed(0)} (${r.cpuPerOpUs.toFixed(0)})`;
-    const ratio = (a: VersioningRow, b: VersioningRow) =>
-      `${(a.opsPerSecond / b.opsPerSecond).toFixed(3)}× throughput, ` +
-      `${(a.cpuPerOpUs / b.cpuPerOpUs).toFixed(3)}× CPU`;
-    const withBaseline = values.baseline !== undefined;
+    const withBaseline = options.baseline !== undefined;
     console.log(
       "| 4 KiB × c16 | unversioned ops/s (µs CPU) | versioned ops/s (µs CPU) | " +
         "versioned / unversioned |" +
@@ -142,11 +126,9 @@ if (import.meta.main) {
       const [plain, versioned] = [row("plain", op), row("versioned", op)];
       const base = withBaseline ? row("baseline", op) : undefined;
       console.log(
-        `| ${op} | ${figure(plain)} | ${figure(versioned)} | ${ratio(versioned, plain)} |` +
-          (base ? ` ${figure(base)} | ${ratio(plain, base)} |` : ""),
+        `| ${op} | ${figure(plain)} | ${figure(versioned)} | ${ratioOf(versioned, plain)} |` +
+          (base ? ` ${figure(base)} | ${ratioOf(plain, base)} |` : ""),
       );
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
