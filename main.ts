@@ -11,7 +11,11 @@
 
 import { loadIsal } from "./ffi/isal.ts";
 import { type Config, ConfigError, parseServerArgs, USAGE } from "./src/config.ts";
-import { EndpointError } from "./src/cluster/endpoints.ts";
+import { EndpointError, resolveTopology } from "./src/cluster/endpoints.ts";
+import { localPaths } from "./src/cluster/topology.ts";
+import { joinCluster } from "./src/cluster/node.ts";
+import { ServiceGate } from "./src/service-gate.ts";
+import { createApp } from "./src/s3/app.ts";
 import { loadOrInitFormat } from "./src/storage/format.ts";
 import { openLocalDrive } from "./src/storage/local-drive.ts";
 import { DriveMonitor } from "./src/storage/drive-monitor.ts";
@@ -27,7 +31,8 @@ import { revokeUnneeded } from "./src/security/permissions.ts";
 import { runHealthcheck } from "./src/observe/health-probe.ts";
 import { runAdmin } from "./src/admin/cli.ts";
 import { loadMetricsToken } from "./src/observe/metrics-token.ts";
-import { closeAuditLogs } from "./src/observe/audit.ts";
+import { closeAuditLogs, openAuditLog } from "./src/observe/audit.ts";
+import { Observability } from "./src/observe/observer.ts";
 import { requestLoad } from "./src/observe/load.ts";
 
 const COMMANDS_USAGE = `Usage: flashstor COMMAND [flags]
@@ -70,18 +75,64 @@ async function serve(args: string[]): Promise<void> {
   // or formatted.
   const tls = await loadTls(config);
   checkListenAddress(config);
+  const topology = await resolveTopology(config.drives, { ...config, tls: !!tls }, config.layout);
+  const localDrivePaths = localPaths(topology);
   // Any drive failure but another server holding it leaves that drive offline: the deployment
   // starts if the others make a quorum, and the drive monitor keeps probing it.
-  const drives = await Promise.all(config.drives.map((path) =>
-    openLocalDrive(path, {
-      lock: true,
-      reserve: config.driveReserve,
-      timeoutMs: config.driveTimeoutMs,
+  const localDrives = new Map(
+    await Promise.all(localDrivePaths.map(async (path) =>
+      [
+        path,
+        await openLocalDrive(path, {
+          lock: true,
+          reserve: config.driveReserve,
+          timeoutMs: config.driveTimeoutMs,
+        }),
+      ] as const
+    )),
+  );
+  // Bound (and dropped to the run user) before the drives are formatted: peers reach a cluster
+  // node's internode API while it bootstraps; S3 clients get 503s until the gate opens.
+  const runIdentity = await prepareRunUser({
+    user: config.runUser,
+    group: config.runGroup,
+    drives: localDrivePaths,
+  });
+  // Opened as root: the audit log may live where the run user cannot create files.
+  const audit = openAuditLog(config.auditLog);
+  const gate = new ServiceGate(config.domains);
+  const server = startServer(config, gate.fetch, tls);
+  if (runIdentity) {
+    // Synchronous, right after binding: no request is served before the drop.
+    const report = becomeRunUser(runIdentity);
+    console.log(`flashstor: running as ${report.user} (uid ${report.uid}, gid ${report.gid})`);
+  }
+  // Read of the certs dir goes too where Deno can revoke it (a scoped --allow-read, as in the
+  // container); there a SIGHUP reload fails and keeps the loaded certificate.
+  const revoked = revokeUnneeded({ keepRead: localDrivePaths, certsDir: config.certsDir });
+  // Not errors: grants the launcher made too wide for Deno to take back.
+  for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
+
+  const root = { accessKey: config.rootUser, secretKey: config.rootPassword };
+  const cluster = topology.distributed
+    ? await joinCluster({
+      topology,
+      root,
+      gate,
+      localDrives,
+      driveTimeoutMs: config.driveTimeoutMs,
+      // Peers share the deployment's certificate (or one signed by the same CA).
+      caCerts: tls ? [tls.cert] : undefined,
     })
-  ));
+    : undefined;
+  const drives = cluster?.drives ?? [...localDrives.values()];
   const { setCount, setDriveCount, parity } = config.layout;
   const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
-  const layer = new Pools(format.sets, { parity, deploymentId: format.deploymentId });
+  const layer = new Pools(format.sets, {
+    parity,
+    deploymentId: format.deploymentId,
+    locker: cluster?.locker,
+  });
   // One store of bucket settings: the object layer reads versioning where the S3 API sets it.
   const buckets = new ConfigBucketMetadataStore(layer);
   layer.setBucketVersioning(buckets);
@@ -97,30 +148,16 @@ async function serve(args: string[]): Promise<void> {
   await layer.resumeMaintenance();
   config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat());
   console.log(
-    `flashstor: ${config.drives.length} drive(s) in ${setCount} erasure set(s) of ` +
-      `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)`,
+    `flashstor: ${drives.length} drive(s) in ${setCount} erasure set(s) of ` +
+      `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)` +
+      (cluster ? ` on ${topology.nodes.length} nodes` : ""),
   );
-  const runIdentity = await prepareRunUser({
-    user: config.runUser,
-    group: config.runGroup,
-    drives: config.drives,
-  });
-  const iam = await IamStore.load(layer, {
-    accessKey: config.rootUser,
-    secretKey: config.rootPassword,
-  });
+  const iam = await IamStore.load(layer, root);
   console.log(`flashstor: IAM account ${iam.accountId}, ${iam.list("user").length} user(s)`);
-  const server = startServer(config, layer, tls, { iam, identities: iam, buckets });
-  if (runIdentity) {
-    // Synchronous, right after binding: no request is served before the drop.
-    const report = becomeRunUser(runIdentity);
-    console.log(`flashstor: running as ${report.user} (uid ${report.uid}, gid ${report.gid})`);
-  }
-  // Read of the certs dir goes too where Deno can revoke it (a scoped --allow-read, as in the
-  // container); there a SIGHUP reload fails and keeps the loaded certificate.
-  const revoked = revokeUnneeded({ keepRead: config.drives, certsDir: config.certsDir });
-  // Not errors: grants the launcher made too wide for Deno to take back.
-  for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
+  cluster?.metadata.attach({ iam, buckets });
+  const observability = new Observability(layer, audit);
+  gate.open(createApp({ config, layer, iam, identities: iam, buckets, observability }));
+  server.announce();
   console.log(connectionHelp(config, server));
 
   let stopping = false;

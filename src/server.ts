@@ -8,8 +8,7 @@
 
 import type { Config } from "./config.ts";
 import { serveFrontDoor, type TlsFiles } from "./http/front-door.ts";
-import type { ConfigStore, ObjectLayer } from "./object/layer.ts";
-import { type App, type AppDeps, createApp } from "./s3/app.ts";
+import type { RequestHandler } from "./service-gate.ts";
 import { loadCertificates } from "./security/certs.ts";
 import { installCrashGuard } from "./observe/crash-guard.ts";
 
@@ -17,6 +16,8 @@ export interface RunningServer {
   port: number;
   /** Where clients reach it, e.g. http://127.0.0.1:9000 (loopback when bound to all). */
   url: string;
+  /** Says in the log that S3 is served (the line operators and the test harness wait for). */
+  announce(): void;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout). */
   shutdown(): Promise<void>;
   /** Resolves once the listener has closed. */
@@ -24,7 +25,7 @@ export interface RunningServer {
 }
 
 /** What an engine gives startServer: a running server, and a certificate swap if it can. */
-interface Engine extends Omit<RunningServer, "url"> {
+interface Engine extends Omit<RunningServer, "url" | "announce"> {
   reloadTls?(tls: TlsFiles): Promise<void>;
 }
 
@@ -40,7 +41,7 @@ async function within(work: Promise<void>, ms: number): Promise<void> {
 }
 
 /** Deno's own HTTP/1.1 server (Deno.serve): no timeouts, 100 Continue before the handler. */
-function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): Engine {
+function serveDeno(config: Config, app: RequestHandler, tls: TlsFiles | undefined): Engine {
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,
@@ -52,7 +53,7 @@ function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): Engine 
     },
   }, (request, info) => {
     const addr = info.remoteAddr;
-    return app.fetch(request, { remoteAddr: "hostname" in addr ? addr.hostname : "" });
+    return app(request, { remoteAddr: "hostname" in addr ? addr.hostname : "" });
   });
   return {
     port: server.addr.port,
@@ -65,10 +66,10 @@ function serveDeno(config: Config, app: App, tls: TlsFiles | undefined): Engine 
  * The hardened front door (src/http): header deadline, idle timeout, minimum body rate,
  * 100 Continue only once the handler reads the body, strict parsing, certificate reload.
  */
-function serveFlashstor(config: Config, app: App, tls: TlsFiles | undefined): Engine {
+function serveFlashstor(config: Config, app: RequestHandler, tls: TlsFiles | undefined): Engine {
   const door = serveFrontDoor(async (request, info) => {
     try {
-      return await app.fetch(request, info);
+      return await app(request, info);
     } catch (err) {
       console.error("flashstor: unhandled error in a request:", err);
       return new Response(null, { status: 500 });
@@ -164,32 +165,31 @@ function onHangup(config: Config, server: Engine): () => void {
   };
 }
 
-/** Serves `layer` (and `services`: the IAM store …) with the certificate `tls` (from loadTls;
- *  undefined: plain HTTP). */
+/** Serves `handler` (a ServiceGate's) with the certificate `tls` (from loadTls; undefined:
+ *  plain HTTP). */
 export function startServer(
   config: Config,
-  layer: ObjectLayer & ConfigStore,
+  handler: RequestHandler,
   tls: TlsFiles | undefined,
-  services: Omit<AppDeps, "config" | "layer"> = {},
 ): RunningServer {
   installCrashGuard();
-  const app = createApp({ config, layer, ...services });
   const serve = config.httpEngine === "deno" ? serveDeno : serveFlashstor;
   let server: Engine;
   try {
-    server = serve(config, app, tls);
+    server = serve(config, handler, tls);
   } catch (err) {
     throw listenError(config, err);
   }
   const hangup = onHangup(config, server);
   Deno.addSignalListener("SIGHUP", hangup);
   const scheme = tls ? "https" : "http";
-  console.log(
-    `flashstor: listening on ${scheme}://${displayHost(config.hostname)}:${server.port}` +
-      ` (${config.httpEngine} engine)`,
-  );
   return {
     port: server.port,
+    announce: () =>
+      console.log(
+        `flashstor: listening on ${scheme}://${displayHost(config.hostname)}:${server.port}` +
+          ` (${config.httpEngine} engine)`,
+      ),
     url: `${scheme}://${clientHost(config.hostname)}:${server.port}`,
     shutdown: () => {
       Deno.removeSignalListener("SIGHUP", hangup);

@@ -11,6 +11,8 @@ export class EndpointError extends Error {
   }
 }
 
+import type { Topology } from "./topology.ts";
+
 const ELLIPSIS = /\{(\d+)\.\.\.(\d+)\}/;
 
 /** Expands every `{a...b}` in a pattern (left to right, zero-padding kept), e.g. d{01...03}. */
@@ -86,4 +88,33 @@ export function resolveDrives(args: string[]): string[] {
     seen.add(drive);
   }
   return drives;
+}
+
+/** Where this node listens, to find its own drives among the endpoints. */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+  /** Served over TLS: drive URLs must then be https. */
+  tls: boolean;
+}
+
+/**
+ * The deployment's drives (expanded drive arguments) in format order, with this node's marked.
+ * Local paths: a single-node deployment. URLs: a cluster.
+ * OWNER: topology and bootstrap helper (see /work/notes/issue14-contract.md).
+ */
+export function resolveTopology(
+  drives: string[],
+  listen: ListenAddress,
+  layout: SetLayout,
+): Promise<Topology> {
+  void listen;
+  const self = { node: "", url: "", local: true };
+  return Promise.resolve({
+    drives: drives.map((path) => ({ endpoint: path, path, node: "", local: true })),
+    nodes: [self],
+    self,
+    distributed: false,
+    layout,
+  });
 }

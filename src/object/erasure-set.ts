@@ -30,7 +30,7 @@ import {
 } from "./errors.ts";
 import { commitVersion } from "./commit.ts";
 import { checkBucketName, encodeObjectName, newDataDir } from "./names.ts";
-import type { NamespaceLocks } from "./ns-lock.ts";
+import type { Locker } from "./locker.ts";
 import {
   agreedOrNone,
   checkAtCommit,
@@ -59,7 +59,7 @@ export interface SetOptions {
   parity: number;
   /** Number of sets of the deployment (see distribution()). */
   setCount: number;
-  locks: NamespaceLocks;
+  locks: Locker;
   /** Called for objects some drive lacks or served badly; they get healed in the background. */
   onDegraded: (bucket: string, object: string) => void;
 }
@@ -82,7 +82,7 @@ export class ErasureSet {
     this.writeQuorum = k === m ? k + 1 : k;
   }
 
-  get locks(): NamespaceLocks {
+  get locks(): Locker {
     return this.options.locks;
   }
 

@@ -65,3 +65,5 @@ export class InsufficientWriteQuorum extends ObjectLayerError {}
 export class StorageFull extends InsufficientWriteQuorum {}
 /** Too many heal tasks run already to start another. */
 export class TooManyHeals extends ObjectLayerError {}
+/** A namespace lock was not granted in time (held elsewhere, or too few lock servers answer). */
+export class LockTimeout extends ObjectLayerError {}

@@ -5,15 +5,15 @@
  * keeps a stream of readers from starving a writer. Entries vanish when unused.
  */
 
+import type { Locker, Release } from "./locker.ts";
+
 interface Entry {
   readers: number;
   writer: boolean;
   queue: { write: boolean; wake: () => void }[];
 }
 
-export type Release = () => void;
-
-export class NamespaceLocks {
+export class NamespaceLocks implements Locker {
   readonly #entries = new Map<string, Entry>();
 
   read(key: string): Promise<Release> {

@@ -53,6 +53,7 @@ import * as versions from "./versions.ts";
 import { listUploads, pageUploads } from "./upload-list.ts";
 import { checkBucketName, checkObjectName, checkVersionId, isBucketName } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
+import type { Locker } from "./locker.ts";
 import { fanOut } from "./quorum.ts";
 import { Scanner, type ScannerOptions, type ScannerTotals } from "./scanner.ts";
 import { HealQueue } from "./mrf.ts";
@@ -62,6 +63,8 @@ export interface PoolsOptions {
   /** Parity shards per set (m); each set of n drives stores objects as (n−m)+m. */
   parity: number;
   deploymentId: string;
+  /** Namespace locks (in-process unless the deployment spans nodes: cluster/dsync.ts). */
+  locker?: Locker;
 }
 
 const utf8 = new TextEncoder();
@@ -82,12 +85,13 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   readonly #unsubscribe: (() => void)[] = [];
   #closing = false;
   #versioning?: BucketVersioning;
-  readonly #locks = new NamespaceLocks();
+  readonly #locks: Locker;
   readonly #config: ConfigRecords;
   #scanner?: Scanner;
 
   constructor(sets: DriveHandle[][], readonly options: PoolsOptions) {
     if (sets.length === 0) throw new RangeError("no erasure sets");
+    this.#locks = options.locker ?? new NamespaceLocks();
     this.sets = sets.map((drives) =>
       new ErasureSet(drives, {
         parity: options.parity,

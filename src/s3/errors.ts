@@ -153,6 +153,7 @@ const OBJECT_LAYER_CODES: [new (...args: never[]) => Error, string][] = [
   [objectErrors.StorageFull, "XMinioStorageFull"],
   [objectErrors.InsufficientWriteQuorum, "ServiceUnavailable"],
   [objectErrors.TooManyHeals, "SlowDown"],
+  [objectErrors.LockTimeout, "SlowDown"],
 ];
 
 /**

@@ -22,6 +22,10 @@ export interface ServerOptions {
   readyPath?: string;
   /** https when the server is started with certs. */
   scheme?: "http" | "https";
+  /** Listen address (default 127.0.0.1:0, a free port). */
+  address?: string;
+  /** How long to wait for the server to serve S3 (default 30 s). */
+  startTimeoutMs?: number;
 }
 
 export interface TestServer {
@@ -48,7 +52,13 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ? options.drives
     : Array.from({ length: options.drives ?? 4 }, (_, i) => `${dir}/d${i + 1}`);
   const command = new Deno.Command(FLASHSTOR, {
-    args: ["server", "--address", "127.0.0.1:0", ...(options.args ?? []), ...drives],
+    args: [
+      "server",
+      "--address",
+      options.address ?? "127.0.0.1:0",
+      ...(options.args ?? []),
+      ...drives,
+    ],
     env: {
       FLASHSTOR_ROOT_USER: ACCESS_KEY,
       FLASHSTOR_ROOT_PASSWORD: SECRET_KEY,
@@ -78,8 +88,12 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   });
 
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const startMs = options.startTimeoutMs ?? 30_000;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
+    timer = setTimeout(
+      () => reject(new Error(`server did not start in ${startMs / 1000} s:\n${output}`)),
+      startMs,
+    );
   });
   const died = status.then((s) => {
     throw new Error(`server exited with ${s.code} before listening:\n${output}`);

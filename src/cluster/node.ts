@@ -1,0 +1,71 @@
+/**
+ * A node of a cluster, assembled: the internode API served through the gate, the peers'
+ * clients, this node's drives served to them, the bootstrap checks, every drive of the
+ * deployment as a handle (local, or a peer's over HTTP), and the distributed locker. main.ts
+ * calls joinCluster only when the drives name more than one node.
+ */
+import type { DriveHandle } from "../storage/drive-handle.ts";
+import { openRemoteDrive } from "../storage/rest-storage.ts";
+import type { ServiceGate } from "../service-gate.ts";
+import type { Locker } from "../object/locker.ts";
+import { InternodeAuth, type RootCredentials } from "./internode-auth.ts";
+import { InternodeRouter } from "./internode.ts";
+import { PeerClient } from "./internode-client.ts";
+import type { Topology } from "./topology.ts";
+import { serveDrives } from "./storage-server.ts";
+import { LockServer, serveLocks } from "./lock-server.ts";
+import { DistributedLocker } from "./dsync.ts";
+import { bootstrap } from "./bootstrap.ts";
+import { MetadataSync } from "./metadata-sync.ts";
+
+export interface ClusterOptions {
+  topology: Topology;
+  root: RootCredentials;
+  gate: ServiceGate;
+  /** This node's drives, opened, by path. */
+  localDrives: ReadonlyMap<string, DriveHandle>;
+  /** Deadline of each drive call (remote drives too). */
+  driveTimeoutMs?: number;
+  /** CA certificates (PEM) that sign the peers' certificates, for https endpoints. */
+  caCerts?: string[];
+}
+
+export interface ClusterNode {
+  /** Every drive of the deployment, in format order. */
+  drives: DriveHandle[];
+  locker: Locker;
+  /** Keeps IAM and bucket metadata in step with the peers (attach once they are loaded). */
+  metadata: MetadataSync;
+  peers: readonly PeerClient[];
+}
+
+/** Serves the internode API, waits for the peers (bootstrap), and opens the peers' drives. */
+export async function joinCluster(options: ClusterOptions): Promise<ClusterNode> {
+  const { topology, gate } = options;
+  const auth = new InternodeAuth(options.root, topology.self.node);
+  const httpClient = options.caCerts?.length
+    ? Deno.createHttpClient({ caCerts: options.caCerts })
+    : undefined;
+  const router = new InternodeRouter(auth);
+  const peers = topology.nodes.filter((n) => !n.local).map((n) =>
+    new PeerClient(n.url, n.node, auth, httpClient)
+  );
+  const byNode = new Map(peers.map((p) => [p.node, p]));
+  serveDrives(router, options.localDrives);
+  const lockServer = new LockServer();
+  serveLocks(router, lockServer);
+  const metadata = new MetadataSync(router, peers);
+  gate.serveInternode(router);
+  await bootstrap({
+    topology,
+    router,
+    peers,
+    onWaiting: (reason) => gate.waiting = reason,
+  });
+  const drives = topology.drives.map((d) =>
+    d.local
+      ? options.localDrives.get(d.path)!
+      : openRemoteDrive(d, byNode.get(d.node)!, { timeoutMs: options.driveTimeoutMs })
+  );
+  return { drives, locker: new DistributedLocker(lockServer, peers), metadata, peers };
+}

@@ -1,0 +1,56 @@
+/**
+ * What the listener serves, from the moment it binds: the internode API (peers need it while
+ * the deployment bootstraps), then the S3 app once the object layer is built. Until then S3
+ * requests get a 503 ServiceUnavailable saying what the node waits for (clients retry it), the
+ * liveness probe answers and readiness does not.
+ */
+import type { App } from "./s3/app.ts";
+import type { InternodeRouter } from "./cluster/internode.ts";
+import { isInternodeTarget } from "./cluster/internode.ts";
+import { rawTarget } from "./http/raw-target.ts";
+import { hostBucket } from "./s3/router.ts";
+import { errorResponse, S3Error } from "./s3/errors.ts";
+import { HEALTH_LIVE_PATH } from "./observe/health.ts";
+
+export type RequestHandler = (
+  request: Request,
+  info?: { remoteAddr?: string },
+) => Promise<Response>;
+
+export class ServiceGate {
+  #app?: App;
+  #waiting = "the server is starting";
+  #internode?: InternodeRouter;
+
+  constructor(private readonly domains: readonly string[]) {}
+
+  /** Serves the internode API (a cluster node) from now on. */
+  serveInternode(router: InternodeRouter): void {
+    this.#internode = router;
+  }
+
+  /** What the node waits for, said in the 503s until it serves (e.g. "waiting for peers"). */
+  set waiting(reason: string) {
+    this.#waiting = reason;
+  }
+
+  /** Serves S3 from now on. */
+  open(app: App): void {
+    this.#app = app;
+  }
+
+  readonly fetch: RequestHandler = (request, info) => {
+    const target = rawTarget(request);
+    if (
+      this.#internode && isInternodeTarget(target) &&
+      hostBucket(request.headers.get("host"), this.domains) === undefined
+    ) return this.#internode.handle(request);
+    if (this.#app) return this.#app.fetch(request, info);
+    if (target === HEALTH_LIVE_PATH) return Promise.resolve(new Response(null, { status: 200 }));
+    request.body?.cancel().catch(() => {});
+    return Promise.resolve(errorResponse(
+      new S3Error("ServiceUnavailable", `Server not initialized: ${this.#waiting}. Please retry.`),
+      { resource: target, requestId: crypto.randomUUID(), method: request.method },
+    ));
+  };
+}
