@@ -121,6 +121,7 @@ async function serve(args: string[]): Promise<void> {
       gate,
       localDrives,
       driveTimeoutMs: config.driveTimeoutMs,
+      lockExpiryMs: config.lockExpiryMs,
       // Peers share the deployment's certificate (or one signed by the same CA).
       caCerts: tls ? [tls.cert] : undefined,
     })

@@ -11,6 +11,8 @@ import { DEFAULT_DRIVE_TIMEOUT_MS } from "./storage/drive-handle.ts";
 import { DEFAULT_PROBE_INTERVAL_MS } from "./storage/drive-monitor.ts";
 import type { ObjectOwnership } from "./bucket/metadata-store.ts";
 
+/** As MinIO's dsync: a lock not refreshed for this long is dropped by the lock servers. */
+export const DEFAULT_LOCK_EXPIRY_MS = 30_000;
 export const DEFAULT_ROOT_USER = "flashstoradmin";
 export const DEFAULT_ROOT_PASSWORD = "flashstoradmin";
 
@@ -54,6 +56,8 @@ export interface Config {
   driveTimeoutMs: number;
   /** How often offline drives are probed to bring them back (ms). */
   driveProbeIntervalMs: number;
+  /** A cluster's distributed lock whose holder stops refreshing it is dropped after this (ms). */
+  lockExpiryMs: number;
   /** The background scanner: heal, deep scan, garbage, upload expiry, usage. */
   scanner: ScannerSettings;
   /** A lifecycle rule's "day" (ms): 86400 s, shortened for tests as Ceph's rgw_lc_debug_interval. */
@@ -95,6 +99,8 @@ Flags:
                         before it is taken offline (default 5)
   --drive-probe-interval S  seconds between probes of offline drives (default 5; also
                         FLASHSTOR_DRIVE_PROBE_INTERVAL)
+  --lock-expiry S       a cluster drops a lock whose holder stopped refreshing it after S
+                        seconds (default 30; also FLASHSTOR_LOCK_EXPIRY)
   --scanner-interval T  pause between background scanner cycles (default 5m; 0 turns it off)
   --scanner-deep-every N  one object in N per cycle gets every shard block verified, parity
                         included (default 16; 1 every object, 0 none)
@@ -238,6 +244,10 @@ export function parseServerArgs(
     uploadExpiryMs: 7 * 86_400_000,
   };
   let driveTimeoutMs = DEFAULT_DRIVE_TIMEOUT_MS;
+  const lockExpiryEnv = env("FLASHSTOR_LOCK_EXPIRY");
+  let lockExpiryMs = lockExpiryEnv
+    ? seconds("FLASHSTOR_LOCK_EXPIRY", lockExpiryEnv)
+    : DEFAULT_LOCK_EXPIRY_MS;
   const lifecycleDay = env("FLASHSTOR_LIFECYCLE_DAY");
   let lifecycleDayMs = lifecycleDay
     ? positiveDuration("FLASHSTOR_LIFECYCLE_DAY", lifecycleDay)
@@ -312,6 +322,9 @@ export function parseServerArgs(
       case "--drive-probe-interval":
         driveProbeIntervalMs = seconds(flag, value());
         break;
+      case "--lock-expiry":
+        lockExpiryMs = seconds(flag, value());
+        break;
       case "--scanner-interval":
         scanner.intervalMs = duration(flag, value());
         break;
@@ -379,6 +392,7 @@ export function parseServerArgs(
     driveReserve,
     driveTimeoutMs,
     driveProbeIntervalMs,
+    lockExpiryMs,
     scanner,
     lifecycleDayMs,
     runUser: envEither(env, "FLASHSTOR_RUN_USER", "FLASHSTORE_RUN_USER"),

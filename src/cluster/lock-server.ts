@@ -5,7 +5,14 @@
  */
 import type { InternodeRouter } from "./internode.ts";
 
-export class LockServer {}
+export interface LockServerOptions {
+  /** A lock not refreshed for this long is dropped (ms; DEFAULT_LOCK_EXPIRY_MS otherwise). */
+  expiryMs?: number;
+}
+
+export class LockServer {
+  constructor(readonly options: LockServerOptions = {}) {}
+}
 
 /** Serves `server` to the peers (internode service "lock"). */
 export function serveLocks(router: InternodeRouter, server: LockServer): void {

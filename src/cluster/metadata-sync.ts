@@ -5,6 +5,7 @@
  * OWNER: metadata sync helper (see /work/notes/issue14-contract.md).
  */
 import type { InternodeRouter } from "./internode.ts";
+import type { ServiceGate } from "../service-gate.ts";
 import type { PeerClient } from "./internode-client.ts";
 import type { IamStore } from "../iam/store.ts";
 import type { ConfigBucketMetadataStore } from "../bucket/metadata-store.ts";
@@ -15,7 +16,12 @@ export interface SyncedStores {
 }
 
 export class MetadataSync {
-  constructor(readonly router: InternodeRouter, readonly peers: readonly PeerClient[]) {}
+  /** `gate` lets every request wait for a reload this node needs before it is served. */
+  constructor(
+    readonly router: InternodeRouter,
+    readonly peers: readonly PeerClient[],
+    readonly gate: ServiceGate,
+  ) {}
   /** Starts keeping `stores` in step with the peers. */
   attach(stores: SyncedStores): void {
     void stores;

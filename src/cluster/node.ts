@@ -26,6 +26,8 @@ export interface ClusterOptions {
   localDrives: ReadonlyMap<string, DriveHandle>;
   /** Deadline of each drive call (remote drives too). */
   driveTimeoutMs?: number;
+  /** Lock servers drop a lock not refreshed for this long (ms). */
+  lockExpiryMs?: number;
   /** CA certificates (PEM) that sign the peers' certificates, for https endpoints. */
   caCerts?: string[];
 }
@@ -52,9 +54,9 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterNode>
   );
   const byNode = new Map(peers.map((p) => [p.node, p]));
   serveDrives(router, options.localDrives);
-  const lockServer = new LockServer();
+  const lockServer = new LockServer({ expiryMs: options.lockExpiryMs });
   serveLocks(router, lockServer);
-  const metadata = new MetadataSync(router, peers);
+  const metadata = new MetadataSync(router, peers, gate);
   gate.serveInternode(router);
   await bootstrap({
     topology,
