@@ -8,8 +8,8 @@
  */
 import { SYSTEM_VOLUME } from "../storage/api.ts";
 import type { ErasureSet } from "./erasure-set.ts";
-import { ObjectNotFound } from "./errors.ts";
-import type { ConfigStore } from "./layer.ts";
+import { ConditionalRequestConflict, ObjectNotFound, PreconditionFailed } from "./errors.ts";
+import type { ConfigStore, WritePreconditions } from "./layer.ts";
 import { listObjects } from "./list.ts";
 import { checkObjectName } from "./names.ts";
 import { deleteObject } from "./versions.ts";
@@ -36,6 +36,24 @@ export class ConfigRecords implements ConfigStore {
   }
 
   async writeConfig(path: string, data: Uint8Array): Promise<void> {
+    await this.#put(path, data);
+  }
+
+  async createConfig(path: string, data: Uint8Array): Promise<Uint8Array> {
+    try {
+      await this.#put(path, data, { ifNoneMatch: "*" });
+      return data;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailed || err instanceof ConditionalRequestConflict)) {
+        throw err;
+      }
+      const existing = await this.readConfig(path);
+      if (existing === undefined) throw err;
+      return existing;
+    }
+  }
+
+  async #put(path: string, data: Uint8Array, preconditions?: WritePreconditions): Promise<void> {
     const object = recordObject(path);
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -46,6 +64,7 @@ export class ConfigRecords implements ConfigStore {
     await this.setOf(object).putObject(SYSTEM_VOLUME, object, body, {
       size: data.byteLength,
       metadata: {},
+      preconditions,
     });
   }
 

@@ -389,6 +389,12 @@ export interface ConfigStore {
   /** Undefined: no such record. */
   readConfig(path: string): Promise<Uint8Array | undefined>;
   writeConfig(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Writes `data` unless the record exists, atomically under the record's lock (distributed in a
+   * cluster): nodes starting together agree on one record made once. Resolves to the record
+   * that is there afterwards.
+   */
+  createConfig(path: string, data: Uint8Array): Promise<Uint8Array>;
   /** Deleting a missing record is not an error. */
   deleteConfig(path: string): Promise<void>;
   /** The paths of the records under `prefix`, in key order. */

@@ -142,6 +142,10 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     return this.#config.writeConfig(path, data);
   }
 
+  createConfig(path: string, data: Uint8Array): Promise<Uint8Array> {
+    return this.#config.createConfig(path, data);
+  }
+
   deleteConfig(path: string): Promise<void> {
     return this.#config.deleteConfig(path);
   }
