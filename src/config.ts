@@ -4,7 +4,7 @@
  * typed values and never looks at argv or the environment.
  */
 
-import { resolveDrives, type SetLayout, setLayout } from "./cluster/endpoints.ts";
+import { nodeCount, resolveDrives, type SetLayout, setLayout } from "./cluster/endpoints.ts";
 import { DEFAULT_RESERVE, type ReservePolicy } from "./storage/space-reserve.ts";
 import type { ScannerSettings } from "./object/scanner.ts";
 import { DEFAULT_DRIVE_TIMEOUT_MS } from "./storage/drive-handle.ts";
@@ -79,7 +79,9 @@ export class ConfigError extends Error {
 
 export const USAGE = `Usage: flashstor server [flags] DRIVES...
 
-DRIVES are directories, with MinIO's ellipsis syntax: ./data/d{1...4}
+DRIVES are directories, with MinIO's ellipsis syntax: ./data/d{1...4}; or, for a cluster,
+URLs naming every node's drives, the same on every node: http://node{1...4}:9000/mnt/d{1...4}
+(each node finds its own by its --address)
 
 Flags:
   --address HOST:PORT   listen address (default :9000)
@@ -372,7 +374,7 @@ export function parseServerArgs(
   return {
     ...parseAddress(address),
     drives: resolved,
-    layout: setLayout(resolved.length, parity),
+    layout: setLayout(resolved.length, parity, nodeCount(resolved)),
     rootUser,
     rootPassword,
     defaultCredentials: rootUser === DEFAULT_ROOT_USER && rootPassword === DEFAULT_ROOT_PASSWORD,

@@ -33,9 +33,32 @@ Deno.test("set layout follows MinIO: equal sets of 2-16 drives, default parity b
   assertThrows(() => setLayout(4, 0), EndpointError);
 });
 
-Deno.test("drives: duplicates and remote endpoints are refused", () => {
+Deno.test("drives: duplicates and a mix of paths and URLs are refused; URLs expand", () => {
   assertThrows(() => resolveDrives(["/d{1...2}", "/d1"]), EndpointError, "listed twice");
-  assertThrows(() => resolveDrives(["http://n1/d1"]), EndpointError, "not supported");
+  assertThrows(() => resolveDrives(["/d1", "http://n1:9000/d2"]), EndpointError, "not a mix");
+  assertThrows(
+    () => resolveDrives(["http://n1:9000/d1", "http://n1:9000/d1/"]),
+    EndpointError,
+    "listed twice",
+  );
+  assertEquals(resolveDrives(["http://n{1...2}:9000/d{1...2}"]), [
+    "http://n1:9000/d1",
+    "http://n1:9000/d2",
+    "http://n2:9000/d1",
+    "http://n2:9000/d2",
+  ]);
+});
+
+Deno.test("config: cluster drive URLs are accepted, sets laid out evenly over the nodes", () => {
+  const config = parseServerArgs(
+    ["--address", "127.0.0.1:9001", "http://127.0.0.1:{9001...9006}/srv/d{1...3}"],
+    noEnv,
+    "/home",
+  );
+  assertEquals(config.drives.length, 18);
+  // 18 drives on 6 nodes: sets of 6 (one drive per node), not 9 (unevenly spread).
+  assertEquals(config.layout, { setCount: 3, setDriveCount: 6, parity: 3 });
+  assertEquals(setLayout(18), { setCount: 2, setDriveCount: 9, parity: 4 });
 });
 
 Deno.test("server args: defaults, flags and environment", () => {

@@ -3,6 +3,7 @@
  * (`/mnt/d{1...8}`) expand to drive lists; every set has the same size, 2–16 drives, the
  * largest size that divides the drive count.
  */
+import type { Topology } from "./topology.ts";
 
 export class EndpointError extends Error {
   constructor(message: string) {
@@ -10,8 +11,6 @@ export class EndpointError extends Error {
     this.name = "EndpointError";
   }
 }
-
-import type { Topology } from "./topology.ts";
 
 const ELLIPSIS = /\{(\d+)\.\.\.(\d+)\}/;
 
@@ -51,13 +50,16 @@ export function defaultParity(setDriveCount: number): number {
   return 4;
 }
 
-/** Chooses equal sets of 2–16 drives (the largest size dividing the count); 1 drive runs alone. */
-export function setLayout(driveCount: number, parity?: number): SetLayout {
+/**
+ * Chooses equal sets of 2–16 drives (the largest size dividing the count); 1 drive runs alone.
+ * On several nodes, as MinIO, a size that spreads evenly over them comes first: a multiple of
+ * the node count, or a divisor of it (so a lost node costs every set the same few shards).
+ */
+export function setLayout(driveCount: number, parity?: number, nodeCount = 1): SetLayout {
   if (driveCount < 1) throw new EndpointError("at least one drive is required");
-  let setDriveCount = driveCount === 1 ? 1 : 0;
-  for (let size = 16; size >= 2 && setDriveCount === 0; size--) {
-    if (driveCount % size === 0) setDriveCount = size;
-  }
+  const even = (size: number) => size % nodeCount === 0 || nodeCount % size === 0;
+  const sizes = Array.from({ length: 15 }, (_, i) => 16 - i).filter((s) => driveCount % s === 0);
+  const setDriveCount = driveCount === 1 ? 1 : (sizes.find(even) ?? sizes[0] ?? 0);
   if (setDriveCount === 0) {
     throw new EndpointError(
       `${driveCount} drives cannot be split into equal erasure sets of 2 to 16 drives`,
@@ -76,18 +78,68 @@ export function setLayout(driveCount: number, parity?: number): SetLayout {
   return { setCount: driveCount / setDriveCount, setDriveCount, parity: chosenParity };
 }
 
-/** Expands every drive argument and rejects duplicates and remote endpoints (not yet served). */
+const URL_DRIVE = /^https?:\/\//i;
+
+/**
+ * Expands every drive argument. They are all local paths (one node) or all http(s) URLs (a
+ * cluster); the same drive twice is refused.
+ */
 export function resolveDrives(args: string[]): string[] {
   const drives = args.flatMap(expandEllipsis);
+  const urls = drives.filter((d) => URL_DRIVE.test(d)).length;
+  if (urls > 0 && urls < drives.length) {
+    throw new EndpointError(
+      "drives must be all local paths (one node) or all http(s):// URLs (a cluster), not a mix",
+    );
+  }
   const seen = new Set<string>();
   for (const drive of drives) {
-    if (/^https?:\/\//.test(drive)) {
-      throw new EndpointError(`remote drive ${drive}: cluster endpoints are not supported yet`);
-    }
-    if (seen.has(drive)) throw new EndpointError(`drive ${drive} is listed twice`);
-    seen.add(drive);
+    const key = urls > 0 ? driveUrl(drive).key : drive;
+    if (seen.has(key)) throw new EndpointError(`drive ${drive} is listed twice`);
+    seen.add(key);
   }
   return drives;
+}
+
+/** How many nodes the drives name (1 for local paths). */
+export function nodeCount(drives: string[]): number {
+  if (!drives.some((d) => URL_DRIVE.test(d))) return 1;
+  return new Set(drives.map((d) => driveUrl(d).node)).size;
+}
+
+interface DriveUrl {
+  scheme: "http" | "https";
+  /** host:port (IPv6 hosts in brackets), the port always written. */
+  node: string;
+  hostname: string;
+  port: number;
+  path: string;
+  /** Identity of the drive: node + path without a trailing slash. */
+  key: string;
+}
+
+/** Parses one drive URL: http(s)://host[:port]/absolute/path, nothing else. */
+function driveUrl(drive: string): DriveUrl {
+  let url: URL;
+  try {
+    url = new URL(drive);
+  } catch {
+    throw new EndpointError(`drive ${drive} is not a valid URL`);
+  }
+  const scheme = url.protocol === "https:" ? "https" : "http";
+  if (url.username || url.password || url.search || url.hash) {
+    throw new EndpointError(`drive ${drive}: only scheme, host, port and path are allowed`);
+  }
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname).replace(/\/+$/, "");
+  } catch {
+    throw new EndpointError(`drive ${drive}: malformed path`);
+  }
+  if (path === "") throw new EndpointError(`drive ${drive} names no path (the root is refused)`);
+  const port = url.port ? Number(url.port) : scheme === "https" ? 443 : 80;
+  const node = `${url.hostname}:${port}`;
+  return { scheme, node, hostname: url.hostname, port, path, key: `${node}${path}` };
 }
 
 /** Where this node listens, to find its own drives among the endpoints. */
@@ -98,23 +150,111 @@ export interface ListenAddress {
   tls: boolean;
 }
 
+const WILDCARD = new Set(["0.0.0.0", "::", ""]);
+
+/**
+ * Whether `host` is an address of this machine: it can be bound (a name resolving to a local
+ * address, /etc/hosts included, binds; any other fails).
+ */
+function isLocalHost(host: string): boolean {
+  const hostname = host.replace(/^\[|\]$/g, "");
+  if (hostname === "localhost") return true;
+  try {
+    Deno.listen({ hostname, port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || h.startsWith("127.");
+}
+
+/**
+ * Whether drives on `host`:`port` are this node's: the port is the one it listens on and the
+ * host is the address it listens on (listening on every address: any local address).
+ */
+function isSelf(host: string, port: number, listen: ListenAddress): boolean {
+  if (port !== listen.port) return false;
+  if (WILDCARD.has(listen.hostname)) return isLocalHost(host);
+  const bare = host.replace(/^\[|\]$/g, "");
+  return bare === listen.hostname || (isLoopback(bare) && isLoopback(listen.hostname));
+}
+
 /**
  * The deployment's drives (expanded drive arguments) in format order, with this node's marked.
- * Local paths: a single-node deployment. URLs: a cluster.
- * OWNER: topology and bootstrap helper (see /work/notes/issue14-contract.md).
+ * Local paths: a single-node deployment. URLs: a cluster, every node given the same list; this
+ * node's drives are those at its listen address; every node must hold as many drives. Format
+ * order interleaves the nodes (drive 1 of every node, then drive 2, …), so that consecutive
+ * drives, and so every erasure set, spread evenly across them.
  */
 export function resolveTopology(
   drives: string[],
   listen: ListenAddress,
   layout: SetLayout,
 ): Promise<Topology> {
-  void listen;
-  const self = { node: "", url: "", local: true };
+  if (!drives.some((d) => URL_DRIVE.test(d))) {
+    const self = { node: "", url: "", local: true };
+    return Promise.resolve({
+      drives: drives.map((path) => ({ endpoint: path, path, node: "", local: true })),
+      nodes: [self],
+      self,
+      distributed: false,
+      layout,
+    });
+  }
+  const parsed = drives.map((endpoint) => ({ endpoint, ...driveUrl(endpoint) }));
+  const wanted = listen.tls ? "https" : "http";
+  const wrong = parsed.find((d) => d.scheme !== wanted);
+  if (wrong) {
+    throw new EndpointError(
+      `drive ${wrong.endpoint}: this server ${listen.tls ? "uses" : "does not use"} TLS, so ` +
+        `every drive URL must be ${wanted}://`,
+    );
+  }
+  const byNode = new Map<string, typeof parsed>();
+  for (const d of parsed) byNode.set(d.node, [...byNode.get(d.node) ?? [], d]);
+  const nodes = [...byNode.values()].map((held) => {
+    const { node, hostname, port } = held[0];
+    return { node, url: `${wanted}://${node}`, local: isSelf(hostname, port, listen) };
+  });
+  const own = nodes.filter((n) => n.local);
+  if (own.length === 0) {
+    throw new EndpointError(
+      `none of the drives is on this node (listening on ${listen.hostname}:${listen.port}); ` +
+        `nodes named: ${nodes.map((n) => n.node).join(", ")}. Start each node with --address ` +
+        `matching its host:port in the drive URLs`,
+    );
+  }
+  if (own.length > 1) {
+    throw new EndpointError(
+      `this node is named twice (${own.map((n) => n.node).join(", ")}): name it one way`,
+    );
+  }
+  const perNode = byNode.get(nodes[0].node)!.length;
+  const uneven = nodes.find((n) => byNode.get(n.node)!.length !== perNode);
+  if (uneven) {
+    throw new EndpointError(
+      `every node must hold the same number of drives: ${nodes[0].node} has ${perNode}, ` +
+        `${uneven.node} has ${byNode.get(uneven.node)!.length}`,
+    );
+  }
+  const ordered = Array.from(
+    { length: perNode },
+    (_, j) => nodes.map((n) => byNode.get(n.node)![j]),
+  ).flat();
   return Promise.resolve({
-    drives: drives.map((path) => ({ endpoint: path, path, node: "", local: true })),
-    nodes: [self],
-    self,
-    distributed: false,
+    drives: ordered.map((d) => ({
+      endpoint: d.endpoint,
+      path: d.path,
+      node: d.node,
+      local: d.node === own[0].node,
+    })),
+    nodes,
+    self: own[0],
+    distributed: nodes.length > 1,
     layout,
   });
 }
