@@ -11,11 +11,15 @@
 import { Buffer } from "node:buffer";
 import { type StorageAPI, SYSTEM_VOLUME } from "../storage/api.ts";
 import type { DriveHandle } from "../storage/drive-handle.ts";
+import type { ConfigStore } from "../object/layer.ts";
 
 /** Path of the token inside the system volume. */
 export const METRICS_TOKEN_FILE = "config/metrics-token";
 
 const TOKEN = /^[A-Za-z0-9_-]{32,256}$/;
+/** The record that decides the first token (the drives' copies are what a start reads). */
+const TOKEN_RECORD = "metrics-token";
+const utf8 = new TextEncoder();
 
 function newToken(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
@@ -51,6 +55,7 @@ function agreed(values: (string | undefined)[]): string | undefined {
 export async function loadMetricsToken(
   configured: string | undefined,
   drives: DriveHandle[],
+  records: Pick<ConfigStore, "createConfig">,
 ): Promise<string> {
   if (configured) {
     console.log("flashstor: metrics bearer token: FLASHSTOR_METRICS_TOKEN");
@@ -58,8 +63,10 @@ export async function loadMetricsToken(
   }
   const online = drives.filter((d) => d.available);
   const stored = await Promise.all(online.map(readToken));
-  const token = agreed(stored) ?? newToken();
-  const bytes = new TextEncoder().encode(`${token}\n`);
+  // The first start makes it once, under a lock: the nodes of a cluster start together.
+  const token = agreed(stored) ??
+    new TextDecoder().decode(await records.createConfig(TOKEN_RECORD, utf8.encode(newToken())));
+  const bytes = utf8.encode(`${token}\n`);
   const written = await Promise.all(online.map(async (drive, i) => {
     if (stored[i] === token) return drive;
     return await drive.writeAll(SYSTEM_VOLUME, METRICS_TOKEN_FILE, bytes).then(
