@@ -2,7 +2,8 @@
  * What the listener serves, from the moment it binds: the internode API (peers need it while
  * the deployment bootstraps), then the S3 app once the object layer is built. Until then S3
  * requests get a 503 ServiceUnavailable saying what the node waits for (clients retry it), the
- * liveness probe answers and readiness does not.
+ * liveness probe answers and readiness does not. A cluster node that may have missed metadata
+ * changes holds S3 requests until it has reloaded (`holdFor`).
  */
 import type { App } from "./s3/app.ts";
 import type { InternodeRouter } from "./cluster/internode.ts";
@@ -17,10 +18,17 @@ export type RequestHandler = (
   info?: { remoteAddr?: string },
 ) => Promise<Response>;
 
+/**
+ * What an S3 request must wait for before it is served: undefined when nothing (the hot path:
+ * a cheap check), else a promise that settles when the node may serve; a rejection answers 503.
+ */
+export type RequestHold = () => Promise<void> | undefined;
+
 export class ServiceGate {
   #app?: App;
   #waiting = "the server is starting";
   #internode?: InternodeRouter;
+  #hold?: RequestHold;
 
   constructor(private readonly domains: readonly string[]) {}
 
@@ -39,18 +47,37 @@ export class ServiceGate {
     this.#app = app;
   }
 
+  /** Asks `hold` before serving each S3 request (the internode API and liveness never wait). */
+  holdFor(hold: RequestHold): void {
+    this.#hold = hold;
+  }
+
   readonly fetch: RequestHandler = (request, info) => {
     const target = rawTarget(request);
     if (
       this.#internode && isInternodeTarget(target) &&
       hostBucket(request.headers.get("host"), this.domains) === undefined
     ) return this.#internode.handle(request);
-    if (this.#app) return this.#app.fetch(request, info);
-    if (target === HEALTH_LIVE_PATH) return Promise.resolve(new Response(null, { status: 200 }));
-    request.body?.cancel().catch(() => {});
-    return Promise.resolve(errorResponse(
-      new S3Error("ServiceUnavailable", `Server not initialized: ${this.#waiting}. Please retry.`),
-      { resource: target, requestId: crypto.randomUUID(), method: request.method },
-    ));
+    const app = this.#app;
+    if (!app) {
+      if (target === HEALTH_LIVE_PATH) return Promise.resolve(new Response(null, { status: 200 }));
+      return Promise.resolve(
+        unavailable(request, target, `Server not initialized: ${this.#waiting}. Please retry.`),
+      );
+    }
+    const held = target === HEALTH_LIVE_PATH ? undefined : this.#hold?.();
+    if (!held) return app.fetch(request, info);
+    return held.then(
+      () => app.fetch(request, info),
+      (err) => unavailable(request, target, err instanceof Error ? err.message : String(err)),
+    );
   };
+}
+
+function unavailable(request: Request, target: string, message: string): Response {
+  request.body?.cancel().catch(() => {});
+  return errorResponse(
+    new S3Error("ServiceUnavailable", message),
+    { resource: target, requestId: crypto.randomUUID(), method: request.method },
+  );
 }

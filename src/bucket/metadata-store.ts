@@ -1,7 +1,8 @@
 /**
  * The bucket-metadata store: one JSON record per bucket (`buckets/<name>.json`) in the
  * deployment's config store (erasure-coded in the system volume), cached in memory. Every change
- * bumps `epoch`, the unit a cluster will announce to its peers and the decision cache keys on.
+ * bumps `epoch`, which the decision cache keys on. In a cluster a change is announced to the
+ * peers (they drop the bucket from their caches) before it is acknowledged.
  * Settings of later issues (versioning, lock, lifecycle, CORS, tags, encryption) join
  * `BucketMetadata` as optional fields; a bucket with none set has no record.
  */
@@ -59,6 +60,9 @@ export interface BucketMetadataStore extends BucketVersioning {
   remove(bucket: string): Promise<void>;
 }
 
+/** Told of every change of a bucket's metadata before the change is acknowledged. */
+export type BucketAnnouncer = (bucket: string) => Promise<void>;
+
 const EMPTY: Readonly<BucketMetadata> = Object.freeze({});
 /** Cached buckets; a bucket evicted is read again on its next request. */
 const MAX_CACHED = 10_000;
@@ -78,9 +82,25 @@ export class ConfigBucketMetadataStore implements BucketMetadataStore {
   /** Per bucket, the tail of its chain of changes. */
   #pending = new Map<string, Promise<unknown>>();
   #epoch = 0;
+  #announce?: BucketAnnouncer;
 
   constructor(records: ConfigStore) {
     this.#records = records;
+  }
+
+  /** Tells `announcer` of every change from now on; the change waits for it. */
+  announceWith(announcer: BucketAnnouncer): void {
+    this.#announce = announcer;
+  }
+
+  /**
+   * Drops one bucket's cached metadata (another node changed it), or every bucket's: the next
+   * request reads the record again. Bumps the epoch, so a read under way is not cached either.
+   */
+  forget(bucket?: string): void {
+    if (bucket === undefined) this.#cache.clear();
+    else this.#cache.delete(bucket);
+    this.#epoch++;
   }
 
   get epoch(): number {
@@ -108,11 +128,11 @@ export class ConfigBucketMetadataStore implements BucketMetadataStore {
     return this.#cache.get(bucket) ?? metadata;
   }
 
-  update(
+  async update(
     bucket: string,
     change: (current: BucketMetadata) => BucketMetadata,
   ): Promise<Readonly<BucketMetadata>> {
-    return this.#serialised(bucket, async () => {
+    const next = await this.#serialised(bucket, async () => {
       const next = Object.freeze(change({ ...await this.get(bucket) }));
       if (isEmpty(next)) await this.#records.deleteConfig(recordPath(bucket));
       else await this.#records.writeConfig(recordPath(bucket), utf8.encode(JSON.stringify(next)));
@@ -120,14 +140,17 @@ export class ConfigBucketMetadataStore implements BucketMetadataStore {
       this.#remember(bucket, isEmpty(next) ? EMPTY : next);
       return next;
     });
+    await this.#announce?.(bucket);
+    return next;
   }
 
-  remove(bucket: string): Promise<void> {
-    return this.#serialised(bucket, async () => {
+  async remove(bucket: string): Promise<void> {
+    await this.#serialised(bucket, async () => {
       await this.#records.deleteConfig(recordPath(bucket));
       this.#epoch++;
       this.#cache.delete(bucket);
     });
+    await this.#announce?.(bucket);
   }
 
   #remember(bucket: string, metadata: Readonly<BucketMetadata>): void {

@@ -2,8 +2,10 @@
  * The IAM store: the account (its id and canonical user id, made once), users with their access
  * keys, groups, roles and managed policies, held in memory and kept in the config store (one
  * record per entity, see store-records.ts). Every change is written, atomically, before it is
- * applied in memory and acknowledged, and bumps the epoch: the unit a cluster will announce to
- * its peers, and what invalidates cached authorization decisions. Secrets are never logged.
+ * applied in memory and acknowledged, and bumps the epoch: what invalidates cached authorization
+ * decisions. In a cluster a change is announced to the peers (they reload the record) before it
+ * is acknowledged, and a node that may have missed announcements reloads everything. Secrets are
+ * never logged.
  */
 import { rootPrincipal } from "../auth/credentials.ts";
 import type { ConfigStore } from "../object/layer.ts";
@@ -43,27 +45,30 @@ export interface RoleInfo {
 
 type Tables = { [K in EntityKind]: Map<string, RecordOf[K]> };
 
+/** Told of every change's records (kind and names) before the change is acknowledged. */
+export type IamAnnouncer = (kind: EntityKind, names: readonly string[]) => Promise<void>;
+
 const utf8 = new TextEncoder();
 /** Records read at once when loading (a drive may be slow, or a peer's). */
 const LOAD_BATCH = 32;
 
+function emptyTables(): Tables {
+  return { user: new Map(), group: new Map(), role: new Map(), policy: new Map() };
+}
+
 export class IamStore {
-  readonly #tables: Tables = {
-    user: new Map(),
-    group: new Map(),
-    role: new Map(),
-    policy: new Map(),
-  };
+  #tables = emptyTables();
   /** Access key id → lower-cased user name. */
-  readonly #keys = new Map<string, string>();
+  #keys = new Map<string, string>();
   /** Parsed documents by kind and text, and identity policies by principal ARN: both cleared
    *  on every change. */
   readonly #parsed = new Map<string, PolicyDocument | undefined>();
   readonly #identity = new Map<string, PolicyDocument[]>();
   readonly #listeners = new Set<() => void>();
   #epoch = 0;
-  /** Changes run one at a time, in order. */
+  /** Changes and reloads run one at a time, in order. */
   #queue: Promise<unknown> = Promise.resolve();
+  #announce?: IamAnnouncer;
 
   private constructor(
     private readonly config: ConfigStore,
@@ -71,35 +76,72 @@ export class IamStore {
     private readonly account: AccountRecord,
   ) {}
 
-  /** Reads every record (made once: the account). Damaged records get healed by the reads. */
-  static async load(config: ConfigStore, root: RootCredentials): Promise<IamStore> {
+  /**
+   * Reads every record (made once: the account). Damaged records get healed by the reads.
+   * `accountSeed` (the deployment id) makes a new account's ids derived from it, so that the
+   * nodes of a cluster, starting together on fresh drives, all make the same account.
+   */
+  static async load(
+    config: ConfigStore,
+    root: RootCredentials,
+    accountSeed?: string,
+  ): Promise<IamStore> {
     const raw = await config.readConfig(ACCOUNT_RECORD);
     let account: AccountRecord;
     if (raw) account = JSON.parse(new TextDecoder().decode(raw));
     else {
-      account = {
-        accountId: Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b % 10).join(""),
-        canonicalUserId: Array.from(
-          crypto.getRandomValues(new Uint8Array(32)),
-          (b) => b.toString(16).padStart(2, "0"),
-        ).join(""),
-        created: new Date().toISOString(),
-      };
+      account = await newAccount(accountSeed);
       await config.writeConfig(ACCOUNT_RECORD, utf8.encode(JSON.stringify(account)));
     }
     const store = new IamStore(config, root, account);
+    store.#tables = await store.#readAll();
+    store.#keys = keysOf(store.#tables.user);
+    return store;
+  }
+
+  /** Every record, read afresh. */
+  async #readAll(): Promise<Tables> {
+    const tables = emptyTables();
     for (const kind of Object.keys(RECORD_DIRS) as EntityKind[]) {
-      const paths = await config.listConfig(RECORD_DIRS[kind]);
+      const table = tables[kind] as Map<string, RecordOf[typeof kind]>;
+      const paths = await this.config.listConfig(RECORD_DIRS[kind]);
       for (let i = 0; i < paths.length; i += LOAD_BATCH) {
         const batch = paths.slice(i, i + LOAD_BATCH);
-        for (const bytes of await Promise.all(batch.map((p) => config.readConfig(p)))) {
+        for (const bytes of await Promise.all(batch.map((p) => this.config.readConfig(p)))) {
           if (!bytes) continue;
           const record = JSON.parse(new TextDecoder().decode(bytes)) as RecordOf[typeof kind];
-          store.#set(kind, record.name, record);
+          table.set(record.name.toLowerCase(), record);
         }
       }
     }
-    return store;
+    return tables;
+  }
+
+  /** Tells `announcer` of every change from now on; the change waits for it. */
+  announceWith(announcer: IamAnnouncer): void {
+    this.#announce = announcer;
+  }
+
+  /**
+   * Reads records again, after another node changed them: one entity's (`kind` and `name`), or
+   * every record. In order with this node's changes; bumps the epoch like a change.
+   */
+  reload(kind?: EntityKind, name?: string): Promise<void> {
+    const run = async () => {
+      if (kind !== undefined && name !== undefined) {
+        const bytes = await this.config.readConfig(recordPath(kind, name));
+        const record = bytes && JSON.parse(new TextDecoder().decode(bytes)) as RecordOf[EntityKind];
+        this.#set(kind, name, (record ?? null) as RecordOf[typeof kind] | null);
+      } else {
+        const tables = await this.#readAll();
+        this.#tables = tables;
+        this.#keys = keysOf(tables.user);
+      }
+      this.#changed();
+    };
+    const done = this.#queue.then(run, run);
+    this.#queue = done.catch(() => {});
+    return done;
   }
 
   get accountId(): string {
@@ -244,7 +286,7 @@ export class IamStore {
     name: string,
     fn: (current: RecordOf[K] | undefined) => RecordOf[K] | null,
   ): Promise<RecordOf[K] | null> {
-    const run = async () => {
+    const run = async (): Promise<[RecordOf[K] | null, string[]]> => {
       const next = fn(this.get(kind, name));
       const path = recordPath(kind, name);
       if (next !== null) {
@@ -259,15 +301,23 @@ export class IamStore {
         this.#set(kind, name, null);
       }
       if (next !== null) this.#set(kind, next.name, next);
-      this.#epoch++;
-      this.#parsed.clear();
-      this.#identity.clear();
-      for (const listener of this.#listeners) listener();
-      return next;
+      this.#changed();
+      return [next, next === null || next.name === name ? [name] : [name, next.name]];
     };
     const done = this.#queue.then(run, run);
     this.#queue = done.catch(() => {});
-    return done;
+    // Announced outside the queue: a slow peer delays this change's answer, not the next change.
+    return done.then(async ([next, names]) => {
+      await this.#announce?.(kind, names);
+      return next;
+    });
+  }
+
+  #changed(): void {
+    this.#epoch++;
+    this.#parsed.clear();
+    this.#identity.clear();
+    for (const listener of this.#listeners) listener();
   }
 
   #set<K extends EntityKind>(kind: K, name: string, record: RecordOf[K] | null): void {
@@ -307,4 +357,26 @@ export class IamStore {
     }
     return this.#parsed.get(key);
   }
+}
+
+function keysOf(users: Map<string, UserRecord>): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [lower, user] of users) for (const key of user.keys) keys.set(key.id, lower);
+  return keys;
+}
+
+/** A new account: random ids, or ones derived from `seed` (every node derives the same). */
+async function newAccount(seed?: string): Promise<AccountRecord> {
+  const bytes = seed === undefined ? crypto.getRandomValues(new Uint8Array(44)) : new Uint8Array([
+    ...new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(`account\n${seed}`))),
+    ...new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(`canonical\n${seed}`))),
+  ]);
+  return {
+    accountId: Array.from(bytes.subarray(0, 12), (b) => b % 10).join(""),
+    canonicalUserId: Array.from(
+      bytes.subarray(bytes.length - 32),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join(""),
+    created: new Date().toISOString(),
+  };
 }
