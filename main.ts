@@ -128,7 +128,9 @@ async function serve(args: string[]): Promise<void> {
     : undefined;
   const drives = cluster?.drives ?? [...localDrives.values()];
   const { setCount, setDriveCount, parity } = config.layout;
-  const format = await loadOrInitFormat(drives, { setCount, setDriveCount });
+  const format = cluster
+    ? await cluster.format({ setCount, setDriveCount })
+    : await loadOrInitFormat(drives, { setCount, setDriveCount });
   const layer = new Pools(format.sets, {
     parity,
     deploymentId: format.deploymentId,
@@ -142,12 +144,13 @@ async function serve(args: string[]): Promise<void> {
   const monitor = new DriveMonitor(format.sets, format.reference, {
     probeIntervalMs: config.driveProbeIntervalMs,
     onDriveFormatted: healDrive,
+    local: topology.drives.map((d) => d.local),
   });
   for (const i of format.formatted) healDrive(Math.floor(i / setDriveCount), i % setDriveCount);
   monitor.start();
   // The heal queue's journal and drive heals a previous run left unfinished.
   await layer.resumeMaintenance();
-  config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat());
+  config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat(), layer);
   console.log(
     `flashstor: ${drives.length} drive(s) in ${setCount} erasure set(s) of ` +
       `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)` +

@@ -3,6 +3,7 @@ import {
   assertEquals,
   assertNotEquals,
   assertRejects,
+  assertStringIncludes,
   assertThrows,
 } from "./helpers/assert.ts";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import { DiskNotFound, FileCorrupt, UnformattedDisk } from "../src/storage/error
 import {
   type Format,
   FORMAT_FILE,
+  FormatPending,
   loadOrInitFormat,
   newFormat,
   parseFormat,
@@ -19,6 +21,7 @@ import {
 import { XlStorage } from "../src/storage/xl-storage.ts";
 import { openLocalDrive } from "../src/storage/local-drive.ts";
 import { offlineDrive } from "./fixtures/object_env.ts";
+import { DriveMonitor } from "../src/storage/drive-monitor.ts";
 
 const layout = { setCount: 2, setDriveCount: 2 };
 
@@ -237,5 +240,112 @@ Deno.test("two deployments with half the drives each: a tie is refused", async (
       const mixed = [...(await openAll(a)).slice(0, 2), ...(await openAll(b)).slice(2)];
       await assertRejects(() => loadOrInitFormat(mixed, layout), UnformattedDisk, "no quorum");
     });
+  });
+});
+
+// A cluster node's view: drives 0 and 2 are its own, 1 and 3 a peer's (local drives stand in
+// for the peer's remote ones; the rules depend only on which node holds a drive).
+const NODE_VIEW = { local: [true, false, true, false] };
+
+Deno.test("cluster: only the first node formats a new deployment; the others wait for it", async () => {
+  await withDirs(4, async (dirs) => {
+    const drives = await openAll(dirs);
+    await assertRejects(
+      () => loadOrInitFormat(drives, layout, { ...NODE_VIEW, formatter: "127.0.0.1:9001" }),
+      FormatPending,
+      "waiting for node 127.0.0.1:9001 to format the new deployment",
+    );
+    for (const drive of drives) assertEquals(await drive.listVolumes(), []);
+    // The first node formats every drive, its peers' included.
+    const first = await loadOrInitFormat(drives, layout, { local: [false, true, false, true] });
+    const again = await loadOrInitFormat(await openAll(dirs), layout, {
+      ...NODE_VIEW,
+      formatter: "127.0.0.1:9001",
+    });
+    assertEquals(again.deploymentId, first.deploymentId);
+    assertEquals(again.formatted, []);
+  });
+});
+
+Deno.test("cluster: a node formats only its own wiped drive; a peer's wiped or foreign drive is offline, untouched", async () => {
+  await withDirs(5, async (dirs) => {
+    await loadOrInitFormat(await openAll(dirs.slice(0, 4)), layout);
+    await loadOrInitFormat(await openAll([dirs[4]]), { setCount: 1, setDriveCount: 1 });
+    const wipe = async (dir: string) => {
+      await Deno.remove(join(dir, SYSTEM_VOLUME, FORMAT_FILE));
+      await Deno.mkdir(join(dir, "bucket"));
+    };
+    // The peer's drive 4 is wiped, its drive 2 replaced by a drive of another deployment.
+    await wipe(dirs[3]);
+    const drives = await openAll([dirs[0], dirs[4], dirs[2], dirs[3]]);
+    const result = await loadOrInitFormat(drives, layout, NODE_VIEW);
+    assertEquals(result.formatted, []);
+    assertEquals(drives[1].state, "offline");
+    assertStringIncludes(drives[1].reason, "belongs to deployment");
+    assertEquals(drives[3].state, "offline");
+    assertStringIncludes(drives[3].reason, "its own node formats it");
+    await assertRejects(() => Deno.stat(join(dirs[3], SYSTEM_VOLUME, FORMAT_FILE)));
+    await assertRejects(() => Deno.stat(join(dirs[3], QUARANTINE_DIR)));
+    assert((await Deno.stat(join(dirs[3], "bucket"))).isDirectory);
+    // This node's own wiped drive is quarantined, formatted into its slot, healing.
+    await wipe(dirs[2]);
+    const own = await openAll(dirs.slice(0, 4));
+    assertEquals((await loadOrInitFormat(own, layout, NODE_VIEW)).formatted, [2]);
+    assertEquals(own[2].state, "healing");
+    assertEquals([...Deno.readDirSync(join(dirs[2], QUARANTINE_DIR))].length, 1);
+    // The same foreign drive held by this node refuses the start.
+    await assertRejects(
+      async () =>
+        loadOrInitFormat(await openAll([dirs[0], dirs[4], dirs[2], dirs[3]]), layout, {
+          local: [true, true, true, false],
+        }),
+      UnformattedDisk,
+      "belongs to deployment",
+    );
+  });
+});
+
+Deno.test("cluster: peers' drives unreachable, no quorum on the format yet: retryable, nothing formatted", async () => {
+  await withDirs(4, async (dirs) => {
+    await loadOrInitFormat(await openAll(dirs), layout);
+    await Deno.remove(join(dirs[0], SYSTEM_VOLUME, FORMAT_FILE));
+    const drives = [
+      (await openAll([dirs[0]]))[0],
+      offlineDrive(dirs[1]),
+      (await openAll([dirs[2]]))[0],
+      offlineDrive(dirs[3]),
+    ];
+    await assertRejects(
+      () => loadOrInitFormat(drives, layout, { ...NODE_VIEW, formatter: "127.0.0.1:9001" }),
+      FormatPending,
+      "no quorum on the format",
+    );
+    await assertRejects(() => Deno.stat(join(dirs[0], SYSTEM_VOLUME, FORMAT_FILE)));
+  });
+});
+
+Deno.test("cluster: the drive monitor never formats a peer's wiped drive", async () => {
+  await withDirs(4, async (dirs) => {
+    const drives = await openAll(dirs);
+    const format = await loadOrInitFormat(drives, layout, NODE_VIEW);
+    const formatted: number[][] = [];
+    const monitor = new DriveMonitor(format.sets, format.reference, {
+      onDriveFormatted: (set, drive) => formatted.push([set, drive]),
+      ...NODE_VIEW,
+    });
+    try {
+      for (const i of [1, 2]) {
+        await Deno.remove(join(dirs[i], SYSTEM_VOLUME, FORMAT_FILE));
+        drives[i].setState("offline", "wiped");
+      }
+      await monitor.probeOffline();
+      assertEquals(formatted, [[1, 0]]);
+      assertEquals(drives[2].state, "healing");
+      assertEquals(drives[1].state, "offline");
+      assertStringIncludes(drives[1].reason, "its own node formats it");
+      await assertRejects(() => Deno.stat(join(dirs[1], SYSTEM_VOLUME, FORMAT_FILE)));
+    } finally {
+      await monitor.close();
+    }
   });
 });

@@ -5,6 +5,13 @@
  * calls joinCluster only when the drives name more than one node.
  */
 import type { DriveHandle } from "../storage/drive-handle.ts";
+import { DiskNotFound } from "../storage/errors.ts";
+import {
+  FormatPending,
+  type FormatResult,
+  type Layout,
+  loadOrInitFormat,
+} from "../storage/format.ts";
 import { openRemoteDrive } from "../storage/rest-storage.ts";
 import type { ServiceGate } from "../service-gate.ts";
 import type { Locker } from "../object/locker.ts";
@@ -39,7 +46,16 @@ export interface ClusterNode {
   /** Keeps IAM and bucket metadata in step with the peers (attach once they are loaded). */
   metadata: MetadataSync;
   peers: readonly PeerClient[];
+  /**
+   * The deployment's format: nodes[0] formats a new deployment, the others wait for it; each
+   * node formats only its own unformatted drives. Retried (said in the log and the 503s) while
+   * the peers start.
+   */
+  format(layout: Layout): Promise<FormatResult>;
 }
+
+/** Between attempts to settle the format while peers start. */
+const FORMAT_RETRY_MS = 1_000;
 
 /** Serves the internode API, waits for the peers (bootstrap), and opens the peers' drives. */
 export async function joinCluster(options: ClusterOptions): Promise<ClusterNode> {
@@ -64,10 +80,30 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterNode>
     peers,
     onWaiting: (reason) => gate.waiting = reason,
   });
+  gate.waiting = "the deployment's format is being loaded";
   const drives = topology.drives.map((d) =>
     d.local
       ? options.localDrives.get(d.path)!
       : openRemoteDrive(d, byNode.get(d.node)!, { timeoutMs: options.driveTimeoutMs })
   );
-  return { drives, locker: new DistributedLocker(lockServer, peers), metadata, peers };
+  const local = topology.drives.map((d) => d.local);
+  const first = topology.nodes[0];
+  const formatter = first.local ? undefined : first.node;
+  const format = async (layout: Layout) => {
+    let said = "";
+    for (;;) {
+      try {
+        return await loadOrInitFormat(drives, layout, { local, formatter });
+      } catch (err) {
+        if (!(err instanceof FormatPending || err instanceof DiskNotFound)) throw err;
+        if (err.message !== said) {
+          said = err.message;
+          console.log(`flashstor: format: ${said}; retrying`);
+          gate.waiting = `waiting for the format: ${said}`;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, FORMAT_RETRY_MS));
+    }
+  };
+  return { drives, locker: new DistributedLocker(lockServer, peers), metadata, peers, format };
 }

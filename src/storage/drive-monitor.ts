@@ -4,7 +4,8 @@
  * few seconds it probes the offline ones. A drive that answers with its own format.json comes
  * back online; one that answers without format.json (wiped, or replaced by an empty disk) has
  * what it holds quarantined, is formatted into its old slot, set healing, and handed to
- * `onDriveFormatted` for a full heal. A drive of another deployment stays offline.
+ * `onDriveFormatted` for a full heal. A drive of another deployment stays offline, and so does
+ * a peer's drive without format.json: its own node formats it (never two nodes at once).
  */
 import { DiskNotFound, FileNotFound } from "./errors.ts";
 import type { DriveHandle } from "./drive-handle.ts";
@@ -29,6 +30,8 @@ export interface DriveMonitorOptions {
   identityIntervalMs?: number;
   /** A drive was formatted into its slot (set and drive index, 0-based): heal all of it. */
   onDriveFormatted: (setIndex: number, driveIndex: number) => void;
+  /** Per drive (format order): held by this node, which may format it. Default: all. */
+  local?: readonly boolean[];
 }
 
 export class DriveMonitor {
@@ -107,6 +110,10 @@ export class DriveMonitor {
         // verify() compares the identity and takes the drive offline again when it differs.
         // A heal it had not finished resumes from its own record (Pools listens for this).
         if (await drive.verify(true)) drive.setState("online");
+        return;
+      }
+      if (this.options.local?.[flat] === false) {
+        drive.setState("offline", `no ${FORMAT_FILE} yet: its own node formats it`);
         return;
       }
       // No format.json: the drive answers (its root is there), it was wiped or replaced.

@@ -134,6 +134,28 @@ export function checkLayout(format: Format, layout: Layout): void {
   }
 }
 
+/**
+ * The deployment's format cannot be settled yet, but may be soon: a cluster's peers are still
+ * starting (their drives unreachable, no quorum on the format) or the node that formats a new
+ * deployment has not done it yet. A cluster node retries; a single node stops.
+ */
+export class FormatPending extends UnformattedDisk {}
+
+/** Which drives this node may format, in a cluster. */
+export interface FormatOptions {
+  /**
+   * Per drive (format order): held by this node. A peer's drive is never quarantined nor
+   * formatted into an existing deployment (its own node does that); unformatted or foreign, it
+   * is offline here. Default: every drive is local.
+   */
+  local?: readonly boolean[];
+  /**
+   * Who formats a new deployment: undefined for this node (a single node, a cluster's first
+   * node, which then needs every drive reachable); else its name, and this node waits for it.
+   */
+  formatter?: string;
+}
+
 /** What a drive holds at start. */
 export type FormatState =
   | { kind: "offline"; reason: string }
@@ -173,6 +195,7 @@ export async function readFormat(drive: StorageAPI): Promise<FormatState> {
 export async function loadOrInitFormat(
   drives: DriveHandle[],
   layout: Layout,
+  options: FormatOptions = {},
 ): Promise<FormatResult> {
   const total = layout.setCount * layout.setDriveCount;
   if (!(layout.setCount > 0 && layout.setDriveCount > 0) || drives.length !== total) {
@@ -180,12 +203,21 @@ export async function loadOrInitFormat(
       `${drives.length} drives do not make ${layout.setCount} set(s) of ${layout.setDriveCount}`,
     );
   }
-  const states = await Promise.all(drives.map(readFormat));
+  const local = (i: number) => options.local?.[i] ?? true;
+  const states = await Promise.all(
+    drives.map((drive, i) => local(i) ? readFormat(drive) : readPeerFormat(drive)),
+  );
   const formatted = states.flatMap((s) => (s.kind === "formatted" ? [s.format] : []));
 
   let reference: Format;
   const existing = formatted.length > 0;
   if (!existing) {
+    if (options.formatter !== undefined) {
+      throw new FormatPending(
+        `no drive is formatted yet: waiting for node ${options.formatter} to format the new ` +
+          `deployment`,
+      );
+    }
     const offline = states.filter((s) => s.kind === "offline").length;
     if (offline > 0) {
       throw new DiskNotFound(
@@ -194,6 +226,7 @@ export async function loadOrInitFormat(
     }
     // Every drive is checked before any is formatted: a refusal must leave no drive formatted
     // (a half-formatted new deployment would, at the next start, quarantine the drive refused).
+    for (const [i, drive] of drives.entries()) if (!local(i)) answered(drive);
     await Promise.all(drives.map(ensureEmpty));
     reference = newFormat(layout);
   } else {
@@ -208,8 +241,17 @@ export async function loadOrInitFormat(
     drive.expect({ deploymentId: reference.id, driveId: expected.xl.this });
     if (state.kind === "offline") return drive.setState("offline", state.reason);
     if (state.kind === "formatted") {
-      checkDrive(drive, state.format, expected, i);
+      if (local(i)) return checkDrive(drive, state.format, expected, i);
+      try {
+        checkDrive(drive, state.format, expected, i);
+        answered(drive);
+      } catch (err) {
+        drive.setState("offline", (err as Error).message);
+      }
       return;
+    }
+    if (existing && !local(i)) {
+      return drive.setState("offline", `no ${FORMAT_FILE} yet: its own node formats it`);
     }
     if (existing) await quarantine(drive, slotName(reference, i));
     await drive.writeAll(SYSTEM_VOLUME, FORMAT_FILE, serializeFormat(expected));
@@ -265,12 +307,30 @@ function agreedFormat(formats: Format[], total: number): Format {
   }
   const [best, second] = [...votes.values()].sort((a, b) => b.count - a.count);
   if (best.count * 2 < total || best.count === second?.count) {
-    throw new UnformattedDisk(
+    throw new FormatPending(
       `no quorum on the format: at most ${best.count} of ${total} drives agree ` +
         `(${formats.length} formatted, ${votes.size} distinct format(s)); half must, uniquely`,
     );
   }
   return best.format;
+}
+
+/**
+ * Reads a peer's drive's format: a corrupt one makes that drive offline here (its node refuses
+ * it), never this node's start.
+ */
+async function readPeerFormat(drive: DriveHandle): Promise<FormatState> {
+  try {
+    if (!drive.opened) await drive.connect();
+    return await drive.probe((d) => readFormat(d));
+  } catch (err) {
+    return { kind: "offline", reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** A peer's drive answered the format check: a handle left offline by a failed open is back. */
+function answered(drive: DriveHandle): void {
+  if (!drive.available) drive.setState("online", "its node answers");
 }
 
 /** Throws unless the formatted drive at position `index` is the one `expected` names. */
