@@ -156,7 +156,7 @@ async function serve(args: string[]): Promise<void> {
       `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)` +
       (cluster ? ` on ${topology.nodes.length} nodes` : ""),
   );
-  const iam = await IamStore.load(layer, root);
+  const iam = await IamStore.load(layer, root, format.deploymentId);
   console.log(`flashstor: IAM account ${iam.accountId}, ${iam.list("user").length} user(s)`);
   cluster?.metadata.attach({ iam, buckets });
   const observability = new Observability(layer, audit);
