@@ -1,7 +1,8 @@
 /**
  * The heal queue (mrf.ts) with its journal on real drives: queued objects are written to every
  * drive of their set, a restart's queue re-queues them and removes the segments once they are
- * healed; a failing heal is retried with backoff, and given up after its attempts.
+ * healed; a failing heal is retried with backoff, and given up after its attempts; a drive
+ * coming back makes the waiting retries due at once.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { HealQueue } from "../src/object/mrf.ts";
@@ -74,5 +75,28 @@ Deno.test("heal queue: a failed heal is retried with backoff, and given up after
     await queue.close();
   } finally {
     await env.close();
+  }
+});
+
+Deno.test("heal queue: retryNow (a drive came back) makes objects waiting on their backoff due", async () => {
+  let offline = true;
+  const healed: string[] = [];
+  const queue = new HealQueue((_bucket, object) => {
+    if (offline) return Promise.reject(new Error("drive still offline"));
+    healed.push(object);
+    return Promise.resolve();
+  }, { retryDelayMs: 60_000 });
+  try {
+    queue.enqueue("bucket", "a");
+    queue.enqueue("bucket", "b");
+    await queue.idle();
+    // Both failed once and wait a minute for their retry.
+    assertEquals([queue.size, healed], [2, []]);
+    offline = false;
+    queue.retryNow();
+    await queue.idle();
+    assertEquals([queue.size, healed.sort()], [0, ["a", "b"]]);
+  } finally {
+    await queue.close();
   }
 });

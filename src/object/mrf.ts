@@ -72,6 +72,15 @@ export class HealQueue {
   }
 
   /**
+   * A drive came back: every object waiting for a retry is due now, instead of after its backoff
+   * (which grows to minutes over a long outage), as their heal was waiting for that drive.
+   */
+  retryNow(): void {
+    for (const entry of this.#pending.values()) entry.due = 0;
+    this.#wake();
+  }
+
+  /**
    * Re-queues what the journal holds (the previous run's queue), compacted into one segment,
    * then removes the segments read. Runs once, in the background; close() waits for it.
    */

@@ -458,14 +458,18 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   /**
    * Background work that outlives a restart: re-queues the heal queue's journal and resumes
    * the drive heals a previous run left unfinished (their drives hold HEALING_FILE), now and
-   * whenever such a drive comes back online.
+   * whenever such a drive comes back online; a drive back online also makes the heal queue's
+   * retries due.
    */
   async resumeMaintenance(): Promise<void> {
     await this.healQueue.restore();
     await Promise.all(this.sets.flatMap((set, s) =>
       set.drives.map((drive, d) => {
         this.#unsubscribe.push(drive.onStateChange(({ from, to }) => {
-          if (from === "offline" && to === "online") void this.#resumeDriveHeal(s, d);
+          if (from !== "offline" || to !== "online") return;
+          // Objects written while it was away wait in the heal queue for it.
+          this.healQueue.retryNow();
+          void this.#resumeDriveHeal(s, d);
         }));
         return this.#resumeDriveHeal(s, d);
       })
