@@ -1,12 +1,13 @@
 /**
  * One StorageAPI contract, run against every implementation: the local drive (XlStorage), the
  * same drive behind its DriveHandle, and the fault-injecting drive with no fault (behind a
- * handle too). A peer's drive over HTTP joins by adding its factory to DRIVES.
+ * handle too), and a peer's drive over HTTP (the real internode server and client in this
+ * process) serving either of them.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { join } from "node:path";
 import { META_FILE, type StorageAPI, SYSTEM_VOLUME, TMP_DIR } from "../src/storage/api.ts";
-import { DriveHandle } from "../src/storage/drive-handle.ts";
+import { DriveHandle, type OpenedDrive } from "../src/storage/drive-handle.ts";
 import {
   FileCorrupt,
   FileNotFound,
@@ -19,11 +20,14 @@ import { XlStorage } from "../src/storage/xl-storage.ts";
 import { FaultyDrive } from "./helpers/faulty-drive.ts";
 import { labels, versionMeta } from "./helpers/xl-meta.ts";
 import { CorruptMeta } from "../src/storage/xl-meta.ts";
+import { startStoragePeer, type StoragePeer } from "./helpers/storage-peer.ts";
 
 /** Makes one implementation over a fresh directory. */
 interface DriveFactory {
   name: string;
   open(dir: string): Promise<StorageAPI>;
+  /** Ends what the factory started for the test (a peer's server). */
+  close?(): Promise<void>;
 }
 
 const quiet = { log: () => {} };
@@ -38,7 +42,29 @@ export const DRIVES: DriveFactory[] = [
     name: "DriveHandle(FaultyDrive), no fault",
     open: async (dir) => await DriveHandle.of(new FaultyDrive(await XlStorage.open(dir)), quiet),
   },
+  remoteFactory("DriveHandle(RemoteDrive) of XlStorage", async (dir) => await XlStorage.open(dir)),
+  remoteFactory(
+    "DriveHandle(RemoteDrive) of FaultyDrive, no fault",
+    async (dir) => new FaultyDrive(await XlStorage.open(dir)),
+  ),
 ];
+
+/** A peer's drive: `local` served by a peer (started with the test) behind its handle. */
+function remoteFactory(name: string, local: (dir: string) => Promise<OpenedDrive>): DriveFactory {
+  let peer: StoragePeer | undefined;
+  return {
+    name,
+    open: async (dir) => {
+      peer ??= startStoragePeer();
+      peer.serve(dir, await DriveHandle.of(await local(dir), quiet));
+      return await peer.open(dir);
+    },
+    close: async () => {
+      await peer?.close();
+      peer = undefined;
+    },
+  };
+}
 
 const enc = new TextEncoder();
 const meta = (label: string, versionId: string, dataDir: string) =>
@@ -226,6 +252,7 @@ for (const factory of DRIVES) {
         await t.step(name, async () => await run(await factory.open(dir)));
       }
     } finally {
+      await factory.close?.();
       await Deno.remove(root, { recursive: true });
     }
   });

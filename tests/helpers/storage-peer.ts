@@ -1,0 +1,67 @@
+/**
+ * A storage peer inside the test process: a real InternodeRouter serving drives with
+ * serveDrives on a real Deno.serve (127.0.0.1), and remote drive handles over PeerClients to
+ * it — the wire, the server and the client of peer storage, without a cluster's processes.
+ */
+import { InternodeAuth } from "../../src/cluster/internode-auth.ts";
+import { InternodeRouter } from "../../src/cluster/internode.ts";
+import { PeerClient } from "../../src/cluster/internode-client.ts";
+import { serveDrives } from "../../src/cluster/storage-server.ts";
+import type { DriveHandle } from "../../src/storage/drive-handle.ts";
+import { openRemoteDrive, RemoteDrive } from "../../src/storage/rest-storage.ts";
+import type { DriveEndpoint } from "../../src/cluster/topology.ts";
+
+export const ROOT = { accessKey: "peeradmin", secretKey: "peeradmin-secret" };
+
+export interface StoragePeer {
+  node: string;
+  url: string;
+  /** Serves `drive` under its path (what `drive=` names). */
+  serve(path: string, drive: DriveHandle): void;
+  /** The endpoint of a drive of this peer. */
+  endpoint(path: string): DriveEndpoint;
+  /** A handle over the peer's drive at `path`, opened. */
+  open(path: string, timeoutMs?: number): Promise<DriveHandle>;
+  /** The drive without a handle. */
+  remote(path: string, timeoutMs?: number): RemoteDrive;
+  client: PeerClient;
+  close(): Promise<void>;
+}
+
+export function startStoragePeer(): StoragePeer {
+  const drives = new Map<string, DriveHandle>();
+  // The server's own name plays no part in verifying its callers' tokens.
+  const router = new InternodeRouter(new InternodeAuth(ROOT, "storage-peer"));
+  serveDrives(router, drives);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => router.handle(request),
+  );
+  const node = `127.0.0.1:${server.addr.port}`;
+  const url = `http://${node}`;
+  const httpClient = Deno.createHttpClient({});
+  const client = new PeerClient(url, node, new InternodeAuth(ROOT, "127.0.0.1:1"), httpClient);
+  const endpoint = (path: string): DriveEndpoint => ({
+    endpoint: `${url}${path}`,
+    path,
+    node,
+    local: false,
+  });
+  return {
+    node,
+    url,
+    client,
+    serve: (path, drive) => drives.set(path, drive),
+    endpoint,
+    open: async (path, timeoutMs) => {
+      const handle = openRemoteDrive(endpoint(path), client, { timeoutMs, log: () => {} });
+      await handle.connect();
+      return handle;
+    },
+    remote: (path, timeoutMs) => new RemoteDrive(endpoint(path), client, timeoutMs),
+    close: async () => {
+      await server.shutdown();
+      httpClient.close();
+    },
+  };
+}
