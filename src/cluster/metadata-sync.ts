@@ -112,7 +112,7 @@ export class MetadataSync {
     }));
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
     this.#pingIntervalMs = options.pingIntervalMs ?? 1_000;
-    this.#stallMs = options.stallMs ?? 3_000;
+    this.#stallMs = options.stallMs ?? 1_000;
     this.#backstopMs = options.backstopMs ?? 10 * 60_000;
     router.register("peer", this.#serve);
   }
