@@ -1,9 +1,15 @@
 /**
  * Starts the real Flashstor server as a subprocess (scripts/flashstor) on a loopback port with
  * temporary drive directories, for integration tests. No part of the server is mocked.
+ *
+ * With `FLASHSTOR_TEST_TOPOLOGY=NxD` (e.g. `4x2`, `deno task test:cluster`) `startServer` starts
+ * a cluster of N nodes with D drives each instead, and answers with node 1 as the TestServer (its
+ * stop and kill act on every node; starting again with its `dir` restarts the same cluster), so
+ * the client suites run unchanged against a node of a cluster.
  */
 
 import { S3Client } from "@aws-sdk/client-s3";
+import { startCluster, type TestCluster } from "./cluster.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const DENO = `${ROOT}.deno/bin/deno`;
@@ -46,7 +52,23 @@ export interface TestServer {
 
 const LISTENING = /listening on (https?):\/\/([^\s:]+|\[[^\]]+\]):(\d+)/;
 
+/** The cluster shape `startServer` stands up instead of one server, if any. */
+export const TEST_TOPOLOGY = parseTopology(Deno.env.get("FLASHSTOR_TEST_TOPOLOGY"));
+
+function parseTopology(
+  value: string | undefined,
+): { nodes: number; drivesPerNode: number } | undefined {
+  if (!value) return undefined;
+  const match = /^(\d+)x(\d+)$/.exec(value);
+  if (!match || Number(match[1]) < 2 || Number(match[2]) < 1) {
+    throw new Error(`FLASHSTOR_TEST_TOPOLOGY: expected NODESxDRIVES (e.g. 4x2), got ${value}`);
+  }
+  return { nodes: Number(match[1]), drivesPerNode: Number(match[2]) };
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  // The cluster harness names each node's address; everything else is a test's "one server".
+  if (TEST_TOPOLOGY && options.address === undefined) return await startClusterServer(options);
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "flashstor-test-" });
   const drives = Array.isArray(options.drives)
     ? options.drives
@@ -139,6 +161,42 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Ports of the clusters this process started in topology mode, by directory (for restarts). */
+const clusterPorts = new Map<string, number[]>();
+
+async function startClusterServer(options: ServerOptions): Promise<TestServer> {
+  const { nodes, drivesPerNode } = TEST_TOPOLOGY!;
+  if (options.drives !== undefined || options.scheme === "https") {
+    throw new Error(
+      "FLASHSTOR_TEST_TOPOLOGY: this test chooses its own drives or TLS; run it without the topology",
+    );
+  }
+  const ports = options.dir === undefined ? undefined : clusterPorts.get(options.dir);
+  if (options.dir !== undefined && !ports) {
+    throw new Error(`FLASHSTOR_TEST_TOPOLOGY: ${options.dir} is not a cluster this run started`);
+  }
+  const cluster: TestCluster = await startCluster({
+    nodes,
+    drivesPerNode,
+    args: options.args,
+    env: options.env,
+    reuse: options.dir && ports ? { dir: options.dir, ports } : undefined,
+  });
+  clusterPorts.set(cluster.dir, cluster.ports);
+  const first = cluster.node(0);
+  const all = cluster.nodes.filter((n): n is TestServer => n !== undefined);
+  const each = async (op: (node: TestServer) => Promise<Deno.CommandStatus>) =>
+    (await Promise.all(all.map(op)))[0];
+  return {
+    ...first,
+    dir: cluster.dir,
+    output: () => all.map((n, i) => `--- node ${i + 1}\n${n.output()}`).join("\n"),
+    stop: () => each((n) => n.stop()),
+    kill: () => each((n) => n.kill()),
+    cleanup: () => cluster.cleanup(),
+  };
 }
 
 async function waitForReady(endpoint: string, path: string): Promise<void> {
