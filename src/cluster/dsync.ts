@@ -1,24 +1,242 @@
 /**
  * Distributed namespace locks (MinIO's dsync): a lock is granted by a quorum of the nodes' lock
- * servers, acquired with timeout and retry, refreshed while held, released on every path.
- * OWNER: distributed locks helper (see /work/notes/issue14-contract.md).
+ * servers — this node's in process, the peers' over the internode API. Writers need n/2+1 of
+ * n, readers ceil(n/2), so a writer and anyone else always share a server that refuses one of
+ * them. Every server is asked at once; the lock is held as soon as a quorum granted (later
+ * grants join it, or are given back when the attempt already failed); short of quorum what was
+ * granted is given back and the attempt retried after a jittered backoff until the timeout.
+ * While held, the lock is refreshed every expiry/3 on the servers that granted it; when a
+ * quorum of them no longer knows it, or none confirmed it for the expiry time, it is lost
+ * (onLost, logged). Release never waits: the unlocks go in the background, retried a few times;
+ * what they miss expires.
  */
-import type { Locker, LockOptions, Release } from "../object/locker.ts";
+import { LockTimeout } from "../object/errors.ts";
+import { holding, type Locker, type LockOptions, type Release } from "../object/locker.ts";
+import { sleep } from "../object/pacer.ts";
 import type { PeerClient } from "./internode-client.ts";
-import type { LockServer } from "./lock-server.ts";
+import type { LockAnswer, LockOp, LockServer } from "./lock-server.ts";
+
+export interface DistributedLockerOptions {
+  /** How long read/write wait for a lock unless told otherwise (ms). */
+  timeoutMs?: number;
+  /** How long an attempt waits for a server's answer; slower servers are skipped a while (ms). */
+  callTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_CALL_TIMEOUT_MS = 2_000;
+/** A server that failed or was slow is not asked again for this long (a hung node). */
+const DOWN_MS = 1_000;
+/** Retry backoff: full jitter over min(cap, base·2^attempt). */
+const RETRY_BASE_MS = 10;
+const RETRY_CAP_MS = 500;
+const UNLOCK_TRIES = 3;
+
+/** One attempt's (then one held lock's) state. */
+class Grant {
+  state: "pending" | "held" | "released" = "pending";
+  /** Servers that granted it (indexes into the locker's servers). */
+  readonly servers = new Set<number>();
+  confirmedAt = performance.now();
+  timer?: ReturnType<typeof setTimeout>;
+
+  constructor(
+    readonly key: string,
+    readonly uid: string,
+    readonly write: boolean,
+    readonly quorum: number,
+    readonly onLost?: (reason: Error) => void,
+  ) {}
+}
 
 export class DistributedLocker implements Locker {
-  constructor(readonly local: LockServer, readonly peers: readonly PeerClient[]) {}
+  readonly #servers: number;
+  readonly #timeoutMs: number;
+  readonly #callTimeoutMs: number;
+  readonly #refreshMs: number;
+  readonly #log: (line: string) => void;
+  /** Per server: not asked before this time (performance.now()). */
+  readonly #downUntil: number[];
+  /** Calls on their way, answered or not (drain waits for them). */
+  readonly #background = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly local: LockServer,
+    readonly peers: readonly PeerClient[],
+    options: DistributedLockerOptions = {},
+  ) {
+    this.#servers = peers.length + 1;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.#refreshMs = local.expiryMs / 3;
+    this.#log = options.log ?? ((line) => console.log(line));
+    this.#downUntil = Array(this.#servers).fill(0);
+  }
+
   read(key: string, options?: LockOptions): Promise<Release> {
-    return Promise.reject(new Error(`not implemented: ${key} ${options}`));
+    return this.#acquire(key, false, options);
   }
+
   write(key: string, options?: LockOptions): Promise<Release> {
-    return Promise.reject(new Error(`not implemented: ${key} ${options}`));
+    return this.#acquire(key, true, options);
   }
+
   withRead<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
-    return this.read(key, options).then(fn);
+    return holding(this.read(key, options), fn);
   }
+
   withWrite<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
-    return this.write(key, options).then(fn);
+    return holding(this.write(key, options), fn);
+  }
+
+  /** Resolves once every call sent so far (unlocks above all) is answered or given up. */
+  async drain(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  async #acquire(key: string, write: boolean, options: LockOptions = {}): Promise<Release> {
+    const { signal } = options;
+    const n = this.#servers;
+    const quorum = write ? Math.floor(n / 2) + 1 : Math.ceil(n / 2);
+    const deadline = performance.now() + (options.timeoutMs ?? this.#timeoutMs);
+    for (let attempt = 0;; attempt++) {
+      const grant = new Grant(key, crypto.randomUUID(), write, quorum, options.onLost);
+      if (!signal?.aborted && await this.#attempt(grant, signal)) {
+        return () => this.#release(grant);
+      }
+      const wait = Math.random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt);
+      const left = deadline - performance.now();
+      if (signal?.aborted || left <= 0) break;
+      try {
+        await sleep(Math.min(wait, left), signal);
+      } catch {
+        break;
+      }
+    }
+    const held = signal?.aborted ? "the request was cancelled" : "held elsewhere, or too few " +
+      `of the ${n} lock servers answer (${quorum} needed)`;
+    throw new LockTimeout(`${write ? "write" : "read"} lock on ${key} not granted: ${held}`);
+  }
+
+  /** Asks every server once; true when a quorum granted (the grant is then held). */
+  #attempt(grant: Grant, signal?: AbortSignal): Promise<boolean> {
+    const n = this.#servers;
+    return new Promise((resolve) => {
+      let granted = 0;
+      let refused = 0;
+      const decide = (held: boolean) => {
+        if (grant.state !== "pending") return;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", giveUp);
+        if (held) {
+          grant.state = "held";
+          grant.confirmedAt = performance.now();
+          this.#scheduleRefresh(grant);
+        } else {
+          this.#release(grant);
+        }
+        resolve(held);
+      };
+      const giveUp = () => decide(false);
+      const timer = setTimeout(giveUp, this.#callTimeoutMs);
+      signal?.addEventListener("abort", giveUp, { once: true });
+      for (let i = 0; i < n; i++) {
+        this.#track(
+          this.#call(i, grant.write ? "lock" : "rlock", grant).then((ok) => {
+            if (ok && grant.state === "released") {
+              this.#unlock(i, grant); // a straggler's grant, after the attempt failed or let go
+              return;
+            }
+            if (ok) grant.servers.add(i);
+            if (ok) granted++;
+            else refused++;
+            if (granted >= grant.quorum) decide(true);
+            else if (refused > n - grant.quorum) decide(false);
+          }),
+        );
+      }
+    });
+  }
+
+  #release(grant: Grant): void {
+    if (grant.state === "released") return;
+    grant.state = "released";
+    clearTimeout(grant.timer);
+    for (const i of grant.servers) this.#unlock(i, grant);
+    grant.servers.clear();
+  }
+
+  /** Sends one unlock in the background, retried when the server does not answer. */
+  #unlock(server: number, grant: Grant): void {
+    const op = grant.write ? "unlock" : "runlock";
+    this.#track((async () => {
+      for (let tries = 1; await this.#call(server, op, grant, true) === undefined; tries++) {
+        if (tries === UNLOCK_TRIES) return;
+        await sleep(Math.random() * RETRY_CAP_MS);
+      }
+    })());
+  }
+
+  #scheduleRefresh(grant: Grant): void {
+    grant.timer = setTimeout(() => this.#track(this.#refresh(grant)), this.#refreshMs);
+  }
+
+  async #refresh(grant: Grant): Promise<void> {
+    const servers = [...grant.servers];
+    const answers = await Promise.all(servers.map((i) => this.#call(i, "refresh", grant)));
+    if (grant.state !== "held") return;
+    // A server that no longer knows the grant (expired, restarted) is out of it for good.
+    servers.forEach((i, j) => answers[j] === false && grant.servers.delete(i));
+    const now = performance.now();
+    if (answers.filter((a) => a === true).length >= grant.quorum) grant.confirmedAt = now;
+    const gone = grant.servers.size < grant.quorum;
+    if (!gone && now - grant.confirmedAt < this.local.expiryMs) {
+      this.#scheduleRefresh(grant);
+      return;
+    }
+    const why = gone
+      ? `only ${grant.servers.size} of ${this.#servers} lock servers still hold it`
+      : `not confirmed by ${grant.quorum} lock servers for ${this.local.expiryMs} ms`;
+    const lost = new Error(`${grant.write ? "write" : "read"} lock on ${grant.key} lost: ${why}`);
+    this.#log(`flashstor: locks: ${lost.message}`);
+    this.#release(grant);
+    grant.onLost?.(lost);
+  }
+
+  /**
+   * One operation on server i: true/false as it answered, undefined when it did not (down,
+   * unreachable, an error answer, or slower than the call timeout for a refresh or unlock).
+   * A lock call is never cut at the call timeout (the attempt stops waiting for it, and a late
+   * grant is kept or given back), only at the expiry time, after which its grant is void.
+   */
+  async #call(i: number, op: LockOp, grant: Grant, always = false): Promise<boolean | undefined> {
+    if (i === this.#servers - 1) return this.local.apply(op, grant.key, grant.uid);
+    if (!always && performance.now() < this.#downUntil[i]) return undefined;
+    const acquiring = op === "lock" || op === "rlock";
+    const controller = new AbortController();
+    let timer = setTimeout(() => {
+      this.#downUntil[i] = performance.now() + DOWN_MS;
+      if (!acquiring) controller.abort();
+      else timer = setTimeout(() => controller.abort(), this.local.expiryMs);
+    }, this.#callTimeoutMs);
+    try {
+      const answer = await this.peers[i].json<LockAnswer>("lock", op, {
+        method: "POST",
+        query: { resource: grant.key, uid: grant.uid },
+        signal: controller.signal,
+      });
+      return answer.granted === true;
+    } catch {
+      if (!controller.signal.aborted) this.#downUntil[i] = performance.now() + DOWN_MS;
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #track(work: Promise<unknown>): void {
+    this.#background.add(work);
+    void work.finally(() => this.#background.delete(work));
   }
 }

@@ -12,8 +12,16 @@ export type Release = () => void;
 export interface LockOptions {
   /** Stop waiting (LockTimeout) when this aborts: the request it serves has gone. */
   signal?: AbortSignal;
-  /** Stop waiting (LockTimeout) after this long; the locker's default otherwise. */
+  /**
+   * Stop waiting (LockTimeout) after this long; the locker's default otherwise. 0: one attempt,
+   * no waiting for a holder to let go (a lock that is someone's job only when free).
+   */
   timeoutMs?: number;
+  /**
+   * Called when a lock held is lost: too few lock servers still know it (its refreshes failed
+   * for the expiry time), so others may take it. Never for in-process locks.
+   */
+  onLost?: (reason: Error) => void;
 }
 
 export interface Locker {
@@ -23,4 +31,14 @@ export interface Locker {
   withRead<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
   /** Runs `fn` under the write lock of `key`, released on every path. */
   withWrite<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
+}
+
+/** Runs `fn` once `lock` is granted and releases it on every path (both lockers' with*). */
+export async function holding<T>(lock: Promise<Release>, fn: () => Promise<T>): Promise<T> {
+  const release = await lock;
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
 }

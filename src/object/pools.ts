@@ -505,9 +505,12 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
     return this.#heals.list();
   }
 
-  /** Starts the background scanner over every set (main.ts; tests give short settings). */
+  /**
+   * Starts the background scanner over every set (main.ts; tests give short settings). With a
+   * cluster's locker, only the node holding the scanner's leader lock runs cycles.
+   */
   startScanner(options: ScannerOptions): Promise<void> {
-    this.#scanner ??= new Scanner(this.sets, options);
+    this.#scanner ??= new Scanner(this.sets, { leader: this.options.locker, ...options });
     return this.#scanner.start();
   }
 

@@ -9,15 +9,23 @@
  *
  * The walk is the union of the drives' namespaces (namespace-walk.ts) and every step is per
  * object; lifecycle rules join it through a hook given the object's versions once it is healed.
+ *
+ * In a cluster every node runs a scanner but only one runs the cycles: the one holding the
+ * leader lock, taken with a single try before a cycle and kept from then on (as MinIO's
+ * scanner leader). Two nodes scanning at once would heal twice and, worse, apply lifecycle
+ * twice (two expirations of a versioned object: two delete markers). The others skip their
+ * cycles and serve the usage the leader saved; a leader that dies stops refreshing its lock,
+ * which expires, and the next node to try takes over.
  */
 import { crc32 } from "../../ffi/isal.ts";
 import { SYSTEM_VOLUME } from "../storage/api.ts";
 import { sweepCompletedUploads } from "./completed-uploads.ts";
 import type { ErasureSet } from "./erasure-set.ts";
-import { BucketNotFound, ObjectNotFound } from "./errors.ts";
+import { BucketNotFound, LockTimeout, ObjectNotFound } from "./errors.ts";
 import { GarbageCollector, type GarbageCounts, noGarbage, type ObjectUsage } from "./garbage.ts";
 import { healObject } from "./heal.ts";
 import type { BucketUsage, HealResult, ObjectInfo, ScannerStatus } from "./layer.ts";
+import type { Locker, Release } from "./locker.ts";
 import { type NamespaceObject, setScopes, walkBucket } from "./namespace-walk.ts";
 import { Pacer, sleep } from "./pacer.ts";
 import { readRecord, writeRecord } from "./system-records.ts";
@@ -49,7 +57,12 @@ export interface ScannerOptions extends ScannerSettings {
   sleepFactor?: number;
   log?: (line: string) => void;
   lifecycle?: LifecycleHook;
+  /** A cluster's locks: cycles run only while this node holds SCANNER_LEADER_LOCK. */
+  leader?: Locker;
 }
+
+/** The scanner's leader lock (no bucket name starts with the system volume's "."). */
+export const SCANNER_LEADER_LOCK = `${SYSTEM_VOLUME}/scanner/leader`;
 
 /** The last cycle's usage, in the system volume of the first set's drives, for the next start. */
 const USAGE_RECORD = "config/bucket-usage.json";
@@ -98,6 +111,8 @@ export class Scanner {
   readonly #stop = new AbortController();
   #loop?: Promise<void>;
   #running?: Promise<CycleReport>;
+  /** This node's hold of the leader lock; `lost` aborts when the lock is lost. */
+  #leading?: { release: Release; lost: AbortController };
 
   constructor(readonly sets: readonly ErasureSet[], readonly options: ScannerOptions) {
     this.#garbage = new GarbageCollector({
@@ -119,11 +134,7 @@ export class Scanner {
    * stop is served until the first cycle counts it again; resolves once it is loaded.
    */
   async start(): Promise<void> {
-    const saved = await readRecord<BucketUsage[]>(this.sets[0], USAGE_RECORD)
-      .catch(() => ({ value: undefined }));
-    if (Array.isArray(saved.value) && this.#status.cycles === 0) {
-      this.#usage = saved.value.map((u) => ({ ...u, updated: new Date(u.updated) }));
-    }
+    if (this.#status.cycles === 0) await this.#loadUsage();
     if (this.options.intervalMs > 0) this.#loop ??= this.#run();
   }
 
@@ -137,8 +148,7 @@ export class Scanner {
 
   /** Runs a cycle now, or waits for the one running. */
   cycle(): Promise<CycleReport> {
-    this.#running ??= this.#scan(this.#stop.signal).finally(() => this.#running = undefined);
-    return this.#running;
+    return this.#cycle(this.#stop.signal);
   }
 
   /** Stops between objects and waits for the scanner to finish. */
@@ -146,6 +156,12 @@ export class Scanner {
     this.#stop.abort(new DOMException("scanner stopped", "AbortError"));
     await this.#loop;
     await this.#running?.catch(() => {});
+    this.#leading?.release();
+  }
+
+  #cycle(signal: AbortSignal): Promise<CycleReport> {
+    this.#running ??= this.#scan(signal).finally(() => this.#running = undefined);
+    return this.#running;
   }
 
   async #run(): Promise<void> {
@@ -153,11 +169,44 @@ export class Scanner {
     while (!signal.aborted) {
       try {
         await sleep(this.options.intervalMs, signal);
-        await this.cycle();
+        const leading = await this.#lead();
+        if (leading) await this.#cycle(leading);
+        else await this.#loadUsage();
       } catch (err) {
         if (signal.aborted) return;
         this.#log(`flashstor: scanner: cycle failed: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /** The signal a cycle runs under when this node leads (or no cluster); none: follow. */
+  async #lead(): Promise<AbortSignal | undefined> {
+    const stop = this.#stop.signal;
+    if (!this.options.leader) return stop;
+    if (this.#leading?.lost.signal.aborted) this.#leading = undefined;
+    if (!this.#leading) {
+      const lost = new AbortController();
+      try {
+        const release = await this.options.leader.write(SCANNER_LEADER_LOCK, {
+          timeoutMs: 0,
+          signal: stop,
+          onLost: (reason) => lost.abort(reason),
+        });
+        this.#leading = { release, lost };
+      } catch (err) {
+        if (err instanceof LockTimeout) return undefined;
+        throw err;
+      }
+    }
+    return AbortSignal.any([stop, this.#leading.lost.signal]);
+  }
+
+  /** The usage the last cycle saved (this node's before a restart, or the leader's). */
+  async #loadUsage(): Promise<void> {
+    const saved = await readRecord<BucketUsage[]>(this.sets[0], USAGE_RECORD)
+      .catch(() => ({ value: undefined }));
+    if (Array.isArray(saved.value)) {
+      this.#usage = saved.value.map((u) => ({ ...u, updated: new Date(u.updated) }));
     }
   }
 

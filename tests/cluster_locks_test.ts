@@ -1,0 +1,383 @@
+/**
+ * Distributed locks in process: real LockServers behind real InternodeRouters on Deno.serve
+ * (127.0.0.1), one DistributedLocker per node over its own server and its peers' — quorum,
+ * exclusion, shared readers, refresh and expiry, dead and hung servers, release on every path,
+ * the lock service's answers to bad requests; the scanner's leader lock; and the in-process
+ * NamespaceLocks' timeouts.
+ */
+import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { DistributedLocker } from "../src/cluster/dsync.ts";
+import { InternodeAuth } from "../src/cluster/internode-auth.ts";
+import { INTERNODE_PREFIX, InternodeRouter } from "../src/cluster/internode.ts";
+import { PeerClient } from "../src/cluster/internode-client.ts";
+import { LockServer, serveLocks } from "../src/cluster/lock-server.ts";
+import { LockTimeout } from "../src/object/errors.ts";
+import { NamespaceLocks } from "../src/object/ns-lock.ts";
+import type { Release } from "../src/object/locker.ts";
+import { Scanner } from "../src/object/scanner.ts";
+import { BUCKET, deployment, put, testBytes } from "./fixtures/object_env.ts";
+
+const ROOT = { accessKey: "lockadmin", secretKey: "lock-secret-key-1" };
+
+interface LockNode {
+  name: string;
+  url: string;
+  server: LockServer;
+  http: Deno.HttpServer<Deno.NetAddr>;
+  locker: DistributedLocker;
+  log: string[];
+  /** Moves this node's lock-server clock on (ms). */
+  skip(ms: number): void;
+}
+
+interface LockCluster {
+  nodes: LockNode[];
+  /** Stops node i's HTTP server (its lock server is then unreachable to the others). */
+  stop(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface ClusterOptions {
+  expiryMs?: number;
+  callTimeoutMs?: number;
+  /** Nodes whose address accepts connections but never answers. */
+  hung?: number[];
+}
+
+/** `count` lock nodes on loopback, each locker asking its own server and every peer's. */
+function lockCluster(count: number, options: ClusterOptions = {}): LockCluster {
+  const served = Array.from({ length: count }, () => {
+    let offset = 0;
+    const server = new LockServer({
+      expiryMs: options.expiryMs ?? 30_000,
+      now: () => performance.now() + offset,
+    });
+    const routers: InternodeRouter[] = [];
+    const http = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (request) => routers[0].handle(request),
+    );
+    const name = `127.0.0.1:${http.addr.port}`;
+    routers.push(new InternodeRouter(new InternodeAuth(ROOT, name)));
+    serveLocks(routers[0], server);
+    return { name, url: `http://${name}`, server, http, skip: (ms: number) => offset += ms };
+  });
+  const urls = served.map((n) => n.url);
+  const hungListeners = (options.hung ?? []).map((i) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    urls[i] = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    return listener;
+  });
+  const hungConns: Deno.Conn[] = [];
+  for (const listener of hungListeners) {
+    void (async () => {
+      for await (const conn of listener) hungConns.push(conn);
+    })().catch(() => {});
+  }
+  const clients: Deno.HttpClient[] = [];
+  const nodes: LockNode[] = served.map((node) => {
+    const client = Deno.createHttpClient({});
+    clients.push(client);
+    const auth = new InternodeAuth(ROOT, node.name);
+    const peers = served.flatMap((n, i) =>
+      n === node ? [] : [new PeerClient(urls[i], n.name, auth, client)]
+    );
+    const log: string[] = [];
+    const locker = new DistributedLocker(node.server, peers, {
+      callTimeoutMs: options.callTimeoutMs,
+      log: (line) => log.push(line),
+    });
+    return { ...node, locker, log };
+  });
+  const stopped = new Set<number>();
+  return {
+    nodes,
+    async stop(i) {
+      stopped.add(i);
+      await nodes[i].http.shutdown();
+    },
+    async close() {
+      for (const l of hungListeners) l.close();
+      for (const c of hungConns) c.close();
+      await Promise.all(nodes.map((n) => n.locker.drain()));
+      await Promise.all(nodes.map((n, i) => stopped.has(i) ? undefined : n.http.shutdown()));
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+/** Polls `check` every 20 ms until it holds, at most `ms`. */
+async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = Date.now() + ms; !check();) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("dsync: a writer excludes writers and readers on every node; readers share", async () => {
+  const c = lockCluster(4);
+  const [a, b, d, e] = c.nodes.map((n) => n.locker);
+  try {
+    const releaseA = await a.write("bucket/key");
+    await assertRejects(() => b.write("bucket/key", { timeoutMs: 200 }), LockTimeout);
+    await assertRejects(() => d.read("bucket/key", { timeoutMs: 200 }), LockTimeout);
+    (await b.write("bucket/other"))();
+    releaseA();
+    const releaseB = await b.write("bucket/key");
+    releaseB();
+
+    const readers = await Promise.all([a, b, d].map((l) => l.read("bucket/key")));
+    await assertRejects(() => e.write("bucket/key", { timeoutMs: 200 }), LockTimeout);
+    const readers2 = await e.read("bucket/key");
+    for (const release of [...readers, readers2]) release();
+    (await e.write("bucket/key"))();
+  } finally {
+    await c.close();
+  }
+  for (const node of c.nodes) assertEquals(node.server.size, 0, `${node.name} holds nothing`);
+});
+
+Deno.test("dsync: writers on four nodes contending for one key never overlap", async () => {
+  const c = lockCluster(4);
+  let inside = 0;
+  let entered = 0;
+  try {
+    await Promise.all(c.nodes.map(async (node) => {
+      for (let round = 0; round < 8; round++) {
+        await node.locker.withWrite("bucket/hot", async () => {
+          inside++;
+          entered++;
+          assertEquals(inside, 1, "two writers inside at once");
+          await delay(2);
+          inside--;
+        });
+      }
+    }));
+  } finally {
+    await c.close();
+  }
+  assertEquals(entered, 32);
+});
+
+Deno.test("dsync: a held lock outlives the expiry while refreshed; an abandoned one expires", async () => {
+  const c = lockCluster(4, { expiryMs: 600 });
+  const [a, b] = c.nodes.map((n) => n.locker);
+  try {
+    const release = await a.write("bucket/held");
+    await delay(1_500); // several expiry times: only the refreshes keep it
+    await assertRejects(() => b.write("bucket/held", { timeoutMs: 0 }), LockTimeout);
+    release();
+
+    // A holder that dies leaves its grants behind: made here as its lock calls would be.
+    const auth = new InternodeAuth(ROOT, "127.0.0.1:1");
+    for (const node of c.nodes.slice(1)) {
+      const peer = new PeerClient(node.url, node.name, auth);
+      const answer = await peer.json<{ granted: boolean }>("lock", "lock", {
+        method: "POST",
+        query: { resource: "bucket/orphan", uid: "dead-holder" },
+      });
+      assert(answer.granted);
+    }
+    await assertRejects(() => b.write("bucket/orphan", { timeoutMs: 0 }), LockTimeout);
+    (await b.write("bucket/orphan", { timeoutMs: 10_000 }))();
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("dsync: a lock its servers forgot is lost, and its holder told", async () => {
+  const c = lockCluster(4, { expiryMs: 600 });
+  const [a, b] = c.nodes.map((n) => n.locker);
+  try {
+    let lost: Error | undefined;
+    const release = await a.write("bucket/lost", { onLost: (err) => lost = err });
+    for (const node of c.nodes.slice(1)) node.skip(600);
+    await eventually(() => lost !== undefined, 5_000, "the holder learns its lock is lost");
+    assert(/lost/.test(lost!.message), lost!.message);
+    assert(c.nodes[0].log.some((line) => line.includes("bucket/lost")), "the loss is logged");
+    (await b.write("bucket/lost", { timeoutMs: 10_000 }))();
+    release();
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("dsync: one dead lock server of four costs nothing; two stop writers, not readers", async () => {
+  const c = lockCluster(4);
+  const a = c.nodes[0].locker;
+  try {
+    await c.stop(3);
+    (await a.write("bucket/k"))();
+    (await a.read("bucket/k"))();
+    await c.stop(2);
+    await assertRejects(() => a.write("bucket/k", { timeoutMs: 300 }), LockTimeout);
+    const reader = await a.read("bucket/k");
+    await assertRejects(() => c.nodes[1].locker.write("bucket/k", { timeoutMs: 300 }), LockTimeout);
+    reader();
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("dsync: a hung lock server does not hold up a quorum, and fails one within the timeout", async () => {
+  const c = lockCluster(4, { hung: [3], callTimeoutMs: 300 });
+  try {
+    const a = c.nodes[0].locker;
+    // Three answering servers make the write quorum: granted without waiting for the hung one.
+    const release = await a.write("bucket/k", { timeoutMs: 0 });
+    release();
+    // With one of the three down too, no write quorum: LockTimeout, not a hang.
+    await c.stop(2);
+    await assertRejects(() => a.write("bucket/k2", { timeoutMs: 1_000 }), LockTimeout);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("dsync: released on errors and on cancelled waits", async () => {
+  const c = lockCluster(3);
+  const [a, b] = c.nodes.map((n) => n.locker);
+  try {
+    await assertRejects(
+      () => a.withWrite("bucket/k", () => Promise.reject(new RangeError("commit failed"))),
+      RangeError,
+      "commit failed",
+    );
+    await a.drain();
+    (await b.write("bucket/k", { timeoutMs: 0 }))();
+
+    const holder = await a.write("bucket/k");
+    const gone = new AbortController();
+    const waiting = assertRejects(() => b.read("bucket/k", { signal: gone.signal }), LockTimeout);
+    await delay(50);
+    gone.abort();
+    await waiting;
+    holder();
+    await Promise.all(c.nodes.map((n) => n.locker.drain()));
+    for (const node of c.nodes) assertEquals(node.server.size, 0, `${node.name} holds nothing`);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("lock service: bad requests get 4xx answers, never a grant", async () => {
+  const c = lockCluster(1);
+  const node = c.nodes[0];
+  const auth = new InternodeAuth(ROOT, "127.0.0.1:2");
+  const send = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${node.url}${INTERNODE_PREFIX}${path}`, {
+      method: "POST",
+      ...init,
+      headers: { authorization: await auth.authorization(), ...init.headers },
+    });
+    const body = await response.json() as { code?: string; granted?: boolean };
+    return { status: response.status, body };
+  };
+  try {
+    assertEquals((await send("lock/lock?resource=b/k&uid=u-1")).body, { granted: true });
+    const cases: [string, RequestInit, number, string][] = [
+      ["lock/steal?resource=b/k&uid=u-2", {}, 404, "UnknownLockOperation"],
+      ["lock/lock?resource=b/k&uid=u-2", { method: "GET" }, 405, "MethodNotAllowed"],
+      ["lock/lock?uid=u-2", {}, 400, "InvalidLockRequest"],
+      [`lock/lock?resource=${"x".repeat(5000)}&uid=u-2`, {}, 400, "InvalidLockRequest"],
+      ["lock/lock?resource=b/k&uid=../../x", {}, 400, "InvalidLockRequest"],
+      ["lock/lock?resource=b/k", {}, 400, "InvalidLockRequest"],
+      ["lock/unlock?resource=b/k&uid=u-2", {}, 200, ""],
+      ["lock/lock?resource=b/k&uid=u-3", { headers: { authorization: "" } }, 403, ""],
+    ];
+    for (const [path, init, status, code] of cases) {
+      const answer = await send(path, init);
+      assertEquals(answer.status, status, path);
+      if (code) assertEquals(answer.body.code, code, path);
+    }
+    // Another holder's uid cannot unlock the grant, nor a read unlock a write.
+    assertEquals((await send("lock/runlock?resource=b/k&uid=u-1")).body, { granted: false });
+    assertEquals((await send("lock/rlock?resource=b/k&uid=u-4")).body, { granted: false });
+    assertEquals((await send("lock/unlock?resource=b/k&uid=u-1")).body, { granted: true });
+    assertEquals(node.server.size, 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("lock server: expiry on its own clock, refresh, readers and writers", () => {
+  let now = 0;
+  const server = new LockServer({ expiryMs: 1_000, now: () => now });
+  assert(server.apply("rlock", "k", "r1"));
+  assert(server.apply("rlock", "k", "r2"));
+  assert(!server.apply("lock", "k", "w1"));
+  now = 900;
+  assert(server.apply("refresh", "k", "r1"));
+  now = 1_500; // r2 expired, r1 refreshed at 900
+  assert(!server.apply("refresh", "k", "r2"));
+  assert(!server.apply("lock", "k", "w1"));
+  now = 1_900;
+  assert(server.apply("lock", "k", "w1"), "every reader expired");
+  assert(!server.apply("rlock", "k", "r3"));
+  assert(!server.apply("runlock", "k", "w1"), "a read unlock does not free a write lock");
+  assert(server.apply("unlock", "k", "w1"));
+  assert(!server.apply("unlock", "k", "w1"), "unlocked once");
+  assert(server.apply("lock", "other", "w2"));
+  now = 5_000; // a sweep drops what nobody asks about again
+  assert(server.apply("lock", "third", "w3"));
+  assertEquals(server.size, 1);
+});
+
+Deno.test("namespace locks: a waiter's timeout or signal ends its wait, and those behind go on", async () => {
+  const locks = new NamespaceLocks();
+  const reader = await locks.read("k");
+  await assertRejects(() => locks.write("k", { timeoutMs: 0 }), LockTimeout);
+  const writer = locks.write("k", { timeoutMs: 30 });
+  // A reader queued behind the waiting writer is let in once the writer gives up.
+  const queued = locks.read("k");
+  await assertRejects(() => writer, LockTimeout);
+  (await queued)();
+  const gone = new AbortController();
+  const cancelled = assertRejects(() => locks.write("k", { signal: gone.signal }), LockTimeout);
+  gone.abort();
+  await cancelled;
+  reader();
+  const release: Release = await locks.write("k", { timeoutMs: 0 });
+  release();
+});
+
+Deno.test("scanner: only the leader lock's holder runs cycles; another node takes over", async () => {
+  const c = lockCluster(3);
+  const d = await deployment(1, 4, 2);
+  const scanners: Scanner[] = [];
+  try {
+    await put(d.layer, "photos/a.jpg", testBytes(1000));
+    // Two nodes' object layers over the same drives, each with its own node's locker.
+    for (const [i, layer] of [d.layer, await d.open()].entries()) {
+      scanners.push(
+        new Scanner(layer.sets, {
+          intervalMs: 30,
+          deepEvery: 0,
+          garbageAgeMs: 60_000,
+          uploadExpiryMs: 0,
+          busy: () => false,
+          sleepFactor: 0,
+          log: () => {},
+          leader: c.nodes[i].locker,
+        }),
+      );
+    }
+    await Promise.all(scanners.map((s) => s.start()));
+    await eventually(() => scanners.some((s) => s.status().cycles >= 3), 10_000, "cycles run");
+    const [leader, follower] = scanners[0].status().cycles >= 3 ? scanners : scanners.toReversed();
+    assertEquals(follower.status().cycles, 0, "the follower ran no cycle");
+    await eventually(
+      () => follower.usage().some((u) => u.bucket === BUCKET && u.objects === 1),
+      10_000,
+      "the follower serves the usage the leader saved",
+    );
+    await leader.close();
+    await eventually(() => follower.status().cycles >= 1, 10_000, "the follower takes over");
+  } finally {
+    await Promise.all(scanners.map((s) => s.close()));
+    await d.close();
+    await c.close();
+  }
+});
