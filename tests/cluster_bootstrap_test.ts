@@ -1,6 +1,8 @@
 /**
- * Bootstrap between nodes in this process: each a real InternodeRouter on a real Deno.serve,
- * with its own topology, credentials and clock.
+ * Bootstrap between nodes in this process (each a real InternodeRouter on a real Deno.serve,
+ * with its own topology, credentials and clock), then a real 4-node cluster: a fresh start
+ * waits for the last node, a node that was away joins again, and nodes with another command
+ * line, other credentials or another deployment's drives are refused.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
 import { bootstrap, factsDifference, serveBootstrap } from "../src/cluster/bootstrap.ts";
@@ -9,7 +11,12 @@ import { InternodeAuth, type RootCredentials } from "../src/cluster/internode-au
 import { InternodeRouter } from "../src/cluster/internode.ts";
 import { PeerClient } from "../src/cluster/internode-client.ts";
 import type { Topology } from "../src/cluster/topology.ts";
-import { freePorts } from "./helpers/cluster.ts";
+import { freePorts, nodeClient, startCluster } from "./helpers/cluster.ts";
+import { spawnNode } from "./helpers/cluster-node.ts";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { join } from "node:path";
+import { SYSTEM_VOLUME } from "../src/storage/api.ts";
+import { FORMAT_FILE, formatForDrive, newFormat, serializeFormat } from "../src/storage/format.ts";
 
 const ROOT: RootCredentials = { accessKey: "rootuser", secretKey: "rootsecret-123" };
 
@@ -161,4 +168,127 @@ Deno.test("bootstrap: facts differ by version or layout", () => {
   );
   const layout = factsDifference(facts, { ...facts, layout: { ...facts.layout, parity: 0 } });
   assert(layout?.includes("erasure layout differs"));
+});
+
+/** Waits (bounded) until the node on `port` answers S3 with a 503 whose message has `text`. */
+async function answers503(port: number, text: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  let last = "";
+  while (Date.now() < until) {
+    last = await fetch(`http://127.0.0.1:${port}/`).then(
+      async (r) => `${r.status} ${await r.text()}`,
+      (err) => String(err),
+    );
+    if (last.startsWith("503") && last.includes(text)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`node on ${port} never answered 503 "${text}"; last: ${last}`);
+}
+
+Deno.test("cluster start: a fresh deployment waits for every node; a node away rejoins; odd nodes are refused", async (t) => {
+  const cluster = await startCluster({ start: [] });
+  const { dir, ports, endpoints } = cluster;
+  const bucket = "joins";
+  const get = async (node: number, key: string) => {
+    const answer = await nodeClient(cluster.node(node)).send(
+      new GetObjectCommand({ Bucket: bucket, Key: key }),
+    );
+    return await answer.Body!.transformToString();
+  };
+  try {
+    await t.step("a new deployment is formatted once every node is there", async () => {
+      let served = 0;
+      const first = [0, 1, 2].map((i) => cluster.startNode(i).then(() => served++));
+      // The last node comes later: node 1 cannot format a new deployment without its drives,
+      // and says so in its 503s; node 2 waits for node 1.
+      await answers503(ports[0], "cannot format a new deployment while 2 of 8 drives");
+      await answers503(ports[1], `waiting for node 127.0.0.1:${ports[0]} to format`);
+      assertEquals(served, 0);
+      await Promise.all([...first, cluster.startNode(3)]);
+      await nodeClient(cluster.node(0)).send(new CreateBucketCommand({ Bucket: bucket }));
+      await nodeClient(cluster.node(0)).send(
+        new PutObjectCommand({ Bucket: bucket, Key: "one", Body: "written through node 1" }),
+      );
+      assertEquals(await get(2, "one"), "written through node 1");
+    });
+
+    await t.step(
+      "a node away: the others serve; back, it joins and its drives come online",
+      async () => {
+        await cluster.kill(3);
+        await nodeClient(cluster.node(1)).send(
+          new PutObjectCommand({ Bucket: bucket, Key: "two", Body: "while node 4 was away" }),
+        );
+        assertEquals(await get(0, "two"), "while node 4 was away");
+        await cluster.startNode(3);
+        assertEquals(await get(3, "two"), "while node 4 was away");
+        const drive = `drive http://127.0.0.1:${ports[3]}${dir}/n4/d1 back online`;
+        const until = Date.now() + 30_000;
+        while (!cluster.node(0).output().includes(drive) && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assertStringIncludes(cluster.node(0).output(), drive);
+      },
+    );
+    await cluster.kill(3);
+
+    await t.step("the whole cluster restarted with one node missing serves", async () => {
+      await cluster.stop();
+      await Promise.all([0, 1, 2].map((i) => cluster.startNode(i)));
+      assertEquals(await get(2, "two"), "while node 4 was away");
+      assertStringIncludes(cluster.node(0).output(), "3 of 4 nodes agree");
+    });
+
+    await t.step("a node with another command line is refused, naming the difference", async () => {
+      const odd = endpoints.map((e, i) => i === 3 ? e.replace("/n4/", "/n4x/") : e);
+      const node = spawnNode(odd, ports[3]);
+      try {
+        const [line] = await node.waitFor(/bootstrap: waiting for node .*command line differs.*/);
+        assertStringIncludes(line, `${dir}/n4/d1 there`);
+        assertStringIncludes(line, `${dir}/n4x/d1 here`);
+        const s3 = await fetch(`${node.endpoint}/`);
+        assertEquals(s3.status, 503);
+        assertStringIncludes(await s3.text(), "to agree");
+      } finally {
+        await node.kill();
+      }
+    });
+
+    await t.step("a node with other root credentials: its token is refused", async () => {
+      const node = spawnNode(endpoints, ports[3], {
+        env: { FLASHSTOR_ROOT_PASSWORD: "another-secret-42" },
+      });
+      try {
+        await node.waitFor(/waiting for node .*refused this node's token/);
+      } finally {
+        await node.kill();
+      }
+    });
+
+    await t.step("a node whose drives belong to another deployment refuses to start", async () => {
+      const foreign = newFormat({ setCount: 1, setDriveCount: 2 });
+      for (const [i, drive] of ["d1", "d2"].entries()) {
+        const root = join(dir, "n4", drive);
+        await Deno.remove(root, { recursive: true });
+        await Deno.mkdir(join(root, SYSTEM_VOLUME), { recursive: true });
+        await Deno.writeFile(
+          join(root, SYSTEM_VOLUME, FORMAT_FILE),
+          serializeFormat(formatForDrive(foreign, i)),
+        );
+      }
+      const node = spawnNode(endpoints, ports[3]);
+      try {
+        const [line] = await node.waitFor(/belongs to deployment.*/);
+        assertStringIncludes(line, foreign.id);
+        assertEquals((await node.exited(30_000)).code, 1);
+        assertEquals(node.output().includes("listening on"), false);
+      } finally {
+        await node.kill();
+      }
+      // The others go on serving without it.
+      assertEquals(await get(1, "one"), "written through node 1");
+    });
+  } finally {
+    await cluster.cleanup();
+  }
 });

@@ -118,7 +118,9 @@ export async function verifyPeer(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    if (err instanceof PeerUnreachable) return `unreachable (${err.message})`;
+    if (err instanceof PeerUnreachable) {
+      return `unreachable (${err.message.replace(`peer ${peer.node}: `, "")})`;
+    }
     if (err instanceof PeerCallError) {
       return err.code === "InternodeAccessDenied"
         ? `it refused this node's token: ${err.wire.message} (other root credentials, or clocks apart)`

@@ -13,6 +13,8 @@ export interface NodeProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Whether the process is still running. */
   alive(): boolean;
+  /** Its exit status; rejects if it still runs after `timeoutMs`. */
+  exited(timeoutMs: number): Promise<Deno.CommandStatus>;
   /** SIGKILL and wait. */
   kill(): Promise<void>;
 }
@@ -35,9 +37,10 @@ export function spawnNode(
     for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(process.stdout), pump(process.stderr)]);
-  const status = process.status.then(async () => {
+  const status = process.status.then(async (s) => {
     exited = true;
     await pumps;
+    return s;
   });
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -54,6 +57,20 @@ export function spawnNode(
       throw new Error(
         `${exited ? "node exited" : `no ${pattern} within ${timeoutMs} ms`}; log:\n${output}`,
       );
+    },
+    async exited(timeoutMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`still running after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        return await Promise.race([status, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async kill() {
       if (!exited) {
