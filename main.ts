@@ -14,6 +14,7 @@ import { type Config, ConfigError, parseServerArgs, USAGE } from "./src/config.t
 import { EndpointError, resolveTopology } from "./src/cluster/endpoints.ts";
 import { localPaths } from "./src/cluster/topology.ts";
 import { joinCluster } from "./src/cluster/node.ts";
+import { peerTrust } from "./src/cluster/peer-tls.ts";
 import { ServiceGate } from "./src/service-gate.ts";
 import { createApp } from "./src/s3/app.ts";
 import { loadOrInitFormat } from "./src/storage/format.ts";
@@ -77,6 +78,10 @@ async function serve(args: string[]): Promise<void> {
   checkListenAddress(config);
   const topology = await resolveTopology(config.drives, { ...config, tls: !!tls }, config.layout);
   const localDrivePaths = localPaths(topology);
+  // Read now: the certs dir may not stay readable after the start.
+  const peerCAs = topology.distributed && tls
+    ? await peerTrust(config.certsDir, tls.cert)
+    : undefined;
   // Any drive failure but another server holding it leaves that drive offline: the deployment
   // starts if the others make a quorum, and the drive monitor keeps probing it.
   const localDrives = new Map(
@@ -122,8 +127,7 @@ async function serve(args: string[]): Promise<void> {
       localDrives,
       driveTimeoutMs: config.driveTimeoutMs,
       lockExpiryMs: config.lockExpiryMs,
-      // Peers share the deployment's certificate (or one signed by the same CA).
-      caCerts: tls ? [tls.cert] : undefined,
+      caCerts: peerCAs,
     })
     : undefined;
   const drives = cluster?.drives ?? [...localDrives.values()];

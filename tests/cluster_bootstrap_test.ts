@@ -13,7 +13,17 @@ import { PeerClient } from "../src/cluster/internode-client.ts";
 import type { Topology } from "../src/cluster/topology.ts";
 import { freePorts, nodeClient, startCluster } from "./helpers/cluster.ts";
 import { spawnNode } from "./helpers/cluster-node.ts";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import https from "node:https";
+import { ACCESS_KEY, SECRET_KEY, startServer, type TestServer } from "./helpers/server.ts";
+import { ignoreWithout, opensslUnavailable } from "./helpers/capabilities.ts";
+import { selfSignedCert } from "./helpers/tls.ts";
+import { CA_DIR, peerTrust } from "../src/cluster/peer-tls.ts";
 import { join } from "node:path";
 import { SYSTEM_VOLUME } from "../src/storage/api.ts";
 import { FORMAT_FILE, formatForDrive, newFormat, serializeFormat } from "../src/storage/format.ts";
@@ -290,5 +300,67 @@ Deno.test("cluster start: a fresh deployment waits for every node; a node away r
     });
   } finally {
     await cluster.cleanup();
+  }
+});
+
+const noOpenssl = await opensslUnavailable();
+const tlsName = "cluster over TLS: https endpoints, peers trusted through the shared certificate";
+Deno.test({ name: tlsName, ignore: ignoreWithout(tlsName, noOpenssl) }, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-tls-cluster-" });
+  const certsDir = join(dir, "certs");
+  await Deno.mkdir(certsDir);
+  const { cert } = await selfSignedCert(
+    join(certsDir, "public.crt"),
+    join(certsDir, "private.key"),
+    "cluster",
+  );
+  const ports = freePorts(4);
+  const drives = ports.map((p, i) => `https://127.0.0.1:${p}${dir}/n${i + 1}/d{1...2}`);
+  const nodes: TestServer[] = [];
+  try {
+    nodes.push(
+      ...await Promise.all(ports.map((port) =>
+        startServer({
+          drives,
+          address: `127.0.0.1:${port}`,
+          dir,
+          args: ["--certs-dir", certsDir],
+          scheme: "https",
+          startTimeoutMs: 60_000,
+        })
+      )),
+    );
+    const client = (node: TestServer) =>
+      new S3Client({
+        endpoint: node.endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+        requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
+      });
+    await client(nodes[0]).send(new CreateBucketCommand({ Bucket: "secure" }));
+    await client(nodes[0]).send(
+      new PutObjectCommand({ Bucket: "secure", Key: "k", Body: "between nodes over TLS" }),
+    );
+    const got = await client(nodes[2]).send(new GetObjectCommand({ Bucket: "secure", Key: "k" }));
+    assertEquals(await got.Body!.transformToString(), "between nodes over TLS");
+  } finally {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("peer trust: the node's certificate and every PEM certificate in certs-dir/CAs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-cas-" });
+  try {
+    const pem = (n: number) => `-----BEGIN CERTIFICATE-----\nCA${n}\n-----END CERTIFICATE-----\n`;
+    assertEquals(await peerTrust(dir, "own"), ["own"]);
+    await Deno.mkdir(join(dir, CA_DIR));
+    await Deno.writeTextFile(join(dir, CA_DIR, "b.crt"), pem(2));
+    await Deno.writeTextFile(join(dir, CA_DIR, "a.pem"), pem(1));
+    await Deno.writeTextFile(join(dir, CA_DIR, "README"), "not a certificate");
+    assertEquals(await peerTrust(dir, "own"), ["own", pem(1), pem(2)]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
