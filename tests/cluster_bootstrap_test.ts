@@ -210,11 +210,19 @@ Deno.test("cluster start: a fresh deployment waits for every node; a node away r
       let served = 0;
       const first = [0, 1, 2].map((i) => cluster.startNode(i).then(() => served++));
       // The last node comes later: node 1 cannot format a new deployment without its drives,
-      // and says so in its 503s; node 2 waits for node 1.
-      await answers503(ports[0], "cannot format a new deployment while 2 of 8 drives");
-      await answers503(ports[1], `waiting for node 127.0.0.1:${ports[0]} to format`);
+      // node 2 waits for node 1 (their 503s say they wait for the format, their logs why).
+      await answers503(ports[0], "format (peers starting)");
+      await answers503(ports[1], "format (peers starting)");
       assertEquals(served, 0);
       await Promise.all([...first, cluster.startNode(3)]);
+      assertStringIncludes(
+        cluster.node(0).output(),
+        "cannot format a new deployment while 2 of 8 drives are unreachable",
+      );
+      assertStringIncludes(
+        cluster.node(1).output(),
+        `waiting for node 127.0.0.1:${ports[0]} to format the new deployment`,
+      );
       await nodeClient(cluster.node(0)).send(new CreateBucketCommand({ Bucket: bucket }));
       await nodeClient(cluster.node(0)).send(
         new PutObjectCommand({ Bucket: bucket, Key: "one", Body: "written through node 1" }),

@@ -26,7 +26,7 @@ export interface BootstrapOptions {
   topology: Topology;
   router: InternodeRouter;
   peers: readonly PeerClient[];
-  /** Progress for the 503s S3 clients get meanwhile ("waiting for 2 of 4 nodes: …"). */
+  /** Progress for the 503s S3 clients get meanwhile ("waiting for 2 more of 4 nodes …"). */
   onWaiting?: (reason: string) => void;
   log?: (line: string) => void;
   /** This node's clock (tests shift it to show the skew check). */
@@ -182,11 +182,8 @@ export async function bootstrap(options: BootstrapOptions): Promise<void> {
       );
       return;
     }
-    options.onWaiting?.(
-      `waiting for ${needed - agreed.size - 1} more of ${total} nodes to agree: ${
-        waiting.join("; ")
-      }`,
-    );
+    // Anyone may read the 503s: the count only; which peers and why is in the log.
+    options.onWaiting?.(`waiting for ${needed - agreed.size - 1} more of ${total} nodes to agree`);
     await sleep(options.retryMs ?? RETRY_MS, options.signal);
   }
 }

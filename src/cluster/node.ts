@@ -99,7 +99,8 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterNode>
         if (err.message !== said) {
           said = err.message;
           console.log(`flashstor: format: ${said}; retrying`);
-          gate.waiting = `waiting for the format: ${said}`;
+          // The details (peers' addresses) go to the log only.
+          gate.waiting = "waiting for the deployment's format (peers starting)";
         }
       }
       await new Promise((resolve) => setTimeout(resolve, FORMAT_RETRY_MS));
