@@ -53,7 +53,8 @@ async function node(
   );
   const auth = new InternodeAuth(options.root ?? ROOT, topology.self.node);
   const router = new InternodeRouter(auth);
-  serveBootstrap(router, topology, options.now);
+  const lines: string[] = [];
+  serveBootstrap(router, topology, options.now, (line) => lines.push(line));
   const peers = topology.nodes.filter((n) => !n.local).map((n) =>
     new PeerClient(n.url, n.node, auth)
   );
@@ -61,7 +62,7 @@ async function node(
     { hostname: "127.0.0.1", port: ports[index], onListen: () => {} },
     (request) => router.handle(request),
   );
-  return { topology, router, peers, lines: [], waiting: "", server };
+  return { topology, router, peers, lines, waiting: "", server };
 }
 
 function run(n: TestNode, extra: { now?: () => number; signal?: AbortSignal } = {}) {
@@ -126,10 +127,14 @@ Deno.test("bootstrap: a node waits, saying why, while no majority agrees", async
         paths: (n) => n === 2 ? "/srv/other/d{1...2}" : `/srv/n${n}/d{1...2}`,
       });
       try {
-        const line = await refusedWith(a, "command line differs");
+        const line = await refusedWith(a, "command line differs", 300);
         assertStringIncludes(line, `http://127.0.0.1:${ports[1]}/srv/other/d1 there`);
         assertStringIncludes(line, `http://127.0.0.1:${ports[1]}/srv/n2/d1 here`);
         assertStringIncludes(a.waiting, "waiting for 1 more of 2 nodes");
+        // The peer logs the odd caller too, once.
+        const noted = b.lines.filter((l) => l.includes(`node 127.0.0.1:${ports[0]} was started`));
+        assertEquals(noted.length, 1);
+        assertStringIncludes(noted[0], "another command line, version or erasure layout");
       } finally {
         await b.server.shutdown();
       }
@@ -267,6 +272,10 @@ Deno.test("cluster start: a fresh deployment waits for every node; a node away r
         const s3 = await fetch(`${node.endpoint}/`);
         assertEquals(s3.status, 503);
         assertStringIncludes(await s3.text(), "to agree");
+        assertStringIncludes(
+          cluster.node(0).output(),
+          `node 127.0.0.1:${ports[3]} was started with another command line`,
+        );
       } finally {
         await node.kill();
       }

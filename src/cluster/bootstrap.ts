@@ -53,18 +53,41 @@ function ownFacts(topology: Topology, now: () => number): BootstrapFacts {
   };
 }
 
-/** Serves `bootstrap/verify`: this node's facts, for the peers to compare with theirs. */
+/** A digest of what every node must share (not the clock), sent along with each check. */
+async function sharedDigest(topology: Topology): Promise<string> {
+  const { version, endpoints, layout } = ownFacts(topology, () => 0);
+  const bytes = new TextEncoder().encode(JSON.stringify([version, endpoints, layout]));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Serves `bootstrap/verify`: this node's facts, for the peers to compare with theirs. A caller
+ * whose shared facts differ (its digest says so) is logged once here too, so that the odd node
+ * shows on every node's log, not only its own.
+ */
 export function serveBootstrap(
   router: InternodeRouter,
   topology: Topology,
   now: () => number = Date.now,
+  log: (line: string) => void = console.log,
 ): void {
-  router.register("bootstrap", ({ method }) =>
-    Promise.resolve(
-      method === "verify"
-        ? Response.json(ownFacts(topology, now))
-        : errorResponse(404, "UnknownMethod", `no bootstrap method "${method}"`),
-    ));
+  const digest = sharedDigest(topology);
+  const refused = new Set<string>();
+  router.register("bootstrap", async ({ method, caller, query }) => {
+    if (method !== "verify") {
+      return errorResponse(404, "UnknownMethod", `no bootstrap method "${method}"`);
+    }
+    const theirs = query.get("digest");
+    if (theirs !== null && theirs !== await digest && !refused.has(caller)) {
+      refused.add(caller);
+      log(
+        `flashstor: bootstrap: node ${caller} was started with another command line, version or ` +
+          `erasure layout; it cannot join (its log names the difference)`,
+      );
+    }
+    return Response.json(ownFacts(topology, now));
+  });
 }
 
 /** The first difference between two command lines' drive lists, said for an operator. */
@@ -111,10 +134,12 @@ export async function verifyPeer(
   now: () => number = Date.now,
   timeoutMs = CALL_TIMEOUT_MS,
 ): Promise<string | undefined> {
+  const digest = await sharedDigest(topology);
   const sent = now();
   let theirs: unknown;
   try {
     theirs = await peer.json<unknown>("bootstrap", "verify", {
+      query: { digest },
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -151,7 +176,7 @@ export async function bootstrap(options: BootstrapOptions): Promise<void> {
   const { topology, peers } = options;
   const now = options.now ?? Date.now;
   const log = options.log ?? console.log;
-  serveBootstrap(options.router, topology, now);
+  serveBootstrap(options.router, topology, now, log);
   const total = topology.nodes.length;
   const needed = Math.floor(total / 2) + 1;
   const agreed = new Set<string>();
