@@ -253,6 +253,23 @@ Deno.test("cluster start: a fresh deployment waits for every node; a node away r
         assertStringIncludes(cluster.node(0).output(), drive);
       },
     );
+
+    await t.step(
+      "back with a wiped drive: its node formats it, the others leave it to it",
+      async () => {
+        await cluster.kill(3);
+        await Deno.remove(join(dir, "n4", "d2", SYSTEM_VOLUME, FORMAT_FILE));
+        await cluster.startNode(3);
+        // Format order interleaves the nodes: n4/d2 is the 8th drive of the one set.
+        const own = /n4\/d2 .*formatted into set 1, drive 8/;
+        assert(own.test(cluster.node(3).output()), cluster.node(3).output());
+        assertEquals(await get(3, "two"), "while node 4 was away");
+        const remote = `http://127.0.0.1:${ports[3]}${dir}/n4/d2`;
+        for (const i of [0, 1, 2]) {
+          assertEquals(cluster.node(i).output().includes(`${remote} back, healing`), false);
+        }
+      },
+    );
     await cluster.kill(3);
 
     await t.step("the whole cluster restarted with one node missing serves", async () => {
