@@ -14,7 +14,8 @@ import { LockTimeout } from "../object/errors.ts";
 import { holding, type Locker, type LockOptions, type Release } from "../object/locker.ts";
 import { sleep } from "../object/pacer.ts";
 import type { PeerClient } from "./internode-client.ts";
-import type { LockAnswer, LockOp, LockServer } from "./lock-server.ts";
+import { LockClient } from "./lock-client.ts";
+import type { LockOp, LockServer } from "./lock-server.ts";
 
 export interface DistributedLockerOptions {
   /** How long read/write wait for a lock unless told otherwise (ms). */
@@ -52,6 +53,7 @@ class Grant {
 
 export class DistributedLocker implements Locker {
   readonly #servers: number;
+  readonly #clients: LockClient[];
   readonly #timeoutMs: number;
   readonly #callTimeoutMs: number;
   readonly #refreshMs: number;
@@ -67,6 +69,8 @@ export class DistributedLocker implements Locker {
     options: DistributedLockerOptions = {},
   ) {
     this.#servers = peers.length + 1;
+    // A lock request unanswered for the expiry time is void anyway.
+    this.#clients = peers.map((peer) => new LockClient(peer, local.expiryMs));
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#refreshMs = local.expiryMs / 3;
@@ -206,30 +210,27 @@ export class DistributedLocker implements Locker {
 
   /**
    * One operation on server i: true/false as it answered, undefined when it did not (down,
-   * unreachable, an error answer, or slower than the call timeout for a refresh or unlock).
-   * A lock call is never cut at the call timeout (the attempt stops waiting for it, and a late
-   * grant is kept or given back), only at the expiry time, after which its grant is void.
+   * unreachable, an error answer, or slower than the call timeout for a refresh or unlock; a
+   * server that slow is skipped a while). A lock call is waited for to the end (the attempt
+   * stops waiting at the call timeout itself, and a late grant is kept or given back).
    */
   async #call(i: number, op: LockOp, grant: Grant, always = false): Promise<boolean | undefined> {
     if (i === this.#servers - 1) return this.local.apply(op, grant.key, grant.uid);
     if (!always && performance.now() < this.#downUntil[i]) return undefined;
+    const down = () => this.#downUntil[i] = performance.now() + DOWN_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slow = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        down();
+        resolve(undefined);
+      }, this.#callTimeoutMs);
+    });
+    const answer = this.#clients[i].apply(op, grant.key, grant.uid);
     const acquiring = op === "lock" || op === "rlock";
-    const controller = new AbortController();
-    let timer = setTimeout(() => {
-      this.#downUntil[i] = performance.now() + DOWN_MS;
-      if (!acquiring) controller.abort();
-      else timer = setTimeout(() => controller.abort(), this.local.expiryMs);
-    }, this.#callTimeoutMs);
     try {
-      const answer = await this.peers[i].json<LockAnswer>("lock", op, {
-        method: "POST",
-        query: { resource: grant.key, uid: grant.uid },
-        signal: controller.signal,
-      });
-      return answer.granted === true;
-    } catch {
-      if (!controller.signal.aborted) this.#downUntil[i] = performance.now() + DOWN_MS;
-      return undefined;
+      const result = await (acquiring ? answer : Promise.race([answer, slow]));
+      if (result === undefined) down();
+      return result;
     } finally {
       clearTimeout(timer);
     }

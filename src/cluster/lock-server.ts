@@ -100,33 +100,92 @@ export class LockServer {
   }
 }
 
-/** The answer of every lock operation on the wire. */
+/** One operation on the wire: [op, resource, uid]. */
+export type LockRequest = [LockOp, string, string];
+
+/** The answer to a batch: each operation's result, in order. */
 export interface LockAnswer {
-  granted: boolean;
+  granted: boolean[];
 }
 
+/** Operations in one request at most. */
+export const MAX_LOCK_BATCH = 256;
+const MAX_BODY_BYTES = MAX_LOCK_BATCH * (MAX_RESOURCE_CHARS * 4 + 128);
+
+class InvalidLockRequest extends Error {}
+
 /**
- * Serves `server` to the peers (internode service "lock"): `POST lock/{op}?resource=…&uid=…`
- * → `{granted}`. Malformed arguments are refused with 400, unknown operations with 404.
+ * Serves `server` to the peers (internode service "lock"): `POST lock/apply` with a JSON
+ * array of up to MAX_LOCK_BATCH `[op, resource, uid]` → `{granted: [...]}`, applied in order.
+ * A malformed batch is refused whole with 400 `InvalidLockRequest`; other methods 404.
  */
 export function serveLocks(router: InternodeRouter, server: LockServer): void {
-  router.register("lock", async ({ request, method, query }) => {
-    await request.body?.cancel().catch(() => {});
-    if (!OPS.has(method)) {
-      return errorResponse(404, "UnknownLockOperation", `no lock operation "${method}"`);
+  router.register("lock", async ({ request, method }) => {
+    if (method !== "apply" || request.method !== "POST") {
+      await request.body?.cancel().catch(() => {});
+      return errorResponse(404, "UnknownLockOperation", `no lock operation "${method}" here`);
     }
-    if (request.method !== "POST") {
-      return errorResponse(405, "MethodNotAllowed", "lock operations are POST requests");
+    let requests: LockRequest[];
+    try {
+      requests = parseBatch(await boundedText(request, MAX_BODY_BYTES));
+    } catch (err) {
+      if (!(err instanceof InvalidLockRequest)) throw err;
+      await request.body?.cancel().catch(() => {});
+      return errorResponse(400, "InvalidLockRequest", err.message);
     }
-    const resource = query.get("resource");
-    const uid = query.get("uid");
-    if (!resource || resource.length > MAX_RESOURCE_CHARS) {
-      return errorResponse(400, "InvalidLockRequest", "resource: 1 to 4096 characters");
-    }
-    if (!uid || !UID.test(uid)) {
-      return errorResponse(400, "InvalidLockRequest", "uid: 1 to 64 letters, digits or '-'");
-    }
-    const answer: LockAnswer = { granted: server.apply(method as LockOp, resource, uid) };
+    const answer: LockAnswer = {
+      granted: requests.map(([op, resource, uid]) => server.apply(op, resource, uid)),
+    };
     return Response.json(answer);
   });
+}
+
+function parseBatch(text: string): LockRequest[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidLockRequest("the body is not JSON");
+  }
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LOCK_BATCH) {
+    throw new InvalidLockRequest(`expected 1 to ${MAX_LOCK_BATCH} [op, resource, uid] entries`);
+  }
+  return value.map((entry, i) => {
+    const [op, resource, uid] = Array.isArray(entry) ? entry : [];
+    if (typeof op !== "string" || !OPS.has(op)) {
+      throw new InvalidLockRequest(`entry ${i}: unknown operation`);
+    }
+    if (
+      typeof resource !== "string" || resource.length === 0 ||
+      resource.length > MAX_RESOURCE_CHARS
+    ) {
+      throw new InvalidLockRequest(`entry ${i}: resource of 1 to ${MAX_RESOURCE_CHARS} characters`);
+    }
+    if (typeof uid !== "string" || !UID.test(uid)) {
+      throw new InvalidLockRequest(`entry ${i}: uid of 1 to 64 letters, digits or '-'`);
+    }
+    return [op as LockOp, resource, uid];
+  });
+}
+
+/** The body as text, refused (InvalidLockRequest) beyond `limit` bytes without reading it all. */
+async function boundedText(request: Request, limit: number): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? 0) > limit) throw new InvalidLockRequest(`body over ${limit} bytes`);
+  // A declared length is what the HTTP layer delivers at most: read it whole (faster).
+  if (declared !== null) return await request.text();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.byteLength;
+    if (size > limit) throw new InvalidLockRequest(`body over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
