@@ -178,6 +178,7 @@ async function serve(args: string[]): Promise<void> {
     await closeAuditLogs();
     await monitor.close();
     await layer.close();
+    await cluster?.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", stop);

@@ -52,6 +52,11 @@ export interface ClusterNode {
    * the peers start.
    */
   format(layout: Layout): Promise<FormatResult>;
+  /**
+   * At shutdown, after the last request: stops the metadata sync's timers and waits for the
+   * lock releases in flight, so a stopped node leaves no lock for the peers to wait out.
+   */
+  close(): Promise<void>;
 }
 
 /** Between attempts to settle the format while peers start. */
@@ -106,5 +111,10 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterNode>
       await new Promise((resolve) => setTimeout(resolve, FORMAT_RETRY_MS));
     }
   };
-  return { drives, locker: new DistributedLocker(lockServer, peers), metadata, peers, format };
+  const locker = new DistributedLocker(lockServer, peers);
+  const close = async () => {
+    metadata.close();
+    await locker.drain();
+  };
+  return { drives, locker, metadata, peers, format, close };
 }
