@@ -78,6 +78,18 @@ Deno.test("topology: listening on every address, a local host name or address ma
   assertEquals(t.drives.filter((d) => d.local).length, 2);
 });
 
+Deno.test("topology: listening on one address, a host name resolving to it matches", async () => {
+  const args = ["http://localhost:9001/a{1...2}", "http://203.0.113.9:9001/b{1...2}"];
+  const t = await topologyOf(args, listen(9001, "127.0.0.1"));
+  assertEquals(t.self.node, "localhost:9001");
+  // Same port, but another local address than the one listened on: not this node.
+  await assertRejects(
+    () => topologyOf(["http://127.0.0.2:9001/a", "http://127.0.0.3:9001/a"], listen(9001)),
+    EndpointError,
+    "none of the drives is on this node",
+  );
+});
+
 Deno.test("topology: clear refusals", async () => {
   const refuses = (args: string[], at: ListenAddress, text: string) =>
     assertRejects(() => topologyOf(args, at), EndpointError, text);

@@ -3,6 +3,7 @@
  * (`/mnt/d{1...8}`) expand to drive lists; every set has the same size, 2–16 drives, the
  * largest size that divides the drive count.
  */
+import { lookup } from "node:dns/promises";
 import type { Topology } from "./topology.ts";
 
 export class EndpointError extends Error {
@@ -152,35 +153,36 @@ export interface ListenAddress {
 
 const WILDCARD = new Set(["0.0.0.0", "::", ""]);
 
-/**
- * Whether `host` is an address of this machine: it can be bound (a name resolving to a local
- * address, /etc/hosts included, binds; any other fails).
- */
-function isLocalHost(host: string): boolean {
-  const hostname = host.replace(/^\[|\]$/g, "");
-  if (hostname === "localhost") return true;
+/** The addresses a host name resolves to as the system resolves it (/etc/hosts too). */
+async function addressesOf(host: string): Promise<string[]> {
   try {
-    Deno.listen({ hostname, port: 0 }).close();
+    const found = await lookup(host.replace(/^\[|\]$/g, ""), { all: true });
+    return found.map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
+/** Whether `address` is one of this machine's: only those can be bound. */
+function isLocalAddress(address: string): boolean {
+  try {
+    Deno.listen({ hostname: address, port: 0 }).close();
     return true;
   } catch {
     return false;
   }
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || h.startsWith("127.");
-}
-
 /**
  * Whether drives on `host`:`port` are this node's: the port is the one it listens on and the
- * host is the address it listens on (listening on every address: any local address).
+ * host resolves to the address it listens on (listening on every address: to any local one).
  */
-function isSelf(host: string, port: number, listen: ListenAddress): boolean {
+async function isSelf(host: string, port: number, listen: ListenAddress): Promise<boolean> {
   if (port !== listen.port) return false;
-  if (WILDCARD.has(listen.hostname)) return isLocalHost(host);
-  const bare = host.replace(/^\[|\]$/g, "");
-  return bare === listen.hostname || (isLoopback(bare) && isLoopback(listen.hostname));
+  const addresses = await addressesOf(host);
+  if (WILDCARD.has(listen.hostname)) return addresses.some(isLocalAddress);
+  const listening = await addressesOf(listen.hostname);
+  return addresses.some((a) => listening.includes(a));
 }
 
 /**
@@ -190,20 +192,20 @@ function isSelf(host: string, port: number, listen: ListenAddress): boolean {
  * order interleaves the nodes (drive 1 of every node, then drive 2, …), so that consecutive
  * drives, and so every erasure set, spread evenly across them.
  */
-export function resolveTopology(
+export async function resolveTopology(
   drives: string[],
   listen: ListenAddress,
   layout: SetLayout,
 ): Promise<Topology> {
   if (!drives.some((d) => URL_DRIVE.test(d))) {
     const self = { node: "", url: "", local: true };
-    return Promise.resolve({
+    return {
       drives: drives.map((path) => ({ endpoint: path, path, node: "", local: true })),
       nodes: [self],
       self,
       distributed: false,
       layout,
-    });
+    };
   }
   const parsed = drives.map((endpoint) => ({ endpoint, ...driveUrl(endpoint) }));
   const wanted = listen.tls ? "https" : "http";
@@ -216,10 +218,10 @@ export function resolveTopology(
   }
   const byNode = new Map<string, typeof parsed>();
   for (const d of parsed) byNode.set(d.node, [...byNode.get(d.node) ?? [], d]);
-  const nodes = [...byNode.values()].map((held) => {
+  const nodes = await Promise.all([...byNode.values()].map(async (held) => {
     const { node, hostname, port } = held[0];
-    return { node, url: `${wanted}://${node}`, local: isSelf(hostname, port, listen) };
-  });
+    return { node, url: `${wanted}://${node}`, local: await isSelf(hostname, port, listen) };
+  }));
   const own = nodes.filter((n) => n.local);
   if (own.length === 0) {
     throw new EndpointError(
@@ -245,7 +247,7 @@ export function resolveTopology(
     { length: perNode },
     (_, j) => nodes.map((n) => byNode.get(n.node)![j]),
   ).flat();
-  return Promise.resolve({
+  return {
     drives: ordered.map((d) => ({
       endpoint: d.endpoint,
       path: d.path,
@@ -256,5 +258,5 @@ export function resolveTopology(
     self: own[0],
     distributed: nodes.length > 1,
     layout,
-  });
+  };
 }
