@@ -1,4 +1,6 @@
-import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
+import { freePorts } from "./helpers/cluster.ts";
+import { spawnNode } from "./helpers/cluster-node.ts";
 import {
   EndpointError,
   type ListenAddress,
@@ -112,4 +114,29 @@ Deno.test("topology: clear refusals", async () => {
   );
   await refuses(["http://127.0.0.1:9001/", "http://127.0.0.1:9002/"], listen(9001), "no path");
   await refuses(["http://u:p@127.0.0.1:9001/a", "http://b:9002/a"], listen(9001), "only scheme");
+});
+
+Deno.test("server: a command line naming no drive of this node, or mixing paths and URLs, stops with a clear message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "flashstor-endpoints-" });
+  const [port, other] = freePorts(2);
+  try {
+    for (
+      const [drives, message] of [
+        [[`http://127.0.0.1:${other}${dir}/d{1...4}`], "none of the drives is on this node"],
+        [[`${dir}/a`, `http://127.0.0.1:${port}${dir}/b`], "not a mix"],
+      ] as const
+    ) {
+      const node = spawnNode([...drives], port);
+      try {
+        const status = await node.exited(30_000);
+        assertEquals(status.code, 2, node.output());
+        assertStringIncludes(node.output(), message);
+        assertEquals(node.output().includes("    at "), false, "no stack trace");
+      } finally {
+        await node.kill();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
