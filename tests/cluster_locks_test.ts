@@ -175,6 +175,28 @@ Deno.test("dsync: writers on four nodes contending for one key never overlap", a
   assertEquals(entered, 32);
 });
 
+Deno.test("dsync: readers looping on three nodes do not starve a writer", async () => {
+  const c = lockCluster(4);
+  let reading = true;
+  let reads = 0;
+  const readers = c.nodes.slice(1).flatMap((node) =>
+    [0, 1].map(async () => {
+      while (reading) {
+        await node.locker.withRead("bucket/popular", () => delay(15));
+        reads++;
+      }
+    })
+  );
+  try {
+    await eventually(() => reads >= 6, 5_000, "the readers read");
+    for (let i = 0; i < 3; i++) (await c.nodes[0].locker.write("bucket/popular"))();
+  } finally {
+    reading = false;
+    await Promise.all(readers);
+    await c.close();
+  }
+});
+
 Deno.test("dsync: many locks at once from one node share requests to each peer", async () => {
   const c = lockCluster(3);
   const [a, b] = c.nodes.map((n) => n.locker);
@@ -359,6 +381,21 @@ Deno.test("lock server: expiry on its own clock, refresh, readers and writers", 
   assert(server.apply("unlock", "k", "w1"));
   assert(!server.apply("unlock", "k", "w1"), "unlocked once");
   assert(server.apply("lock", "other", "w2"));
+  // A writer refused for readers holds new readers off while it retries, not for good.
+  assert(server.apply("rlock", "r", "r1"));
+  assert(!server.apply("lock", "r", "w4"));
+  assert(!server.apply("rlock", "r", "r2"), "a writer waits");
+  assert(server.apply("runlock", "r", "r1"));
+  assert(server.apply("lock", "r", "w4"));
+  assert(server.apply("unlock", "r", "w4"));
+  assert(server.apply("rlock", "r", "r2"), "the writer came and went");
+  assert(!server.apply("lock", "r", "w5"));
+  assert(server.apply("runlock", "r", "r2"));
+  now += 999;
+  assert(!server.apply("rlock", "r", "r3"), "w5 may still be retrying");
+  now += 1;
+  assert(server.apply("rlock", "r", "r3"), "w5 gave up");
+  assert(server.apply("runlock", "r", "r3"));
   now = 5_000; // a sweep drops what nobody asks about again
   assert(server.apply("lock", "third", "w3"));
   assertEquals(server.size, 1);

@@ -30,10 +30,17 @@ interface Entry {
 const MAX_RESOURCES = 100_000;
 const MAX_RESOURCE_CHARS = 4_096;
 const UID = /^[0-9A-Za-z-]{1,64}$/;
+/**
+ * New readers are refused this long after a writer was (it retries within the lockers' backoff
+ * cap of 0.5 s, which keeps the mark fresh; a writer that gave up frees them after this).
+ */
+const WRITER_WAIT_MS = 1_000;
 
 export class LockServer {
   readonly expiryMs: number;
   readonly #entries = new Map<string, Entry>();
+  /** Resource → when a writer was last refused it. */
+  readonly #writerWaits = new Map<string, number>();
   readonly #now: () => number;
   #sweptAt: number;
 
@@ -50,17 +57,27 @@ export class LockServer {
     if (now - this.#sweptAt >= this.expiryMs) this.#sweep(now);
     const entry = this.#live(resource, now);
     switch (op) {
-      case "lock":
+      case "lock": {
+        if (entry) {
+          // A writer kept out: new readers wait for it (below), so a stream of them cannot
+          // starve it, as the in-process locks serve waiters in arrival order.
+          if (!entry.holders.has(uid)) this.#waiting(resource, now);
+          return entry.write && entry.holders.has(uid);
+        }
+        if (this.#entries.size >= MAX_RESOURCES) return false;
+        this.#writerWaits.delete(resource);
+        this.#entries.set(resource, { write: true, holders: new Map([[uid, now]]) });
+        return true;
+      }
       case "rlock": {
-        const write = op === "lock";
-        if (!entry) {
-          if (this.#entries.size >= MAX_RESOURCES) return false;
-          this.#entries.set(resource, { write, holders: new Map([[uid, now]]) });
+        if (entry?.holders.has(uid)) return !entry.write;
+        if (entry?.write || this.#writerWaiting(resource, now)) return false;
+        if (entry) {
+          entry.holders.set(uid, now);
           return true;
         }
-        if (entry.holders.has(uid)) return entry.write === write;
-        if (write || entry.write) return false;
-        entry.holders.set(uid, now);
+        if (this.#entries.size >= MAX_RESOURCES) return false;
+        this.#entries.set(resource, { write: false, holders: new Map([[uid, now]]) });
         return true;
       }
       case "unlock":
@@ -75,6 +92,19 @@ export class LockServer {
         return true;
       }
     }
+  }
+
+  #waiting(resource: string, now: number): void {
+    if (this.#writerWaits.size < MAX_RESOURCES) this.#writerWaits.set(resource, now);
+  }
+
+  /** Whether a writer was refused `resource` within WRITER_WAIT_MS (it is retrying). */
+  #writerWaiting(resource: string, now: number): boolean {
+    const since = this.#writerWaits.get(resource);
+    if (since === undefined) return false;
+    if (now - since < WRITER_WAIT_MS) return true;
+    this.#writerWaits.delete(resource);
+    return false;
   }
 
   /** Resources locked now (expired grants not yet swept count). */
@@ -97,6 +127,7 @@ export class LockServer {
   #sweep(now: number): void {
     this.#sweptAt = now;
     for (const resource of this.#entries.keys()) this.#live(resource, now);
+    for (const resource of this.#writerWaits.keys()) this.#writerWaiting(resource, now);
   }
 }
 
