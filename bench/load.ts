@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import type { BenchClient } from "./signer.ts";
 import { KeepAliveConnection } from "./http1.ts";
-import { processCpuSeconds, type RunningTarget } from "./servers.ts";
+import { type RunningTarget, targetCpuSeconds } from "./servers.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -118,8 +118,8 @@ export interface Latency {
   /** Requests the server failed (not counted in the figures). */
   errors: number;
   /**
-   * CPU time the server used per request (µs, all its threads), when measured: ops/s on a
-   * shared 2-core machine moves with whatever else runs; this is the server's own cost.
+   * CPU time the server used per request (µs, all its threads and processes), when measured:
+   * ops/s on a shared 2-core machine moves with whatever else runs; this is the server's own cost.
    */
   cpuPerOp?: number;
 }
@@ -177,7 +177,7 @@ export async function smallObjects(
       { length: keys },
       (_, i) => client.signedHead(op, path(i), op === "PUT" ? size : undefined),
     );
-    const cpu0 = await processCpuSeconds(target.pid);
+    const cpu0 = await targetCpuSeconds(target);
     const run = await pool(requests, concurrency, async (n, w) => {
       const i = n % keys;
       const reply = await connections[w].request(
@@ -192,7 +192,7 @@ export async function smallObjects(
         throw new Error(`GET returned ${reply.bytes} bytes, expected ${size}`);
       }
     }, deadline);
-    const cpu = await processCpuSeconds(target.pid) - cpu0;
+    const cpu = await targetCpuSeconds(target) - cpu0;
     return { ...latency(run), cpuPerOp: (cpu * 1e6) / (run.done + run.errors) };
   };
   const results: Partial<Record<SmallOp, Latency>> = {};
@@ -296,7 +296,8 @@ export interface RoundsPlan {
 
 /**
  * The command line the standalone A/B benches share (--rounds, --phase-ms, --count, --dir and
- * the string options named in `extra`), and a scratch directory removed afterwards.
+ * the string options named in `extra`; `args`, Deno.args by default), and a scratch directory
+ * removed afterwards.
  */
 export async function roundsBench(
   prefix: string,
@@ -307,9 +308,10 @@ export async function roundsBench(
     plan: RoundsPlan,
     options: Record<string, string | undefined>,
   ) => Promise<void>,
+  args: string[] = Deno.args,
 ): Promise<void> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       rounds: { type: "string", default: "4" },
       "phase-ms": { type: "string", default: "3000" },

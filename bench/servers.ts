@@ -12,6 +12,8 @@ const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 export interface RunningTarget extends S3Target {
   pid: number;
+  /** Every process of a target made of several (a cluster's nodes); `[pid]` otherwise. */
+  pids?: readonly number[];
   /** Resident set size of the server process, in bytes. */
   rss(): Promise<number>;
   /** The last lines the server printed (to explain a failed case). */
@@ -78,6 +80,12 @@ async function spawnListening(
   };
 }
 
+/** CPU time the target's processes have used, in seconds (see processCpuSeconds). */
+export async function targetCpuSeconds(target: RunningTarget): Promise<number> {
+  const seconds = await Promise.all((target.pids ?? [target.pid]).map(processCpuSeconds));
+  return seconds.reduce((a, b) => a + b, 0);
+}
+
 /** CPU time (user + system, all threads) the process has used, in seconds. */
 export async function processCpuSeconds(pid: number): Promise<number> {
   return cpuSecondsOfStat(await Deno.readTextFile(`/proc/${pid}/stat`));
@@ -98,18 +106,22 @@ export async function processRss(pid: number): Promise<number> {
   return kb ? Number(kb) * 1024 : 0;
 }
 
-/** `checkout`: another Flashstor checkout to run (a baseline revision), this one by default. */
+/**
+ * `checkout`: another Flashstor checkout to run (a baseline revision), this one by default;
+ * `address`: where it listens (a cluster node's own address), a free loopback port by default.
+ */
 export function startFlashstor(
   name: string,
   drives: string[],
   extraArgs: string[] = [],
   checkout = ROOT,
+  address = "127.0.0.1:0",
 ): Promise<RunningTarget> {
   const credentials = { accessKey: "benchadmin", secretKey: "benchsecret-1234" };
   return spawnListening(
     name,
     `${checkout.replace(/\/?$/, "/")}scripts/flashstor`,
-    ["server", "--address", "127.0.0.1:0", ...extraArgs, ...drives],
+    ["server", "--address", address, ...extraArgs, ...drives],
     { FLASHSTOR_ROOT_USER: credentials.accessKey, FLASHSTOR_ROOT_PASSWORD: credentials.secretKey },
     credentials,
   );
