@@ -1,12 +1,16 @@
 /**
  * The client side of the internode API: one PeerClient per peer node. Calls reuse keep-alive
- * connections (fetch's pool), carry the node's token, stream request and response bodies, and
- * end when the caller's signal aborts (every caller gives one: a drive handle's deadline, a
- * lock call's timeout). A peer that cannot be reached throws PeerUnreachable; an error answer
- * throws PeerCallError with the code and message the peer sent.
+ * connections, carry the node's token, and end when the caller's signal aborts (every caller gives one: a drive handle's deadline, a
+ * lock call's timeout). Small calls (whole body, whole answer) go through a pooled HTTP/1.1
+ * client (http1-client.ts: a fraction of fetch's cost); calls that stream a body either way
+ * use fetch. A peer that cannot be reached throws PeerUnreachable; an error answer throws
+ * PeerCallError with the code and message the peer sent.
  */
 import { INTERNODE_PREFIX, type InternodeService, type WireError } from "./internode.ts";
 import type { InternodeAuth } from "./internode-auth.ts";
+import { Http1Pool } from "./http1-client.ts";
+
+const utf8 = new TextEncoder();
 
 export class PeerUnreachable extends Error {
   constructor(readonly peer: string, message: string) {
@@ -32,16 +36,46 @@ export interface PeerCallOptions {
   body?: Uint8Array | ReadableStream<Uint8Array> | string;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** The answer's body is a stream, read as it comes (fetch); otherwise it is read whole. */
+  stream?: boolean;
+}
+
+export interface PeerClientOptions {
+  /**
+   * Services whose small calls use the pooled HTTP/1.1 client (default: "storage", the hot
+   * path). Its idle connections stay open until close(): a test that makes such calls in
+   * process must close the client.
+   */
+  pooled?: readonly InternodeService[];
 }
 
 export class PeerClient {
+  /** Small calls' connections (plain http peers; https ones use fetch throughout). */
+  readonly #pool?: Http1Pool;
+  readonly #pooled: ReadonlySet<string>;
+
   /** `url` is the peer's base URL, e.g. http://node2:9000; `node` its host:port. */
   constructor(
     readonly url: string,
     readonly node: string,
     private readonly auth: InternodeAuth,
     private readonly httpClient?: Deno.HttpClient,
-  ) {}
+    options: PeerClientOptions = {},
+  ) {
+    this.#pooled = new Set(options.pooled ?? ["storage"]);
+    const parsed = new URL(url);
+    if (parsed.protocol === "http:") {
+      this.#pool = new Http1Pool(
+        parsed.hostname.replace(/^\[|\]$/g, ""),
+        Number(parsed.port || 80),
+      );
+    }
+  }
+
+  /** Closes the idle connections of small calls. */
+  close(): void {
+    this.#pool?.close();
+  }
 
   /** Calls `service/method` and returns the successful response (its body unread). */
   async call(
@@ -54,18 +88,23 @@ export class PeerClient {
       if (value !== undefined) params.set(name, String(value));
     }
     const query = params.size > 0 ? `?${params}` : "";
-    const target = `${this.url}${INTERNODE_PREFIX}${service}/${method}${query}`;
-    const init: RequestInit & { client?: Deno.HttpClient; duplex?: "half" } = {
-      method: options.method ?? (options.body === undefined ? "GET" : "POST"),
-      headers: { ...options.headers, authorization: await this.auth.authorization() },
-      body: options.body as BodyInit | undefined,
-      signal: options.signal,
-      client: this.httpClient,
-    };
-    if (options.body instanceof ReadableStream) init.duplex = "half";
+    const path = `${INTERNODE_PREFIX}${service}/${method}${query}`;
+    const httpMethod = options.method ?? (options.body === undefined ? "GET" : "POST");
+    const headers = { ...options.headers, authorization: await this.auth.authorization() };
+    const body = typeof options.body === "string" ? utf8.encode(options.body) : options.body;
     let response: Response;
     try {
-      response = await fetch(target, init);
+      const small = !options.stream && !(body instanceof ReadableStream);
+      response = this.#pool && small && this.#pooled.has(service)
+        ? await this.#small(httpMethod, path, headers, body, options.signal)
+        : await fetch(`${this.url}${path}`, {
+          method: httpMethod,
+          headers,
+          body,
+          signal: options.signal,
+          client: this.httpClient,
+          ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+        } as RequestInit);
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
       throw new PeerUnreachable(this.node, err instanceof Error ? err.message : String(err));
@@ -78,6 +117,22 @@ export class PeerClient {
       wire = { code: "BadAnswer", message: `HTTP ${response.status} without an error body` };
     }
     throw new PeerCallError(this.node, response.status, wire);
+  }
+
+  async #small(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const answer = await this.#pool!.request(method, path, headers, body, signal);
+    const empty = answer.status === 204 || answer.status === 304;
+    const type = answer.headers["content-type"];
+    return new Response(empty ? null : answer.body as BodyInit, {
+      status: answer.status,
+      headers: type ? { "content-type": type } : undefined,
+    });
   }
 
   /** Calls and parses a JSON answer. */

@@ -166,6 +166,7 @@ export class RemoteDrive implements OpenedDrive {
       const response = await this.#call(method, query, {
         method: body ? "POST" : "GET",
         body,
+        stream: true,
         signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
       });
       if (!response.body) throw new WireFormatError(`${this.endpoint}: ${method} without a body`);

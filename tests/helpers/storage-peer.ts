@@ -60,6 +60,7 @@ export function startStoragePeer(): StoragePeer {
     },
     remote: (path, timeoutMs) => new RemoteDrive(endpoint(path), client, timeoutMs),
     close: async () => {
+      client.close();
       await server.shutdown();
       httpClient.close();
     },

@@ -1,0 +1,321 @@
+/**
+ * A minimal HTTP/1.1 client for the small internode calls (a drive's readAll, statFile,
+ * renameData; lock and peer calls): whole request, whole answer, over a pool of keep-alive
+ * connections to one peer. fetch costs ~100 µs per call on top of the round trip, and a small
+ * GET reads xl.meta from every drive, so this is the hot path of a cluster. Streams (shard
+ * reads and writes, walks) stay on fetch.
+ *
+ * One request per connection at a time (no pipelining). A call's aborted signal closes its
+ * connection.
+ * A reused connection that the peer had closed meanwhile (it restarted) fails before any
+ * answer byte: the request is sent once more on a new connection, as browsers and Go do.
+ */
+
+export interface Http1Answer {
+  status: number;
+  /** By lower-case name (a repeated header: the last). */
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** Idle connections kept per peer; more are closed once their call ends. */
+const MAX_IDLE = 32;
+/** The largest answer head accepted (Deno.serve's own limit for requests). */
+const MAX_HEAD = 64 * 1024;
+const FIRST_READ = 16 * 1024;
+
+const latin1 = new TextDecoder("latin1");
+const ascii = new TextEncoder();
+
+/** The peer closed or broke the connection; `answered`: some of its answer had come. */
+export class ConnectionLost extends Error {
+  constructor(message: string, readonly answered: boolean) {
+    super(message);
+    this.name = "ConnectionLost";
+  }
+}
+
+export class Http1Pool {
+  readonly #idle: Deno.TcpConn[] = [];
+  #closed = false;
+
+  /** `host` and `port` of the peer (plain TCP: https peers are reached with fetch). */
+  constructor(readonly hostname: string, readonly port: number) {}
+
+  async request(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    signal?: AbortSignal,
+  ): Promise<Http1Answer> {
+    signal?.throwIfAborted();
+    const message = this.#message(method, target, headers, body);
+    for (;;) {
+      const reused = this.#idle.pop();
+      const conn = reused ?? await this.#connect(signal);
+      try {
+        const answer = await exchange(conn, message, signal);
+        if (answer.keepAlive && !this.#closed && this.#idle.length < MAX_IDLE) {
+          this.#idle.push(conn);
+        } else conn.close();
+        return answer;
+      } catch (err) {
+        closeQuietly(conn);
+        if (signal?.aborted) throw signal.reason;
+        if (reused && err instanceof ConnectionLost && !err.answered) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Closes the idle connections (calls in flight finish on theirs). */
+  close(): void {
+    this.#closed = true;
+    for (const conn of this.#idle.splice(0)) closeQuietly(conn);
+  }
+
+  async #connect(signal?: AbortSignal): Promise<Deno.TcpConn> {
+    const conn = await Deno.connect({ hostname: this.hostname, port: this.port, signal });
+    conn.setNoDelay(true);
+    return conn;
+  }
+
+  #message(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+  ): Uint8Array {
+    let head = `${method} ${target} HTTP/1.1\r\nhost: ${this.hostname}:${this.port}\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(name + value)) throw new TypeError(`header ${name} has a line break`);
+      head += `${name}: ${value}\r\n`;
+    }
+    head += `content-length: ${body?.byteLength ?? 0}\r\n\r\n`;
+    const bytes = ascii.encode(head);
+    if (!body?.byteLength) return bytes;
+    const out = new Uint8Array(bytes.byteLength + body.byteLength);
+    out.set(bytes);
+    out.set(body, bytes.byteLength);
+    return out;
+  }
+}
+
+/** Sends `message` and reads one whole answer (1xx interim answers skipped). */
+async function exchange(
+  conn: Deno.TcpConn,
+  message: Uint8Array,
+  signal?: AbortSignal,
+): Promise<Http1Answer & { keepAlive: boolean }> {
+  const call = signal && { conn, signal };
+  if (call) watch(call);
+  try {
+    try {
+      for (let sent = 0; sent < message.byteLength;) {
+        sent += await conn.write(message.subarray(sent));
+      }
+    } catch (err) {
+      throw new ConnectionLost(`send failed: ${errorText(err)}`, false);
+    }
+    const input = new Input(conn);
+    for (;;) {
+      const answer = await readAnswer(input);
+      if (answer.status >= 200) {
+        if (input.pending > 0) answer.keepAlive = false;
+        return answer;
+      }
+    }
+  } finally {
+    if (call) inFlight.delete(call);
+  }
+}
+
+/**
+ * Calls with a signal, checked every ABORT_CHECK_MS: an aborted one has its connection closed,
+ * which ends its read. Cheaper than a listener on each signal (this is the hot path), and as
+ * precise as the drive deadlines that abort them (deadlines.ts).
+ */
+const ABORT_CHECK_MS = 50;
+const inFlight = new Set<{ conn: Deno.TcpConn; signal: AbortSignal }>();
+let watchdog: ReturnType<typeof setInterval> | undefined;
+
+function watch(call: { conn: Deno.TcpConn; signal: AbortSignal }): void {
+  inFlight.add(call);
+  if (watchdog === undefined) {
+    watchdog = setInterval(() => {
+      for (const c of inFlight) {
+        if (!c.signal.aborted) continue;
+        inFlight.delete(c);
+        closeQuietly(c.conn);
+      }
+      if (inFlight.size === 0) Deno.unrefTimer(watchdog as unknown as number);
+    }, ABORT_CHECK_MS);
+  } else if (inFlight.size === 1) Deno.refTimer(watchdog as unknown as number);
+}
+
+/** The bytes read from a connection, consumed by the parser from `at`. */
+class Input {
+  buffer: Uint8Array;
+  end = 0;
+  at = 0;
+  /** Some of the answer has come. */
+  answered = false;
+
+  constructor(readonly conn: Deno.TcpConn) {
+    this.buffer = new Uint8Array(FIRST_READ);
+  }
+
+  get pending(): number {
+    return this.end - this.at;
+  }
+
+  /** Reads more; ConnectionLost at the end of the stream. */
+  async more(): Promise<void> {
+    if (this.end === this.buffer.byteLength) this.#room(FIRST_READ);
+    let n: number | null;
+    try {
+      n = await this.conn.read(this.buffer.subarray(this.end));
+    } catch (err) {
+      throw new ConnectionLost(`read failed: ${errorText(err)}`, this.answered);
+    }
+    if (n === null) throw new ConnectionLost("connection closed by the peer", this.answered);
+    this.end += n;
+    this.answered = true;
+  }
+
+  /** Makes room for `n` more bytes after `end`, dropping what was consumed. */
+  #room(n: number): void {
+    const kept = this.end - this.at;
+    const grown = new Uint8Array(Math.max(this.buffer.byteLength, kept + n));
+    grown.set(this.buffer.subarray(this.at, this.end));
+    this.buffer = grown;
+    this.at = 0;
+    this.end = kept;
+  }
+
+  /** The next `n` bytes (read as needed). */
+  async take(n: number): Promise<Uint8Array> {
+    if (this.buffer.byteLength - this.at < n) this.#room(n);
+    while (this.pending < n) await this.more();
+    const out = this.buffer.slice(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+
+  /** Index just past the next blank line (read as needed, at most `limit` bytes on). */
+  async headEnd(limit: number): Promise<number> {
+    for (let scanned = 0;;) {
+      const { buffer, end } = this;
+      for (let i = this.at + Math.max(0, scanned - 3); i + 3 < end; i++) {
+        if (
+          buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10
+        ) {
+          return i + 4;
+        }
+      }
+      if (this.pending > limit) throw new ConnectionLost("answer head too long", true);
+      scanned = this.pending;
+      await this.more();
+    }
+  }
+
+  /** The next line without its CRLF (chunked bodies). */
+  async line(limit: number): Promise<string> {
+    for (let scanned = 0;;) {
+      const lf = this.buffer.subarray(this.at + scanned, this.end).indexOf(10);
+      if (lf >= 0) {
+        const end = this.at + scanned + lf;
+        const text = latin1.decode(this.buffer.subarray(this.at, end));
+        this.at = end + 1;
+        return text.endsWith("\r") ? text.slice(0, -1) : text;
+      }
+      if (this.pending > limit) throw new ConnectionLost("answer line too long", true);
+      scanned = this.pending;
+      await this.more();
+    }
+  }
+}
+
+async function readAnswer(input: Input): Promise<Http1Answer & { keepAlive: boolean }> {
+  const end = await input.headEnd(MAX_HEAD);
+  const lines = latin1.decode(input.buffer.subarray(input.at, end - 4)).split("\r\n");
+  input.at = end;
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!match) throw new ConnectionLost(`malformed status line ${JSON.stringify(lines[0])}`, true);
+  const status = Number(match[1]);
+  const headers: Record<string, string> = {};
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i].indexOf(":");
+    if (colon <= 0) throw new ConnectionLost("malformed answer header", true);
+    headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
+  }
+  const keepAlive = !/\bclose\b/i.test(headers["connection"] ?? "");
+  if (status < 200 || status === 204 || status === 304) {
+    return { status, headers, body: new Uint8Array(0), keepAlive };
+  }
+  if (/\bchunked\b/i.test(headers["transfer-encoding"] ?? "")) {
+    return { status, headers, body: await readChunked(input), keepAlive };
+  }
+  const length = headers["content-length"];
+  if (length === undefined) {
+    // Delimited by the end of the connection.
+    return { status, headers, body: await readToEnd(input), keepAlive: false };
+  }
+  if (!/^\d{1,15}$/.test(length)) throw new ConnectionLost("malformed content-length", true);
+  return { status, headers, body: await input.take(Number(length)), keepAlive };
+}
+
+async function readChunked(input: Input): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const sizeLine = (await input.line(1024)).split(";")[0].trim();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(sizeLine)) {
+      throw new ConnectionLost("malformed chunk size", true);
+    }
+    const size = parseInt(sizeLine, 16);
+    if (size === 0) break;
+    chunks.push(await input.take(size));
+    total += size;
+    if (await input.line(2) !== "") throw new ConnectionLost("malformed chunk end", true);
+  }
+  // Trailers, up to the empty line.
+  while (await input.line(MAX_HEAD) !== "");
+  return concat(chunks, total);
+}
+
+async function readToEnd(input: Input): Promise<Uint8Array> {
+  for (;;) {
+    try {
+      await input.more();
+    } catch (err) {
+      if (err instanceof ConnectionLost) break;
+      throw err;
+    }
+  }
+  return input.buffer.slice(input.at, input.end);
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already (by an abort, or the peer).
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
