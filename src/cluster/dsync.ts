@@ -69,10 +69,10 @@ export class DistributedLocker implements Locker {
     options: DistributedLockerOptions = {},
   ) {
     this.#servers = peers.length + 1;
-    // A lock request unanswered for the expiry time is void anyway.
-    this.#clients = peers.map((peer) => new LockClient(peer, local.expiryMs));
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    // Answers later than this are not waited for (a hung peer); the drain stays short.
+    this.#clients = peers.map((peer) => new LockClient(peer, 2 * this.#callTimeoutMs));
     this.#refreshMs = local.expiryMs / 3;
     this.#log = options.log ?? ((line) => console.log(line));
     this.#downUntil = Array(this.#servers).fill(0);
@@ -211,8 +211,9 @@ export class DistributedLocker implements Locker {
   /**
    * One operation on server i: true/false as it answered, undefined when it did not (down,
    * unreachable, an error answer, or slower than the call timeout for a refresh or unlock; a
-   * server that slow is skipped a while). A lock call is waited for to the end (the attempt
-   * stops waiting at the call timeout itself, and a late grant is kept or given back).
+   * server that slow is skipped a while). A lock call is waited for to the end, twice the call
+   * timeout at most (the attempt stops waiting at the call timeout itself, and a late grant is
+   * kept or given back).
    */
   async #call(i: number, op: LockOp, grant: Grant, always = false): Promise<boolean | undefined> {
     if (i === this.#servers - 1) return this.local.apply(op, grant.key, grant.uid);
