@@ -164,8 +164,6 @@ export function serveLocks(router: InternodeRouter, server: LockServer): void {
       await request.body?.cancel().catch(() => {});
       return errorResponse(400, "InvalidLockRequest", err.message);
     }
-    // A caller that gave up (timed out, hung up) must not be granted locks nobody holds.
-    if (request.signal.aborted) return errorResponse(400, "RequestAborted", "the caller left");
     const answer: LockAnswer = {
       granted: requests.map(([op, resource, uid]) => server.apply(op, resource, uid)),
     };
