@@ -7,8 +7,9 @@
  *
  * Small calls take the handle's deadline as their signal. The streamed calls (createFile,
  * readFileStream, walkDir) are given only the caller's signal by the handle, which then times
- * each chunk: until the peer's answer starts they carry a deadline of their own, and after
- * that the handle's cancel or abort ends the request.
+ * each chunk: until the peer's answer starts they carry a deadline of their own (a backstop
+ * that ends the request once the handle has given up on it), and after that the handle's
+ * cancel or abort ends it.
  */
 import { DriveHandle, type OpenedDrive } from "./drive-handle.ts";
 import type {
@@ -48,6 +49,8 @@ export interface RemoteDriveOptions {
 const OPEN_BACKOFF_MS = 250;
 const OPEN_BACKOFF_MAX_MS = 4_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** A stream's own deadline until its answer starts: a backstop behind the handle's. */
+const STREAM_START_FACTOR = 2;
 
 type Query = PeerCallOptions["query"];
 
@@ -160,7 +163,7 @@ export class RemoteDrive implements OpenedDrive {
     const abort = new AbortController();
     const timer = setTimeout(
       () => abort.abort(new DiskTimeout(`${this.endpoint}: no answer to ${method}`)),
-      this.timeoutMs,
+      this.timeoutMs * STREAM_START_FACTOR,
     );
     try {
       const response = await this.#call(method, query, {
