@@ -1,13 +1,14 @@
 /**
  * What a namespace lock costs: an uncontended key, in process (NamespaceLocks, a single node)
  * vs distributed (DistributedLocker over 4 lock servers: this node's in process and three
- * peers' over loopback HTTP, each a real LockServer behind a real InternodeRouter with token
- * auth on Deno.serve). The peers run in this process too, so their work shares its event loop
- * (and this machine's cores), as a node's own lock service shares it with its requests.
- * Figures, one at a time: µs to acquire (what a request waits) and per round (acquire,
- * release, and the unlocks answered: release itself never waits for them); and write
- * acquire+release per second at concurrency 16 on distinct keys (where the calls to a peer
- * share requests). Run alone: `.deno/bin/deno run -A bench/locks.ts [--quick]`.
+ * peers' over loopback HTTP — the pooled HTTP/1.1 client, as node.ts wires it — each a real
+ * LockServer behind a real InternodeRouter with token auth on Deno.serve). The peers run in
+ * this process too, so their work shares its event loop (and this machine's cores), as a
+ * node's own lock service shares it with its requests. Figures, one at a time: µs to acquire
+ * (what a request waits) and per round (acquire, release, and the unlocks answered: release
+ * itself never waits for them); and write acquire+release per second at concurrency 16 on
+ * distinct keys (where the calls to a peer share requests).
+ * Run alone: `.deno/bin/deno run -A bench/locks.ts [--quick]`.
  */
 import { DistributedLocker } from "../src/cluster/dsync.ts";
 import { InternodeAuth } from "../src/cluster/internode-auth.ts";
@@ -83,10 +84,13 @@ function lockCluster(servers: number) {
   });
   const auth = new InternodeAuth(ROOT, nodes[0].name);
   const client = Deno.createHttpClient({});
-  const peers = nodes.slice(1).map((n) => new PeerClient(`http://${n.name}`, n.name, auth, client));
+  const peers = nodes.slice(1).map((n) =>
+    new PeerClient(`http://${n.name}`, n.name, auth, client, { pooled: ["lock"] })
+  );
   const locker = new DistributedLocker(nodes[0].lockServer, peers);
   const close = async () => {
     await locker.drain();
+    for (const peer of peers) peer.close();
     await Promise.all(nodes.map((n) => n.http.shutdown()));
     client.close();
   };

@@ -71,7 +71,7 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterNode>
     : undefined;
   const router = new InternodeRouter(auth);
   const peers = topology.nodes.filter((n) => !n.local).map((n) =>
-    new PeerClient(n.url, n.node, auth, httpClient)
+    new PeerClient(n.url, n.node, auth, httpClient, { pooled: ["storage", "lock"] })
   );
   const byNode = new Map(peers.map((p) => [p.node, p]));
   serveDrives(router, options.localDrives);
