@@ -89,13 +89,16 @@ function lockCluster(count: number, options: ClusterOptions = {}): LockCluster {
     })().catch(() => {});
   }
   const clients: Deno.HttpClient[] = [];
+  const peerClients: PeerClient[] = [];
   const nodes: LockNode[] = served.map((node) => {
     const client = Deno.createHttpClient({});
     clients.push(client);
     const auth = new InternodeAuth(ROOT, node.name);
+    // The pooled HTTP/1.1 client for lock calls, as node.ts wires it.
     const peers = served.flatMap((n, i) =>
-      n === node ? [] : [new PeerClient(urls[i], n.name, auth, client)]
+      n === node ? [] : [new PeerClient(urls[i], n.name, auth, client, { pooled: ["lock"] })]
     );
+    peerClients.push(...peers);
     const log: string[] = [];
     const locker = new DistributedLocker(node.server, peers, {
       callTimeoutMs: options.callTimeoutMs,
@@ -114,6 +117,7 @@ function lockCluster(count: number, options: ClusterOptions = {}): LockCluster {
       for (const l of hungListeners) l.close();
       for (const c of hungConns) c.close();
       await Promise.all(nodes.map((n) => n.locker.drain()));
+      for (const p of peerClients) p.close();
       await Promise.all(nodes.map((n, i) => stopped.has(i) ? undefined : n.http.shutdown()));
       for (const c of clients) c.close();
     },
