@@ -2,7 +2,7 @@
  * One StorageAPI contract, run against every implementation: the local drive (XlStorage), the
  * same drive behind its DriveHandle, and the fault-injecting drive with no fault (behind a
  * handle too), and a peer's drive over HTTP (the real internode server and client in this
- * process) serving either of them.
+ * process, behind either HTTP engine) serving either of them.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { XlStorage } from "../src/storage/xl-storage.ts";
 import { FaultyDrive } from "./helpers/faulty-drive.ts";
 import { labels, versionMeta } from "./helpers/xl-meta.ts";
 import { CorruptMeta } from "../src/storage/xl-meta.ts";
-import { startStoragePeer, type StoragePeer } from "./helpers/storage-peer.ts";
+import { type PeerEngine, startStoragePeer, type StoragePeer } from "./helpers/storage-peer.ts";
 
 /** Makes one implementation over a fresh directory. */
 interface DriveFactory {
@@ -47,15 +47,24 @@ export const DRIVES: DriveFactory[] = [
     "DriveHandle(RemoteDrive) of FaultyDrive, no fault",
     async (dir) => new FaultyDrive(await XlStorage.open(dir)),
   ),
+  remoteFactory(
+    "DriveHandle(RemoteDrive) of XlStorage, peer on Deno.serve",
+    async (dir) => await XlStorage.open(dir),
+    "deno",
+  ),
 ];
 
 /** A peer's drive: `local` served by a peer (started with the test) behind its handle. */
-function remoteFactory(name: string, local: (dir: string) => Promise<OpenedDrive>): DriveFactory {
+function remoteFactory(
+  name: string,
+  local: (dir: string) => Promise<OpenedDrive>,
+  engine?: PeerEngine,
+): DriveFactory {
   let peer: StoragePeer | undefined;
   return {
     name,
     open: async (dir) => {
-      peer ??= startStoragePeer();
+      peer ??= startStoragePeer(engine);
       peer.serve(dir, await DriveHandle.of(await local(dir), quiet));
       return await peer.open(dir);
     },

@@ -12,6 +12,12 @@ import { Http1Pool } from "./http1-client.ts";
 
 const utf8 = new TextEncoder();
 
+/** fetch says "fetch failed" and keeps what failed (refused, TLS trust) in its cause. */
+function failureText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+}
+
 export class PeerUnreachable extends Error {
   constructor(readonly peer: string, message: string) {
     super(`peer ${peer}: ${message}`);
@@ -107,7 +113,7 @@ export class PeerClient {
         } as RequestInit);
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
-      throw new PeerUnreachable(this.node, err instanceof Error ? err.message : String(err));
+      throw new PeerUnreachable(this.node, failureText(err));
     }
     if (response.ok) return response;
     let wire: WireError;

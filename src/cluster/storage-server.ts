@@ -151,10 +151,11 @@ const METHODS: Record<string, Method> = {
 };
 
 /**
- * A shard write: the drive's file is created before the answer starts (so a refused create
- * fails the peer's createFile), then the request's frames are written as they come; the answer
- * ends with END once the file is closed (fsynced) or aborted, or with the error. A request
- * that ends without END or ABORT (the peer went away) drops the file.
+ * A shard write: the drive's file is created before the answer starts (a refused create is an
+ * error answer), and the answer's first frame, OPEN, tells the peer to write on; the request's
+ * frames are then written as they come, and the answer ends with END once the file is closed
+ * (fsynced) or aborted, or with the error. A request that ends without END or ABORT (the peer
+ * went away) drops the file.
  */
 async function createFile(d: DriveHandle, a: Args): Promise<Response> {
   const writer = await d.createFile(a.volume(), a.path());
@@ -180,9 +181,14 @@ async function createFile(d: DriveHandle, a: Args): Promise<Response> {
       return errorFrame(err);
     }
   };
+  const open = frame(Frame.OPEN);
   return new Response(
     new ReadableStream<Uint8Array>({
       async start(controller) {
+        // In two chunks: the front door (src/http/response.ts) sizes a body of unknown length
+        // by its first two chunks before it starts the answer, and the peer waits for OPEN.
+        controller.enqueue(open.subarray(0, 1));
+        controller.enqueue(open.subarray(1));
         controller.enqueue(await outcome());
         controller.close();
       },

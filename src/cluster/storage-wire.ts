@@ -37,6 +37,8 @@ export const Frame = {
   NAME: 5,
   /** The call failed: a JSON WireError. */
   ERROR: 6,
+  /** The shard file is created: write on. */
+  OPEN: 7,
 } as const;
 export type FrameKind = typeof Frame[keyof typeof Frame];
 
@@ -118,7 +120,7 @@ export class FrameReader {
     const head = this.#take(HEADER);
     const kind = head[0] as FrameKind;
     const size = new DataView(head.buffer, head.byteOffset).getUint32(1);
-    if (kind < Frame.DATA || kind > Frame.ERROR) throw new WireFormatError(`frame kind ${kind}`);
+    if (kind < Frame.DATA || kind > Frame.OPEN) throw new WireFormatError(`frame kind ${kind}`);
     if (size > max) throw new WireFormatError(`frame of ${size} bytes, at most ${max}`);
     if (!await this.#fill(size)) throw new WireFormatError("stream cut inside a frame");
     return { kind, payload: this.#take(size) };

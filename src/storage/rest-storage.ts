@@ -189,20 +189,24 @@ export class RemoteDrive implements OpenedDrive {
     return this.#do("writeAll", { volume, path }, { ...options, method: "PUT", body: data });
   }
 
+  /** Resolves once the peer created the file (its OPEN frame), rejects with its error. */
   async createFile(volume: string, path: string, options?: CallOptions): Promise<FileWriter> {
     const pipe = new TransformStream<Uint8Array, Uint8Array>();
     const sink = pipe.writable.getWriter();
+    let call: { body: ReadableStream<Uint8Array>; abort: AbortController } | undefined;
     try {
-      const call = await this.stream(
-        "createFile",
-        { volume, path },
-        options?.signal,
-        pipe.readable,
-      );
-      return new RemoteFileWriter(this, sink, call.body, call.abort);
+      call = await this.stream("createFile", { volume, path }, options?.signal, pipe.readable);
+      const frames = new FrameReader(call.body.getReader());
+      const first = await frames.next();
+      if (first?.kind === Frame.ERROR) throw parseErrorFrame(first.payload);
+      if (first?.kind !== Frame.OPEN) {
+        throw new WireFormatError(`${this.endpoint}: createFile answered without OPEN`);
+      }
+      return new RemoteFileWriter(this, sink, frames, call.abort);
     } catch (err) {
+      call?.abort.abort();
       await sink.abort(err).catch(() => {});
-      throw err;
+      throw this.#typed(err, options?.signal);
     }
   }
 
@@ -322,10 +326,9 @@ class RemoteFileWriter implements FileWriter {
   constructor(
     private readonly drive: RemoteDrive,
     private readonly sink: WritableStreamDefaultWriter<Uint8Array>,
-    answer: ReadableStream<Uint8Array>,
+    frames: FrameReader,
     private readonly request: AbortController,
   ) {
-    const frames = new FrameReader(answer.getReader());
     this.#outcome = frames.next().then((last) => {
       if (last?.kind === Frame.END) return undefined;
       if (last?.kind === Frame.ERROR) return parseErrorFrame(last.payload);

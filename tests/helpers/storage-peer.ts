@@ -1,12 +1,15 @@
 /**
  * A storage peer inside the test process: a real InternodeRouter serving drives with
- * serveDrives on a real Deno.serve (127.0.0.1), and remote drive handles over PeerClients to
- * it — the wire, the server and the client of peer storage, without a cluster's processes.
+ * serveDrives on a real HTTP server (127.0.0.1) — the front door with the server's default
+ * limits, as `flashstor server` runs, or Deno.serve (`--http-engine deno`) — and remote drive
+ * handles over PeerClients to it: the wire, the server and the client of peer storage, without
+ * a cluster's processes.
  */
 import { InternodeAuth } from "../../src/cluster/internode-auth.ts";
 import { InternodeRouter } from "../../src/cluster/internode.ts";
 import { PeerClient } from "../../src/cluster/internode-client.ts";
 import { serveDrives } from "../../src/cluster/storage-server.ts";
+import { serveFrontDoor } from "../../src/http/front-door.ts";
 import type { DriveHandle } from "../../src/storage/drive-handle.ts";
 import { openRemoteDrive, RemoteDrive } from "../../src/storage/rest-storage.ts";
 import type { DriveEndpoint } from "../../src/cluster/topology.ts";
@@ -28,16 +31,16 @@ export interface StoragePeer {
   close(): Promise<void>;
 }
 
-export function startStoragePeer(): StoragePeer {
+/** Which HTTP server the peer runs (the product's engines). */
+export type PeerEngine = "flashstor" | "deno";
+
+export function startStoragePeer(engine: PeerEngine = "flashstor"): StoragePeer {
   const drives = new Map<string, DriveHandle>();
   // The server's own name plays no part in verifying its callers' tokens.
   const router = new InternodeRouter(new InternodeAuth(ROOT, "storage-peer"));
   serveDrives(router, drives);
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request) => router.handle(request),
-  );
-  const node = `127.0.0.1:${server.addr.port}`;
+  const server = serve(engine, (request) => router.handle(request));
+  const node = `127.0.0.1:${server.port}`;
   const url = `http://${node}`;
   const httpClient = Deno.createHttpClient({});
   const client = new PeerClient(url, node, new InternodeAuth(ROOT, "127.0.0.1:1"), httpClient);
@@ -61,8 +64,27 @@ export function startStoragePeer(): StoragePeer {
     remote: (path, timeoutMs) => new RemoteDrive(endpoint(path), client, timeoutMs),
     close: async () => {
       client.close();
-      await server.shutdown();
+      await server.stop();
       httpClient.close();
     },
   };
+}
+
+function serve(
+  engine: PeerEngine,
+  handler: (request: Request) => Promise<Response>,
+): { port: number; stop: () => Promise<void> } {
+  if (engine === "deno") {
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+    return { port: server.addr.port, stop: () => server.shutdown() };
+  }
+  // The defaults of src/config.ts.
+  const door = serveFrontDoor(handler, {
+    hostname: "127.0.0.1",
+    port: 0,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 30_000,
+    minBodyRate: 1024,
+  });
+  return { port: door.port, stop: () => door.shutdown(1_000) };
 }
