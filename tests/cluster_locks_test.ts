@@ -400,6 +400,15 @@ Deno.test("lock server: expiry on its own clock, refresh, readers and writers", 
   now += 1;
   assert(server.apply("rlock", "r", "r3"), "w5 gave up");
   assert(server.apply("runlock", "r", "r3"));
+  // A write grant given back by an attempt short of quorum keeps readers off as a refusal does.
+  assert(server.apply("lock", "r", "w6"));
+  assert(!server.apply("retract", "r", "w7"), "only the holder's uid retracts");
+  assert(server.apply("retract", "r", "w6"));
+  assert(!server.apply("rlock", "r", "r4"), "w6 is retrying");
+  assert(server.apply("lock", "r", "w6"));
+  assert(server.apply("unlock", "r", "w6"));
+  assert(server.apply("rlock", "r", "r4"), "w6 got it and let go");
+  assert(server.apply("runlock", "r", "r4"));
   now = 5_000; // a sweep drops what nobody asks about again
   assert(server.apply("lock", "third", "w3"));
   assertEquals(server.size, 1);

@@ -37,6 +37,8 @@ const UNLOCK_TRIES = 3;
 /** One attempt's (then one held lock's) state. */
 class Grant {
   state: "pending" | "held" | "released" = "pending";
+  /** Whether it ever reached its quorum (a write grant of a failed attempt is retracted). */
+  held = false;
   /** Servers that granted it (indexes into the locker's servers). */
   readonly servers = new Set<number>();
   confirmedAt = performance.now();
@@ -135,6 +137,7 @@ export class DistributedLocker implements Locker {
         signal?.removeEventListener("abort", giveUp);
         if (held) {
           grant.state = "held";
+          grant.held = true;
           grant.confirmedAt = performance.now();
           this.#scheduleRefresh(grant);
         } else {
@@ -173,7 +176,7 @@ export class DistributedLocker implements Locker {
 
   /** Sends one unlock in the background, retried when the server does not answer. */
   #unlock(server: number, grant: Grant): void {
-    const op = grant.write ? "unlock" : "runlock";
+    const op = !grant.write ? "runlock" : grant.held ? "unlock" : "retract";
     this.#track((async () => {
       for (let tries = 1; await this.#call(server, op, grant, true) === undefined; tries++) {
         if (tries === UNLOCK_TRIES) return;

@@ -11,6 +11,8 @@ import { type LockAnswer, type LockOp, type LockRequest, MAX_LOCK_BATCH } from "
 
 /** Requests on their way to one peer before operations wait to share the next one. */
 const MAX_IN_FLIGHT = 4;
+/** Operations waiting for a request; more go unanswered at once (a peer that stopped answering). */
+const MAX_QUEUED = MAX_IN_FLIGHT * MAX_LOCK_BATCH;
 
 interface Pending {
   request: LockRequest;
@@ -26,6 +28,7 @@ export class LockClient {
 
   /** The peer's answer (granted or found), or undefined when it gave none. Never throws. */
   apply(op: LockOp, resource: string, uid: string): Promise<boolean | undefined> {
+    if (this.#queue.length >= MAX_QUEUED) return Promise.resolve(undefined);
     return new Promise((answer) => {
       this.#queue.push({ request: [op, resource, uid], answer });
       this.#pump();
@@ -56,7 +59,9 @@ export class LockClient {
       });
       if (Array.isArray(answer.granted)) granted = answer.granted;
     } catch {
-      // Unreachable, refused or abandoned: every operation of the batch goes unanswered.
+      // Unreachable, refused or abandoned: the batch goes unanswered, and so do the operations
+      // queued behind it (they would wait for the same silence).
+      for (const queued of this.#queue.splice(0)) queued.answer(undefined);
     } finally {
       clearTimeout(timer);
     }

@@ -10,8 +10,20 @@
 import { DEFAULT_LOCK_EXPIRY_MS } from "../config.ts";
 import { errorResponse, type InternodeRouter } from "./internode.ts";
 
-export type LockOp = "lock" | "rlock" | "unlock" | "runlock" | "refresh";
-const OPS: ReadonlySet<string> = new Set(["lock", "rlock", "unlock", "runlock", "refresh"]);
+/**
+ * lock/rlock: grant a write/read lock; unlock/runlock: give it back; refresh: the holder is
+ * alive; retract: give back a write grant of an attempt that missed its quorum, the writer
+ * retrying (it keeps new readers off, as a refusal does).
+ */
+export type LockOp = "lock" | "rlock" | "unlock" | "runlock" | "refresh" | "retract";
+const OPS: ReadonlySet<string> = new Set([
+  "lock",
+  "rlock",
+  "unlock",
+  "runlock",
+  "refresh",
+  "retract",
+]);
 
 export interface LockServerOptions {
   /** A lock not refreshed for this long is dropped (ms; DEFAULT_LOCK_EXPIRY_MS otherwise). */
@@ -31,8 +43,11 @@ const MAX_RESOURCES = 100_000;
 const MAX_RESOURCE_CHARS = 4_096;
 const UID = /^[0-9A-Za-z-]{1,64}$/;
 /**
- * New readers are refused this long after a writer was (it retries within the lockers' backoff
- * cap of 0.5 s, which keeps the mark fresh; a writer that gave up frees them after this).
+ * New readers are refused this long after a writer was refused or retracted (it retries within
+ * the lockers' backoff cap of 0.5 s, which keeps the mark fresh; a writer that gave up frees
+ * them after this). Retracts mark too: otherwise the servers that granted a writer's failed
+ * attempt would be free for readers, who need only half of the servers, and could keep the
+ * writer below its quorum for good.
  */
 const WRITER_WAIT_MS = 1_000;
 
@@ -81,9 +96,13 @@ export class LockServer {
         return true;
       }
       case "unlock":
-      case "runlock": {
-        if (!entry || entry.write !== (op === "unlock") || !entry.holders.delete(uid)) return false;
+      case "runlock":
+      case "retract": {
+        if (!entry || entry.write !== (op !== "runlock") || !entry.holders.delete(uid)) {
+          return false;
+        }
         if (entry.holders.size === 0) this.#entries.delete(resource);
+        if (op === "retract") this.#waiting(resource, now);
         return true;
       }
       case "refresh": {
@@ -98,7 +117,7 @@ export class LockServer {
     if (this.#writerWaits.size < MAX_RESOURCES) this.#writerWaits.set(resource, now);
   }
 
-  /** Whether a writer was refused `resource` within WRITER_WAIT_MS (it is retrying). */
+  /** Whether a writer was refused `resource` (or retracted) within WRITER_WAIT_MS. */
   #writerWaiting(resource: string, now: number): boolean {
     const since = this.#writerWaits.get(resource);
     if (since === undefined) return false;
