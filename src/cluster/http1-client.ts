@@ -26,6 +26,8 @@ const FIRST_READ = 16 * 1024;
 
 const latin1 = new TextDecoder("latin1");
 const ascii = new TextEncoder();
+const CRLF = ascii.encode("\r\n");
+const LAST_CHUNK = ascii.encode("0\r\n\r\n");
 
 /** The peer closed or broke the connection; `answered`: some of its answer had come. */
 export class ConnectionLost extends Error {
@@ -69,6 +71,28 @@ export class Http1Pool {
     }
   }
 
+  /**
+   * A request whose body is sent in pieces (chunked) while its answer is read as it comes: a
+   * shard write. Always on a new connection (a stale pooled one could not be retried once
+   * the body started); the connection joins the pool if both ends finished cleanly.
+   */
+  async upload(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Http1Upload> {
+    signal?.throwIfAborted();
+    const conn = await this.#connect(signal);
+    const head = this.#head(method, target, headers, "transfer-encoding: chunked");
+    const upload = new Http1Upload(conn, (reusable) => {
+      if (reusable && !this.#closed && this.#idle.length < MAX_IDLE) this.#idle.push(conn);
+      else closeQuietly(conn);
+    }, signal);
+    await upload.start(head);
+    return upload;
+  }
+
   /** Closes the idle connections (calls in flight finish on theirs). */
   close(): void {
     this.#closed = true;
@@ -87,18 +111,166 @@ export class Http1Pool {
     headers: Record<string, string>,
     body: Uint8Array | undefined,
   ): Uint8Array {
+    const head = this.#head(method, target, headers, `content-length: ${body?.byteLength ?? 0}`);
+    return body?.byteLength ? concatBytes(head, body) : head;
+  }
+
+  /** A request head; `framing` says how its body is delimited. */
+  #head(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    framing: string,
+  ): Uint8Array {
     let head = `${method} ${target} HTTP/1.1\r\nhost: ${this.hostname}:${this.port}\r\n`;
     for (const [name, value] of Object.entries(headers)) {
       if (/[\r\n]/.test(name + value)) throw new TypeError(`header ${name} has a line break`);
       head += `${name}: ${value}\r\n`;
     }
-    head += `content-length: ${body?.byteLength ?? 0}\r\n\r\n`;
-    const bytes = ascii.encode(head);
-    if (!body?.byteLength) return bytes;
-    const out = new Uint8Array(bytes.byteLength + body.byteLength);
-    out.set(bytes);
-    out.set(body, bytes.byteLength);
-    return out;
+    return ascii.encode(`${head}${framing}\r\n\r\n`);
+  }
+}
+
+/** The answer of an upload: status, headers, and the body as it comes. */
+export interface Http1StreamedAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: ReadableStream<Uint8Array>;
+}
+
+/**
+ * One streamed request on its connection. `send` resolves once the kernel took the bytes, so
+ * the caller may reuse its buffers (no copy) and a peer that stops reading holds it back.
+ */
+export class Http1Upload {
+  /** The answer's head, once it came (the body follows as it is read). */
+  readonly answer: Promise<Http1StreamedAnswer>;
+  #input: Input;
+  #sent = false;
+  #received = false;
+  #finished = false;
+  readonly #onAbort = () => this.abort();
+
+  constructor(
+    private readonly conn: Deno.TcpConn,
+    private readonly release: (reusable: boolean) => void,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.#input = new Input(conn);
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.answer = this.#readAnswer();
+    // Read by the caller or not, a failed answer must not go unhandled.
+    this.answer.catch(() => {});
+  }
+
+  async start(head: Uint8Array): Promise<void> {
+    await this.#write(head);
+  }
+
+  /** Sends `parts` as one chunk of the body. */
+  async send(...parts: Uint8Array[]): Promise<void> {
+    const size = parts.reduce((n, p) => n + p.byteLength, 0);
+    if (size === 0) return;
+    const prefix = ascii.encode(`${size.toString(16)}\r\n`);
+    // Small parts travel with the chunk's size line: one write instead of several.
+    const first = parts[0].byteLength <= 64 ? concatBytes(prefix, parts.shift()!) : prefix;
+    await this.#write(first);
+    for (const part of parts) await this.#write(part);
+    await this.#write(CRLF);
+  }
+
+  /** Ends the body. */
+  async end(): Promise<void> {
+    await this.#write(LAST_CHUNK);
+    this.#sent = true;
+    this.#settle();
+  }
+
+  /** Closes the connection: the request is abandoned (the peer sees it cut). */
+  abort(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.signal?.removeEventListener("abort", this.#onAbort);
+    closeQuietly(this.conn);
+    this.release(false);
+  }
+
+  async #write(data: Uint8Array): Promise<void> {
+    try {
+      for (let sent = 0; sent < data.byteLength;) {
+        sent += await this.conn.write(data.subarray(sent));
+      }
+    } catch (err) {
+      this.abort();
+      throw new ConnectionLost(`send failed: ${errorText(err)}`, this.#input.answered);
+    }
+  }
+
+  async #readAnswer(): Promise<Http1StreamedAnswer> {
+    const input = this.#input;
+    let head: { status: number; headers: Record<string, string> };
+    try {
+      do head = await readHead(input); while (head.status < 200);
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+    const { headers } = head;
+    const chunked = /\bchunked\b/i.test(headers["transfer-encoding"] ?? "");
+    const length = headers["content-length"];
+    let left = chunked ? 0 : Number(length ?? NaN);
+    if (!chunked && !(Number.isSafeInteger(left) && left >= 0)) {
+      this.abort();
+      throw new ConnectionLost("streamed answer without a length or chunks", true);
+    }
+    const done = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+      this.#received = true;
+      this.#settle();
+      controller.close();
+    };
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          if (!chunked) {
+            if (left === 0) return done(controller);
+            const piece = await input.some(left);
+            left -= piece.byteLength;
+            controller.enqueue(piece);
+            return;
+          }
+          if (left === 0) {
+            const sizeLine = (await input.line(1024)).split(";")[0].trim();
+            if (!/^[0-9a-fA-F]{1,12}$/.test(sizeLine)) {
+              throw new ConnectionLost("malformed chunk size", true);
+            }
+            left = parseInt(sizeLine, 16);
+            if (left === 0) {
+              while (await input.line(MAX_HEAD) !== "");
+              return done(controller);
+            }
+          }
+          const piece = await input.some(left);
+          left -= piece.byteLength;
+          if (left === 0 && await input.line(2) !== "") {
+            throw new ConnectionLost("malformed chunk end", true);
+          }
+          controller.enqueue(piece);
+        } catch (err) {
+          this.abort();
+          throw err;
+        }
+      },
+      cancel: () => this.abort(),
+    });
+    return { status: head.status, headers, body };
+  }
+
+  /** Both ends done cleanly: the connection may serve another request. */
+  #settle(): void {
+    if (!this.#sent || !this.#received || this.#finished) return;
+    this.#finished = true;
+    this.signal?.removeEventListener("abort", this.#onAbort);
+    this.release(this.#input.pending === 0);
   }
 }
 
@@ -220,6 +392,15 @@ class Input {
     }
   }
 
+  /** What has come, at most `max` bytes (at least one: read as needed). */
+  async some(max: number): Promise<Uint8Array> {
+    if (this.pending === 0) await this.more();
+    const n = Math.min(max, this.pending);
+    const out = this.buffer.slice(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+
   /** The next line without its CRLF (chunked bodies). */
   async line(limit: number): Promise<string> {
     for (let scanned = 0;;) {
@@ -238,18 +419,7 @@ class Input {
 }
 
 async function readAnswer(input: Input): Promise<Http1Answer & { keepAlive: boolean }> {
-  const end = await input.headEnd(MAX_HEAD);
-  const lines = latin1.decode(input.buffer.subarray(input.at, end - 4)).split("\r\n");
-  input.at = end;
-  const match = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
-  if (!match) throw new ConnectionLost(`malformed status line ${JSON.stringify(lines[0])}`, true);
-  const status = Number(match[1]);
-  const headers: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const colon = lines[i].indexOf(":");
-    if (colon <= 0) throw new ConnectionLost("malformed answer header", true);
-    headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
-  }
+  const { status, headers } = await readHead(input);
   const keepAlive = !/\bclose\b/i.test(headers["connection"] ?? "");
   if (status < 200 || status === 204 || status === 304) {
     return { status, headers, body: new Uint8Array(0), keepAlive };
@@ -264,6 +434,24 @@ async function readAnswer(input: Input): Promise<Http1Answer & { keepAlive: bool
   }
   if (!/^\d{1,15}$/.test(length)) throw new ConnectionLost("malformed content-length", true);
   return { status, headers, body: await input.take(Number(length)), keepAlive };
+}
+
+async function readHead(
+  input: Input,
+): Promise<{ status: number; headers: Record<string, string> }> {
+  const end = await input.headEnd(MAX_HEAD);
+  const lines = latin1.decode(input.buffer.subarray(input.at, end - 4)).split("\r\n");
+  input.at = end;
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  if (!match) throw new ConnectionLost(`malformed status line ${JSON.stringify(lines[0])}`, true);
+  const status = Number(match[1]);
+  const headers: Record<string, string> = {};
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i].indexOf(":");
+    if (colon <= 0) throw new ConnectionLost("malformed answer header", true);
+    headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
+  }
+  return { status, headers };
 }
 
 async function readChunked(input: Input): Promise<Uint8Array> {
@@ -295,6 +483,13 @@ async function readToEnd(input: Input): Promise<Uint8Array> {
     }
   }
   return input.buffer.slice(input.at, input.end);
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -8,9 +8,19 @@
  */
 import { INTERNODE_PREFIX, type InternodeService, type WireError } from "./internode.ts";
 import type { InternodeAuth } from "./internode-auth.ts";
-import { Http1Pool } from "./http1-client.ts";
+import { Http1Pool, type Http1Upload } from "./http1-client.ts";
 
 const utf8 = new TextEncoder();
+
+function copyOf(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
 
 /** fetch says "fetch failed" and keeps what failed (refused, TLS trust) in its cause. */
 function failureText(err: unknown): string {
@@ -44,6 +54,18 @@ export interface PeerCallOptions {
   signal?: AbortSignal;
   /** The answer's body is a stream, read as it comes (fetch); otherwise it is read whole. */
   stream?: boolean;
+}
+
+/** A request whose body is sent piece by piece while the answer may already come. */
+export interface PeerUpload {
+  /** Sends `parts` as the next piece of the body; once it resolves they may be reused. */
+  send(...parts: Uint8Array[]): Promise<void>;
+  /** Ends the body. */
+  end(): Promise<void>;
+  /** The successful answer (its body as it comes), or PeerCallError / PeerUnreachable. */
+  answer: Promise<Response>;
+  /** Abandons the request (the peer sees it cut). */
+  abort(): void;
 }
 
 export interface PeerClientOptions {
@@ -89,12 +111,7 @@ export class PeerClient {
     method: string,
     options: PeerCallOptions = {},
   ): Promise<Response> {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) params.set(name, String(value));
-    }
-    const query = params.size > 0 ? `?${params}` : "";
-    const path = `${INTERNODE_PREFIX}${service}/${method}${query}`;
+    const path = this.#path(service, method, options.query);
     const httpMethod = options.method ?? (options.body === undefined ? "GET" : "POST");
     const headers = { ...options.headers, authorization: await this.auth.authorization() };
     const body = typeof options.body === "string" ? utf8.encode(options.body) : options.body;
@@ -112,9 +129,90 @@ export class PeerClient {
           ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
         } as RequestInit);
     } catch (err) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      throw new PeerUnreachable(this.node, failureText(err));
+      throw this.#failure(err, options.signal);
     }
+    return await this.#checked(response);
+  }
+
+  /**
+   * Starts `service/method` with a body sent piece by piece (a shard write): over its own
+   * HTTP/1.1 connection to plain http peers (no copy of the pieces), over fetch to https ones.
+   */
+  async upload(
+    service: InternodeService,
+    method: string,
+    options: Omit<PeerCallOptions, "body" | "method" | "stream"> = {},
+  ): Promise<PeerUpload> {
+    const path = this.#path(service, method, options.query);
+    const headers = { ...options.headers, authorization: await this.auth.authorization() };
+    const { signal } = options;
+    if (this.#pool) {
+      let upload: Http1Upload;
+      try {
+        upload = await this.#pool.upload("POST", path, headers, signal);
+      } catch (err) {
+        throw this.#failure(err, signal);
+      }
+      const lost = (err: unknown) => {
+        throw this.#failure(err, signal);
+      };
+      return {
+        send: (...parts) => upload.send(...parts).catch(lost),
+        end: () => upload.end().catch(lost),
+        answer: upload.answer.then(
+          (a) => this.#checked(new Response(a.body, { status: a.status })),
+          lost,
+        ),
+        abort: () => upload.abort(),
+      };
+    }
+    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    const sink = pipe.writable.getWriter();
+    const request = new AbortController();
+    const answer = fetch(`${this.url}${path}`, {
+      method: "POST",
+      headers,
+      body: pipe.readable,
+      duplex: "half",
+      signal: signal ? AbortSignal.any([signal, request.signal]) : request.signal,
+      client: this.httpClient,
+    } as RequestInit).then((r) => this.#checked(r), (err) => {
+      throw this.#failure(err, signal);
+    });
+    answer.catch(() => {});
+    return {
+      // fetch may still hold a piece after taking it: copied, as the caller reuses its buffers.
+      send: (...parts) => sink.write(copyOf(parts)),
+      end: () => sink.close(),
+      answer,
+      abort: () => {
+        request.abort();
+        sink.abort().catch(() => {});
+      },
+    };
+  }
+
+  #path(
+    service: InternodeService,
+    method: string,
+    query: PeerCallOptions["query"],
+  ): string {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) params.set(name, String(value));
+    }
+    return `${INTERNODE_PREFIX}${service}/${method}${params.size > 0 ? `?${params}` : ""}`;
+  }
+
+  /** A network failure as the caller sees it: its signal's reason, or PeerUnreachable. */
+  #failure(err: unknown, signal?: AbortSignal): unknown {
+    if (signal?.aborted) return signal.reason;
+    if (err instanceof PeerCallError || err instanceof PeerUnreachable) return err;
+    return new PeerUnreachable(this.node, failureText(err));
+  }
+
+  /** The response if it is a success; the peer's error otherwise. */
+  async #checked(response: Response): Promise<Response> {
     if (response.ok) return response;
     let wire: WireError;
     try {

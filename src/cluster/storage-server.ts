@@ -190,6 +190,9 @@ async function createFile(d: DriveHandle, a: Args): Promise<Response> {
         controller.enqueue(open.subarray(0, 1));
         controller.enqueue(open.subarray(1));
         controller.enqueue(await outcome());
+        // The request's end (after END or ABORT) is read too, so that the connection can
+        // carry the peer's next call (Deno.serve waits for it; the front door drains it).
+        await frames?.next().catch(() => {});
         controller.close();
       },
     }),

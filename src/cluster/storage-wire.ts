@@ -58,6 +58,14 @@ export function frame(kind: FrameKind, payload?: Uint8Array): Uint8Array {
   return out;
 }
 
+/** A frame's head alone, for a payload sent after it (without copying it). */
+export function frameHead(kind: FrameKind, size: number): Uint8Array {
+  const out = new Uint8Array(HEADER);
+  out[0] = kind;
+  new DataView(out.buffer).setUint32(1, size);
+  return out;
+}
+
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -26,11 +26,13 @@ import {
   type PeerCallOptions,
   PeerClient,
   PeerUnreachable,
+  type PeerUpload,
 } from "../cluster/internode-client.ts";
 import type { DriveEndpoint } from "../cluster/topology.ts";
 import {
   Frame,
   frame,
+  frameHead,
   FrameReader,
   parseEntry,
   parseErrorFrame,
@@ -191,22 +193,33 @@ export class RemoteDrive implements OpenedDrive {
 
   /** Resolves once the peer created the file (its OPEN frame), rejects with its error. */
   async createFile(volume: string, path: string, options?: CallOptions): Promise<FileWriter> {
-    const pipe = new TransformStream<Uint8Array, Uint8Array>();
-    const sink = pipe.writable.getWriter();
-    let call: { body: ReadableStream<Uint8Array>; abort: AbortController } | undefined;
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new DiskTimeout(`${this.endpoint}: no answer to createFile`)),
+      this.timeoutMs * STREAM_START_FACTOR,
+    );
+    let upload: PeerUpload | undefined;
     try {
-      call = await this.stream("createFile", { volume, path }, options?.signal, pipe.readable);
-      const frames = new FrameReader(call.body.getReader());
+      upload = await this.peer.upload("storage", "createFile", {
+        query: { drive: this.drive.path, volume, path },
+        signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+      });
+      const answer = await upload.answer;
+      if (!answer.body) throw new WireFormatError(`${this.endpoint}: createFile without a body`);
+      const frames = new FrameReader(answer.body.getReader());
       const first = await frames.next();
       if (first?.kind === Frame.ERROR) throw parseErrorFrame(first.payload);
       if (first?.kind !== Frame.OPEN) {
         throw new WireFormatError(`${this.endpoint}: createFile answered without OPEN`);
       }
-      return new RemoteFileWriter(this, sink, frames, call.abort);
+      return new RemoteFileWriter(this, upload, frames);
     } catch (err) {
-      call?.abort.abort();
-      await sink.abort(err).catch(() => {});
-      throw this.#typed(err, options?.signal);
+      upload?.abort();
+      throw this.#typed(err, abort.signal.aborted ? abort.signal : signal);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -312,11 +325,12 @@ export class RemoteDrive implements OpenedDrive {
 }
 
 /**
- * A shard file written on the peer: each write is a DATA frame into the request body
- * (resolving once the body took it: backpressure, a copy so the caller may reuse its buffer),
- * close an END frame and the peer's answer once it fsynced, abort an ABORT frame and the
- * answer once it dropped the file — or, if the peer does not answer in time, the request cut.
- * An answer that comes early is the peer's error: the next write or close throws it.
+ * A shard file written on the peer: each write is a DATA frame of the request body, sent
+ * once the connection took it (backpressure; the caller may then reuse its buffer), close an
+ * END frame and the peer's answer once it fsynced, abort an ABORT frame and the answer once
+ * it dropped the file — or, if the peer does not answer in time, the request cut (the peer
+ * drops a file whose write did not end). An answer that comes early is the peer's error: the
+ * next write or close throws it.
  */
 class RemoteFileWriter implements FileWriter {
   readonly #outcome: Promise<Error | undefined>;
@@ -325,25 +339,33 @@ class RemoteFileWriter implements FileWriter {
 
   constructor(
     private readonly drive: RemoteDrive,
-    private readonly sink: WritableStreamDefaultWriter<Uint8Array>,
+    private readonly upload: PeerUpload,
     frames: FrameReader,
-    private readonly request: AbortController,
   ) {
-    this.#outcome = frames.next().then((last) => {
-      if (last?.kind === Frame.END) return undefined;
-      if (last?.kind === Frame.ERROR) return parseErrorFrame(last.payload);
-      return new WireFormatError(`${drive.endpoint}: shard write answered without an outcome`);
-    }, (err) => drive.typed(err) as Error).then((failure) => {
+    this.#outcome = (async () => {
+      let failure: Error | undefined;
+      try {
+        const last = await frames.next();
+        failure = last?.kind === Frame.END
+          ? undefined
+          : last?.kind === Frame.ERROR
+          ? parseErrorFrame(last.payload)
+          : new WireFormatError(`${drive.endpoint}: shard write answered without an outcome`);
+        // Read to the answer's end, so that its connection can serve the next call.
+        if (!failure) await frames.next();
+      } catch (err) {
+        failure ??= drive.typed(err) as Error;
+      }
       this.#failure = failure;
       return failure;
-    });
+    })();
   }
 
-  async #send(data: Uint8Array): Promise<void> {
+  async #send(...parts: Uint8Array[]): Promise<void> {
     if (this.#failure) throw this.#failure;
     try {
       await Promise.race([
-        this.sink.write(data),
+        this.upload.send(...parts),
         this.#outcome.then((failure) => {
           throw failure ?? new WireFormatError(`${this.drive.endpoint}: write after the end`);
         }),
@@ -354,7 +376,7 @@ class RemoteFileWriter implements FileWriter {
   }
 
   write(data: Uint8Array): Promise<void> {
-    return this.#send(frame(Frame.DATA, data));
+    return this.#send(frameHead(Frame.DATA, data.byteLength), data);
   }
 
   async close(): Promise<void> {
@@ -362,9 +384,9 @@ class RemoteFileWriter implements FileWriter {
     this.#finished = true;
     try {
       await this.#send(frame(Frame.END));
-      await this.sink.close();
+      await this.upload.end();
     } catch (err) {
-      this.request.abort();
+      this.upload.abort();
       throw this.#failure ?? this.drive.typed(err);
     }
     const failure = await this.#outcome;
@@ -378,8 +400,8 @@ class RemoteFileWriter implements FileWriter {
     try {
       await Promise.race([
         (async () => {
-          await this.sink.write(frame(Frame.ABORT));
-          await this.sink.close();
+          await this.upload.send(frame(Frame.ABORT));
+          await this.upload.end();
           await this.#outcome;
         })(),
         new Promise((resolve) => timer = setTimeout(resolve, this.drive.timeoutMs)),
@@ -388,7 +410,7 @@ class RemoteFileWriter implements FileWriter {
       // The request failed already: the peer drops a file whose write did not end.
     } finally {
       clearTimeout(timer);
-      this.request.abort();
+      this.upload.abort();
     }
   }
 }
