@@ -35,7 +35,7 @@ const BUCKET = "locks";
 const LOCK_EXPIRY_S = 3;
 /** Not inline (a data dir per version), a few stripes. */
 const BODY_SIZE = 2 * MiB + 3;
-const ROUNDS = 12;
+const ROUNDS = 20;
 /** Large enough that a paused GET stream cannot be buffered whole between server and client. */
 const HELD_SIZE = 48 * MiB;
 const CLIENT_TIMEOUT_MS = 30_000;
