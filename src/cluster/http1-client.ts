@@ -23,6 +23,8 @@ const MAX_IDLE = 32;
 /** The largest answer head accepted (Deno.serve's own limit for requests). */
 const MAX_HEAD = 64 * 1024;
 const FIRST_READ = 16 * 1024;
+/** A connection keeps a read buffer up to this size between calls. */
+const MAX_KEPT_BUFFER = 256 * 1024;
 
 const latin1 = new TextDecoder("latin1");
 const ascii = new TextEncoder();
@@ -38,7 +40,8 @@ export class ConnectionLost extends Error {
 }
 
 export class Http1Pool {
-  readonly #idle: Deno.TcpConn[] = [];
+  /** Idle connections, each with its read buffer (reused: no allocation per call). */
+  readonly #idle: Input[] = [];
   #closed = false;
 
   /** `host` and `port` of the peer (plain TCP: https peers are reached with fetch). */
@@ -55,15 +58,13 @@ export class Http1Pool {
     const message = this.#message(method, target, headers, body);
     for (;;) {
       const reused = this.#idle.pop();
-      const conn = reused ?? await this.#connect(signal);
+      const input = reused ?? new Input(await this.#connect(signal));
       try {
-        const answer = await exchange(conn, message, signal);
-        if (answer.keepAlive && !this.#closed && this.#idle.length < MAX_IDLE) {
-          this.#idle.push(conn);
-        } else conn.close();
+        const answer = await exchange(input, message, signal);
+        this.#release(input, answer.keepAlive);
         return answer;
       } catch (err) {
-        closeQuietly(conn);
+        closeQuietly(input.conn);
         if (signal?.aborted) throw signal.reason;
         if (reused && err instanceof ConnectionLost && !err.answered) continue;
         throw err;
@@ -85,9 +86,8 @@ export class Http1Pool {
     signal?.throwIfAborted();
     const conn = await this.#connect(signal);
     const head = this.#head(method, target, headers, "transfer-encoding: chunked");
-    const upload = new Http1Upload(conn, (reusable) => {
-      if (reusable && !this.#closed && this.#idle.length < MAX_IDLE) this.#idle.push(conn);
-      else closeQuietly(conn);
+    const upload = new Http1Upload(new Input(conn), (input, reusable) => {
+      this.#release(input, reusable);
     }, signal);
     await upload.start(head);
     return upload;
@@ -96,7 +96,15 @@ export class Http1Pool {
   /** Closes the idle connections (calls in flight finish on theirs). */
   close(): void {
     this.#closed = true;
-    for (const conn of this.#idle.splice(0)) closeQuietly(conn);
+    for (const input of this.#idle.splice(0)) closeQuietly(input.conn);
+  }
+
+  /** Back to the pool when it may carry another call, closed otherwise. */
+  #release(input: Input, reusable: boolean): void {
+    if (reusable && input.pending === 0 && !this.#closed && this.#idle.length < MAX_IDLE) {
+      input.reset();
+      this.#idle.push(input);
+    } else closeQuietly(input.conn);
   }
 
   async #connect(signal?: AbortSignal): Promise<Deno.TcpConn> {
@@ -151,12 +159,15 @@ export class Http1Upload {
   #finished = false;
   readonly #onAbort = () => this.abort();
 
+  private readonly conn: Deno.TcpConn;
+
   constructor(
-    private readonly conn: Deno.TcpConn,
-    private readonly release: (reusable: boolean) => void,
+    input: Input,
+    private readonly release: (input: Input, reusable: boolean) => void,
     private readonly signal?: AbortSignal,
   ) {
-    this.#input = new Input(conn);
+    this.#input = input;
+    this.conn = input.conn;
     signal?.addEventListener("abort", this.#onAbort, { once: true });
     this.answer = this.#readAnswer();
     // Read by the caller or not, a failed answer must not go unhandled.
@@ -192,7 +203,7 @@ export class Http1Upload {
     this.#finished = true;
     this.signal?.removeEventListener("abort", this.#onAbort);
     closeQuietly(this.conn);
-    this.release(false);
+    this.release(this.#input, false);
   }
 
   async #write(data: Uint8Array): Promise<void> {
@@ -270,16 +281,17 @@ export class Http1Upload {
     if (!this.#sent || !this.#received || this.#finished) return;
     this.#finished = true;
     this.signal?.removeEventListener("abort", this.#onAbort);
-    this.release(this.#input.pending === 0);
+    this.release(this.#input, true);
   }
 }
 
 /** Sends `message` and reads one whole answer (1xx interim answers skipped). */
 async function exchange(
-  conn: Deno.TcpConn,
+  input: Input,
   message: Uint8Array,
   signal?: AbortSignal,
 ): Promise<Http1Answer & { keepAlive: boolean }> {
+  const { conn } = input;
   const call = signal && { conn, signal };
   if (call) watch(call);
   try {
@@ -290,7 +302,6 @@ async function exchange(
     } catch (err) {
       throw new ConnectionLost(`send failed: ${errorText(err)}`, false);
     }
-    const input = new Input(conn);
     for (;;) {
       const answer = await readAnswer(input);
       if (answer.status >= 200) {
@@ -340,6 +351,13 @@ class Input {
 
   get pending(): number {
     return this.end - this.at;
+  }
+
+  /** Ready for the next answer on this connection (a buffer grown large is dropped). */
+  reset(): void {
+    this.at = this.end = 0;
+    this.answered = false;
+    if (this.buffer.byteLength > MAX_KEPT_BUFFER) this.buffer = new Uint8Array(FIRST_READ);
   }
 
   /** Reads more; ConnectionLost at the end of the stream. */

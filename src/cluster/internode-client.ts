@@ -197,11 +197,16 @@ export class PeerClient {
     method: string,
     query: PeerCallOptions["query"],
   ): string {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(query ?? {})) {
-      if (value !== undefined) params.set(name, String(value));
+    // By hand: URLSearchParams costs more than the rest of building a small call.
+    let search = "";
+    for (const name in query) {
+      const value = query[name];
+      if (value === undefined) continue;
+      search += `${search ? "&" : "?"}${encodeURIComponent(name)}=${
+        encodeURIComponent(String(value))
+      }`;
     }
-    return `${INTERNODE_PREFIX}${service}/${method}${params.size > 0 ? `?${params}` : ""}`;
+    return `${INTERNODE_PREFIX}${service}/${method}${search}`;
   }
 
   /** A network failure as the caller sees it: its signal's reason, or PeerUnreachable. */
