@@ -1,6 +1,7 @@
 /**
- * Distributed locks across real processes: a 4-node × 2-drive cluster with a 3 s lock expiry,
- * one cluster for all steps.
+ * Distributed locks across real processes: a 4-node × 2-drive cluster with a 3 s lock expiry
+ * and a 1 s scanner interval, one cluster for all steps.
+ * - Of the four nodes' scanners only the holder of the leader lock runs cycles.
  * - Two writers on two nodes overwrite one key, round after round both at once, while two other
  *   nodes read it: every GET is one complete body of one writer, never a mix, and after each
  *   round the key is one version whose xl.meta agrees on every drive.
@@ -83,6 +84,9 @@ async function pausedGet(cluster: TestCluster, holder: number, key: string) {
   return reader;
 }
 
+/** What a node logs after each scanner cycle (scanner.ts). */
+const CYCLE_DONE = /scanner: cycle \d+ done/g;
+
 /** How the SIGSTOPped holder logs the loss of its read lock (dsync.ts). */
 const LOST = /read lock on locks\/held\/stopped\.bin lost/;
 
@@ -127,11 +131,24 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const cluster = await startCluster({
-      args: ["--lock-expiry", String(LOCK_EXPIRY_S), "--drive-probe-interval", "1"],
+      args: [
+        "--lock-expiry",
+        String(LOCK_EXPIRY_S),
+        "--drive-probe-interval",
+        "1",
+        "--scanner-interval",
+        "1s",
+      ],
     });
     const s3 = [0, 1, 2, 3].map((i) => client(cluster.node(i)));
     try {
       await s3[0].send(new CreateBucketCommand({ Bucket: BUCKET }));
+
+      await t.step("one node runs the scanner's cycles (its leader lock)", async () => {
+        const cycles = () => cluster.nodes.map((n) => n!.output().match(CYCLE_DONE)?.length ?? 0);
+        await waitUntil("3 scanner cycles", () => Promise.resolve(Math.max(...cycles()) >= 3));
+        assertEquals(cycles().filter((n) => n > 0).length, 1, `cycles per node: ${cycles()}`);
+      });
 
       await t.step("two writers on nodes 1 and 2 overwrite one key: never a mix", async () => {
         const key = "contended/object.bin";
