@@ -99,6 +99,8 @@ class Args {
 }
 
 const ok = () => new Response(null, { status: 204 });
+/** The first frame of a streamed answer (sent as two chunks, see createFile). */
+const OPEN = frame(Frame.OPEN);
 
 const METHODS: Record<string, Method> = {
   diskInfo: async (d) => Response.json(await d.diskInfo()),
@@ -181,14 +183,13 @@ async function createFile(d: DriveHandle, a: Args): Promise<Response> {
       return errorFrame(err);
     }
   };
-  const open = frame(Frame.OPEN);
   return new Response(
     new ReadableStream<Uint8Array>({
       async start(controller) {
         // In two chunks: the front door (src/http/response.ts) sizes a body of unknown length
         // by its first two chunks before it starts the answer, and the peer waits for OPEN.
-        controller.enqueue(open.subarray(0, 1));
-        controller.enqueue(open.subarray(1));
+        controller.enqueue(OPEN.subarray(0, 1));
+        controller.enqueue(OPEN.subarray(1));
         controller.enqueue(await outcome());
         // The request's end (after END or ABORT) is read too, so that the connection can
         // carry the peer's next call (Deno.serve waits for it; the front door drains it).
@@ -201,8 +202,8 @@ async function createFile(d: DriveHandle, a: Args): Promise<Response> {
 
 /**
  * A walk: the first entry (or the error, e.g. a missing volume) is had before the answer
- * starts; then one frame per entry as the peer reads them, END at the end, or ERROR for a
- * failure midway. The peer cancelling the answer ends the walk here.
+ * starts with OPEN; then one frame per entry as the peer reads them, END at the end, or ERROR
+ * for a failure midway. The peer cancelling the answer ends the walk here.
  */
 async function walk(d: DriveHandle, a: Args): Promise<Response> {
   const iterator = d.walkDir(a.volume(), {
@@ -213,6 +214,11 @@ async function walk(d: DriveHandle, a: Args): Promise<Response> {
   let next = await iterator.next();
   return new Response(
     new ReadableStream<Uint8Array>({
+      start(controller) {
+        // As a shard write's: the answer starts at once, before a second entry is found.
+        controller.enqueue(OPEN.subarray(0, 1));
+        controller.enqueue(OPEN.subarray(1));
+      },
       async pull(controller) {
         try {
           if (next.done) {

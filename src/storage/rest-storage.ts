@@ -434,6 +434,10 @@ class RemoteWalk implements AsyncIterator<WalkEntry> {
         const call = await this.drive.stream("walkDir", this.query, this.signal);
         this.#abort = call.abort;
         this.#frames = new FrameReader(call.body.getReader());
+        const first = await this.#frames.next();
+        if (first?.kind !== Frame.OPEN) {
+          throw new WireFormatError(`${this.drive.endpoint}: walk answered without OPEN`);
+        }
       }
       const next = await this.#frames.next();
       if (next?.kind === Frame.ENTRY || next?.kind === Frame.NAME) {
