@@ -1,10 +1,11 @@
 /**
  * The client side of the internode API: one PeerClient per peer node. Calls reuse keep-alive
- * connections, carry the node's token, and end when the caller's signal aborts (every caller gives one: a drive handle's deadline, a
- * lock call's timeout). Small calls (whole body, whole answer) go through a pooled HTTP/1.1
- * client (http1-client.ts: a fraction of fetch's cost); calls that stream a body either way
- * use fetch. A peer that cannot be reached throws PeerUnreachable; an error answer throws
- * PeerCallError with the code and message the peer sent.
+ * connections, carry the node's token, and end when the caller's signal aborts (every caller
+ * gives one: a drive handle's deadline, a lock call's timeout). Small calls of the pooled
+ * services (whole body, whole answer) and uploads (shard writes) go over our own HTTP/1.1
+ * connections (http1-client.ts: a fraction of fetch's cost); streamed answers, other services
+ * and https peers use fetch. A peer that cannot be reached throws PeerUnreachable; an error
+ * answer throws PeerCallError with the code and message the peer sent.
  */
 import { INTERNODE_PREFIX, type InternodeService, type WireError } from "./internode.ts";
 import type { InternodeAuth } from "./internode-auth.ts";
