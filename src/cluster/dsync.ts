@@ -1,14 +1,15 @@
 /**
  * Distributed namespace locks (MinIO's dsync): a lock is granted by a quorum of the nodes' lock
- * servers — this node's in process, the peers' over the internode API. Writers need n/2+1 of
- * n, readers ceil(n/2), so a writer and anyone else always share a server that refuses one of
- * them. Every server is asked at once; the lock is held as soon as a quorum granted (later
- * grants join it, or are given back when the attempt already failed); short of quorum what was
- * granted is given back and the attempt retried after a jittered backoff until the timeout.
- * While held, the lock is refreshed every expiry/3 on the servers that granted it; when a
- * quorum of them no longer knows it, or none confirmed it for the expiry time, it is lost
- * (onLost, logged). Release never waits: the unlocks go in the background, retried a few times;
- * what they miss expires.
+ * servers — this node's in process, the peers' over the internode API (their calls batched by
+ * lock-client.ts). Writers need n/2+1 of n, readers ceil(n/2), so a writer and anyone else
+ * always share a server that refuses one of them. Every server is asked at once; the lock is
+ * held as soon as a quorum granted (later grants join it, or are given back when the attempt
+ * already failed); short of quorum what was granted is given back (a writer's "retracted": the
+ * servers keep new readers off while it retries) and the attempt retried after a jittered
+ * backoff until the timeout. While held, the lock is refreshed every expiry/3 on the servers
+ * that granted it; when a quorum of them no longer knows it, or none confirmed it for the
+ * expiry time, it is lost (onLost, logged). Release never waits: the unlocks go in the
+ * background, retried a few times; what they miss expires.
  */
 import { LockTimeout } from "../object/errors.ts";
 import { holding, type Locker, type LockOptions, type Release } from "../object/locker.ts";
@@ -37,8 +38,8 @@ const UNLOCK_TRIES = 3;
 /** One attempt's (then one held lock's) state. */
 class Grant {
   state: "pending" | "held" | "released" = "pending";
-  /** Whether it ever reached its quorum (a write grant of a failed attempt is retracted). */
-  held = false;
+  /** Whether it reached its quorum (a write grant of a failed attempt is retracted). */
+  wasHeld = false;
   /** Servers that granted it (indexes into the locker's servers). */
   readonly servers = new Set<number>();
   confirmedAt = performance.now();
@@ -137,7 +138,7 @@ export class DistributedLocker implements Locker {
         signal?.removeEventListener("abort", giveUp);
         if (held) {
           grant.state = "held";
-          grant.held = true;
+          grant.wasHeld = true;
           grant.confirmedAt = performance.now();
           this.#scheduleRefresh(grant);
         } else {
@@ -176,7 +177,7 @@ export class DistributedLocker implements Locker {
 
   /** Sends one unlock in the background, retried when the server does not answer. */
   #unlock(server: number, grant: Grant): void {
-    const op = !grant.write ? "runlock" : grant.held ? "unlock" : "retract";
+    const op = !grant.write ? "runlock" : grant.wasHeld ? "unlock" : "retract";
     this.#track((async () => {
       for (let tries = 1; await this.#call(server, op, grant, true) === undefined; tries++) {
         if (tries === UNLOCK_TRIES) return;
