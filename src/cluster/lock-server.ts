@@ -4,8 +4,9 @@
  * the uid its locker drew for that acquisition. Holders refresh their grants while they hold
  * them; a grant not refreshed for `expiryMs` is dropped, so a node killed while holding a lock
  * blocks that resource only for the expiry time. Ages are measured on this node's monotonic
- * clock: no two clocks are ever compared. Served to the peers as internode service "lock";
- * the node's own locker calls it in process.
+ * clock: no two clocks are ever compared. A writer kept out by readers makes new readers wait
+ * while it retries, so a stream of readers cannot starve it. Served to the peers as internode
+ * service "lock"; the node's own locker calls it in process.
  */
 import { DEFAULT_LOCK_EXPIRY_MS } from "../config.ts";
 import { errorResponse, type InternodeRouter } from "./internode.ts";
@@ -16,14 +17,9 @@ import { errorResponse, type InternodeRouter } from "./internode.ts";
  * retrying (it keeps new readers off, as a refusal does).
  */
 export type LockOp = "lock" | "rlock" | "unlock" | "runlock" | "refresh" | "retract";
-const OPS: ReadonlySet<string> = new Set([
-  "lock",
-  "rlock",
-  "unlock",
-  "runlock",
-  "refresh",
-  "retract",
-]);
+const OPS: ReadonlySet<string> = new Set<LockOp>(
+  ["lock", "rlock", "unlock", "runlock", "refresh", "retract"],
+);
 
 export interface LockServerOptions {
   /** A lock not refreshed for this long is dropped (ms; DEFAULT_LOCK_EXPIRY_MS otherwise). */
@@ -54,7 +50,7 @@ const WRITER_WAIT_MS = 1_000;
 export class LockServer {
   readonly expiryMs: number;
   readonly #entries = new Map<string, Entry>();
-  /** Resource → when a writer was last refused it. */
+  /** Resource → when a writer was last refused it (or retracted). */
   readonly #writerWaits = new Map<string, number>();
   readonly #now: () => number;
   #sweptAt: number;
