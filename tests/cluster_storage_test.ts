@@ -25,6 +25,7 @@ import { openRemoteDrive } from "../src/storage/rest-storage.ts";
 import { Frame, frame } from "../src/cluster/storage-wire.ts";
 import { FaultyDrive } from "./helpers/faulty-drive.ts";
 import { ROOT, startStoragePeer } from "./helpers/storage-peer.ts";
+import { hasOpenssl, selfSignedCert } from "./helpers/tls.ts";
 
 const quiet = { log: () => {} };
 const enc = new TextEncoder();
@@ -516,4 +517,38 @@ Deno.test("peer storage: a walk of many objects streams, and stopping early ends
       await peer.close();
     }
   });
+});
+
+Deno.test({
+  name: "peer storage: an https peer (small calls, shard write and read, walk) over TLS",
+  ignore: !await hasOpenssl(),
+  fn: async () => {
+    await withDir(async (dir) => {
+      const tls = await selfSignedCert(join(dir, "cert.pem"), join(dir, "key.pem"), "peer");
+      const drive = join(dir, "d1");
+      const peer = startStoragePeer({ tls });
+      peer.serve(drive, await DriveHandle.of(await XlStorage.open(drive), quiet));
+      try {
+        const remote = await peer.open(drive);
+        await remote.makeVolume("b");
+        await remote.writeAll("b", "k/xl.meta", enc.encode("meta"));
+        assertEquals(new TextDecoder().decode(await remote.readAll("b", "k/xl.meta")), "meta");
+        const writer = await remote.createFile("b", "k/dd/part.1");
+        for (let i = 0; i < 4; i++) await writer.write(chunkOf(i, 1 << 20));
+        await writer.close();
+        const sent = createHash("sha256");
+        for (let i = 0; i < 4; i++) sent.update(chunkOf(i, 1 << 20));
+        const got = createHash("sha256");
+        for await (const piece of await remote.readFileStream("b", "k/dd/part.1", 0, 4 << 20)) {
+          got.update(piece);
+        }
+        assertEquals(got.digest("hex"), sent.digest("hex"));
+        const names = [];
+        for await (const e of remote.walkDir("b", {})) names.push(e.name);
+        assertEquals(names, ["k"]);
+      } finally {
+        await peer.close();
+      }
+    });
+  },
 });

@@ -1,14 +1,14 @@
 /**
- * A minimal HTTP/1.1 client for the small internode calls (a drive's readAll, statFile,
- * renameData; lock and peer calls): whole request, whole answer, over a pool of keep-alive
- * connections to one peer. fetch costs ~100 µs per call on top of the round trip, and a small
- * GET reads xl.meta from every drive, so this is the hot path of a cluster. Streams (shard
- * reads and writes, walks) stay on fetch.
+ * A minimal HTTP/1.1 client for the internode API's hot calls: small ones (a drive's readAll,
+ * statFile, renameData; lock calls) as whole request and whole answer over a pool of
+ * keep-alive connections to one peer, and uploads (shard writes) whose body is written to the
+ * socket as it is produced. fetch costs ~100 µs per call on top of the round trip (a small
+ * GET reads xl.meta from every drive) and copies what it sends; streamed answers (shard
+ * reads, walks) stay on fetch. Plain TCP, or TLS to https peers.
  *
  * One request per connection at a time (no pipelining). A call's aborted signal closes its
- * connection.
- * A reused connection that the peer had closed meanwhile (it restarted) fails before any
- * answer byte: the request is sent once more on a new connection, as browsers and Go do.
+ * connection. A reused connection that the peer had closed meanwhile (it restarted) fails
+ * before any answer byte: the request is sent once more on a new connection, as Go does.
  */
 
 export interface Http1Answer {
@@ -44,8 +44,12 @@ export class Http1Pool {
   readonly #idle: Input[] = [];
   #closed = false;
 
-  /** `host` and `port` of the peer (plain TCP: https peers are reached with fetch). */
-  constructor(readonly hostname: string, readonly port: number) {}
+  /** `host` and `port` of the peer; `tls` for an https one (trusting `caCerts` too). */
+  constructor(
+    readonly hostname: string,
+    readonly port: number,
+    readonly tls?: { caCerts?: string[] },
+  ) {}
 
   async request(
     method: string,
@@ -107,8 +111,22 @@ export class Http1Pool {
     } else closeQuietly(input.conn);
   }
 
-  async #connect(signal?: AbortSignal): Promise<Deno.TcpConn> {
-    const conn = await Deno.connect({ hostname: this.hostname, port: this.port, signal });
+  async #connect(signal?: AbortSignal): Promise<Deno.Conn> {
+    const { hostname, port } = this;
+    if (this.tls) {
+      // Deno.connectTls takes no signal: a peer that hangs in the handshake is cut by it.
+      const conn = await Deno.connectTls({ hostname, port, caCerts: this.tls.caCerts });
+      const cut = () => closeQuietly(conn);
+      signal?.addEventListener("abort", cut, { once: true });
+      try {
+        await conn.handshake();
+      } finally {
+        signal?.removeEventListener("abort", cut);
+      }
+      signal?.throwIfAborted();
+      return conn;
+    }
+    const conn = await Deno.connect({ hostname, port, signal });
     conn.setNoDelay(true);
     return conn;
   }
@@ -159,7 +177,7 @@ export class Http1Upload {
   #finished = false;
   readonly #onAbort = () => this.abort();
 
-  private readonly conn: Deno.TcpConn;
+  private readonly conn: Deno.Conn;
 
   constructor(
     input: Input,
@@ -320,10 +338,10 @@ async function exchange(
  * precise as the drive deadlines that abort them (deadlines.ts).
  */
 const ABORT_CHECK_MS = 50;
-const inFlight = new Set<{ conn: Deno.TcpConn; signal: AbortSignal }>();
+const inFlight = new Set<{ conn: Deno.Conn; signal: AbortSignal }>();
 let watchdog: ReturnType<typeof setInterval> | undefined;
 
-function watch(call: { conn: Deno.TcpConn; signal: AbortSignal }): void {
+function watch(call: { conn: Deno.Conn; signal: AbortSignal }): void {
   inFlight.add(call);
   if (watchdog === undefined) {
     watchdog = setInterval(() => {
@@ -345,7 +363,7 @@ class Input {
   /** Some of the answer has come. */
   answered = false;
 
-  constructor(readonly conn: Deno.TcpConn) {
+  constructor(readonly conn: Deno.Conn) {
     this.buffer = new Uint8Array(FIRST_READ);
   }
 

@@ -3,8 +3,8 @@
  * connections, carry the node's token, and end when the caller's signal aborts (every caller
  * gives one: a drive handle's deadline, a lock call's timeout). Small calls of the pooled
  * services (whole body, whole answer) and uploads (shard writes) go over our own HTTP/1.1
- * connections (http1-client.ts: a fraction of fetch's cost); streamed answers, other services
- * and https peers use fetch. A peer that cannot be reached throws PeerUnreachable; an error
+ * connections, TLS for https peers (http1-client.ts: a fraction of fetch's cost); streamed
+ * answers and other services use fetch. A peer that cannot be reached throws PeerUnreachable; an error
  * answer throws PeerCallError with the code and message the peer sent.
  */
 import { INTERNODE_PREFIX, type InternodeService, type WireError } from "./internode.ts";
@@ -12,16 +12,6 @@ import type { InternodeAuth } from "./internode-auth.ts";
 import { Http1Pool, type Http1Upload } from "./http1-client.ts";
 
 const utf8 = new TextEncoder();
-
-function copyOf(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
 
 /** fetch says "fetch failed" and keeps what failed (refused, TLS trust) in its cause. */
 function failureText(err: unknown): string {
@@ -76,11 +66,13 @@ export interface PeerClientOptions {
    * process must close the client.
    */
   pooled?: readonly InternodeService[];
+  /** CA certificates (PEM) that sign an https peer's certificate, besides the system's. */
+  caCerts?: string[];
 }
 
 export class PeerClient {
-  /** Small calls' connections (plain http peers; https ones use fetch throughout). */
-  readonly #pool?: Http1Pool;
+  /** Connections of small calls and uploads. */
+  readonly #pool: Http1Pool;
   readonly #pooled: ReadonlySet<string>;
 
   /** `url` is the peer's base URL, e.g. http://node2:9000; `node` its host:port. */
@@ -93,17 +85,17 @@ export class PeerClient {
   ) {
     this.#pooled = new Set(options.pooled ?? ["storage"]);
     const parsed = new URL(url);
-    if (parsed.protocol === "http:") {
-      this.#pool = new Http1Pool(
-        parsed.hostname.replace(/^\[|\]$/g, ""),
-        Number(parsed.port || 80),
-      );
-    }
+    const https = parsed.protocol === "https:";
+    this.#pool = new Http1Pool(
+      parsed.hostname.replace(/^\[|\]$/g, ""),
+      Number(parsed.port || (https ? 443 : 80)),
+      https ? { caCerts: options.caCerts } : undefined,
+    );
   }
 
   /** Closes the idle connections of small calls. */
   close(): void {
-    this.#pool?.close();
+    this.#pool.close();
   }
 
   /** Calls `service/method` and returns the successful response (its body unread). */
@@ -119,7 +111,7 @@ export class PeerClient {
     let response: Response;
     try {
       const small = !options.stream && !(body instanceof ReadableStream);
-      response = this.#pool && small && this.#pooled.has(service)
+      response = small && this.#pooled.has(service)
         ? await this.#small(httpMethod, path, headers, body, options.signal)
         : await fetch(`${this.url}${path}`, {
           method: httpMethod,
@@ -136,8 +128,8 @@ export class PeerClient {
   }
 
   /**
-   * Starts `service/method` with a body sent piece by piece (a shard write): over its own
-   * HTTP/1.1 connection to plain http peers (no copy of the pieces), over fetch to https ones.
+   * Starts `service/method` with a body sent piece by piece (a shard write), over its own
+   * HTTP/1.1 connection (no copy of the pieces).
    */
   async upload(
     service: InternodeService,
@@ -147,49 +139,23 @@ export class PeerClient {
     const path = this.#path(service, method, options.query);
     const headers = { ...options.headers, authorization: await this.auth.authorization() };
     const { signal } = options;
-    if (this.#pool) {
-      let upload: Http1Upload;
-      try {
-        upload = await this.#pool.upload("POST", path, headers, signal);
-      } catch (err) {
-        throw this.#failure(err, signal);
-      }
-      const lost = (err: unknown) => {
-        throw this.#failure(err, signal);
-      };
-      return {
-        send: (...parts) => upload.send(...parts).catch(lost),
-        end: () => upload.end().catch(lost),
-        answer: upload.answer.then(
-          (a) => this.#checked(new Response(a.body, { status: a.status })),
-          lost,
-        ),
-        abort: () => upload.abort(),
-      };
-    }
-    const pipe = new TransformStream<Uint8Array, Uint8Array>();
-    const sink = pipe.writable.getWriter();
-    const request = new AbortController();
-    const answer = fetch(`${this.url}${path}`, {
-      method: "POST",
-      headers,
-      body: pipe.readable,
-      duplex: "half",
-      signal: signal ? AbortSignal.any([signal, request.signal]) : request.signal,
-      client: this.httpClient,
-    } as RequestInit).then((r) => this.#checked(r), (err) => {
+    let upload: Http1Upload;
+    try {
+      upload = await this.#pool.upload("POST", path, headers, signal);
+    } catch (err) {
       throw this.#failure(err, signal);
-    });
-    answer.catch(() => {});
+    }
+    const lost = (err: unknown) => {
+      throw this.#failure(err, signal);
+    };
     return {
-      // fetch may still hold a piece after taking it: copied, as the caller reuses its buffers.
-      send: (...parts) => sink.write(copyOf(parts)),
-      end: () => sink.close(),
-      answer,
-      abort: () => {
-        request.abort();
-        sink.abort().catch(() => {});
-      },
+      send: (...parts) => upload.send(...parts).catch(lost),
+      end: () => upload.end().catch(lost),
+      answer: upload.answer.then(
+        (a) => this.#checked(new Response(a.body, { status: a.status })),
+        lost,
+      ),
+      abort: () => upload.abort(),
     };
   }
 
@@ -236,7 +202,7 @@ export class PeerClient {
     body: Uint8Array | undefined,
     signal?: AbortSignal,
   ): Promise<Response> {
-    const answer = await this.#pool!.request(method, path, headers, body, signal);
+    const answer = await this.#pool.request(method, path, headers, body, signal);
     const empty = answer.status === 204 || answer.status === 304;
     // Without the answer's headers: no caller reads them, and copying them costs ~3 µs.
     return new Response(empty ? null : answer.body as BodyInit, { status: answer.status });

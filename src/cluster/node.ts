@@ -71,7 +71,10 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterNode>
     : undefined;
   const router = new InternodeRouter(auth);
   const peers = topology.nodes.filter((n) => !n.local).map((n) =>
-    new PeerClient(n.url, n.node, auth, httpClient, { pooled: ["storage", "lock"] })
+    new PeerClient(n.url, n.node, auth, httpClient, {
+      pooled: ["storage", "lock"],
+      caCerts: options.caCerts,
+    })
   );
   const byNode = new Map(peers.map((p) => [p.node, p]));
   serveDrives(router, options.localDrives);

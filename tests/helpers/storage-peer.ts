@@ -34,16 +34,30 @@ export interface StoragePeer {
 /** Which HTTP server the peer runs (the product's engines). */
 export type PeerEngine = "flashstor" | "deno";
 
-export function startStoragePeer(engine: PeerEngine = "flashstor"): StoragePeer {
+export interface StoragePeerOptions {
+  engine?: PeerEngine;
+  /** Serve https with this certificate (the client trusts it). */
+  tls?: { cert: string; key: string };
+}
+
+export function startStoragePeer(
+  engineOrOptions: PeerEngine | StoragePeerOptions = {},
+): StoragePeer {
+  const { engine = "flashstor", tls } = typeof engineOrOptions === "string"
+    ? { engine: engineOrOptions }
+    : engineOrOptions;
   const drives = new Map<string, DriveHandle>();
   // The server's own name plays no part in verifying its callers' tokens.
   const router = new InternodeRouter(new InternodeAuth(ROOT, "storage-peer"));
   serveDrives(router, drives);
-  const server = serve(engine, (request) => router.handle(request));
+  const server = serve(engine, (request) => router.handle(request), tls);
   const node = `127.0.0.1:${server.port}`;
-  const url = `http://${node}`;
-  const httpClient = Deno.createHttpClient({});
-  const client = new PeerClient(url, node, new InternodeAuth(ROOT, "127.0.0.1:1"), httpClient);
+  const url = `${tls ? "https" : "http"}://${node}`;
+  const caCerts = tls ? [tls.cert] : undefined;
+  const httpClient = Deno.createHttpClient({ caCerts });
+  const client = new PeerClient(url, node, new InternodeAuth(ROOT, "127.0.0.1:1"), httpClient, {
+    caCerts,
+  });
   const endpoint = (path: string): DriveEndpoint => ({
     endpoint: `${url}${path}`,
     path,
@@ -73,9 +87,13 @@ export function startStoragePeer(engine: PeerEngine = "flashstor"): StoragePeer 
 function serve(
   engine: PeerEngine,
   handler: (request: Request) => Promise<Response>,
+  tls?: { cert: string; key: string },
 ): { port: number; stop: () => Promise<void> } {
   if (engine === "deno") {
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
+      handler,
+    );
     return { port: server.addr.port, stop: () => server.shutdown() };
   }
   // The defaults of src/config.ts.
@@ -85,6 +103,7 @@ function serve(
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 30_000,
     minBodyRate: 1024,
+    tls,
   });
   return { port: door.port, stop: () => door.shutdown(1_000) };
 }
