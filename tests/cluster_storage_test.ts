@@ -98,6 +98,19 @@ Deno.test("peer storage: a peer's drive faults come back as the errors its drive
             () => faulty.inner.statFile(SYSTEM_VOLUME, `${dir2}/part.1`),
             FileNotFound,
           );
+          // A full drive midway: the writer hears DiskFull, whatever its connection then does.
+          faulty.inject({ kind: "error", errno: "ENOSPC" }, ["write"]);
+          const full = await remote.createFile(SYSTEM_VOLUME, `${dir2}/part.2`);
+          await assertRejects(async () => {
+            for (let i = 0; i < 8; i++) await full.write(chunkOf(i, 256 * 1024));
+            await full.close();
+          }, DiskFull);
+          await full.abort();
+          faulty.heal();
+          await assertRejects(
+            () => faulty.inner.statFile(SYSTEM_VOLUME, `${dir2}/part.2`),
+            FileNotFound,
+          );
         },
       );
     } finally {

@@ -371,7 +371,9 @@ class RemoteFileWriter implements FileWriter {
         }),
       ]);
     } catch (err) {
-      throw this.#failure ?? this.drive.typed(err);
+      // A peer that failed the write answers why and closes: its answer, not the broken pipe.
+      // A send fails only with the connection closed, so the answer is near or known lost.
+      throw await this.#outcome ?? this.drive.typed(err);
     }
   }
 
@@ -387,7 +389,7 @@ class RemoteFileWriter implements FileWriter {
       await this.upload.end();
     } catch (err) {
       this.upload.abort();
-      throw this.#failure ?? this.drive.typed(err);
+      throw await this.#outcome ?? this.drive.typed(err);
     }
     const failure = await this.#outcome;
     if (failure) throw failure;
