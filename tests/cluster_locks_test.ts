@@ -1,9 +1,9 @@
 /**
  * Distributed locks in process: real LockServers behind real InternodeRouters on Deno.serve
  * (127.0.0.1), one DistributedLocker per node over its own server and its peers' — quorum,
- * exclusion, shared readers, refresh and expiry, dead and hung servers, release on every path,
- * the lock service's answers to bad requests; the scanner's leader lock; and the in-process
- * NamespaceLocks' timeouts.
+ * exclusion, shared readers, writers not starved by readers, batched calls, refresh and
+ * expiry, dead and hung servers, release on every path, the lock service's answers to bad
+ * requests; the scanner's leader lock; and the in-process NamespaceLocks' timeouts.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { DistributedLocker } from "../src/cluster/dsync.ts";
