@@ -23,6 +23,8 @@ const MAX_IDLE = 32;
 /** The largest answer head accepted (Deno.serve's own limit for requests). */
 const MAX_HEAD = 64 * 1024;
 const FIRST_READ = 16 * 1024;
+/** The largest read of a streamed answer's body. */
+const STREAM_READ = 1024 * 1024;
 /** A connection keeps a read buffer up to this size between calls. */
 const MAX_KEPT_BUFFER = 256 * 1024;
 
@@ -86,15 +88,45 @@ export class Http1Pool {
     target: string,
     headers: Record<string, string>,
     signal?: AbortSignal,
-  ): Promise<Http1Upload> {
+  ): Promise<Http1Stream> {
     signal?.throwIfAborted();
     const conn = await this.#connect(signal);
     const head = this.#head(method, target, headers, "transfer-encoding: chunked");
-    const upload = new Http1Upload(new Input(conn), (input, reusable) => {
+    const upload = new Http1Stream(new Input(conn), (input, reusable) => {
       this.#release(input, reusable);
     }, signal);
     await upload.start(head);
     return upload;
+  }
+
+  /**
+   * A request without a body whose answer is read as it comes (a shard read, a walk). A
+   * pooled connection the peer had closed is replaced as for small calls; the connection
+   * returns to the pool once the answer was read to its end.
+   */
+  async stream(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Http1Stream> {
+    signal?.throwIfAborted();
+    const head = this.#head(method, target, headers, "content-length: 0");
+    for (;;) {
+      const reused = this.#idle.pop();
+      const input = reused ?? new Input(await this.#connect(signal));
+      const call = new Http1Stream(input, (i, reusable) => this.#release(i, reusable), signal);
+      try {
+        await call.start(head, true);
+        await call.answer;
+        return call;
+      } catch (err) {
+        call.abort();
+        if (signal?.aborted) throw signal.reason;
+        if (reused && err instanceof ConnectionLost && !err.answered) continue;
+        throw err;
+      }
+    }
   }
 
   /** Closes the idle connections (calls in flight finish on theirs). */
@@ -165,10 +197,11 @@ export interface Http1StreamedAnswer {
 }
 
 /**
- * One streamed request on its connection. `send` resolves once the kernel took the bytes, so
- * the caller may reuse its buffers (no copy) and a peer that stops reading holds it back.
+ * One request on its connection whose answer is read as it comes, and whose body, if any, is
+ * sent in pieces: `send` resolves once the kernel took the bytes, so the caller may reuse its
+ * buffers (no copy) and a peer that stops reading holds it back.
  */
-export class Http1Upload {
+export class Http1Stream {
   /** The answer's head, once it came (the body follows as it is read). */
   readonly answer: Promise<Http1StreamedAnswer>;
   #input: Input;
@@ -192,8 +225,10 @@ export class Http1Upload {
     this.answer.catch(() => {});
   }
 
-  async start(head: Uint8Array): Promise<void> {
+  /** Sends the request head; `whole`: it is the whole request (no body follows). */
+  async start(head: Uint8Array, whole = false): Promise<void> {
     await this.#write(head);
+    this.#sent = whole;
   }
 
   /** Sends `parts` as one chunk of the body. */
@@ -262,7 +297,7 @@ export class Http1Upload {
         try {
           if (!chunked) {
             if (left === 0) return done(controller);
-            const piece = await input.some(left);
+            const piece = await this.#piece(left);
             left -= piece.byteLength;
             controller.enqueue(piece);
             return;
@@ -278,7 +313,7 @@ export class Http1Upload {
               return done(controller);
             }
           }
-          const piece = await input.some(left);
+          const piece = await this.#piece(left);
           left -= piece.byteLength;
           if (left === 0 && await input.line(2) !== "") {
             throw new ConnectionLost("malformed chunk end", true);
@@ -292,6 +327,23 @@ export class Http1Upload {
       cancel: () => this.abort(),
     });
     return { status: head.status, headers, body };
+  }
+
+  /**
+   * Up to `max` bytes of the body: what is buffered, else read straight from the socket into
+   * a buffer of its own (no copy; large reads for large chunks of a shard).
+   */
+  async #piece(max: number): Promise<Uint8Array> {
+    if (this.#input.pending > 0) return await this.#input.some(max);
+    const buffer = new Uint8Array(Math.min(max, STREAM_READ));
+    let n: number | null;
+    try {
+      n = await this.conn.read(buffer);
+    } catch (err) {
+      throw new ConnectionLost(`read failed: ${errorText(err)}`, true);
+    }
+    if (n === null) throw new ConnectionLost("connection closed by the peer", true);
+    return buffer.subarray(0, n);
   }
 
   /** Both ends done cleanly: the connection may serve another request. */

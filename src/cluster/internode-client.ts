@@ -9,7 +9,7 @@
  */
 import { INTERNODE_PREFIX, type InternodeService, type WireError } from "./internode.ts";
 import type { InternodeAuth } from "./internode-auth.ts";
-import { Http1Pool, type Http1Upload } from "./http1-client.ts";
+import { Http1Pool, type Http1Stream } from "./http1-client.ts";
 
 const utf8 = new TextEncoder();
 
@@ -110,17 +110,21 @@ export class PeerClient {
     const body = typeof options.body === "string" ? utf8.encode(options.body) : options.body;
     let response: Response;
     try {
-      const small = !options.stream && !(body instanceof ReadableStream);
-      response = small && this.#pooled.has(service)
-        ? await this.#small(httpMethod, path, headers, body, options.signal)
-        : await fetch(`${this.url}${path}`, {
+      // Our own client: pooled services, except a streamed body or a body with a streamed answer.
+      const own = this.#pooled.has(service) && !(body instanceof ReadableStream) &&
+        !(options.stream && body);
+      response = !own
+        ? await fetch(`${this.url}${path}`, {
           method: httpMethod,
           headers,
           body,
           signal: options.signal,
           client: this.httpClient,
           ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
-        } as RequestInit);
+        } as RequestInit)
+        : options.stream
+        ? await this.#streamed(httpMethod, path, headers, options.signal)
+        : await this.#small(httpMethod, path, headers, body as Uint8Array, options.signal);
     } catch (err) {
       throw this.#failure(err, options.signal);
     }
@@ -139,7 +143,7 @@ export class PeerClient {
     const path = this.#path(service, method, options.query);
     const headers = { ...options.headers, authorization: await this.auth.authorization() };
     const { signal } = options;
-    let upload: Http1Upload;
+    let upload: Http1Stream;
     try {
       upload = await this.#pool.upload("POST", path, headers, signal);
     } catch (err) {
@@ -193,6 +197,17 @@ export class PeerClient {
       wire = { code: "BadAnswer", message: `HTTP ${response.status} without an error body` };
     }
     throw new PeerCallError(this.node, response.status, wire);
+  }
+
+  async #streamed(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const call = await this.#pool.stream(method, path, headers, signal);
+    const answer = await call.answer;
+    return new Response(answer.body, { status: answer.status });
   }
 
   async #small(
