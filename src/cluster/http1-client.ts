@@ -1,10 +1,10 @@
 /**
- * A minimal HTTP/1.1 client for the internode API's hot calls: small ones (a drive's readAll,
- * statFile, renameData; lock calls) as whole request and whole answer over a pool of
- * keep-alive connections to one peer, and uploads (shard writes) whose body is written to the
- * socket as it is produced. fetch costs ~100 µs per call on top of the round trip (a small
- * GET reads xl.meta from every drive) and copies what it sends; streamed answers (shard
- * reads, walks) stay on fetch. Plain TCP, or TLS to https peers.
+ * A minimal HTTP/1.1 client for the internode API's hot calls, over a pool of keep-alive
+ * connections to one peer (plain TCP, or TLS to https peers): small calls (a drive's readAll,
+ * statFile, renameData; lock calls) as whole request and whole answer; streamed answers
+ * (shard reads, walks) read from the socket as they come; uploads (shard writes) whose body
+ * is written to the socket as it is produced. fetch costs ~100 µs per call on top of the
+ * round trip (a small GET reads xl.meta from every drive) and copies what it sends.
  *
  * One request per connection at a time (no pipelining). A call's aborted signal closes its
  * connection. A reused connection that the peer had closed meanwhile (it restarted) fails

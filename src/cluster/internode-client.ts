@@ -1,11 +1,11 @@
 /**
  * The client side of the internode API: one PeerClient per peer node. Calls reuse keep-alive
  * connections, carry the node's token, and end when the caller's signal aborts (every caller
- * gives one: a drive handle's deadline, a lock call's timeout). Small calls of the pooled
- * services (whole body, whole answer) and uploads (shard writes) go over our own HTTP/1.1
- * connections, TLS for https peers (http1-client.ts: a fraction of fetch's cost); streamed
- * answers and other services use fetch. A peer that cannot be reached throws PeerUnreachable; an error
- * answer throws PeerCallError with the code and message the peer sent.
+ * gives one: a drive handle's deadline, a lock call's timeout). Calls of the pooled services
+ * (small ones, streamed answers) and uploads (shard writes) go over our own HTTP/1.1
+ * connections, TLS for https peers (http1-client.ts: a fraction of fetch's cost); the other
+ * services use fetch. A peer that cannot be reached throws PeerUnreachable; an error answer
+ * throws PeerCallError with the code and message the peer sent.
  */
 import { INTERNODE_PREFIX, type InternodeService, type WireError } from "./internode.ts";
 import type { InternodeAuth } from "./internode-auth.ts";
@@ -43,7 +43,7 @@ export interface PeerCallOptions {
   body?: Uint8Array | ReadableStream<Uint8Array> | string;
   headers?: Record<string, string>;
   signal?: AbortSignal;
-  /** The answer's body is a stream, read as it comes (fetch); otherwise it is read whole. */
+  /** The answer's body is a stream, read as it comes; otherwise it is read whole. */
   stream?: boolean;
 }
 
