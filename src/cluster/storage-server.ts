@@ -99,6 +99,10 @@ class Args {
 }
 
 const ok = () => new Response(null, { status: 204 });
+/** A walk's entries are sent in batches of about this many bytes, gathered for at most… */
+const WALK_BATCH_BYTES = 64 * 1024;
+/** …this long. */
+const WALK_BATCH_MS = 20;
 /** The first frame of a streamed answer (sent as two chunks, see createFile). */
 const OPEN = frame(Frame.OPEN);
 
@@ -219,24 +223,42 @@ async function walk(d: DriveHandle, a: Args): Promise<Response> {
         controller.enqueue(OPEN.subarray(0, 1));
         controller.enqueue(OPEN.subarray(1));
       },
+      // Entries go out in batches (one socket write for many), each bounded in size and in
+      // time, so a sparse walk still sends what it found within WALK_BATCH_MS.
       async pull(controller) {
+        const batch: Uint8Array[] = [];
+        let size = 0;
+        const until = Date.now() + WALK_BATCH_MS;
         try {
-          if (next.done) {
-            controller.enqueue(frame(Frame.END));
-            return controller.close();
+          while (!next.done && size < WALK_BATCH_BYTES && (size === 0 || Date.now() < until)) {
+            batch.push(entryFrame(next.value.name, next.value.metadata));
+            size += batch[batch.length - 1].byteLength;
+            next = await iterator.next();
           }
-          controller.enqueue(entryFrame(next.value.name, next.value.metadata));
-          next = await iterator.next();
+          if (next.done) batch.push(frame(Frame.END));
         } catch (err) {
-          controller.enqueue(errorFrame(err));
-          controller.close();
+          batch.push(errorFrame(err));
+          next = { done: true, value: undefined };
         }
+        controller.enqueue(concatFrames(batch));
+        if (next.done) controller.close();
       },
       cancel: async () => {
         await iterator.return(undefined);
       },
-    }, { highWaterMark: 16 }),
+    }),
   );
+}
+
+function concatFrames(frames: Uint8Array[]): Uint8Array {
+  if (frames.length === 1) return frames[0];
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.byteLength;
+  }
+  return out;
 }
 
 /** Serves `drives` (by path on this node) to the peers. */
