@@ -154,31 +154,38 @@ export class RemoteDrive implements OpenedDrive {
     return { [Symbol.asyncIterator]: () => new RemoteWalk(this, query, options.signal) };
   }
 
-  /** Starts a streamed call: a deadline until the answer starts, the caller's signal always. */
+  /** Starts a streamed answer: a deadline until it starts, the caller's signal always. */
   async stream(
     method: string,
     query: Query,
     signal: AbortSignal | undefined,
-    body?: ReadableStream<Uint8Array>,
   ): Promise<{ body: ReadableStream<Uint8Array>; abort: AbortController }> {
+    const start = this.#start(method, signal);
+    try {
+      const response = await this.#call(method, query, { stream: true, signal: start.signal });
+      if (!response.body) throw new WireFormatError(`${this.endpoint}: ${method} without a body`);
+      return { body: response.body, abort: start.abort };
+    } finally {
+      start.started();
+    }
+  }
+
+  /**
+   * The signal of a streamed call: the caller's, and a backstop deadline (DiskTimeout) that
+   * holds until `started()` says the answer began.
+   */
+  #start(method: string, signal?: AbortSignal) {
     signal?.throwIfAborted();
     const abort = new AbortController();
     const timer = setTimeout(
       () => abort.abort(new DiskTimeout(`${this.endpoint}: no answer to ${method}`)),
       this.timeoutMs * STREAM_START_FACTOR,
     );
-    try {
-      const response = await this.#call(method, query, {
-        method: body ? "POST" : "GET",
-        body,
-        stream: true,
-        signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
-      });
-      if (!response.body) throw new WireFormatError(`${this.endpoint}: ${method} without a body`);
-      return { body: response.body, abort };
-    } finally {
-      clearTimeout(timer);
-    }
+    return {
+      abort,
+      signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+      started: () => clearTimeout(timer),
+    };
   }
 
   readAll(volume: string, path: string, options?: CallOptions): Promise<Uint8Array> {
@@ -193,18 +200,12 @@ export class RemoteDrive implements OpenedDrive {
 
   /** Resolves once the peer created the file (its OPEN frame), rejects with its error. */
   async createFile(volume: string, path: string, options?: CallOptions): Promise<FileWriter> {
-    const signal = options?.signal;
-    signal?.throwIfAborted();
-    const abort = new AbortController();
-    const timer = setTimeout(
-      () => abort.abort(new DiskTimeout(`${this.endpoint}: no answer to createFile`)),
-      this.timeoutMs * STREAM_START_FACTOR,
-    );
+    const start = this.#start("createFile", options?.signal);
     let upload: PeerUpload | undefined;
     try {
       upload = await this.peer.upload("storage", "createFile", {
         query: { drive: this.drive.path, volume, path },
-        signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+        signal: start.signal,
       });
       const answer = await upload.answer;
       if (!answer.body) throw new WireFormatError(`${this.endpoint}: createFile without a body`);
@@ -217,9 +218,9 @@ export class RemoteDrive implements OpenedDrive {
       return new RemoteFileWriter(this, upload, frames);
     } catch (err) {
       upload?.abort();
-      throw this.#typed(err, abort.signal.aborted ? abort.signal : signal);
+      throw this.#typed(err, start.signal);
     } finally {
-      clearTimeout(timer);
+      start.started();
     }
   }
 
