@@ -5,6 +5,7 @@ import {
   EntityTooSmall,
   InvalidPart,
   InvalidPartOrder,
+  LockTimeout,
   NoSuchUpload,
 } from "../src/object/errors.ts";
 import type { Pools } from "../src/object/pools.ts";
@@ -261,6 +262,44 @@ Deno.test("multipart: a Complete repeated after a crash before its cleanup does 
     assertEquals(await layer.getObjectInfo(BUCKET, "c"), first);
     await assertRejects(() => layer.getMultipartUpload(BUCKET, "c", id), NoSuchUpload);
     assertEquals(await layer.completeMultipartUpload(BUCKET, "c", id, parts), first);
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("multipart: a part whose lock wait is abandoned gives back the upload's lock (Abort still works)", async () => {
+  const env = await deployment(1, 4, 2);
+  try {
+    const id = await env.layer.newMultipartUpload(BUCKET, "held", {});
+    // A first upload of part 1 holds its lock while its body trickles.
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const slow = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+    const first = env.layer.putObjectPart(BUCKET, "held", id, 1, slow, {
+      size: 1,
+      metadata: {},
+    }).catch((err) => err);
+    await new Promise((r) => setTimeout(r, 50));
+    // A second upload of part 1 whose client left while it waited for that lock.
+    await assertRejects(
+      () =>
+        env.layer.putObjectPart(BUCKET, "held", id, 1, streamOf(new Uint8Array(1)), {
+          size: 1,
+          metadata: {},
+          signal: AbortSignal.abort(),
+        }),
+      LockTimeout,
+    );
+    feed.enqueue(new Uint8Array(1));
+    feed.close();
+    await first;
+    // With the upload's read lock leaked, Abort (its write lock) would wait for ever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      env.layer.abortMultipartUpload(BUCKET, "held", id).then(() => "aborted"),
+      new Promise((r) => timer = setTimeout(r, 10_000, "still waiting")),
+    ]);
+    clearTimeout(timer);
+    assertEquals(outcome, "aborted");
   } finally {
     await env.close();
   }

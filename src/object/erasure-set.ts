@@ -205,7 +205,7 @@ export class ErasureSet {
         // Stamped under the lock: versions sort in the order they were committed.
         version.modTime = nextModTime();
         await commitVersion(this, request);
-      });
+      }, { signal: options.signal });
       return objectInfo(bucket, object, version);
     } finally {
       measured.discard();
@@ -317,6 +317,7 @@ export class ErasureSet {
     const q = await this.locks.withRead(
       lockKey(bucket, object),
       () => this.version(bucket, object, options),
+      { signal: options.signal },
     );
     return objectInfo(bucket, object, q.version, q.isLatest);
   }
@@ -328,7 +329,7 @@ export class ErasureSet {
     options: GetObjectOptions = {},
   ): Promise<GetObjectResult> {
     const { range } = options;
-    const release = await this.locks.read(lockKey(bucket, object));
+    const release = await this.locks.read(lockKey(bucket, object), { signal: options.signal });
     try {
       const q = await this.version(bucket, object, options);
       const { size } = q.version;

@@ -32,6 +32,7 @@ import type {
   PutObjectOptions,
 } from "./layer.ts";
 import { commitVersion } from "./commit.ts";
+import type { Release } from "./locker.ts";
 import { newDataDir } from "./names.ts";
 import { checkAtCommit, checkBeforeWrite, type WriteOptions } from "./preconditions.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
@@ -145,8 +146,18 @@ export async function putObjectPart(
     await body.cancel().catch(() => {});
     throw new InvalidPart(`part number ${partNumber} outside 1..${MAX_PART_NUMBER}`);
   }
-  const releaseUpload = await set.locks.read(uploadKey(uploadId));
-  const releasePart = await set.locks.write(`${uploadKey(uploadId)}/${partNumber}`);
+  // Lock waits end with the request (LockTimeout); whatever was granted is given back.
+  const lockOptions = { signal: options.signal };
+  let releaseUpload: Release | undefined;
+  let releasePart: Release;
+  try {
+    releaseUpload = await set.locks.read(uploadKey(uploadId), lockOptions);
+    releasePart = await set.locks.write(`${uploadKey(uploadId)}/${partNumber}`, lockOptions);
+  } catch (err) {
+    releaseUpload?.();
+    await body.cancel(err).catch(() => {});
+    throw err;
+  }
   let measured: Measured | undefined;
   try {
     const upload = await readUpload(set, bucket, object, uploadId).catch(async (err) => {
@@ -299,11 +310,11 @@ export async function completeMultipartUpload(
       version.modTime = nextModTime();
       await commitVersion(set, { bucket, object, srcPath: dataPath, version, participants });
       return objectInfo(bucket, object, version);
-    });
+    }, { signal: options.signal });
     await recordCompletion(set, uploadId, info);
     await removeUpload(set, path);
     return info;
-  });
+  }, { signal: options.signal });
 }
 
 export async function abortMultipartUpload(

@@ -56,7 +56,7 @@ export async function deleteObject(
     };
     const participants = set.drives.map((d) => d.available);
     await commitVersion(set, { bucket, object, srcPath: "", version: marker, participants });
-  });
+  }, { signal: options.signal });
   return { versionId, deleteMarker: true };
 }
 
@@ -114,7 +114,7 @@ async function removeVersion(
     });
     await set.checkWrite(outcomes, what);
     return deleted;
-  });
+  }, { signal: options.signal });
 }
 
 /**
@@ -155,5 +155,5 @@ export async function updateObjectMetadata(
       participants: q.holders.map((h) => h !== undefined),
     });
     return objectInfo(bucket, object, version, q.isLatest);
-  });
+  }, { signal: options.signal });
 }
