@@ -565,3 +565,22 @@ Deno.test({
     });
   },
 });
+
+Deno.test("peer storage: a shard stream that pauses between stripes (a slow client upload) is not cut by the front door's minimum body rate", async () => {
+  await withDir(async (dir) => {
+    // A 0.5 s rate window: 200 B in 2 s would be far below the 1 KiB/s a client must keep.
+    const peer = startStoragePeer({ bodyRateWindowMs: 500 });
+    peer.serve(dir, await DriveHandle.of(await XlStorage.open(dir), quiet));
+    try {
+      const remote = await peer.open(dir);
+      const writer = await remote.createFile(SYSTEM_VOLUME, `${TMP_DIR}/paused/part.1`);
+      await writer.write(new Uint8Array(100));
+      await sleep(2_000);
+      await writer.write(new Uint8Array(100));
+      await writer.close();
+      assertEquals((await remote.statFile(SYSTEM_VOLUME, `${TMP_DIR}/paused/part.1`)).size, 200);
+    } finally {
+      await peer.close();
+    }
+  });
+});

@@ -8,8 +8,16 @@
  */
 import { InternodeAuth, InternodeAuthError } from "./internode-auth.ts";
 import { rawTarget } from "../http/raw-target.ts";
+import { allowIdleBody } from "../http/connection.ts";
 
 export const INTERNODE_PREFIX = "/flashstor/internode/v1/";
+
+/**
+ * A peer's body (a shard stream) pauses between stripes for as long as the client upload that
+ * feeds it: at the front door's minimum client rate (1 KiB/s) a 1 MiB stripe takes ~17 min.
+ * Longer silence means the peer is gone; its temp file is then left to garbage collection.
+ */
+const PEER_BODY_IDLE_MS = 30 * 60_000;
 
 /** The services behind the prefix, one per concern. */
 export type InternodeService = "bootstrap" | "storage" | "lock" | "peer";
@@ -62,6 +70,7 @@ export class InternodeRouter {
       await request.body?.cancel().catch(() => {});
       return errorResponse(403, "InternodeAccessDenied", err.message);
     }
+    allowIdleBody(request, PEER_BODY_IDLE_MS);
     const target = rawTarget(request);
     const queryAt = target.indexOf("?");
     const path = target.slice(INTERNODE_PREFIX.length, queryAt < 0 ? undefined : queryAt);

@@ -34,6 +34,18 @@ export interface ConnectionOptions {
 /** What the deadline sweeper looks at: "busy" has no deadline but a body-rate check. */
 type Phase = "idle" | "head" | "busy" | "drain" | "closed";
 
+/**
+ * Requests whose body may pause for up to the given ms instead of keeping the minimum rate:
+ * an authenticated peer's shard stream idles between stripes as long as the client upload
+ * feeding it does.
+ */
+const idleBodies = new WeakMap<Request, number>();
+
+/** Lets `request`'s body pause for up to `ms` at a time (no minimum rate). */
+export function allowIdleBody(request: Request, ms: number): void {
+  idleBodies.set(request, ms);
+}
+
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 /**
  * After refusing a request, unread bytes are discarded for this long before closing. Time is
@@ -53,6 +65,8 @@ export class Connection {
   private readonly reader: ConnReader;
   private readonly writer: ConnWriter;
   private readonly info: { remoteAddr: string };
+  /** The request being served (its body-rate rule). */
+  private request?: Request;
   private markClosed!: () => void;
   /** Resolves when the socket is closed, even while a cut-off handler is still running. */
   readonly closedSignal = new Promise<void>((resolve) => this.markClosed = resolve);
@@ -90,9 +104,11 @@ export class Connection {
       this.close();
     } else if (this.phase === "busy") {
       const { minBodyRate, bodyRateWindowMs } = this.options;
-      if (minBodyRate > 0 && this.reader.tooSlow(now, minBodyRate, bodyRateWindowMs)) {
-        this.cutSlowBody();
-      }
+      const idleMs = this.request && idleBodies.get(this.request);
+      const slow = idleMs !== undefined
+        ? this.reader.stalled(now, idleMs)
+        : minBodyRate > 0 && this.reader.tooSlow(now, minBodyRate, bodyRateWindowMs);
+      if (slow) this.cutSlowBody();
     } else if (this.phase !== "closed" && now >= this.deadline) {
       this.close();
     }
@@ -153,6 +169,7 @@ export class Connection {
       () => this.sendContinue(head),
     );
     const request = this.buildRequest(head, body);
+    this.request = request;
     if (request === undefined) {
       await this.refuse(new HttpError(400, "invalid request target or Host"));
       return false;

@@ -76,6 +76,11 @@ export class ConnReader {
     this.meteredBytes = 0;
   }
 
+  /** True when the body read in progress has waited longer than `ms` for a byte. */
+  stalled(now: number, ms: number): boolean {
+    return this.waitSince !== 0 && now - this.waitSince > ms;
+  }
+
   /**
    * True when, over a window of at least `windowMs` spent waiting for body bytes, the client
    * delivered fewer than `minRate` bytes per second. Time the handler spends not reading does

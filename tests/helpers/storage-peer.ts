@@ -38,19 +38,21 @@ export interface StoragePeerOptions {
   engine?: PeerEngine;
   /** Serve https with this certificate (the client trusts it). */
   tls?: { cert: string; key: string };
+  /** The front door's body-rate window (its default otherwise). */
+  bodyRateWindowMs?: number;
 }
 
 export function startStoragePeer(
   engineOrOptions: PeerEngine | StoragePeerOptions = {},
 ): StoragePeer {
-  const { engine = "flashstor", tls } = typeof engineOrOptions === "string"
+  const { engine = "flashstor", tls, bodyRateWindowMs } = typeof engineOrOptions === "string"
     ? { engine: engineOrOptions }
     : engineOrOptions;
   const drives = new Map<string, DriveHandle>();
   // The server's own name plays no part in verifying its callers' tokens.
   const router = new InternodeRouter(new InternodeAuth(ROOT, "storage-peer"));
   serveDrives(router, drives);
-  const server = serve(engine, (request) => router.handle(request), tls);
+  const server = serve(engine, (request) => router.handle(request), tls, bodyRateWindowMs);
   const node = `127.0.0.1:${server.port}`;
   const url = `${tls ? "https" : "http"}://${node}`;
   const caCerts = tls ? [tls.cert] : undefined;
@@ -88,6 +90,7 @@ function serve(
   engine: PeerEngine,
   handler: (request: Request) => Promise<Response>,
   tls?: { cert: string; key: string },
+  bodyRateWindowMs?: number,
 ): { port: number; stop: () => Promise<void> } {
   if (engine === "deno") {
     const server = Deno.serve(
@@ -103,6 +106,7 @@ function serve(
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 30_000,
     minBodyRate: 1024,
+    bodyRateWindowMs,
     tls,
   });
   return { port: door.port, stop: () => door.shutdown(1_000) };
