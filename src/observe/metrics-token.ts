@@ -74,7 +74,9 @@ export async function loadMetricsToken(
       () => undefined,
     );
   }));
-  const holder = written.find((d) => d !== undefined);
+  // The file to read is named on one of this node's drives (a peer's is a URL).
+  const holders = written.filter((d) => d !== undefined);
+  const holder = holders.find((d) => !/^https?:/.test(d.endpoint)) ?? holders[0];
   if (!holder) throw new Error("no drive could store the metrics token");
   const path = `${holder.endpoint}/${SYSTEM_VOLUME}/${METRICS_TOKEN_FILE}`;
   console.log(`flashstor: metrics bearer token (kept on every drive, mode 0600): cat ${path}`);
