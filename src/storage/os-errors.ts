@@ -39,6 +39,8 @@ export function toStorageError(err: unknown, subject: Subject, what: string): un
     case "ENOENT":
     case "ENOTDIR":
     case "EISDIR":
+    // A name longer than the file system holds names nothing there.
+    case "ENAMETOOLONG":
       return subject === "volume" ? new VolumeNotFound(what) : new FileNotFound(what);
     case "EACCES":
     case "EPERM":
