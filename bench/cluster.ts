@@ -11,6 +11,7 @@
  *   .deno/bin/deno run -A bench/cluster.ts --dir /tmp/benchfs [--rounds 2] [--phase-ms 3000]
  *     [--count 2000] [--large-count 32] [--quick]
  */
+import { freePorts } from "../tests/helpers/cluster.ts";
 import { BenchClient } from "./signer.ts";
 import { largeObjects, MiB, ratioOf, roundsBench, smallObjects, type SmallOp } from "./load.ts";
 import { type RunningTarget, startFlashstor } from "./servers.ts";
@@ -30,17 +31,6 @@ export interface ClusterRow {
   rate: number;
   /** Server CPU µs per request (4 KiB cases only). */
   cpuPerOpUs?: number;
-}
-
-/** Free loopback ports, bound at once so that they differ. */
-function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
 }
 
 /** Four nodes with two drives each, started together; node 1 is the target's endpoint. */

@@ -37,7 +37,7 @@ import {
 } from "@aws-sdk/client-iam";
 import * as Minio from "minio";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { awsEnv, clientPresent, runOk } from "./helpers/clients.ts";
+import { awsEnv, clientPresent, runOk, writeS3cmdConfig } from "./helpers/clients.ts";
 import { signedFetch, xmlField } from "./s3_raw.ts";
 import {
   ACCESS_KEY,
@@ -67,26 +67,6 @@ async function anonymous(
 ): Promise<[number, string]> {
   const response = await fetch(`${server.endpoint}${path}`, { method, body });
   return [response.status, await response.text()];
-}
-
-async function s3cmdConfig(server: TestServer): Promise<string> {
-  const host = `127.0.0.1:${server.port}`;
-  const path = `${server.dir}/s3cfg`;
-  await Deno.writeTextFile(
-    path,
-    [
-      "[default]",
-      `access_key = ${ACCESS_KEY}`,
-      `secret_key = ${SECRET_KEY}`,
-      `host_base = ${host}`,
-      `host_bucket = ${host}`,
-      "use_https = False",
-      "signature_v2 = False",
-      "bucket_location = us-east-1",
-      "",
-    ].join("\n"),
-  );
-  return path;
 }
 
 Deno.test({
@@ -150,7 +130,7 @@ Deno.test({
         name: "s3cmd setacl --acl-public, then --acl-private",
         ignore: !s3cmdPresent,
         fn: async () => {
-          const config = await s3cmdConfig(server);
+          const config = await writeS3cmdConfig(`${server.dir}/s3cfg`, server.port);
           const env = { HOME: server.dir };
           await runOk(
             S3CMD,

@@ -17,22 +17,13 @@ import { ACCESS_KEY, SECRET_KEY } from "./helpers/server.ts";
 import { InternodeAuth } from "../src/cluster/internode-auth.ts";
 import { INTERNODE_PREFIX } from "../src/cluster/internode.ts";
 import * as storageErrors from "../src/storage/errors.ts";
+import { prng } from "./erasure_util.ts";
 
 const FULL = Deno.env.get("FLASHSTOR_TEST_FULL") === "1";
 const SEED = Number(Deno.env.get("FLASHSTOR_ATTACK_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 const CASES = FULL ? 3000 : 300;
 const BUCKET = "kept";
 const KEY = "precious.bin";
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const SERVICES = ["storage", "lock", "peer", "bootstrap", "nope", "", "storage/../lock"];
 const METHODS: Record<string, string[]> = {

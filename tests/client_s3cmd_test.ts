@@ -16,9 +16,10 @@ import {
   runOk,
   type RunResult,
   TREE,
+  writeS3cmdConfig,
   writeTree,
 } from "./helpers/clients.ts";
-import { ACCESS_KEY, SECRET_KEY, startServer } from "./helpers/server.ts";
+import { startServer } from "./helpers/server.ts";
 
 const S3CMD = "/usr/bin/s3cmd";
 const present = clientPresent("client_s3cmd_test", S3CMD);
@@ -38,21 +39,7 @@ Deno.test({
   async fn(t) {
     const server = await startServer();
     const work = await Deno.makeTempDir({ prefix: "flashstor-s3cmd-" });
-    const host = `127.0.0.1:${server.port}`;
-    await Deno.writeTextFile(
-      `${work}/s3cfg`,
-      [
-        "[default]",
-        `access_key = ${ACCESS_KEY}`,
-        `secret_key = ${SECRET_KEY}`,
-        `host_base = ${host}`,
-        `host_bucket = ${host}`,
-        "use_https = False",
-        "signature_v2 = False",
-        "bucket_location = us-east-1",
-        "",
-      ].join("\n"),
-    );
+    await writeS3cmdConfig(`${work}/s3cfg`, server.port);
     const args = (cmd: string[]) => ["-c", `${work}/s3cfg`, "--no-progress", ...cmd];
     const env = { HOME: work };
     const s3cmd = (...cmd: string[]) => runOk(S3CMD, args(cmd), env);

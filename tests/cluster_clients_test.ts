@@ -35,6 +35,7 @@ import {
   readTree,
   runOk,
   TREE,
+  writeS3cmdConfig,
   writeTree,
 } from "./helpers/clients.ts";
 import { nodeClient, startCluster, type TestCluster } from "./helpers/cluster.ts";
@@ -291,22 +292,7 @@ print(json.dumps({"same": got == data, "etag": three.head_object(Bucket="boto", 
         ignore: !hasS3cmd,
         fn: async () => {
           const config = async (i: number) => {
-            const host = `127.0.0.1:${cluster.node(i).port}`;
-            const path = `${work}/s3cfg${i + 1}`;
-            await Deno.writeTextFile(
-              path,
-              [
-                "[default]",
-                `access_key = ${ACCESS_KEY}`,
-                `secret_key = ${SECRET_KEY}`,
-                `host_base = ${host}`,
-                `host_bucket = ${host}`,
-                "use_https = False",
-                "signature_v2 = False",
-                "bucket_location = us-east-1",
-                "",
-              ].join("\n"),
-            );
+            const path = await writeS3cmdConfig(`${work}/s3cfg${i + 1}`, cluster.node(i).port);
             return (...cmd: string[]) =>
               runOk(S3CMD, ["-c", path, "--no-progress", ...cmd], { HOME: work });
           };

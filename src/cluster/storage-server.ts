@@ -7,6 +7,7 @@
  * (storage-wire.ts) and shard reads a plain byte stream. A stream the peer abandons (its
  * connection closes) ends here too; small calls are bounded by the drive's own deadlines.
  */
+import { concatBytes } from "../bytes.ts";
 import { errorResponse, type InternodeCall, type InternodeRouter } from "./internode.ts";
 import type { DriveHandle } from "../storage/drive-handle.ts";
 import { checkPath, checkVolume } from "../storage/paths.ts";
@@ -240,7 +241,7 @@ async function walk(d: DriveHandle, a: Args): Promise<Response> {
           batch.push(errorFrame(err));
           next = { done: true, value: undefined };
         }
-        controller.enqueue(concatFrames(batch));
+        controller.enqueue(concatBytes(batch));
         if (next.done) controller.close();
       },
       cancel: async () => {
@@ -248,17 +249,6 @@ async function walk(d: DriveHandle, a: Args): Promise<Response> {
       },
     }),
   );
-}
-
-function concatFrames(frames: Uint8Array[]): Uint8Array {
-  if (frames.length === 1) return frames[0];
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.byteLength;
-  }
-  return out;
 }
 
 /** Serves `drives` (by path on this node) to the peers. */

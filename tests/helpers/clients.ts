@@ -9,6 +9,26 @@ import { ACCESS_KEY, SECRET_KEY } from "./server.ts";
 
 export const MiB = 1024 * 1024;
 
+/** Writes an s3cmd config for the root credentials and the server on `port`; returns `path`. */
+export async function writeS3cmdConfig(path: string, port: number): Promise<string> {
+  const host = `127.0.0.1:${port}`;
+  await Deno.writeTextFile(
+    path,
+    [
+      "[default]",
+      `access_key = ${ACCESS_KEY}`,
+      `secret_key = ${SECRET_KEY}`,
+      `host_base = ${host}`,
+      `host_bucket = ${host}`,
+      "use_https = False",
+      "signature_v2 = False",
+      "bucket_location = us-east-1",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
 /** True when `path` exists; prints why the caller's tests are skipped when it does not. */
 export function clientPresent(test: string, path: string): boolean {
   try {
