@@ -1,7 +1,8 @@
 /**
- * Listing reads each object's metadata from a read quorum of drives only (a rotation picked
- * per listing) and falls back to the other drives when those do not agree: whichever drives
- * hold the damaged copies, an object is listed exactly when a read quorum of drives agree.
+ * Listing reads each object's metadata from some drives only (a rotation picked per listing)
+ * and falls back to the other drives when those do not agree: whichever drives hold the
+ * damaged copies, an object is listed exactly when a read quorum of drives agree, and as the
+ * version GET reads.
  */
 import { assertEquals } from "./helpers/assert.ts";
 import { BUCKET, deployment, put, testBytes } from "./fixtures/object_env.ts";
@@ -36,6 +37,27 @@ Deno.test("listing: an object is listed iff a read quorum of drives agree, which
       assertEquals(page.objects.map((o) => o.name), expected, `round ${round}`);
       const sizes = Object.fromEntries(page.objects.map((o) => [o.name, o.size]));
       assertEquals(sizes[LARGE], 300_000);
+    }
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("listing: a newer version on just a read quorum of drives is listed as GET reads it", async () => {
+  // A write cut off after reaching two drives of four: old and new each have a read quorum.
+  const d = await deployment(1, 4, 2);
+  const metaOn = (drive: number) => `${d.paths[0][drive]}/${BUCKET}/key/xl.meta`;
+  try {
+    await put(d.layer, "key", testBytes(1000, 1));
+    const old = await Promise.all([0, 1].map((i) => Deno.readFile(metaOn(i))));
+    await put(d.layer, "key", testBytes(2000, 2));
+    for (let round = 0; round < 16; round++) {
+      await d.layer.healQueue.idle();
+      await Promise.all([0, 1].map((i) => Deno.writeFile(metaOn(i), old[i])));
+      const head = await d.layer.getObjectInfo(BUCKET, "key");
+      assertEquals(head.size, 2000);
+      const page = await d.layer.listObjects(BUCKET, { maxKeys: 1000 });
+      assertEquals(page.objects.map((o) => [o.name, o.size, o.etag]), [["key", 2000, head.etag]]);
     }
   } finally {
     await d.close();

@@ -43,9 +43,11 @@ export interface ListingWalkOptions {
 
 /**
  * The objects of one set that a read quorum agrees on, in key order. Every drive's walk gives
- * names, but only a read quorum of them (a rotation picked per listing) read each object's
- * metadata: when those agree, as they do unless the object is degraded, the others would
- * only confirm. Otherwise the others are read too.
+ * names, but only some of them (a rotation picked per listing) read each object's metadata:
+ * a read quorum, and enough that the drives left unread are fewer than a read quorum. When
+ * those agree, as they do unless the object is degraded, the others cannot hold a version of
+ * their own that a read quorum agrees on (a write cut off after reaching just the unread
+ * drives, say) and would only confirm. Otherwise the others are read too.
  */
 class SetWalk {
   readonly #merge: MergedWalk;
@@ -61,7 +63,7 @@ class SetWalk {
     const readers = new Set(
       Array.from({ length: n }, (_, i) => (start + i) % n)
         .filter((i) => set.drives[i].state === "online")
-        .slice(0, set.readQuorum),
+        .slice(0, Math.max(set.readQuorum, n - set.readQuorum + 1)),
     );
     this.#merge = new MergedWalk(
       set.drives.map((d, i) =>
@@ -91,7 +93,9 @@ class SetWalk {
         });
       });
       let agreed = agreedList(having, this.set.readQuorum);
-      if (!agreed.unanimous && having.some((h) => h.unread)) {
+      // Drives not read could still hold a newer version of their own with a read quorum.
+      const unread = having.filter((h) => h.unread).length;
+      if (unread > 0 && (!agreed.unanimous || unread >= this.set.readQuorum)) {
         await readUnread(this.bucket, name, having);
         agreed = agreedList(having, this.set.readQuorum);
       }
