@@ -174,6 +174,7 @@ function version(
     bucket: "b",
     name: "logs/a",
     size: 100,
+    storedSize: 100,
     etag: "e",
     modTime: new Date(fields.at),
     isLatest: false,

@@ -30,6 +30,8 @@ interface CompletedUpload {
   parts: PartSummary[];
   etag: string;
   size: number;
+  /** Absent in records written before objects could be stored transformed: size. */
+  storedSize?: number;
   /** ms since the epoch */
   modTime: number;
   versionId: string;
@@ -57,6 +59,7 @@ export async function recordCompletion(
     parts: info.parts,
     etag: info.etag,
     size: info.size,
+    storedSize: info.storedSize,
     modTime: info.modTime.getTime(),
     versionId: info.versionId,
     metadata: info.metadata,
@@ -97,6 +100,7 @@ export async function repeatedCompletion(
     bucket,
     name: object,
     size: value.size,
+    storedSize: value.storedSize ?? value.size,
     etag: value.etag,
     modTime: new Date(value.modTime),
     versionId: value.versionId,

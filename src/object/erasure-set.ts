@@ -188,10 +188,11 @@ export class ErasureSet {
         );
       }
       const { size, md5 } = await measured.result();
-      const version = this.newVersion(distribution, dataDir, size, md5, {
+      const version = this.newVersion(distribution, dataDir, size, options.etag?.() ?? md5, {
         ...options.metadata,
         ...options.finalMetadata?.(),
       }, versionIdFor(options.versioning));
+      version.parts[0].actualSize = options.actualSize ?? size;
       const request = {
         bucket,
         object,
@@ -382,7 +383,8 @@ export function objectInfo(
   return {
     bucket,
     name,
-    size: v.size,
+    size: v.parts.reduce((n, p) => n + p.actualSize, 0),
+    storedSize: v.size,
     etag: v.etag,
     modTime: new Date(v.modTime),
     versionId: v.versionId,
@@ -390,7 +392,7 @@ export function objectInfo(
     deleteMarker: v.deleteMarker === true,
     metadata: v.metadata,
     parts: v.etag.includes("-")
-      ? v.parts.map((p) => ({ number: p.number, size: p.size, etag: p.etag }))
+      ? v.parts.map((p) => ({ number: p.number, size: p.actualSize, etag: p.etag }))
       : [],
   };
 }

@@ -16,7 +16,10 @@ export type ObjectMetadata = Record<string, string>;
 export interface ObjectInfo {
   bucket: string;
   name: string;
+  /** The object's size; before any transformation of its bytes (PutObjectOptions.actualSize). */
   size: number;
+  /** The bytes stored for it (differs from size for an object stored transformed). */
+  storedSize: number;
   /** Hex MD5 for single-part objects, "<md5 of md5s>-N" for multipart ones; no quotes. */
   etag: string;
   modTime: Date;
@@ -81,6 +84,17 @@ export interface PutObjectOptions {
   finalMetadata?: () => ObjectMetadata;
   preconditions?: WritePreconditions;
   signal?: AbortSignal;
+  /**
+   * The body is a transformation of the object's bytes (encrypted): how many bytes the object
+   * has before it. ObjectInfo.size and part sizes report it; the bytes stored (and the ranges
+   * getObject takes) are the body's. Absent: the body's own length.
+   */
+  actualSize?: number;
+  /**
+   * Called once the body has been read in full: the ETag to store instead of the MD5 of the
+   * body (an encrypted object's is the MD5 of its plaintext, or none derived from it).
+   */
+  etag?: () => string;
 }
 
 /** Inclusive byte range, already resolved against the object size by the caller. */
@@ -90,6 +104,7 @@ export interface ByteRange {
 }
 
 export interface GetObjectOptions extends ObjectOptions {
+  /** Of the bytes stored: the object's own unless it was stored transformed (actualSize). */
   range?: ByteRange;
 }
 

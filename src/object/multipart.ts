@@ -57,7 +57,10 @@ export interface UploadRecord {
 interface PartRecord {
   number: number;
   etag: string;
+  /** Bytes stored. */
   size: number;
+  /** Bytes of the part before it was transformed (PutObjectOptions.actualSize); absent: size. */
+  actualSize?: number;
   modTime: number;
   metadata: ObjectMetadata;
 }
@@ -84,7 +87,7 @@ function toPartInfo(r: PartRecord): PartInfo {
   return {
     number: r.number,
     etag: r.etag,
-    size: r.size,
+    size: r.actualSize ?? r.size,
     modTime: new Date(r.modTime),
     metadata: r.metadata,
   };
@@ -180,8 +183,9 @@ export async function putObjectPart(
     const { size, md5 } = await measured.result();
     const record: PartRecord = {
       number: partNumber,
-      etag: md5,
+      etag: options.etag?.() ?? md5,
       size,
+      actualSize: options.actualSize ?? size,
       modTime: Date.now(),
       metadata: { ...options.metadata, ...options.finalMetadata?.() },
     };
@@ -271,7 +275,8 @@ export async function completeMultipartUpload(
       records.push(value);
     }
     records.slice(0, -1).forEach((r) => {
-      if (r.size < MIN_PART_SIZE) throw new EntityTooSmall(`part ${r.number}: ${r.size} bytes`);
+      const size = r.actualSize ?? r.size;
+      if (size < MIN_PART_SIZE) throw new EntityTooSmall(`part ${r.number}: ${size} bytes`);
     });
     const md5s = createHash("md5");
     for (const r of records) md5s.update(hexBytes(r.etag));
@@ -289,7 +294,7 @@ export async function completeMultipartUpload(
       number: r.number,
       size: r.size,
       etag: r.etag,
-      actualSize: r.size,
+      actualSize: r.actualSize ?? r.size,
     }));
     version.checksums = records.map((r) => ({ part: r.number, algorithm: BITROT_ALGORITHM }));
     const dataPath = `${path}/${upload.dataDir}`;

@@ -293,7 +293,8 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
       signal,
     });
     return await dst.putObject(dstBucket, dstObject, body, {
-      size: info.size,
+      size: info.storedSize,
+      actualSize: info.size,
       metadata: metadata(info.metadata),
       preconditions,
       signal,
