@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+
 /** Byte chunks joined into one buffer; a lone chunk is returned as it is, without a copy. */
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   if (chunks.length === 1 && chunks[0].buffer instanceof ArrayBuffer) {
@@ -31,4 +33,21 @@ export function utf8ByteString(text: string): string {
   let out = "";
   for (const b of utf8.encode(text)) out += String.fromCharCode(b);
   return out;
+}
+
+/** Standard base64 of `bytes`. */
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * The bytes of standard base64 `text`; throws on anything else (Node's decoder would skip
+ * stray characters silently, which for a key or a digest hides a client's mistake).
+ */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
+    throw new TypeError("not base64");
+  }
+  const b = Buffer.from(text, "base64");
+  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }

@@ -10,6 +10,7 @@ import type { ScannerSettings } from "./object/scanner.ts";
 import { DEFAULT_DRIVE_TIMEOUT_MS } from "./storage/drive-handle.ts";
 import { DEFAULT_PROBE_INTERVAL_MS } from "./storage/drive-monitor.ts";
 import type { ObjectOwnership } from "./bucket/metadata-store.ts";
+import { fromBase64 } from "./bytes.ts";
 
 /** As MinIO's dsync: a lock not refreshed for this long is dropped by the lock servers. */
 export const DEFAULT_LOCK_EXPIRY_MS = 30_000;
@@ -68,6 +69,45 @@ export interface Config {
   objectOwnership: ObjectOwnership;
   /** New buckets get a public access block with its four switches on. */
   blockPublicAccess: boolean;
+  /**
+   * FLASHSTOR_KMS_SECRET_KEY: the root key of the built-in key service (SSE-S3, SSE-KMS, sealed
+   * IAM secrets). Absent: no key service; SSE-S3 and SSE-KMS are refused, all else is served.
+   */
+  kmsSecretKey?: KmsSecretKey;
+  /**
+   * SSE-C over plain HTTP: refused (as AWS does) unless "loopback", which allows it from
+   * 127.0.0.0/8 and ::1 clients (tests, a TLS proxy on the same host).
+   */
+  sseCOverHttp: "refuse" | "loopback";
+  /** New buckets get a default encryption configuration with SSE-S3 (MinIO's default: none). */
+  defaultBucketEncryption: boolean;
+}
+
+/** MinIO's MINIO_KMS_SECRET_KEY form: `NAME:BASE64`, the base64 of 32 random bytes. */
+export interface KmsSecretKey {
+  name: string;
+  key: Uint8Array;
+}
+
+/** Parses FLASHSTOR_KMS_SECRET_KEY; the message never repeats the key. */
+export function parseKmsSecretKey(value: string): KmsSecretKey {
+  const cut = value.indexOf(":");
+  const name = value.slice(0, cut);
+  const form = "FLASHSTOR_KMS_SECRET_KEY is NAME:BASE64 of 32 random bytes " +
+    "(e.g. my-key:$(head -c 32 /dev/urandom | base64))";
+  if (cut <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    throw new ConfigError(`${form}: the name is missing or not [A-Za-z0-9_.-]`);
+  }
+  let key: Uint8Array;
+  try {
+    key = fromBase64(value.slice(cut + 1));
+  } catch {
+    throw new ConfigError(`${form}: the key is not base64`);
+  }
+  if (key.byteLength !== 32) {
+    throw new ConfigError(`${form}: the key has ${key.byteLength} bytes`);
+  }
+  return { name, key };
 }
 
 export class ConfigError extends Error {
@@ -117,6 +157,11 @@ Flags:
   --block-public-access  new buckets get a public access block with all four switches on
                         (default off, so public ACLs and bucket policies work); also
                         FLASHSTOR_BLOCK_PUBLIC_ACCESS=on
+  --default-encryption  new buckets get SSE-S3 as their default encryption (default off, as
+                        MinIO; needs FLASHSTOR_KMS_SECRET_KEY); also
+                        FLASHSTOR_DEFAULT_ENCRYPTION=on
+  --sse-c-over-http loopback  accept SSE-C keys over plain HTTP from loopback clients (default:
+                        refused without TLS, as AWS); also FLASHSTOR_SSE_C_OVER_HTTP
   -h, --help            this help
 
 Durations T: seconds, or a number with s, m, h or d (90s, 5m, 1h, 7d).
@@ -124,7 +169,9 @@ Durations T: seconds, or a number with s, m, h or d (90s, 5m, 1h, 7d).
 Environment: FLASHSTOR_ROOT_USER, FLASHSTOR_ROOT_PASSWORD (the S3 root credentials),
 FLASHSTOR_REGION (unset: any region is accepted), FLASHSTOR_SIGV2 (on, or off to refuse
 Signature Version 2), FLASHSTOR_DOMAIN, FLASHSTOR_METRICS_TOKEN, FLASHSTOR_RUN_USER and
-FLASHSTOR_RUN_GROUP (started as root: the user to run as; also spelled FLASHSTORE_RUN_*)`;
+FLASHSTOR_RUN_GROUP (started as root: the user to run as; also spelled FLASHSTORE_RUN_*),
+FLASHSTOR_KMS_SECRET_KEY (NAME:BASE64 of 32 bytes: the built-in key service's root key, for
+SSE-S3 and SSE-KMS; never stored on the drives)`;
 
 export function parseAddress(address: string): { hostname: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(address);
@@ -259,6 +306,11 @@ export function parseServerArgs(
     "FLASHSTOR_BLOCK_PUBLIC_ACCESS",
     env("FLASHSTOR_BLOCK_PUBLIC_ACCESS"),
   );
+  let defaultBucketEncryption = onOff(
+    "FLASHSTOR_DEFAULT_ENCRYPTION",
+    env("FLASHSTOR_DEFAULT_ENCRYPTION"),
+  );
+  let sseCOverHttp = env("FLASHSTOR_SSE_C_OVER_HTTP") ?? "refuse";
   const probeEnv = env("FLASHSTOR_DRIVE_PROBE_INTERVAL");
   let driveProbeIntervalMs = probeEnv
     ? seconds("FLASHSTOR_DRIVE_PROBE_INTERVAL", probeEnv)
@@ -351,6 +403,12 @@ export function parseServerArgs(
       case "--block-public-access":
         blockPublicAccess = true;
         break;
+      case "--default-encryption":
+        defaultBucketEncryption = true;
+        break;
+      case "--sse-c-over-http":
+        sseCOverHttp = value();
+        break;
       default:
         throw new ConfigError(`unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -371,6 +429,14 @@ export function parseServerArgs(
     );
   }
   const signingRegion = env("FLASHSTOR_REGION") || undefined;
+  if (sseCOverHttp !== "refuse" && sseCOverHttp !== "loopback") {
+    throw new ConfigError(`--sse-c-over-http is refuse or loopback, got "${sseCOverHttp}"`);
+  }
+  const kmsKey = env("FLASHSTOR_KMS_SECRET_KEY");
+  const kmsSecretKey = kmsKey ? parseKmsSecretKey(kmsKey) : undefined;
+  if (defaultBucketEncryption && !kmsSecretKey) {
+    throw new ConfigError("--default-encryption needs FLASHSTOR_KMS_SECRET_KEY (SSE-S3 keys)");
+  }
   return {
     ...parseAddress(address),
     drives: resolved,
@@ -401,5 +467,8 @@ export function parseServerArgs(
     runGroup: envEither(env, "FLASHSTOR_RUN_GROUP", "FLASHSTORE_RUN_GROUP"),
     objectOwnership: objectOwnership as ObjectOwnership,
     blockPublicAccess,
+    kmsSecretKey,
+    sseCOverHttp,
+    defaultBucketEncryption,
   };
 }

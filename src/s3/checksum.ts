@@ -13,6 +13,7 @@ import { createHash, type Hash } from "node:crypto";
 import { crc32, crc32c } from "../../ffi/isal.ts";
 import { AuthError } from "../auth/errors.ts";
 import { Crc64Nvme } from "./crc64nvme.ts";
+import { toBase64 } from "../bytes.ts";
 
 export type ChecksumAlgorithm = "CRC32" | "CRC32C" | "CRC64NVME" | "SHA1" | "SHA256";
 
@@ -43,10 +44,6 @@ export function checksumHeader(algorithm: ChecksumAlgorithm): string {
   return `x-amz-checksum-${algorithm.toLowerCase()}`;
 }
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
-
 class Crc32Hasher implements ChecksumHasher {
   private crc = 0;
   constructor(private readonly fn: (data: Uint8Array, previous: number) => number) {}
@@ -56,7 +53,7 @@ class Crc32Hasher implements ChecksumHasher {
   digest(): string {
     const out = new Uint8Array(4);
     new DataView(out.buffer).setUint32(0, this.crc);
-    return base64(out);
+    return toBase64(out);
   }
 }
 
@@ -79,7 +76,7 @@ class Crc64NvmeHasher implements ChecksumHasher {
     this.crc.update(data);
   }
   digest(): string {
-    return base64(this.crc.digest());
+    return toBase64(this.crc.digest());
   }
 }
 
