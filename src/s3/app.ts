@@ -44,6 +44,7 @@ import {
   requestAccess,
 } from "./access.ts";
 import type { S3Context } from "./context.ts";
+import type { KeyService } from "../kms/key-service.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { HANDLERS } from "./handlers.ts";
 import { addressOf, hostBucket, type Route, route } from "./router.ts";
@@ -64,6 +65,9 @@ export interface AppDeps {
   /** The bucket-metadata store, shared with the object layer (versioning); by default one over
    *  `layer`'s config store. */
   buckets?: BucketMetadataStore;
+  /** The key service for SSE-S3 / SSE-KMS (FLASHSTOR_KMS_SECRET_KEY); without it they are
+   *  refused and everything else is served. */
+  keys?: KeyService;
 }
 
 export interface App {
@@ -251,6 +255,11 @@ export function createApp(deps: AppDeps): App {
         authOptions,
         layer,
         config,
+        keys: deps.keys,
+        transport: {
+          tls: request.url.startsWith("https:"),
+          loopback: isLoopback(record.remoteAddr),
+        },
       };
       // The handler's time until its response is ready: object-layer work, and for uploads
       // receiving the body. Streaming a response body counts only in the total.
@@ -370,4 +379,10 @@ export function createApp(deps: AppDeps): App {
       return response;
     },
   };
+}
+
+/** 127.0.0.0/8 and ::1, also in their IPv4-mapped form. */
+function isLoopback(address: string): boolean {
+  const v4 = address.replace(/^::ffff:/i, "");
+  return v4.startsWith("127.") || address === "::1";
 }

@@ -4,6 +4,7 @@ import type { AuthOptions, AuthResult } from "../auth/sigv4.ts";
 import type { Config } from "../config.ts";
 import type { ObjectLayer } from "../object/layer.ts";
 import type { BucketMetadataStore } from "../bucket/metadata-store.ts";
+import type { KeyService } from "../kms/key-service.ts";
 import type { RequestAccess } from "./access.ts";
 import type { Route } from "./router.ts";
 
@@ -30,6 +31,10 @@ export interface S3Context {
   authOptions: AuthOptions;
   layer: ObjectLayer;
   config: Config;
+  /** The key service (SSE-S3, SSE-KMS); absent when FLASHSTOR_KMS_SECRET_KEY is unset. */
+  keys?: KeyService;
+  /** The request came over TLS, or from a loopback address (what SSE-C may need). */
+  transport: { tls: boolean; loopback: boolean };
 }
 
 export type Handler = (ctx: S3Context) => Promise<Response>;
