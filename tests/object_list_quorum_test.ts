@@ -50,6 +50,7 @@ Deno.test("listing: a newer version on just a read quorum of drives is listed as
   try {
     await put(d.layer, "key", testBytes(1000, 1));
     const old = await Promise.all([0, 1].map((i) => Deno.readFile(metaOn(i))));
+    await new Promise((r) => setTimeout(r, 5)); // newer by its modification time
     await put(d.layer, "key", testBytes(2000, 2));
     for (let round = 0; round < 16; round++) {
       await d.layer.healQueue.idle();

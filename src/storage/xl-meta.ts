@@ -212,10 +212,16 @@ export function versionKey(v: ObjectVersion): string {
   return `${v.versionId}|${v.modTime}|${v.metadataModTime ?? 0}|${v.etag}|${v.dataDir}|${v.size}`;
 }
 
-/** Newest first: by modTime, ties by versionId (descending), the same order on every drive. */
+/**
+ * Newest first: by modTime, ties by versionId (descending), then by everything else that tells
+ * versions apart (two writes of a null version in one millisecond), so every drive and every
+ * reader orders the same versions the same way.
+ */
 export function compareVersions(a: ObjectVersion, b: ObjectVersion): number {
   if (a.modTime !== b.modTime) return b.modTime - a.modTime;
-  return a.versionId < b.versionId ? 1 : a.versionId > b.versionId ? -1 : 0;
+  if (a.versionId !== b.versionId) return a.versionId < b.versionId ? 1 : -1;
+  const [ka, kb] = [versionKey(a), versionKey(b)];
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
 }
 
 /**
