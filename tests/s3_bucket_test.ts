@@ -159,7 +159,7 @@ Deno.test({
 
       await t.step("unsupported bucket subresources are NotImplemented", async () => {
         const cases: [string, string][] = [
-          ["GET", "encryption"],
+          ["GET", "accelerate"],
           ["GET", "notification"],
           ["GET", "website"],
           ["GET", "replication"],

@@ -79,7 +79,7 @@ Deno.test({
             304,
           ],
           ["412", { method: "GET", path: `/${BUCKET}/key`, headers: { "if-match": '"x"' } }, 412],
-          ["501", { method: "GET", path: `/${BUCKET}`, query: [["encryption", ""]] }, 501],
+          ["501", { method: "GET", path: `/${BUCKET}`, query: [["accelerate", ""]] }, 501],
           ["405", { method: "PATCH", path: `/${BUCKET}/key` }, 405],
           ["anonymous", { method: "GET", path: "/", anonymous: true }, 403],
           ["live", "/flashstor/health/live", 200],

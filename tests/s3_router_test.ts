@@ -79,7 +79,7 @@ Deno.test("router: unsupported and unknown subresources are NotImplemented", () 
   const cases: [string, string][] = [
     ["POST", "/bucket?policy"],
     ["GET", "/bucket/key?policy"],
-    ["GET", "/bucket?encryption"],
+    ["GET", "/bucket?accelerate"],
     ["GET", "/bucket?website"],
     ["GET", "/bucket?logging"],
     ["GET", "/bucket?notification"],

@@ -10,6 +10,7 @@
 import type { Acl } from "../iam/acl.ts";
 import type { BucketVersioning, ConfigStore, VersioningState } from "../object/layer.ts";
 import type { CorsConfiguration } from "./cors.ts";
+import type { EncryptionConfiguration } from "./encryption.ts";
 import type { LifecycleConfiguration } from "./lifecycle.ts";
 import type { ObjectLockConfiguration } from "./object-lock.ts";
 
@@ -38,6 +39,8 @@ export interface BucketMetadata {
   tags?: { key: string; value: string }[];
   lifecycle?: LifecycleConfiguration;
   cors?: CorsConfiguration;
+  /** The default encryption of objects written without SSE headers (PutBucketEncryption). */
+  encryption?: EncryptionConfiguration;
 }
 
 /** Also the object layer's source of each bucket's versioning state (its `versioning` field). */

@@ -92,6 +92,30 @@ export class Authorizer {
       : this.#buckets.get(bucket).then((m) => this.#evaluate(epoch, facts, m, bucket, key));
   }
 
+  /**
+   * Whether `principal` may perform `action` on a resource outside S3 (`arn`: a KMS key): its
+   * identity policies and any session policies decide alone, as no bucket policy or ACL names it.
+   */
+  allowedOn(
+    principal: Principal,
+    conditions: ReadonlyMap<string, readonly string[]>,
+    action: string,
+    arn: string,
+  ): boolean {
+    if (principal.kind === "root") return true;
+    const facts: RequestFacts = { principal, action, resource: arn, conditions };
+    const epoch = this.#epoch();
+    const cached = this.#cache.lookup(epoch, principal.accessKey, facts);
+    if (cached !== undefined) return cached;
+    const identity = principal.kind === "anonymous"
+      ? []
+      : this.#identities.identityPolicies(principal);
+    const evaluation = decide({ identity, session: principal.sessionPolicies }, facts);
+    const allowed = evaluation.verdict === "allow";
+    this.#cache.remember(epoch, principal.accessKey, facts, evaluation, allowed);
+    return allowed;
+  }
+
   #epoch(): number {
     return this.#identities.epoch + this.#buckets.epoch;
   }

@@ -18,6 +18,11 @@ export interface RequestAccess {
     key?: string,
     principal?: Principal,
   ): boolean | Promise<boolean>;
+  /**
+   * Whether the request's principal may perform an action outside S3 (kms:Decrypt …) on the
+   * resource of that ARN; only identity and session policies speak of such resources.
+   */
+  allowedOn(action: string, arn: string): boolean;
   /** The same request giving its object these tags (read from its body: PutObjectTagging). */
   withRequestTags(tags: readonly { key: string; value: string }[]): RequestAccess;
   /**
@@ -37,6 +42,10 @@ export function requestAccess(authorizer: Authorizer, subject: RequestSubject): 
         ? conditions
         : new RequestConditions({ ...subject, principal });
       return authorizer.allowed(principal, keys, action, bucket, key);
+    },
+    allowedOn(action, arn) {
+      conditions ??= new RequestConditions(subject);
+      return authorizer.allowedOn(subject.principal, conditions, action, arn);
     },
     withRequestTags: (requestTags) => requestAccess(authorizer, { ...subject, requestTags }),
     withVersion(versionId) {

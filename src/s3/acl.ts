@@ -9,6 +9,7 @@
  */
 
 import type { BucketMetadata } from "../bucket/metadata-store.ts";
+import { SSE_S3_DEFAULT } from "../bucket/encryption.ts";
 import {
   type Acl,
   aclFromHeaders,
@@ -59,9 +60,9 @@ function checkAclAllowed(metadata: Readonly<BucketMetadata>, acl: Acl): void {
 }
 
 /**
- * The metadata a new bucket starts with: the server's Object Ownership and public access
- * block for new buckets (or x-amz-object-ownership), and the ACL CreateBucket asks for. It
- * replaces whatever a former bucket of that name left.
+ * The metadata a new bucket starts with: the server's Object Ownership, public access block and
+ * default encryption for new buckets (or x-amz-object-ownership), and the ACL CreateBucket asks
+ * for. It replaces whatever a former bucket of that name left.
  */
 export async function newBucketMetadata(ctx: S3Context): Promise<BucketMetadata> {
   const requested = ctx.headers.get("x-amz-object-ownership")?.trim();
@@ -76,6 +77,7 @@ export async function newBucketMetadata(ctx: S3Context): Promise<BucketMetadata>
   const metadata: BucketMetadata = {
     ownership: ownership === "ObjectWriter" && requested === undefined ? undefined : ownership,
     publicAccessBlock: ctx.config.blockPublicAccess ? { ...ALL_BLOCKED } : undefined,
+    encryption: ctx.config.defaultBucketEncryption ? SSE_S3_DEFAULT : undefined,
   };
   const acl = aclFromHeaders(ctx.headers, accountOwner(ctx).ID, true);
   if (acl === undefined) return metadata;

@@ -51,6 +51,11 @@ import {
   putBucketLifecycleConfiguration,
 } from "./lifecycle.ts";
 import { deleteBucketCors, getBucketCors, putBucketCors } from "./cors.ts";
+import {
+  deleteBucketEncryption,
+  getBucketEncryption,
+  putBucketEncryption,
+} from "./bucket-encryption.ts";
 import { listMultipartUploads, listObjectsV1, listObjectsV2, listObjectVersions } from "./list.ts";
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./acl.ts";
 import {
@@ -119,4 +124,7 @@ export const HANDLERS: Record<S3Operation, Handler> = {
   GetBucketCors: getBucketCors,
   PutBucketCors: putBucketCors,
   DeleteBucketCors: deleteBucketCors,
+  GetBucketEncryption: getBucketEncryption,
+  PutBucketEncryption: putBucketEncryption,
+  DeleteBucketEncryption: deleteBucketEncryption,
 };

@@ -68,7 +68,10 @@ export type S3Operation =
   | "DeleteBucketLifecycle"
   | "GetBucketCors"
   | "PutBucketCors"
-  | "DeleteBucketCors";
+  | "DeleteBucketCors"
+  | "GetBucketEncryption"
+  | "PutBucketEncryption"
+  | "DeleteBucketEncryption";
 
 /** The IAM actions S3 operations need (AWS's names; the policy language knows them all). */
 export type S3Action =
@@ -120,7 +123,9 @@ export type S3Action =
   | "s3:GetLifecycleConfiguration"
   | "s3:PutLifecycleConfiguration"
   | "s3:GetBucketCORS"
-  | "s3:PutBucketCORS";
+  | "s3:PutBucketCORS"
+  | "s3:GetEncryptionConfiguration"
+  | "s3:PutEncryptionConfiguration";
 
 /**
  * Which resource a permission is asked on: its ARN is `arn:aws:s3:::<bucket>` ("bucket"),
@@ -378,6 +383,27 @@ export const ROUTES: readonly Rule[] = [
   {
     method: "GET",
     target: "bucket",
+    sub: "encryption",
+    op: "GetBucketEncryption",
+    permissions: on("s3:GetEncryptionConfiguration", "bucket"),
+  },
+  {
+    method: "PUT",
+    target: "bucket",
+    sub: "encryption",
+    op: "PutBucketEncryption",
+    permissions: on("s3:PutEncryptionConfiguration", "bucket"),
+  },
+  {
+    method: "DELETE",
+    target: "bucket",
+    sub: "encryption",
+    op: "DeleteBucketEncryption",
+    permissions: on("s3:PutEncryptionConfiguration", "bucket"),
+  },
+  {
+    method: "GET",
+    target: "bucket",
     sub: "ownershipControls",
     op: "GetBucketOwnershipControls",
     permissions: on("s3:GetBucketOwnershipControls", "bucket"),
@@ -563,7 +589,6 @@ const UNSUPPORTED = new Set([
   "accelerate",
   "analytics",
   "attributes",
-  "encryption",
   "intelligent-tiering",
   "inventory",
   "logging",
