@@ -21,6 +21,7 @@ import { loadOrInitFormat } from "./src/storage/format.ts";
 import { openLocalDrive } from "./src/storage/local-drive.ts";
 import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { IamStore } from "./src/iam/store.ts";
+import { BuiltinKeyService } from "./src/kms/builtin.ts";
 import { Pools } from "./src/object/pools.ts";
 import { ConfigBucketMetadataStore } from "./src/bucket/metadata-store.ts";
 import { BucketLifecycle } from "./src/bucket/lifecycle-scanner.ts";
@@ -160,11 +161,21 @@ async function serve(args: string[]): Promise<void> {
       `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)` +
       (cluster ? ` on ${topology.nodes.length} nodes` : ""),
   );
-  const iam = await IamStore.load(layer, root, format.deploymentId);
+  // The root key is only ever in this process's memory; the master keys it seals are on the
+  // drives (src/kms/builtin.ts).
+  const keys = config.kmsSecretKey
+    ? await BuiltinKeyService.open(layer, config.kmsSecretKey)
+    : undefined;
+  console.log(
+    keys
+      ? `flashstor: key service on (default key ${keys.defaultKeyId}): SSE-S3 and SSE-KMS served`
+      : "flashstor: no key service (FLASHSTOR_KMS_SECRET_KEY unset): SSE-S3 and SSE-KMS refused",
+  );
+  const iam = await IamStore.load(layer, root, format.deploymentId, keys);
   console.log(`flashstor: IAM account ${iam.accountId}, ${iam.list("user").length} user(s)`);
   cluster?.metadata.attach({ iam, buckets });
   const observability = new Observability(layer, audit);
-  gate.open(createApp({ config, layer, iam, identities: iam, buckets, observability }));
+  gate.open(createApp({ config, layer, iam, identities: iam, buckets, observability, keys }));
   server.announce();
   console.log(connectionHelp(config, server));
 

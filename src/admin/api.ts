@@ -1,9 +1,18 @@
 /**
- * The admin API, under ADMIN_PREFIX: server information and heals.
+ * The admin API, under ADMIN_PREFIX: server information, heals and the key service.
  *   GET  info          version, deployment id, drives, sets, heal queue, heal tasks, scanner, usage
  *   POST heal          starts a heal (JSON body or query: bucket, prefix, deep); its progress
  *   GET  heal          every heal task's progress
  *   GET  heal/<id>     one heal task's progress, to poll
+ *   GET  kms/status    whether a key service is configured, and its default key id
+ *   GET  kms/keys      every master key's status (id, current version, created, rotated)
+ *   POST kms/keys/<id> creates a master key: its status; XFlashstorKMSKeyExists (409) if it exists
+ *   GET  kms/keys/<id> its status; XFlashstorNoSuchKMSKey (404) if there is none
+ *   POST kms/keys/<id>/rotate  a new version of the key, then a background pass re-sealing the
+ *                      KEKs of the objects under it (kms/rewrap.ts): { key, rewrap }
+ *   GET  kms/rewrap    the latest re-wrap pass of every key rotated since the server started
+ * A key id is one path segment: its "/" is sent as %2F. Without a key service the kms/* APIs
+ * other than kms/status answer 501 NotImplemented; a bad key id is InvalidArgument.
  * Requests are signed as S3 requests are (SigV4, the same auth path) and allowed to the root
  * user only, until IAM gives admin actions. Answers are JSON; errors are S3's XML error
  * documents, as everywhere else on this port.
@@ -11,6 +20,8 @@
 import { authenticate, type AuthOptions } from "../auth/sigv4.ts";
 import { concatBytes } from "../bytes.ts";
 import { rawTarget } from "../http/raw-target.ts";
+import { InvalidKeyId, KeyExists, KeyNotFound, type KeyService } from "../kms/key-service.ts";
+import { RewrapPasses } from "../kms/rewrap.ts";
 import type { HealRequest, Maintenance, ObjectLayer } from "../object/layer.ts";
 import { traceOfCurrentWork } from "../observe/trace.ts";
 import { errorResponse, S3Error, toS3Error } from "../s3/errors.ts";
@@ -28,7 +39,13 @@ export type AdminLayer = ObjectLayer & Partial<Maintenance>;
 export interface AdminDeps {
   layer: AdminLayer;
   auth: AuthOptions;
+  /** The key service (FLASHSTOR_KMS_SECRET_KEY), for the kms/* APIs. */
+  keys?: KeyService;
 }
+
+const NO_KEY_SERVICE = "the key service is not configured: set FLASHSTOR_KMS_SECRET_KEY";
+/** Re-wrap passes outlive the request that started them: one set per key service. */
+const rewrapPasses = new WeakMap<KeyService, RewrapPasses>();
 
 /** Whether a raw request target is the admin API's (dot segments and all: as received). */
 export function isAdminTarget(target: string): boolean {
@@ -71,6 +88,15 @@ export async function adminResponse(request: Request, deps: AdminDeps): Promise<
       if (!progress) throw new S3Error("XFlashstorNoSuchHealTask");
       return json(progress);
     }
+    if (path === "kms/status") {
+      allow(request.method, "GET");
+      return json(
+        deps.keys
+          ? { configured: true, defaultKeyId: deps.keys.defaultKeyId }
+          : { configured: false, message: NO_KEY_SERVICE },
+      );
+    }
+    if (path.startsWith("kms/")) return json(await kms(request.method, path.slice(4), deps));
     throw new S3Error("InvalidRequest", "Unknown admin API.");
   } catch (err) {
     const requestId = traceOfCurrentWork()?.id ?? "";
@@ -100,6 +126,58 @@ function maintenanceOf(layer: AdminLayer): Maintenance | undefined {
 function need(maintenance: Maintenance | undefined): Maintenance {
   if (!maintenance) throw new S3Error("NotImplemented", "This server does not heal.");
   return maintenance;
+}
+
+/** The kms/* APIs but status: `path` is what follows "kms/". */
+async function kms(method: string, path: string, deps: AdminDeps): Promise<unknown> {
+  const keys = deps.keys;
+  if (!keys) throw new S3Error("NotImplemented", NO_KEY_SERVICE);
+  if (path === "rewrap") {
+    allow(method, "GET");
+    return { passes: passesOf(keys, deps.layer).list() };
+  }
+  if (path === "keys") {
+    allow(method, "GET");
+    return { keys: await keys.listKeys() };
+  }
+  const [encoded, action, ...rest] = path.startsWith("keys/") ? path.slice(5).split("/") : [];
+  if (encoded === undefined || rest.length > 0 || (action !== undefined && action !== "rotate")) {
+    throw new S3Error("InvalidRequest", "Unknown admin API (a key id's '/' is sent as %2F).");
+  }
+  const keyId = keyIdOf(encoded);
+  try {
+    if (action === "rotate") {
+      allow(method, "POST");
+      const key = await keys.rotateKey(keyId);
+      return { key, rewrap: passesOf(keys, deps.layer).start(key) };
+    }
+    if (method === "POST") return await keys.createKey(keyId);
+    allow(method, "GET");
+    return await keys.keyStatus(keyId);
+  } catch (err) {
+    if (err instanceof KeyNotFound) {
+      throw new S3Error("XFlashstorNoSuchKMSKey", `No master key ${keyId}.`);
+    }
+    if (err instanceof KeyExists) {
+      throw new S3Error("XFlashstorKMSKeyExists", `The master key ${keyId} exists.`);
+    }
+    if (err instanceof InvalidKeyId) throw new S3Error("InvalidArgument", `${err.message}.`);
+    throw err;
+  }
+}
+
+function keyIdOf(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new S3Error("InvalidArgument", "The key id is not percent-encoded UTF-8.");
+  }
+}
+
+function passesOf(keys: KeyService, layer: ObjectLayer): RewrapPasses {
+  let passes = rewrapPasses.get(keys);
+  if (!passes) rewrapPasses.set(keys, passes = new RewrapPasses(layer, keys));
+  return passes;
 }
 
 async function info(layer: AdminLayer, maintenance: Maintenance | undefined) {

@@ -1,8 +1,8 @@
 /**
- * `flashstor admin info|heal`: the admin API's client in the server's binary. Requests are
+ * `flashstor admin info|heal|kms`: the admin API's client in the server's binary. Requests are
  * SigV4-signed with the root credentials (FLASHSTOR_ROOT_USER / FLASHSTOR_ROOT_PASSWORD, or
  * flags). `heal` starts a heal and follows it to its end: a progress bar on a terminal, one
- * line every few seconds otherwise.
+ * line every few seconds otherwise. `kms` prints the key service's JSON answers.
  */
 import { type SigningTarget, signRequest } from "../auth/sign-request.ts";
 import type { HealProgress } from "../object/layer.ts";
@@ -11,6 +11,9 @@ import { ADMIN_PREFIX } from "./api.ts";
 export const ADMIN_USAGE = `Usage:
   flashstor admin info --endpoint URL [--json]
   flashstor admin heal [BUCKET[/PREFIX]] [--deep] --endpoint URL [--no-wait]
+  flashstor admin kms status|list|create ID|rotate ID|rewrap --endpoint URL
+                       the key service: whether it is configured, its master keys, a new key,
+                       a new version of a key (and the re-wrap pass it starts), the passes
 
 Flags:
   --endpoint URL       the server, e.g. http://127.0.0.1:9000
@@ -38,10 +41,16 @@ interface Options {
 }
 
 const VALUED = ["--endpoint", "--access-key", "--secret-key", "--region"];
-const BOOLEAN = { info: ["--json"], heal: ["--deep", "--no-wait"] };
+type Command = "info" | "heal" | "kms";
+const BOOLEAN: Record<Command, string[]> = {
+  info: ["--json"],
+  heal: ["--deep", "--no-wait"],
+  kms: [],
+};
+const MAX_POSITIONAL: Record<Command, number> = { info: 0, heal: 1, kms: 2 };
 
 function parse(
-  command: "info" | "heal",
+  command: Command,
   args: string[],
   env: (name: string) => string | undefined,
 ): Options {
@@ -65,7 +74,7 @@ function parse(
       positional.push(arg);
     }
   }
-  if (positional.length > (command === "heal" ? 1 : 0)) {
+  if (positional.length > MAX_POSITIONAL[command]) {
     throw new UsageError(`unexpected argument ${positional.at(-1)}`);
   }
   const endpoint = values.get("--endpoint");
@@ -260,6 +269,23 @@ async function heal(options: Options, out: (line: string) => void): Promise<numb
   return progress.state === "done" && progress.objectsFailed === 0 ? 0 : 1;
 }
 
+/** The kms/* API a `kms` command line asks for: method and path. */
+function kmsCall(positional: string[]): [string, string] {
+  const [action, keyId] = positional;
+  const withId = action === "create" || action === "rotate";
+  if (withId !== (keyId !== undefined)) {
+    throw new UsageError(withId ? `kms ${action} needs a key id` : "unexpected argument " + keyId);
+  }
+  const key = `kms/keys/${encodeURIComponent(keyId ?? "")}`;
+  if (action === "status" || action === "rewrap") return ["GET", `kms/${action}`];
+  if (action === "list") return ["GET", "kms/keys"];
+  if (action === "create") return ["POST", key];
+  if (action === "rotate") return ["POST", `${key}/rotate`];
+  throw new UsageError(
+    `kms${action ? ` ${action}` : ""}: expected status, list, create, rotate or rewrap`,
+  );
+}
+
 /** Runs `flashstor admin …`; the exit code. */
 export async function runAdmin(
   args: string[],
@@ -275,11 +301,16 @@ export async function runAdmin(
     return 0;
   }
   try {
-    if (command !== "info" && command !== "heal") {
+    if (command !== "info" && command !== "heal" && command !== "kms") {
       throw new UsageError(`unknown command ${command}`);
     }
     const options = parse(command, rest, env);
     if (command === "heal") return await heal(options, console.log);
+    if (command === "kms") {
+      const [method, api] = kmsCall(options.positional);
+      console.log(JSON.stringify(await call(options.target, method, api), null, 2));
+      return 0;
+    }
     const info = await call(options.target, "GET", "info") as Record<string, unknown>;
     console.log(options.flags.has("--json") ? JSON.stringify(info, null, 2) : renderInfo(info));
     return 0;

@@ -7,6 +7,8 @@
  * policy's attachment count and a user's groups are derived in memory.
  */
 
+import type { SealedSecret } from "../kms/envelope.ts";
+
 export type EntityKind = "user" | "group" | "role" | "policy";
 
 export interface AccountRecord {
@@ -33,10 +35,19 @@ export interface PolicyHolder extends EntityRecord {
   attached: string[];
 }
 
+/**
+ * An access key as held in memory. Stored, its secret is `sealed` by the key service when the
+ * server has one (the default key, bound to the access key id), and in plain otherwise.
+ */
 export interface AccessKeyRecord {
   id: string;
-  /** Stored as is until the key service exists: protected by the drives' file permissions. */
+  /** "" while `sealed` is set: the secret is unusable. */
   secret: string;
+  /**
+   * In memory only for a secret this server could not open (no key service, or another one):
+   * kept to be written back as it was; such a key never authenticates.
+   */
+  sealed?: SealedSecret;
   status: "Active" | "Inactive";
   created: string;
 }

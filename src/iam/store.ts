@@ -6,14 +6,22 @@
  * decisions. In a cluster a change is announced to the peers (they reload the record) before it
  * is acknowledged, and a node that may have missed announcements reloads everything. Secrets are
  * never logged.
+ *
+ * With a key service, access keys' secrets are stored sealed by it (bound to the access key id)
+ * and opened on load; secrets a record still holds in plain (written before the key service)
+ * are sealed in one pass at load. Without one, a sealed secret stays sealed: its key does not
+ * authenticate (one log line per user) and is written back as it was.
  */
 import { rootPrincipal } from "../auth/credentials.ts";
+import { openSecret, sealSecret } from "../kms/envelope.ts";
+import type { EncryptionContext, KeyService } from "../kms/key-service.ts";
 import type { ConfigStore } from "../object/layer.ts";
 import type { PolicyDocument, PolicyKind } from "./policy/document.ts";
 import { BUILTIN_POLICIES } from "./policy/builtin.ts";
 import { parsePolicy } from "./policy/parse.ts";
 import type { Principal } from "./principal.ts";
 import {
+  type AccessKeyRecord,
   ACCOUNT_RECORD,
   type AccountRecord,
   entityArn,
@@ -74,17 +82,20 @@ export class IamStore {
     private readonly config: ConfigStore,
     private readonly root: RootCredentials,
     private readonly account: AccountRecord,
+    private readonly keyService?: KeyService,
   ) {}
 
   /**
    * Reads every record (made once: the account). Damaged records get healed by the reads.
    * `accountSeed` (the deployment id) makes a new account's ids derived from it, so that the
    * nodes of a cluster, starting together on fresh drives, all make the same account.
+   * `keyService` seals the secrets of access keys.
    */
   static async load(
     config: ConfigStore,
     root: RootCredentials,
     accountSeed?: string,
+    keyService?: KeyService,
   ): Promise<IamStore> {
     const raw = await config.readConfig(ACCOUNT_RECORD);
     let account: AccountRecord;
@@ -93,28 +104,106 @@ export class IamStore {
       account = await newAccount(accountSeed);
       await config.writeConfig(ACCOUNT_RECORD, utf8.encode(JSON.stringify(account)));
     }
-    const store = new IamStore(config, root, account);
-    store.#tables = await store.#readAll();
-    store.#keys = keysOf(store.#tables.user);
+    const store = new IamStore(config, root, account, keyService);
+    const { tables, plainSecrets } = await store.#readAll();
+    store.#tables = tables;
+    store.#keys = keysOf(tables.user);
+    if (keyService) await store.#sealPlainSecrets(plainSecrets);
     return store;
   }
 
-  /** Every record, read afresh. */
-  async #readAll(): Promise<Tables> {
+  /** Every record, read afresh; and the users whose records hold secrets in plain. */
+  async #readAll(): Promise<{ tables: Tables; plainSecrets: string[] }> {
     const tables = emptyTables();
+    const plainSecrets: string[] = [];
     for (const kind of Object.keys(RECORD_DIRS) as EntityKind[]) {
       const table = tables[kind] as Map<string, RecordOf[typeof kind]>;
       const paths = await this.config.listConfig(RECORD_DIRS[kind]);
       for (let i = 0; i < paths.length; i += LOAD_BATCH) {
         const batch = paths.slice(i, i + LOAD_BATCH);
-        for (const bytes of await Promise.all(batch.map((p) => this.config.readConfig(p)))) {
-          if (!bytes) continue;
-          const record = JSON.parse(new TextDecoder().decode(bytes)) as RecordOf[typeof kind];
-          table.set(record.name.toLowerCase(), record);
-        }
+        const records = await Promise.all(batch.map(async (path) => {
+          const bytes = await this.config.readConfig(path);
+          if (!bytes) return undefined;
+          const stored = parseRecord<typeof kind>(bytes);
+          if (kind === "user" && hasPlainSecrets(stored as UserRecord)) {
+            plainSecrets.push(stored.name);
+          }
+          return await this.#opened(kind, stored);
+        }));
+        for (const record of records) if (record) table.set(record.name.toLowerCase(), record);
       }
     }
-    return tables;
+    return { tables, plainSecrets };
+  }
+
+  /** A record as stored → as held: a user's sealed secrets opened where they can be. */
+  async #opened<K extends EntityKind>(kind: K, record: RecordOf[K]): Promise<RecordOf[K]> {
+    return kind === "user" ? await this.#openSecrets(record as UserRecord) as RecordOf[K] : record;
+  }
+
+  /** A record as held → as stored: a user's secrets sealed when there is a key service. */
+  async #encode<K extends EntityKind>(kind: K, record: RecordOf[K]): Promise<Uint8Array> {
+    if (kind !== "user") return utf8.encode(JSON.stringify(record));
+    const user = record as UserRecord;
+    const keys = await Promise.all(user.keys.map((key) => this.#storedKey(key)));
+    return utf8.encode(JSON.stringify({ ...user, keys }));
+  }
+
+  async #storedKey(key: AccessKeyRecord): Promise<Partial<AccessKeyRecord>> {
+    const { secret, sealed, ...rest } = key;
+    if (sealed) return { ...rest, sealed };
+    if (!this.keyService) return { ...rest, secret };
+    return { ...rest, sealed: await sealSecret(this.keyService, secret, secretContext(key.id)) };
+  }
+
+  async #openSecrets(user: UserRecord): Promise<UserRecord> {
+    if (!user.keys.some((key) => key.sealed)) return user;
+    const unopened: string[] = [];
+    let why = "FLASHSTOR_KMS_SECRET_KEY is not set";
+    const keys = await Promise.all(user.keys.map(async (key) => {
+      const { sealed, ...rest } = key;
+      if (!sealed) return key;
+      if (this.keyService) {
+        try {
+          return {
+            ...rest,
+            secret: await openSecret(this.keyService, sealed, secretContext(key.id)),
+          };
+        } catch (err) {
+          why = err instanceof Error ? err.message : String(err);
+        }
+      }
+      unopened.push(key.id);
+      return { ...key, secret: "" };
+    }));
+    if (unopened.length > 0) {
+      console.error(
+        `flashstor: IAM user ${user.name}: the secret of access key ${unopened.join(", ")} is ` +
+          `sealed by the key service and does not open (${why}): the key cannot authenticate`,
+      );
+    }
+    return { ...user, keys };
+  }
+
+  /**
+   * Writes the records of `names` again with their secrets sealed. Each is read afresh first, so
+   * that a change another node made since this load is kept.
+   */
+  async #sealPlainSecrets(names: string[]): Promise<void> {
+    let sealed = 0;
+    for (const name of names) {
+      const path = recordPath("user", name);
+      const bytes = await this.config.readConfig(path);
+      const stored = bytes && parseRecord<"user">(bytes);
+      if (!stored || !hasPlainSecrets(stored)) continue;
+      const user = await this.#opened("user", stored);
+      await this.config.writeConfig(path, await this.#encode("user", user));
+      this.#set("user", user.name, user);
+      sealed++;
+    }
+    if (sealed > 0) {
+      console.log(`flashstor: IAM: sealed the secrets of ${sealed} user(s) stored in plain`);
+    }
   }
 
   /** Tells `announcer` of every change from now on; the change waits for it. */
@@ -130,10 +219,10 @@ export class IamStore {
     const run = async () => {
       if (kind !== undefined && name !== undefined) {
         const bytes = await this.config.readConfig(recordPath(kind, name));
-        const record = bytes && JSON.parse(new TextDecoder().decode(bytes)) as RecordOf[EntityKind];
-        this.#set(kind, name, (record ?? null) as RecordOf[typeof kind] | null);
+        const record = bytes && await this.#opened(kind, parseRecord<typeof kind>(bytes));
+        this.#set(kind, name, record || null);
       } else {
-        const tables = await this.#readAll();
+        const { tables } = await this.#readAll();
         this.#tables = tables;
         this.#keys = keysOf(tables.user);
       }
@@ -174,7 +263,7 @@ export class IamStore {
     const owner = this.#keys.get(accessKey);
     const user = owner === undefined ? undefined : this.#tables.user.get(owner);
     const key = user?.keys.find((k) => k.id === accessKey);
-    if (!user || key?.status !== "Active") return undefined;
+    if (!user || key?.status !== "Active" || key.sealed) return undefined;
     return { secretKey: key.secret, principal: this.userPrincipal(user, accessKey) };
   }
 
@@ -290,10 +379,7 @@ export class IamStore {
       const next = fn(this.get(kind, name));
       const path = recordPath(kind, name);
       if (next !== null) {
-        await this.config.writeConfig(
-          recordPath(kind, next.name),
-          utf8.encode(JSON.stringify(next)),
-        );
+        await this.config.writeConfig(recordPath(kind, next.name), await this.#encode(kind, next));
       }
       // A rename writes the new record, then removes the old one.
       if (next === null || recordPath(kind, next.name) !== path) {
@@ -357,6 +443,21 @@ export class IamStore {
     }
     return this.#parsed.get(key);
   }
+}
+
+/** What a secret is sealed bound to: its access key id (a sealed secret moved to another key
+ *  does not open). */
+function secretContext(accessKeyId: string): EncryptionContext {
+  return { "flashstor:iam-access-key": accessKeyId };
+}
+
+function parseRecord<K extends EntityKind>(bytes: Uint8Array): RecordOf[K] {
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+/** Whether a user's record, as stored, holds some secret in plain. */
+function hasPlainSecrets(user: UserRecord): boolean {
+  return user.keys.some((key) => !key.sealed);
 }
 
 function keysOf(users: Map<string, UserRecord>): Map<string, string> {

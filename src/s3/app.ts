@@ -342,7 +342,9 @@ export function createApp(deps: AppDeps): App {
     METRICS_PATH,
     serverEndpoint((request) => metricsResponse(request, observability.metrics, metricsAccess)),
   );
-  const admin = serverEndpoint((request) => adminResponse(request, { layer, auth: authOptions }));
+  const admin = serverEndpoint((request) =>
+    adminResponse(request, { layer, auth: authOptions, keys: deps.keys })
+  );
   // Matched on the raw path: "/b/../flashstor/admin/…" is an object key of bucket "b".
   hono.all(
     `${ADMIN_PREFIX}*`,

@@ -28,12 +28,7 @@ const LOCK_HEADERS = [LOCK_MODE, LOCK_RETAIN_UNTIL, LOCK_LEGAL_HOLD];
 const MAX_USER_METADATA_BYTES = 2048;
 
 /** Request headers asking for features we do not have: refusing beats silently ignoring. */
-const UNSUPPORTED_HEADERS = [
-  "x-amz-server-side-encryption",
-  "x-amz-server-side-encryption-customer-algorithm",
-  "x-amz-server-side-encryption-aws-kms-key-id",
-  "x-amz-website-redirect-location",
-];
+const UNSUPPORTED_HEADERS = ["x-amz-website-redirect-location"];
 
 export function checkUnsupportedHeaders(headers: Headers): void {
   for (const name of UNSUPPORTED_HEADERS) {

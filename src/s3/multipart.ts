@@ -32,6 +32,9 @@ import { versionHeader } from "./versioning.ts";
 import { expirationHeader } from "./lifecycle.ts";
 import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue } from "./xml.ts";
 import { checkLockedBodyDigest, requestedObjectSettings } from "./object-settings.ts";
+import { readSealed } from "../crypto/sealed-metadata.ts";
+import { encryptionHeaders } from "./sse-request.ts";
+import { newObjectKey, openObjectKey, readPlaintext, storedBody, withSealedKey } from "./sse.ts";
 
 /** S3's limit on one part. */
 const MAX_PART_SIZE = 5 * 1024 ** 3;
@@ -98,12 +101,23 @@ export async function createMultipartUpload(ctx: S3Context): Promise<Response> {
     throw new S3Error("InvalidRequest", `Checksum algorithm ${requested} is not supported.`);
   }
   if (algorithm) metadata[ALGORITHM_KEY] = algorithm;
-  const uploadId = await ctx.layer.newMultipartUpload(ctx.bucket, ctx.key, metadata);
+  // Every part is encrypted with a key derived from this one object key.
+  const objectKey = await newObjectKey(ctx, ctx.bucket, ctx.key);
+  const uploadId = await ctx.layer.newMultipartUpload(
+    ctx.bucket,
+    ctx.key,
+    withSealedKey(metadata, objectKey),
+  );
   return xmlResponse("InitiateMultipartUploadResult", {
     Bucket: ctx.bucket,
     Key: ctx.key,
     UploadId: uploadId,
-  }, { headers: algorithm ? { [ALGORITHM_KEY]: algorithm } : undefined });
+  }, {
+    headers: {
+      ...(algorithm ? { [ALGORITHM_KEY]: algorithm } : {}),
+      ...encryptionHeaders(objectKey?.sealed, objectKey?.customer),
+    },
+  });
 }
 
 export async function uploadPart(ctx: S3Context): Promise<Response> {
@@ -126,18 +140,24 @@ export async function uploadPart(ctx: S3Context): Promise<Response> {
       `Checksum Type mismatch occurred, expected checksum Type: ${required.toLowerCase()}, actual checksum Type: ${spec.algorithm.toLowerCase()}`,
     );
   }
+  const objectKey = await openObjectKey(ctx, ctx.bucket, ctx.key, upload.metadata);
   const verifier = checksumVerifier({ ...spec, algorithm: spec.algorithm ?? required });
-  const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
+  const plain = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
+  const { body, ...stored } = storedBody(plain, size, objectKey, partNumber);
   const part = await ctx.layer.putObjectPart(
     ctx.bucket,
     ctx.key,
     uploadId,
     partNumber,
     body,
-    { size, metadata: {}, finalMetadata: verifier.result },
+    { ...stored, metadata: {}, finalMetadata: verifier.result },
   );
   return new Response(null, {
-    headers: { etag: `"${part.etag}"`, ...storedChecksums(part.metadata) },
+    headers: {
+      etag: `"${part.etag}"`,
+      ...storedChecksums(part.metadata),
+      ...encryptionHeaders(objectKey?.sealed, objectKey?.customer),
+    },
   });
 }
 
@@ -179,30 +199,42 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PART_SIZE}`,
     );
   }
+  const sourceKey = await openObjectKey(
+    ctx,
+    source.bucket,
+    source.key,
+    sourceInfo.metadata,
+    "copy-source",
+  );
+  const targetKey = await openObjectKey(ctx, ctx.bucket, ctx.key, upload.metadata);
   // The version checked; its id pins it (a versioned source), the ETag check catches a null
   // version replaced between the checks and the read.
-  const { body, info } = await ctx.layer.getObject(source.bucket, source.key, {
-    versionId: sourceInfo.versionId,
-    range,
-  });
-  if (info.etag !== sourceInfo.etag) {
-    await body.cancel();
-    throw new S3Error("PreconditionFailed");
-  }
+  const plain = await readPlaintext(ctx, source.bucket, source.key, sourceInfo, sourceKey, range);
   const verifier = checksumVerifier({ algorithm: uploadAlgorithm(upload) });
+  const { body, ...stored } = storedBody(
+    plain.pipeThrough(verifier.transform),
+    size,
+    targetKey,
+    partNumber,
+  );
   const part = await ctx.layer.putObjectPart(
     ctx.bucket,
     ctx.key,
     uploadId,
     partNumber,
-    body.pipeThrough(verifier.transform),
-    { size, metadata: {}, finalMetadata: verifier.result },
+    body,
+    { ...stored, metadata: {}, finalMetadata: verifier.result },
   );
   return xmlResponse("CopyPartResult", {
     ETag: `"${part.etag}"`,
     LastModified: part.modTime,
     ...checksumElements(part.metadata),
-  }, { headers: await copySourceVersionHeader(ctx, source, sourceInfo) });
+  }, {
+    headers: {
+      ...await copySourceVersionHeader(ctx, source, sourceInfo),
+      ...encryptionHeaders(targetKey?.sealed, targetKey?.customer),
+    },
+  });
 }
 
 /** ChecksumCRC32 etc. elements from stored x-amz-checksum-* metadata. */
@@ -310,6 +342,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<Response>
     headers: {
       ...await versionHeader(ctx, info.versionId),
       ...await expirationHeader(ctx, info),
+      ...encryptionHeaders(readSealed(info.metadata)),
     },
   });
 }

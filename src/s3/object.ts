@@ -26,6 +26,19 @@ import { hideUnreadableSettings, requestedObjectSettings } from "./object-settin
 import { requestedVersionId, versionHeader } from "./versioning.ts";
 import { governanceBypass } from "./object-lock.ts";
 import { expirationHeader } from "./lifecycle.ts";
+import { withoutSealed } from "../crypto/sealed-metadata.ts";
+import { encryptionHeaders, requestedEncryption } from "./sse-request.ts";
+import {
+  decrypted,
+  decryptionPlan,
+  headEncryption,
+  newObjectKey,
+  type ObjectKey,
+  openObjectKey,
+  readPlaintext,
+  storedBody,
+  withSealedKey,
+} from "./sse.ts";
 
 /** MinIO's limit for a single PUT; S3's own is 5 GiB. */
 const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
@@ -87,11 +100,13 @@ export async function putObject(ctx: S3Context): Promise<Response> {
     settings(metadataFromHeaders(headers)),
     await requestedObjectAcl(ctx),
   );
+  const objectKey = await newObjectKey(ctx, ctx.bucket, ctx.key);
   const verifier = checksumVerifier(requestChecksumSpec(headers, ctx.auth.trailers));
-  const body = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
+  const plain = (ctx.auth.body ?? emptyBody()).pipeThrough(verifier.transform);
+  const { body, ...stored } = storedBody(plain, size, objectKey);
   const info = await ctx.layer.putObject(ctx.bucket, ctx.key, body, {
-    size,
-    metadata,
+    ...stored,
+    metadata: withSealedKey(metadata, objectKey),
     finalMetadata: verifier.result,
     preconditions,
   });
@@ -99,6 +114,7 @@ export async function putObject(ctx: S3Context): Promise<Response> {
     headers: {
       etag: `"${info.etag}"`,
       ...verifier.result(),
+      ...encryptionHeaders(objectKey?.sealed, objectKey?.customer),
       ...await versionHeader(ctx, info.versionId),
       ...await expirationHeader(ctx, info),
     },
@@ -170,10 +186,12 @@ async function objectResponse(
   info: ObjectInfo,
   selection: Selection,
   body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
+  encryption: Record<string, string>,
 ): Promise<Response> {
   const { range, partsCount } = selection;
   const checksums = ctx.headers.get("x-amz-checksum-mode")?.toUpperCase() === "ENABLED";
   const headers = objectHeaders(info, checksums && range === undefined);
+  Object.assign(headers, encryption);
   await hideUnreadableSettings(ctx, headers);
   Object.assign(headers, await versionHeader(ctx, info.versionId));
   Object.assign(headers, await expirationHeader(ctx, info));
@@ -226,34 +244,38 @@ export async function getObject(ctx: S3Context): Promise<Response> {
   if (!headers.has("range") && !ctx.query.has("partNumber")) {
     // The common case: one metadata read, conditions checked on what the read returned.
     const { info, body } = await ctx.layer.getObject(ctx.bucket, ctx.key, { versionId });
+    let objectKey: ObjectKey | undefined;
     try {
       if (evaluateConditions(headers, info) === "not-modified") {
         await body.cancel();
         return notModified(info);
       }
+      objectKey = await openObjectKey(ctx, ctx.bucket, ctx.key, info.metadata);
     } catch (err) {
       await body.cancel();
       throw err;
     }
-    return await objectResponse(ctx, info, {}, await primed(body, info.size));
+    const plain = objectKey ? decrypted(body, decryptionPlan(info), objectKey) : body;
+    const encryption = encryptionHeaders(objectKey?.sealed, objectKey?.customer);
+    return await objectResponse(ctx, info, {}, await primed(plain, info.size), encryption);
   }
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId });
   if (evaluateConditions(headers, info) === "not-modified") return notModified(info);
   const selection = select(ctx, info);
+  const objectKey = await openObjectKey(ctx, ctx.bucket, ctx.key, info.metadata);
   // The version read first: a newer one written meanwhile must not lend its bytes to the range.
-  const result = await ctx.layer.getObject(ctx.bucket, ctx.key, {
-    versionId: info.versionId,
-    range: selection.range,
-  });
-  const length = bodyLength(selection.range, result.info.size);
-  return await objectResponse(ctx, result.info, selection, await primed(result.body, length));
+  const body = await readPlaintext(ctx, ctx.bucket, ctx.key, info, objectKey, selection.range);
+  const length = bodyLength(selection.range, info.size);
+  const encryption = encryptionHeaders(objectKey?.sealed, objectKey?.customer);
+  return await objectResponse(ctx, info, selection, await primed(body, length), encryption);
 }
 
 export async function headObject(ctx: S3Context): Promise<Response> {
   const versionId = requestedVersionId(ctx);
   const info = await ctx.layer.getObjectInfo(ctx.bucket, ctx.key, { versionId });
   if (evaluateConditions(ctx.headers, info) === "not-modified") return notModified(info);
-  return await objectResponse(ctx, info, select(ctx, info), null);
+  const encryption = await headEncryption(ctx, info);
+  return await objectResponse(ctx, info, select(ctx, info), null, encryption);
 }
 
 export async function deleteObject(ctx: S3Context): Promise<Response> {
@@ -339,9 +361,10 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
     });
   }
   const replace = directive === "REPLACE";
+  const encryption = requestedEncryption(ctx, headers);
   // Copying a named version onto its key restores it: that changes the object.
   const self = source.bucket === ctx.bucket && source.key === ctx.key;
-  if (!replace && self && source.versionId === undefined) {
+  if (!replace && self && source.versionId === undefined && !encryption) {
     throw new S3Error(
       "InvalidRequest",
       "This copy request is illegal because it is trying to copy an object to itself without " +
@@ -361,21 +384,47 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SIZE}`,
     );
   }
-  // The bytes do not change, so their checksums stay true under new metadata; the source's
-  // ACL stays behind, as on S3.
-  const metadata = (source: ObjectMetadata) =>
-    withObjectAcl(settings({ ...(replaced ?? source), ...storedChecksums(source) }, source), acl);
+  const sourceKey = await openObjectKey(
+    ctx,
+    source.bucket,
+    source.key,
+    sourceInfo.metadata,
+    "copy-source",
+  );
+  const targetKey = await newObjectKey(ctx, ctx.bucket, ctx.key, encryption);
+  // The plaintext does not change, so its checksums stay true under new metadata; the
+  // source's ACL and sealed keys stay behind, as on S3.
+  const metadata = (stored: ObjectMetadata) => {
+    const source = withoutSealed(stored);
+    return withObjectAcl(
+      settings({ ...(replaced ?? source), ...storedChecksums(source) }, source),
+      acl,
+    );
+  };
   // The version checked above, not one written since.
-  const info = await ctx.layer.copyObject(source.bucket, source.key, ctx.bucket, ctx.key, {
-    srcVersionId: sourceInfo.versionId,
-    preconditions,
-    metadata,
-  });
+  let info: ObjectInfo;
+  if (!sourceKey && !targetKey) {
+    info = await ctx.layer.copyObject(source.bucket, source.key, ctx.bucket, ctx.key, {
+      srcVersionId: sourceInfo.versionId,
+      preconditions,
+      metadata,
+    });
+  } else {
+    // Encrypted bytes are decrypted and encrypted again, under the target's own key.
+    const plain = await readPlaintext(ctx, source.bucket, source.key, sourceInfo, sourceKey);
+    const { body, ...stored } = storedBody(plain, sourceInfo.size, targetKey);
+    info = await ctx.layer.putObject(ctx.bucket, ctx.key, body, {
+      ...stored,
+      metadata: withSealedKey(metadata(sourceInfo.metadata), targetKey),
+      preconditions,
+    });
+  }
   return xmlResponse("CopyObjectResult", {
     LastModified: info.modTime,
     ETag: `"${info.etag}"`,
   }, {
     headers: {
+      ...encryptionHeaders(targetKey?.sealed, targetKey?.customer),
       ...await copySourceVersionHeader(ctx, source, sourceInfo),
       ...await versionHeader(ctx, info.versionId),
       ...await expirationHeader(ctx, info),

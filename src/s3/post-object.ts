@@ -19,6 +19,8 @@ import { xmlResponse } from "./xml.ts";
 import { versionHeader } from "./versioning.ts";
 import type { ObjectInfo } from "../object/layer.ts";
 import { requestedObjectSettings } from "./object-settings.ts";
+import { requestedEncryption } from "./sse-request.ts";
+import { newObjectKey, storedBody, withSealedKey } from "./sse.ts";
 
 /** S3's limit for a POST upload. */
 const MAX_POST_SIZE = 5 * 1024 ** 3;
@@ -191,6 +193,7 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     settings(metadataFromHeaders(headers)),
     await requestedObjectAcl(ctx, { key, headers, principal: policy.principal }),
   );
+  const objectKey = await newObjectKey(ctx, ctx.bucket, key, requestedEncryption(ctx, headers));
   const verifier = checksumVerifier(requestChecksumSpec(headers, NO_TRAILERS));
   const range = policy.contentLengthRange;
   const { body, size } = await boundedBody(
@@ -198,9 +201,10 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     range?.min ?? 0,
     Math.min(range?.max ?? MAX_POST_SIZE, MAX_POST_SIZE),
   );
-  const info = await ctx.layer.putObject(ctx.bucket, key, body.pipeThrough(verifier.transform), {
-    size,
-    metadata,
+  const stored = storedBody(body.pipeThrough(verifier.transform), size, objectKey);
+  const info = await ctx.layer.putObject(ctx.bucket, key, stored.body, {
+    ...stored,
+    metadata: withSealedKey(metadata, objectKey),
     finalMetadata: verifier.result,
   });
   return await success(ctx, fields, key, info);

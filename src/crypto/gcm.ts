@@ -1,0 +1,88 @@
+/**
+ * AES-256-GCM as the package stream and key seals use it: a key imported once, then many
+ * seals and opens with a caller-chosen 12-byte nonce. Two engines implement it, OpenSSL's
+ * libcrypto (openssl-gcm.ts) and Web Crypto (here); engine.ts picks one.
+ */
+
+export const KEY_SIZE = 32;
+export const NONCE_SIZE = 12;
+export const TAG_SIZE = 16;
+
+/** One imported key. Results may be synchronous (OpenSSL) or promised (Web Crypto). */
+export interface GcmKey {
+  /** nonce || ciphertext || tag of `plain`, authenticating `aad` too. */
+  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** The plaintext of nonce || ciphertext || tag; undefined when it does not authenticate. */
+  open(
+    aad: Uint8Array,
+    sealed: Uint8Array,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+}
+
+export interface GcmEngine {
+  name: string;
+  /** Operations this engine should have in flight at once to use its throughput. */
+  concurrency: number;
+  /** `key` must be KEY_SIZE bytes; the engine keeps its own copy. */
+  importKey(key: Uint8Array): Promise<GcmKey>;
+}
+
+/**
+ * Web Crypto's AES-GCM. Each call is a hop to another thread (~30 µs), so it needs several
+ * packages in flight to reach its throughput; it is also the slower cipher here.
+ */
+export const webCryptoGcm: GcmEngine = {
+  name: "webcrypto",
+  concurrency: 4,
+  async importKey(key) {
+    const cryptoKey = await crypto.subtle.importKey(
+      "raw",
+      checkedKey(key) as BufferSource,
+      "AES-GCM",
+      false,
+      [
+        "encrypt",
+        "decrypt",
+      ],
+    );
+    return {
+      async seal(nonce, aad, plain) {
+        const sealed = await crypto.subtle.encrypt(
+          { name: "AES-GCM", iv: nonce as BufferSource, additionalData: aad as BufferSource },
+          cryptoKey,
+          plain as BufferSource,
+        );
+        const out = new Uint8Array(NONCE_SIZE + sealed.byteLength);
+        out.set(nonce);
+        out.set(new Uint8Array(sealed), NONCE_SIZE);
+        return out;
+      },
+      async open(aad, sealed) {
+        if (sealed.byteLength < NONCE_SIZE + TAG_SIZE) return undefined;
+        try {
+          const plain = await crypto.subtle.decrypt(
+            {
+              name: "AES-GCM",
+              iv: sealed.subarray(0, NONCE_SIZE) as BufferSource,
+              additionalData: aad as BufferSource,
+            },
+            cryptoKey,
+            sealed.subarray(NONCE_SIZE) as BufferSource,
+          );
+          return new Uint8Array(plain);
+        } catch (err) {
+          if (err instanceof DOMException && err.name === "OperationError") return undefined;
+          throw err;
+        }
+      },
+    };
+  },
+};
+
+/** `key` when it is a 256-bit key; a RangeError otherwise. */
+export function checkedKey(key: Uint8Array): Uint8Array {
+  if (!(key instanceof Uint8Array) || key.byteLength !== KEY_SIZE) {
+    throw new RangeError(`an AES-256 key is ${KEY_SIZE} bytes`);
+  }
+  return key;
+}
