@@ -141,3 +141,40 @@ Deno.test("sse condition: through the authorizer, with the bucket policy in the 
     await d.close();
   }
 });
+
+Deno.test("sse condition: s3:x-amz-server-side-encryption-aws-kms-key-id pins uploads to one key", () => {
+  const KEY_ID = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+  const conditions = (keyId?: string) => {
+    const c = putConditions("aws:kms");
+    return keyId === undefined ? c : new RequestConditions({
+      principal: alice,
+      headers: new Headers({
+        authorization: "AWS4-HMAC-SHA256 Credential=AKIAALICE/x",
+        "x-amz-server-side-encryption": "aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id": keyId,
+      }),
+      query: new URLSearchParams(),
+      remoteAddr: "10.0.0.1",
+      secure: true,
+      form: false,
+    });
+  };
+  assertEquals(conditions("reports-key").get(KEY_ID), ["reports-key"]);
+  assertEquals(conditions().get(KEY_ID), undefined);
+  const onlyReportsKey = policy("resource", {
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:PutObject",
+    Resource: "arn:aws:s3:::secure-bucket/*",
+    Condition: { StringNotEqualsIfExists: { [KEY_ID]: "reports-key" } },
+  });
+  const decideFor = (keyId?: string) =>
+    decide(
+      { identity: [ALLOW_S3], resource: onlyReportsKey },
+      { principal: alice, action: "s3:PutObject", resource: OBJECT, conditions: conditions(keyId) },
+    ).verdict;
+  assertEquals(decideFor("reports-key"), "allow");
+  assertEquals(decideFor("other-key"), "deny");
+  // IfExists holds when the key is absent: an upload naming no key is refused too, as on AWS.
+  assertEquals(decideFor(undefined), "deny");
+});

@@ -83,6 +83,7 @@ const KEYS = [
   "s3:x-amz-copy-source",
   "s3:x-amz-metadata-directive",
   "s3:x-amz-server-side-encryption",
+  "s3:x-amz-server-side-encryption-aws-kms-key-id",
   "s3:versionid",
   "s3:signatureversion",
   "s3:authtype",
@@ -96,6 +97,7 @@ const HEADER_KEYS: ReadonlyMap<string, string> = new Map([
   ["s3:x-amz-copy-source", "x-amz-copy-source"],
   ["s3:x-amz-metadata-directive", "x-amz-metadata-directive"],
   ["s3:x-amz-server-side-encryption", "x-amz-server-side-encryption"],
+  ["s3:x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-aws-kms-key-id"],
 ]);
 
 /** Condition keys that are query parameters. */
