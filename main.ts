@@ -23,6 +23,7 @@ import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { IamStore } from "./src/iam/store.ts";
 import { BuiltinKeyService } from "./src/kms/builtin.ts";
 import { Pools } from "./src/object/pools.ts";
+import { whenQuorum } from "./src/object/quorum-wait.ts";
 import { ConfigBucketMetadataStore } from "./src/bucket/metadata-store.ts";
 import { BucketLifecycle } from "./src/bucket/lifecycle-scanner.ts";
 import { checkListenAddress, loadTls, type RunningServer, startServer } from "./src/server.ts";
@@ -119,11 +120,11 @@ async function serve(args: string[]): Promise<void> {
   // Not errors: grants the launcher made too wide for Deno to take back.
   for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
 
-  const root = { accessKey: config.rootUser, secretKey: config.rootPassword };
+  const rootCredentials = { accessKey: config.rootUser, secretKey: config.rootPassword };
   const cluster = topology.distributed
     ? await joinCluster({
       topology,
-      root,
+      root: rootCredentials,
       gate,
       localDrives,
       driveTimeoutMs: config.driveTimeoutMs,
@@ -155,7 +156,10 @@ async function serve(args: string[]): Promise<void> {
   monitor.start();
   // The heal queue's journal and drive heals a previous run left unfinished.
   await layer.resumeMaintenance();
-  config.metricsToken = await loadMetricsToken(config.metricsToken, format.sets.flat(), layer);
+  config.metricsToken = await whenQuorum(
+    "metrics token",
+    () => loadMetricsToken(config.metricsToken, format.sets.flat(), layer),
+  );
   console.log(
     `flashstor: ${drives.length} drive(s) in ${setCount} erasure set(s) of ` +
       `${setDriveCount} (${setDriveCount - parity} data + ${parity} parity)` +
@@ -163,15 +167,19 @@ async function serve(args: string[]): Promise<void> {
   );
   // The root key is only ever in this process's memory; the master keys it seals are on the
   // drives (src/kms/builtin.ts).
-  const keys = config.kmsSecretKey
-    ? await BuiltinKeyService.open(layer, config.kmsSecretKey)
+  const kmsRoot = config.kmsSecretKey;
+  const keys = kmsRoot
+    ? await whenQuorum("key service", () => BuiltinKeyService.open(layer, kmsRoot))
     : undefined;
   console.log(
     keys
       ? `flashstor: key service on (default key ${keys.defaultKeyId}): SSE-S3 and SSE-KMS served`
       : "flashstor: no key service (FLASHSTOR_KMS_SECRET_KEY unset): SSE-S3 and SSE-KMS refused",
   );
-  const iam = await IamStore.load(layer, root, format.deploymentId, keys);
+  const iam = await whenQuorum(
+    "IAM",
+    () => IamStore.load(layer, rootCredentials, format.deploymentId, keys),
+  );
   console.log(`flashstor: IAM account ${iam.accountId}, ${iam.list("user").length} user(s)`);
   cluster?.metadata.attach({ iam, buckets });
   const observability = new Observability(layer, audit);

@@ -22,7 +22,10 @@ Deno.test("heal queue journal: written on every drive, restored after a restart,
     const blocked = new Promise<void>((resolve) => release = resolve);
     const first = new HealQueue(() => blocked, { journal });
     for (const o of ["x", "y/z", "x"]) first.enqueue("bucket", o);
-    for (let i = 0; i < 100 && (await segments(env.paths[0][3])).length === 0; i++) {
+    // The segment goes to every drive in parallel: wait (bounded) until the last one has it.
+    const everywhere = async () =>
+      (await Promise.all(env.paths[0].map(segments))).every((s) => s.length > 0);
+    for (let i = 0; i < 300 && !await everywhere(); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     for (const drive of env.paths[0]) assertEquals((await segments(drive)).length, 1, drive);
