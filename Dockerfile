@@ -29,7 +29,7 @@ COPY ffi/ ffi/
 COPY src/ src/
 # The permissions baked into the binary (scripts/permissions.sh) are scoped to the image's
 # paths: read+write the four drives, read /etc/flashstor/certs (revoked after loading),
-# libisal and libc.
+# libisal, libc and libcrypto.
 ENV FLASHSTOR_DATA_PATHS=/data1,/data2,/data3,/data4 \
   FLASHSTOR_CONFIG_PATHS=/etc/flashstor/certs
 RUN bash scripts/compile /out/flashstor
@@ -37,7 +37,7 @@ RUN bash scripts/compile /out/flashstor
 # --- Stage 2: runtime ----------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends libisal2 \
+  && apt-get install -y --no-install-recommends libisal2 libssl3 \
   && rm -rf /var/lib/apt/lists/* \
   && groupadd --system --gid 10001 flashstor \
   && useradd --system --uid 10001 --gid flashstor --home-dir /nonexistent \

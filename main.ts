@@ -22,6 +22,7 @@ import { openLocalDrive } from "./src/storage/local-drive.ts";
 import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { IamStore } from "./src/iam/store.ts";
 import { BuiltinKeyService } from "./src/kms/builtin.ts";
+import { aesGcm } from "./src/crypto/engine.ts";
 import { Pools } from "./src/object/pools.ts";
 import { whenQuorum } from "./src/object/quorum-wait.ts";
 import { ConfigBucketMetadataStore } from "./src/bucket/metadata-store.ts";
@@ -173,7 +174,8 @@ async function serve(args: string[]): Promise<void> {
     : undefined;
   console.log(
     keys
-      ? `flashstor: key service on (default key ${keys.defaultKeyId}): SSE-S3 and SSE-KMS served`
+      ? `flashstor: key service on (default key ${keys.defaultKeyId}): SSE-S3 and SSE-KMS ` +
+        `served; AES-GCM by ${aesGcm.name}`
       : "flashstor: no key service (FLASHSTOR_KMS_SECRET_KEY unset): SSE-S3 and SSE-KMS refused",
   );
   const iam = await whenQuorum(

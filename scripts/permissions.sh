@@ -7,8 +7,10 @@
 #                stay unscoped unless FLASHSTOR_DATA_PATHS (comma-separated) lists them; then
 #                read is also given FLASHSTOR_CONFIG_PATHS (certs dir, as its own entry so that
 #                it can be revoked after loading) and /etc/passwd, /etc/group (run user lookup).
-#   ffi          libisal.so.2 (erasure code, checksums) and libc.so.6 (privilege drop, reads of
-#                cached metadata: ffi/cached-read.ts) only, by absolute path: a scoped --allow-ffi
+#   ffi          libisal.so.2 (erasure code, checksums), libc.so.6 (privilege drop, reads of
+#                cached metadata: ffi/cached-read.ts) and libcrypto.so.3 (AES-GCM of encryption
+#                at rest, src/crypto/openssl-gcm.ts; without it Web Crypto serves, ~4x slower)
+#                only, by absolute path: a scoped --allow-ffi
 #                matches a dlopen of that exact path (ffi/library.ts libraryCandidates, same
 #                order as here). Libraries are opened at startup; ffi is revoked after.
 #   env          FLASHSTOR_*, FLASHSTORE_* and HOME (default certs dir), read at startup.
@@ -33,9 +35,12 @@ flashstor_library_path() {
 }
 
 flashstor_permission_flags() {
-  local isal libc read_flag="--allow-read" write_flag="--allow-write"
+  local isal libc crypto ffi read_flag="--allow-read" write_flag="--allow-write"
   isal=$(flashstor_library_path libisal.so.2) || return 1
   libc=$(flashstor_library_path libc.so.6) || return 1
+  ffi="$isal,$libc"
+  # Optional: the server falls back to Web Crypto without it.
+  if crypto=$(flashstor_library_path libcrypto.so.3 2>/dev/null); then ffi="$ffi,$crypto"; fi
   if [ -n "${FLASHSTOR_DATA_PATHS:-}" ]; then
     read_flag="--allow-read=$FLASHSTOR_DATA_PATHS${FLASHSTOR_CONFIG_PATHS:+,$FLASHSTOR_CONFIG_PATHS},/etc/passwd,/etc/group"
     write_flag="--allow-write=$FLASHSTOR_DATA_PATHS"
@@ -45,7 +50,7 @@ flashstor_permission_flags() {
     --allow-net
     "$read_flag"
     "$write_flag"
-    "--allow-ffi=$isal,$libc"
+    "--allow-ffi=$ffi"
     "--allow-env=FLASHSTOR_*,FLASHSTORE_*,HOME"
     --allow-sys=statfs
   )

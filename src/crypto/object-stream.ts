@@ -188,6 +188,7 @@ export function decryptingStream(
       while (at < chunk.byteLength) {
         const need = expected();
         if (need === undefined) {
+          await out.drain(); // what authenticated before the excess still passes
           throw new TamperedObject("stored object runs past its last package");
         }
         if (filled === 0 && chunk.byteLength - at >= need) {
@@ -206,8 +207,8 @@ export function decryptingStream(
       }
     },
     async flush() {
-      if (expected() !== undefined) throw new TamperedObject("stored object ends early");
       await out.drain();
+      if (expected() !== undefined) throw new TamperedObject("stored object ends early");
     },
   });
 }
