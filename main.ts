@@ -44,7 +44,8 @@ const COMMANDS_USAGE = `Usage: flashstor COMMAND [flags]
 Commands:
   server DRIVES...   run the S3 server on DRIVES (flashstor server --help for its flags)
   healthcheck        probe a running server (the container HEALTHCHECK; --url URL)
-  admin info|heal    ask a running server for its state, or heal it (flashstor admin --help)
+  admin info|heal|kms  ask a running server for its state, heal it, or manage its keys
+                     (flashstor admin --help)
 
 Flags:
   -h, --help         this help

@@ -79,6 +79,8 @@ const STATUS: Record<string, number> = {
   XAmzContentSHA256Mismatch: 400,
   XMinioStorageFull: 507,
   XFlashstorNoSuchHealTask: 404,
+  XFlashstorKMSKeyExists: 409,
+  XFlashstorNoSuchKMSKey: 404,
 };
 
 const MESSAGES: Record<string, string> = {
