@@ -34,7 +34,14 @@ import { children, parseXmlYielding, type XmlElement, xmlResponse, type XmlValue
 import { checkLockedBodyDigest, requestedObjectSettings } from "./object-settings.ts";
 import { readSealed } from "../crypto/sealed-metadata.ts";
 import { encryptionHeaders } from "./sse-request.ts";
-import { newObjectKey, openObjectKey, readPlaintext, storedBody, withSealedKey } from "./sse.ts";
+import {
+  newObjectKey,
+  openCopySourceKey,
+  openObjectKey,
+  readPlaintext,
+  storedBody,
+  withSealedKey,
+} from "./sse.ts";
 
 /** S3's limit on one part. */
 const MAX_PART_SIZE = 5 * 1024 ** 3;
@@ -199,13 +206,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<Response> {
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PART_SIZE}`,
     );
   }
-  const sourceKey = await openObjectKey(
-    ctx,
-    source.bucket,
-    source.key,
-    sourceInfo.metadata,
-    "copy-source",
-  );
+  const sourceKey = await openCopySourceKey(ctx, source, sourceInfo);
   const targetKey = await openObjectKey(ctx, ctx.bucket, ctx.key, upload.metadata);
   // The version checked; its id pins it (a versioned source), the ETag check catches a null
   // version replaced between the checks and the read.

@@ -34,6 +34,7 @@ import {
   headEncryption,
   newObjectKey,
   type ObjectKey,
+  openCopySourceKey,
   openObjectKey,
   readPlaintext,
   storedBody,
@@ -384,13 +385,7 @@ export async function copyObject(ctx: S3Context): Promise<Response> {
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SIZE}`,
     );
   }
-  const sourceKey = await openObjectKey(
-    ctx,
-    source.bucket,
-    source.key,
-    sourceInfo.metadata,
-    "copy-source",
-  );
+  const sourceKey = await openCopySourceKey(ctx, source, sourceInfo);
   const targetKey = await newObjectKey(ctx, ctx.bucket, ctx.key, encryption);
   // The plaintext does not change, so its checksums stay true under new metadata; the
   // source's ACL and sealed keys stay behind, as on S3.

@@ -158,6 +158,15 @@ export async function openObjectKey(
   return { sealed, key: opened };
 }
 
+/** The key of a copy's source version, with the x-amz-copy-source-…-customer-* headers. */
+export function openCopySourceKey(
+  ctx: S3Context,
+  source: { bucket: string; key: string },
+  info: ObjectInfo,
+): Promise<ObjectKey | undefined> {
+  return openObjectKey(ctx, source.bucket, source.key, info.metadata, "copy-source");
+}
+
 /**
  * The encryption headers of a HEAD: an SSE-C object's key is checked (AWS refuses a HEAD
  * without the right one); other objects need no key, nor the key service.
