@@ -220,6 +220,22 @@ Deno.test({
           "NoSuchUpload",
           404,
         );
+        // An id no upload can have (a path, say) is no upload either, never a drive error.
+        for (const bad of ["../../x", "../x"]) {
+          await rejectsWith(
+            () =>
+              client.send(
+                new CompleteMultipartUploadCommand({
+                  Bucket: bucket,
+                  Key: "aborted",
+                  UploadId: bad,
+                  MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"x"' }] },
+                }),
+              ),
+            "NoSuchUpload",
+            404,
+          );
+        }
       });
 
       await t.step("Complete checks sizes, ETags and order", async () => {

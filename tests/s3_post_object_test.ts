@@ -28,6 +28,7 @@ import {
 import { RawClient } from "./http_client.ts";
 import { rawRequest, signedFetch, xmlField } from "./s3_raw.ts";
 import { readForm } from "../src/s3/form.ts";
+import { KMS_ENV } from "./sse_util.ts";
 
 const BUCKET = "forms";
 const REGION = "us-east-1";
@@ -176,7 +177,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const server = await startServer({ args: ["--domain", DOMAIN] });
+    const server = await startServer({ args: ["--domain", DOMAIN], env: KMS_ENV });
     const s3 = s3Client(server);
     try {
       await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -220,6 +221,34 @@ Deno.test({
           assertEquals(result.ContentType, "image/png");
           assertEquals(result.Metadata, { owner: "Ada" });
           assertEquals(result.ETag, etag);
+        },
+      );
+
+      await t.step(
+        "SSE-S3 and SSE-KMS fields: stored encrypted, the form's signer authorized",
+        async () => {
+          for (const sse of ["AES256", "aws:kms"]) {
+            const data = patterned(70_000, 3);
+            const key = `sse/${sse}`;
+            const body = multipart(
+              BOUNDARY,
+              [
+                ["key", key],
+                ["x-amz-server-side-encryption", sse],
+                ...signedFields([
+                  { bucket: BUCKET },
+                  { key },
+                  { "x-amz-server-side-encryption": sse },
+                ]),
+              ],
+              { filename: "f", contentType: "application/octet-stream", data },
+            );
+            const response = await post(server, body);
+            assertEquals(response.status, 204, await response.text());
+            const { result, bytes } = await getObject(server, key);
+            assertEquals(bytes, data);
+            assertEquals(result.ServerSideEncryption, sse);
+          }
         },
       );
 

@@ -14,6 +14,7 @@ import { InsufficientReadQuorum, NoSuchUpload } from "./errors.ts";
 import type { CompletePart, ObjectInfo, ObjectMetadata, PartSummary } from "./layer.ts";
 import { fanOut } from "./quorum.ts";
 import { listOrNone, readRecord, writeRecord } from "./system-records.ts";
+import { UPLOAD_ID } from "./multipart.ts";
 
 /**
  * SDKs retry a Complete within seconds to minutes; a day also covers tools that retry after
@@ -81,6 +82,8 @@ export async function repeatedCompletion(
   parts: CompletePart[],
   now = Date.now(),
 ): Promise<ObjectInfo> {
+  // An id no upload could have names no record (and must not become a path).
+  if (!UPLOAD_ID.test(uploadId)) throw new NoSuchUpload(uploadId);
   const path = completedPath(bucket, uploadId);
   const { value, missing } = await readRecord<CompletedUpload>(set, path);
   if (!value) {

@@ -22,7 +22,7 @@ export interface RequestAccess {
    * Whether the request's principal may perform an action outside S3 (kms:Decrypt …) on the
    * resource of that ARN; only identity and session policies speak of such resources.
    */
-  allowedOn(action: string, arn: string): boolean;
+  allowedOn(action: string, arn: string, principal?: Principal): boolean;
   /** The same request giving its object these tags (read from its body: PutObjectTagging). */
   withRequestTags(tags: readonly { key: string; value: string }[]): RequestAccess;
   /**
@@ -34,18 +34,18 @@ export interface RequestAccess {
 
 export function requestAccess(authorizer: Authorizer, subject: RequestSubject): RequestAccess {
   let conditions: RequestConditions | undefined;
+  /** The request's condition keys as `principal` makes it (a POST form's signer, say). */
+  const conditionsOf = (principal: Principal) =>
+    principal === subject.principal
+      ? conditions ??= new RequestConditions(subject)
+      : new RequestConditions({ ...subject, principal });
   return {
     allowed(action, bucket, key, principal = subject.principal) {
       if (principal.kind === "root") return true;
-      conditions ??= new RequestConditions(subject);
-      const keys = principal === subject.principal
-        ? conditions
-        : new RequestConditions({ ...subject, principal });
-      return authorizer.allowed(principal, keys, action, bucket, key);
+      return authorizer.allowed(principal, conditionsOf(principal), action, bucket, key);
     },
-    allowedOn(action, arn) {
-      conditions ??= new RequestConditions(subject);
-      return authorizer.allowedOn(subject.principal, conditions, action, arn);
+    allowedOn(action, arn, principal = subject.principal) {
+      return authorizer.allowedOn(principal, conditionsOf(principal), action, arn);
     },
     withRequestTags: (requestTags) => requestAccess(authorizer, { ...subject, requestTags }),
     withVersion(versionId) {

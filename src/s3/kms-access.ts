@@ -6,6 +6,7 @@
  * the kms: action on the key's ARN, `arn:aws:kms:<region>:<account>:key/<key id>`.
  */
 
+import type { Principal } from "../iam/principal.ts";
 import { accessDenied } from "./access.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
@@ -31,12 +32,16 @@ export function kmsKeyArn(region: string, accountId: string, keyId: string): str
   return `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
 }
 
-/** Refuses (AccessDenied) unless the request's principal may perform `action` on the key. */
+/**
+ * Refuses (AccessDenied) unless `principal` (the request's, or a POST form's signer) may perform
+ * `action` on the key.
+ */
 export async function authorizeKms(
   ctx: Pick<S3Context, "access" | "auth" | "config">,
   action: KmsAction,
   keyId: string,
+  principal: Principal = ctx.auth.principal,
 ): Promise<void> {
-  const arn = kmsKeyArn(ctx.config.region, ctx.auth.principal.accountId, keyId);
-  if (!await ctx.access.allowedOn(action, arn)) throw accessDenied();
+  const arn = kmsKeyArn(ctx.config.region, principal.accountId, keyId);
+  if (!await ctx.access.allowedOn(action, arn, principal)) throw accessDenied();
 }

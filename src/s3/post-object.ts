@@ -193,7 +193,13 @@ async function store(ctx: S3Context, form: Form): Promise<Response> {
     settings(metadataFromHeaders(headers)),
     await requestedObjectAcl(ctx, { key, headers, principal: policy.principal }),
   );
-  const objectKey = await newObjectKey(ctx, ctx.bucket, key, requestedEncryption(ctx, headers));
+  const objectKey = await newObjectKey(
+    ctx,
+    ctx.bucket,
+    key,
+    requestedEncryption(ctx, headers),
+    policy.principal,
+  );
   const verifier = checksumVerifier(requestChecksumSpec(headers, NO_TRAILERS));
   const range = policy.contentLengthRange;
   const { body, size } = await boundedBody(

@@ -22,7 +22,8 @@ import {
   type SealedEncryption,
   sealedEntries,
 } from "../crypto/sealed-metadata.ts";
-import { KeyNotFound } from "../kms/key-service.ts";
+import { InvalidKeyId, KeyNotFound } from "../kms/key-service.ts";
+import type { Principal } from "../iam/principal.ts";
 import type { ByteRange, ObjectInfo, ObjectMetadata } from "../object/layer.ts";
 import { md5Hasher } from "../object/md5.ts";
 import type { S3Context } from "./context.ts";
@@ -59,13 +60,14 @@ export interface StoredBody {
 /**
  * The key a new object at bucket/key is encrypted with: as its request asks (`request`, by
  * default the target headers), else as the bucket's default encryption says; undefined for a
- * plain object.
+ * plain object. SSE-KMS needs `principal`'s kms:GenerateDataKey (a POST form's signer's).
  */
 export async function newObjectKey(
   ctx: S3Context,
   bucket: string,
   key: string,
   request: SseRequest | undefined = requestedEncryption(ctx, ctx.headers),
+  principal: Principal = ctx.auth.principal,
 ): Promise<ObjectKey | undefined> {
   const asked = request ?? bucketDefault(await ctx.buckets.get(bucket));
   if (!asked) return undefined;
@@ -83,7 +85,9 @@ export async function newObjectKey(
   if (!keys) throw kmsNotConfigured();
   const keyId = asked.mode === "SSE-KMS" && asked.keyId ? asked.keyId : keys.defaultKeyId;
   const context = asked.mode === "SSE-KMS" ? asked.context : {};
-  if (asked.mode === "SSE-KMS") await authorizeKms(ctx, "kms:GenerateDataKey", keyId);
+  if (asked.mode === "SSE-KMS") {
+    await authorizeKms(ctx, "kms:GenerateDataKey", keyId, principal);
+  }
   const kek = await keys.generateDataKey(keyId, kekContext(bucket, key, context))
     .catch(kmsError(keyId));
   return {
@@ -112,7 +116,7 @@ function bucketDefault(metadata: Parameters<typeof defaultEncryption>[0]): SseRe
 /** The key service's errors as S3's. */
 function kmsError(keyId: string): (err: unknown) => never {
   return (err) => {
-    if (err instanceof KeyNotFound) throw kmsKeyNotFound(keyId);
+    if (err instanceof KeyNotFound || err instanceof InvalidKeyId) throw kmsKeyNotFound(keyId);
     throw err;
   };
 }
