@@ -170,7 +170,7 @@ export async function putObjectPart(
     const path = uploadPath(bucket, object, uploadId);
     const recordPath = `${path}/part.${partNumber}.json`;
     await fanOut(set.drives, (d) => d.delete(SYSTEM_VOLUME, recordPath));
-    measured = measure(body, options.size);
+    measured = measure(body, options.size, !options.etag);
     const written = await writeShardFiles(
       set.codec,
       set.drives,

@@ -27,8 +27,12 @@ export interface Measured {
 }
 
 /** Counts and hashes `body`; errors it with IncompleteBody when `size` ≥ 0 and it differs. */
-export function measure(body: ReadableStream<Uint8Array>, size: number): Measured {
-  const hash = md5Hasher(size);
+export function measure(
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  hashed = true,
+): Measured {
+  const hash = hashed ? md5Hasher(size) : undefined;
   let count = 0;
   let md5: Promise<string> | undefined;
   const stream = body.pipeThrough(
@@ -38,14 +42,14 @@ export function measure(body: ReadableStream<Uint8Array>, size: number): Measure
         if (size >= 0 && count > size) {
           throw new IncompleteBody(`body longer than the announced ${size} bytes`);
         }
-        await hash.update(chunk);
+        await hash?.update(chunk);
         controller.enqueue(chunk);
       },
       flush() {
         if (size >= 0 && count !== size) {
           throw new IncompleteBody(`body of ${count} bytes, ${size} announced`);
         }
-        md5 = hash.digest();
+        md5 = hash?.digest() ?? Promise.resolve("");
         // Awaited by result(); a write that fails first must not leave it unhandled.
         md5.catch(() => {});
       },
@@ -57,7 +61,7 @@ export function measure(body: ReadableStream<Uint8Array>, size: number): Measure
       if (!md5) throw new IncompleteBody("the body was not read to its end");
       return { size: count, md5: await md5 };
     },
-    discard: () => hash.discard(),
+    discard: () => hash?.discard(),
   };
 }
 

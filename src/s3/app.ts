@@ -271,9 +271,9 @@ export function createApp(deps: AppDeps): App {
       }
       // A bad chunk signature surfaces from the body, after the head was authenticated.
       record.authFailed = stage === "auth" || error.code === "SignatureDoesNotMatch";
-      if (error.code === "InternalError") {
+      if (error.status === 500) {
         console.error(
-          `flashstor: InternalError in ${trace.id} ${method} ${target}:`,
+          `flashstor: ${error.code} in ${trace.id} ${method} ${target}:`,
           err instanceof Error ? err.stack : err,
         );
       }

@@ -4,6 +4,7 @@
  * InternalError whose details stay in the server log, never in the response.
  */
 
+import { TamperedObject } from "../crypto/packages.ts";
 import * as objectErrors from "../object/errors.ts";
 import { renderXml } from "./xml.ts";
 
@@ -79,6 +80,7 @@ const STATUS: Record<string, number> = {
   XAmzContentSHA256Mismatch: 400,
   XMinioStorageFull: 507,
   XFlashstorNoSuchHealTask: 404,
+  XFlashstorObjectTampered: 500,
   XFlashstorKMSKeyExists: 409,
   XFlashstorNoSuchKMSKey: 404,
 };
@@ -114,6 +116,8 @@ const MESSAGES: Record<string, string> = {
   PreconditionFailed: "At least one of the pre-conditions you specified did not hold",
   ServiceUnavailable: "The service is unavailable. Please retry.",
   XFlashstorNoSuchHealTask: "No heal task has this id (finished tasks are kept for a while).",
+  XFlashstorObjectTampered:
+    "The object's stored data fails authentication: it was modified on the drives, and is not served.",
   XMinioStorageFull:
     "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.",
 };
@@ -204,6 +208,8 @@ function objectLayerError(err: Error, code: string): S3Error {
  */
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
+  // Encrypted bytes that passed every bitrot check but not their authentication tag.
+  if (err instanceof TamperedObject) return new S3Error("XFlashstorObjectTampered");
   for (const [type, code] of OBJECT_LAYER_CODES) {
     if (err instanceof type) {
       return objectLayerError(err, code);

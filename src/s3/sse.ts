@@ -6,6 +6,7 @@
  * hold ciphertext only. Reads open the key again and decrypt only the packages a range
  * covers. The object layer stays unaware: it stores a body whose size and ETag it is told.
  */
+import { Buffer } from "node:buffer";
 import { defaultEncryption } from "../bucket/encryption.ts";
 import { partKey, randomObjectKey, sealObjectKey, unsealObjectKey } from "../crypto/object-key.ts";
 import { KeyMismatch } from "../crypto/object-key.ts";
@@ -53,7 +54,10 @@ export interface StoredBody {
   size: number;
   /** Bytes of the object (plaintext). */
   actualSize?: number;
-  /** SSE-S3: the ETag is the plaintext's MD5, as AWS's (set once the body is read). */
+  /**
+   * As AWS's: SSE-S3, the plaintext's MD5 (set once the body is read); SSE-C and SSE-KMS,
+   * random hex that says nothing about the plaintext (and spares hashing the ciphertext).
+   */
   etag?: () => string;
 }
 
@@ -211,8 +215,9 @@ export function storedBody(
   partNumber = 1,
 ): StoredBody {
   if (!objectKey) return { body: plain, size };
-  let etag: (() => string) | undefined;
   let body = plain;
+  const random = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
+  let etag = () => random;
   if (objectKey.sealed.mode === "SSE-S3") {
     const md5 = plaintextMd5(size);
     body = body.pipeThrough(md5.transform);
