@@ -1,28 +1,13 @@
 /**
- * The key service's one sealing primitive: AES-256-GCM under a key derived for this seal alone
- * (HMAC-SHA256 of the sealing key and a random 32-byte salt, as MinIO's built-in KMS does), so
- * that however many keys one master key seals, GCM's nonce is never at risk of repeating. The
- * additional data names what the sealed bytes belong to; bytes opened with another key, other
- * additional data or tampered with throw KeySealBroken.
+ * The key service's sealing: crypto/seal.ts's primitive, with the additional data that binds a
+ * sealed key to what it belongs to (boundTo); bytes opened with another key, other additional
+ * data or tampered with throw KeySealBroken.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { concatBytes } from "../bytes.ts";
+import { openSecret, sealSecret } from "../crypto/seal.ts";
 import { type EncryptionContext, KeySealBroken } from "./key-service.ts";
 
-const SALT = 32;
-const TAG = 16;
-/** Each derived key seals exactly once, so a fixed nonce never repeats under a key. */
-const NONCE = new Uint8Array(12);
-
 /** salt || ciphertext || tag. */
-export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-  const salt = randomBytes(SALT);
-  const cipher = createCipheriv("aes-256-gcm", derive(key, salt), NONCE);
-  cipher.setAAD(aad);
-  const body = cipher.update(plaintext);
-  const last = cipher.final();
-  return concatBytes([salt, body, last, cipher.getAuthTag()]);
-}
+export const seal = sealSecret;
 
 /** The plaintext of seal's output; `what` names it in the KeySealBroken message. */
 export function open(
@@ -31,17 +16,9 @@ export function open(
   aad: Uint8Array,
   what: string,
 ): Uint8Array {
-  if (sealed.byteLength < SALT + TAG) throw new KeySealBroken(`${what} is truncated`);
-  const salt = sealed.subarray(0, SALT);
-  const decipher = createDecipheriv("aes-256-gcm", derive(key, salt), NONCE);
-  decipher.setAAD(aad);
-  decipher.setAuthTag(sealed.subarray(sealed.byteLength - TAG));
-  try {
-    const body = decipher.update(sealed.subarray(SALT, sealed.byteLength - TAG));
-    return concatBytes([body, decipher.final()]);
-  } catch {
-    throw new KeySealBroken(`${what} does not open (another key or context, or altered)`);
-  }
+  const plain = openSecret(key, sealed, aad);
+  if (!plain) throw new KeySealBroken(`${what} does not open (another key or context, or altered)`);
+  return plain;
 }
 
 /**
@@ -57,8 +34,4 @@ export function boundTo(
     Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );
   return new TextEncoder().encode(JSON.stringify([label, ...fields, sorted]));
-}
-
-function derive(key: Uint8Array, salt: Uint8Array): Uint8Array {
-  return createHmac("sha256", key).update(salt).digest();
 }
