@@ -47,13 +47,10 @@ export function sealObjectKey(
   objectKey: Uint8Array,
   domain: string,
   path: string,
-): Promise<SealedObjectKey> {
+): SealedObjectKey {
   checkedKey(objectKey);
   const sealed = sealSecret(checkedKey(kek), objectKey, boundTo(domain, path));
-  return Promise.resolve({
-    iv: sealed.slice(0, SALT_SIZE),
-    sealed: sealed.slice(SALT_SIZE),
-  });
+  return { iv: sealed.slice(0, SALT_SIZE), sealed: sealed.slice(SALT_SIZE) };
 }
 
 /** The object key of `sealed`; KeyMismatch when kek, domain or path differ, or bytes changed. */
@@ -62,14 +59,14 @@ export function unsealObjectKey(
   sealed: SealedObjectKey,
   domain: string,
   path: string,
-): Promise<Uint8Array> {
+): Uint8Array {
   if (sealed.iv.byteLength !== SALT_SIZE) throw new KeyMismatch("sealed key: bad iv");
   const aad = boundTo(domain, path);
   const objectKey = openSecret(checkedKey(kek), concatBytes([sealed.iv, sealed.sealed]), aad);
   if (objectKey?.byteLength !== KEY_SIZE) {
     throw new KeyMismatch(`the object key does not unseal for ${domain} ${path}`);
   }
-  return Promise.resolve(objectKey);
+  return objectKey;
 }
 
 /** What a sealed object key is bound to: its mode and its object's name. */

@@ -78,7 +78,7 @@ export async function newObjectKey(
   const objectKey = randomObjectKey();
   const path = `${bucket}/${key}`;
   if (asked.mode === "SSE-C") {
-    const objectKeySealed = await sealObjectKey(asked.customer.key, objectKey, "SSE-C", path);
+    const objectKeySealed = sealObjectKey(asked.customer.key, objectKey, "SSE-C", path);
     return {
       sealed: { mode: "SSE-C", objectKey: objectKeySealed },
       key: objectKey,
@@ -97,7 +97,7 @@ export async function newObjectKey(
   return {
     sealed: {
       mode: asked.mode,
-      objectKey: await sealObjectKey(kek.plaintext, objectKey, asked.mode, path),
+      objectKey: sealObjectKey(kek.plaintext, objectKey, asked.mode, path),
       kms: { keyId: kek.keyId, sealedKek: kek.sealed, context },
       bucketKeyEnabled: asked.bucketKeyEnabled || undefined,
     },
@@ -151,9 +151,15 @@ export async function openObjectKey(
         "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
       );
     }
-    const opened = await unsealObjectKey(customer.key, sealed.objectKey, "SSE-C", path)
-      .catch(wrongKey);
-    return { sealed, key: opened, customer };
+    try {
+      return {
+        sealed,
+        key: unsealObjectKey(customer.key, sealed.objectKey, "SSE-C", path),
+        customer,
+      };
+    } catch (err) {
+      throw err instanceof KeyMismatch ? wrongKey() : err;
+    }
   }
   if (customer) throw notApplicable();
   const keys = ctx.keys;
@@ -162,8 +168,7 @@ export async function openObjectKey(
   if (sealed.mode === "SSE-KMS") await authorizeKms(ctx, "kms:Decrypt", kms.keyId);
   const kek = await keys.decrypt(kms.keyId, kms.sealedKek, kekContext(bucket, key, kms.context))
     .catch(kmsError(kms.keyId));
-  const opened = await unsealObjectKey(kek, sealed.objectKey, sealed.mode, path);
-  return { sealed, key: opened };
+  return { sealed, key: unsealObjectKey(kek, sealed.objectKey, sealed.mode, path) };
 }
 
 /** The key of a copy's source version, with the x-amz-copy-source-…-customer-* headers. */
@@ -194,15 +199,11 @@ export async function headEncryption(
 const notApplicable = () =>
   new S3Error("InvalidRequest", "The encryption parameters are not applicable to this object.");
 
-function wrongKey(err: unknown): never {
-  if (err instanceof KeyMismatch) {
-    throw new S3Error(
-      "AccessDenied",
-      "The provided customer key does not match the key the object was encrypted with.",
-    );
-  }
-  throw err;
-}
+const wrongKey = () =>
+  new S3Error(
+    "AccessDenied",
+    "The provided customer key does not match the key the object was encrypted with.",
+  );
 
 /**
  * The body to store for `plain` (`size` bytes) as part `partNumber` of an object (1 for a
