@@ -6,6 +6,7 @@
  */
 import { assertEquals } from "./helpers/assert.ts";
 import { BUCKET, deployment, put, testBytes } from "./fixtures/object_env.ts";
+import { decodeXlMeta } from "../src/storage/xl-meta.ts";
 
 /** Key → drives (of the one set of 4) whose xl.meta gets damaged. */
 const DAMAGE: Record<string, number[]> = {
@@ -60,6 +61,28 @@ Deno.test("listing: a newer version on just a read quorum of drives is listed as
       const page = await d.layer.listObjects(BUCKET, { maxKeys: 1000 });
       assertEquals(page.objects.map((o) => [o.name, o.size, o.etag]), [["key", 2000, head.etag]]);
     }
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("heal: of two states of one null version, each on a read quorum, the newer is completed", async () => {
+  const d = await deployment(1, 4, 2);
+  const metaOn = (drive: number) => `${d.paths[0][drive]}/${BUCKET}/key/xl.meta`;
+  try {
+    await put(d.layer, "key", testBytes(1000, 1));
+    const old = await Promise.all([0, 1].map((i) => Deno.readFile(metaOn(i))));
+    await new Promise((r) => setTimeout(r, 5));
+    await put(d.layer, "key", testBytes(2000, 2));
+    await d.layer.healQueue.idle();
+    await Promise.all([0, 1].map((i) => Deno.writeFile(metaOn(i), old[i])));
+    await d.layer.healObject(BUCKET, "key");
+    // Every drive now holds the newer state alone: no read quorum can pick the older one.
+    for (let drive = 0; drive < 4; drive++) {
+      const { versions } = decodeXlMeta(await Deno.readFile(metaOn(drive)));
+      assertEquals(versions.map((v) => v.size), [2000], `drive ${drive}`);
+    }
+    assertEquals((await d.layer.getObjectInfo(BUCKET, "key")).size, 2000);
   } finally {
     await d.close();
   }

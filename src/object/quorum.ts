@@ -117,8 +117,12 @@ export function agreedVersions(
     }
   });
   const count = (q: QuorumVersion) => q.holders.filter(Boolean).length;
-  const agreed = [...byKey.values()].filter((q) => count(q) >= readQuorum);
-  if (agreed.length > 0) return agreed.sort((a, b) => compareVersions(a.version, b.version));
+  const agreed = [...byKey.values()].filter((q) => count(q) >= readQuorum)
+    .sort((a, b) => compareVersions(a.version, b.version))
+    // Two states of one version id (a null version overwritten, the write cut off on some
+    // drives) both with a read quorum: the newer is the version, the older is superseded.
+    .filter((q, i, all) => all.findIndex((o) => o.version.versionId === q.version.versionId) === i);
+  if (agreed.length > 0) return agreed;
   throw noAgreement(outcomes, readQuorum, what, Math.max(0, ...[...byKey.values()].map(count)));
 }
 
