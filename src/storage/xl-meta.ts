@@ -220,6 +220,9 @@ export function versionKey(v: ObjectVersion): string {
 export function compareVersions(a: ObjectVersion, b: ObjectVersion): number {
   if (a.modTime !== b.modTime) return b.modTime - a.modTime;
   if (a.versionId !== b.versionId) return a.versionId < b.versionId ? 1 : -1;
+  // One version's metadata changed (tags, retention) on some drives only: the change is newer.
+  const [ma, mb] = [a.metadataModTime ?? 0, b.metadataModTime ?? 0];
+  if (ma !== mb) return mb - ma;
   const [ka, kb] = [versionKey(a), versionKey(b)];
   return ka < kb ? 1 : ka > kb ? -1 : 0;
 }
