@@ -26,7 +26,7 @@ export function randomObjectKey(): Uint8Array {
  * HMAC-SHA256(objectKey, "part" || partNumber as u32 big-endian): each part's packages get a
  * key of their own, so random nonces are never drawn twice from one key's space across parts.
  */
-export function partKey(objectKey: Uint8Array, partNumber: number): Promise<Uint8Array> {
+export function partKey(objectKey: Uint8Array, partNumber: number): Uint8Array {
   checkedKey(objectKey);
   if (!Number.isInteger(partNumber) || partNumber < 0 || partNumber > 0xffff_ffff) {
     throw new RangeError(`not a part number: ${partNumber}`);
@@ -34,7 +34,7 @@ export function partKey(objectKey: Uint8Array, partNumber: number): Promise<Uint
   const label = new Uint8Array(8);
   label.set(utf8.encode("part"));
   new DataView(label.buffer).setUint32(4, partNumber);
-  return Promise.resolve(hmacSha256(objectKey, [label]));
+  return hmacSha256(objectKey, [label]);
 }
 
 /**

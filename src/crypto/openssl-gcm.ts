@@ -7,7 +7,7 @@
  */
 
 import { openLibrary } from "../../ffi/library.ts";
-import { checkedKey, type GcmEngine, type GcmKey, NONCE_SIZE, TAG_SIZE } from "./gcm.ts";
+import { checkedKey, type GcmEngine, NONCE_SIZE, type SyncGcmKey, TAG_SIZE } from "./gcm.ts";
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -19,6 +19,11 @@ const SYMBOLS = {
   EVP_CipherUpdate: { parameters: ["pointer", "buffer", "buffer", "buffer", "i32"], result: "i32" },
   EVP_CipherFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  EVP_sha256: { parameters: [], result: "pointer" },
+  HMAC: {
+    parameters: ["pointer", "buffer", "i32", "buffer", "usize", "buffer", "buffer"],
+    result: "pointer",
+  },
 } as const;
 
 const EVP_CTRL_GCM_GET_TAG = 0x10;
@@ -64,42 +69,54 @@ export function openSslGcm(): GcmEngine | undefined {
     }
   }
 
+  const sha256 = f.EVP_sha256();
+  const digestLength = new Uint32Array(1);
+  const importKeyNow = (key: Uint8Array): SyncGcmKey => {
+    const own = checkedKey(key).slice();
+    return {
+      seal(nonce, aad, plain) {
+        const out = new Uint8Array(NONCE_SIZE + plain.byteLength + TAG_SIZE);
+        out.set(nonce);
+        start(own, nonce, aad, ENCRYPT);
+        update(out.subarray(NONCE_SIZE), plain);
+        const tag = out.subarray(NONCE_SIZE + plain.byteLength);
+        if (
+          f.EVP_CipherFinal_ex(ctx, scratch, outLength) !== 1 ||
+          f.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) !== 1
+        ) {
+          throw new Error("OpenSSL: sealing failed");
+        }
+        return out;
+      },
+      open(aad, sealed) {
+        const length = sealed.byteLength - NONCE_SIZE - TAG_SIZE;
+        if (length < 0) return undefined;
+        const out = new Uint8Array(length);
+        start(own, sealed.subarray(0, NONCE_SIZE), aad, DECRYPT);
+        update(out, sealed.subarray(NONCE_SIZE, NONCE_SIZE + length));
+        // Final compares this tag in constant time; the plaintext is returned only after.
+        const tag = sealed.subarray(NONCE_SIZE + length);
+        if (f.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) !== 1) {
+          throw new Error("OpenSSL: setting the tag failed");
+        }
+        return f.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1 ? out : undefined;
+      },
+    };
+  };
   return {
     name: "openssl",
     concurrency: 1,
-    // deno-lint-ignore require-await
-    async importKey(key) {
-      const own = checkedKey(key).slice();
-      const imported: GcmKey = {
-        seal(nonce, aad, plain) {
-          const out = new Uint8Array(NONCE_SIZE + plain.byteLength + TAG_SIZE);
-          out.set(nonce);
-          start(own, nonce, aad, ENCRYPT);
-          update(out.subarray(NONCE_SIZE), plain);
-          const tag = out.subarray(NONCE_SIZE + plain.byteLength);
-          if (
-            f.EVP_CipherFinal_ex(ctx, scratch, outLength) !== 1 ||
-            f.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) !== 1
-          ) {
-            throw new Error("OpenSSL: sealing failed");
-          }
-          return out;
-        },
-        open(aad, sealed) {
-          const length = sealed.byteLength - NONCE_SIZE - TAG_SIZE;
-          if (length < 0) return undefined;
-          const out = new Uint8Array(length);
-          start(own, sealed.subarray(0, NONCE_SIZE), aad, DECRYPT);
-          update(out, sealed.subarray(NONCE_SIZE, NONCE_SIZE + length));
-          // Final compares this tag in constant time; the plaintext is returned only after.
-          const tag = sealed.subarray(NONCE_SIZE + length);
-          if (f.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) !== 1) {
-            throw new Error("OpenSSL: setting the tag failed");
-          }
-          return f.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1 ? out : undefined;
-        },
-      };
-      return imported;
+    importKey: (key) => Promise.resolve(importKeyNow(key)),
+    importKeyNow,
+    hmacSha256(key, data) {
+      const digest = new Uint8Array(32);
+      if (
+        f.HMAC(sha256, key, key.byteLength, data, BigInt(data.byteLength), digest, digestLength) ===
+          null
+      ) {
+        throw new Error("OpenSSL: HMAC failed");
+      }
+      return digest;
     },
   };
 }

@@ -110,7 +110,11 @@ export function encryptingStream(key: Uint8Array): TransformStream<Uint8Array, U
   let gcm: GcmKey;
   let out: InOrder;
   let sequence = 0;
-  const buffer = new Uint8Array(PACKAGE_SIZE);
+  // Bytes of the package being filled: first a view of the chunk they came in (a small body
+  // in one chunk is never copied, nor is 64 KiB allocated for it), copied into `buffer` once
+  // more bytes arrive.
+  let partial: Uint8Array | undefined;
+  let buffer: Uint8Array | undefined;
   let filled = 0;
   // A full package waits here until more bytes show it is not the final one.
   let held: Uint8Array | undefined;
@@ -133,10 +137,21 @@ export function encryptingStream(key: Uint8Array): TransformStream<Uint8Array, U
           await seal(held, false);
           held = undefined;
         }
-        if (filled === 0 && chunk.byteLength - at >= PACKAGE_SIZE) {
-          held = chunk.subarray(at, at + PACKAGE_SIZE);
-          at += PACKAGE_SIZE;
+        if (filled === 0 && !partial) {
+          if (chunk.byteLength - at >= PACKAGE_SIZE) {
+            held = chunk.subarray(at, at + PACKAGE_SIZE);
+            at += PACKAGE_SIZE;
+          } else {
+            partial = chunk.subarray(at);
+            at = chunk.byteLength;
+          }
           continue;
+        }
+        buffer ??= new Uint8Array(PACKAGE_SIZE);
+        if (partial) {
+          buffer.set(partial);
+          filled = partial.byteLength;
+          partial = undefined;
         }
         const take = Math.min(PACKAGE_SIZE - filled, chunk.byteLength - at);
         buffer.set(chunk.subarray(at, at + take), filled);
@@ -149,7 +164,7 @@ export function encryptingStream(key: Uint8Array): TransformStream<Uint8Array, U
       }
     },
     async flush() {
-      await seal(held ?? buffer.subarray(0, filled), true);
+      await seal(held ?? partial ?? buffer?.subarray(0, filled) ?? new Uint8Array(0), true);
       await out.drain();
     },
   });

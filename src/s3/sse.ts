@@ -14,9 +14,10 @@ import {
   decryptingStream,
   type DecryptionPlan,
   type EncryptedPart,
+  encryptingPartStream,
   planDecryption,
 } from "../crypto/object-stream.ts";
-import { encryptingStream, sealedSize } from "../crypto/packages.ts";
+import { sealedSize } from "../crypto/packages.ts";
 import {
   kekContext,
   readSealed,
@@ -224,9 +225,8 @@ export function storedBody(
     body = body.pipeThrough(md5.transform);
     etag = md5.hex;
   }
-  const encrypting = partKey(objectKey.key, partNumber).then(encryptingStream);
   return {
-    body: body.pipeThrough(deferredTransform(encrypting)),
+    body: body.pipeThrough(encryptingPartStream(objectKey.key, partNumber)),
     size: sealedSize(size),
     actualSize: size,
     etag,
@@ -254,22 +254,6 @@ function plaintextMd5(
     }),
     hex: () => hex,
   };
-}
-
-/** A transform that is known only once a promise resolves (a key being derived). */
-function deferredTransform(
-  pending: Promise<TransformStream<Uint8Array, Uint8Array>>,
-): TransformStream<Uint8Array, Uint8Array> {
-  const relay = new TransformStream<Uint8Array, Uint8Array>();
-  const out = new TransformStream<Uint8Array, Uint8Array>();
-  pending.then(
-    (inner) => relay.readable.pipeThrough(inner).pipeTo(out.writable).catch(() => {}),
-    (err) => {
-      relay.readable.cancel(err).catch(() => {});
-      out.writable.abort(err).catch(() => {});
-    },
-  );
-  return { writable: relay.writable, readable: out.readable };
 }
 
 /** The parts of an object as the decryption sees them (a single-part object is part 1). */
