@@ -24,6 +24,7 @@ import {
   partPath,
   pattern,
   put,
+  readAsFarAsItGoes,
   resealMeta,
   restored,
   snapshot,
@@ -251,25 +252,6 @@ Deno.test("fault: a shard file cut short while a GET streams it → the GET goes
     await expectHealed(f, original, [data[1], parity[0]]);
   });
 });
-
-/** Reads a GET's body as far as it goes: the bytes received, and whether it broke off. */
-async function readAsFarAsItGoes(body: ReadableStream<Uint8Array>) {
-  const chunks: Uint8Array[] = [];
-  let broken = false;
-  const reader = body.getReader();
-  try {
-    for (let i = 0; i < 100_000; i++) {
-      const r = await reader.read();
-      if (r.done) break;
-      chunks.push(r.value);
-    }
-  } catch {
-    broken = true;
-  }
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  chunks.reduce((at, c) => (bytes.set(c, at), at + c.byteLength), 0);
-  return { bytes, broken };
-}
 
 Deno.test("fault: 3 of 4 shards corrupt → 503 S3 error if found before the first byte, else a body that breaks off; never wrong bytes, nothing healed over", async () => {
   await withObjects(1200, async (f) => {

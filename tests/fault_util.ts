@@ -4,11 +4,13 @@
  * read-back checks, and access to the on-drive files of an object (xl.meta, part.N).
  */
 
+import { concatBytes } from "../src/bytes.ts";
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  type CreateMultipartUploadCommandInput,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -16,6 +18,7 @@ import {
   S3Client,
   S3ServiceException,
   UploadPartCommand,
+  type UploadPartCommandInput,
 } from "@aws-sdk/client-s3";
 import { AssertionError } from "node:assert";
 import { ACCESS_KEY, SECRET_KEY, type TestServer } from "./helpers/server.ts";
@@ -84,15 +87,22 @@ export async function put(
   return unquote(out.ETag);
 }
 
-/** A multipart upload of `parts` (each but the last ≥ 5 MiB); returns the ETag. */
+/**
+ * A multipart upload of `parts` (each but the last ≥ 5 MiB); returns the ETag. `start` and
+ * `part` are extra SDK fields of CreateMultipartUpload and of every UploadPart (encryption).
+ */
 export async function putMultipart(
   s3: S3Client,
   bucket: string,
   key: string,
   parts: Uint8Array[],
+  extra: {
+    start?: Partial<CreateMultipartUploadCommandInput>;
+    part?: Partial<UploadPartCommandInput>;
+  } = {},
 ): Promise<string> {
   const { UploadId } = await s3.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...extra.start }),
   );
   const done = [];
   for (const [i, body] of parts.entries()) {
@@ -103,6 +113,7 @@ export async function putMultipart(
         UploadId,
         PartNumber: i + 1,
         Body: body,
+        ...extra.part,
       }),
     );
     done.push({ PartNumber: i + 1, ETag: out.ETag });
@@ -424,4 +435,23 @@ export async function loseBucket(drive: string, bucket: string): Promise<void> {
   const aside = `${drive}.lost-${crypto.randomUUID()}`;
   await Deno.rename(`${drive}/${bucket}`, aside);
   await Deno.remove(aside, { recursive: true });
+}
+
+/** Reads a GET's body as far as it goes: the bytes received, and whether it broke off. */
+export async function readAsFarAsItGoes(
+  body: ReadableStream<Uint8Array>,
+): Promise<{ bytes: Uint8Array; broken: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let broken = false;
+  const reader = body.getReader();
+  try {
+    for (let i = 0; i < 1_000_000; i++) {
+      const r = await reader.read();
+      if (r.done) break;
+      chunks.push(r.value);
+    }
+  } catch {
+    broken = true;
+  }
+  return { bytes: concatBytes(chunks), broken };
 }

@@ -27,6 +27,8 @@ import {
   type MetaVersion,
   parseMeta,
   partPath,
+  putMultipart,
+  readAsFarAsItGoes,
   resealMeta,
   unquote,
 } from "./fault_util.ts";
@@ -102,39 +104,17 @@ export async function putAs(
 }
 
 /** A multipart upload of `parts` in `mode` (every part with the mode's fields). */
-export async function putMultipartAs(
+export function putMultipartAs(
   s3: S3Client,
   bucket: string,
   key: string,
   parts: Uint8Array[],
   mode: Mode,
 ): Promise<string> {
-  const { UploadId } = await s3.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...writeFields(mode) }),
-  );
-  const done = [];
-  for (const [i, body] of parts.entries()) {
-    const out = await s3.send(
-      new UploadPartCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId,
-        PartNumber: i + 1,
-        Body: body,
-        ...customerFields(mode),
-      }),
-    );
-    done.push({ PartNumber: i + 1, ETag: out.ETag });
-  }
-  const out = await s3.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: done },
-    }),
-  );
-  return unquote(out.ETag);
+  return putMultipart(s3, bucket, key, parts, {
+    start: writeFields(mode),
+    part: customerFields(mode),
+  });
 }
 
 /** GETs a `mode` object whole. */
@@ -167,20 +147,7 @@ export async function getAsFarAsItGoes(
 ): Promise<Outcome> {
   const headers = { ...readHeaders(mode), ...(range ? { range } : {}) };
   const response = await signedFetch(server, { method: "GET", path: `/${bucket}/${key}`, headers });
-  const chunks: Uint8Array[] = [];
-  let broken = false;
-  try {
-    const reader = response.body!.getReader();
-    for (let i = 0; i < 1_000_000; i++) {
-      const r = await reader.read();
-      if (r.done) break;
-      chunks.push(r.value);
-    }
-  } catch {
-    broken = true;
-  }
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  chunks.reduce((at, c) => (bytes.set(c, at), at + c.byteLength), 0);
+  const { bytes, broken } = await readAsFarAsItGoes(response.body!);
   return { status: response.status, bytes, broken };
 }
 
