@@ -69,6 +69,18 @@ export function openSslGcm(): GcmEngine | undefined {
     }
   }
 
+  // Plaintexts are carved out of 1 MiB slabs: one allocation per 16 packages instead of one
+  // each (a fresh 64 KiB array costs ~15 µs here, a third of opening the package). A slab is
+  // never written again once carved; the views keep it alive until the last is dropped.
+  const SLAB = 1 << 20;
+  let slab = new Uint8Array(0);
+  let carved = 0;
+  const output = (length: number): Uint8Array => {
+    if (length > SLAB) return new Uint8Array(length);
+    if (carved + length > slab.byteLength) [slab, carved] = [new Uint8Array(SLAB), 0];
+    carved += length;
+    return slab.subarray(carved - length, carved);
+  };
   const sha256 = f.EVP_sha256();
   const digestLength = new Uint32Array(1);
   const importKeyNow = (key: Uint8Array): SyncGcmKey => {
@@ -91,7 +103,7 @@ export function openSslGcm(): GcmEngine | undefined {
       open(aad, sealed) {
         const length = sealed.byteLength - NONCE_SIZE - TAG_SIZE;
         if (length < 0) return undefined;
-        const out = new Uint8Array(length);
+        const out = output(length);
         start(own, sealed.subarray(0, NONCE_SIZE), aad, DECRYPT);
         update(out, sealed.subarray(NONCE_SIZE, NONCE_SIZE + length));
         // Final compares this tag in constant time; the plaintext is returned only after.

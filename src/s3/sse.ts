@@ -95,10 +95,12 @@ export async function newObjectKey(
   }
   const kek = await keys.generateDataKey(keyId, kekContext(bucket, key, context))
     .catch(kmsError(keyId));
+  const objectKeySealed = sealObjectKey(kek.plaintext, objectKey, asked.mode, path);
+  kek.plaintext.fill(0); // the sealed form is all that is kept
   return {
     sealed: {
       mode: asked.mode,
-      objectKey: sealObjectKey(kek.plaintext, objectKey, asked.mode, path),
+      objectKey: objectKeySealed,
       kms: { keyId: kek.keyId, sealedKek: kek.sealed, context },
       bucketKeyEnabled: asked.bucketKeyEnabled || undefined,
     },
@@ -169,7 +171,11 @@ export async function openObjectKey(
   if (sealed.mode === "SSE-KMS") await authorizeKms(ctx, "kms:Decrypt", kms.keyId);
   const kek = await keys.decrypt(kms.keyId, kms.sealedKek, kekContext(bucket, key, kms.context))
     .catch(kmsError(kms.keyId));
-  return { sealed, key: unsealObjectKey(kek, sealed.objectKey, sealed.mode, path) };
+  try {
+    return { sealed, key: unsealObjectKey(kek, sealed.objectKey, sealed.mode, path) };
+  } finally {
+    kek.fill(0);
+  }
 }
 
 /** The key of a copy's source version, with the x-amz-copy-source-…-customer-* headers. */
