@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "./helpers/assert.ts";
+import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
 import { ConfigError, parseAddress, parseReserve, parseServerArgs } from "../src/config.ts";
 import {
   defaultParity,
@@ -201,5 +201,44 @@ Deno.test("scanner flags: durations with units, 0 turns the scanner or upload ex
     ], ["--scanner-deep-every", "1.5"]]
   ) {
     assertThrows(() => parseServerArgs([flag, bad, "/d"], noEnv), ConfigError, flag);
+  }
+});
+
+Deno.test("encryption settings: FLASHSTOR_KMS_SECRET_KEY, --default-encryption, --sse-c-over-http", () => {
+  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+  const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
+  const plain = parseServerArgs(["./d{1...4}"], noEnv);
+  assertEquals(
+    [plain.kmsSecretKey, plain.defaultBucketEncryption, plain.sseCOverHttp],
+    [undefined, false, "refuse"],
+  );
+  const on = parseServerArgs(
+    ["--default-encryption", "--sse-c-over-http", "loopback", "./d{1...4}"],
+    envOf({ FLASHSTOR_KMS_SECRET_KEY: `my-key:${key}` }),
+  );
+  assertEquals(on.kmsSecretKey?.name, "my-key");
+  assertEquals(on.kmsSecretKey?.key, new Uint8Array(32).fill(7));
+  assertEquals([on.defaultBucketEncryption, on.sseCOverHttp], [true, "loopback"]);
+  const fromEnv = parseServerArgs(
+    ["./d{1...4}"],
+    envOf({ FLASHSTOR_SSE_C_OVER_HTTP: "loopback" }),
+  );
+  assertEquals(fromEnv.sseCOverHttp, "loopback");
+  for (
+    const [args, vars, message] of [
+      [[], { FLASHSTOR_KMS_SECRET_KEY: key }, "the name is missing"],
+      [[], { FLASHSTOR_KMS_SECRET_KEY: "k:not base64!" }, "not base64"],
+      [[], { FLASHSTOR_KMS_SECRET_KEY: `k:${btoa("short")}` }, "the key has 5 bytes"],
+      [["--default-encryption"], {}, "needs FLASHSTOR_KMS_SECRET_KEY"],
+      [["--sse-c-over-http", "always"], {}, "refuse or loopback"],
+    ] as [string[], Record<string, string>, string][]
+  ) {
+    const err = assertThrows(
+      () => parseServerArgs([...args, "./d{1...4}"], envOf(vars)),
+      ConfigError,
+    );
+    assert(err.message.includes(message), err.message);
+    // The key itself is never repeated in a message.
+    assert(!err.message.includes(key), err.message);
   }
 });
