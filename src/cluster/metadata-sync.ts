@@ -1,7 +1,7 @@
 /**
  * Keeps IAM and bucket metadata the same on every node: a change returns only after the online
- * peers have reloaded it (bumped their epochs); a peer that did not acknowledge is retried in the
- * background until it does. A node that may have missed changes — a peer it could not reach is
+ * peers have reloaded it (bumped their epochs), and after a brief try of those last seen
+ * offline; a peer that did not acknowledge is retried in the background until it does. A node that may have missed changes — a peer it could not reach is
  * back, or this process itself stalled (SIGSTOP, a frozen VM) — reloads everything before it
  * serves the next S3 request; a slow periodic reload is the backstop. Internode service "peer":
  * `reload?what=iam&kind=…&name=…`, `reload?what=bucket&bucket=…`, `reload?what=all`, `ping`.
@@ -50,6 +50,8 @@ const MAX_UNACKED = 256;
 /** IAM's rule for user, group, role and policy names. */
 const ENTITY_NAME = /^[\w+=,.@-]{1,128}$/;
 const TICK_MS = 250;
+/** How long a change waits for a peer its pings found offline (ms). */
+const OFFLINE_TRY_MS = 1000;
 
 function noticeKey(notice: Notice): string {
   if (notice.what === "iam") return `iam\n${notice.kind}\n${notice.name.toLowerCase()}`;
@@ -244,6 +246,16 @@ export class MetadataSync {
         );
         peer.online = false;
       }
+    } else {
+      // Offline only as far as our last ping knows: one that is back (a SIGCONT, a network
+      // blip) would otherwise serve the old state until the next ping. Briefly, so that a dead
+      // or hung peer does not hold up every change.
+      try {
+        await this.#send(peer, notice, Math.min(this.#ackTimeoutMs, OFFLINE_TRY_MS));
+        return;
+      } catch {
+        // Still away: queued below, sent when it answers a ping.
+      }
     }
     let queued = notice;
     if (peer.unacked.size >= MAX_UNACKED) {
@@ -253,11 +265,11 @@ export class MetadataSync {
     peer.unacked.set(noticeKey(queued), queued);
   }
 
-  async #send(peer: PeerState, notice: Notice): Promise<void> {
+  async #send(peer: PeerState, notice: Notice, timeoutMs = this.#ackTimeoutMs): Promise<void> {
     const response = await peer.client.call("peer", "reload", {
       method: "POST",
       query: noticeQuery(notice),
-      signal: AbortSignal.timeout(this.#ackTimeoutMs),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     await response.body?.cancel();
   }
