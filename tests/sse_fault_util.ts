@@ -6,11 +6,7 @@
  * so that only the authenticated encryption can notice.
  */
 
-import {
-  GetObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { toBase64 } from "../src/bytes.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../src/erasure/codec.ts";
