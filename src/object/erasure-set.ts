@@ -49,7 +49,8 @@ import {
   successes,
   withoutUnformatted,
 } from "./quorum.ts";
-import { encodeInline, measure, readObject, writeShardFiles } from "./shard-io.ts";
+import { encodeInline, readObject, writeShardFiles } from "./shard-io.ts";
+import { measure } from "./md5.ts";
 import { BITROT_ALGORITHM, type ObjectVersion } from "../storage/xl-meta.ts";
 
 /** Objects whose shard is at most this big live inline in xl.meta. */
@@ -189,10 +190,17 @@ export class ErasureSet {
         );
       }
       const { size, md5 } = await measured.result();
-      const version = this.newVersion(distribution, dataDir, size, options.etag?.() ?? md5, {
-        ...options.metadata,
-        ...options.finalMetadata?.(),
-      }, versionIdFor(options.versioning));
+      const version = this.newVersion(
+        distribution,
+        dataDir,
+        size,
+        (await options.etag?.()) ?? md5,
+        {
+          ...options.metadata,
+          ...options.finalMetadata?.(),
+        },
+        versionIdFor(options.versioning),
+      );
       version.parts[0].actualSize = options.actualSize ?? size;
       const request = {
         bucket,

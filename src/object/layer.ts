@@ -94,7 +94,7 @@ export interface PutObjectOptions {
    * Called once the body has been read in full: the ETag to store instead of the MD5 of the
    * body (an encrypted object's is the MD5 of its plaintext, or none derived from it).
    */
-  etag?: () => string;
+  etag?: () => string | Promise<string>;
 }
 
 /** Inclusive byte range, already resolved against the object size by the caller. */

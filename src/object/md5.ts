@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { IncompleteBody } from "./errors.ts";
 
 const OFFLOAD_MIN = 1 << 20;
 const BATCH = 1 << 20;
@@ -22,6 +23,59 @@ export interface Md5 {
   digest(): Promise<string>;
   /** Drops the state of a body that will not be finished (idempotent, harmless after digest). */
   discard(): void;
+}
+
+export interface Measured {
+  stream: ReadableStream<Uint8Array>;
+  /** Byte count and hex MD5, once the stream has been read to its end. */
+  result(): Promise<{ size: number; md5: string }>;
+  /** Frees the hash of a body that was not read to its end (harmless after result). */
+  discard(): void;
+}
+
+/** Counts and hashes `body`; errors it with IncompleteBody when `size` ≥ 0 and it differs. */
+export function measure(
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  hashed = true,
+): Measured {
+  const hash = hashed ? md5Hasher(size) : undefined;
+  let count = 0;
+  let md5: Promise<string> | undefined;
+  const stream = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      async transform(chunk, controller) {
+        count += chunk.byteLength;
+        if (size >= 0 && count > size) {
+          hash?.discard();
+          throw new IncompleteBody(`body longer than the announced ${size} bytes`);
+        }
+        await hash?.update(chunk);
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (size >= 0 && count !== size) {
+          hash?.discard();
+          throw new IncompleteBody(`body of ${count} bytes, ${size} announced`);
+        }
+        md5 = hash?.digest() ?? Promise.resolve("");
+        // Awaited by result(); a write that fails first must not leave it unhandled.
+        md5.catch(() => {});
+      },
+      // The body failed upstream or its reader gave up: the hash will not be asked for.
+      cancel() {
+        hash?.discard();
+      },
+    }),
+  );
+  return {
+    stream,
+    result: async () => {
+      if (!md5) throw new IncompleteBody("the body was not read to its end");
+      return { size: count, md5: await md5 };
+    },
+    discard: () => hash?.discard(),
+  };
 }
 
 /** A hasher for a body of `size` bytes (-1: unknown). */

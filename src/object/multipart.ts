@@ -37,7 +37,8 @@ import { newDataDir } from "./names.ts";
 import { checkAtCommit, checkBeforeWrite, type WriteOptions } from "./preconditions.ts";
 import { fanOut, type Outcome } from "./quorum.ts";
 import { readRecord, writeRecord } from "./system-records.ts";
-import { measure, type Measured, writeShardFiles } from "./shard-io.ts";
+import { writeShardFiles } from "./shard-io.ts";
+import { measure, type Measured } from "./md5.ts";
 import { BITROT_ALGORITHM } from "../storage/xl-meta.ts";
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -183,7 +184,7 @@ export async function putObjectPart(
     const { size, md5 } = await measured.result();
     const record: PartRecord = {
       number: partNumber,
-      etag: options.etag?.() ?? md5,
+      etag: (await options.etag?.()) ?? md5,
       size,
       actualSize: options.actualSize ?? size,
       modTime: Date.now(),

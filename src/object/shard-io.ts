@@ -1,7 +1,7 @@
 /**
  * Object bytes ↔ the shard files of a set's drives: writing an incoming stream as erasure-coded
- * shards (to files or, for small objects, to memory for inline storage) while computing its
- * MD5, and reading a byte range back across the object's parts.
+ * shards (to files or, for small objects, to memory for inline storage), and reading a byte
+ * range back across the object's parts.
  */
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
 import { sealFrame } from "../erasure/bitrot.ts";
@@ -14,56 +14,8 @@ import {
 } from "../erasure/stream.ts";
 import type { FileWriter, StorageAPI } from "../storage/api.ts";
 import { IncompleteBody, InsufficientWriteQuorum } from "./errors.ts";
-import { md5Hasher } from "./md5.ts";
 import type { Drives, QuorumVersion } from "./quorum.ts";
 import type { ObjectVersion } from "../storage/xl-meta.ts";
-
-export interface Measured {
-  stream: ReadableStream<Uint8Array>;
-  /** Byte count and hex MD5, once the stream has been read to its end. */
-  result(): Promise<{ size: number; md5: string }>;
-  /** Frees the hash of a body that was not read to its end (harmless after result). */
-  discard(): void;
-}
-
-/** Counts and hashes `body`; errors it with IncompleteBody when `size` ≥ 0 and it differs. */
-export function measure(
-  body: ReadableStream<Uint8Array>,
-  size: number,
-  hashed = true,
-): Measured {
-  const hash = hashed ? md5Hasher(size) : undefined;
-  let count = 0;
-  let md5: Promise<string> | undefined;
-  const stream = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      async transform(chunk, controller) {
-        count += chunk.byteLength;
-        if (size >= 0 && count > size) {
-          throw new IncompleteBody(`body longer than the announced ${size} bytes`);
-        }
-        await hash?.update(chunk);
-        controller.enqueue(chunk);
-      },
-      flush() {
-        if (size >= 0 && count !== size) {
-          throw new IncompleteBody(`body of ${count} bytes, ${size} announced`);
-        }
-        md5 = hash?.digest() ?? Promise.resolve("");
-        // Awaited by result(); a write that fails first must not leave it unhandled.
-        md5.catch(() => {});
-      },
-    }),
-  );
-  return {
-    stream,
-    result: async () => {
-      if (!md5) throw new IncompleteBody("the body was not read to its end");
-      return { size: count, md5: await md5 };
-    },
-    discard: () => hash?.discard(),
-  };
-}
 
 /**
  * Erasure-codes `body` into `volume/path` on every available drive (drive i gets shard

@@ -27,7 +27,7 @@ import {
 import { InvalidKeyId, KeyNotFound } from "../kms/key-service.ts";
 import type { Principal } from "../iam/principal.ts";
 import type { ByteRange, ObjectInfo, ObjectMetadata } from "../object/layer.ts";
-import { md5Hasher } from "../object/md5.ts";
+import { measure } from "../object/md5.ts";
 import type { S3Context } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { authorizeKms, kmsKeyNotFound, kmsNotConfigured } from "./kms-access.ts";
@@ -59,7 +59,7 @@ export interface StoredBody {
    * As AWS's: SSE-S3, the plaintext's MD5 (set once the body is read); SSE-C and SSE-KMS,
    * random hex that says nothing about the plaintext (and spares hashing the ciphertext).
    */
-  etag?: () => string;
+  etag?: () => string | Promise<string>;
 }
 
 /**
@@ -225,40 +225,17 @@ export function storedBody(
   if (!objectKey) return { body: plain, size };
   let body = plain;
   const random = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
-  let etag = () => random;
+  let etag: () => string | Promise<string> = () => random;
   if (objectKey.sealed.mode === "SSE-S3") {
-    const md5 = plaintextMd5(size);
-    body = body.pipeThrough(md5.transform);
-    etag = md5.hex;
+    const measured = measure(plain, size);
+    body = measured.stream;
+    etag = async () => (await measured.result()).md5;
   }
   return {
     body: body.pipeThrough(encryptingPartStream(objectKey.key, partNumber)),
     size: sealedSize(size),
     actualSize: size,
     etag,
-  };
-}
-
-/** An MD5 of the bytes passing through, ready once the stream has ended. */
-function plaintextMd5(
-  size: number,
-): { transform: TransformStream<Uint8Array, Uint8Array>; hex: () => string } {
-  const md5 = md5Hasher(size);
-  let hex = "";
-  return {
-    transform: new TransformStream({
-      async transform(chunk, controller) {
-        await md5.update(chunk);
-        controller.enqueue(chunk);
-      },
-      async flush() {
-        hex = await md5.digest();
-      },
-      cancel() {
-        md5.discard();
-      },
-    }),
-    hex: () => hex,
   };
 }
 
