@@ -20,6 +20,8 @@ const KMS_KEY_ID = `${SSE}-aws-kms-key-id`;
 const KMS_CONTEXT = `${SSE}-context`;
 const BUCKET_KEY = `${SSE}-bucket-key-enabled`;
 const CUSTOMER = `${SSE}-customer-`;
+/** AWS KMS's limit on an encryption context. */
+const MAX_CONTEXT_BYTES = 8192;
 const COPY_SOURCE_CUSTOMER = "x-amz-copy-source-server-side-encryption-customer-";
 
 /** A customer key as a request gives it (SSE-C). */
@@ -82,14 +84,20 @@ export function requestedEncryption(ctx: S3Context, headers: Headers): SseReques
 /** x-amz-server-side-encryption-context: base64 of a JSON object of strings. */
 function encryptionContext(value: string): EncryptionContext {
   let parsed: unknown;
+  let json: Uint8Array;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(fromBase64(value)));
+    json = fromBase64(value);
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch {
     throw invalid("The encryption context is not valid base64-encoded JSON.");
   }
   const valid = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) &&
     Object.values(parsed).every((v) => typeof v === "string");
   if (!valid) throw invalid("The encryption context must be a JSON object of string values.");
+  // It is stored with every object it encrypts: KMS's own bound, not the header block's.
+  if (json.byteLength > MAX_CONTEXT_BYTES) {
+    throw invalid(`The encryption context is larger than ${MAX_CONTEXT_BYTES} bytes.`);
+  }
   return parsed as EncryptionContext;
 }
 
