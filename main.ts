@@ -23,6 +23,7 @@ import { DriveMonitor } from "./src/storage/drive-monitor.ts";
 import { IamStore } from "./src/iam/store.ts";
 import { BuiltinKeyService } from "./src/kms/builtin.ts";
 import { aesGcm } from "./src/crypto/engine.ts";
+import { startCipherThread } from "./src/crypto/cipher-thread.ts";
 import { Pools } from "./src/object/pools.ts";
 import { whenQuorum } from "./src/object/quorum-wait.ts";
 import { ConfigBucketMetadataStore } from "./src/bucket/metadata-store.ts";
@@ -118,6 +119,8 @@ async function serve(args: string[]): Promise<void> {
   }
   // Read of the certs dir goes too where Deno can revoke it (a scoped --allow-read, as in the
   // container); there a SIGHUP reload fails and keeps the loaded certificate.
+  // The cipher thread binds libcrypto on its own, so while ffi is still granted.
+  await startCipherThread();
   const revoked = revokeUnneeded({ keepRead: localDrivePaths, certsDir: config.certsDir });
   // Not errors: grants the launcher made too wide for Deno to take back.
   for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);

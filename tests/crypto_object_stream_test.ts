@@ -1,11 +1,11 @@
 /**
  * Encrypted objects made of parts: whole and range reads through planDecryption and
- * decryptingStream, and tampered stored bytes refused without releasing wrong plaintext.
+ * decrypting, and tampered stored bytes refused without releasing wrong plaintext.
  */
 
 import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
 import {
-  decryptingStream,
+  decrypting,
   type DecryptionPlan,
   type EncryptedPart,
   encryptingPartStream,
@@ -34,21 +34,17 @@ async function encryptedObject(sizes: number[], numbers: number[], seed: number)
   const plains = sizes.map((size, i) => randomBytes(size, seed + i));
   const stored: Uint8Array[] = [];
   for (const [i, part] of parts.entries()) {
-    const stream = await encryptingPartStream(objectKey, part.number);
+    const stream = encryptingPartStream(objectKey, part.number, part.size);
     stored.push(await through(chunkedStream(plains[i], seed + 100 + i), stream));
     assertEquals(stored[i].byteLength, sealedSize(part.size));
   }
   return { objectKey, parts, plain: concatBytes(plains), stored: concatBytes(stored) };
 }
 
-/** The plan's stored bytes of `stored` through decryptingStream, in random chunks. */
+/** The plan's stored bytes of `stored` decrypted, in random chunks (copies: opened in place). */
 function read(f: Fixture, plan: DecryptionPlan, stored = f.stored, seed = 1) {
   const bytes = plan.stored ? stored.subarray(plan.stored.start, plan.stored.end + 1) : stored;
-  return drain(
-    chunkedStream(bytes, seed).pipeThrough(
-      decryptingStream(plan, (n) => partKey(f.objectKey, n)),
-    ),
-  );
+  return drain(decrypting(chunkedStream(bytes, seed), plan, (n) => partKey(f.objectKey, n)));
 }
 
 async function assertRange(f: Fixture, start: number, end: number, seed = 1): Promise<void> {
@@ -70,12 +66,10 @@ Deno.test("multipart: three parts under three keys read back whole", async () =>
   assertEquals(plan.stored, { start: 0, end: f.stored.byteLength - 1 });
   const asked: number[] = [];
   const { bytes, error } = await drain(
-    chunkedStream(f.stored, 3).pipeThrough(
-      decryptingStream(plan, (n) => {
-        asked.push(n);
-        return partKey(f.objectKey, n);
-      }),
-    ),
+    decrypting(chunkedStream(f.stored, 3), plan, (n) => {
+      asked.push(n);
+      return partKey(f.objectKey, n);
+    }),
   );
   assertEquals(error, undefined);
   assert(sameBytes(bytes, f.plain));

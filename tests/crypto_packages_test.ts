@@ -1,15 +1,11 @@
 /** The package stream format: sizes, package layout, additional data, round trips. */
 
 import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
-import {
-  encryptingStream,
-  PACKAGE_OVERHEAD,
-  PACKAGE_SIZE,
-  plainSizeOf,
-  sealedSize,
-} from "../src/crypto/packages.ts";
-import { decryptingStream, planDecryption } from "../src/crypto/object-stream.ts";
-import { chunkedStream, prng, randomBytes, sameBytes, through } from "./crypto_util.ts";
+import { encryptingStream } from "../src/crypto/encrypting-stream.ts";
+import { cipherThread, startCipherThread } from "../src/crypto/cipher-thread.ts";
+import { PACKAGE_OVERHEAD, PACKAGE_SIZE, plainSizeOf, sealedSize } from "../src/crypto/packages.ts";
+import { decrypting, planDecryption } from "../src/crypto/object-stream.ts";
+import { chunkedStream, collect, prng, randomBytes, sameBytes, through } from "./crypto_util.ts";
 
 const KIB64 = 64 * 1024;
 const SIZES = [0, 1, KIB64 - 1, KIB64, KIB64 + 1, 5 * 1024 * 1024 + 7];
@@ -59,7 +55,7 @@ Deno.test("encryptingStream refuses a key that is not 32 bytes", () => {
 
 Deno.test("the empty stream is one final empty package", async () => {
   const key = randomBytes(32, 1);
-  const stored = await through(new Uint8Array(0), encryptingStream(key));
+  const stored = await through(new Uint8Array(0), encryptingStream(key, 0));
   assertEquals(stored.byteLength, PACKAGE_OVERHEAD);
   assertEquals(await openWithWebCrypto(key, stored, 0, true), new Uint8Array(0));
 });
@@ -67,7 +63,7 @@ Deno.test("the empty stream is one final empty package", async () => {
 Deno.test("packages are standard AES-256-GCM: nonce || ciphertext || tag, aad = seq || final", async () => {
   const key = randomBytes(32, 2);
   const plain = randomBytes(2 * KIB64 + 5, 3);
-  const stored = await through(chunkedStream(plain, 4), encryptingStream(key));
+  const stored = await through(chunkedStream(plain, 4), encryptingStream(key, plain.byteLength));
   assertEquals(stored.byteLength, sealedSize(plain.byteLength));
   const step = KIB64 + PACKAGE_OVERHEAD;
   const packages = [0, 1, 2].map((i) => stored.subarray(i * step, (i + 1) * step));
@@ -87,8 +83,8 @@ Deno.test("packages are standard AES-256-GCM: nonce || ciphertext || tag, aad = 
 Deno.test("each package gets a fresh nonce: the same plaintext encrypts differently", async () => {
   const key = randomBytes(32, 5);
   const plain = new Uint8Array(2 * KIB64);
-  const a = await through(plain, encryptingStream(key));
-  const b = await through(plain, encryptingStream(key));
+  const a = await through(plain, encryptingStream(key, plain.byteLength));
+  const b = await through(plain, encryptingStream(key, plain.byteLength));
   assertEquals(a.byteLength, b.byteLength);
   assert(!sameBytes(a.subarray(0, 12), b.subarray(0, 12)));
   assert(!sameBytes(a.subarray(0, 12), a.subarray(KIB64 + 28, KIB64 + 40)));
@@ -98,23 +94,60 @@ for (const size of SIZES) {
   Deno.test(`round trip of ${size} bytes with random chunking both ways`, async () => {
     const key = randomBytes(32, size + 11);
     const plain = randomBytes(size, size + 12);
-    const stored = await through(chunkedStream(plain, size + 13), encryptingStream(key));
+    // Sealed on this thread, or on the cipher thread from a MiB.
+    const stored = await through(chunkedStream(plain, size + 13), encryptingStream(key, size));
     assertEquals(stored.byteLength, sealedSize(size));
     const plan = planDecryption([{ number: 1, size }]);
     // The whole of an object is all its stored bytes; of a 0-byte object, none.
     assertEquals(plan.stored, size === 0 ? undefined : { start: 0, end: stored.byteLength - 1 });
-    const back = await through(
-      chunkedStream(size === 0 ? new Uint8Array(0) : stored, size + 14),
-      decryptingStream(plan, () => Promise.resolve(key)),
+    const back = await collect(
+      decrypting(
+        chunkedStream(size === 0 ? new Uint8Array(0) : stored, size + 14),
+        plan,
+        () => Promise.resolve(key),
+      ),
     );
     assert(sameBytes(back, plain), `${size} bytes did not come back`);
+  });
+}
+
+// Bodies of a MiB or more, or of unknown size, are sealed on the cipher thread when it runs
+// (not where ffi is denied: the Web Crypto rerun of these tests).
+const threadRuns = await startCipherThread();
+const MIB = 1 << 20;
+
+for (const size of [0, 1, MIB - 1, MIB, MIB + 1, 2 * MIB, 2 * MIB + 5]) {
+  Deno.test({
+    name: `sealed on the cipher thread, ${size} bytes: every package opens alone as its number`,
+    ignore: !threadRuns,
+    fn: async () => {
+      assert(cipherThread() !== undefined);
+      const key = randomBytes(32, size + 31);
+      const plain = randomBytes(size, size + 32);
+      // Of unknown size, bodies under a MiB go to the thread too.
+      const stored = await through(
+        chunkedStream(plain, size + 33),
+        encryptingStream(key, size < MIB ? -1 : size),
+      );
+      assertEquals(stored.byteLength, sealedSize(size));
+      const step = KIB64 + PACKAGE_OVERHEAD;
+      const count = Math.max(1, Math.ceil(size / KIB64));
+      const nonces = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const sealed = stored.subarray(i * step, (i + 1) * step);
+        nonces.add(sealed.subarray(0, 12).join());
+        const opened = await openWithWebCrypto(key, sealed, i, i === count - 1);
+        assert(sameBytes(opened, plain.subarray(i * KIB64, (i + 1) * KIB64)), `package ${i}`);
+      }
+      assertEquals(nonces.size, count);
+    },
   });
 }
 
 Deno.test("a caller changing its key after the stream starts does not change the stream", async () => {
   const key = randomBytes(32, 21);
   const original = key.slice();
-  const stream = encryptingStream(key);
+  const stream = encryptingStream(key, 100);
   key.fill(0);
   const stored = await through(randomBytes(100, 22), stream);
   await openWithWebCrypto(original, stored, 0, true);

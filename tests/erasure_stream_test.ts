@@ -212,3 +212,18 @@ Deno.test("a source that fails to open counts as a shard error", async () => {
   assertBytesEqual(out, data, "output");
   assertEquals(errors, ["0:drive gone"]);
 });
+
+Deno.test("decoded chunks are the reader's: changing them leaves in-memory shards intact", async () => {
+  const codec = new ErasureCodec(2, 2);
+  const data = randomBytes(3 * 4096 + 5, 77);
+  const shards = await encodeToMemory(codec, data);
+  const before = shards.map((s) => s.bytes().slice());
+  const reader = decodeStream(codec, data.byteLength, 0, data.byteLength, shards).getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) r.value.fill(0xee);
+  shards.forEach((s, i) => assertBytesEqual(s.bytes(), before[i], `shard ${i}`));
+  assertBytesEqual(
+    await collect(decodeStream(codec, data.byteLength, 0, data.byteLength, shards)),
+    data,
+    "again",
+  );
+});

@@ -23,6 +23,11 @@ export interface GcmKey {
 export interface SyncGcmKey extends GcmKey {
   seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array;
   open(aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /**
+   * Like open, but the plaintext replaces the ciphertext inside `sealed` (the returned view);
+   * on undefined what `sealed` then holds is garbage.
+   */
+  openInPlace(aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
 
 export interface GcmEngine {

@@ -7,19 +7,20 @@
  */
 
 import { aesGcm } from "./engine.ts";
-import type { GcmKey } from "./gcm.ts";
+import type { GcmEngine, GcmKey, SyncGcmKey } from "./gcm.ts";
 import {
-  encryptingStream,
   InOrder,
   openPackage,
   PACKAGE_OVERHEAD,
   PACKAGE_SIZE,
+  packageAad,
   packageCount,
   packagePlainSize,
   sealedSize,
   TamperedObject,
 } from "./packages.ts";
 import { partKey } from "./object-key.ts";
+import { encryptingStream } from "./encrypting-stream.ts";
 
 /** One part of an encrypted object: its number and its plaintext size, in object order. */
 export interface EncryptedPart {
@@ -53,12 +54,16 @@ export function storedObjectSize(parts: readonly EncryptedPart[]): number {
   return parts.reduce((sum, part) => sum + sealedSize(part.size), 0);
 }
 
-/** The stream that encrypts part `partNumber` of the object with key `objectKey`. */
+/**
+ * The stream that encrypts part `partNumber` of the object with key `objectKey`; `size` is the
+ * part's plaintext size (-1: unknown).
+ */
 export function encryptingPartStream(
   objectKey: Uint8Array,
   partNumber: number,
+  size = -1,
 ): TransformStream<Uint8Array, Uint8Array> {
-  return encryptingStream(partKey(objectKey, partNumber));
+  return encryptingStream(partKey(objectKey, partNumber), size);
 }
 
 /**
@@ -126,68 +131,216 @@ export function planDecryption(
   };
 }
 
-/**
- * Turns the stored bytes of `plan.stored` into exactly the planned plaintext. Every package is
- * authenticated before any of its bytes pass; a package that does not authenticate where it
- * stands, or stored bytes ending early or running long, error the stream with TamperedObject.
- * `partKeyOf` gives each part's key, called once per part, in order.
- */
-export function decryptingStream(
-  plan: DecryptionPlan,
-  partKeyOf: (partNumber: number) => Uint8Array | Promise<Uint8Array>,
-): TransformStream<Uint8Array, Uint8Array> {
-  let out: InOrder;
-  let spanIndex = 0;
-  let sequence = plan.parts[0]?.firstPackage ?? 0;
-  let key: GcmKey | undefined;
-  // The stored package being assembled when it arrives split across chunks (allocated then:
-  // a small object's one package comes whole, and 64 KiB zeroed costs a small GET ~25 µs).
-  let buffer: Uint8Array | undefined;
-  let filled = 0;
+/** Which package comes next in a plan, and what it must authenticate as. */
+class PackageCursor {
+  #spanIndex = 0;
+  #sequence: number;
+
+  constructor(readonly plan: DecryptionPlan) {
+    this.#sequence = plan.parts[0]?.firstPackage ?? 0;
+  }
+
+  /** Stored length of the next package; undefined once the plan is complete. */
+  expected(): number | undefined {
+    const span = this.plan.parts[this.#spanIndex];
+    return span && packagePlainSize(span.size, this.#sequence) + PACKAGE_OVERHEAD;
+  }
+
+  /** The next package's part, number and final flag, then moves past it. */
+  take(): { part: number; sequence: number; final: boolean; partEnds: boolean } {
+    const span = this.plan.parts[this.#spanIndex];
+    const sequence = this.#sequence++;
+    const final = sequence === packageCount(span.size) - 1;
+    const partEnds = this.#sequence === span.endPackage;
+    if (partEnds) {
+      this.#spanIndex++;
+      this.#sequence = this.plan.parts[this.#spanIndex]?.firstPackage ?? 0;
+    }
+    return { part: span.number, sequence, final, partEnds };
+  }
+}
+
+/** Cuts plaintext down to the planned range: drops `skip` bytes, then passes `length`. */
+function rangeCutter(plan: DecryptionPlan): (plain: Uint8Array) => Uint8Array | undefined {
   let skip = plan.skip;
   let remaining = plan.length;
-
-  const pass = (plain: Uint8Array) => {
+  return (plain) => {
     const from = Math.min(skip, plain.byteLength);
     skip -= from;
     const to = Math.min(plain.byteLength, from + remaining);
     remaining -= to - from;
     return to > from ? plain.subarray(from, to) : undefined;
   };
+}
 
-  /** Stored length of the next package; undefined once the plan is complete. */
-  const expected = () => {
-    const span = plan.parts[spanIndex];
-    return span && packagePlainSize(span.size, sequence) + PACKAGE_OVERHEAD;
+/** Opens stored packages as their chunks come, passing plaintext to its `emit`. */
+interface PackageOpener {
+  /** Opens the packages `chunk` completes; the chunk becomes the opener's. */
+  push(chunk: Uint8Array): Promise<void>;
+  /** After the last chunk: TamperedObject when the plan is not complete. */
+  end(): Promise<void>;
+}
+
+type PartKeys = (partNumber: number) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * The planned plaintext of `stored` (the bytes of `plan.stored`). Every package is
+ * authenticated before any of its bytes pass; a package that does not authenticate where it
+ * stands, or stored bytes ending early or running long, error the stream with TamperedObject
+ * (after the plaintext of the packages before it). `partKeyOf` gives each part's key, called
+ * once per part, in order. `stored`'s chunks must be the caller's to give: with an engine
+ * computing on this thread (OpenSSL) packages are opened in place.
+ *
+ * A pulled stream rather than a TransformStream: piping costs a small GET ~25 µs.
+ */
+export function decrypting(
+  stored: ReadableStream<Uint8Array>,
+  plan: DecryptionPlan,
+  partKeyOf: PartKeys,
+): ReadableStream<Uint8Array> {
+  const reader = stored.getReader();
+  let opener: PackageOpener;
+  let emitted = 0;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const cut = rangeCutter(plan);
+      const emit = (plain: Uint8Array) => {
+        const kept = cut(plain);
+        if (!kept) return;
+        emitted++;
+        controller.enqueue(kept);
+      };
+      opener = aesGcm.importKeyNow
+        ? openingInPlace(plan, partKeyOf, aesGcm.importKeyNow, emit)
+        : openingAside(plan, partKeyOf, aesGcm, emit);
+    },
+    async pull(controller) {
+      try {
+        // Reads until a chunk went out, so each pull answers with data or the end.
+        for (const before = emitted; emitted === before;) {
+          const next = await reader.read();
+          if (next.done) {
+            await opener.end();
+            return controller.close();
+          }
+          await opener.push(next.value);
+        }
+      } catch (err) {
+        await reader.cancel(err).catch(() => {});
+        throw err;
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+    // One chunk read and opened ahead, so that reading the drives overlaps sending.
+  }, { highWaterMark: 1 });
+}
+
+/**
+ * With an engine computing on this thread: each package is opened in place and its plaintext
+ * moved up against the previous one's, so a chunk of whole packages leaves as one plaintext
+ * chunk and no new memory is taken. Measured on 256 MiB GETs, that costs the request thread
+ * less than copying batches to another thread and back, and half the CPU of opening into new
+ * buffers.
+ */
+function openingInPlace(
+  plan: DecryptionPlan,
+  partKeyOf: PartKeys,
+  importKeyNow: (key: Uint8Array) => SyncGcmKey,
+  emit: (plain: Uint8Array) => void,
+): PackageOpener {
+  const cursor = new PackageCursor(plan);
+  let key: SyncGcmKey | undefined;
+  // A package arriving split across chunks is put together here (a new buffer each time: its
+  // plaintext leaves in it).
+  let pieced: Uint8Array | undefined;
+  let filled = 0;
+
+  /** The plaintext of `stored`, in its place. */
+  const open = async (stored: Uint8Array): Promise<Uint8Array> => {
+    const { part, sequence, final, partEnds } = cursor.take();
+    key ??= importKeyNow(await partKeyOf(part));
+    const plain = key.openInPlace(packageAad(sequence, final), stored);
+    if (partEnds) key = undefined;
+    if (!plain) throw new TamperedObject(`part ${part}: package ${sequence} does not authenticate`);
+    return plain;
   };
 
+  return {
+    async push(chunk) {
+      let at = 0;
+      // Plaintext gathered at the front of the chunk's whole packages: [runStart, runEnd).
+      let runStart = 0;
+      let runEnd = 0;
+      const endRun = () => {
+        if (runEnd > runStart) emit(chunk.subarray(runStart, runEnd));
+        runStart = runEnd = at;
+      };
+      try {
+        while (at < chunk.byteLength) {
+          const need = cursor.expected();
+          if (need === undefined) {
+            throw new TamperedObject("stored object runs past its last package");
+          }
+          if (filled === 0 && chunk.byteLength - at >= need) {
+            const plain = await open(chunk.subarray(at, at + need));
+            const from = plain.byteOffset - chunk.byteOffset;
+            chunk.copyWithin(runEnd, from, from + plain.byteLength);
+            runEnd += plain.byteLength;
+            at += need;
+            continue;
+          }
+          const take = Math.min(need - filled, chunk.byteLength - at);
+          pieced ??= new Uint8Array(need);
+          pieced.set(chunk.subarray(at, at + take), filled);
+          filled += take;
+          at += take;
+          endRun();
+          if (filled === need) {
+            const plain = await open(pieced);
+            pieced = undefined;
+            filled = 0;
+            emit(plain);
+          }
+        }
+      } finally {
+        // What authenticated before a failure still passes.
+        endRun();
+      }
+    },
+    end() {
+      if (cursor.expected() === undefined) return Promise.resolve();
+      return Promise.reject(new TamperedObject("stored object ends early"));
+    },
+  };
+}
+
+/** With an engine computing elsewhere (Web Crypto): plaintexts in new buffers, in order. */
+function openingAside(
+  plan: DecryptionPlan,
+  partKeyOf: PartKeys,
+  engine: GcmEngine,
+  emit: (plain: Uint8Array) => void,
+): PackageOpener {
+  const cursor = new PackageCursor(plan);
+  const out = new InOrder(engine.concurrency, emit);
+  let key: GcmKey | undefined;
+  let buffer: Uint8Array | undefined;
+  let filled = 0;
+
   const open = async (stored: Uint8Array) => {
-    const span = plan.parts[spanIndex];
-    key ??= await aesGcm.importKey(await partKeyOf(span.number));
-    const final = sequence === packageCount(span.size) - 1;
-    const where = `part ${span.number}`;
+    const { part, sequence, final, partEnds } = cursor.take();
+    key ??= await engine.importKey(await partKeyOf(part));
     // The engine takes its input before openPackage returns, so `buffer` may be refilled.
-    const plain = openPackage(key, stored, sequence, final, where);
-    sequence++;
-    if (sequence === span.endPackage) {
-      spanIndex++;
-      sequence = plan.parts[spanIndex]?.firstPackage ?? 0;
-      key = undefined;
-    }
+    const plain = openPackage(key, stored, sequence, final, `part ${part}`);
+    if (partEnds) key = undefined;
     await out.add(plain);
   };
 
-  return new TransformStream({
-    start(controller) {
-      out = new InOrder(aesGcm.concurrency, (plain) => {
-        const kept = pass(plain);
-        if (kept) controller.enqueue(kept);
-      });
-    },
-    async transform(chunk) {
+  return {
+    async push(chunk) {
       let at = 0;
       while (at < chunk.byteLength) {
-        const need = expected();
+        const need = cursor.expected();
         if (need === undefined) {
           await out.drain(); // what authenticated before the excess still passes
           throw new TamperedObject("stored object runs past its last package");
@@ -208,9 +361,9 @@ export function decryptingStream(
         }
       }
     },
-    async flush() {
+    async end() {
       await out.drain();
-      if (expected() !== undefined) throw new TamperedObject("stored object ends early");
+      if (cursor.expected() !== undefined) throw new TamperedObject("stored object ends early");
     },
-  });
+  };
 }

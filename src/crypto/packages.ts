@@ -7,8 +7,7 @@
  * division and a range read opens only the packages it covers.
  */
 
-import { aesGcm } from "./engine.ts";
-import { checkedKey, type GcmKey, NONCE_SIZE, TAG_SIZE } from "./gcm.ts";
+import { type GcmKey, NONCE_SIZE, TAG_SIZE } from "./gcm.ts";
 
 export const PACKAGE_SIZE = 64 * 1024;
 export const PACKAGE_OVERHEAD = NONCE_SIZE + TAG_SIZE;
@@ -79,14 +78,15 @@ export function openPackage(
 
 /**
  * Package results passed on in stream order while up to `depth` are still being computed
- * (Web Crypto runs them on other threads); synchronous results pass straight through.
+ * (on other threads: Web Crypto's, the cipher thread); synchronous results pass straight
+ * through. `emit` may throw: the add or drain that called it rejects.
  */
-export class InOrder {
-  readonly #pending: Promise<Uint8Array>[] = [];
+export class InOrder<T = Uint8Array> {
+  readonly #pending: Promise<T>[] = [];
 
-  constructor(readonly depth: number, readonly emit: (bytes: Uint8Array) => void) {}
+  constructor(readonly depth: number, readonly emit: (result: T) => void) {}
 
-  async add(result: Uint8Array | Promise<Uint8Array>): Promise<void> {
+  async add(result: T | Promise<T>): Promise<void> {
     if (!(result instanceof Promise) && this.#pending.length === 0) return this.emit(result);
     const promised = Promise.resolve(result);
     // Awaited in turn below; when an earlier one fails the stream errors and drops the rest.
@@ -98,74 +98,4 @@ export class InOrder {
   async drain(): Promise<void> {
     while (this.#pending.length > 0) this.emit(await this.#pending.shift()!);
   }
-}
-
-/**
- * Encrypts a byte stream with `key` (32 bytes; RangeError otherwise) into packages numbered
- * from 0, the last flagged final. Chunks may be any size; whole packages inside a large chunk
- * are sealed from it without a copy, so a chunk must not change once written.
- */
-export function encryptingStream(key: Uint8Array): TransformStream<Uint8Array, Uint8Array> {
-  const keyBytes = checkedKey(key).slice();
-  let gcm: GcmKey;
-  let out: InOrder;
-  let sequence = 0;
-  // Bytes of the package being filled: first a view of the chunk they came in (a small body
-  // in one chunk is never copied, nor is 64 KiB allocated for it), copied into `buffer` once
-  // more bytes arrive.
-  let partial: Uint8Array | undefined;
-  let buffer: Uint8Array | undefined;
-  let filled = 0;
-  // A full package waits here until more bytes show it is not the final one.
-  let held: Uint8Array | undefined;
-
-  const seal = (plain: Uint8Array, final: boolean) => {
-    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
-    // The engine takes its input before seal returns, so `buffer` may be refilled after.
-    return out.add(gcm.seal(nonce, packageAad(sequence++, final), plain));
-  };
-
-  return new TransformStream({
-    async start(controller) {
-      gcm = await aesGcm.importKey(keyBytes);
-      out = new InOrder(aesGcm.concurrency, (bytes) => controller.enqueue(bytes));
-    },
-    async transform(chunk) {
-      let at = 0;
-      while (at < chunk.byteLength) {
-        if (held) {
-          await seal(held, false);
-          held = undefined;
-        }
-        if (filled === 0 && !partial) {
-          if (chunk.byteLength - at >= PACKAGE_SIZE) {
-            held = chunk.subarray(at, at + PACKAGE_SIZE);
-            at += PACKAGE_SIZE;
-          } else {
-            partial = chunk.subarray(at);
-            at = chunk.byteLength;
-          }
-          continue;
-        }
-        buffer ??= new Uint8Array(PACKAGE_SIZE);
-        if (partial) {
-          buffer.set(partial);
-          filled = partial.byteLength;
-          partial = undefined;
-        }
-        const take = Math.min(PACKAGE_SIZE - filled, chunk.byteLength - at);
-        buffer.set(chunk.subarray(at, at + take), filled);
-        filled += take;
-        at += take;
-        if (filled === PACKAGE_SIZE) {
-          held = buffer;
-          filled = 0;
-        }
-      }
-    },
-    async flush() {
-      await seal(held ?? partial ?? buffer?.subarray(0, filled) ?? new Uint8Array(0), true);
-      await out.drain();
-    },
-  });
 }

@@ -17,6 +17,7 @@ export type ShardErrorHandler = (index: number, err: Error) => void;
 /** One shard file read from a given stripe to the last stripe of the range. */
 class ShardReader {
   #reader?: Promise<ExactReader>;
+  #inMemory = false;
 
   constructor(
     readonly index: number,
@@ -25,11 +26,19 @@ class ShardReader {
     readonly length: number,
   ) {}
 
-  /** The next verified block of `blockLength` bytes; opens the source on first use. */
+  /**
+   * The next verified block of `blockLength` bytes; opens the source on first use. A block of
+   * a shard in memory (inline data, part of the version's metadata) is a copy: blocks go to
+   * the reader, who may change them.
+   */
   async readBlock(blockLength: number): Promise<Uint8Array> {
-    this.#reader ??= this.source.open(this.offset, this.length).then((s) => new ExactReader(s));
+    this.#reader ??= this.source.open(this.offset, this.length).then((s) => {
+      this.#inMemory = s instanceof Uint8Array;
+      return new ExactReader(s);
+    });
     const reader = await this.#reader;
-    return openFrame(await reader.read(CHECKSUM_SIZE + blockLength));
+    const block = openFrame(await reader.read(CHECKSUM_SIZE + blockLength));
+    return this.#inMemory ? block.slice() : block;
   }
 
   async close(): Promise<void> {

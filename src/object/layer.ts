@@ -110,7 +110,10 @@ export interface GetObjectOptions extends ObjectOptions {
 
 export interface GetObjectResult {
   info: ObjectInfo;
-  /** The requested bytes; bitrot-verified, reconstructed from parity where needed. */
+  /**
+   * The requested bytes; bitrot-verified, reconstructed from parity where needed. Each chunk
+   * is the reader's alone, free to change (a decrypting reader opens packages in place).
+   */
   body: ReadableStream<Uint8Array>;
 }
 

@@ -11,7 +11,7 @@ import { defaultEncryption } from "../bucket/encryption.ts";
 import { partKey, randomObjectKey, sealObjectKey, unsealObjectKey } from "../crypto/object-key.ts";
 import { KeyMismatch } from "../crypto/object-key.ts";
 import {
-  decryptingStream,
+  decrypting,
   type DecryptionPlan,
   type EncryptedPart,
   encryptingPartStream,
@@ -232,7 +232,7 @@ export function storedBody(
     etag = async () => (await measured.result()).md5;
   }
   return {
-    body: body.pipeThrough(encryptingPartStream(objectKey.key, partNumber)),
+    body: body.pipeThrough(encryptingPartStream(objectKey.key, partNumber, size)),
     size: sealedSize(size),
     actualSize: size,
     etag,
@@ -262,7 +262,7 @@ export function decrypted(
     stored.cancel().catch(() => {});
     return new Blob([]).stream();
   }
-  return stored.pipeThrough(decryptingStream(plan, (n) => partKey(objectKey.key, n)));
+  return decrypting(stored, plan, (n) => partKey(objectKey.key, n));
 }
 
 /**
