@@ -48,6 +48,6 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
     throw new TypeError("not base64");
   }
-  const b = Buffer.from(text, "base64");
-  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  // A copy of its own: Buffer.from's may be a view of a pool shared with other strings.
+  return new Uint8Array(Buffer.from(text, "base64"));
 }

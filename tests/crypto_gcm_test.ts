@@ -8,6 +8,7 @@ import { aesGcm } from "../src/crypto/engine.ts";
 import { type GcmEngine, webCryptoGcm } from "../src/crypto/gcm.ts";
 import { openSslGcm } from "../src/crypto/openssl-gcm.ts";
 import { randomBytes } from "./crypto_util.ts";
+import { createHmac } from "node:crypto";
 
 /** Set by the run below on the Web Crypto engine: the engine that run must be using. */
 const EXPECTED_ENGINE = Deno.env.get("FLASHSTOR_TEST_GCM_ENGINE");
@@ -46,6 +47,36 @@ Deno.test({
           assertEquals(await opening.open(aad, sealed.subarray(0, 27)), undefined, label);
         }
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "OpenSSL's HMAC-SHA256 and its in-place opening agree with node:crypto and with open",
+  ignore: openSsl === undefined,
+  fn: () => {
+    for (const keySize of [0, 1, 32, 63, 64, 65, 100]) {
+      for (const dataSize of [0, 1, 55, 56, 63, 64, 65, 1000]) {
+        const key = randomBytes(keySize, keySize + 1);
+        const data = randomBytes(dataSize, dataSize + 2);
+        const expected = createHmac("sha256", key).update(data).digest();
+        assertEquals(openSsl!.hmacSha256!(key, data), new Uint8Array(expected));
+      }
+    }
+    const key = openSsl!.importKeyNow!(randomBytes(32, 5));
+    const aad = randomBytes(9, 6);
+    for (const size of [0, 1, 65536]) {
+      const plain = randomBytes(size, size + 7);
+      const sealed = key.seal(randomBytes(12, 8), aad, plain);
+      assertEquals(key.openInPlace(aad, sealed.slice(0, 11)), undefined);
+      const changed = sealed.slice();
+      changed[changed.byteLength - 1] ^= 1;
+      assertEquals(key.openInPlace(aad, changed), undefined);
+      const opened = key.openInPlace(aad, sealed);
+      assertEquals(opened, plain);
+      // The plaintext is where the ciphertext was.
+      assertEquals(opened!.buffer, sealed.buffer);
+      assertEquals(opened!.byteOffset, sealed.byteOffset + 12);
     }
   },
 });

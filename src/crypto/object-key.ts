@@ -11,6 +11,7 @@ import type { SealedObjectKey, SseMode } from "./sealed-metadata.ts";
 
 const DOMAINS: readonly string[] = ["SSE-C", "SSE-S3", "SSE-KMS"] satisfies SseMode[];
 const utf8 = new TextEncoder();
+const PART = utf8.encode("part");
 
 /** The kek, domain or path differ from the seal's, or its bytes were changed. */
 export class KeyMismatch extends Error {
@@ -32,7 +33,7 @@ export function partKey(objectKey: Uint8Array, partNumber: number): Uint8Array {
     throw new RangeError(`not a part number: ${partNumber}`);
   }
   const label = new Uint8Array(8);
-  label.set(utf8.encode("part"));
+  label.set(PART);
   new DataView(label.buffer).setUint32(4, partNumber);
   return hmacSha256(objectKey, [label]);
 }

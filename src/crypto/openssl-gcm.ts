@@ -46,11 +46,9 @@ export function bindLibcrypto(paths: readonly string[]): Libcrypto | undefined {
     },
     EVP_CipherFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
     EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
-    EVP_sha256: { parameters: [], result: "pointer" },
-    HMAC: {
-      parameters: ["pointer", "buffer", "i32", "buffer", "usize", "buffer", "buffer"],
-      result: "pointer",
-    },
+    SHA256_Init: { parameters: ["buffer"], result: "i32" },
+    SHA256_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
+    SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
   } as const;
   const nonceSize = 12;
   const tagSize = 16;
@@ -76,8 +74,19 @@ export function bindLibcrypto(paths: readonly string[]): Libcrypto | undefined {
   }
   const outLength = new Int32Array(1);
   const scratch = new Uint8Array(tagSize);
-  const sha256 = f.EVP_sha256();
-  const digestLength = new Uint32Array(1);
+  // SHA-256 state (112 bytes in OpenSSL 3) and HMAC's padded key block.
+  const sha = new Uint8Array(128);
+  const block = new Uint8Array(64);
+  const inner = new Uint8Array(32);
+  const sha256 = (parts: Uint8Array[], out: Uint8Array) => {
+    if (f.SHA256_Init(sha) !== 1) throw new Error("OpenSSL: SHA256_Init failed");
+    for (const part of parts) f.SHA256_Update(sha, part, BigInt(part.byteLength));
+    f.SHA256_Final(out, sha);
+  };
+  const padded = (key: Uint8Array, pad: number) => {
+    for (let i = 0; i < 64; i++) block[i] = (key[i] ?? 0) ^ pad;
+    return block;
+  };
 
   const start = (key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, encrypt: boolean) => {
     if (f.EVP_CipherInit_ex(ctx, null, null, key, nonce, encrypt ? 1 : 0) !== 1) {
@@ -121,14 +130,17 @@ export function bindLibcrypto(paths: readonly string[]): Libcrypto | undefined {
       }
       return f.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1;
     },
+    // RFC 2104 over SHA-256's own functions: OpenSSL 3's one-shot HMAC() looks the digest up
+    // on every call and takes twice as long for a key-sized message.
     hmacSha256(key, data) {
-      const digest = new Uint8Array(32);
-      if (
-        f.HMAC(sha256, key, key.byteLength, data, BigInt(data.byteLength), digest, digestLength) ===
-          null
-      ) {
-        throw new Error("OpenSSL: HMAC failed");
+      if (key.byteLength > 64) {
+        const hashed = new Uint8Array(32);
+        sha256([key], hashed);
+        key = hashed;
       }
+      const digest = new Uint8Array(32);
+      sha256([padded(key, 0x36), data], inner);
+      sha256([padded(key, 0x5c), inner], digest);
       return digest;
     },
   };

@@ -69,6 +69,22 @@ export function withoutSealed(metadata: ObjectMetadata): ObjectMetadata {
 }
 
 /**
+ * Every stored value the opening of an SSE-S3 or SSE-KMS object's key depends on, as one
+ * string (with its name, `path`); undefined for other objects. None of the values holds a
+ * newline (base64, key ids, mode names).
+ */
+export function sealedFingerprint(metadata: ObjectMetadata, path: string): string | undefined {
+  const mode = metadata[MODE];
+  if (mode !== "SSE-S3" && mode !== "SSE-KMS") return undefined;
+  return [
+    mode,
+    path,
+    ...[IV, SEALED_KEY, KMS_KEY_ID, KMS_SEALED_KEK, KMS_CONTEXT]
+      .map((name) => metadata[name] ?? ""),
+  ].join("\n");
+}
+
+/**
  * The encryption an object's metadata records; undefined for a plain object. Throws
  * CorruptEncryptionMetadata when the entries are there but do not make sense.
  */

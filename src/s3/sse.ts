@@ -23,7 +23,9 @@ import {
   readSealed,
   type SealedEncryption,
   sealedEntries,
+  sealedFingerprint,
 } from "../crypto/sealed-metadata.ts";
+import { openedKeysOf } from "./opened-keys.ts";
 import { InvalidKeyId, KeyNotFound } from "../kms/key-service.ts";
 import type { Principal } from "../iam/principal.ts";
 import type { ByteRange, ObjectInfo, ObjectMetadata } from "../object/layer.ts";
@@ -140,13 +142,20 @@ export async function openObjectKey(
   metadata: ObjectMetadata,
   of: "target" | "copy-source" = "target",
 ): Promise<ObjectKey | undefined> {
-  const sealed = readSealed(metadata);
   const customer = customerKey(ctx, ctx.headers, of);
+  const path = `${bucket}/${key}`;
+  const fingerprint = customer ? undefined : sealedFingerprint(metadata, path);
+  const opened = fingerprint && ctx.keys ? openedKeysOf(ctx.keys).get(fingerprint) : undefined;
+  if (opened) {
+    const { mode, kms } = opened.sealed;
+    if (mode === "SSE-KMS") await authorizeKms(ctx, "kms:Decrypt", kms!.keyId);
+    return opened;
+  }
+  const sealed = readSealed(metadata);
   if (!sealed) {
     if (customer) throw notApplicable();
     return undefined;
   }
-  const path = `${bucket}/${key}`;
   if (sealed.mode === "SSE-C") {
     if (!customer) {
       throw new S3Error(
@@ -172,7 +181,9 @@ export async function openObjectKey(
   const kek = await keys.decrypt(kms.keyId, kms.sealedKek, kekContext(bucket, key, kms.context))
     .catch(kmsError(kms.keyId));
   try {
-    return { sealed, key: unsealObjectKey(kek, sealed.objectKey, sealed.mode, path) };
+    const objectKey = unsealObjectKey(kek, sealed.objectKey, sealed.mode, path);
+    if (fingerprint) openedKeysOf(keys).set(fingerprint, sealed, objectKey);
+    return { sealed, key: objectKey };
   } finally {
     kek.fill(0);
   }
