@@ -254,12 +254,13 @@ function openingInPlace(
   // plaintext leaves in it).
   let pieced: Uint8Array | undefined;
   let filled = 0;
+  const aad = new Uint8Array(9);
 
   /** The plaintext of `stored`, in its place. */
   const open = async (stored: Uint8Array): Promise<Uint8Array> => {
     const { part, sequence, final, partEnds } = cursor.take();
     key ??= importKeyNow(await partKeyOf(part));
-    const plain = key.openInPlace(packageAad(sequence, final), stored);
+    const plain = key.openInPlace(packageAad(sequence, final, aad), stored);
     if (partEnds) key = undefined;
     if (!plain) throw new TamperedObject(`part ${part}: package ${sequence} does not authenticate`);
     return plain;

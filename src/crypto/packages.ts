@@ -50,12 +50,21 @@ export function plainSizeOf(sealed: number): number {
   return plain;
 }
 
-/** The additional data of package `sequence`: the number as u64 big-endian, then the flag. */
-export function packageAad(sequence: number, final: boolean): Uint8Array {
-  const aad = new Uint8Array(9);
-  const view = new DataView(aad.buffer);
-  view.setUint32(0, Math.floor(sequence / 2 ** 32));
-  view.setUint32(4, sequence >>> 0);
+/**
+ * The additional data of package `sequence`: the number as u64 big-endian, then the flag;
+ * written into `aad` (9 bytes) when given, for a caller that opens packages one at a time.
+ */
+export function packageAad(
+  sequence: number,
+  final: boolean,
+  aad: Uint8Array = new Uint8Array(9),
+): Uint8Array {
+  const high = Math.floor(sequence / 2 ** 32);
+  const low = sequence >>> 0;
+  for (let i = 0; i < 4; i++) {
+    aad[i] = high >>> (24 - 8 * i);
+    aad[4 + i] = low >>> (24 - 8 * i);
+  }
   aad[8] = final ? 1 : 0;
   return aad;
 }
