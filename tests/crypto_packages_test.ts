@@ -3,7 +3,13 @@
 import { assert, assertEquals, assertThrows } from "./helpers/assert.ts";
 import { encryptingStream } from "../src/crypto/encrypting-stream.ts";
 import { cipherThread, startCipherThread } from "../src/crypto/cipher-thread.ts";
-import { PACKAGE_OVERHEAD, PACKAGE_SIZE, plainSizeOf, sealedSize } from "../src/crypto/packages.ts";
+import {
+  PACKAGE_OVERHEAD,
+  PACKAGE_SIZE,
+  packageAad,
+  plainSizeOf,
+  sealedSize,
+} from "../src/crypto/packages.ts";
 import { decrypting, planDecryption } from "../src/crypto/object-stream.ts";
 import { chunkedStream, collect, prng, randomBytes, sameBytes, through } from "./crypto_util.ts";
 
@@ -51,6 +57,14 @@ Deno.test("encryptingStream refuses a key that is not 32 bytes", () => {
   for (const size of [0, 16, 31, 33]) {
     assertThrows(() => encryptingStream(new Uint8Array(size)), RangeError);
   }
+});
+
+Deno.test("additional data: the sequence as u64 big-endian, then the final flag", () => {
+  assertEquals(packageAad(0, false), new Uint8Array(9));
+  assertEquals(packageAad(2 ** 32 + 0x01020304, true), Uint8Array.of(0, 0, 0, 1, 1, 2, 3, 4, 1));
+  const into = new Uint8Array(9).fill(0xff);
+  assertEquals(packageAad(0x0a0b0c * 2 ** 32 + 0xfffffffe, false, into), into);
+  assertEquals(into, Uint8Array.of(0, 10, 11, 12, 0xff, 0xff, 0xff, 0xfe, 0));
 });
 
 Deno.test("the empty stream is one final empty package", async () => {
