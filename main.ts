@@ -117,10 +117,10 @@ async function serve(args: string[]): Promise<void> {
     const report = becomeRunUser(runIdentity);
     console.log(`flashstor: running as ${report.user} (uid ${report.uid}, gid ${report.gid})`);
   }
+  // The cipher thread binds libcrypto on its own, so while ffi is still granted.
+  const cipherThread = await startCipherThread();
   // Read of the certs dir goes too where Deno can revoke it (a scoped --allow-read, as in the
   // container); there a SIGHUP reload fails and keeps the loaded certificate.
-  // The cipher thread binds libcrypto on its own, so while ffi is still granted.
-  await startCipherThread();
   const revoked = revokeUnneeded({ keepRead: localDrivePaths, certsDir: config.certsDir });
   // Not errors: grants the launcher made too wide for Deno to take back.
   for (const { reason } of revoked.notRevocable) console.log(`flashstor: note: ${reason}`);
@@ -179,7 +179,8 @@ async function serve(args: string[]): Promise<void> {
   console.log(
     keys
       ? `flashstor: key service on (default key ${keys.defaultKeyId}): SSE-S3 and SSE-KMS ` +
-        `served; AES-GCM by ${aesGcm.name}`
+        `served; AES-GCM by ${aesGcm.name}` +
+        (cipherThread ? ", large bodies sealed on a thread of their own" : "")
       : "flashstor: no key service (FLASHSTOR_KMS_SECRET_KEY unset): SSE-S3 and SSE-KMS refused",
   );
   const iam = await whenQuorum(

@@ -82,7 +82,7 @@ export function startCipherThread(): Promise<boolean> {
       });
       worker.on("error", (err: Error) => {
         console.error("flashstor: the cipher thread failed:", err);
-        // Batches in flight fail; later bodies are sealed and opened in place.
+        // Batches in flight fail; later bodies are sealed on the request thread.
         running?.failAll(err);
         running = null;
         resolve(false);

@@ -11,7 +11,6 @@ import {
   BATCH_BYTES,
   BATCH_PACKAGES,
   batchBuffer,
-  type CipherThread,
   cipherThread,
   worthOffloading,
 } from "./cipher-thread.ts";
@@ -28,112 +27,84 @@ const THREAD_DEPTH = 3;
 export function encryptingStream(key: Uint8Array, size = -1): TransformStream<Uint8Array> {
   const keyBytes = checkedKey(key).slice();
   const thread = worthOffloading(size) ? cipherThread() : undefined;
-  return thread ? sealedOnThread(thread, keyBytes) : sealedHere(keyBytes);
-}
-
-function sealedOnThread(thread: CipherThread, key: Uint8Array): TransformStream<Uint8Array> {
   let out: InOrder;
   let sequence = 0;
-  let batch = batchBuffer();
-  let filled = 0;
-  // A full batch waits here until more bytes show its last package is not the final one.
-  let held: Uint8Array<ArrayBuffer> | undefined;
-
-  const send = (bytes: Uint8Array<ArrayBuffer>, final: boolean) => {
-    const sealed = thread.seal({ key, sequence, final, bytes });
-    sequence += BATCH_PACKAGES;
-    return out.add(sealed);
-  };
-
+  let gcm: GcmKey;
+  const units = thread
+    ? inUnits(BATCH_BYTES, batchBuffer, false, (bytes, final) => {
+      // Without views every unit starts a batchBuffer() (or is the empty final one).
+      const batch = bytes as Uint8Array<ArrayBuffer>;
+      const sealed = thread.seal({ key: keyBytes, sequence, final, bytes: batch });
+      sequence += BATCH_PACKAGES;
+      return out.add(sealed);
+    })
+    : inUnits(PACKAGE_SIZE, () => new Uint8Array(PACKAGE_SIZE), true, (plain, final) => {
+      const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
+      return out.add(gcm.seal(nonce, packageAad(sequence++, final), plain));
+    });
   return new TransformStream({
-    start(controller) {
-      out = new InOrder(THREAD_DEPTH, (bytes) => controller.enqueue(bytes));
+    async start(controller) {
+      const depth = thread ? THREAD_DEPTH : aesGcm.concurrency;
+      out = new InOrder(depth, (bytes) => controller.enqueue(bytes));
+      if (!thread) gcm = await aesGcm.importKey(keyBytes);
     },
-    async transform(chunk) {
-      let at = 0;
-      while (at < chunk.byteLength) {
-        if (held) {
-          await send(held, false);
-          held = undefined;
-        }
-        const take = Math.min(BATCH_BYTES - filled, chunk.byteLength - at);
-        batch.set(chunk.subarray(at, at + take), filled);
-        filled += take;
-        at += take;
-        if (filled === BATCH_BYTES) {
-          held = batch.subarray(0, BATCH_BYTES);
-          batch = batchBuffer();
-          filled = 0;
-        }
-      }
-    },
+    transform: (chunk) => units.add(chunk),
     async flush() {
-      await send(held ?? batch.subarray(0, filled), true);
+      await units.end();
       await out.drain();
     },
   });
 }
 
-function sealedHere(key: Uint8Array): TransformStream<Uint8Array> {
-  let gcm: GcmKey;
-  let out: InOrder;
-  let sequence = 0;
-  // Bytes of the package being filled: first a view of the chunk they came in (a small body
-  // in one chunk is never copied, nor is 64 KiB allocated for it), copied into `buffer` once
-  // more bytes arrive.
+/**
+ * Cuts a byte stream into units of `size` bytes handed to `seal`, each full one held until
+ * more bytes show it is not the last (the last is sealed as final; an empty stream is one empty
+ * final unit). Units are put together in buffers from `newBuffer`, handed over with them; with
+ * `views`, a unit inside one chunk is a view of it instead (a small body in one chunk is never
+ * copied), which `seal` must be done with when it returns.
+ */
+function inUnits(
+  size: number,
+  newBuffer: () => Uint8Array,
+  views: boolean,
+  seal: (unit: Uint8Array, final: boolean) => Promise<void>,
+): { add(chunk: Uint8Array): Promise<void>; end(): Promise<void> } {
+  let held: Uint8Array | undefined;
+  // A view of the chunk the unit's first bytes came in, until more bytes come.
   let partial: Uint8Array | undefined;
   let buffer: Uint8Array | undefined;
   let filled = 0;
-  // A full package waits here until more bytes show it is not the final one.
-  let held: Uint8Array | undefined;
-
-  const seal = (plain: Uint8Array, final: boolean) => {
-    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
-    // The engine takes its input before seal returns, so `buffer` may be refilled after.
-    return out.add(gcm.seal(nonce, packageAad(sequence++, final), plain));
-  };
-
-  return new TransformStream({
-    async start(controller) {
-      gcm = await aesGcm.importKey(key);
-      out = new InOrder(aesGcm.concurrency, (bytes) => controller.enqueue(bytes));
-    },
-    async transform(chunk) {
+  return {
+    async add(chunk) {
       let at = 0;
       while (at < chunk.byteLength) {
         if (held) {
           await seal(held, false);
           held = undefined;
         }
-        if (filled === 0 && !partial) {
-          if (chunk.byteLength - at >= PACKAGE_SIZE) {
-            held = chunk.subarray(at, at + PACKAGE_SIZE);
-            at += PACKAGE_SIZE;
-          } else {
-            partial = chunk.subarray(at);
-            at = chunk.byteLength;
-          }
+        if (views && filled === 0 && !partial) {
+          if (chunk.byteLength - at >= size) held = chunk.subarray(at, at + size);
+          else partial = chunk.subarray(at);
+          at += Math.min(size, chunk.byteLength - at);
           continue;
         }
-        buffer ??= new Uint8Array(PACKAGE_SIZE);
+        buffer ??= newBuffer();
         if (partial) {
           buffer.set(partial);
           filled = partial.byteLength;
           partial = undefined;
         }
-        const take = Math.min(PACKAGE_SIZE - filled, chunk.byteLength - at);
+        const take = Math.min(size - filled, chunk.byteLength - at);
         buffer.set(chunk.subarray(at, at + take), filled);
         filled += take;
         at += take;
-        if (filled === PACKAGE_SIZE) {
-          held = buffer;
+        if (filled === size) {
+          held = buffer.subarray(0, size);
+          buffer = undefined;
           filled = 0;
         }
       }
     },
-    async flush() {
-      await seal(held ?? partial ?? buffer?.subarray(0, filled) ?? new Uint8Array(0), true);
-      await out.drain();
-    },
-  });
+    end: () => seal(held ?? partial ?? buffer?.subarray(0, filled) ?? new Uint8Array(0), true),
+  };
 }

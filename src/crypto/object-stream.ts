@@ -187,11 +187,12 @@ type PartKeys = (partNumber: number) => Uint8Array | Promise<Uint8Array>;
  * The planned plaintext of `stored` (the bytes of `plan.stored`). Every package is
  * authenticated before any of its bytes pass; a package that does not authenticate where it
  * stands, or stored bytes ending early or running long, error the stream with TamperedObject
- * (after the plaintext of the packages before it). `partKeyOf` gives each part's key, called
- * once per part, in order. `stored`'s chunks must be the caller's to give: with an engine
- * computing on this thread (OpenSSL) packages are opened in place.
+ * (plaintext of the packages before it may have passed). `partKeyOf` gives each part's key,
+ * called once per part, in order. `stored`'s chunks must be the caller's to give: with an
+ * engine computing on this thread (OpenSSL) packages are opened in place.
  *
- * A pulled stream rather than a TransformStream: piping costs a small GET ~25 µs.
+ * A pulled stream rather than a TransformStream: piping costs a small GET ~25 µs. One chunk
+ * is read and opened ahead, so that reading the drives overlaps sending.
  */
 export function decrypting(
   stored: ReadableStream<Uint8Array>,
@@ -231,7 +232,6 @@ export function decrypting(
       }
     },
     cancel: (reason) => reader.cancel(reason),
-    // One chunk read and opened ahead, so that reading the drives overlaps sending.
   }, { highWaterMark: 1 });
 }
 
