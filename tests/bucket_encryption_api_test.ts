@@ -80,11 +80,24 @@ async function getConfiguration(s3: S3Client, bucket: string) {
   return out.ServerSideEncryptionConfiguration?.Rules;
 }
 
-async function awsCli(server: TestServer, home: string, ...args: string[]) {
-  return await run(AWS, ["--endpoint-url", server.endpoint, ...args], {
-    HOME: home,
-    ...awsEnv(),
-  });
+/** put-bucket-encryption of `configuration`, then get-bucket-encryption, through the AWS CLI. */
+async function cliPutThenGet(server: TestServer, bucket: string, configuration: unknown) {
+  const home = await Deno.makeTempDir({ prefix: "flashstor-sse-cli-" });
+  const s3api = (...args: string[]) =>
+    run(AWS, ["--endpoint-url", server.endpoint, "s3api", ...args, "--bucket", bucket], {
+      HOME: home,
+      ...awsEnv(),
+    });
+  try {
+    const put = await s3api(
+      "put-bucket-encryption",
+      "--server-side-encryption-configuration",
+      JSON.stringify(configuration),
+    );
+    return { put, get: await s3api("get-bucket-encryption") };
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 }
 
 Deno.test({
@@ -276,34 +289,12 @@ Deno.test({
 
       if (awsPresent) {
         await t.step("the AWS CLI is told why", async () => {
-          const home = await Deno.makeTempDir({ prefix: "flashstor-sse-cli-" });
-          try {
-            const put = await awsCli(
-              server,
-              home,
-              "s3api",
-              "put-bucket-encryption",
-              "--bucket",
-              "plain",
-              "--server-side-encryption-configuration",
-              JSON.stringify(SSE_S3),
-            );
-            assert(put.code !== 0, put.stdout);
-            assertStringIncludes(put.stderr, "NotImplemented");
-            assertStringIncludes(put.stderr, NOT_CONFIGURED);
-            const get = await awsCli(
-              server,
-              home,
-              "s3api",
-              "get-bucket-encryption",
-              "--bucket",
-              "plain",
-            );
-            assert(get.code !== 0, get.stdout);
-            assertStringIncludes(get.stderr, "ServerSideEncryptionConfigurationNotFoundError");
-          } finally {
-            await Deno.remove(home, { recursive: true });
-          }
+          const { put, get } = await cliPutThenGet(server, "plain", SSE_S3);
+          assert(put.code !== 0, put.stdout);
+          assertStringIncludes(put.stderr, "NotImplemented");
+          assertStringIncludes(put.stderr, NOT_CONFIGURED);
+          assert(get.code !== 0, get.stdout);
+          assertStringIncludes(get.stderr, "ServerSideEncryptionConfigurationNotFoundError");
         });
       }
     } finally {
@@ -413,44 +404,18 @@ Deno.test({
 
       if (awsPresent) {
         await t.step("the AWS CLI: put-bucket-encryption and get-bucket-encryption", async () => {
-          const home = await Deno.makeTempDir({ prefix: "flashstor-sse-cli-" });
-          try {
-            const put = await awsCli(
-              server,
-              home,
-              "s3api",
-              "put-bucket-encryption",
-              "--bucket",
-              "enc",
-              "--server-side-encryption-configuration",
-              JSON.stringify({
-                Rules: [{
-                  ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" },
-                  BucketKeyEnabled: true,
-                }],
-              }),
-            );
-            assertEquals(put.code, 0, put.stderr);
-            const get = await awsCli(
-              server,
-              home,
-              "s3api",
-              "get-bucket-encryption",
-              "--bucket",
-              "enc",
-            );
-            assertEquals(get.code, 0, get.stderr);
-            assertEquals(JSON.parse(get.stdout), {
-              ServerSideEncryptionConfiguration: {
-                Rules: [{
-                  ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" },
-                  BucketKeyEnabled: true,
-                }],
-              },
-            });
-          } finally {
-            await Deno.remove(home, { recursive: true });
-          }
+          const configuration = {
+            Rules: [{
+              ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" },
+              BucketKeyEnabled: true,
+            }],
+          };
+          const { put, get } = await cliPutThenGet(server, "enc", configuration);
+          assertEquals(put.code, 0, put.stderr);
+          assertEquals(get.code, 0, get.stderr);
+          assertEquals(JSON.parse(get.stdout), {
+            ServerSideEncryptionConfiguration: configuration,
+          });
         });
       }
     } finally {

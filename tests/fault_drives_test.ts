@@ -16,7 +16,7 @@ import {
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { ignoreWithout, mountsUnavailable } from "./helpers/capabilities.ts";
 import { mountTmpfs, unmount } from "./helpers/mounts.ts";
-import { startServer, type TestServer } from "./helpers/server.ts";
+import { serving, startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
   exists,
@@ -43,15 +43,7 @@ import {
 const BUCKET = "faults";
 
 async function withServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startServer();
-  try {
-    await fn(server);
-  } catch (err) {
-    console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server.cleanup();
-  }
+  await serving(await startServer(), fn);
 }
 
 /** Reads every object (queuing heals), until the wiped drives hold their shards again. */

@@ -13,7 +13,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { startServer, type TestServer } from "./helpers/server.ts";
+import { serving, startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
   expectAll,
@@ -35,16 +35,10 @@ const KEY = "big/upload";
 const FRAME = 8 + 512 * 1024;
 
 async function withServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startServer();
-  try {
+  await serving(await startServer(), async (server) => {
     await client(server).send(new CreateBucketCommand({ Bucket: BUCKET }));
     await fn(server);
-  } catch (err) {
-    console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server.cleanup();
-  }
+  });
 }
 
 function partsOf(seed: number): Uint8Array[] {

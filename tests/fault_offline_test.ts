@@ -7,7 +7,7 @@
 
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
-import { startServer, type TestServer } from "./helpers/server.ts";
+import { serving, startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
   diskKey,
@@ -28,16 +28,8 @@ import {
 const BUCKET = "offline";
 
 /** Runs `fn` on a server over `dir` (drives d1..d4), printing its output when `fn` fails. */
-async function serving(dir: string, fn: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startServer({ dir });
-  try {
-    await fn(server);
-  } catch (err) {
-    console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server.stop();
-  }
+async function servingDir(dir: string, fn: (server: TestServer) => Promise<void>): Promise<void> {
+  await serving(await startServer({ dir }), fn, true);
 }
 
 /** True when `drive`'s xl.meta of every object names the expected ETag (parts present). */
@@ -73,7 +65,7 @@ async function offlineRound(
     let objects = new Map<string, Expected>();
     /** Every key that ever existed. */
     let written: string[] = [];
-    await serving(dir, async (server) => {
+    await servingDir(dir, async (server) => {
       const s3 = client(server);
       await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
       objects = await fillBucket(s3, BUCKET, 1000);
@@ -82,7 +74,7 @@ async function offlineRound(
 
     await Deno.rename(d3, aside);
     await Deno.writeTextFile(d3, "not a drive\n");
-    await serving(dir, async (server) => {
+    await servingDir(dir, async (server) => {
       assertStringIncludes(server.output(), `drive ${d3} is offline`);
       const ready = await fetch(`${server.endpoint}/flashstor/health/ready`);
       await ready.body?.cancel();
@@ -100,7 +92,7 @@ async function offlineRound(
       await Deno.remove(d1, { recursive: true });
       await Deno.writeTextFile(d1, "dead drive\n");
     }
-    await serving(dir, async (server) => {
+    await servingDir(dir, async (server) => {
       const s3 = client(server);
       // Before any heal, with a dead drive: the stale copies on d3 must not win anything.
       if (dead) await expectAll(s3, BUCKET, objects);

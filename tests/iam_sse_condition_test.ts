@@ -11,7 +11,7 @@ import { ConfigBucketMetadataStore } from "../src/bucket/metadata-store.ts";
 import { Authorizer } from "../src/iam/authorize.ts";
 import { decide } from "../src/iam/policy/decide.ts";
 import type { PolicyDocument } from "../src/iam/policy/document.ts";
-import { RequestConditions } from "../src/iam/request-conditions.ts";
+import { RequestConditions, type RequestSubject } from "../src/iam/request-conditions.ts";
 import { requestAccess } from "../src/s3/access.ts";
 import { assertEquals } from "./helpers/assert.ts";
 import { deployment } from "./fixtures/object_env.ts";
@@ -37,19 +37,21 @@ const UNENCRYPTED = {
   Condition: { Null: { "s3:x-amz-server-side-encryption": "true" } },
 };
 
-/** The conditions of alice's PutObject sending `sse` as x-amz-server-side-encryption. */
-function putConditions(sse?: string): RequestConditions {
+/** Alice's PutObject sending `sse` as x-amz-server-side-encryption. */
+function putRequest(sse?: string): RequestSubject {
   const headers = new Headers({ authorization: "AWS4-HMAC-SHA256 Credential=AKIAALICE/x" });
   if (sse !== undefined) headers.set("x-amz-server-side-encryption", sse);
-  return new RequestConditions({
+  return {
     principal: alice,
     headers,
     query: new URLSearchParams(),
     remoteAddr: "10.0.0.1",
     secure: true,
     form: false,
-  });
+  };
 }
+
+const putConditions = (sse?: string) => new RequestConditions(putRequest(sse));
 
 /** The verdict on alice's PutObject with `sse`, under her identity policy and a bucket policy. */
 function verdict(
@@ -118,16 +120,7 @@ Deno.test("sse condition: through the authorizer, with the bucket policy in the 
     const identities = { epoch: 0, identityPolicies: () => [ALLOW_S3] };
     const authorizer = new Authorizer(identities, buckets);
     const mayPut = async (sse?: string) => {
-      const headers = new Headers({ authorization: "AWS4-HMAC-SHA256 Credential=AKIAALICE/x" });
-      if (sse !== undefined) headers.set("x-amz-server-side-encryption", sse);
-      const access = requestAccess(authorizer, {
-        principal: alice,
-        headers,
-        query: new URLSearchParams(),
-        remoteAddr: "10.0.0.1",
-        secure: true,
-        form: false,
-      });
+      const access = requestAccess(authorizer, putRequest(sse));
       return await access.allowed("s3:PutObject", "secure-bucket", "reports/q1.csv");
     };
     assertEquals(await mayPut("AES256"), true);

@@ -13,7 +13,7 @@ import {
   ListMultipartUploadsCommand,
 } from "@aws-sdk/client-s3";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
-import { type ServerOptions, startServer, type TestServer } from "./helpers/server.ts";
+import { type ServerOptions, serving, startServer, type TestServer } from "./helpers/server.ts";
 import {
   client,
   equalBytes,
@@ -39,15 +39,7 @@ import {
 const FAST = ["--scanner-interval", "0.2", "--scanner-deep-every", "1", "--metrics-public"];
 
 async function withServer(options: ServerOptions, fn: (server: TestServer) => Promise<void>) {
-  const server = await startServer(options);
-  try {
-    await fn(server);
-  } catch (err) {
-    console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server.cleanup();
-  }
+  await serving(await startServer(options), fn);
 }
 
 /** The drives holding the parity shards (index > k) of `key`, by their xl.meta. */

@@ -10,6 +10,7 @@ import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { client, equalBytes, MiB, snapshot } from "./fault_util.ts";
+import { serving } from "./helpers/server.ts";
 import {
   CUSTOMER_KEY,
   ENCRYPTED,
@@ -56,8 +57,7 @@ function filesWith(files: Map<string, Uint8Array>, needle: Uint8Array): string[]
 }
 
 Deno.test("sse on disk: no canary plaintext, customer key or root key in any file of any drive; the plain canary is found", async () => {
-  const server = await startSseServer();
-  try {
+  await serving(await startSseServer(), async (server) => {
     const s3 = client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const canaries = new Map<Mode, Uint8Array>();
@@ -105,10 +105,5 @@ Deno.test("sse on disk: no canary plaintext, customer key or root key in any fil
       }
     }
     assertEquals(leaks, [], `found on the drives (${files.size} files searched)`);
-  } catch (err) {
-    console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server.cleanup();
-  }
+  });
 });

@@ -9,7 +9,7 @@
 
 import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { assert, assertEquals, assertNotEquals } from "./helpers/assert.ts";
-import type { TestServer } from "./helpers/server.ts";
+import { serving, type TestServer } from "./helpers/server.ts";
 import { signedFetch } from "./s3_raw.ts";
 import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../src/erasure/codec.ts";
 import { readSealed } from "../src/crypto/sealed-metadata.ts";
@@ -54,16 +54,10 @@ const PACKAGE = 64 * 1024;
 const STRIPE_1 = new ErasureCodec(2, 2).frameOffset(1);
 
 async function withSseServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = await startSseServer();
-  try {
+  await serving(await startSseServer(), async (server) => {
     await client(server).send(new CreateBucketCommand({ Bucket: BUCKET }));
     await fn(server);
-  } catch (err) {
-    console.error(server.output().slice(-4000));
-    throw err;
-  } finally {
-    await server.cleanup();
-  }
+  });
 }
 
 /** PUTs `bytes` in `mode` and returns what a read must give. */

@@ -66,6 +66,25 @@ function parseTopology(
   return { nodes: Number(match[1]), drivesPerNode: Number(match[2]) };
 }
 
+/**
+ * Runs `fn` against `server`: when it fails, the end of the server's output is printed first.
+ * The server is then cleaned up (stopped only, its directory kept, with `keepDir`).
+ */
+export async function serving<T>(
+  server: TestServer,
+  fn: (server: TestServer) => Promise<T>,
+  keepDir = false,
+): Promise<T> {
+  try {
+    return await fn(server);
+  } catch (err) {
+    console.error(server.output().slice(-4000));
+    throw err;
+  } finally {
+    await (keepDir ? server.stop() : server.cleanup());
+  }
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   // The cluster harness names each node's address; everything else is a test's "one server".
   if (TEST_TOPOLOGY && options.address === undefined) return await startClusterServer(options);
