@@ -4,6 +4,7 @@
  * s3rver (bench/s3rver-server.ts).
  */
 
+import { S3Client } from "@aws-sdk/client-s3";
 import type { S3Target } from "./signer.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -81,6 +82,24 @@ async function spawnListening(
 }
 
 /** CPU time the target's processes have used, in seconds (see processCpuSeconds). */
+/** `fn` with an SDK v3 client of `target` (for the few calls a bench makes through it). */
+export async function withSdk<T>(
+  target: RunningTarget,
+  fn: (s3: S3Client) => Promise<T>,
+): Promise<T> {
+  const s3 = new S3Client({
+    endpoint: target.endpoint,
+    region: target.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: target.accessKey, secretAccessKey: target.secretKey },
+  });
+  try {
+    return await fn(s3);
+  } finally {
+    s3.destroy();
+  }
+}
+
 export async function targetCpuSeconds(target: RunningTarget): Promise<number> {
   const seconds = await Promise.all((target.pids ?? [target.pid]).map(processCpuSeconds));
   return seconds.reduce((a, b) => a + b, 0);

@@ -11,13 +11,13 @@
  *   .deno/bin/deno run -A bench/sse.ts [--rounds 4] [--phase-ms 3000] [--count 2000]
  *     [--dir DIR] [--large-mib 256]
  */
-import { PutBucketEncryptionCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutBucketEncryptionCommand } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { toBase64 } from "../src/bytes.ts";
 import { signRequest } from "../tests/s3_raw.ts";
 import { BenchClient } from "./signer.ts";
 import { MiB, PATTERN, roundsBench, smallObjects } from "./load.ts";
-import { type RunningTarget, startFlashstor, targetCpuSeconds } from "./servers.ts";
+import { type RunningTarget, startFlashstor, targetCpuSeconds, withSdk } from "./servers.ts";
 import { mountTmpfs, unmount } from "../tests/helpers/mounts.ts";
 
 type Mode = "plain" | "SSE-S3" | "SSE-C";
@@ -105,24 +105,15 @@ async function smallBucket(target: RunningTarget, mode: Mode): Promise<string> {
   const bucket = `small-${mode.toLowerCase()}`;
   await new BenchClient(target).createBucket(bucket);
   if (mode === "plain") return bucket;
-  const s3 = new S3Client({
-    endpoint: target.endpoint,
-    region: target.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: target.accessKey, secretAccessKey: target.secretKey },
-  });
-  try {
-    await s3.send(
+  await withSdk(target, (s3) =>
+    s3.send(
       new PutBucketEncryptionCommand({
         Bucket: bucket,
         ServerSideEncryptionConfiguration: {
           Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
         },
       }),
-    );
-  } finally {
-    s3.destroy();
-  }
+    ));
   const probe = await signedFetch(target, "PUT", `/${bucket}/probe`, {}, PATTERN.slice(0, 16));
   await probe.body?.cancel();
   if (probe.headers.get("x-amz-server-side-encryption") !== "AES256") {

@@ -10,10 +10,10 @@
  *   .deno/bin/deno run -A bench/versioning.ts [--rounds 4] [--phase-ms 3000] [--dir /tmp]
  *     [--baseline DIR]
  */
-import { PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import { BenchClient } from "./signer.ts";
 import { ratioOf, roundsBench, smallObjects, type SmallOp } from "./load.ts";
-import { type RunningTarget, startFlashstor } from "./servers.ts";
+import { type RunningTarget, startFlashstor, withSdk } from "./servers.ts";
 
 const OPS: SmallOp[] = ["PUT", "GET", "DELETE"];
 /** The unversioned and the versioned bucket, and the unversioned one on the baseline. */
@@ -27,22 +27,13 @@ export interface VersioningRow {
 }
 
 async function enableVersioning(target: RunningTarget, bucket: string): Promise<void> {
-  const s3 = new S3Client({
-    endpoint: target.endpoint,
-    region: target.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: target.accessKey, secretAccessKey: target.secretKey },
-  });
-  try {
-    await s3.send(
+  await withSdk(target, (s3) =>
+    s3.send(
       new PutBucketVersioningCommand({
         Bucket: bucket,
         VersioningConfiguration: { Status: "Enabled" },
       }),
-    );
-  } finally {
-    s3.destroy();
-  }
+    ));
 }
 
 export async function measureVersioning(
