@@ -7,7 +7,7 @@
  */
 
 import { libraryCandidates } from "../../ffi/library.ts";
-import { checkedKey, type GcmEngine, NONCE_SIZE, type SyncGcmKey, TAG_SIZE } from "./gcm.ts";
+import { type GcmEngine, syncGcmEngine } from "./gcm.ts";
 
 /** libcrypto's AES-256-GCM and HMAC-SHA256 on caller-given buffers. */
 export interface Libcrypto {
@@ -153,46 +153,9 @@ export const LIBCRYPTO_PATHS = libraryCandidates("libcrypto.so.3");
 export function openSslGcm(): GcmEngine | undefined {
   const libcrypto = bindLibcrypto(LIBCRYPTO_PATHS);
   if (!libcrypto) return undefined;
-
-  // Plaintexts are carved out of 1 MiB slabs: one allocation per 16 packages instead of one
-  // each (a fresh 64 KiB array costs ~15 µs here, a third of opening the package). A slab is
-  // never written again once carved; the views keep it alive until the last is dropped.
-  const SLAB = 1 << 20;
-  let slab = new Uint8Array(0);
-  let carved = 0;
-  const output = (length: number): Uint8Array => {
-    if (length > SLAB) return new Uint8Array(length);
-    if (carved + length > slab.byteLength) [slab, carved] = [new Uint8Array(SLAB), 0];
-    carved += length;
-    return slab.subarray(carved - length, carved);
-  };
-  const importKeyNow = (key: Uint8Array): SyncGcmKey => {
-    const own = checkedKey(key).slice();
-    return {
-      seal(nonce, aad, plain) {
-        const out = new Uint8Array(NONCE_SIZE + plain.byteLength + TAG_SIZE);
-        libcrypto.seal(own, nonce, aad, plain, out);
-        return out;
-      },
-      open(aad, sealed) {
-        const length = sealed.byteLength - NONCE_SIZE - TAG_SIZE;
-        if (length < 0) return undefined;
-        const out = output(length);
-        return libcrypto.open(own, aad, sealed, out) ? out : undefined;
-      },
-      openInPlace(aad, sealed) {
-        const length = sealed.byteLength - NONCE_SIZE - TAG_SIZE;
-        if (length < 0) return undefined;
-        const out = sealed.subarray(NONCE_SIZE, NONCE_SIZE + length);
-        return libcrypto.open(own, aad, sealed, out) ? out : undefined;
-      },
-    };
-  };
-  return {
-    name: "openssl",
-    concurrency: 1,
-    importKey: (key) => Promise.resolve(importKeyNow(key)),
-    importKeyNow,
-    hmacSha256: (key, data) => libcrypto.hmacSha256(key, data),
-  };
+  return syncGcmEngine("openssl", {
+    prepare: (key) => key.slice(),
+    seal: libcrypto.seal,
+    open: libcrypto.open,
+  }, libcrypto.hmacSha256);
 }
