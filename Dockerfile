@@ -10,13 +10,16 @@
 # disks may fail. Left unmounted, Docker makes four anonymous volumes on one host disk, which
 # protect against bitrot only, not against losing that disk.
 #
-# The build needs network: npm (deno, the npm packages main.ts imports), apt (libisal2) and
+# The build needs network: npm (deno, the npm packages main.ts imports), apt (libisal2 …) and
 # dl.deno.land, where `deno compile` fetches denort, Deno's runtime for compiled binaries.
 
 # --- Stage 1: build the binary -------------------------------------------------------------
 FROM node:20-bookworm-slim AS build
+# The libraries the server binds are installed here too: the permissions baked into the binary
+# name the ones found (scripts/permissions.sh). libipsec-mb1 exists for amd64 only.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ca-certificates libisal2 \
+  && apt-get install -y --no-install-recommends ca-certificates libisal2 libssl3 \
+    $([ "$(dpkg --print-architecture)" = amd64 ] && echo libipsec-mb1) \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Deno first, so that code changes do not re-download it. No npm packages yet: scripts/compile
@@ -29,7 +32,7 @@ COPY ffi/ ffi/
 COPY src/ src/
 # The permissions baked into the binary (scripts/permissions.sh) are scoped to the image's
 # paths: read+write the four drives, read /etc/flashstor/certs (revoked after loading),
-# libisal, libc and libcrypto.
+# libisal, libc, libcrypto and (amd64) libIPSec_MB.
 ENV FLASHSTOR_DATA_PATHS=/data1,/data2,/data3,/data4 \
   FLASHSTOR_CONFIG_PATHS=/etc/flashstor/certs
 RUN bash scripts/compile /out/flashstor
@@ -38,6 +41,7 @@ RUN bash scripts/compile /out/flashstor
 FROM debian:bookworm-slim
 RUN apt-get update \
   && apt-get install -y --no-install-recommends libisal2 libssl3 \
+    $([ "$(dpkg --print-architecture)" = amd64 ] && echo libipsec-mb1) \
   && rm -rf /var/lib/apt/lists/* \
   && groupadd --system --gid 10001 flashstor \
   && useradd --system --uid 10001 --gid flashstor --home-dir /nonexistent \

@@ -1,8 +1,8 @@
 /**
  * Encryption at rest, the cipher: AES-256-GCM over 64 KiB packages for a 256 MiB stream with
- * each engine at hand (Web Crypto, node:crypto, OpenSSL's libcrypto through FFI), then the
- * package streams themselves, against a pass-through of the same stream in the same run; and
- * the cost of key derivation and key seals.
+ * each engine at hand (Web Crypto, node:crypto, OpenSSL's libcrypto and Intel's IPsec-MB through
+ * FFI), then the package streams themselves, against a pass-through of the same stream in the
+ * same run; and the cost of key derivation and key seals.
  * Run: .deno/bin/deno run -A bench/crypto.ts   (add --deny-ffi to see the Web Crypto engine)
  * MB/s count plaintext bytes (10^6 per MB).
  */
@@ -11,6 +11,7 @@ import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
 import { aesGcm } from "../src/crypto/engine.ts";
 import { type GcmEngine, webCryptoGcm } from "../src/crypto/gcm.ts";
 import { openSslGcm } from "../src/crypto/openssl-gcm.ts";
+import { ipsecMbGcm } from "../src/crypto/ipsec-mb-gcm.ts";
 import { partKey, sealObjectKey, unsealObjectKey } from "../src/crypto/object-key.ts";
 import { decrypting, planDecryption } from "../src/crypto/object-stream.ts";
 import { startCipherThread } from "../src/crypto/cipher-thread.ts";
@@ -110,6 +111,8 @@ export async function measureCipher(): Promise<Figure[]> {
   figures.push(...await nodeCryptoFigures(plain));
   const openSsl = openSslGcm();
   if (openSsl) figures.push(...await engineFigures(openSsl, 1, plain));
+  const ipsecMb = ipsecMbGcm();
+  if (ipsecMb) figures.push(...await engineFigures(ipsecMb, 1, plain));
 
   const key = crypto.getRandomValues(new Uint8Array(32));
   // A known size under a MiB per stream keeps it on this thread.
@@ -148,7 +151,7 @@ export async function measureKeys(count = 5000): Promise<Figure[]> {
   const sealed = await sealObjectKey(key, key, "SSE-S3", "bucket/object");
   return [
     {
-      name: `partKey (HMAC-SHA256, ${aesGcm.hmacSha256 ? aesGcm.name : "node:crypto"})`,
+      name: `partKey (HMAC-SHA256, ${aesGcm.hmacSha256 ? "openssl" : "node:crypto"})`,
       mbps: await perCall(() => partKey(key, 1)),
     },
     {

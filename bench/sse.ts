@@ -136,7 +136,8 @@ async function measure(
   const drives = Array.from({ length: 4 }, (_, i) => `${dir}/d${i + 1}`);
   const target = await startFlashstor("flashstor 2+2", drives, ["--scanner-interval", "0"]);
   try {
-    const engine = /AES-GCM by \w+/.exec(target.recentOutput())?.[0] ?? "AES-GCM engine unnamed";
+    const engine = /AES-GCM by [\w/-]+/.exec(target.recentOutput())?.[0] ??
+      "AES-GCM engine unnamed";
     const client = new BenchClient(target);
     await client.createBucket("large");
     const body = new Uint8Array(plan.largeBytes);

@@ -10,6 +10,8 @@
 #   ffi          libisal.so.2 (erasure code, checksums), libc.so.6 (privilege drop, reads of
 #                cached metadata: ffi/cached-read.ts) and libcrypto.so.3 (AES-GCM of encryption
 #                at rest, src/crypto/openssl-gcm.ts; without it Web Crypto serves, ~4x slower)
+#                and, on x86-64, libIPSec_MB.so.1 (Intel's IPsec Multi-Buffer library: the same
+#                cipher ~2x faster than OpenSSL, src/crypto/ipsec-mb-gcm.ts)
 #                only, by absolute path: a scoped --allow-ffi
 #                matches a dlopen of that exact path (ffi/library.ts libraryCandidates, same
 #                order as here). Libraries are opened at startup; ffi is revoked after.
@@ -35,12 +37,13 @@ flashstor_library_path() {
 }
 
 flashstor_permission_flags() {
-  local isal libc crypto ffi read_flag="--allow-read" write_flag="--allow-write"
+  local isal libc crypto ipsec ffi read_flag="--allow-read" write_flag="--allow-write"
   isal=$(flashstor_library_path libisal.so.2) || return 1
   libc=$(flashstor_library_path libc.so.6) || return 1
   ffi="$isal,$libc"
   # Optional: the server falls back to Web Crypto without it.
   if crypto=$(flashstor_library_path libcrypto.so.3 2>/dev/null); then ffi="$ffi,$crypto"; fi
+  if ipsec=$(flashstor_library_path libIPSec_MB.so.1 2>/dev/null); then ffi="$ffi,$ipsec"; fi
   if [ -n "${FLASHSTOR_DATA_PATHS:-}" ]; then
     read_flag="--allow-read=$FLASHSTOR_DATA_PATHS${FLASHSTOR_CONFIG_PATHS:+,$FLASHSTOR_CONFIG_PATHS},/etc/passwd,/etc/group"
     write_flag="--allow-write=$FLASHSTOR_DATA_PATHS"

@@ -43,11 +43,14 @@ Deno.test("PERMISSION_FLAGS: no -A, no run; ffi, env and sys scoped", async () =
   const ffi = flags.find((f) => f.startsWith("--allow-ffi="))?.slice("--allow-ffi=".length).split(
     ",",
   );
-  // libcrypto (AES-GCM of encryption at rest) when the machine has it: Web Crypto otherwise.
-  assert(ffi?.length === 2 || ffi?.length === 3, `${ffi}`);
-  assert(ffi!.every((path) => path.startsWith("/")), "absolute library paths");
-  assert(ffi![0].endsWith("/libisal.so.2") && ffi![1].endsWith("/libc.so.6"));
-  assert(ffi!.length === 2 || ffi![2].endsWith("/libcrypto.so.3"));
+  // libcrypto and libIPSec_MB (AES-GCM of encryption at rest) when the machine has them: Web
+  // Crypto otherwise; nothing else.
+  assert(ffi !== undefined && ffi.every((path) => path.startsWith("/")), `${ffi}`);
+  assert(ffi[0].endsWith("/libisal.so.2") && ffi[1].endsWith("/libc.so.6"), `${ffi}`);
+  const optional = ffi.slice(2).map((path) => path.slice(path.lastIndexOf("/") + 1));
+  const allowed = ["libcrypto.so.3", "libIPSec_MB.so.1"];
+  assert(optional.every((name) => allowed.includes(name)), `${ffi}`);
+  assertEquals(new Set(optional).size, optional.length);
   assert(flags.includes("--allow-env=FLASHSTOR_*,FLASHSTORE_*,HOME"));
   assert(flags.includes("--allow-sys=statfs"));
   assert(
@@ -140,6 +143,11 @@ Deno.test("Dockerfile: multi-stage, compiled binary on slim Debian with libisal2
   );
   assert(!instructions.some((i) => /(^|\s)(-A|--allow-all)(\s|$)/.test(i.args)), "never -A");
   assert(final.some((i) => i.keyword === "RUN" && /apt-get install .*libisal2/.test(i.args)));
+  // The libraries of the baked ffi permissions are in both stages (libipsec-mb1: amd64 only).
+  for (const stage of [build, final]) {
+    const install = stage.find((i) => i.keyword === "RUN" && /apt-get install/.test(i.args));
+    assert(/libssl3/.test(install?.args ?? "") && /libipsec-mb1/.test(install?.args ?? ""));
+  }
   assert(
     final.some((i) =>
       i.keyword === "COPY" && i.args === "--from=build /out/flashstor /usr/local/bin/flashstor"

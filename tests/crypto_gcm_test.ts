@@ -1,29 +1,36 @@
 /**
- * The two AES-256-GCM engines agree with each other (and so with the standard), and the
- * package and key tests pass on the Web Crypto engine as well as on the one chosen here.
+ * The AES-256-GCM engines agree with each other and with node:crypto (and so with the
+ * standard), every IPsec-MB implementation this CPU runs included, and the package and key
+ * tests pass on the Web Crypto engine as well as on the one chosen here.
  */
 
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { aesGcm } from "../src/crypto/engine.ts";
 import { type GcmEngine, webCryptoGcm } from "../src/crypto/gcm.ts";
 import { openSslGcm } from "../src/crypto/openssl-gcm.ts";
+import { ipsecMbGcm, ipsecMbImplementations } from "../src/crypto/ipsec-mb-gcm.ts";
 import { randomBytes } from "./crypto_util.ts";
-import { createHmac } from "node:crypto";
+import { createCipheriv, createHmac } from "node:crypto";
 
 /** Set by the run below on the Web Crypto engine: the engine that run must be using. */
 const EXPECTED_ENGINE = Deno.env.get("FLASHSTOR_TEST_GCM_ENGINE");
 const openSsl = openSslGcm();
+const ipsecMb = ipsecMbGcm();
+/** The engines computing on this thread that load here. */
+const syncEngines = [ipsecMb, openSsl].filter((e) => e !== undefined);
 
-Deno.test("the engine in use is OpenSSL where libcrypto loads, else Web Crypto", () => {
-  assertEquals(aesGcm.name, EXPECTED_ENGINE ?? openSsl?.name ?? "webcrypto");
+Deno.test("the engine in use is IPsec-MB where it loads, else OpenSSL, else Web Crypto", () => {
+  assertEquals(aesGcm.name, EXPECTED_ENGINE ?? ipsecMb?.name ?? openSsl?.name ?? "webcrypto");
+  // HMAC-SHA256 is OpenSSL's whichever cipher is chosen.
+  assertEquals(aesGcm.hmacSha256 !== undefined, openSsl !== undefined);
 });
 
 Deno.test({
-  name: "OpenSSL and Web Crypto open each other's seals and refuse changed ones",
-  // Without libcrypto.so.3 (or ffi) there is only the Web Crypto engine to compare.
-  ignore: openSsl === undefined,
+  name: "the engines open each other's seals and refuse changed ones",
+  // Without libcrypto.so.3 and libIPSec_MB.so.1 (or ffi) there is only Web Crypto.
+  ignore: syncEngines.length === 0,
   fn: async () => {
-    const engines: GcmEngine[] = [webCryptoGcm, openSsl!];
+    const engines: GcmEngine[] = [webCryptoGcm, ...syncEngines];
     const key = randomBytes(32, 1);
     const nonce = randomBytes(12, 2);
     const aad = randomBytes(9, 3);
@@ -52,7 +59,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "OpenSSL's HMAC-SHA256 and its in-place opening agree with node:crypto and with open",
+  name: "OpenSSL's HMAC-SHA256 agrees with node:crypto",
   ignore: openSsl === undefined,
   fn: () => {
     for (const keySize of [0, 1, 32, 63, 64, 65, 100]) {
@@ -63,26 +70,67 @@ Deno.test({
         assertEquals(openSsl!.hmacSha256!(key, data), new Uint8Array(expected));
       }
     }
-    const key = openSsl!.importKeyNow!(randomBytes(32, 5));
-    const aad = randomBytes(9, 6);
-    for (const size of [0, 1, 65536]) {
-      const plain = randomBytes(size, size + 7);
-      const sealed = key.seal(randomBytes(12, 8), aad, plain);
-      assertEquals(key.openInPlace(aad, sealed.slice(0, 11)), undefined);
-      const changed = sealed.slice();
-      changed[changed.byteLength - 1] ^= 1;
-      assertEquals(key.openInPlace(aad, changed), undefined);
-      const opened = key.openInPlace(aad, sealed);
-      assertEquals(opened, plain);
-      // The plaintext is where the ciphertext was.
-      assertEquals(opened!.buffer, sealed.buffer);
-      assertEquals(opened!.byteOffset, sealed.byteOffset + 12);
+  },
+});
+
+Deno.test({
+  name: "in-place opening agrees with open and refuses changed or short packages",
+  ignore: syncEngines.length === 0,
+  fn: () => {
+    for (const engine of syncEngines) {
+      const key = engine.importKeyNow!(randomBytes(32, 5));
+      const aad = randomBytes(9, 6);
+      for (const size of [0, 1, 65536]) {
+        const plain = randomBytes(size, size + 7);
+        const sealed = key.seal(randomBytes(12, 8), aad, plain);
+        assertEquals(key.openInPlace(aad, sealed.slice(0, 11)), undefined, engine.name);
+        const changed = sealed.slice();
+        changed[changed.byteLength - 1] ^= 1;
+        assertEquals(key.openInPlace(aad, changed), undefined, engine.name);
+        const opened = key.openInPlace(aad, sealed);
+        assertEquals(opened, plain, engine.name);
+        // The plaintext is where the ciphertext was.
+        assertEquals(opened!.buffer, sealed.buffer);
+        assertEquals(opened!.byteOffset, sealed.byteOffset + 12);
+      }
     }
   },
 });
 
+Deno.test({
+  name: "every IPsec-MB implementation this CPU runs matches node:crypto, at any buffer offset",
+  ignore: ipsecMb === undefined,
+  fn: () => {
+    const implementations = ipsecMbImplementations();
+    assertEquals(ipsecMb!.name, `ipsec-mb/${implementations[0]}`);
+    for (const implementation of implementations) {
+      const engine = ipsecMbGcm({ implementation })!;
+      assertEquals(engine.name, `ipsec-mb/${implementation}`);
+      // Keys, data and additional data of odd sizes, in buffers at odd offsets.
+      for (const [size, offset] of [[0, 0], [1, 3], [15, 1], [16, 7], [17, 0], [4099, 5]]) {
+        const rawKey = randomBytes(32 + offset, size + 1).subarray(offset);
+        const nonce = randomBytes(12 + offset, size + 2).subarray(offset);
+        const aad = randomBytes(9 + size % 40 + offset, size + 3).subarray(offset);
+        const plain = randomBytes(size + offset, size + 4).subarray(offset);
+        const cipher = createCipheriv("aes-256-gcm", rawKey, nonce).setAAD(aad);
+        const text = new Uint8Array([...cipher.update(plain), ...cipher.final()]);
+        const expected = new Uint8Array([...nonce, ...text, ...cipher.getAuthTag()]);
+        const key = engine.importKeyNow!(rawKey);
+        const label = `${implementation}, ${size} bytes at offset ${offset}`;
+        assertEquals(key.seal(nonce, aad, plain), expected, label);
+        const stored = new Uint8Array(expected.byteLength + offset);
+        stored.set(expected, offset);
+        assertEquals(key.open(aad, stored.subarray(offset)), plain, label);
+        stored[offset + 12 + (size >> 1)] ^= 1;
+        assertEquals(key.open(aad, stored.subarray(offset)), undefined, label);
+      }
+    }
+    assertEquals(ipsecMbGcm({ implementation: "no-such-implementation" }), undefined);
+  },
+});
+
 Deno.test("engines refuse keys that are not 32 bytes", async () => {
-  for (const engine of [webCryptoGcm, openSsl].filter((e) => e !== undefined)) {
+  for (const engine of [webCryptoGcm, ...syncEngines]) {
     await assertRejects(() => engine.importKey(new Uint8Array(16)), RangeError);
   }
 });

@@ -1,14 +1,15 @@
 /**
  * AES-256-GCM as the package stream and key seals use it: a key imported once, then many
- * seals and opens with a caller-chosen 12-byte nonce. Two engines implement it, OpenSSL's
- * libcrypto (openssl-gcm.ts) and Web Crypto (here); engine.ts picks one.
+ * seals and opens with a caller-chosen 12-byte nonce. Three engines implement it, Intel's
+ * IPsec Multi-Buffer library (ipsec-mb-gcm.ts), OpenSSL's libcrypto (openssl-gcm.ts) and Web
+ * Crypto (here); engine.ts picks one.
  */
 
 export const KEY_SIZE = 32;
 export const NONCE_SIZE = 12;
 export const TAG_SIZE = 16;
 
-/** One imported key. Results may be synchronous (OpenSSL) or promised (Web Crypto). */
+/** One imported key. Results may be synchronous (IPsec-MB, OpenSSL) or promised (Web Crypto). */
 export interface GcmKey {
   /** nonce || ciphertext || tag of `plain`, authenticating `aad` too. */
   seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array | Promise<Uint8Array>;

@@ -189,7 +189,7 @@ type PartKeys = (partNumber: number) => Uint8Array | Promise<Uint8Array>;
  * stands, or stored bytes ending early or running long, error the stream with TamperedObject
  * (plaintext of the packages before it may have passed). `partKeyOf` gives each part's key,
  * called once per part, in order. `stored`'s chunks must be the caller's to give: with an
- * engine computing on this thread (OpenSSL) packages are opened in place.
+ * engine computing on this thread (IPsec-MB, OpenSSL) packages are opened in place.
  *
  * A pulled stream rather than a TransformStream: piping costs a small GET ~25 µs. One chunk
  * is read and opened ahead, so that reading the drives overlaps sending.

@@ -4,8 +4,8 @@
  * MinIO's built-in KMS does), so however many secrets one key seals no GCM nonce can repeat
  * (the nonce is zero). The additional data names what the secret belongs to; opened with
  * another key or additional data, or altered, it does not open. The cipher and the HMAC are
- * the crypto engine's when it computes on this thread (OpenSSL: a few µs a seal), else
- * node:crypto's.
+ * the crypto engine's when it computes on this thread (IPsec-MB or OpenSSL: a few µs a seal),
+ * else node:crypto's.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { concatBytes } from "../bytes.ts";
