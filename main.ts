@@ -180,7 +180,7 @@ async function serve(args: string[]): Promise<void> {
     keys
       ? `flashstor: key service on (default key ${keys.defaultKeyId}): SSE-S3 and SSE-KMS ` +
         `served; AES-GCM by ${aesGcm.name}` +
-        (cipherThread ? ", large bodies sealed by OpenSSL on a thread of their own" : "")
+        (cipherThread ? `, large bodies sealed by ${cipherThread} on a thread of their own` : "")
       : "flashstor: no key service (FLASHSTOR_KMS_SECRET_KEY unset): SSE-S3 and SSE-KMS refused",
   );
   const iam = await whenQuorum(

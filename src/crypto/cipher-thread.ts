@@ -1,21 +1,23 @@
 /**
  * Packages sealed on a thread of their own. A PUT's request thread is its busiest: it receives
  * the body, hands it to the MD5 thread, erasure-codes and writes it; sealing there too added
- * ~1.3 s of it per GiB (measured: the cipher, a new buffer per package, more chunks to encode),
+ * ~1.3 s of it per GiB (measured with OpenSSL: the cipher, a new buffer per package, more chunks to encode),
  * against ~0.2 s for copying the body to this thread. A round trip to another thread costs
  * ~160 µs, so bodies go in batches of up to 16 packages (1 MiB), copied into a buffer that is
  * handed over (transferred, not copied) and comes back for reuse; bodies under a MiB stay on
  * the request thread, where a trip would cost more than the cipher. (Opening needs no thread:
  * it runs in place, object-stream.ts.)
  *
- * The thread binds libcrypto itself, so it must start while ffi is granted: the server awaits
- * startCipherThread() before it revokes ffi. Without libcrypto there is no thread, and callers
- * use the engine of engine.ts on their own thread.
+ * The thread binds its cipher itself, IPsec-MB's where it loads, else OpenSSL's, so it must
+ * start while ffi is granted: the server awaits startCipherThread() before it revokes ffi.
+ * Without either there is no thread, and callers use the engine of engine.ts on their own
+ * thread.
  */
 import { Worker } from "node:worker_threads";
-import { bindLibcrypto, type Libcrypto, LIBCRYPTO_PATHS } from "./openssl-gcm.ts";
+import { bindLibcrypto, LIBCRYPTO_PATHS } from "./openssl-gcm.ts";
+import { bindIpsecMb, IPSEC_MB_PATHS, LIBC_PATHS } from "./ipsec-mb-gcm.ts";
 import { PACKAGE_OVERHEAD, PACKAGE_SIZE, packageAad } from "./packages.ts";
-import { KEY_SIZE, NONCE_SIZE } from "./gcm.ts";
+import { type GcmPrimitive, KEY_SIZE, NONCE_SIZE } from "./gcm.ts";
 
 /** Packages per batch. */
 export const BATCH_PACKAGES = 16;
@@ -62,41 +64,55 @@ export function cipherThread(): CipherThread | undefined {
   return running ?? undefined;
 }
 
-/** Starts the thread; resolves to whether it runs (bound libcrypto). */
-export function startCipherThread(): Promise<boolean> {
+/** A thread that has not said it runs by then is given up (sealing stays on the request thread). */
+const START_TIMEOUT_MS = 30_000;
+
+/** Starts the thread; resolves to the name of the cipher it seals with, undefined if it cannot run. */
+export function startCipherThread(): Promise<string | undefined> {
   starting ??= new Promise((resolve) => {
     try {
       const worker = new Worker(THREAD_SOURCE(), {
         eval: true,
-        workerData: { paths: LIBCRYPTO_PATHS, packageSize: PACKAGE_SIZE },
+        workerData: {
+          ipsecMbPaths: IPSEC_MB_PATHS,
+          libcPaths: LIBC_PATHS,
+          libcryptoPaths: LIBCRYPTO_PATHS,
+          packageSize: PACKAGE_SIZE,
+        },
       });
+      const giveUp = (reason: string) => {
+        console.error(`flashstor: no cipher thread (${reason}), encrypting on the request thread`);
+        running = null;
+        void worker.terminate();
+        resolve(undefined);
+      };
+      const timer = setTimeout(() => giveUp("it did not start"), START_TIMEOUT_MS);
       // Idle, it must not keep the process alive; with batches in flight it must.
       worker.unref();
-      worker.once("message", (hello: { ready: boolean }) => {
-        if (hello.ready) running = new ThreadClient(worker);
-        else {
-          running = null;
-          void worker.terminate();
-        }
-        resolve(hello.ready);
+      worker.once("message", (hello: { cipher?: string }) => {
+        clearTimeout(timer);
+        if (hello.cipher === undefined) return giveUp("no cipher library");
+        running = new ThreadClient(worker);
+        resolve(hello.cipher);
       });
       worker.on("error", (err: Error) => {
+        clearTimeout(timer);
         console.error("flashstor: the cipher thread failed:", err);
         // Batches in flight fail; later bodies are sealed on the request thread.
         running?.failAll(err);
         running = null;
-        resolve(false);
+        resolve(undefined);
       });
     } catch (err) {
       console.error("flashstor: no cipher thread, encrypting on the request thread:", err);
       running = null;
-      resolve(false);
+      resolve(undefined);
     }
   });
   return starting;
 }
 
-let starting: Promise<boolean> | undefined;
+let starting: Promise<string | undefined> | undefined;
 let running: ThreadClient | null | undefined;
 const spareBuffers: ArrayBuffer[] = [];
 const SPARE_BUFFERS_KEPT = 16;
@@ -167,11 +183,11 @@ class ThreadClient implements CipherThread {
 }
 
 /**
- * Seals one batch with `libcrypto`. Runs on the thread only, from its own source:
+ * Seals one batch with `cipher`. Runs on the thread only, from its own source:
  * self-contained but for packageAad, whose source goes along.
  */
-function sealBatch(
-  libcrypto: Libcrypto,
+function sealBatch<K>(
+  cipher: GcmPrimitive<K>,
   packageSize: number,
   overhead: number,
   nonceSize: number,
@@ -180,9 +196,10 @@ function sealBatch(
   const plain = new Uint8Array(request.input, 0, request.length);
   const count = Math.max(1, Math.ceil(plain.byteLength / packageSize));
   const stored = new Uint8Array(plain.byteLength + count * overhead);
+  const key = cipher.prepare(request.key);
   for (let i = 0; i < count; i++) {
-    libcrypto.seal(
-      request.key,
+    cipher.seal(
+      key,
       crypto.getRandomValues(new Uint8Array(nonceSize)),
       packageAad(request.sequence + i, request.final && i === count - 1),
       plain.subarray(i * packageSize, (i + 1) * packageSize),
@@ -196,14 +213,19 @@ function sealBatch(
 const THREAD_SOURCE = () => `
 const { parentPort, workerData } = require("node:worker_threads");
 ${packageAad}
+${bindIpsecMb}
 ${bindLibcrypto}
 ${sealBatch}
-const libcrypto = bindLibcrypto(workerData.paths);
-parentPort.postMessage({ ready: libcrypto !== undefined });
+const ipsecMb = bindIpsecMb(workerData.ipsecMbPaths, workerData.libcPaths);
+const libcrypto = ipsecMb ? undefined : bindLibcrypto(workerData.libcryptoPaths);
+const cipher = ipsecMb ?? (libcrypto && { prepare: (key) => key, seal: libcrypto.seal });
+parentPort.postMessage({
+  cipher: ipsecMb ? "ipsec-mb/" + ipsecMb.implementation : libcrypto ? "openssl" : undefined,
+});
 parentPort.on("message", (request) => {
   const { id, input } = request;
   try {
-    const output = sealBatch(libcrypto, workerData.packageSize, ${PACKAGE_OVERHEAD}, ${NONCE_SIZE}, request);
+    const output = sealBatch(cipher, workerData.packageSize, ${PACKAGE_OVERHEAD}, ${NONCE_SIZE}, request);
     parentPort.postMessage({ id, input, output }, [input, output]);
   } catch (err) {
     parentPort.postMessage({ id, input, error: String(err) }, [input]);

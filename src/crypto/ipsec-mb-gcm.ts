@@ -9,153 +9,151 @@
  */
 
 import { libraryCandidates } from "../../ffi/library.ts";
-import { bufferAddress } from "../../ffi/libc.ts";
-import { type GcmEngine, NONCE_SIZE, syncGcmEngine, TAG_SIZE } from "./gcm.ts";
+import { type GcmEngine, type GcmPrimitive, syncGcmEngine } from "./gcm.ts";
 
 export const IPSEC_MB_PATHS = libraryCandidates("libIPSec_MB.so.1");
+export const LIBC_PATHS = libraryCandidates("libc.so.6");
 
-// CPU features as the library reports them (IMB_MGR.features, intel-ipsec-mb.h).
-const AESNI = 1n << 1n;
-const PCLMULQDQ = 1n << 2n;
-const SSE4_2 = 1n << 4n;
-const AVX = 1n << 5n;
-const AVX2 = 1n << 6n;
-const AVX512_SKX = 0b11111n << 7n;
-const VAES = 1n << 12n;
-const VPCLMULQDQ = 1n << 13n;
-const SELF_TEST = 1n << 20n;
-const SELF_TEST_PASS = 1n << 21n;
-
-/** The library's implementations, widest first, with the CPU features each needs. */
-const IMPLEMENTATIONS: [string, bigint][] = [
-  ["vaes_avx512", AVX512_SKX | VAES | VPCLMULQDQ | AESNI | PCLMULQDQ],
-  ["avx512", AVX512_SKX | AESNI | PCLMULQDQ],
-  ["avx_gen4", AVX2 | AVX | AESNI | PCLMULQDQ],
-  ["avx_gen2", AVX | AESNI | PCLMULQDQ],
-  ["sse", SSE4_2 | AESNI | PCLMULQDQ],
-];
-
-/** The direct API's functions (since 1.0): key precomputation, one-shot encrypt and decrypt. */
-const ONE_SHOT = {
-  parameters: [
-    "buffer", // const struct gcm_key_data *
-    "buffer", // struct gcm_context_data *
-    "buffer", // out
-    "buffer", // in
-    "usize", // length (uint64_t: the same on x86-64)
-    "buffer", // 12-byte IV
-    "buffer", // aad
-    "usize", // aad length
-    "buffer", // tag out
-    "usize", // tag length
-  ],
-  result: "void",
-} as const;
-
-const PROBE = {
-  imb_get_version: { parameters: [], result: "u32" },
-  imb_get_feature_flags: { parameters: [], result: "u64" },
-} as const;
-
-const TAG = BigInt(TAG_SIZE);
-/** Additional data here is a package's 9 bytes or a key seal's context. */
-const aadLength = (aad: Uint8Array) => BigInt(aad.byteLength);
-
-/**
- * struct gcm_key_data is 1008 bytes, declared aligned to 64 (its code faults on one that is
- * not aligned to 16); struct gcm_context_data is 88 bytes, unaligned.
- */
-const KEY_DATA_SIZE = 1024;
-const KEY_DATA_ALIGNMENT = 64n;
-const CONTEXT_SIZE = 128;
-
-/** The implementations of the library at `path` that this CPU runs, widest first. */
-function runnableAt(path: string): string[] {
-  const lib = Deno.dlopen(path, PROBE);
-  try {
-    // The direct API's signatures are those of 1.0 on.
-    if (lib.symbols.imb_get_version() < 0x10000) return [];
-    const features = lib.symbols.imb_get_feature_flags();
-    if ((features & SELF_TEST) !== 0n && (features & SELF_TEST_PASS) === 0n) return [];
-    return IMPLEMENTATIONS.filter(([, needs]) => (features & needs) === needs).map(([name]) =>
-      name
-    );
-  } finally {
-    lib.close();
-  }
+/** The library's AES-256-GCM under keys prepared into its key data. */
+export interface IpsecMb extends GcmPrimitive<Uint8Array> {
+  /** The implementation bound (`vaes_avx512`, `avx512`, `avx_gen4`, `avx_gen2`, `sse`). */
+  implementation: string;
+  /** Every implementation this CPU runs, widest first. */
+  runnable: string[];
 }
 
-/** The library's path and the implementations this CPU runs; undefined without the library. */
-function probe(): { path: string; runnable: string[] } | undefined {
-  for (const path of IPSEC_MB_PATHS) {
+/**
+ * Binds the widest implementation this CPU runs (or `implementation`, if it runs) from the
+ * first of `paths` that opens; undefined when none does (missing, ffi not granted for it) or
+ * the CPU runs none. `libcPaths` is where libc is looked for: key data must sit at an aligned
+ * address, which libc tells. Self-contained, using nothing from outside its body but globals:
+ * the cipher thread (cipher-thread.ts) runs this function's own source.
+ */
+export function bindIpsecMb(
+  paths: readonly string[],
+  libcPaths: readonly string[],
+  implementation?: string,
+): IpsecMb | undefined {
+  // CPU features as the library reports them (imb_get_feature_flags, intel-ipsec-mb.h).
+  const AESNI = 1n << 1n;
+  const PCLMULQDQ = 1n << 2n;
+  const SSE4_2 = 1n << 4n;
+  const AVX = 1n << 5n;
+  const AVX2 = 1n << 6n;
+  const AVX512_SKX = 0b11111n << 7n;
+  const VAES = 1n << 12n;
+  const VPCLMULQDQ = 1n << 13n;
+  const SELF_TEST = 1n << 20n;
+  const SELF_TEST_PASS = 1n << 21n;
+  const implementations: [string, bigint][] = [
+    ["vaes_avx512", AVX512_SKX | VAES | VPCLMULQDQ | AESNI | PCLMULQDQ],
+    ["avx512", AVX512_SKX | AESNI | PCLMULQDQ],
+    ["avx_gen4", AVX2 | AVX | AESNI | PCLMULQDQ],
+    ["avx_gen2", AVX | AESNI | PCLMULQDQ],
+    ["sse", SSE4_2 | AESNI | PCLMULQDQ],
+  ];
+  const nonceSize = 12;
+  const tagSize = 16;
+  // struct gcm_key_data is 1008 bytes, declared aligned to 64 (its code faults on one that is
+  // not aligned to 16); struct gcm_context_data is 88 bytes, unaligned.
+  const keyDataSize = 1024;
+  const keyDataAlignment = 64n;
+  const contextSize = 128;
+  // The direct API (since 1.0): key data, context, out, in, length, 12-byte IV, aad, aad
+  // length, tag out, tag length; uint64_t lengths, usize on x86-64.
+  const oneShot = {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "usize",
+      "buffer",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+    ],
+    result: "void",
+  } as const;
+  const probe = {
+    imb_get_version: { parameters: [], result: "u32" },
+    imb_get_feature_flags: { parameters: [], result: "u64" },
+  } as const;
+
+  let path: string | undefined;
+  let runnable: string[] = [];
+  for (const candidate of paths) {
     try {
-      return { path, runnable: runnableAt(path) };
+      const lib = Deno.dlopen(candidate, probe);
+      const features = lib.symbols.imb_get_feature_flags();
+      const tested = (features & SELF_TEST) === 0n || (features & SELF_TEST_PASS) !== 0n;
+      if (lib.symbols.imb_get_version() >= 0x10000 && tested) {
+        runnable = implementations.filter(([, needs]) => (features & needs) === needs)
+          .map(([name]) => name);
+      }
+      lib.close();
+      path = candidate;
+      break;
     } catch {
-      // not there, or not permitted
+      // the next candidate
     }
   }
-  return undefined;
-}
+  const chosen = implementation ?? runnable[0];
+  if (path === undefined || chosen === undefined || !runnable.includes(chosen)) return undefined;
 
-/** The implementations this CPU runs, widest first; empty without the library. */
-export function ipsecMbImplementations(): string[] {
-  return probe()?.runnable ?? [];
-}
-
-/** A zeroed view of KEY_DATA_SIZE bytes at an address aligned as the library declares. */
-function keyDataBuffer(): Uint8Array<ArrayBuffer> {
-  const buffer = new Uint8Array(KEY_DATA_SIZE + Number(KEY_DATA_ALIGNMENT));
-  const misaligned = bufferAddress(buffer) % KEY_DATA_ALIGNMENT;
-  const offset = Number((KEY_DATA_ALIGNMENT - misaligned) % KEY_DATA_ALIGNMENT);
-  return buffer.subarray(offset, offset + KEY_DATA_SIZE);
-}
-
-/**
- * The engine on the widest implementation this CPU runs (or on `implementation`, one of
- * ipsecMbImplementations()); undefined when the library is missing or refused by ffi, or the
- * CPU runs none. HMAC-SHA256 is not the library's: `hmacSha256` is passed on as the engine's.
- */
-export function ipsecMbGcm(
-  options: {
-    hmacSha256?: (key: Uint8Array, data: Uint8Array) => Uint8Array<ArrayBuffer>;
-    implementation?: string;
-  } = {},
-): GcmEngine | undefined {
-  const found = probe();
-  const implementation = options.implementation ?? found?.runnable[0];
-  if (!found || implementation === undefined || !found.runnable.includes(implementation)) {
-    return undefined;
+  // memcpy(dst, dst, 0) returns dst: a buffer's address, without the UnsafePointer API (which
+  // needs an unscoped --allow-ffi).
+  let address: ((buffer: Uint8Array) => bigint) | undefined;
+  for (const candidate of libcPaths) {
+    try {
+      const libc = Deno.dlopen(
+        candidate,
+        {
+          memcpy: { parameters: ["buffer", "buffer", "usize"], result: "u64" },
+        } as const,
+      );
+      address = (buffer) => libc.symbols.memcpy(buffer, buffer, 0n);
+      break;
+    } catch {
+      // the next candidate
+    }
   }
-  const lib = Deno.dlopen(
-    found.path,
+  if (address === undefined) return undefined;
+  const f = Deno.dlopen(
+    path,
     {
-      pre: {
-        name: `aes_gcm_pre_256_${implementation}`,
-        parameters: ["buffer", "buffer"],
-        result: "void",
-      },
-      enc: { name: `aes_gcm_enc_256_${implementation}`, ...ONE_SHOT },
-      dec: { name: `aes_gcm_dec_256_${implementation}`, ...ONE_SHOT },
+      pre: { name: `aes_gcm_pre_256_${chosen}`, parameters: ["buffer", "buffer"], result: "void" },
+      enc: { name: `aes_gcm_enc_256_${chosen}`, ...oneShot },
+      dec: { name: `aes_gcm_dec_256_${chosen}`, ...oneShot },
     } as const,
-  );
-  const f = lib.symbols;
+  ).symbols;
   // Calls on one thread run one at a time: one context and one computed tag serve them all.
-  const context = new Uint8Array(CONTEXT_SIZE);
-  const tag = new Uint8Array(TAG_SIZE);
-  return syncGcmEngine(`ipsec-mb/${implementation}`, {
+  const context = new Uint8Array(contextSize);
+  const tag = new Uint8Array(tagSize);
+  const tagLength = BigInt(tagSize);
+
+  return {
+    implementation: chosen,
+    runnable,
     prepare(key) {
-      const keyData = keyDataBuffer();
+      const buffer = new Uint8Array(keyDataSize + Number(keyDataAlignment));
+      const offset = Number(
+        (keyDataAlignment - address(buffer) % keyDataAlignment) % keyDataAlignment,
+      );
+      const keyData = buffer.subarray(offset, offset + keyDataSize);
       f.pre(key, keyData);
       return keyData;
     },
     seal(keyData, nonce, aad, plain, out) {
       const length = plain.byteLength;
-      if (nonce.byteLength !== NONCE_SIZE || out.byteLength < NONCE_SIZE + length + TAG_SIZE) {
+      if (nonce.byteLength !== nonceSize || out.byteLength < nonceSize + length + tagSize) {
         throw new RangeError("ipsec-mb: nonce or output of the wrong size");
       }
       out.set(nonce);
-      const text = out.subarray(NONCE_SIZE, NONCE_SIZE + length);
-      const tagOut = out.subarray(NONCE_SIZE + length, NONCE_SIZE + length + TAG_SIZE);
+      const text = out.subarray(nonceSize, nonceSize + length);
+      const tagOut = out.subarray(nonceSize + length, nonceSize + length + tagSize);
+      const aadLength = BigInt(aad.byteLength);
       f.enc(
         keyData,
         context,
@@ -164,21 +162,43 @@ export function ipsecMbGcm(
         BigInt(length),
         nonce,
         aad,
-        aadLength(aad),
+        aadLength,
         tagOut,
-        TAG,
+        tagLength,
       );
     },
     open(keyData, aad, sealed, out) {
-      const length = sealed.byteLength - NONCE_SIZE - TAG_SIZE;
+      const length = sealed.byteLength - nonceSize - tagSize;
       if (length < 0 || out.byteLength < length) return false;
-      const nonce = sealed.subarray(0, NONCE_SIZE);
-      const text = sealed.subarray(NONCE_SIZE, NONCE_SIZE + length);
-      f.dec(keyData, context, out, text, BigInt(length), nonce, aad, aadLength(aad), tag, TAG);
+      const nonce = sealed.subarray(0, nonceSize);
+      const text = sealed.subarray(nonceSize, nonceSize + length);
+      const aadLength = BigInt(aad.byteLength);
+      f.dec(keyData, context, out, text, BigInt(length), nonce, aad, aadLength, tag, tagLength);
       // The library computes the tag; compared here in constant time.
       let difference = 0;
-      for (let i = 0; i < TAG_SIZE; i++) difference |= tag[i] ^ sealed[NONCE_SIZE + length + i];
+      for (let i = 0; i < tagSize; i++) difference |= tag[i] ^ sealed[nonceSize + length + i];
       return difference === 0;
     },
-  }, options.hmacSha256);
+  };
+}
+
+/** The implementations this CPU runs, widest first; empty without the library. */
+export function ipsecMbImplementations(): string[] {
+  return bindIpsecMb(IPSEC_MB_PATHS, LIBC_PATHS)?.runnable ?? [];
+}
+
+/**
+ * The engine on the widest implementation this CPU runs (or on `implementation`); undefined
+ * when the library cannot be bound or the CPU runs none. HMAC-SHA256 is not the library's:
+ * `hmacSha256` is passed on as the engine's.
+ */
+export function ipsecMbGcm(
+  options: {
+    hmacSha256?: (key: Uint8Array, data: Uint8Array) => Uint8Array<ArrayBuffer>;
+    implementation?: string;
+  } = {},
+): GcmEngine | undefined {
+  const ipsecMb = bindIpsecMb(IPSEC_MB_PATHS, LIBC_PATHS, options.implementation);
+  return ipsecMb &&
+    syncGcmEngine(`ipsec-mb/${ipsecMb.implementation}`, ipsecMb, options.hmacSha256);
 }
