@@ -161,6 +161,18 @@ Deno.test("healthy read opens only the k data shards, once, at the first needed 
   assertEquals(sources[4].opens.length + sources[5].opens.length, 0);
 });
 
+Deno.test("shard streams are asked for chunks of whole frames, about a MiB each", async () => {
+  for (const [k, m, frames] of [[2, 2, 2], [4, 2, 4], [1, 1, 1], [8, 4, 8]]) {
+    const codec = new ErasureCodec(k, m);
+    const size = 3 * BLOCK_SIZE;
+    const data = randomBytes(size, k);
+    const sources = (await encodeToMemory(codec, data, 3)).map((s) => new RecordingSource(s));
+    assertBytesEqual(await collect(decodeStream(codec, size, 0, size, sources)), data, `${k}+${m}`);
+    const frame = codec.frameOffset(1);
+    assertEquals(sources[0].chunkSizes, [frames * frame], `${k}+${m}`);
+  }
+});
+
 Deno.test("a failing shard is replaced by a parity shard opened at the failing stripe", async () => {
   const codec = new ErasureCodec(4, 2);
   const size = 3 * BLOCK_SIZE;

@@ -81,13 +81,20 @@ function fileLike(bytes: Uint8Array): ReadableStream<Uint8Array> {
 /** A source that records how it is opened and whether its stream was cancelled. */
 export class RecordingSource implements ShardSource {
   readonly opens: { offset: number; length: number }[] = [];
+  /** The chunk size each open asked for. */
+  readonly chunkSizes: (number | undefined)[] = [];
   cancelled = 0;
 
   constructor(readonly inner: ShardSource) {}
 
   /** Always a stream, as a file's, even over bytes in memory. */
-  async open(offset: number, length: number): Promise<ReadableStream<Uint8Array>> {
+  async open(
+    offset: number,
+    length: number,
+    chunkSize?: number,
+  ): Promise<ReadableStream<Uint8Array>> {
     this.opens.push({ offset, length });
+    this.chunkSizes.push(chunkSize);
     const opened = await this.inner.open(offset, length);
     const stream = opened instanceof Uint8Array ? fileLike(opened) : opened;
     const reader = stream.getReader();

@@ -161,6 +161,13 @@ Deno.test("createFile + readFileStream: ranges, FileCorrupt on a short file, Fil
       );
       assertEquals(got, data.subarray(offset, offset + length), `range ${offset}+${length}`);
     }
+    // Chunks of the size asked for (a reader of frames asks for whole frames), the last short.
+    const sizes: number[] = [];
+    const chunked = await drive.readFileStream("b", "obj/dd/part.1", 7, 3 * 524_296 + 5, {
+      chunkSize: 2 * 524_296,
+    });
+    for await (const chunk of chunked) sizes.push(chunk.byteLength);
+    assertEquals(sizes, [2 * 524_296, 524_296 + 5]);
     await assertRejects(
       () => drive.readFileStream("b", "obj/dd/part.1", data.length - 10, 11),
       FileCorrupt,

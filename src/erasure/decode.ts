@@ -24,6 +24,7 @@ class ShardReader {
     readonly source: ShardSource,
     readonly offset: number,
     readonly length: number,
+    readonly chunkSize: number,
   ) {}
 
   /**
@@ -32,7 +33,7 @@ class ShardReader {
    * the reader, who may change them.
    */
   async readBlock(blockLength: number): Promise<Uint8Array> {
-    this.#reader ??= this.source.open(this.offset, this.length).then((s) => {
+    this.#reader ??= this.source.open(this.offset, this.length, this.chunkSize).then((s) => {
       this.#inMemory = s instanceof Uint8Array;
       return new ExactReader(s);
     });
@@ -47,8 +48,16 @@ class ShardReader {
   }
 }
 
+/** Shard files are read about this many bytes at a time. */
+const READ_SIZE = 1 << 20;
+
 class RangeDecoder {
   readonly #k: number;
+  /**
+   * Whole frames per chunk of a shard stream: a frame spanning two chunks would have to be
+   * copied together (half of them did with 1 MiB chunks and 2 data shards).
+   */
+  readonly #chunkSize: number;
   #stripe: number;
   readonly #lastStripe: number;
   /** Readers currently trusted, at most k. */
@@ -69,6 +78,8 @@ class RangeDecoder {
     readonly onShardError?: ShardErrorHandler,
   ) {
     this.#k = codec.dataShards;
+    const frame = CHECKSUM_SIZE + codec.shardBlockLength(BLOCK_SIZE);
+    this.#chunkSize = frame * Math.max(1, Math.round(READ_SIZE / frame));
     this.#stripe = Math.floor(offset / BLOCK_SIZE);
     this.#lastStripe = Math.floor((offset + length - 1) / BLOCK_SIZE);
     sources.forEach((source, i) => source && this.#spare.push(i));
@@ -163,7 +174,8 @@ class RangeDecoder {
     const lastLength = Math.min(BLOCK_SIZE, this.size - this.#lastStripe * BLOCK_SIZE);
     const end = this.codec.frameOffset(this.#lastStripe) + CHECKSUM_SIZE +
       this.codec.shardBlockLength(lastLength);
-    return new ShardReader(index, this.sources[index] as ShardSource, start, end - start);
+    const source = this.sources[index] as ShardSource;
+    return new ShardReader(index, source, start, end - start, this.#chunkSize);
   }
 }
 

@@ -18,9 +18,14 @@ export interface ShardSource {
   /**
    * Raw framed bytes [offset, offset + length) of the shard file: a stream, or the bytes
    * themselves when they are in memory already (inline data), which spares a small GET a stream
-   * per shard.
+   * per shard. `chunkSize`: how many bytes a stream's chunks should hold, where it reads in
+   * chunks (a multiple of the frame size, so that frames come whole).
    */
-  open(offset: number, length: number): Promise<ReadableStream<Uint8Array> | Uint8Array>;
+  open(
+    offset: number,
+    length: number,
+    chunkSize?: number,
+  ): Promise<ReadableStream<Uint8Array> | Uint8Array>;
 }
 
 /** In-memory sink/source used for inline data (small objects stored in xl.meta) and tests. */

@@ -124,8 +124,10 @@ export function partSources(
     const drive = drives[i];
     if (!v) return;
     sources[v.erasure.index - 1] = v.inline ? MemoryShard.of(v.inline) : {
-      open: (offset, length) =>
-        drive.readFileStream(bucket, `${path}/${v.dataDir}/part.${partNumber}`, offset, length),
+      open: (offset, length, chunkSize) =>
+        drive.readFileStream(bucket, `${path}/${v.dataDir}/part.${partNumber}`, offset, length, {
+          chunkSize,
+        }),
     };
   });
   return sources;

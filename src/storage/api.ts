@@ -51,6 +51,14 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface ReadStreamOptions extends CallOptions {
+  /**
+   * Bytes per chunk, where the drive reads a file in chunks (a local one): a caller reading
+   * fixed-size frames passes a multiple of their size, so that no frame spans two chunks.
+   */
+  chunkSize?: number;
+}
+
 export interface WalkOptions extends CallOptions {
   /** Only objects whose names start with this (need not end at a "/"). */
   prefix?: string;
@@ -107,7 +115,7 @@ export interface StorageAPI {
     path: string,
     offset: number,
     length: number,
-    options?: CallOptions,
+    options?: ReadStreamOptions,
   ): Promise<ReadableStream<Uint8Array>>;
   /** Size of a file in bytes. FileNotFound if absent. */
   statFile(volume: string, path: string, options?: CallOptions): Promise<{ size: number }>;

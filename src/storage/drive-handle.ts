@@ -17,6 +17,7 @@ import {
   type CallOptions,
   type DiskInfo,
   type FileWriter,
+  type ReadStreamOptions,
   type StorageAPI,
   SYSTEM_VOLUME,
   TMP_DIR,
@@ -395,7 +396,7 @@ export class DriveHandle implements StorageAPI {
     path: string,
     offset: number,
     length: number,
-    options?: CallOptions,
+    options?: ReadStreamOptions,
   ): Promise<ReadableStream<Uint8Array>> {
     const stream = await this.#call(
       "readFileStream",

@@ -59,13 +59,14 @@ export class LocalFileWriter implements FileWriter {
  * A byte stream of `length` bytes of `file` from `offset`; takes ownership of `file` and
  * closes it at the end, on error and on cancel. The caller has checked the size; a file that
  * shrinks meanwhile errors the stream with FileCorrupt. A BYOB reader gets zero-copy reads
- * into its own buffers; a default reader gets freshly allocated chunks of up to READ_CHUNK.
+ * into its own buffers; a default reader gets freshly allocated chunks of up to `chunkSize`.
  */
 export async function rangeStream(
   file: Deno.FsFile,
   path: string,
   offset: number,
   length: number,
+  chunkSize = READ_CHUNK,
 ): Promise<ReadableStream<Uint8Array>> {
   if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
   let remaining = length;
@@ -78,7 +79,7 @@ export async function rangeStream(
   };
   return new ReadableStream({
     type: "bytes",
-    autoAllocateChunkSize: READ_CHUNK,
+    autoAllocateChunkSize: chunkSize,
     start(controller) {
       if (remaining === 0) {
         release();

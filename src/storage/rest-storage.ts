@@ -16,6 +16,7 @@ import type {
   CallOptions,
   DiskInfo,
   FileWriter,
+  ReadStreamOptions,
   VolumeInfo,
   WalkEntry,
   WalkOptions,
@@ -222,12 +223,13 @@ export class RemoteDrive implements OpenedDrive {
     }
   }
 
+  /** Chunks are as the network brings them: `chunkSize` does not apply. */
   async readFileStream(
     volume: string,
     path: string,
     offset: number,
     length: number,
-    options?: CallOptions,
+    options?: ReadStreamOptions,
   ): Promise<ReadableStream<Uint8Array>> {
     if (
       !(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0)

@@ -9,6 +9,7 @@ import {
   type DiskInfo,
   type FileWriter,
   QUARANTINE_DIR,
+  type ReadStreamOptions,
   type StorageAPI,
   SYSTEM_VOLUME,
   TMP_DIR,
@@ -313,6 +314,7 @@ export class XlStorage implements StorageAPI {
     path: string,
     offset: number,
     length: number,
+    options?: ReadStreamOptions,
   ): Promise<ReadableStream<Uint8Array>> {
     if (
       !(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0)
@@ -331,7 +333,7 @@ export class XlStorage implements StorageAPI {
       if (st.size < offset + length) {
         throw new FileCorrupt(`${path}: ${st.size} bytes, ${offset + length} needed`);
       }
-      return await rangeStream(file, path, offset, length);
+      return await rangeStream(file, path, offset, length, options?.chunkSize);
     } catch (err) {
       file.close();
       throw toStorageError(err, "file", path);
