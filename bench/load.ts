@@ -124,7 +124,8 @@ export interface Latency {
   cpuPerOp?: number;
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The nearest-rank `p`th percentile of ascending `sorted`. */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
