@@ -10,8 +10,8 @@
  * Large requests are signed with every SSE header (tests/s3_raw.ts) and go over fetch, the
  * same client for every mode; each encrypted PUT's answer must name its encryption.
  *
- *   .deno/bin/deno run -A bench/sse.ts [--rounds 4 (deno task bench:sse: 6)] [--phase-ms 3000] [--count 2000]
- *     [--dir DIR] [--large-mib 256]
+ *   .deno/bin/deno run -A bench/sse.ts [--rounds 4] [--phase-ms 3000] [--count 2000]
+ *     [--dir DIR] [--large-mib 256]        (deno task bench:sse: --rounds 6)
  */
 import { PutBucketEncryptionCommand } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
