@@ -1,12 +1,12 @@
 /**
  * Packages sealed on a thread of their own. A PUT's request thread is its busiest: it receives
  * the body, hands it to the MD5 thread, erasure-codes and writes it; sealing there too added
- * ~1.3 s of it per GiB (measured with OpenSSL: the cipher, a new buffer per package, more chunks to encode),
- * against ~0.2 s for copying the body to this thread. A round trip to another thread costs
- * ~160 µs, so bodies go in batches of up to 16 packages (1 MiB), copied into a buffer that is
- * handed over (transferred, not copied) and comes back for reuse; bodies under a MiB stay on
- * the request thread, where a trip would cost more than the cipher. (Opening needs no thread:
- * it runs in place, object-stream.ts.)
+ * ~1.3 s of it per GiB with OpenSSL (measured: the cipher, a new buffer per package, more
+ * chunks to encode), against ~0.2 s for copying the body to this thread. A round trip to
+ * another thread costs ~160 µs, so bodies go in batches of up to 16 packages (1 MiB), copied
+ * into a buffer that is handed over (transferred, not copied) and comes back for reuse; bodies
+ * under a MiB stay on the request thread, where a trip would cost more than the cipher.
+ * (Opening needs no thread: it runs in place, object-stream.ts.)
  *
  * The thread binds its cipher itself, IPsec-MB's where it loads, else OpenSSL's, so it must
  * start while ffi is granted: the server awaits startCipherThread() before it revokes ffi.
@@ -67,7 +67,7 @@ export function cipherThread(): CipherThread | undefined {
 /** A thread that has not said it runs by then is given up (sealing stays on the request thread). */
 const START_TIMEOUT_MS = 30_000;
 
-/** Starts the thread; resolves to the name of the cipher it seals with, undefined if it cannot run. */
+/** Starts the thread; resolves to the name of its cipher, or undefined when it cannot run. */
 export function startCipherThread(): Promise<string | undefined> {
   starting ??= new Promise((resolve) => {
     try {
@@ -225,7 +225,8 @@ parentPort.postMessage({
 parentPort.on("message", (request) => {
   const { id, input } = request;
   try {
-    const output = sealBatch(cipher, workerData.packageSize, ${PACKAGE_OVERHEAD}, ${NONCE_SIZE}, request);
+    const { packageSize } = workerData;
+    const output = sealBatch(cipher, packageSize, ${PACKAGE_OVERHEAD}, ${NONCE_SIZE}, request);
     parentPort.postMessage({ id, input, output }, [input, output]);
   } catch (err) {
     parentPort.postMessage({ id, input, error: String(err) }, [input]);
