@@ -12,6 +12,8 @@ import { InsufficientReadQuorum } from "../object/errors.ts";
 
 /** One stripe of object data. */
 export const BLOCK_SIZE = 1024 * 1024;
+/** Shard files are read about this many bytes at a time. */
+const READ_SIZE = 1024 * 1024;
 
 /** Bytes of the checksum that frames every shard block (see bitrot.ts). */
 export const CHECKSUM_SIZE = 8;
@@ -82,6 +84,16 @@ export class ErasureCodec {
   /** Byte offset of stripe `stripe`'s frame in a shard file (all earlier stripes are full). */
   frameOffset(stripe: number): number {
     return stripe * (CHECKSUM_SIZE + this.shardBlockLength(BLOCK_SIZE));
+  }
+
+  /**
+   * Bytes of whole frames, about a MiB of them: the chunk size to read a shard file in, so that
+   * no frame spans two chunks and has to be copied together (half of them did with 1 MiB chunks
+   * and 2 data shards).
+   */
+  readChunkSize(): number {
+    const frame = this.frameOffset(1);
+    return frame * Math.max(1, Math.round(READ_SIZE / frame));
   }
 
   /** Splits one stripe (≤ BLOCK_SIZE bytes) into k data + m parity shard blocks (zero padded). */

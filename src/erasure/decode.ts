@@ -48,16 +48,8 @@ class ShardReader {
   }
 }
 
-/** Shard files are read about this many bytes at a time. */
-const READ_SIZE = 1 << 20;
-
 class RangeDecoder {
   readonly #k: number;
-  /**
-   * Whole frames per chunk of a shard stream: a frame spanning two chunks would have to be
-   * copied together (half of them did with 1 MiB chunks and 2 data shards).
-   */
-  readonly #chunkSize: number;
   #stripe: number;
   readonly #lastStripe: number;
   /** Readers currently trusted, at most k. */
@@ -78,8 +70,6 @@ class RangeDecoder {
     readonly onShardError?: ShardErrorHandler,
   ) {
     this.#k = codec.dataShards;
-    const frame = CHECKSUM_SIZE + codec.shardBlockLength(BLOCK_SIZE);
-    this.#chunkSize = frame * Math.max(1, Math.round(READ_SIZE / frame));
     this.#stripe = Math.floor(offset / BLOCK_SIZE);
     this.#lastStripe = Math.floor((offset + length - 1) / BLOCK_SIZE);
     sources.forEach((source, i) => source && this.#spare.push(i));
@@ -175,7 +165,7 @@ class RangeDecoder {
     const end = this.codec.frameOffset(this.#lastStripe) + CHECKSUM_SIZE +
       this.codec.shardBlockLength(lastLength);
     const source = this.sources[index] as ShardSource;
-    return new ShardReader(index, source, start, end - start, this.#chunkSize);
+    return new ShardReader(index, source, start, end - start, this.codec.readChunkSize());
   }
 }
 

@@ -344,7 +344,9 @@ async function shardDamage(
 async function blocksVerify(codec: ErasureCodec, size: number, source: ShardSource) {
   let reader: ExactReader | undefined;
   try {
-    reader = new ExactReader(await source.open(0, codec.shardFileSize(size)));
+    reader = new ExactReader(
+      await source.open(0, codec.shardFileSize(size), codec.readChunkSize()),
+    );
     for (let done = 0; done < size; done += BLOCK_SIZE) {
       const block = codec.shardBlockLength(Math.min(BLOCK_SIZE, size - done));
       openFrame(await reader.read(CHECKSUM_SIZE + block));
