@@ -11,6 +11,6 @@ import { ipsecMbGcm } from "./ipsec-mb-gcm.ts";
 import { openSslGcm } from "./openssl-gcm.ts";
 
 const openSsl = openSslGcm();
+const ipsecMb = ipsecMbGcm({ hmacSha256: openSsl?.hmacSha256 });
 
-export const aesGcm: GcmEngine = ipsecMbGcm({ hmacSha256: openSsl?.hmacSha256 }) ?? openSsl ??
-  webCryptoGcm;
+export const aesGcm: GcmEngine = ipsecMb ?? openSsl ?? webCryptoGcm;
