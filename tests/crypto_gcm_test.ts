@@ -97,6 +97,73 @@ Deno.test({
   },
 });
 
+/**
+ * `sealed` cut at `cuts` (offsets, ascending; equal ones make empty pieces), each piece a copy
+ * in a buffer of its own at an odd offset, as chunks of a stream are.
+ */
+function cutInto(sealed: Uint8Array, cuts: number[]): Uint8Array[] {
+  const ends = [0, ...cuts, sealed.byteLength];
+  return ends.slice(1).map((end, i) => {
+    const piece = new Uint8Array(end - ends[i] + 3).subarray(3);
+    piece.set(sealed.subarray(ends[i], end));
+    return piece;
+  });
+}
+
+/** Where a package of `size` plaintext bytes is cut: inside and at the ends of every field. */
+function cutsOf(size: number): number[][] {
+  const sealedLength = 12 + size + 16;
+  const points = [0, 1, 11, 12, 13, 12 + (size >> 1), sealedLength - 17, sealedLength - 16]
+    .concat([sealedLength - 15, sealedLength - 1, sealedLength])
+    .filter((p, i, all) => p >= 0 && p <= sealedLength && all.indexOf(p) === i)
+    .sort((a, b) => a - b);
+  const cuts = points.map((p) => [p]);
+  for (const [i, a] of points.entries()) {
+    for (const b of points.slice(i)) cuts.push([a, b], [a, b, b]);
+  }
+  return cuts;
+}
+
+Deno.test({
+  name: "a package cut into pieces opens in their places, for every engine and implementation",
+  ignore: syncEngines.length === 0,
+  fn: () => {
+    const engines = [
+      ...ipsecMbImplementations().map((implementation) => ipsecMbGcm({ implementation })!),
+      ...(openSsl ? [openSsl] : []),
+    ];
+    for (const engine of engines) {
+      const key = engine.importKeyNow!(randomBytes(32, 9));
+      const aad = randomBytes(9, 10);
+      for (const size of [0, 1, 17, 1000]) {
+        const plain = randomBytes(size, size + 11);
+        const sealed = key.seal(randomBytes(12, size + 12), aad, plain);
+        for (const cuts of cutsOf(size)) {
+          const label = `${engine.name}, ${size} bytes cut at ${cuts}`;
+          const pieces = cutInto(sealed, cuts);
+          const opened = key.openPiecesInPlace(aad, pieces);
+          assert(opened !== undefined, label);
+          assertEquals(new Uint8Array(opened.flatMap((p) => [...p])), plain, label);
+          // Each piece's plaintext is in that piece, where its ciphertext was.
+          for (const [i, text] of opened.entries()) {
+            assertEquals(text.buffer, pieces[i].buffer, label);
+            const nonceHere = Math.max(12 - (i === 0 ? 0 : cuts[i - 1]), 0);
+            const offset = Math.min(nonceHere, pieces[i].length);
+            assertEquals(text.byteOffset - pieces[i].byteOffset, offset, label);
+          }
+          for (const at of [0, 11, 12 + (size >> 1), sealed.byteLength - 1]) {
+            const changed = sealed.slice();
+            changed[at] ^= 1;
+            assertEquals(key.openPiecesInPlace(aad, cutInto(changed, cuts)), undefined, label);
+          }
+          assertEquals(key.openPiecesInPlace(randomBytes(9, 13), cutInto(sealed, cuts)), undefined);
+        }
+      }
+      assertEquals(key.openPiecesInPlace(aad, cutInto(randomBytes(27, 14), [5])), undefined);
+    }
+  },
+});
+
 Deno.test({
   name: "every IPsec-MB implementation this CPU runs matches node:crypto, at any buffer offset",
   ignore: ipsecMb === undefined,

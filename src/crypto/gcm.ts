@@ -29,6 +29,13 @@ export interface SyncGcmKey extends GcmKey {
    * on undefined what `sealed` then holds is garbage.
    */
   openInPlace(aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /**
+   * openInPlace for a package stored in several places: `pieces` concatenated are
+   * nonce || ciphertext || tag, each may cut anywhere. Returns each piece's plaintext in its
+   * place (a view per piece, empty where a piece holds none); undefined, leaving garbage,
+   * when it does not authenticate.
+   */
+  openPiecesInPlace(aad: Uint8Array, pieces: readonly Uint8Array[]): Uint8Array[] | undefined;
 }
 
 export interface GcmEngine {
@@ -111,6 +118,17 @@ export interface GcmPrimitive<K> {
    * ciphertext's own place); false when it does not authenticate (`out` must not be used).
    */
   open(key: K, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): boolean;
+  /**
+   * Opens a ciphertext stored as `texts` (in order), each replaced by its plaintext; false
+   * when `tag` does not authenticate it (the texts then hold garbage).
+   */
+  openPieces(
+    key: K,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    texts: readonly Uint8Array[],
+    tag: Uint8Array,
+  ): boolean;
 }
 
 /** The engine of a library computing on this thread, at once. */
@@ -131,6 +149,9 @@ export function syncGcmEngine<K>(
     carved += length;
     return slab.subarray(carved - length, carved);
   };
+  // A nonce or tag cut across pieces is put together here; calls run one at a time.
+  const nonce = new Uint8Array(NONCE_SIZE);
+  const tag = new Uint8Array(TAG_SIZE);
   const importKeyNow = (key: Uint8Array): SyncGcmKey => {
     const prepared = primitive.prepare(checkedKey(key));
     return {
@@ -151,6 +172,23 @@ export function syncGcmEngine<K>(
         const out = sealed.subarray(NONCE_SIZE, NONCE_SIZE + length);
         return primitive.open(prepared, aad, sealed, out) ? out : undefined;
       },
+      openPiecesInPlace(aad, pieces) {
+        const total = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+        const textEnd = total - TAG_SIZE;
+        if (textEnd < NONCE_SIZE) return undefined;
+        // Each piece's share of [NONCE_SIZE, textEnd), the ciphertext.
+        const texts: Uint8Array[] = [];
+        let at = 0;
+        for (const piece of pieces) {
+          const from = Math.min(Math.max(NONCE_SIZE - at, 0), piece.byteLength);
+          const to = Math.max(Math.min(textEnd - at, piece.byteLength), from);
+          texts.push(piece.subarray(from, to));
+          gather(piece, at, 0, nonce);
+          gather(piece, at, textEnd, tag);
+          at += piece.byteLength;
+        }
+        return primitive.openPieces(prepared, nonce, aad, texts, tag) ? texts : undefined;
+      },
     };
   };
   return {
@@ -160,6 +198,16 @@ export function syncGcmEngine<K>(
     importKeyNow,
     hmacSha256,
   };
+}
+
+/**
+ * Copies into `out` the bytes of `piece` (which starts at `at` of a whole) that fall in
+ * [start, start + out.byteLength) of that whole.
+ */
+function gather(piece: Uint8Array, at: number, start: number, out: Uint8Array): void {
+  const from = Math.max(start - at, 0);
+  const to = Math.min(start + out.byteLength - at, piece.byteLength);
+  if (to > from) out.set(piece.subarray(from, to), at + from - start);
 }
 
 /** `key` when it is a 256-bit key; a RangeError otherwise. */

@@ -1,6 +1,7 @@
 /**
  * AES-256-GCM from Intel's IPsec Multi-Buffer library (Debian libipsec-mb1, x86-64) through
- * FFI. One call seals or opens a whole package, in the widest code the CPU runs (VAES with
+ * FFI. One call seals or opens a whole package (a package stored in pieces is opened through
+ * the library's init–update–finalize calls), in the widest code the CPU runs (VAES with
  * AVX-512 where present, by the library's own CPU detection). Measured here it opens 64 KiB
  * packages ~1.7× faster than OpenSSL 3.0 (bench/crypto.ts: ~5.4 against ~3.2 GB/s; ~11 against
  * ~4.7 GB/s for the cipher calls alone on data streaming through memory), and the cipher is
@@ -126,12 +127,35 @@ export function bindIpsecMb(
       pre: { name: `aes_gcm_pre_256_${chosen}`, parameters: ["buffer", "buffer"], result: "void" },
       enc: { name: `aes_gcm_enc_256_${chosen}`, ...oneShot },
       dec: { name: `aes_gcm_dec_256_${chosen}`, ...oneShot },
+      // The streaming API: key data, context, then IV, aad, aad length / out, in, length /
+      // tag out, tag length.
+      init: {
+        name: `aes_gcm_init_256_${chosen}`,
+        parameters: ["buffer", "buffer", "buffer", "buffer", "usize"],
+        result: "void",
+      },
+      decUpdate: {
+        name: `aes_gcm_dec_256_update_${chosen}`,
+        parameters: ["buffer", "buffer", "buffer", "buffer", "usize"],
+        result: "void",
+      },
+      decFinalize: {
+        name: `aes_gcm_dec_256_finalize_${chosen}`,
+        parameters: ["buffer", "buffer", "buffer", "usize"],
+        result: "void",
+      },
     } as const,
   ).symbols;
   // Calls on one thread run one at a time: one context and one computed tag serve them all.
   const context = new Uint8Array(contextSize);
   const tag = new Uint8Array(tagSize);
   const tagLength = BigInt(tagSize);
+  // The library computes the tag; compared here in constant time.
+  const sameTag = (expected: Uint8Array) => {
+    let difference = expected.byteLength ^ tagSize;
+    for (let i = 0; i < tagSize; i++) difference |= tag[i] ^ expected[i];
+    return difference === 0;
+  };
 
   return {
     implementation: chosen,
@@ -174,10 +198,16 @@ export function bindIpsecMb(
       const text = sealed.subarray(nonceSize, nonceSize + length);
       const aadLength = BigInt(aad.byteLength);
       f.dec(keyData, context, out, text, BigInt(length), nonce, aad, aadLength, tag, tagLength);
-      // The library computes the tag; compared here in constant time.
-      let difference = 0;
-      for (let i = 0; i < tagSize; i++) difference |= tag[i] ^ sealed[nonceSize + length + i];
-      return difference === 0;
+      return sameTag(sealed.subarray(nonceSize + length));
+    },
+    openPieces(keyData, nonce, aad, texts, expected) {
+      if (nonce.byteLength !== nonceSize) throw new RangeError("ipsec-mb: nonce of the wrong size");
+      f.init(keyData, context, nonce, aad, BigInt(aad.byteLength));
+      for (const text of texts) {
+        if (text.byteLength > 0) f.decUpdate(keyData, context, text, text, BigInt(text.byteLength));
+      }
+      f.decFinalize(keyData, context, tag, tagLength);
+      return sameTag(expected);
     },
   };
 }

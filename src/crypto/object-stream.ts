@@ -240,7 +240,10 @@ export function decrypting(
  * moved up against the previous one's, so a chunk of whole packages leaves as one plaintext
  * chunk and no new memory is taken. Measured on 256 MiB GETs, that costs the request thread
  * less than copying batches to another thread and back, and half the CPU of opening into new
- * buffers.
+ * buffers. A package cut across chunks is opened in its pieces' places too, once its last
+ * piece comes: the plaintext of the earlier pieces leaves on its own, the last piece's
+ * starts its chunk's run (putting it together in a new buffer cost ~0.01 s per GiB more, on
+ * 512 KiB chunks, and an eighth more memory to collect).
  */
 function openingInPlace(
   plan: DecryptionPlan,
@@ -250,17 +253,17 @@ function openingInPlace(
 ): PackageOpener {
   const cursor = new PackageCursor(plan);
   let key: SyncGcmKey | undefined;
-  // A package arriving split across chunks is put together here (a new buffer each time: its
-  // plaintext leaves in it).
-  let pieced: Uint8Array | undefined;
+  // The pieces so far of a package cut across chunks, in the chunks they came in (not
+  // emitted: their bytes are still the opener's).
+  let pieces: Uint8Array[] = [];
   let filled = 0;
   const aad = new Uint8Array(9);
 
-  /** The plaintext of `stored`, in its place. */
-  const open = async (stored: Uint8Array): Promise<Uint8Array> => {
+  /** The next package opened by `how` under its part's key; TamperedObject if it does not. */
+  const open = async <T>(how: (key: SyncGcmKey, aad: Uint8Array) => T | undefined) => {
     const { part, sequence, final, partEnds } = cursor.take();
     key ??= importKeyNow(await partKeyOf(part));
-    const plain = key.openInPlace(packageAad(sequence, final, aad), stored);
+    const plain = how(key, packageAad(sequence, final, aad));
     if (partEnds) key = undefined;
     if (!plain) throw new TamperedObject(`part ${part}: package ${sequence} does not authenticate`);
     return plain;
@@ -272,40 +275,39 @@ function openingInPlace(
       // Plaintext gathered at the front of the chunk's whole packages: [runStart, runEnd).
       let runStart = 0;
       let runEnd = 0;
-      const endRun = () => {
-        if (runEnd > runStart) emit(chunk.subarray(runStart, runEnd));
-        runStart = runEnd = at;
-      };
       try {
         while (at < chunk.byteLength) {
           const need = cursor.expected();
           if (need === undefined) {
             throw new TamperedObject("stored object runs past its last package");
           }
-          if (filled === 0 && chunk.byteLength - at >= need) {
-            const plain = await open(chunk.subarray(at, at + need));
+          const take = Math.min(need - filled, chunk.byteLength - at);
+          const piece = chunk.subarray(at, at + take);
+          at += take;
+          if (filled + take < need) {
+            pieces.push(piece);
+            filled += take;
+            continue;
+          }
+          if (filled === 0) {
+            const plain = await open((k, aad) => k.openInPlace(aad, piece));
             const from = plain.byteOffset - chunk.byteOffset;
             chunk.copyWithin(runEnd, from, from + plain.byteLength);
             runEnd += plain.byteLength;
-            at += need;
             continue;
           }
-          const take = Math.min(need - filled, chunk.byteLength - at);
-          pieced ??= new Uint8Array(need);
-          pieced.set(chunk.subarray(at, at + take), filled);
-          filled += take;
-          at += take;
-          endRun();
-          if (filled === need) {
-            const plain = await open(pieced);
-            pieced = undefined;
-            filled = 0;
-            emit(plain);
-          }
+          // The package's last piece is the first of this chunk.
+          const plain = await open((k, aad) => k.openPiecesInPlace(aad, [...pieces, piece]));
+          pieces = [];
+          filled = 0;
+          for (const earlier of plain.slice(0, -1)) if (earlier.byteLength) emit(earlier);
+          const last = plain[plain.length - 1];
+          runStart = last.byteOffset - chunk.byteOffset;
+          runEnd = runStart + last.byteLength;
         }
       } finally {
         // What authenticated before a failure still passes.
-        endRun();
+        if (runEnd > runStart) emit(chunk.subarray(runStart, runEnd));
       }
     },
     end() {

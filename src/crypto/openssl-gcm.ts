@@ -24,6 +24,14 @@ export interface Libcrypto {
    * it does not authenticate (what `out` then holds must not be used).
    */
   open(key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): boolean;
+  /** Opens a ciphertext stored as `texts`, each in place; false when `tag` does not match. */
+  openPieces(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    texts: readonly Uint8Array[],
+    tag: Uint8Array,
+  ): boolean;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array<ArrayBuffer>;
 }
 
@@ -103,6 +111,15 @@ export function bindLibcrypto(paths: readonly string[]): Libcrypto | undefined {
       throw new Error("OpenSSL: EVP_CipherUpdate failed");
     }
   };
+  /** Whether what was opened since `start` authenticates under `tag`. */
+  const finalTag = (tag: Uint8Array) => {
+    if (tag.byteLength !== tagSize) return false;
+    // Final compares this tag in constant time.
+    if (f.EVP_CIPHER_CTX_ctrl(ctx, setTag, tagSize, tag) !== 1) {
+      throw new Error("OpenSSL: setting the tag failed");
+    }
+    return f.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1;
+  };
   return {
     seal(key, nonce, aad, plain, out) {
       out.set(nonce);
@@ -124,11 +141,12 @@ export function bindLibcrypto(paths: readonly string[]): Libcrypto | undefined {
       if (length < 0) return false;
       start(key, sealed.subarray(0, nonceSize), aad, false);
       update(out, sealed.subarray(nonceSize, nonceSize + length));
-      // Final compares this tag in constant time.
-      if (f.EVP_CIPHER_CTX_ctrl(ctx, setTag, tagSize, sealed.subarray(nonceSize + length)) !== 1) {
-        throw new Error("OpenSSL: setting the tag failed");
-      }
-      return f.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1;
+      return finalTag(sealed.subarray(nonceSize + length));
+    },
+    openPieces(key, nonce, aad, texts, tag) {
+      start(key, nonce, aad, false);
+      for (const text of texts) update(text, text);
+      return finalTag(tag);
     },
     // RFC 2104 over SHA-256's own functions: OpenSSL 3's one-shot HMAC() looks the digest up
     // on every call and takes twice as long for a key-sized message.
@@ -157,5 +175,6 @@ export function openSslGcm(): GcmEngine | undefined {
     prepare: (key) => key.slice(),
     seal: libcrypto.seal,
     open: libcrypto.open,
+    openPieces: libcrypto.openPieces,
   }, libcrypto.hmacSha256);
 }
