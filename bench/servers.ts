@@ -81,7 +81,6 @@ async function spawnListening(
   };
 }
 
-/** CPU time the target's processes have used, in seconds (see processCpuSeconds). */
 /** `fn` with an SDK v3 client of `target` (for the few calls a bench makes through it). */
 export async function withSdk<T>(
   target: RunningTarget,
@@ -100,6 +99,7 @@ export async function withSdk<T>(
   }
 }
 
+/** CPU time the target's processes have used, in seconds (see processCpuSeconds). */
 export async function targetCpuSeconds(target: RunningTarget): Promise<number> {
   const seconds = await Promise.all((target.pids ?? [target.pid]).map(processCpuSeconds));
   return seconds.reduce((a, b) => a + b, 0);
