@@ -6,7 +6,7 @@
  */
 import { BLOCK_SIZE, ErasureCodec } from "../erasure/codec.ts";
 import { crc32 } from "../../ffi/isal.ts";
-import { SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
+import { type StorageAPI, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
 import { VolumeExists, VolumeNotFound } from "../storage/errors.ts";
 import type {
   BucketInfo,
@@ -136,6 +136,27 @@ export class ErasureSet {
     }
     return [...seen].filter(([, created]) => created.length >= this.readQuorum)
       .map(([name, created]) => ({ name, created: new Date(Math.min(...created)) }));
+  }
+
+  /**
+   * Makes on the drives at `indices` the buckets of a read quorum that they lack: a drive away
+   * when a bucket was made would otherwise fail every write into it, and a set with no drive
+   * to spare could not write there at all. Returns the buckets made, by drive index; a drive
+   * that fails is left for its next return.
+   */
+  async healBuckets(indices: readonly number[]): Promise<Map<number, string[]>> {
+    const buckets = (await this.listBuckets()).map((b) => b.name);
+    const made = new Map<number, string[]>();
+    await Promise.all(
+      indices.map(async (i) => {
+        const drive = this.drives[i];
+        const present = new Set((await drive.listVolumes()).map((v) => v.name));
+        const missing = buckets.filter((name) => !present.has(name));
+        for (const name of missing) await makeBucketOn(drive, name);
+        if (missing.length > 0) made.set(i, missing);
+      }).map((p) => p.catch(() => {})),
+    );
+    return made;
   }
 
   /** Removes the bucket and everything in it (the caller checked emptiness). */
@@ -377,6 +398,16 @@ export function nextModTime(): number {
 /** The id of a version written now: a new one while versioning is Enabled, else "null". */
 export function versionIdFor(versioning: VersioningState | undefined): string {
   return versioning === "Enabled" ? crypto.randomUUID() : "null";
+}
+
+/**
+ * Makes `bucket` on one drive unless it is there already: before a version is healed into a
+ * drive that lost the bucket's directory, or was away when it was made.
+ */
+export async function makeBucketOn(drive: StorageAPI, bucket: string): Promise<void> {
+  await drive.makeVolume(bucket).catch((err) => {
+    if (!(err instanceof VolumeExists)) throw err;
+  });
 }
 
 export function lockKey(bucket: string, object: string): string {

@@ -7,8 +7,7 @@
  * logs one line when it starts and one when it ends, with its counts.
  */
 import { META_FILE, SYSTEM_VOLUME } from "../storage/api.ts";
-import { VolumeExists } from "../storage/errors.ts";
-import type { ErasureSet } from "./erasure-set.ts";
+import { type ErasureSet, makeBucketOn } from "./erasure-set.ts";
 import { TooManyHeals } from "./errors.ts";
 import { healObject } from "./heal.ts";
 import type { HealProgress, HealRequest, HealResult } from "./layer.ts";
@@ -205,9 +204,7 @@ export class HealTasks {
       let saved = Date.now();
       for (const { bucket, prefix } of scopes) {
         if (bucket < record.bucket) continue;
-        await drive.makeVolume(bucket).catch((err) => {
-          if (!(err instanceof VolumeExists)) throw err;
-        });
+        await makeBucketOn(drive, bucket);
         const startAfter = bucket === record.bucket ? record.object : "";
         const walk = walkBucket(set, bucket, { prefix, startAfter, signal });
         await healAll(walk, (o) => {

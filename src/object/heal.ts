@@ -18,9 +18,8 @@ import { BLOCK_SIZE, CHECKSUM_SIZE, ErasureCodec } from "../erasure/codec.ts";
 import { ExactReader } from "../erasure/exact-reader.ts";
 import { decodeStream, type ShardSource } from "../erasure/stream.ts";
 import { type StorageAPI, SYSTEM_VOLUME, TMP_DIR } from "../storage/api.ts";
-import { VolumeExists } from "../storage/errors.ts";
 import type { ErasureSet } from "./erasure-set.ts";
-import { lockKey } from "./erasure-set.ts";
+import { lockKey, makeBucketOn } from "./erasure-set.ts";
 import { InsufficientReadQuorum, ObjectNotFound } from "./errors.ts";
 import type { HealReason, HealResult } from "./layer.ts";
 import { encodeObjectName } from "./names.ts";
@@ -169,7 +168,7 @@ async function healVersion(
       };
       const stale = staleDataDir(outcomes[i], version);
       if (!onDisk && stale === undefined) return await batch.add(i, healed, damage[i]!);
-      await makeBucket(drive, bucket);
+      await makeBucketOn(drive, bucket);
       await drive.renameData(
         SYSTEM_VOLUME,
         onDisk ? `${tmp}/${version.dataDir}` : "",
@@ -228,18 +227,11 @@ class MetadataBatch {
     this.#pending[i] = { versions: [], bytes: 0 };
     if (versions.length === 0) return;
     const drive = this.set.drives[i];
-    await makeBucket(drive, this.bucket);
+    await makeBucketOn(drive, this.bucket);
     const meta = encodeXlMeta({ versions: versions.sort(compareVersions) });
     await drive.renameData(SYSTEM_VOLUME, "", this.bucket, this.path, "", meta);
     this.note(drive, reason!);
   }
-}
-
-/** A drive that lost the bucket's directory gets it back before a version is healed into it. */
-async function makeBucket(drive: StorageAPI, bucket: string): Promise<void> {
-  await drive.makeVolume(bucket).catch((err) => {
-    if (!(err instanceof VolumeExists)) throw err;
-  });
 }
 
 /** The data dir of a drive's older copy of `version` (same id) that the healed one replaces. */

@@ -460,21 +460,32 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
    * Background work that outlives a restart: re-queues the heal queue's journal and resumes
    * the drive heals a previous run left unfinished (their drives hold HEALING_FILE), now and
    * whenever such a drive comes back online; a drive back online also makes the heal queue's
-   * retries due.
+   * retries due, and gets the buckets made while it was away (every drive, now).
    */
   async resumeMaintenance(): Promise<void> {
     await this.healQueue.restore();
+    this.sets.forEach((set, s) => void this.#healBuckets(s, set.drives.map((_, d) => d)));
     await Promise.all(this.sets.flatMap((set, s) =>
       set.drives.map((drive, d) => {
         this.#unsubscribe.push(drive.onStateChange(({ from, to }) => {
           if (from !== "offline" || to !== "online") return;
           // Objects written while it was away wait in the heal queue for it.
           this.healQueue.retryNow();
+          void this.#healBuckets(s, [d]);
           void this.#resumeDriveHeal(s, d);
         }));
         return this.#resumeDriveHeal(s, d);
       })
     ));
+  }
+
+  async #healBuckets(setIndex: number, drives: number[]): Promise<void> {
+    const set = this.sets[setIndex];
+    const made = await set.healBuckets(drives).catch(() => new Map<number, string[]>());
+    for (const [d, buckets] of made) {
+      const names = buckets.join(", ");
+      console.log(`flashstor: drive ${set.drives[d].endpoint}: made ${names} (away when made)`);
+    }
   }
 
   async #resumeDriveHeal(setIndex: number, driveIndex: number): Promise<void> {
