@@ -21,6 +21,10 @@ Deno.test("bucket heal: at start, a drive without a bucket of the set gets it", 
   try {
     const [, , third, fourth] = env.paths[0];
     await Deno.remove(`${fourth}/${BUCKET}`, { recursive: true });
+    // Directories on a quorum whose names are no bucket names are not buckets to make.
+    for (const drive of env.paths[0].slice(0, 3)) {
+      for (const name of ["lost+found", "UPPER", "ab", ".x"]) await Deno.mkdir(`${drive}/${name}`);
+    }
     // The third drive is down: a write needs the fourth.
     const layer = await env.open((_, d) => d === 2);
     await layer.resumeMaintenance();
@@ -29,6 +33,9 @@ Deno.test("bucket heal: at start, a drive without a bucket of the set gets it", 
     await put(layer, "after", data);
     assertEquals(await get(layer, "after"), data);
     assertEquals(await exists(`${third}/${BUCKET}/after`), false);
+    for (const name of ["lost+found", "UPPER", "ab", ".x"]) {
+      assertEquals(await exists(`${fourth}/${name}`), false, name);
+    }
   } finally {
     await env.close();
   }

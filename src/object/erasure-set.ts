@@ -29,7 +29,7 @@ import {
   VersionNotFound,
 } from "./errors.ts";
 import { commitVersion } from "./commit.ts";
-import { checkBucketName, encodeObjectName, newDataDir } from "./names.ts";
+import { checkBucketName, encodeObjectName, isBucketName, newDataDir } from "./names.ts";
 import type { Locker } from "./locker.ts";
 import {
   agreedOrNone,
@@ -126,7 +126,10 @@ export class ErasureSet {
     return { name: bucket, created: new Date(Math.min(...found)) };
   }
 
-  /** Buckets present on a read quorum of drives. */
+  /**
+   * Buckets present on a read quorum of drives (directories there whose names are no bucket
+   * names, such as a file system's lost+found, are not buckets).
+   */
   async listBuckets(): Promise<BucketInfo[]> {
     const outcomes = await fanOut(this.drives, (d) => d.listVolumes());
     const seen = new Map<string, number[]>();
@@ -134,8 +137,9 @@ export class ErasureSet {
       if (!o.ok) continue;
       for (const v of o.value) seen.set(v.name, [...(seen.get(v.name) ?? []), v.created]);
     }
-    return [...seen].filter(([, created]) => created.length >= this.readQuorum)
-      .map(([name, created]) => ({ name, created: new Date(Math.min(...created)) }));
+    return [...seen].filter(([name, created]) =>
+      created.length >= this.readQuorum && isBucketName(name)
+    ).map(([name, created]) => ({ name, created: new Date(Math.min(...created)) }));
   }
 
   /**

@@ -51,7 +51,7 @@ import { listObjectVersions } from "./list-versions.ts";
 import * as multipart from "./multipart.ts";
 import * as versions from "./versions.ts";
 import { listUploads, pageUploads } from "./upload-list.ts";
-import { checkBucketName, checkObjectName, checkVersionId, isBucketName } from "./names.ts";
+import { checkBucketName, checkObjectName, checkVersionId } from "./names.ts";
 import { NamespaceLocks } from "./ns-lock.ts";
 import type { Locker } from "./locker.ts";
 import { fanOut } from "./quorum.ts";
@@ -183,7 +183,6 @@ export class Pools implements ObjectLayer, Maintenance, ConfigStore {
   async listBuckets(): Promise<BucketInfo[]> {
     const perSet = await Promise.all(this.sets.map((s) => s.listBuckets()));
     return perSet[0].filter((b) => perSet.every((list) => list.some((x) => x.name === b.name)))
-      .filter((b) => isBucketName(b.name))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
